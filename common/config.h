@@ -1,0 +1,68 @@
+/*
+ * config.h - one table describes a program's settings.
+ *
+ * Each entry gives the flag name (also the key in a --config file), its
+ * type, an environment variable, a default, a range and a help line.
+ * Values come from, in increasing precedence: the default, the config file
+ * named by --config, the environment, and the command line.  --help is
+ * generated from the table.
+ *
+ * Config files hold "name = value" lines; '#' starts a comment; a list
+ * option may appear several times.
+ */
+#ifndef CLAPPER_CONFIG_H
+#define CLAPPER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "util.h"
+
+typedef enum {
+  CFG_STRING, /* dest: char ** (owned by the table; config_free releases) */
+  CFG_INT,    /* dest: long long * */
+  CFG_BOOL,   /* dest: bool *; a bare flag sets it, "=false" clears it */
+  CFG_LIST,   /* dest: cfg_list_t *; repeatable, also comma-free values */
+} cfg_type_t;
+
+typedef struct cfg_list {
+  char **items;
+  size_t n;
+} cfg_list_t;
+
+typedef struct cfg_opt {
+  const char *name;    /* "lease-ms": flag --lease-ms, file key lease-ms */
+  char short_name;     /* 'f' for -f, or 0 */
+  cfg_type_t type;
+  const char *env;     /* "CLAPPER_DB", or NULL */
+  const char *def;     /* default as text, or NULL for none */
+  long long min, max;  /* CFG_INT range */
+  const char *metavar; /* "MS" in "--lease-ms MS" */
+  const char *help;
+  void *dest;
+} cfg_opt_t;
+
+typedef struct cfg_result {
+  char **pos; /* positional arguments, in order (pointers into argv) */
+  int npos;
+} cfg_result_t;
+
+/* Parses settings as described above.  Positional arguments may appear
+ * anywhere (and everything after "--" is positional); they are returned in
+ * res (free res->pos with free()).  --help prints the generated help to
+ * stdout and --version the version; both return 1 and the caller exits 0.
+ * Returns 0 on success, or -1 with a one-line message in err naming the
+ * offending flag, variable or file line. */
+int config_parse(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
+                 const char *prog, const char *usage, cfg_result_t *res, char *err,
+                 size_t errlen) MUSTCHECK;
+
+/* Prints "usage" and one line per option. */
+void config_help(FILE *out, const char *prog, const char *usage, const cfg_opt_t *opts,
+                 size_t nopts);
+
+/* Releases strings and lists the table's destinations hold. */
+void config_free(const cfg_opt_t *opts, size_t nopts);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * jobfile.h - parsing and validating a job file (DESIGN.md §6).
+ *
+ * jobfile_parse turns the JSON text of a submission into jobs with their
+ * tasks expanded (one per frame chunk, one per take, or a single one).  It
+ * checks every field and refuses the whole file at the first problem with a
+ * one-line message that starts with the path of the offending field:
+ *   "jobs[0].frames: '1-x' is not a frame range (expected e.g. 1-100, ...)"
+ *   "jobs[2].requires.gpus: must be an integer in [0, 64]"
+ *   "jobs[1].command[3]: unknown placeholder {fram_start}"
+ * Nothing is partially accepted.  Both the client (to fail early) and the
+ * coordinator (the authority) run it on the same text.
+ */
+#ifndef CLAPPER_JOBFILE_H
+#define CLAPPER_JOBFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define JOBFILE_MAX_BYTES ((size_t)16 << 20)
+#define JOBFILE_MAX_JOBS 10000
+#define JOBFILE_MAX_TASKS 1000000
+#define JOBFILE_MAX_ARG ((size_t)64 << 10)   /* per argument, output, env or provenance value */
+#define JOBFILE_MAX_ARGS 4096                /* arguments in one command */
+#define JOBFILE_MAX_GPUS 64
+#define JOBFILE_MAX_TAGS 64
+
+typedef enum job_kind { JOB_KIND_GENERATE = 0, JOB_KIND_RENDER, JOB_KIND_PROCESS } job_kind_t;
+
+/* "generate", "render", "process". */
+const char *job_kind_name(job_kind_t k);
+/* Returns the kind or -1. */
+int job_kind_parse(const char *name);
+
+typedef struct jf_requires {
+  uint32_t gpus;          /* [0, 64], default 0 */
+  uint64_t gpu_memory_mb; /* each assigned GPU must have this much; default 0 */
+  uint32_t cpus;          /* [0, 4096], default 1 */
+  uint64_t memory_mb;     /* default 0 */
+  char **tags;            /* identifiers, all required on the worker */
+  size_t ntags;
+} jf_requires_t;
+
+typedef struct jf_env {
+  char *name;  /* [A-Z_][A-Z0-9_]*, at most 128 characters */
+  char *value; /* a template */
+} jf_env_t;
+
+typedef struct jf_task {
+  int64_t frame_start, frame_end, frame_step; /* 0, 0, 1 without frames */
+  int64_t take;                               /* 1-based take, 0 without takes */
+  int64_t seed;                               /* job seed + take - 1 for takes */
+} jf_task_t;
+
+typedef struct jf_job {
+  char *name;                 /* identifier, unique within the file */
+  char *shot;                 /* identifier, or NULL when absent */
+  job_kind_t kind;            /* default process */
+  char **command;             /* templates; at least one */
+  size_t ncommand;
+  char **outputs;             /* templates of files checked after the run */
+  size_t noutputs;
+  jf_env_t *env;              /* extra environment for the task */
+  size_t nenv;
+  char *provenance_json;      /* compact JSON object of strings, "{}" when absent */
+  jf_requires_t req;
+  int32_t priority;           /* [0, 100], default 50 */
+  uint32_t timeout_s;         /* [0, 31536000], 0 = none (default) */
+  uint32_t max_attempts;      /* [1, 100], default 3 */
+  uint32_t max_lost;          /* [0, 100], default 5: requeues after lost attempts */
+  uint32_t retry_backoff_s;   /* [0, 86400], default 10 */
+  int64_t seed;               /* default 0 */
+  unsigned placeholders;      /* TV_BIT mask of placeholders used anywhere */
+  char **after;               /* names of jobs in this file, or decimal job ids */
+  size_t nafter;
+  char **after_approval;      /* the same, for approval gates */
+  size_t nafter_approval;
+  jf_task_t *tasks;           /* at least one */
+  size_t ntasks;
+  char *spec_json;            /* the job object as submitted, compact JSON */
+} jf_job_t;
+
+typedef struct jobfile {
+  char *project; /* identifier */
+  char *episode; /* identifier */
+  jf_job_t *jobs;
+  size_t njobs;
+  uint64_t ntasks; /* over all jobs, at most JOBFILE_MAX_TASKS */
+} jobfile_t;
+
+/* Parses and validates len bytes of JSON.  Returns the job file (release
+ * with jobfile_free) or NULL with a one-line message in err naming the
+ * field.  "after" entries naming jobs of the same file must not form a
+ * cycle; numeric entries are existing job ids the caller must check. */
+jobfile_t *jobfile_parse(const char *text, size_t len, char *err, size_t errlen) MUSTCHECK;
+
+/* Releases a job file and sets *jf to NULL. */
+void jobfile_free(jobfile_t **jf);
+
+#endif

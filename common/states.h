@@ -1,0 +1,67 @@
+/*
+ * states.h - the states of jobs, tasks and attempts (DESIGN.md §2), their
+ * names as stored in PostgreSQL and printed by the CLI, and the table of
+ * allowed transitions.  The coordinator's job_set_state, task_set_state and
+ * attempt_set_state consult these tables and refuse everything else.
+ */
+#ifndef CLAPPER_STATES_H
+#define CLAPPER_STATES_H
+
+#include <stdbool.h>
+
+typedef enum job_state {
+  JOB_WAITING = 0, /* dependencies or an approval gate not met */
+  JOB_QUEUED,      /* tasks may be dispatched; none has started yet */
+  JOB_RUNNING,     /* at least one task was dispatched */
+  JOB_PAUSED,      /* operator paused: nothing new is dispatched */
+  JOB_HELD,        /* over budget: nothing new is dispatched */
+  JOB_SUCCEEDED,   /* every task succeeded (terminal) */
+  JOB_FAILED,      /* every task ended and at least one failed */
+  JOB_CANCELED,    /* canceled by a person or a failed dependency (terminal) */
+  JOB_STATE_COUNT
+} job_state_t;
+
+typedef enum task_state {
+  TASK_WAITING = 0, /* its job is waiting */
+  TASK_READY,       /* in the ready index, or backing off before a retry */
+  TASK_DISPATCHED,  /* an attempt was assigned to a worker */
+  TASK_RUNNING,     /* the worker started it */
+  TASK_SUCCEEDED,   /* terminal */
+  TASK_FAILED,      /* attempts exhausted; an operator may retry */
+  TASK_CANCELED,    /* terminal */
+  TASK_HELD,        /* over budget */
+  TASK_PAUSED,      /* its job is paused */
+  TASK_STATE_COUNT
+} task_state_t;
+
+typedef enum attempt_state {
+  ATTEMPT_DISPATCHED = 0, /* persisted, sent (or about to be) to a worker */
+  ATTEMPT_RUNNING,        /* the worker spawned it */
+  ATTEMPT_SUCCEEDED,
+  ATTEMPT_FAILED,
+  ATTEMPT_TIMED_OUT,
+  ATTEMPT_LOST,           /* worker died, lease expired or never started it */
+  ATTEMPT_CANCELED,
+  ATTEMPT_STATE_COUNT
+} attempt_state_t;
+
+const char *job_state_name(job_state_t s);
+const char *task_state_name(task_state_t s);
+const char *attempt_state_name(attempt_state_t s);
+
+/* Parse a stored name; return the state or -1. */
+int job_state_parse(const char *name);
+int task_state_parse(const char *name);
+int attempt_state_parse(const char *name);
+
+/* True when the transition from -> to is in the table of DESIGN.md §2. */
+bool job_state_allowed(job_state_t from, job_state_t to);
+bool task_state_allowed(task_state_t from, task_state_t to);
+bool attempt_state_allowed(attempt_state_t from, attempt_state_t to);
+
+/* Finished: succeeded, failed or canceled (a failed job may still be retried). */
+bool job_state_terminal(job_state_t s);
+bool task_state_terminal(task_state_t s);     /* succeeded, failed, canceled */
+bool attempt_state_live(attempt_state_t s);   /* dispatched or running */
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * util.h - small helpers every clapper program uses: allocation that never
+ * returns NULL, a growable string buffer, clocks, identifier checks and
+ * file helpers.
+ */
+#ifndef CLAPPER_UTIL_H
+#define CLAPPER_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MUSTCHECK __attribute__((warn_unused_result))
+
+/* Allocation: abort with a message on exhaustion; callers own the result. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+/* xreallocarray: p resized to nmemb * size, aborting on overflow. */
+void *xreallocarray(void *p, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* xasprintf: a newly allocated formatted string. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable NUL-terminated byte buffer.  Zero-initialise, append, and
+ * release with sbuf_free (or take buf with sbuf_steal). */
+typedef struct sbuf {
+  char *buf;
+  size_t len;
+  size_t cap;
+} sbuf_t;
+
+void sbuf_reserve(sbuf_t *sb, size_t extra);
+void sbuf_append(sbuf_t *sb, const char *data, size_t len);
+void sbuf_puts(sbuf_t *sb, const char *s);
+void sbuf_putc(sbuf_t *sb, char c);
+void sbuf_printf(sbuf_t *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_reset(sbuf_t *sb);
+/* sbuf_steal: returns the buffer (caller owns it, never NULL) and empties sb. */
+char *sbuf_steal(sbuf_t *sb);
+void sbuf_free(sbuf_t *sb);
+
+/* Clocks.  Wall time is for records, monotonic time for durations. */
+int64_t util_wall_us(void);
+uint64_t util_mono_us(void);
+/* util_iso8601: formats unix microseconds as "2026-11-26T04:10:10.123456Z"
+ * into out (at least 32 bytes). */
+void util_iso8601(int64_t us, char *out, size_t outlen);
+
+/* Identifiers (project, episode, shot, job and worker names, tags) match
+ * [a-z0-9][a-z0-9_.-]{0,63}. */
+#define IDENT_MAX 64
+bool ident_valid(const char *s);
+
+/* Reads a whole file of at most max bytes into a NUL-terminated buffer
+ * (caller frees).  Returns NULL with errno set (EFBIG when larger). */
+char *util_read_file(const char *path, size_t max, size_t *len);
+
+/* Creates dir and its parents with the given mode; 0 or -1 with errno. */
+int util_mkdir_p(const char *dir, unsigned mode) MUSTCHECK;
+
+/* Writes len bytes to fd, retrying on EINTR and short writes; 0 or -1. */
+int util_write_all(int fd, const void *buf, size_t len) MUSTCHECK;
+
+/* Parses a decimal unsigned integer within [min, max]; 0 or -1. */
+int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) MUSTCHECK;
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void util_hex(const unsigned char *in, size_t n, char *out);
+
+#endif

@@ -1,0 +1,1 @@
+int coordinator_placeholder;

@@ -1,0 +1,1 @@
+int worker_placeholder;
