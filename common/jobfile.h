@@ -56,7 +56,7 @@ typedef struct jf_task {
 } jf_task_t;
 
 typedef struct jf_job {
-  char *name;                 /* identifier, unique within the file */
+  char *name;                 /* identifier, unique within the file, not all digits */
   char *shot;                 /* identifier, or NULL when absent */
   job_kind_t kind;            /* default process */
   char **command;             /* templates; at least one */
@@ -74,6 +74,8 @@ typedef struct jf_job {
   uint32_t retry_backoff_s;   /* [0, 86400], default 10 */
   int64_t seed;               /* default 0 */
   unsigned placeholders;      /* TV_BIT mask of placeholders used anywhere */
+  bool has_frames;            /* "frames" was given: tasks are frame chunks */
+  bool has_takes;             /* "takes" was given: tasks are takes */
   char **after;               /* names of jobs in this file, or decimal job ids */
   size_t nafter;
   char **after_approval;      /* the same, for approval gates */

@@ -1,1 +1,313 @@
-int main(void) { return 1; }
+/*
+ * main.c - clapper-coordinator: settings, start-up, the loop, shutdown.
+ *
+ * Start-up is the only synchronous part: connect to PostgreSQL, become the
+ * leader (advisory lock; a second coordinator waits as a standby), apply
+ * migrations, rebuild memory from the database.  Then one libuv loop runs
+ * everything: two ROUTER sockets (workers, clients) through zwatch, two
+ * asynchronous PostgreSQL connections (writer, reader), a lease timer and
+ * an end-of-iteration tick that dispatches and flushes the batch.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "clients.h"
+#include "config.h"
+#include "dispatch.h"
+#include "log.h"
+#include "migrate.h"
+#include "model.h"
+#include "recover.h"
+#include "store.h"
+#include "workers.h"
+#include "zwatch.h"
+
+/* The leader lock: one coordinator writes to a database at a time. */
+#define LEADER_LOCK_KEY "7236829541001"
+#define RECV_BUDGET 512 /* messages per socket per loop iteration */
+
+static coord_t coord;
+static char *log_level_name;
+static char *config_path;
+
+static const cfg_opt_t options[] = {
+    {"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "read settings from FILE",
+     &config_path},
+    {"db", 0, CFG_STRING, "CLAPPER_DB", "dbname=clapper", 0, 0, "CONNINFO",
+     "PostgreSQL connection string", &coord.cfg.db},
+    {"bind-workers", 0, CFG_STRING, NULL, "tcp://*:7710", 0, 0, "ENDPOINT",
+     "where workers connect", &coord.cfg.bind_workers},
+    {"bind-clients", 0, CFG_STRING, NULL, "tcp://127.0.0.1:7711", 0, 0, "ENDPOINT",
+     "where clients connect", &coord.cfg.bind_clients},
+    {"output-root", 0, CFG_STRING, NULL, "/var/lib/clapper/output", 0, 0, "DIR",
+     "root of task output directories (shared with the workers)", &coord.cfg.output_root},
+    {"heartbeat-ms", 0, CFG_INT, NULL, "1000", 50, 60000, "MS",
+     "heartbeat interval asked of workers", &coord.cfg.heartbeat_ms},
+    {"lease-ms", 0, CFG_INT, NULL, "10000", 200, 3600000, "MS",
+     "silence after which a worker is lost and its attempts requeued", &coord.cfg.lease_ms},
+    {"sql-dir", 0, CFG_STRING, "CLAPPER_SQL_DIR", NULL, 0, 0, "DIR",
+     "directory of the schema migrations", &coord.cfg.sql_dir},
+    {"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL", "error, warn, info or debug",
+     &log_level_name},
+};
+
+static void on_db_fatal(void *arg, const char *error) {
+  (void)arg;
+  /* Crash-only: a restart rebuilds everything from what committed. */
+  log_error("database connection lost, exiting: %s", error);
+  _exit(1);
+}
+
+static void on_workers(zwatch_t *w, void *sock, void *arg) {
+  coord_t *c = arg;
+  (void)w;
+  for (int i = 0; i < RECV_BUDGET; i++) {
+    uint8_t ident[CODEC_MAX_IDENT];
+    size_t identlen = 0;
+    envelope_t *env = NULL;
+    char err[256];
+    int rc = codec_recv(sock, ident, &identlen, NULL, CODEC_MAX_WORKER_MSG, &env, err,
+                        sizeof err);
+    if (rc == 0)
+      break;
+    if (rc < 0) {
+      log_warn("worker message refused: %s", err);
+      continue;
+    }
+    workers_on_message(c, ident, identlen, env);
+    codec_free(&env);
+  }
+}
+
+static void on_clients(zwatch_t *w, void *sock, void *arg) {
+  coord_t *c = arg;
+  (void)w;
+  for (int i = 0; i < RECV_BUDGET; i++) {
+    uint8_t ident[CODEC_MAX_IDENT];
+    size_t identlen = 0;
+    char user[CODEC_MAX_USER];
+    envelope_t *env = NULL;
+    char err[256];
+    int rc = codec_recv(sock, ident, &identlen, user, CODEC_MAX_CLIENT_MSG, &env, err,
+                        sizeof err);
+    if (rc == 0)
+      break;
+    if (rc < 0) {
+      log_warn("client message refused: %s", err);
+      if (identlen) {
+        creq_t *r = xcalloc(1, sizeof *r);
+        memcpy(r->ident, ident, identlen);
+        r->identlen = identlen;
+        clients_reply_error(c, r, "bad_request", err);
+      }
+      continue;
+    }
+    clients_on_message(c, ident, identlen, user, env);
+    codec_free(&env);
+  }
+}
+
+static void close_all(coord_t *c);
+
+static void on_tick(uv_prepare_t *h) {
+  coord_t *c = h->data;
+  if (!c->stopping && c->dispatch_needed)
+    dispatch_run(c);
+  store_flush(c);
+  if (c->stopping && store_idle(c) && pgconn_idle(c->wdb))
+    close_all(c);
+}
+
+static void on_lease_timer(uv_timer_t *h) { workers_check_leases(h->data); }
+
+static void on_signal(uv_signal_t *h, int signum) {
+  coord_t *c = h->data;
+  if (c->stopping)
+    return;
+  log_info("signal %d: finishing the current batch and stopping", signum);
+  c->stopping = true;
+  zwatch_stop(&c->wwatch);
+  zwatch_stop(&c->cwatch);
+  uv_timer_stop(&c->lease_timer);
+  uv_timer_stop(&c->delay_timer);
+}
+
+static void close_all(coord_t *c) {
+  if (uv_is_closing((uv_handle_t *)&c->tick))
+    return;
+  uv_close((uv_handle_t *)&c->tick, NULL);
+  uv_close((uv_handle_t *)&c->lease_timer, NULL);
+  uv_close((uv_handle_t *)&c->delay_timer, NULL);
+  uv_close((uv_handle_t *)&c->sigterm, NULL);
+  uv_close((uv_handle_t *)&c->sigint, NULL);
+  pgconn_close(&c->wdb);
+  pgconn_close(&c->rdb);
+}
+
+static void *bind_router(coord_t *c, const char *endpoint, int maxmsg, const char *what) {
+  void *s = zmq_socket(c->zctx, ZMQ_ROUTER);
+  int one = 1, hwm = 200000, linger = 1000;
+  int64_t max = maxmsg;
+  zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+  zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+  zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+  zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+  zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+  if (zmq_bind(s, endpoint) < 0) {
+    log_error("cannot bind the %s socket to %s: %s", what, endpoint, zmq_strerror(errno));
+    zmq_close(s);
+    return NULL;
+  }
+  log_info("%s socket bound to %s", what, endpoint);
+  return s;
+}
+
+/* Waits for the leader lock on conn; a standby polls once a second. */
+static int become_leader(PGconn *conn) {
+  bool said = false;
+  for (;;) {
+    const char *p[1] = {LEADER_LOCK_KEY};
+    PGresult *r = PQexecParams(conn, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL, p,
+                               NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+      log_error("leader lock: %s", PQresultErrorMessage(r));
+      PQclear(r);
+      return -1;
+    }
+    bool got = !strcmp(PQgetvalue(r, 0, 0), "t");
+    PQclear(r);
+    if (got)
+      return 0;
+    if (!said) {
+      log_info("another coordinator is the leader; standing by");
+      said = true;
+    }
+    sleep(1);
+  }
+}
+
+int main(int argc, char **argv) {
+  coord_t *c = &coord;
+  int rc = 1;
+  char err[1024];
+  cfg_result_t res = {0};
+  int prc = config_parse(options, ARRAY_SIZE(options), argc, argv, "clapper-coordinator",
+                         "[options]", &res, err, sizeof err);
+  if (prc != 0) {
+    if (prc < 0)
+      fprintf(stderr, "clapper-coordinator: %s\n", err);
+    config_free(options, ARRAY_SIZE(options));
+    free(res.pos);
+    return prc < 0 ? 2 : 0;
+  }
+  int level = log_level_parse(log_level_name);
+  if (res.npos || level < 0) {
+    fprintf(stderr, "clapper-coordinator: %s\n",
+            res.npos ? "unexpected argument (see --help)" : "--log-level: expected error, warn, info or debug");
+    config_free(options, ARRAY_SIZE(options));
+    free(res.pos);
+    return 2;
+  }
+  free(res.pos);
+  log_init("clapper-coordinator", level);
+  signal(SIGPIPE, SIG_IGN);
+  if (!c->cfg.sql_dir)
+    c->cfg.sql_dir = migrate_default_dir();
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  c->loop = &loop;
+  c->started_mono = util_mono_us();
+  c->next_job_id = c->next_task_id = c->next_attempt_id = 1;
+  c->store = store_new(c);
+  c->dispatch = dispatch_new(c);
+
+  c->wdb = pgconn_open(&loop, c->cfg.db, "writer", on_db_fatal, c, err, sizeof err);
+  if (!c->wdb) {
+    log_error("%s", err);
+    goto out;
+  }
+  if (become_leader(pgconn_raw(c->wdb)) < 0)
+    goto out;
+  int applied = migrate_apply(pgconn_raw(c->wdb), c->cfg.sql_dir, err, sizeof err);
+  if (applied < 0) {
+    log_error("%s", err);
+    goto out;
+  }
+  if (recover_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
+    log_error("%s", err);
+    goto out;
+  }
+  c->rdb = pgconn_open(&loop, c->cfg.db, "reader", on_db_fatal, c, err, sizeof err);
+  if (!c->rdb) {
+    log_error("%s", err);
+    goto out;
+  }
+
+  c->zctx = zmq_ctx_new();
+  c->wsock = bind_router(c, c->cfg.bind_workers, (int)CODEC_MAX_WORKER_MSG, "workers");
+  c->csock = bind_router(c, c->cfg.bind_clients, (int)CODEC_MAX_CLIENT_MSG, "clients");
+  if (!c->wsock || !c->csock)
+    goto out;
+  c->wwatch = zwatch_start(&loop, c->wsock, on_workers, c);
+  c->cwatch = zwatch_start(&loop, c->csock, on_clients, c);
+  if (!c->wwatch || !c->cwatch || pgconn_start(c->wdb) < 0 || pgconn_start(c->rdb) < 0)
+    goto out;
+
+  uv_prepare_init(&loop, &c->tick);
+  c->tick.data = c;
+  uv_prepare_start(&c->tick, on_tick);
+  uv_timer_init(&loop, &c->lease_timer);
+  c->lease_timer.data = c;
+  uint64_t every = (uint64_t)(c->cfg.lease_ms / 4 < 250 ? c->cfg.lease_ms / 4 : 250);
+  uv_timer_start(&c->lease_timer, on_lease_timer, every, every);
+  uv_timer_init(&loop, &c->delay_timer);
+  c->delay_timer.data = c;
+  uv_signal_init(&loop, &c->sigterm);
+  uv_signal_init(&loop, &c->sigint);
+  c->sigterm.data = c->sigint.data = c;
+  uv_signal_start(&c->sigterm, on_signal, SIGTERM);
+  uv_signal_start(&c->sigint, on_signal, SIGINT);
+
+  log_info("clapper-coordinator %s ready (heartbeat %lld ms, lease %lld ms)", CLAPPER_VERSION,
+           c->cfg.heartbeat_ms, c->cfg.lease_ms);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  store_stats_t st = store_stats(c);
+  log_info("stopped after %llu batches, %llu rows", (unsigned long long)st.batches,
+           (unsigned long long)st.rows);
+  rc = 0;
+
+out:
+  zwatch_stop(&c->wwatch);
+  zwatch_stop(&c->cwatch);
+  pgconn_close(&c->wdb);
+  pgconn_close(&c->rdb);
+  uv_run(&loop, UV_RUN_NOWAIT); /* let close callbacks run */
+  if (c->wsock)
+    zmq_close(c->wsock);
+  if (c->csock)
+    zmq_close(c->csock);
+  if (c->zctx)
+    zmq_ctx_term(c->zctx);
+  /* Release memory (sanitizer builds check for leaks). */
+  uint64_t key;
+  void *val;
+  for (size_t pos = 0; idmap_next(&c->attempts, &pos, &key, &val);)
+    attempt_free(val);
+  idmap_free(&c->attempts);
+  dispatch_free(&c->dispatch);
+  for (size_t pos = 0; idmap_next(&c->jobs, &pos, &key, &val);)
+    job_free(val);
+  idmap_free(&c->jobs);
+  workers_free_all(c);
+  store_free(&c->store);
+  if (uv_loop_close(&loop) != 0)
+    log_debug("loop closed with handles open");
+  config_free(options, ARRAY_SIZE(options));
+  return rc;
+}

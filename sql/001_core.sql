@@ -11,6 +11,12 @@
 CREATE DOMAIN clapper_ident AS text
   CHECK (VALUE ~ '^[a-z0-9][a-z0-9_.-]{0,63}$');
 
+-- The coordinator sends times as unix microseconds; this turns them into
+-- timestamptz exactly (no floating point).  NULL stays NULL.
+CREATE FUNCTION clapper_ts(us bigint) RETURNS timestamptz
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT timestamptz 'epoch' + us * interval '1 microsecond' $$;
+
 CREATE TABLE projects (
   id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   name       clapper_ident NOT NULL UNIQUE,
@@ -103,7 +109,7 @@ CREATE TABLE tasks (
   losses      integer NOT NULL DEFAULT 0 CHECK (losses >= 0),
   updated_at  timestamptz NOT NULL DEFAULT now(),
   UNIQUE (job_id, seq)
-);
+) WITH (fillfactor = 70);
 
 CREATE TABLE attempts (
   id            bigint PRIMARY KEY CHECK (id > 0),

@@ -1,0 +1,31 @@
+/*
+ * clients.h - requests from `clapper` clients on the clients socket.
+ *
+ * Submissions are validated (common/jobfile.c), turned into jobs in memory
+ * and answered once the batch holding them committed.  Reads go to
+ * PostgreSQL on the reader connection (query.c), so a client only ever
+ * sees what is durable; the worker list comes from memory, since it is the
+ * coordinator's live view of the farm.
+ */
+#ifndef CLAPPER_CLIENTS_H
+#define CLAPPER_CLIENTS_H
+
+#include "model.h"
+
+/* Where to send a reply: the client's routing id and its request id. */
+typedef struct creq {
+  uint8_t ident[CODEC_MAX_IDENT];
+  size_t identlen;
+  uint64_t id;
+} creq_t;
+
+/* Handles one message from a client (env stays the caller's). */
+void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,
+                        envelope_t *env);
+
+/* Replies and releases r.  json is the reply document (copied). */
+void clients_reply_ok(coord_t *c, creq_t *r, const char *json);
+/* Replies with an error and releases r. */
+void clients_reply_error(coord_t *c, creq_t *r, const char *code, const char *message);
+
+#endif

@@ -1,1 +1,0 @@
-int coordinator_placeholder;

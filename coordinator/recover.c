@@ -1,0 +1,306 @@
+/*
+ * recover.c - rebuild memory from the database, see recover.h.
+ */
+#include "recover.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "store.h"
+#include "workers.h"
+
+#define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
+static PGresult *query(PGconn *conn, const char *sql, char *err, size_t errlen) {
+  PGresult *r = PQexec(conn, sql);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    snprintf(err, errlen, "recovery query failed: %s", PQresultErrorMessage(r));
+    for (char *p = err; *p; p++)
+      if (*p == '\n')
+        *p = ' ';
+    PQclear(r);
+    return NULL;
+  }
+  return r;
+}
+
+static int64_t i64(PGresult *r, int row, int col) {
+  return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int load_workers(coord_t *c, PGconn *conn, char *err, size_t errlen) {
+  PGresult *r = query(conn,
+                      "SELECT name, hostname, cpus, memory_mb, gpus::text, version, "
+                      "array_to_json(tags)::text FROM workers ORDER BY name",
+                      err, errlen);
+  if (!r)
+    return -1;
+  for (int i = 0; i < PQntuples(r); i++) {
+    worker_t *w = workers_add(c, PQgetvalue(r, i, 0));
+    w->persisted = true;
+    w->hostname = xstrdup(PQgetvalue(r, i, 1));
+    w->cpus = (uint32_t)i64(r, i, 2);
+    w->memory_mb = (uint64_t)i64(r, i, 3);
+    w->version = xstrdup(PQgetvalue(r, i, 5));
+    json_t *gpus = json_loads(PQgetvalue(r, i, 4), 0, NULL);
+    size_t ng = json_is_array(gpus) ? json_array_size(gpus) : 0;
+    w->gpus = xcalloc(ng ? ng : 1, sizeof *w->gpus);
+    for (size_t g = 0; g < ng && g < 64; g++) {
+      json_t *o = json_array_get(gpus, g);
+      w->gpus[g].index = (uint32_t)json_integer_value(json_object_get(o, "index"));
+      const char *uuid = json_string_value(json_object_get(o, "uuid"));
+      const char *model = json_string_value(json_object_get(o, "model"));
+      w->gpus[g].uuid = xstrdup(uuid ? uuid : "");
+      w->gpus[g].model = xstrdup(model ? model : "");
+      w->gpus[g].memory_mb = (uint64_t)json_integer_value(json_object_get(o, "memory_mb"));
+      w->ngpus++;
+    }
+    json_decref(gpus);
+    json_t *tags = json_loads(PQgetvalue(r, i, 6), 0, NULL);
+    size_t nt = json_is_array(tags) ? json_array_size(tags) : 0;
+    w->tags = xcalloc(nt ? nt : 1, sizeof *w->tags);
+    for (size_t t = 0; t < nt; t++) {
+      const char *s = json_string_value(json_array_get(tags, t));
+      w->tags[w->ntags++] = xstrdup(s ? s : "");
+    }
+    json_decref(tags);
+    w->cpus_free = w->cpus;
+    w->mem_free = w->memory_mb;
+    /* Offline until it says hello; record that, it was maybe "online". */
+    store_worker(c, w);
+  }
+  PQclear(r);
+  return 0;
+}
+
+/* Rebuilds the parsed specification of a stored job. */
+static jobfile_t *reparse(const char *project, const char *episode, const char *spec,
+                          char *err, size_t errlen) {
+  json_t *s = json_loads(spec, 0, NULL);
+  if (!s) {
+    snprintf(err, errlen, "stored spec is not JSON");
+    return NULL;
+  }
+  json_t *doc = json_pack("{s:s,s:s,s:[o]}", "project", project, "episode", episode, "jobs", s);
+  char *text = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  jobfile_t *jf = jobfile_parse(text, strlen(text), err, errlen);
+  free(text);
+  return jf;
+}
+
+/* The job holding task id tid among jobs sorted by first task id. */
+static job_t *job_of_task(job_t **jobs, size_t n, uint64_t tid) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (jobs[mid]->first_task_id + jobs[mid]->ntasks <= tid)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo < n && jobs[lo]->first_task_id <= tid)
+    return jobs[lo];
+  return NULL;
+}
+
+int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
+  int rc = -1;
+  job_t **jobs = NULL;
+  size_t njobs = 0;
+  PGresult *r = query(conn,
+                      "SELECT (SELECT coalesce(max(id), 0) FROM jobs), "
+                      "(SELECT coalesce(max(id), 0) FROM tasks), "
+                      "(SELECT coalesce(max(id), 0) FROM attempts)",
+                      err, errlen);
+  if (!r)
+    return -1;
+  c->next_job_id = (uint64_t)i64(r, 0, 0) + 1;
+  c->next_task_id = (uint64_t)i64(r, 0, 1) + 1;
+  c->next_attempt_id = (uint64_t)i64(r, 0, 2) + 1;
+  PQclear(r);
+
+  if (load_workers(c, conn, err, errlen) < 0)
+    return -1;
+
+  r = query(conn,
+            "SELECT j.id, p.name, e.name, j.state, j.spec::text, j.output_dir, j.submitted_by, "
+            US("j.submitted_at") ", " US("j.started_at") ", j.reason, j.ntasks, "
+            "(SELECT min(t.id) FROM tasks t WHERE t.job_id = j.id) "
+            "FROM jobs j JOIN episodes e ON e.id = j.episode_id "
+            "JOIN projects p ON p.id = e.project_id "
+            "WHERE j.state NOT IN ('succeeded', 'failed', 'canceled') ORDER BY j.id",
+            err, errlen);
+  if (!r)
+    return -1;
+  int n = PQntuples(r);
+  jobs = xcalloc((size_t)n + 1, sizeof *jobs);
+  for (int i = 0; i < n; i++) {
+    uint64_t id = (uint64_t)i64(r, i, 0);
+    char perr[512];
+    jobfile_t *jf = reparse(PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 4),
+                            perr, sizeof perr);
+    int st = job_state_parse(PQgetvalue(r, i, 3));
+    if (!jf || st < 0) {
+      /* Leave it in the database, untouched, and say so loudly. */
+      log_error("job %" PRIu64 " cannot be recovered and is left as it is: %s", id,
+                jf ? "unknown state" : perr);
+      jobfile_free(&jf);
+      continue;
+    }
+    job_t *j = xcalloc(1, sizeof *j);
+    jfref_t *ref = xcalloc(1, sizeof *ref);
+    ref->jf = jf;
+    ref->refs = 1;
+    j->id = id;
+    j->state = (uint8_t)st;
+    j->persisted = true;
+    j->src = ref;
+    j->spec = &jf->jobs[0];
+    free(j->spec->tasks); /* the stored tasks are the truth */
+    j->spec->tasks = NULL;
+    j->project = jf->project;
+    j->episode = jf->episode;
+    j->output_dir = xstrdup(PQgetvalue(r, i, 5));
+    j->submitted_by = xstrdup(PQgetvalue(r, i, 6));
+    j->submitted_us = i64(r, i, 7);
+    j->started_us = i64(r, i, 8);
+    j->reason = xstrdup(PQgetvalue(r, i, 9));
+    j->ntasks = (uint32_t)i64(r, i, 10);
+    j->first_task_id = (uint64_t)i64(r, i, 11);
+    j->heap_pos = HEAP_NONE;
+    j->tasks = xcalloc(j->ntasks ? j->ntasks : 1, sizeof *j->tasks);
+    for (uint32_t k = 0; k < j->ntasks; k++) {
+      j->tasks[k].id = 0; /* filled from the tasks table below */
+      j->tasks[k].job = j;
+      j->tasks[k].delay_pos = HEAP_NONE;
+    }
+    idmap_put(&c->jobs, j->id, j);
+    jobs[njobs++] = j;
+  }
+  PQclear(r);
+
+  r = query(conn,
+            "SELECT t.id, t.job_id, t.seq, t.state, t.frame_start, t.frame_end, t.frame_step, "
+            "t.take, t.seed, t.failures, t.losses FROM tasks t JOIN jobs j ON j.id = t.job_id "
+            "WHERE j.state NOT IN ('succeeded', 'failed', 'canceled') ORDER BY t.id",
+            err, errlen);
+  if (!r)
+    goto out;
+  for (int i = 0; i < PQntuples(r); i++) {
+    uint64_t tid = (uint64_t)i64(r, i, 0);
+    job_t *j = idmap_get(&c->jobs, (uint64_t)i64(r, i, 1));
+    int64_t seq = i64(r, i, 2);
+    int st = task_state_parse(PQgetvalue(r, i, 3));
+    if (!j || seq < 0 || (uint64_t)seq >= j->ntasks || st < 0 ||
+        j->first_task_id + (uint64_t)seq != tid) {
+      snprintf(err, errlen, "task %" PRIu64 " does not fit its job; refusing to start", tid);
+      goto out;
+    }
+    task_t *t = &j->tasks[seq];
+    t->id = tid;
+    t->seq = (uint32_t)seq;
+    t->state = (uint8_t)st;
+    t->persisted = true;
+    t->spec.frame_start = i64(r, i, 4);
+    t->spec.frame_end = i64(r, i, 5);
+    t->spec.frame_step = PQgetisnull(r, i, 6) ? 1 : i64(r, i, 6);
+    t->spec.take = i64(r, i, 7);
+    t->spec.seed = i64(r, i, 8);
+    t->failures = (uint16_t)i64(r, i, 9);
+    t->losses = (uint16_t)i64(r, i, 10);
+    j->counts[st]++;
+  }
+  PQclear(r);
+  for (size_t i = 0; i < njobs; i++)
+    for (uint32_t k = 0; k < jobs[i]->ntasks; k++)
+      if (!jobs[i]->tasks[k].id) {
+        snprintf(err, errlen, "job %" PRIu64 " is missing task %u; refusing to start",
+                 jobs[i]->id, k);
+        goto out;
+      }
+
+  r = query(conn,
+            "SELECT a.id, a.task_id, a.worker, a.state, array_to_json(a.gpus)::text, a.cpus, "
+            "a.memory_mb, " US("a.dispatched_at") ", " US("a.started_at")
+            " FROM attempts a WHERE a.state IN ('dispatched', 'running') ORDER BY a.id",
+            err, errlen);
+  if (!r)
+    goto out;
+  uint64_t now_mono = util_mono_us();
+  for (int i = 0; i < PQntuples(r); i++) {
+    uint64_t aid = (uint64_t)i64(r, i, 0), tid = (uint64_t)i64(r, i, 1);
+    job_t *j = job_of_task(jobs, njobs, tid);
+    worker_t *w = workers_find(c, PQgetvalue(r, i, 2));
+    if (!j || !w) {
+      log_error("live attempt %" PRIu64 " has no unfinished task or known worker; ignored",
+                aid);
+      continue;
+    }
+    task_t *t = &j->tasks[tid - j->first_task_id];
+    attempt_t *a = xcalloc(1, sizeof *a);
+    a->id = aid;
+    a->task = t;
+    a->worker = w;
+    a->state = (uint8_t)attempt_state_parse(PQgetvalue(r, i, 3));
+    a->persisted = true;
+    a->cpus = (uint32_t)i64(r, i, 5);
+    a->memory_mb = (uint64_t)i64(r, i, 6);
+    json_t *g = json_loads(PQgetvalue(r, i, 4), 0, NULL);
+    for (size_t k = 0; json_is_array(g) && k < json_array_size(g); k++) {
+      uint32_t idx = (uint32_t)json_integer_value(json_array_get(g, k));
+      for (uint32_t p = 0; p < w->ngpus && p < 64; p++)
+        if (w->gpus[p].index == idx)
+          a->gpu_mask |= 1ull << p;
+    }
+    json_decref(g);
+    a->dispatched_us = i64(r, i, 7);
+    a->started_us = i64(r, i, 8);
+    a->dispatched_mono = now_mono; /* the start deadline counts from now */
+    a->wnext = w->live;
+    if (w->live)
+      w->live->wprev = a;
+    w->live = a;
+    w->nlive++;
+    w->cpus_free -= a->cpus < w->cpus_free ? a->cpus : w->cpus_free;
+    w->mem_free -= a->memory_mb < w->mem_free ? a->memory_mb : w->mem_free;
+    w->gpu_busy |= a->gpu_mask;
+    t->live = a;
+    idmap_put(&c->attempts, a->id, a);
+  }
+  PQclear(r);
+
+  /* Back into the ready index; repair tasks that claim to run without a
+   * live attempt (cannot happen when both were written in one batch). */
+  size_t ready = 0, live = 0;
+  for (size_t i = 0; i < njobs; i++) {
+    job_t *j = jobs[i];
+    for (uint32_t k = 0; k < j->ntasks; k++) {
+      task_t *t = &j->tasks[k];
+      if ((t->state == TASK_DISPATCHED || t->state == TASK_RUNNING) && !t->live) {
+        log_warn("task %" PRIu64 " was %s without a live attempt: ready again", t->id,
+                 task_state_name((task_state_t)t->state));
+        task_set_state(c, t, TASK_READY);
+      }
+      if (t->state == TASK_READY) {
+        dispatch_task_ready(c, t, 0);
+        ready++;
+      }
+      live += t->live != NULL;
+    }
+    job_refresh(c, j);
+  }
+  log_info("recovered %zu unfinished jobs, %zu ready tasks, %zu live attempts, %zu workers; "
+           "next ids: job %" PRIu64 ", task %" PRIu64 ", attempt %" PRIu64,
+           njobs, ready, live, c->nworkers, c->next_job_id, c->next_task_id,
+           c->next_attempt_id);
+  rc = 0;
+out:
+  free(jobs);
+  return rc;
+}

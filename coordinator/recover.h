@@ -1,0 +1,20 @@
+/*
+ * recover.h - rebuilding the coordinator's memory from PostgreSQL at start.
+ *
+ * Loads the id counters, the known workers (offline until they say hello),
+ * every unfinished job with its tasks, and the live attempts with the
+ * resources they hold.  Ready tasks go back to the ready index; live
+ * attempts wait for their worker to reconnect and report them (or are
+ * declared lost when it does not, see workers.c).
+ */
+#ifndef CLAPPER_RECOVER_H
+#define CLAPPER_RECOVER_H
+
+#include <libpq-fe.h>
+
+#include "model.h"
+
+/* Synchronous, start-up only.  Returns 0 or -1 with a reason in err. */
+int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) MUSTCHECK;
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * store.h - group commit of the coordinator's state changes.
+ *
+ * Transition functions mark entities dirty here and queue events; the
+ * coordinator's tick calls store_flush at the end of each loop iteration.
+ * When no batch is in flight, the flush writes the current state of every
+ * dirty entity as one transaction (a few multi-row statements with arrays
+ * and unnest, whatever the number of rows) and, once PostgreSQL confirmed
+ * the commit, runs the batch's commit actions: replies to clients and the
+ * worker outboxes.  While a batch is in flight the next one accumulates,
+ * so batches grow with load and a lone change still goes out at once.
+ * A failed batch is fatal (the coordinator exits and recovers from the
+ * database on restart): memory never runs ahead of what can be rebuilt.
+ */
+#ifndef CLAPPER_STORE_H
+#define CLAPPER_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+
+store_t *store_new(coord_t *c);
+void store_free(store_t **s);
+
+/* Mark an entity dirty: its current state goes into the next batch. */
+void store_job(coord_t *c, job_t *j);
+void store_task(coord_t *c, task_t *t);
+void store_attempt(coord_t *c, attempt_t *a);
+void store_worker(coord_t *c, worker_t *w);
+
+/* Appends an event to the log in the next batch.  details_json is a JSON
+ * object text (copied) or NULL for {}. */
+void store_event(coord_t *c, const char *actor, const char *kind, const char *subject_type,
+                 const char *subject_id, const char *details_json);
+
+/* Runs fn(c, arg) after the batch now accumulating committed. */
+typedef void (*store_commit_fn)(coord_t *c, void *arg);
+void store_on_commit(coord_t *c, store_commit_fn fn, void *arg);
+
+/* The sequence number of the batch now accumulating. */
+uint64_t store_seq(const coord_t *c);
+
+/* Asks for a batch even when nothing is dirty (outbox items wait for it). */
+void store_kick(coord_t *c);
+
+/* Sends the accumulated batch if none is in flight. */
+void store_flush(coord_t *c);
+
+/* True when nothing is accumulated and nothing is in flight. */
+bool store_idle(const coord_t *c);
+
+/* Statistics for logs and the benchmark. */
+typedef struct store_stats {
+  uint64_t batches, rows;
+} store_stats_t;
+store_stats_t store_stats(const coord_t *c);
+
+#endif

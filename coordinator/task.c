@@ -1,0 +1,75 @@
+/*
+ * task.c - the task state machine and what happens when an attempt ends.
+ */
+#include <inttypes.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "model.h"
+#include "store.h"
+
+int task_set_state(coord_t *c, task_t *t, task_state_t to) {
+  task_state_t from = (task_state_t)t->state;
+  if (from == to)
+    return 0;
+  if (!task_state_allowed(from, to)) {
+    log_error("task %" PRIu64 ": transition %s -> %s refused", t->id, task_state_name(from),
+              task_state_name(to));
+    return -1;
+  }
+  job_t *j = t->job;
+  j->counts[from]--;
+  j->counts[to]++;
+  t->state = (uint8_t)to;
+  store_task(c, t);
+  job_refresh(c, j);
+  return 0;
+}
+
+/* Back-off before retry n (1-based): retry_backoff_s * 2^(n-1), at most a day. */
+static uint64_t backoff_us(const jf_job_t *sp, unsigned n) {
+  uint64_t s = sp->retry_backoff_s;
+  for (unsigned i = 1; i < n && s < 86400; i++)
+    s *= 2;
+  if (s > 86400)
+    s = 86400;
+  return s * 1000000;
+}
+
+void task_attempt_ended(coord_t *c, task_t *t, attempt_t *a) {
+  const jf_job_t *sp = t->job->spec;
+  switch ((attempt_state_t)a->state) {
+  case ATTEMPT_SUCCEEDED:
+    task_set_state(c, t, TASK_SUCCEEDED);
+    break;
+  case ATTEMPT_FAILED:
+  case ATTEMPT_TIMED_OUT:
+    if (t->failures < UINT16_MAX)
+      t->failures++;
+    if (t->failures >= sp->max_attempts) {
+      task_set_state(c, t, TASK_FAILED);
+    } else if (task_set_state(c, t, TASK_READY) == 0) {
+      dispatch_task_ready(c, t, util_mono_us() + backoff_us(sp, t->failures));
+    }
+    break;
+  case ATTEMPT_LOST:
+    if (t->losses < UINT16_MAX)
+      t->losses++;
+    if (t->losses > sp->max_lost) {
+      task_set_state(c, t, TASK_FAILED);
+    } else if (task_set_state(c, t, TASK_READY) == 0) {
+      dispatch_task_ready(c, t, 0);
+    }
+    break;
+  case ATTEMPT_CANCELED:
+    if (t->job->state == JOB_CANCELED)
+      task_set_state(c, t, TASK_CANCELED);
+    else if (task_set_state(c, t, TASK_READY) == 0)
+      dispatch_task_ready(c, t, 0); /* e.g. a draining worker gave it back */
+    break;
+  default:
+    log_error("task %" PRIu64 ": attempt %" PRIu64 " is not ended", t->id, a->id);
+    return;
+  }
+  store_task(c, t);
+}

@@ -1,0 +1,702 @@
+/*
+ * workers.c - worker registry, worker protocol, leases and outboxes; see
+ * workers.h.
+ */
+#include "workers.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "store.h"
+#include "template.h"
+
+/* Bounds on what a worker may claim about itself. */
+#define MAX_CPUS 65536u
+#define MAX_MEMORY_MB (1ull << 40)
+#define MAX_GPUS 64u
+#define MAX_GPU_MEMORY_MB (1ull << 30)
+#define MAX_TAGS 64u
+#define MAX_TEXT 256u
+#define MAX_LIST 1000000u
+#define MAX_ERROR 1024u
+#define MAX_OUTPUTS 4096u
+#define MAX_PATH_LEN 4096u
+#define ASSIGN_CHUNK 512 /* tasks per Assign message */
+
+static const char *const worker_names[WORKER_STATE_COUNT] = {"offline", "online", "draining",
+                                                             "lost"};
+
+const char *worker_state_name(worker_state_t s) {
+  return (unsigned)s < WORKER_STATE_COUNT ? worker_names[s] : "?";
+}
+
+static uint64_t ident_hash(const uint8_t *p, size_t n) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 1099511628211ull;
+  }
+  return h ? h : 1;
+}
+
+static worker_t *by_ident(coord_t *c, const uint8_t *ident, size_t n) {
+  worker_t *w = idmap_get(&c->by_ident, ident_hash(ident, n));
+  if (w && w->identlen == n && !memcmp(w->ident, ident, n))
+    return w;
+  return NULL;
+}
+
+worker_t *workers_find(coord_t *c, const char *name) {
+  for (size_t i = 0; i < c->nworkers; i++)
+    if (!strcmp(c->workers[i]->name, name))
+      return c->workers[i];
+  return NULL;
+}
+
+worker_t *workers_add(coord_t *c, const char *name) {
+  worker_t *w = xcalloc(1, sizeof *w);
+  w->name = xstrdup(name);
+  w->state = WORKER_OFFLINE;
+  if (c->nworkers == c->capworkers) {
+    c->capworkers = c->capworkers ? c->capworkers * 2 : 16;
+    c->workers = xreallocarray(c->workers, c->capworkers, sizeof *c->workers);
+  }
+  c->workers[c->nworkers++] = w;
+  return w;
+}
+
+static void free_gpus(worker_t *w) {
+  for (uint32_t i = 0; i < w->ngpus; i++) {
+    free(w->gpus[i].uuid);
+    free(w->gpus[i].model);
+  }
+  free(w->gpus);
+  w->gpus = NULL;
+  w->ngpus = 0;
+}
+
+static void free_tags(worker_t *w) {
+  for (size_t i = 0; i < w->ntags; i++)
+    free(w->tags[i]);
+  free(w->tags);
+  w->tags = NULL;
+  w->ntags = 0;
+}
+
+void workers_free_all(coord_t *c) {
+  for (size_t i = 0; i < c->nworkers; i++) {
+    worker_t *w = c->workers[i];
+    free(w->name);
+    free(w->hostname);
+    free(w->version);
+    free_gpus(w);
+    free_tags(w);
+    free(w->out);
+    free(w->welcome_cancel);
+    free(w);
+  }
+  free(c->workers);
+  c->workers = NULL;
+  c->nworkers = c->capworkers = 0;
+  free(c->touched);
+  c->touched = NULL;
+  c->ntouched = c->captouched = 0;
+  idmap_free(&c->by_ident);
+}
+
+void worker_set_state(coord_t *c, worker_t *w, worker_state_t to, const char *reason) {
+  if (w->state == to)
+    return;
+  worker_state_t from = (worker_state_t)w->state;
+  w->state = (uint8_t)to;
+  store_worker(c, w);
+  json_t *d = json_pack("{s:s,s:s,s:s}", "from", worker_state_name(from), "to",
+                        worker_state_name(to), "reason", reason ? reason : "");
+  char *dj = json_dumps(d, JSON_COMPACT);
+  store_event(c, "coordinator", "worker.state", "worker", w->name, dj);
+  free(dj);
+  json_decref(d);
+  log_info("worker %s: %s -> %s%s%s", w->name, worker_state_name(from), worker_state_name(to),
+           reason && *reason ? ": " : "", reason ? reason : "");
+  c->dispatch_needed = true;
+}
+
+/* ------------------------------------------------------------ outbox */
+
+void workers_queue(coord_t *c, worker_t *w, out_kind_t kind, uint64_t id) {
+  if (w->nout == w->capout) {
+    w->capout = w->capout ? w->capout * 2 : 64;
+    w->out = xreallocarray(w->out, w->capout, sizeof *w->out);
+  }
+  w->out[w->nout++] = (out_item_t){store_seq(c), (uint8_t)kind, id};
+  if (!w->touched) {
+    w->touched = true;
+    if (c->ntouched == c->captouched) {
+      c->captouched = c->captouched ? c->captouched * 2 : 16;
+      c->touched = xreallocarray(c->touched, c->captouched, sizeof *c->touched);
+    }
+    c->touched[c->ntouched++] = w;
+  }
+  store_kick(c);
+}
+
+static void send_env(coord_t *c, worker_t *w, envelope_t *env) {
+  if (codec_send(c->wsock, w->ident, w->identlen, env) < 0) {
+    int e = errno;
+    if (e == EHOSTUNREACH)
+      log_debug("worker %s: gone, %s dropped", w->name, codec_body_name(env));
+    else
+      log_warn("worker %s: %s not sent: %s", w->name, codec_body_name(env), zmq_strerror(e));
+  }
+}
+
+/* Fills the Task of an Assign for attempt a; strings are allocated and
+ * released by free_task. */
+static void fill_task(coord_t *c, attempt_t *a, Clapper__Task *m) {
+  task_t *t = a->task;
+  job_t *j = t->job;
+  const jf_job_t *sp = j->spec;
+  (void)c;
+  clapper__task__init(m);
+  char *outdir = job_task_output_dir(j, t);
+  template_vals_t v = {
+      .project = j->project,
+      .episode = j->episode,
+      .shot = sp->shot,
+      .job = sp->name,
+      .job_id = j->id,
+      .task_id = t->id,
+      .attempt = a->id,
+      .frame_start = t->spec.frame_start,
+      .frame_end = t->spec.frame_end,
+      .frame_step = t->spec.frame_step,
+      .take = t->spec.take,
+      .seed = t->spec.seed,
+      .output_dir = outdir,
+      .approved_output = NULL,
+  };
+  m->attempt_id = a->id;
+  m->task_id = t->id;
+  m->job_id = j->id;
+  m->n_argv = sp->ncommand;
+  m->argv = xcalloc(sp->ncommand, sizeof *m->argv);
+  for (size_t i = 0; i < sp->ncommand; i++)
+    m->argv[i] = template_expand(sp->command[i], &v);
+  m->n_outputs = sp->noutputs;
+  m->outputs = xcalloc(sp->noutputs ? sp->noutputs : 1, sizeof *m->outputs);
+  for (size_t i = 0; i < sp->noutputs; i++)
+    m->outputs[i] = template_expand(sp->outputs[i], &v);
+  m->n_env = sp->nenv;
+  m->env = xcalloc(sp->nenv ? sp->nenv : 1, sizeof *m->env);
+  for (size_t i = 0; i < sp->nenv; i++) {
+    Clapper__EnvVar *e = xmalloc(sizeof *e);
+    clapper__env_var__init(e);
+    e->name = xstrdup(sp->env[i].name);
+    e->value = template_expand(sp->env[i].value, &v);
+    m->env[i] = e;
+  }
+  m->output_dir = outdir;
+  m->timeout_s = sp->timeout_s;
+  m->cpus = a->cpus;
+  m->memory_mb = a->memory_mb;
+  m->gpus = xcalloc(MAX_GPUS, sizeof *m->gpus);
+  for (uint32_t i = 0; i < a->worker->ngpus && i < MAX_GPUS; i++)
+    if (a->gpu_mask & (1ull << i))
+      m->gpus[m->n_gpus++] = a->worker->gpus[i].index;
+}
+
+static void free_task(Clapper__Task *m) {
+  for (size_t i = 0; i < m->n_argv; i++)
+    free(m->argv[i]);
+  free(m->argv);
+  for (size_t i = 0; i < m->n_outputs; i++)
+    free(m->outputs[i]);
+  free(m->outputs);
+  for (size_t i = 0; i < m->n_env; i++) {
+    free(m->env[i]->name);
+    free(m->env[i]->value);
+    free(m->env[i]);
+  }
+  free(m->env);
+  free(m->output_dir);
+  free(m->gpus);
+}
+
+static void send_assigns(coord_t *c, worker_t *w, const uint64_t *ids, size_t n) {
+  Clapper__Task *tasks = xcalloc(ASSIGN_CHUNK, sizeof *tasks);
+  Clapper__Task **ptrs = xcalloc(ASSIGN_CHUNK, sizeof *ptrs);
+  size_t k = 0;
+  for (size_t i = 0; i <= n; i++) {
+    if (i < n) {
+      attempt_t *a = idmap_get(&c->attempts, ids[i]);
+      /* Ended or moved since the decision (lost, canceled): skip it. */
+      if (!a || a->worker != w || !attempt_state_live((attempt_state_t)a->state))
+        continue;
+      fill_task(c, a, &tasks[k]);
+      ptrs[k] = &tasks[k];
+      k++;
+    }
+    if (k == ASSIGN_CHUNK || (i == n && k)) {
+      Clapper__Assign as = CLAPPER__ASSIGN__INIT;
+      as.n_tasks = k;
+      as.tasks = ptrs;
+      envelope_t env = CLAPPER__ENVELOPE__INIT;
+      env.body_case = CLAPPER__ENVELOPE__BODY_ASSIGN;
+      env.assign = &as;
+      send_env(c, w, &env);
+      for (size_t m = 0; m < k; m++)
+        free_task(&tasks[m]);
+      k = 0;
+    }
+  }
+  free(tasks);
+  free(ptrs);
+}
+
+static void send_ids(coord_t *c, worker_t *w, out_kind_t kind, uint64_t *ids, size_t n) {
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  Clapper__Cancel cancel = CLAPPER__CANCEL__INIT;
+  Clapper__ResultAck ack = CLAPPER__RESULT_ACK__INIT;
+  if (kind == OUT_CANCEL) {
+    cancel.n_attempt_ids = n;
+    cancel.attempt_ids = ids;
+    cancel.reason = "canceled by the coordinator";
+    env.body_case = CLAPPER__ENVELOPE__BODY_CANCEL;
+    env.cancel = &cancel;
+  } else {
+    ack.n_attempt_ids = n;
+    ack.attempt_ids = ids;
+    env.body_case = CLAPPER__ENVELOPE__BODY_RESULT_ACK;
+    env.result_ack = &ack;
+  }
+  send_env(c, w, &env);
+}
+
+static void send_welcome(coord_t *c, worker_t *w) {
+  Clapper__Welcome wel = CLAPPER__WELCOME__INIT;
+  wel.heartbeat_ms = (uint32_t)c->cfg.heartbeat_ms;
+  wel.lease_ms = (uint32_t)c->cfg.lease_ms;
+  wel.n_cancel = w->nwelcome_cancel;
+  wel.cancel = w->welcome_cancel;
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_WELCOME;
+  env.welcome = &wel;
+  send_env(c, w, &env);
+  free(w->welcome_cancel);
+  w->welcome_cancel = NULL;
+  w->nwelcome_cancel = 0;
+}
+
+/* Sends w's items of committed batches; returns true when some remain. */
+static bool flush_worker(coord_t *c, worker_t *w, uint64_t seq) {
+  size_t n = 0;
+  while (n < w->nout && w->out[n].seq <= seq)
+    n++;
+  if (n && w->identlen) {
+    uint64_t *ids[4] = {xcalloc(n, sizeof(uint64_t)), xcalloc(n, sizeof(uint64_t)),
+                        xcalloc(n, sizeof(uint64_t)), xcalloc(n, sizeof(uint64_t))};
+    size_t cnt[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++)
+      ids[w->out[i].kind][cnt[w->out[i].kind]++] = w->out[i].id;
+    if (cnt[OUT_WELCOME])
+      send_welcome(c, w);
+    if (cnt[OUT_CANCEL])
+      send_ids(c, w, OUT_CANCEL, ids[OUT_CANCEL], cnt[OUT_CANCEL]);
+    if (cnt[OUT_ASSIGN])
+      send_assigns(c, w, ids[OUT_ASSIGN], cnt[OUT_ASSIGN]);
+    if (cnt[OUT_ACK])
+      send_ids(c, w, OUT_ACK, ids[OUT_ACK], cnt[OUT_ACK]);
+    for (int k = 0; k < 4; k++)
+      free(ids[k]);
+  }
+  memmove(w->out, w->out + n, (w->nout - n) * sizeof *w->out);
+  w->nout -= n;
+  return w->nout > 0;
+}
+
+void workers_send_outbox(coord_t *c, uint64_t committed_seq) {
+  size_t keep = 0;
+  for (size_t i = 0; i < c->ntouched; i++) {
+    worker_t *w = c->touched[i];
+    if (flush_worker(c, w, committed_seq))
+      c->touched[keep++] = w;
+    else
+      w->touched = false;
+  }
+  c->ntouched = keep;
+}
+
+/* ------------------------------------------------------------ messages */
+
+static void send_reset(coord_t *c, const uint8_t *ident, size_t identlen, const char *why) {
+  Clapper__Reset r = CLAPPER__RESET__INIT;
+  r.reason = (char *)why;
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_RESET;
+  env.reset = &r;
+  if (codec_send(c->wsock, ident, identlen, &env) < 0)
+    log_debug("reset not sent: %s", zmq_strerror(errno));
+}
+
+/* A copy of s cut to max bytes with anything but printable UTF-8 replaced,
+ * so that whatever a worker sends can be stored as text. */
+static char *clean_text(const char *s, size_t max) {
+  size_t n = strnlen(s ? s : "", max);
+  char *out = xmalloc(n + 1);
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    unsigned char ch = (unsigned char)s[i];
+    size_t len = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
+    bool ok = len && i + len <= n;
+    for (size_t k = 1; ok && k < len; k++)
+      ok = ((unsigned char)s[i + k] >> 6) == 2;
+    if (ok && len == 1 && (ch < 0x20 || ch == 0x7f))
+      ok = false;
+    if (!ok) {
+      out[o++] = '?';
+      i++;
+      continue;
+    }
+    memcpy(out + o, s + i, len);
+    o += len;
+    i += len;
+  }
+  out[o] = '\0';
+  return out;
+}
+
+static attempt_state_t outcome_state(Clapper__Outcome o) {
+  switch (o) {
+  case CLAPPER__OUTCOME__OUTCOME_SUCCEEDED: return ATTEMPT_SUCCEEDED;
+  case CLAPPER__OUTCOME__OUTCOME_FAILED: return ATTEMPT_FAILED;
+  case CLAPPER__OUTCOME__OUTCOME_TIMED_OUT: return ATTEMPT_TIMED_OUT;
+  case CLAPPER__OUTCOME__OUTCOME_CANCELED: return ATTEMPT_CANCELED;
+  default: return ATTEMPT_DISPATCHED; /* invalid */
+  }
+}
+
+static char *outputs_json(const Clapper__Result *r) {
+  json_t *arr = json_array();
+  for (size_t i = 0; i < r->n_outputs && i < MAX_OUTPUTS; i++) {
+    const Clapper__OutputFile *f = r->outputs[i];
+    char *path = clean_text(f->path, MAX_PATH_LEN);
+    char *sha = clean_text(f->sha256, 64);
+    json_array_append_new(arr, json_pack("{s:s,s:I,s:s}", "path", path, "size",
+                                         (json_int_t)(f->size > INT64_MAX ? INT64_MAX : f->size),
+                                         "sha256", sha));
+    free(path);
+    free(sha);
+  }
+  char *text = json_dumps(arr, JSON_COMPACT);
+  json_decref(arr);
+  return text;
+}
+
+/* Records one result from w; always acknowledged once durable (a duplicate
+ * or a result for an attempt that is no longer live changes nothing). */
+static void handle_result(coord_t *c, worker_t *w, const Clapper__Result *r) {
+  if (!r || !r->attempt_id)
+    return;
+  workers_queue(c, w, OUT_ACK, r->attempt_id);
+  attempt_t *a = idmap_get(&c->attempts, r->attempt_id);
+  if (!a || !attempt_state_live((attempt_state_t)a->state)) {
+    log_debug("worker %s: result for attempt %" PRIu64 " that is not live: ignored", w->name,
+              r->attempt_id);
+    return;
+  }
+  if (a->worker != w) {
+    log_warn("worker %s: result for attempt %" PRIu64 " of worker %s: ignored", w->name,
+             r->attempt_id, a->worker->name);
+    return;
+  }
+  attempt_state_t to = outcome_state(r->outcome);
+  if (to == ATTEMPT_DISPATCHED) {
+    log_warn("worker %s: attempt %" PRIu64 ": invalid outcome %d, recorded as failed",
+             w->name, a->id, (int)r->outcome);
+    to = ATTEMPT_FAILED;
+  }
+  a->has_exit = true;
+  a->exit_code = r->exit_code;
+  a->term_signal = r->term_signal;
+  a->wall_us = r->wall_us > INT64_MAX ? 0 : r->wall_us;
+  a->cpu_us = r->cpu_us > INT64_MAX ? 0 : r->cpu_us;
+  a->max_rss_kb = r->max_rss_kb > INT64_MAX ? 0 : r->max_rss_kb;
+  a->gpu_energy_mj = r->gpu_energy_mj > INT64_MAX ? 0 : r->gpu_energy_mj;
+  if (r->started_at_us > 0 && !a->started_us)
+    a->started_us = r->started_at_us;
+  if (!a->started_us)
+    a->started_us = a->dispatched_us;
+  a->ended_us = r->ended_at_us > a->started_us ? r->ended_at_us : util_wall_us();
+  free(a->error);
+  a->error = clean_text(r->error, MAX_ERROR);
+  free(a->outputs_json);
+  a->outputs_json = outputs_json(r);
+  if (attempt_set_state(c, a, to) == 0)
+    task_attempt_ended(c, a->task, a);
+}
+
+static void attempt_lost(coord_t *c, attempt_t *a, const char *why) {
+  free(a->error);
+  a->error = xstrdup(why);
+  if (attempt_set_state(c, a, ATTEMPT_LOST) == 0)
+    task_attempt_ended(c, a->task, a);
+}
+
+static void mark_running(coord_t *c, attempt_t *a, int64_t started_us) {
+  if (a->state != ATTEMPT_DISPATCHED)
+    return;
+  a->started_us = started_us > 0 ? started_us : util_wall_us();
+  attempt_set_state(c, a, ATTEMPT_RUNNING);
+  if (a->task->state == TASK_DISPATCHED)
+    task_set_state(c, a->task, TASK_RUNNING);
+}
+
+static int validate_hello(const Clapper__Hello *h, char *err, size_t errlen) {
+  if (!ident_valid(h->name))
+    return snprintf(err, errlen, "worker name '%.64s' is not an identifier", h->name), -1;
+  if (h->cpus > MAX_CPUS || h->memory_mb > MAX_MEMORY_MB)
+    return snprintf(err, errlen, "cpus or memory_mb out of range"), -1;
+  if (h->n_gpus > MAX_GPUS)
+    return snprintf(err, errlen, "%zu GPUs, at most %u", h->n_gpus, MAX_GPUS), -1;
+  for (size_t i = 0; i < h->n_gpus; i++) {
+    const Clapper__Gpu *g = h->gpus[i];
+    if (strlen(g->uuid) > MAX_TEXT || strlen(g->model) > MAX_TEXT ||
+        g->memory_mb > MAX_GPU_MEMORY_MB)
+      return snprintf(err, errlen, "gpus[%zu] out of range", i), -1;
+    for (size_t k = 0; k < i; k++)
+      if (h->gpus[k]->index == g->index)
+        return snprintf(err, errlen, "GPU index %u listed twice", g->index), -1;
+  }
+  if (h->n_tags > MAX_TAGS)
+    return snprintf(err, errlen, "%zu tags, at most %u", h->n_tags, MAX_TAGS), -1;
+  for (size_t i = 0; i < h->n_tags; i++)
+    if (!ident_valid(h->tags[i]))
+      return snprintf(err, errlen, "tag '%.64s' is not an identifier", h->tags[i]), -1;
+  if (h->n_running > MAX_LIST || h->n_results > MAX_LIST)
+    return snprintf(err, errlen, "too many attempts listed"), -1;
+  return 0;
+}
+
+static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
+                     const Clapper__Hello *h) {
+  char err[256];
+  if (validate_hello(h, err, sizeof err) < 0) {
+    log_warn("hello refused: %s", err);
+    return;
+  }
+  worker_t *w = workers_find(c, h->name);
+  bool known = w != NULL;
+  if (!w)
+    w = workers_add(c, h->name);
+
+  /* Route this name to the connection that just said hello. */
+  worker_t *other = by_ident(c, ident, identlen);
+  if (other && other != w) {
+    idmap_del(&c->by_ident, other->ident_key);
+    other->identlen = 0;
+  }
+  if (w->identlen)
+    idmap_del(&c->by_ident, w->ident_key);
+  memcpy(w->ident, ident, identlen);
+  w->identlen = identlen;
+  w->ident_key = ident_hash(ident, identlen);
+  idmap_put(&c->by_ident, w->ident_key, w);
+
+  free(w->hostname);
+  w->hostname = clean_text(h->hostname, MAX_TEXT);
+  free(w->version);
+  w->version = clean_text(h->version, 64);
+  w->cpus = h->cpus;
+  w->memory_mb = h->memory_mb;
+  free_gpus(w);
+  w->ngpus = (uint32_t)h->n_gpus;
+  w->gpus = xcalloc(w->ngpus ? w->ngpus : 1, sizeof *w->gpus);
+  for (uint32_t i = 0; i < w->ngpus; i++) {
+    w->gpus[i].index = h->gpus[i]->index;
+    w->gpus[i].uuid = clean_text(h->gpus[i]->uuid, MAX_TEXT);
+    w->gpus[i].model = clean_text(h->gpus[i]->model, MAX_TEXT);
+    w->gpus[i].memory_mb = h->gpus[i]->memory_mb;
+  }
+  free_tags(w);
+  w->ntags = h->n_tags;
+  w->tags = xcalloc(w->ntags ? w->ntags : 1, sizeof *w->tags);
+  for (size_t i = 0; i < w->ntags; i++)
+    w->tags[i] = xstrdup(h->tags[i]);
+  w->last_seen_mono = util_mono_us();
+  w->last_seen_us = util_wall_us();
+
+  /* Results first: they end attempts the reconciliation below must not
+   * call lost. */
+  for (size_t i = 0; i < h->n_results; i++)
+    handle_result(c, w, h->results[i]);
+
+  idmap_t running = {0};
+  for (size_t i = 0; i < h->n_running; i++)
+    if (h->running[i])
+      idmap_put(&running, h->running[i], (void *)1);
+  for (attempt_t *a = w->live, *next; a; a = next) {
+    next = a->wnext;
+    if (idmap_get(&running, a->id)) {
+      idmap_del(&running, a->id);
+      mark_running(c, a, 0);
+    } else {
+      attempt_lost(c, a, "the worker reconnected without it");
+    }
+  }
+  /* What is left runs on the worker but is not live here: stop it. */
+  uint64_t key;
+  void *val;
+  for (size_t pos = 0; idmap_next(&running, &pos, &key, &val);) {
+    w->welcome_cancel = xreallocarray(w->welcome_cancel, w->nwelcome_cancel + 1,
+                                      sizeof *w->welcome_cancel);
+    w->welcome_cancel[w->nwelcome_cancel++] = key;
+  }
+  idmap_free(&running);
+
+  /* Free resources: the total less what live attempts hold. */
+  w->cpus_free = w->cpus;
+  w->mem_free = w->memory_mb;
+  w->gpu_busy = 0;
+  for (attempt_t *a = w->live; a; a = a->wnext) {
+    w->cpus_free -= a->cpus < w->cpus_free ? a->cpus : w->cpus_free;
+    w->mem_free -= a->memory_mb < w->mem_free ? a->memory_mb : w->mem_free;
+    w->gpu_busy |= a->gpu_mask;
+  }
+
+  log_info("worker %s: hello (%s, %u cpus, %" PRIu64 " MB, %u GPUs, %zu running, %zu results)",
+           w->name, known ? "reconnected" : "new", w->cpus, w->memory_mb, w->ngpus,
+           h->n_running, h->n_results);
+  store_worker(c, w);
+  worker_set_state(c, w, h->draining ? WORKER_DRAINING : WORKER_ONLINE, "hello");
+  workers_queue(c, w, OUT_WELCOME, 0);
+  c->dispatch_needed = true;
+}
+
+static void on_heartbeat(coord_t *c, worker_t *w, const Clapper__Heartbeat *hb) {
+  if (hb->draining && w->state == WORKER_ONLINE)
+    worker_set_state(c, w, WORKER_DRAINING, "the worker is draining");
+  size_t n = hb->n_running < MAX_LIST ? hb->n_running : MAX_LIST;
+  for (size_t i = 0; i < n; i++) {
+    attempt_t *a = idmap_get(&c->attempts, hb->running[i]);
+    if (!a || a->worker != w || !attempt_state_live((attempt_state_t)a->state))
+      workers_queue(c, w, OUT_CANCEL, hb->running[i]);
+  }
+}
+
+void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, envelope_t *env) {
+  if (env->body_case == CLAPPER__ENVELOPE__BODY_HELLO) {
+    on_hello(c, ident, identlen, env->hello);
+    return;
+  }
+  worker_t *w = by_ident(c, ident, identlen);
+  if (!w || w->state == WORKER_LOST || w->state == WORKER_OFFLINE) {
+    send_reset(c, ident, identlen, w ? "lease expired, say hello again" : "unknown worker");
+    return;
+  }
+  w->last_seen_mono = util_mono_us();
+  w->last_seen_us = util_wall_us();
+  switch (env->body_case) {
+  case CLAPPER__ENVELOPE__BODY_HEARTBEAT:
+    on_heartbeat(c, w, env->heartbeat);
+    break;
+  case CLAPPER__ENVELOPE__BODY_STARTED:
+    for (size_t i = 0; i < env->started->n_attempts && i < MAX_LIST; i++) {
+      const Clapper__StartedAttempt *s = env->started->attempts[i];
+      attempt_t *a = idmap_get(&c->attempts, s->attempt_id);
+      if (a && a->worker == w)
+        mark_running(c, a, s->started_at_us);
+    }
+    break;
+  case CLAPPER__ENVELOPE__BODY_RESULTS:
+    for (size_t i = 0; i < env->results->n_results && i < MAX_LIST; i++)
+      handle_result(c, w, env->results->results[i]);
+    break;
+  case CLAPPER__ENVELOPE__BODY_DRAIN:
+    worker_set_state(c, w, env->drain->on ? WORKER_DRAINING : WORKER_ONLINE,
+                     env->drain->on ? "the worker is draining" : "the worker takes work again");
+    break;
+  default:
+    log_warn("worker %s: unexpected %s message", w->name, codec_body_name(env));
+    break;
+  }
+}
+
+/* ------------------------------------------------------------ leases */
+
+static void worker_lost(coord_t *c, worker_t *w, const char *why) {
+  worker_set_state(c, w, WORKER_LOST, why);
+  for (attempt_t *a = w->live, *next; a; a = next) {
+    next = a->wnext;
+    attempt_lost(c, a, why);
+  }
+}
+
+void workers_check_leases(coord_t *c) {
+  uint64_t now = util_mono_us();
+  uint64_t lease = (uint64_t)c->cfg.lease_ms * 1000;
+  for (size_t i = 0; i < c->nworkers; i++) {
+    worker_t *w = c->workers[i];
+    if ((w->state == WORKER_ONLINE || w->state == WORKER_DRAINING) &&
+        now - w->last_seen_mono > lease) {
+      char why[96];
+      snprintf(why, sizeof why, "no heartbeat for %" PRIu64 " ms",
+               (now - w->last_seen_mono) / 1000);
+      worker_lost(c, w, why);
+      continue;
+    }
+    if (w->state == WORKER_OFFLINE && w->live && now - c->started_mono > lease) {
+      worker_lost(c, w, "did not reconnect after the coordinator restarted");
+      continue;
+    }
+    for (attempt_t *a = w->live, *next; a; a = next) {
+      next = a->wnext;
+      if (a->state == ATTEMPT_DISPATCHED && w->state != WORKER_OFFLINE &&
+          now - a->dispatched_mono > lease)
+        attempt_lost(c, a, "not started within the lease");
+    }
+  }
+}
+
+/* ------------------------------------------------------------ listing */
+
+char *workers_json(coord_t *c) {
+  json_t *arr = json_array();
+  for (size_t i = 0; i < c->nworkers; i++) {
+    worker_t *w = c->workers[i];
+    json_t *gpus = json_array();
+    uint32_t free_gpus = 0;
+    for (uint32_t g = 0; g < w->ngpus; g++) {
+      bool busy = g < 64 && (w->gpu_busy & (1ull << g));
+      free_gpus += !busy;
+      json_array_append_new(gpus, json_pack("{s:I,s:s,s:s,s:I,s:b}", "index",
+                                            (json_int_t)w->gpus[g].index, "uuid",
+                                            w->gpus[g].uuid, "model", w->gpus[g].model,
+                                            "memory_mb", (json_int_t)w->gpus[g].memory_mb,
+                                            "busy", busy));
+    }
+    json_t *tags = json_array();
+    for (size_t t = 0; t < w->ntags; t++)
+      json_array_append_new(tags, json_string(w->tags[t]));
+    char seen[40] = "";
+    if (w->last_seen_us)
+      util_iso8601(w->last_seen_us, seen, sizeof seen);
+    json_array_append_new(
+        arr, json_pack("{s:s,s:s,s:s,s:I,s:I,s:o,s:o,s:{s:I,s:I,s:I},s:I,s:s?}", "name", w->name,
+                       "hostname", w->hostname ? w->hostname : "", "state",
+                       worker_state_name((worker_state_t)w->state), "cpus", (json_int_t)w->cpus,
+                       "memory_mb", (json_int_t)w->memory_mb, "gpus", gpus, "tags", tags,
+                       "free", "cpus", (json_int_t)w->cpus_free, "memory_mb",
+                       (json_int_t)w->mem_free, "gpus", (json_int_t)free_gpus, "running",
+                       (json_int_t)w->nlive, "last_heartbeat", seen[0] ? seen : NULL));
+  }
+  json_t *doc = json_pack("{s:o}", "workers", arr);
+  char *text = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  return text;
+}

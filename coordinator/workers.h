@@ -1,0 +1,52 @@
+/*
+ * workers.h - the worker side of the coordinator: registry, protocol,
+ * leases and outboxes.
+ *
+ * Workers are identified by name; their current ZeroMQ routing id maps to
+ * them.  A Hello (first contact or reconnection) is reconciled with what
+ * the coordinator believes the worker runs: results it holds are recorded,
+ * live attempts it does not know are lost, attempts it runs that are no
+ * longer live are canceled.  A worker silent for longer than the lease is
+ * lost and its attempts are requeued.
+ *
+ * Everything the coordinator tells a worker (Welcome, Assign, Cancel,
+ * ResultAck) waits in the worker's outbox until the batch holding the
+ * decision committed; workers_send_outbox then sends it, grouped into one
+ * message per kind.
+ */
+#ifndef CLAPPER_WORKERS_H
+#define CLAPPER_WORKERS_H
+
+#include <stdint.h>
+
+#include "model.h"
+
+/* Handles one message from a worker connection (env stays the caller's). */
+void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, envelope_t *env);
+
+/* Queues an item for w, to be sent once the accumulating batch committed. */
+void workers_queue(coord_t *c, worker_t *w, out_kind_t kind, uint64_t id);
+
+/* Sends every outbox item whose batch (<= committed_seq) committed. */
+void workers_send_outbox(coord_t *c, uint64_t committed_seq);
+
+/* Declares lost the workers whose lease expired and the attempts that were
+ * never started in time.  Called from a timer. */
+void workers_check_leases(coord_t *c);
+
+/* The worker named name, or NULL. */
+worker_t *workers_find(coord_t *c, const char *name);
+
+/* Adds a worker in state offline (from the database at start-up). */
+worker_t *workers_add(coord_t *c, const char *name);
+
+/* Moves w to `to`, logging an event and marking it dirty. */
+void worker_set_state(coord_t *c, worker_t *w, worker_state_t to, const char *reason);
+
+/* {"workers": [...]} as the CLI's --json shows it (caller frees). */
+char *workers_json(coord_t *c);
+
+/* Releases every worker. */
+void workers_free_all(coord_t *c);
+
+#endif

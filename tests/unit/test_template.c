@@ -1,0 +1,202 @@
+/*
+ * test_template.c - placeholder checking and expansion (common/template.c).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "template.h"
+
+static char err[256];
+
+static const template_vals_t vals = {
+    .project = "hod",
+    .episode = "s02e03",
+    .shot = "sh0420",
+    .job = "sh0420-gen",
+    .job_id = 12,
+    .task_id = UINT64_MAX,
+    .attempt = 2,
+    .frame_start = 1001,
+    .frame_end = 1008,
+    .frame_step = 2,
+    .take = 3,
+    .seed = -7,
+    .output_dir = "/out/hod/s02e03/12/34",
+    .approved_output = "/out/take.mp4",
+};
+
+/* Expands tmpl with vals and compares with want. */
+static void expands(int line, const char *tmpl, const template_vals_t *v, const char *want) {
+  char *got = template_expand(tmpl, v);
+  check_count++;
+  if (!got || strcmp(got, want) != 0) {
+    check_failures++;
+    fprintf(stderr, "%s:%d: template_expand(\"%s\") = \"%s\", expected \"%s\"\n", __FILE__, line,
+            tmpl, got ? got : "(null)", want);
+  }
+  free(got);
+}
+#define EXPANDS(t, want) expands(__LINE__, t, &vals, want)
+
+/* template_check(tmpl, allowed) must fail with exactly msg. */
+static void refused(int line, const char *tmpl, unsigned allowed, const char *msg) {
+  unsigned used = 12345;
+  err[0] = '\0';
+  int rc = template_check(tmpl, allowed, &used, err, sizeof err);
+  check_count++;
+  if (rc != -1 || strcmp(err, msg) != 0 || used != 12345) {
+    check_failures++;
+    fprintf(stderr, "%s:%d: template_check(\"%s\") = %d \"%s\", expected \"%s\"\n", __FILE__, line,
+            tmpl, rc, err, msg);
+  }
+}
+#define REFUSED(t, allowed, msg) refused(__LINE__, t, allowed, msg)
+
+static unsigned used_by(const char *tmpl) {
+  unsigned used = 0xdead;
+  if (template_check(tmpl, TV_ALL, &used, err, sizeof err) != 0)
+    return 0xffffffffu;
+  return used;
+}
+
+static void test_names(void) {
+  CHECK_STR(template_var_name(TV_PROJECT), "project");
+  CHECK_STR(template_var_name(TV_EPISODE), "episode");
+  CHECK_STR(template_var_name(TV_SHOT), "shot");
+  CHECK_STR(template_var_name(TV_JOB), "job");
+  CHECK_STR(template_var_name(TV_JOB_ID), "job_id");
+  CHECK_STR(template_var_name(TV_TASK_ID), "task_id");
+  CHECK_STR(template_var_name(TV_ATTEMPT), "attempt");
+  CHECK_STR(template_var_name(TV_FRAME_START), "frame_start");
+  CHECK_STR(template_var_name(TV_FRAME_END), "frame_end");
+  CHECK_STR(template_var_name(TV_FRAME_STEP), "frame_step");
+  CHECK_STR(template_var_name(TV_TAKE), "take");
+  CHECK_STR(template_var_name(TV_SEED), "seed");
+  CHECK_STR(template_var_name(TV_OUTPUT_DIR), "output_dir");
+  CHECK_STR(template_var_name(TV_APPROVED_OUTPUT), "approved_output");
+  CHECK_STR(template_var_name(TV_COUNT), "?");
+  CHECK_STR(template_var_name((template_var_t)-1), "?");
+  /* Every name is recognised by the checker as that variable. */
+  for (int v = 0; v < TV_COUNT; v++) {
+    char t[40];
+    snprintf(t, sizeof t, "{%s}", template_var_name((template_var_t)v));
+    CHECK_INT(used_by(t), TV_BIT(v));
+  }
+}
+
+static void test_check(void) {
+  unsigned used = 99;
+  CHECK_INT(template_check("plain text", 0, &used, err, sizeof err), 0);
+  CHECK_INT(used, 0);
+  CHECK_INT(template_check("", 0, &used, err, sizeof err), 0);
+  CHECK_INT(used, 0);
+  CHECK_INT(template_check("{seed}", TV_BIT(TV_SEED), NULL, err, sizeof err), 0);
+  CHECK_INT(used_by("--seed={seed} {output_dir}/{take}.mp4 {seed}"),
+            TV_BIT(TV_SEED) | TV_BIT(TV_OUTPUT_DIR) | TV_BIT(TV_TAKE));
+  CHECK_INT(used_by("{frame_start}-{frame_end}x{frame_step}"),
+            TV_BIT(TV_FRAME_START) | TV_BIT(TV_FRAME_END) | TV_BIT(TV_FRAME_STEP));
+
+  /* Escapes and literal braces are not placeholders. */
+  CHECK_INT(used_by("{{seed}}"), 0);
+  CHECK_INT(used_by("{\"a\": 1}"), 0);
+  CHECK_INT(used_by("{\"a\": {\"b\": [1, 2]}}"), 0);
+  CHECK_INT(used_by("${HOME}/x"), 0);
+  CHECK_INT(used_by("{}"), 0);
+  CHECK_INT(used_by("{ seed }"), 0);
+  CHECK_INT(used_by("{Seed}"), 0);
+  CHECK_INT(used_by("{seed"), 0);
+  CHECK_INT(used_by("seed}"), 0);
+  CHECK_INT(used_by("{"), 0);
+  CHECK_INT(used_by("}"), 0);
+  CHECK_INT(used_by("{a-b}"), 0);
+  CHECK_INT(used_by("{seed1}"), 0);
+  CHECK_INT(used_by("{{{seed}}}"), TV_BIT(TV_SEED));
+  CHECK_INT(used_by("awk '{print $1}'"), 0);
+
+  /* Unknown lowercase words are typos. */
+  REFUSED("{fram_start}", TV_ALL, "unknown placeholder {fram_start}");
+  REFUSED("x {seed} {outdir}", TV_ALL, "unknown placeholder {outdir}");
+  REFUSED("{_}", TV_ALL, "unknown placeholder {_}");
+  REFUSED("${home}", TV_ALL, "unknown placeholder {home}");
+  REFUSED("{{seed}{bogus}", TV_ALL, "unknown placeholder {bogus}");
+  /* Known, but not for this job. */
+  unsigned base = TV_ALL & ~(TV_BIT(TV_FRAME_START) | TV_BIT(TV_FRAME_END) | TV_BIT(TV_FRAME_STEP) |
+                             TV_BIT(TV_TAKE) | TV_BIT(TV_APPROVED_OUTPUT));
+  REFUSED("{frame_start}", base,
+          "placeholder {frame_start} is only available in a job with frames");
+  REFUSED("{frame_end}", base, "placeholder {frame_end} is only available in a job with frames");
+  REFUSED("{frame_step}", base, "placeholder {frame_step} is only available in a job with frames");
+  REFUSED("a/{take}.mp4", base, "placeholder {take} is only available in a job with takes");
+  REFUSED("{approved_output}", base,
+          "placeholder {approved_output} is only available in a job with after_approval");
+  REFUSED("{seed}", 0, "placeholder {seed} is not available here");
+  /* The first problem wins. */
+  REFUSED("{take} {nope}", base, "placeholder {take} is only available in a job with takes");
+
+  /* A very long unknown name is quoted cut short. */
+  char longname[300];
+  longname[0] = '{';
+  memset(longname + 1, 'q', 200);
+  strcpy(longname + 201, "}");
+  CHECK_INT(template_check(longname, TV_ALL, NULL, err, sizeof err), -1);
+  CHECK(strlen(err) < 120);
+  CHECK_CONTAINS(err, "unknown placeholder {qqqq");
+  CHECK_CONTAINS(err, "...}");
+  /* A tiny error buffer is not overrun. */
+  char tiny[8];
+  CHECK_INT(template_check("{nope}", TV_ALL, NULL, tiny, sizeof tiny), -1);
+  CHECK_INT(strlen(tiny), 7);
+  CHECK_INT(template_check("{nope}", TV_ALL, NULL, NULL, 0), -1);
+}
+
+static void test_expand(void) {
+  EXPANDS("", "");
+  EXPANDS("plain", "plain");
+  EXPANDS("{project}/{episode}/{shot}/{job}", "hod/s02e03/sh0420/sh0420-gen");
+  EXPANDS("{job_id}:{task_id}:{attempt}", "12:18446744073709551615:2");
+  EXPANDS("{frame_start}-{frame_end}x{frame_step}", "1001-1008x2");
+  EXPANDS("take{take} seed{seed}", "take3 seed-7");
+  EXPANDS("{output_dir}/take.mp4", "/out/hod/s02e03/12/34/take.mp4");
+  EXPANDS("{approved_output}", "/out/take.mp4");
+  EXPANDS("{seed}{seed}{seed}", "-7-7-7");
+  EXPANDS("{{seed}}", "{seed}");
+  EXPANDS("{{{seed}}}", "{-7}");
+  EXPANDS("{{", "{");
+  EXPANDS("}}", "}");
+  EXPANDS("a}}b{{c", "a}b{c");
+  EXPANDS("{\"a\": 1}", "{\"a\": 1}");
+  EXPANDS("{\"seed\": {seed}}", "{\"seed\": -7}");
+  EXPANDS("${HOME}/{shot}", "${HOME}/sh0420");
+  EXPANDS("awk '{print $1}'", "awk '{print $1}'");
+  EXPANDS("{", "{");
+  EXPANDS("}", "}");
+  EXPANDS("{seed", "{seed");
+  EXPANDS("{}", "{}");
+  /* Unknown placeholders in an unchecked template are left as they are. */
+  EXPANDS("{nope}{seed}", "{nope}-7");
+
+  /* NULL strings expand to nothing; extreme integers print in full. */
+  template_vals_t v = {.project = "p", .seed = INT64_MIN, .frame_start = INT64_MAX, .job_id = 0};
+  expands(__LINE__, "[{shot}][{output_dir}][{approved_output}][{job}]", &v, "[][][][]");
+  expands(__LINE__, "{seed} {frame_start} {job_id}", &v,
+          "-9223372036854775808 9223372036854775807 0");
+  expands(__LINE__, "{project}", NULL, "");
+
+  /* Long text and many placeholders. */
+  sbuf_t t = {0}, want = {0};
+  for (int i = 0; i < 5000; i++) {
+    sbuf_puts(&t, "ab{take}{{");
+    sbuf_puts(&want, "ab3{");
+  }
+  expands(__LINE__, t.buf, &vals, want.buf);
+  sbuf_free(&t);
+  sbuf_free(&want);
+}
+
+int main(void) {
+  test_names();
+  test_check();
+  test_expand();
+  return check_report("template");
+}
