@@ -1,1 +1,14 @@
-int main(void) { return 1; }
+/*
+ * main.c - the clapper command: the table of its verbs.
+ *
+ * Each verb lives in its own client/cmd_<verb>.c; cmd_dispatch (cmd.c)
+ * picks one by name, parses its options and prints its outcome.
+ */
+#include "cmd.h"
+
+static const struct cmd_entry *const verbs[] = {
+    &cmd_local_entry, &cmd_submit_entry, &cmd_jobs_entry,    &cmd_job_entry,
+    &cmd_tasks_entry, &cmd_wait_entry,   &cmd_workers_entry,
+};
+
+int main(int argc, char **argv) { return cmd_dispatch(verbs, ARRAY_SIZE(verbs), argc, argv); }

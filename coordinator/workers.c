@@ -578,7 +578,19 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
   c->dispatch_needed = true;
 }
 
+/* Answers a heartbeat at once with an empty acknowledgement: it carries
+ * no decision, and tells the worker its coordinator is alive (a worker
+ * that hears nothing for three heartbeats says hello again). */
+static void send_alive(coord_t *c, worker_t *w) {
+  Clapper__ResultAck ack = CLAPPER__RESULT_ACK__INIT;
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_RESULT_ACK;
+  env.result_ack = &ack;
+  send_env(c, w, &env);
+}
+
 static void on_heartbeat(coord_t *c, worker_t *w, const Clapper__Heartbeat *hb) {
+  send_alive(c, w);
   if (hb->draining && w->state == WORKER_ONLINE)
     worker_set_state(c, w, WORKER_DRAINING, "the worker is draining");
   size_t n = hb->n_running < MAX_LIST ? hb->n_running : MAX_LIST;

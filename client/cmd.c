@@ -1,0 +1,211 @@
+/*
+ * cmd.c - picking a verb, parsing its options and reporting its outcome,
+ * see cmd.h.
+ */
+#include "cmd.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc.h"
+
+int cmd_fail(cmd_ctx_t *ctx, int status, const char *code, const char *fmt, ...) {
+  char msg[sizeof ctx->error.message];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  cli_error_set(&ctx->error, code, "%s", msg);
+  return status;
+}
+
+int cmd_parse_id(cmd_ctx_t *ctx, const char *what, const char *arg, uint64_t *id) {
+  if (util_parse_u64(arg, 1, (uint64_t)INT64_MAX, id) == 0)
+    return 0;
+  cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "invalid %s '%s': expected a positive integer",
+           what, arg);
+  return -1;
+}
+
+void cmd_print_json(cmd_ctx_t *ctx, const json_t *doc) {
+  output_json(ctx->out, doc);
+  ctx->printed_doc = true;
+}
+
+json_t *cmd_request(cmd_ctx_t *ctx, Clapper__Request *req) {
+  return rpc_call_json(ctx->coordinator, req, (int)ctx->timeout_ms, &ctx->error);
+}
+
+/* True when argv (before any "--") holds the flag --json, so that even a
+ * usage error found while parsing is reported as JSON. */
+static bool wants_json(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--"))
+      break;
+    if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "--json=true"))
+      return true;
+  }
+  return false;
+}
+
+int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *err) {
+  cmd_ctx_t ctx = {.verb = e->name, .out = out, .err = err};
+  const cfg_opt_t common[] = {
+      {"coordinator", 0, CFG_STRING, "CLAPPER_COORDINATOR", CMD_DEFAULT_COORDINATOR, 0, 0,
+       "ENDPOINT", "the coordinator's client endpoint", &ctx.coordinator},
+      {"json", 0, CFG_BOOL, NULL, "false", 0, 0, NULL, "print one JSON document", &ctx.json},
+      {"timeout-ms", 0, CFG_INT, NULL, CMD_DEFAULT_TIMEOUT_MS, 1, 3600000, "MS",
+       "how long to wait for each reply of the coordinator", &ctx.timeout_ms},
+      {"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "read options from FILE", NULL},
+  };
+  size_t nopts = e->nopts + ARRAY_SIZE(common);
+  cfg_opt_t *opts = xcalloc(nopts, sizeof *opts);
+  if (e->nopts)
+    memcpy(opts, e->opts, e->nopts * sizeof *opts);
+  memcpy(opts + e->nopts, common, sizeof common);
+  char *config_path = NULL;
+  opts[nopts - 1].dest = &config_path;
+
+  char *prog = xasprintf("clapper %s", e->name);
+  char *usage = xasprintf("%s\n\n%s", e->usage, e->help);
+  cfg_result_t res = {0};
+  char perr[512];
+  int status;
+  int prc = config_parse(opts, nopts, argc, argv, prog, usage, &res, perr, sizeof perr);
+  if (prc == 1) {
+    status = CMD_EXIT_OK;
+    goto out;
+  }
+  if (prc < 0) {
+    ctx.json = wants_json(argc, argv);
+    status = cmd_fail(&ctx, CMD_EXIT_USAGE, "usage", "%s", perr);
+    goto out;
+  }
+  if (res.npos < e->min_args || (e->max_args >= 0 && res.npos > e->max_args)) {
+    status = cmd_fail(&ctx, CMD_EXIT_USAGE, "usage",
+                      res.npos < e->min_args ? "%s: missing argument (usage: %s %s)"
+                                             : "%s: too many arguments (usage: %s %s)",
+                      e->name, prog, e->usage);
+    goto out;
+  }
+  memset(&ctx.error, 0, sizeof ctx.error);
+  /* A non-zero status without an error is a documented outcome, not a
+   * failure to report (local status: 3 when nothing runs). */
+  status = e->exec(&ctx, res.npos, res.pos);
+out:
+  if (status != CMD_EXIT_OK && (ctx.error.message[0] || ctx.error.code[0]))
+    output_error(out, err, ctx.json && !ctx.printed_doc, &ctx.error);
+  fflush(out);
+  free(res.pos);
+  free(usage);
+  free(prog);
+  config_free(opts, nopts);
+  free(opts);
+  return status;
+}
+
+static void print_help(FILE *f, const struct cmd_entry *const *table, size_t n) {
+  fprintf(f, "usage: clapper VERB [options] [arguments]\n\n"
+             "clapper submits and watches render and generation jobs on a clapper farm.\n\n"
+             "verbs:\n");
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++)
+    if (strlen(table[i]->name) > w)
+      w = strlen(table[i]->name);
+  for (size_t i = 0; i < n; i++)
+    fprintf(f, "  %-*s  %s\n", (int)w, table[i]->name, table[i]->help);
+  fprintf(f, "\ncommon options (every verb):\n"
+             "  --coordinator ENDPOINT  the coordinator's client endpoint "
+             "(default " CMD_DEFAULT_COORDINATOR ") [env CLAPPER_COORDINATOR]\n"
+             "  --json                  print one JSON document (errors too)\n"
+             "  --timeout-ms MS         how long to wait for each reply (default "
+             CMD_DEFAULT_TIMEOUT_MS ")\n"
+             "  --config FILE           read options from FILE\n"
+             "\n'clapper VERB --help' shows the options of a verb.\n"
+             "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+static const struct cmd_entry *find_verb(const struct cmd_entry *const *table, size_t n,
+                                         const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(table[i]->name, name))
+      return table[i];
+  return NULL;
+}
+
+/* How many arguments from argv[i] on are common options given before the
+ * verb ("clapper --json jobs"): --json, or --coordinator, --timeout-ms or
+ * --config with a value (joined by '=' or as the next argument). */
+static int leading_common(int argc, char **argv, int i) {
+  static const char *const with_value[] = {"coordinator", "timeout-ms", "config"};
+  int start = i;
+  while (i < argc && !strncmp(argv[i], "--", 2) && argv[i][2]) {
+    const char *a = argv[i] + 2;
+    size_t len = strcspn(a, "=");
+    if (len == 4 && !strncmp(a, "json", 4)) {
+      i++;
+      continue;
+    }
+    bool known = false;
+    for (size_t k = 0; k < ARRAY_SIZE(with_value); k++)
+      if (strlen(with_value[k]) == len && !strncmp(a, with_value[k], len))
+        known = true;
+    if (!known)
+      break;
+    i += a[len] == '=' ? 1 : 2;
+  }
+  return (i < argc ? i : argc) - start;
+}
+
+int cmd_dispatch(const struct cmd_entry *const *table, size_t n, int argc, char **argv) {
+  int lead = argc > 1 ? leading_common(argc, argv, 1) : 0;
+  if (lead > 0 && 1 + lead < argc && argv[1 + lead][0] != '-') {
+    /* Move the verb to the front: clapper VERB <leading options> <rest>. */
+    char **moved = xcalloc((size_t)argc + 1, sizeof *moved);
+    moved[0] = argv[0];
+    moved[1] = argv[1 + lead];
+    memcpy(moved + 2, argv + 1, (size_t)lead * sizeof *moved);
+    memcpy(moved + 2 + lead, argv + 2 + lead, (size_t)(argc - 2 - lead) * sizeof *moved);
+    int status = cmd_dispatch(table, n, argc, moved);
+    free(moved);
+    return status;
+  }
+  if (argc < 2) {
+    print_help(stderr, table, n);
+    return CMD_EXIT_USAGE;
+  }
+  const char *verb = argv[1];
+  if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
+    print_help(stdout, table, n);
+    return CMD_EXIT_OK;
+  }
+  if (!strcmp(verb, "--version")) {
+    printf("clapper %s\n", CLAPPER_VERSION);
+    return CMD_EXIT_OK;
+  }
+  if (!strcmp(verb, "help")) {
+    if (argc < 3) {
+      print_help(stdout, table, n);
+      return CMD_EXIT_OK;
+    }
+    const struct cmd_entry *e = find_verb(table, n, argv[2]);
+    if (e) {
+      char *hargv[] = {argv[2], "--help", NULL};
+      return cmd_run(e, 2, hargv, stdout, stderr);
+    }
+    verb = argv[2];
+  } else {
+    const struct cmd_entry *e = find_verb(table, n, verb);
+    if (e)
+      return cmd_run(e, argc - 1, argv + 1, stdout, stderr);
+  }
+  cli_error_t err;
+  if (verb[0] == '-')
+    cli_error_set(&err, "usage", "expected a verb, not the option %s (see clapper --help)",
+                  verb);
+  else
+    cli_error_set(&err, "usage", "unknown verb '%s' (see clapper --help)", verb);
+  output_error(stdout, stderr, wants_json(argc, argv), &err);
+  return CMD_EXIT_USAGE;
+}

@@ -1,0 +1,103 @@
+/*
+ * cmd.h - the verbs of the clapper command.
+ *
+ * Each verb is one file, client/cmd_<verb>.c, exporting a const struct
+ * cmd_entry cmd_<verb>_entry: its name, usage, one-line help, option table
+ * and exec function (the tmux cmd-*.c pattern).  client/main.c lists the
+ * entries; cmd_dispatch picks one by name and cmd_run parses its options
+ * (the verb's own table plus the common --coordinator, --json,
+ * --timeout-ms and --config), checks the number of arguments, runs it and
+ * prints its error.
+ *
+ * Adding a verb: write cmd_<verb>.c, declare its entry below and add it to
+ * the table in main.c.
+ *
+ * Exit statuses: 0 success, 1 failure, 2 usage error, and whatever a verb
+ * documents beyond that (local status: 3 when nothing runs).
+ */
+#ifndef CLAPPER_CLIENT_CMD_H
+#define CLAPPER_CLIENT_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "clapper.pb-c.h"
+#include "config.h"
+#include "output.h"
+
+#define CMD_EXIT_OK 0
+#define CMD_EXIT_FAIL 1
+#define CMD_EXIT_USAGE 2
+
+#define CMD_DEFAULT_COORDINATOR "tcp://127.0.0.1:7711"
+#define CMD_DEFAULT_TIMEOUT_MS "30000"
+
+/* What a verb's exec sees besides its positional arguments: the common
+ * options, the streams to write to, and the error it reports. */
+typedef struct cmd_ctx {
+  const char *verb;    /* the verb's name */
+  char *coordinator;   /* --coordinator ENDPOINT (owned by the option table) */
+  bool json;           /* --json */
+  long long timeout_ms; /* --timeout-ms */
+  FILE *out;           /* stdout (tests pass a memory stream) */
+  FILE *err;           /* stderr */
+  cli_error_t error;   /* set by a failing exec (cmd_fail) */
+  bool printed_doc;    /* exec already printed its --json document */
+} cmd_ctx_t;
+
+struct cmd_entry {
+  const char *name;  /* "submit" */
+  const char *usage; /* after "clapper submit": "[options] FILE|-" */
+  const char *help;  /* one line for `clapper --help` */
+  const cfg_opt_t *opts; /* the verb's own options; their destinations are
+                            the verb file's statics and must all have a
+                            default so that each run starts afresh */
+  size_t nopts;
+  int min_args, max_args; /* positional arguments; max_args -1: unlimited */
+  /* Runs the verb.  Returns an exit status; on failure it has called
+   * cmd_fail (the error is printed by cmd_run). */
+  int (*exec)(cmd_ctx_t *ctx, int argc, char **argv);
+};
+
+extern const struct cmd_entry cmd_submit_entry;
+extern const struct cmd_entry cmd_jobs_entry;
+extern const struct cmd_entry cmd_job_entry;
+extern const struct cmd_entry cmd_tasks_entry;
+extern const struct cmd_entry cmd_wait_entry;
+extern const struct cmd_entry cmd_workers_entry;
+extern const struct cmd_entry cmd_local_entry;
+
+/* Records the error of a verb in ctx->error and returns status, so that
+ * exec can end with `return cmd_fail(ctx, 1, "not_found", "...")`. */
+int cmd_fail(cmd_ctx_t *ctx, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Runs entry with argv[0] = the verb's name and its arguments, writing to
+ * out and err.  Parses the options (--help prints the generated help and
+ * returns 0), checks the argument count, calls exec and prints any error
+ * as output.h describes.  Returns the exit status. */
+int cmd_run(const struct cmd_entry *entry, int argc, char **argv, FILE *out, FILE *err);
+
+/* The clapper command: argv[1] names a verb of table (or is --help,
+ * --version or "help VERB").  Returns the exit status. */
+int cmd_dispatch(const struct cmd_entry *const *table, size_t n, int argc, char **argv);
+
+/* Parses a job id argument (a decimal integer in [1, 2^63-1]).  Returns 0,
+ * or -1 after cmd_fail(ctx, 2, "usage", "invalid job id '12x': ...")
+ * naming the argument. */
+int cmd_parse_id(cmd_ctx_t *ctx, const char *what, const char *arg, uint64_t *id) MUSTCHECK;
+
+/* Prints doc as the verb's --json output and notes that it did. */
+void cmd_print_json(cmd_ctx_t *ctx, const json_t *doc);
+
+/* Sends req to ctx->coordinator within ctx->timeout_ms and returns the
+ * reply's JSON object (caller owns it), or NULL after cmd_fail(ctx, 1,
+ * code, message) with the error of rpc_call_json. */
+json_t *cmd_request(cmd_ctx_t *ctx, Clapper__Request *req) MUSTCHECK;
+
+/* Shared with `clapper local status`: prints the coordinator's
+ * {"workers": [...]} document as the workers table. */
+void cmd_workers_table(FILE *out, const json_t *doc);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * cmd_jobs.c - `clapper jobs [--all] [--limit N]`: the job queue.
+ *
+ * Sends VERB_JOBS (all: include finished jobs; limit: at most N jobs, 0 for
+ * the coordinator's default) and prints {"jobs": [...]} as a table with one
+ * row per job: ID NAME PROJECT/EPISODE SHOT KIND STATE PRI DONE/TOTAL
+ * FAILED RUNNING, where DONE counts succeeded tasks.
+ */
+#include <stdlib.h>
+
+#include "cmd.h"
+
+static struct {
+  bool all;
+  long long limit;
+} opt;
+
+static const cfg_opt_t jobs_opts[] = {
+    {"all", 'a', CFG_BOOL, NULL, "false", 0, 0, NULL, "include finished jobs", &opt.all},
+    {"limit", 'n', CFG_INT, NULL, "0", 0, 1000000, "N",
+     "show at most N jobs (0: the coordinator's default)", &opt.limit},
+};
+
+static json_int_t task_count(const json_t *job, const char *state) {
+  return json_integer_value(json_object_get(json_object_get(job, "tasks"), state));
+}
+
+static int jobs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_JOBS;
+  req.all = opt.all;
+  req.limit = (uint32_t)opt.limit;
+  json_t *doc = cmd_request(ctx, &req);
+  if (!doc)
+    return CMD_EXIT_FAIL;
+  if (ctx->json) {
+    cmd_print_json(ctx, doc);
+    json_decref(doc);
+    return CMD_EXIT_OK;
+  }
+
+  static const char *const hdr[] = {"ID",    "NAME", "PROJECT/EPISODE", "SHOT",
+                                    "KIND",  "STATE", "PRI",            "DONE/TOTAL",
+                                    "FAILED", "RUNNING"};
+  out_table_t t;
+  table_init(&t, ARRAY_SIZE(hdr), hdr);
+  table_align_right(&t, 0);
+  table_align_right(&t, 6);
+  table_align_right(&t, 7);
+  table_align_right(&t, 8);
+  table_align_right(&t, 9);
+  size_t i;
+  json_t *job;
+  json_array_foreach(json_object_get(doc, "jobs"), i, job) {
+    table_add_json(&t, json_object_get(job, "job_id"));
+    table_add_json(&t, json_object_get(job, "name"));
+    sbuf_t pe = {0};
+    output_json_text(json_object_get(job, "project"), &pe);
+    sbuf_putc(&pe, '/');
+    output_json_text(json_object_get(job, "episode"), &pe);
+    table_add(&t, pe.buf);
+    sbuf_free(&pe);
+    table_add_json(&t, json_object_get(job, "shot"));
+    table_add_json(&t, json_object_get(job, "kind"));
+    table_add_json(&t, json_object_get(job, "state"));
+    table_add_json(&t, json_object_get(job, "priority"));
+    table_addf(&t, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+               task_count(job, "succeeded"), json_integer_value(json_object_get(job, "ntasks")));
+    table_addf(&t, "%" JSON_INTEGER_FORMAT, task_count(job, "failed"));
+    table_addf(&t, "%" JSON_INTEGER_FORMAT, task_count(job, "running"));
+  }
+  table_print(&t, ctx->out);
+  table_free(&t);
+  json_decref(doc);
+  return CMD_EXIT_OK;
+}
+
+const struct cmd_entry cmd_jobs_entry = {
+    .name = "jobs",
+    .usage = "[--all] [--limit N] [options]",
+    .help = "list the jobs in the queue (--all: finished ones too)",
+    .opts = jobs_opts,
+    .nopts = ARRAY_SIZE(jobs_opts),
+    .min_args = 0,
+    .max_args = 0,
+    .exec = jobs_exec,
+};

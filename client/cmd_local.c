@@ -1,0 +1,693 @@
+/*
+ * cmd_local.c - `clapper local up|down|status`: a whole farm on this
+ * machine, the embedded default (DESIGN.md §6).
+ *
+ * up:     a private PostgreSQL (localpg.c) in the farm directory (farm.c),
+ *         then clapper-coordinator and N clapper-worker daemons (proc.c) on
+ *         ipc sockets; waits until the coordinator answers and every worker
+ *         is online, then writes DIR/env.  Whatever already runs is kept,
+ *         so `up` on a running farm only says so.
+ * status: each process with its pid, then the coordinator's worker list;
+ *         exit 0 when all run, 3 when none does, 1 when some do.
+ * down:   workers (SIGINT, or SIGTERM with --drain to let running tasks
+ *         finish; SIGKILL after 30 s), the coordinator (SIGTERM; SIGKILL
+ *         after 15 s), then PostgreSQL (pg_ctl stop -m fast).  Only
+ *         processes whose /proc/PID/cmdline still shows the same program on
+ *         the same DIR are signalled.  Down twice is fine.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "farm.h"
+#include "localpg.h"
+#include "proc.h"
+#include "rpc.h"
+
+#define WORKER_STOP_MS 30000
+#define COORDINATOR_STOP_MS 15000
+#define KILL_WAIT_MS 5000
+#define READY_POLL_MS 250
+#define LOG_TAIL_LINES 20
+#define MAX_WORKERS 256
+#define STATUS_RPC_MS 5000
+
+static struct {
+  char *dir;
+  char *workers; /* NULL: as many as the last up started (1 for a new farm) */
+  long long worker_cpus;
+  cfg_list_t worker_args;
+  cfg_list_t coordinator_args;
+  long long wait_s;
+  bool drain;
+} opt;
+
+static const cfg_opt_t local_opts[] = {
+    {"dir", 0, CFG_STRING, NULL, NULL, 0, 0, "DIR",
+     "the farm directory (default $HOME/.clapper/local)", &opt.dir},
+    {"workers", 0, CFG_STRING, NULL, NULL, 0, 0, "N",
+     "up: how many workers to run (default: as many as the last up, 1 for a new farm)",
+     &opt.workers},
+    {"worker-cpus", 0, CFG_INT, NULL, "0", 0, 4096, "N",
+     "up: CPUs each worker offers (0: this machine's CPUs / N)", &opt.worker_cpus},
+    {"worker-arg", 0, CFG_LIST, NULL, NULL, 0, 0, "ARG",
+     "up: an extra argument for every worker, e.g. --worker-arg=--gpus=none",
+     &opt.worker_args},
+    {"coordinator-arg", 0, CFG_LIST, NULL, NULL, 0, 0, "ARG",
+     "up: an extra argument for the coordinator, e.g. --coordinator-arg=--lease-ms=3000",
+     &opt.coordinator_args},
+    {"wait-s", 0, CFG_INT, NULL, "60", 1, 3600, "S",
+     "up: how long to wait for the coordinator and the workers", &opt.wait_s},
+    {"drain", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
+     "down: let workers finish their running tasks (SIGTERM) instead of stopping them now",
+     &opt.drain},
+};
+
+/* One daemon of the farm: the coordinator or a worker. */
+typedef struct daemon {
+  char *name;       /* "coordinator", "local-1" */
+  const char *prog; /* "clapper-coordinator", "clapper-worker" */
+  char *needle;     /* an argument naming this farm: the output root or workdir */
+  char *pidfile;
+  char *logfile;
+  pid_t pid;        /* running now (cmdline checked), else 0 */
+  bool spawned;     /* started by this command: our child */
+} daemon_t;
+
+static void daemon_init(daemon_t *d, const farm_t *f, const char *name) {
+  memset(d, 0, sizeof *d);
+  d->name = xstrdup(name);
+  bool coord = !strcmp(name, "coordinator");
+  d->prog = coord ? "clapper-coordinator" : "clapper-worker";
+  d->needle = coord ? xstrdup(f->outdir) : farm_workdir(f, name);
+  d->pidfile = farm_pidfile(f, name);
+  d->logfile = farm_logfile(f, name);
+  pid_t pid = proc_read_pidfile(d->pidfile);
+  d->pid = proc_matches(pid, d->prog, d->needle) ? pid : 0;
+}
+
+static void daemons_free(daemon_t *ds, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(ds[i].name);
+    free(ds[i].needle);
+    free(ds[i].pidfile);
+    free(ds[i].logfile);
+  }
+  free(ds);
+}
+
+/* The coordinator and workers local-1..local-N; ds[0] is the coordinator. */
+static daemon_t *daemons_load(const farm_t *f, int nworkers) {
+  daemon_t *ds = xcalloc((size_t)nworkers + 1, sizeof *ds);
+  daemon_init(&ds[0], f, "coordinator");
+  for (int k = 1; k <= nworkers; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "local-%d", k);
+    daemon_init(&ds[k], f, name);
+  }
+  return ds;
+}
+
+/* The highest K of a run/local-K.pid file, so that down finds workers of
+ * an earlier, larger `up`. */
+static int highest_pidfile(const farm_t *f) {
+  DIR *d = opendir(f->rundir);
+  int best = 0;
+  if (!d)
+    return 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    int k = 0;
+    char tail[8] = "";
+    if (sscanf(e->d_name, "local-%d.pi%1s", &k, tail) == 2 && k > best && k <= MAX_WORKERS)
+      best = k;
+  }
+  closedir(d);
+  return best;
+}
+
+static char *resolve_dir(void) { return opt.dir ? xstrdup(opt.dir) : farm_default_dir(); }
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+    ;
+}
+
+/* Prints a progress line in human mode. */
+static void say(cmd_ctx_t *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(cmd_ctx_t *ctx, const char *fmt, ...) {
+  if (ctx->json)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(ctx->out, fmt, ap);
+  va_end(ap);
+  fputc('\n', ctx->out);
+  fflush(ctx->out);
+}
+
+/* ---------------------------------------------------------------- up */
+
+static int spawn_daemon(cmd_ctx_t *ctx, const farm_t *f, daemon_t *d, const char *bin,
+                        int cpus) {
+  char **argv = NULL;
+  size_t n = 0;
+  char *cpus_s = NULL;
+  const cfg_list_t *extra;
+#define ARG(s) (argv = xreallocarray(argv, n + 1, sizeof *argv), argv[n++] = (char *)(s))
+  ARG(bin);
+  if (!strcmp(d->name, "coordinator")) {
+    ARG("--db");
+    ARG(f->conninfo);
+    ARG("--bind-workers");
+    ARG(f->workers_ep);
+    ARG("--bind-clients");
+    ARG(f->clients_ep);
+    ARG("--output-root");
+    ARG(f->outdir);
+    extra = &opt.coordinator_args;
+  } else {
+    cpus_s = xasprintf("%d", cpus);
+    ARG("--coordinator");
+    ARG(f->workers_ep);
+    ARG("--name");
+    ARG(d->name);
+    ARG("--workdir");
+    ARG(d->needle);
+    ARG("--cpus");
+    ARG(cpus_s);
+    extra = &opt.worker_args;
+  }
+  for (size_t i = 0; i < extra->n; i++)
+    ARG(extra->items[i]);
+  ARG(NULL);
+#undef ARG
+  int rc = -1;
+  char err[512];
+  if (strcmp(d->name, "coordinator") != 0 && util_mkdir_p(d->needle, 0755) < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "cannot create %s: %s", d->needle, strerror(errno));
+    goto out;
+  }
+  pid_t pid = proc_spawn_daemon(argv, f->dir, d->logfile, err, sizeof err);
+  if (pid < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s: %s", d->name, err);
+    goto out;
+  }
+  d->pid = pid;
+  d->spawned = true;
+  if (proc_write_pidfile(d->pidfile, pid) < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "cannot write %s: %s", d->pidfile, strerror(errno));
+    goto out;
+  }
+  say(ctx, "started %s (pid %ld), log %s", d->name, (long)pid, d->logfile);
+  rc = 0;
+out:
+  free(cpus_s);
+  free(argv);
+  return rc;
+}
+
+/* Counts the workers local-1..N that the coordinator lists as online. */
+static int count_online(const json_t *doc, const daemon_t *ds, int nworkers, bool *online) {
+  int n = 0;
+  for (int k = 1; k <= nworkers; k++) {
+    online[k] = false;
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(doc, "workers"), i, w) {
+      const char *name = json_string_value(json_object_get(w, "name"));
+      const char *state = json_string_value(json_object_get(w, "state"));
+      if (name && state && !strcmp(name, ds[k].name) && !strcmp(state, "online"))
+        online[k] = true;
+    }
+    n += online[k];
+  }
+  return n;
+}
+
+/* Waits until the coordinator answers and every worker is online.  On
+ * failure prints the tail of the log that explains it and fails ctx. */
+static int wait_ready(cmd_ctx_t *ctx, const farm_t *f, daemon_t *ds, int nworkers) {
+  uint64_t deadline = util_mono_us() + (uint64_t)opt.wait_s * 1000000;
+  bool pinged = false;
+  bool *online = xcalloc((size_t)nworkers + 1, sizeof *online);
+  cli_error_t rerr = {0};
+  int rc = -1;
+  for (;;) {
+    for (int k = 0; k <= nworkers; k++) {
+      daemon_t *d = &ds[k];
+      int st = 0;
+      bool gone = d->spawned ? waitpid(d->pid, &st, WNOHANG) == d->pid
+                             : !proc_matches(d->pid, d->prog, d->needle);
+      if (!gone)
+        continue;
+      proc_log_tail(ctx->err, d->logfile, LOG_TAIL_LINES);
+      if (d->spawned && WIFEXITED(st))
+        cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed",
+                 "%s (%s) exited with status %d while starting; see %s", d->name, d->prog,
+                 WEXITSTATUS(st), d->logfile);
+      else
+        cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s (%s) stopped while starting; see %s",
+                 d->name, d->prog, d->logfile);
+      d->pid = 0;
+      goto out;
+    }
+    if (!pinged) {
+      Clapper__Request req = CLAPPER__REQUEST__INIT;
+      req.verb = CLAPPER__VERB__VERB_PING;
+      Clapper__Reply *reply = NULL;
+      if (rpc_call(f->clients_ep, &req, 1000, &reply, &rerr) == 0) {
+        pinged = true;
+        rpc_reply_free(&reply);
+      }
+    }
+    if (pinged) {
+      Clapper__Request req = CLAPPER__REQUEST__INIT;
+      req.verb = CLAPPER__VERB__VERB_WORKERS;
+      json_t *doc = rpc_call_json(f->clients_ep, &req, 1000, &rerr);
+      int n = doc ? count_online(doc, ds, nworkers, online) : -1;
+      json_decref(doc);
+      if (n == nworkers) {
+        rc = 0;
+        goto out;
+      }
+    }
+    if (util_mono_us() >= deadline)
+      break;
+    sleep_ms(READY_POLL_MS);
+  }
+  if (!pinged) {
+    proc_log_tail(ctx->err, ds[0].logfile, LOG_TAIL_LINES);
+    cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed",
+             "the coordinator did not answer at %s within %lld s (%s); see %s", f->clients_ep,
+             opt.wait_s, rerr.message, ds[0].logfile);
+    goto out;
+  }
+  sbuf_t missing = {0};
+  for (int k = 1; k <= nworkers; k++) {
+    if (online[k])
+      continue;
+    if (!missing.len)
+      proc_log_tail(ctx->err, ds[k].logfile, LOG_TAIL_LINES);
+    sbuf_printf(&missing, "%s%s", missing.len ? ", " : "", ds[k].name);
+  }
+  cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed",
+           "workers not online after %lld s: %s; see their logs in %s", opt.wait_s,
+           missing.buf ? missing.buf : "?", f->logdir);
+  sbuf_free(&missing);
+out:
+  free(online);
+  return rc;
+}
+
+static int default_cpus(int nworkers) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1)
+    n = 1;
+  long per = nworkers > 0 ? n / nworkers : n;
+  return per < 1 ? 1 : (int)per;
+}
+
+static json_t *process_json(const char *name, pid_t pid) {
+  return json_pack("{s:s,s:o,s:s}", "name", name, "pid", pid ? json_integer(pid) : json_null(),
+                   "state", pid ? "running" : "stopped");
+}
+
+static int local_up(cmd_ctx_t *ctx) {
+  char *dir = resolve_dir(), *bindir = NULL, *coord_bin = NULL, *worker_bin = NULL;
+  char *pglog = NULL;
+  farm_t f = {0};
+  daemon_t *ds = NULL;
+  int nworkers = 0, status = CMD_EXIT_FAIL;
+  bool started = false;
+  char err[1024];
+  uint64_t n_arg = 0;
+
+  if (opt.workers && util_parse_u64(opt.workers, 0, MAX_WORKERS, &n_arg) < 0) {
+    status = cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "--workers: '%s' is not a number in [0, %d]",
+             opt.workers, MAX_WORKERS);
+    goto out;
+  }
+  if (util_mkdir_p(dir, 0755) < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "cannot create %s: %s", dir, strerror(errno));
+    goto out;
+  }
+  if (farm_open(&f, dir, true, err, sizeof err) < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "%s", err);
+    goto out;
+  }
+  /* A farm restarted without --workers keeps its size. */
+  nworkers = opt.workers ? (int)n_arg : f.fresh ? 1 : f.workers;
+  f.workers = nworkers;
+  if (farm_save(&f, err, sizeof err) < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "%s", err);
+    goto out;
+  }
+
+  /* PostgreSQL. */
+  pglog = localpg_logfile(&f);
+  bindir = localpg_bindir(err, sizeof err);
+  if (!bindir) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s", err);
+    goto out;
+  }
+  if (!localpg_exists(&f)) {
+    say(ctx, "initialising PostgreSQL in %s", f.pgdata);
+    if (localpg_init(&f, bindir, err, sizeof err) < 0) {
+      proc_log_tail(ctx->err, pglog, LOG_TAIL_LINES);
+      cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s; see %s", err, pglog);
+      goto out;
+    }
+  }
+  if (!localpg_pid(&f)) {
+    if (localpg_start(&f, bindir, err, sizeof err) < 0) {
+      proc_log_tail(ctx->err, pglog, LOG_TAIL_LINES);
+      cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s; see %s", err, pglog);
+      goto out;
+    }
+    started = true;
+    say(ctx, "started postgres (pid %ld), socket in %s", (long)localpg_pid(&f), f.pgsock);
+  }
+  if (localpg_createdb(&f, bindir, err, sizeof err) < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s", err);
+    goto out;
+  }
+
+  /* The coordinator and the workers. */
+  ds = daemons_load(&f, nworkers);
+  coord_bin = proc_find_program("clapper-coordinator");
+  worker_bin = nworkers ? proc_find_program("clapper-worker") : NULL;
+  if ((!coord_bin && !ds[0].pid) || (nworkers && !worker_bin)) {
+    char self[512];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash)
+      *slash = '\0';
+    cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed",
+             "%s was not found in %s or in $PATH (PostgreSQL is running; "
+             "`clapper local down --dir %s` stops it)",
+             !coord_bin && !ds[0].pid ? "clapper-coordinator" : "clapper-worker",
+             self[0] ? self : "the directory of clapper", f.dir);
+    goto out;
+  }
+  if (!ds[0].pid) {
+    if (spawn_daemon(ctx, &f, &ds[0], coord_bin, 0) < 0)
+      goto out;
+    started = true;
+  }
+  int cpus = opt.worker_cpus ? (int)opt.worker_cpus : default_cpus(nworkers);
+  for (int k = 1; k <= nworkers; k++) {
+    if (ds[k].pid)
+      continue;
+    if (spawn_daemon(ctx, &f, &ds[k], worker_bin, cpus) < 0)
+      goto out;
+    started = true;
+  }
+  if (wait_ready(ctx, &f, ds, nworkers) < 0) {
+    cli_error_t first = ctx->error;
+    cmd_fail(ctx, CMD_EXIT_FAIL, first.code, "%s (`clapper local down --dir %s` stops what runs)",
+             first.message, f.dir);
+    goto out;
+  }
+  if (farm_write_env(&f, err, sizeof err) < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "%s", err);
+    goto out;
+  }
+
+  char *envpath = xasprintf("%s/env", f.dir);
+  pid_t pgpid = localpg_pid(&f);
+  if (ctx->json) {
+    json_t *procs = json_array();
+    json_array_append_new(procs, process_json("postgres", pgpid));
+    for (int k = 0; k <= nworkers; k++)
+      json_array_append_new(procs, process_json(ds[k].name, ds[k].pid));
+    json_t *doc = json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:o}", "dir", f.dir, "already_up",
+                            !started, "db", f.conninfo, "coordinator", f.clients_ep, "env",
+                            envpath, "logs", f.logdir, "processes", procs);
+    cmd_print_json(ctx, doc);
+    json_decref(doc);
+  } else {
+    fprintf(ctx->out, started ? "clapper local farm is up in %s\n"
+                              : "clapper local farm in %s is already up\n",
+            f.dir);
+    static const char *const hdr[] = {"PROCESS", "PID", "WHERE"};
+    out_table_t t;
+    table_init(&t, 3, hdr);
+    table_align_right(&t, 1);
+    table_add(&t, "postgres");
+    table_addf(&t, "%ld", (long)pgpid);
+    table_add(&t, f.pgsock);
+    table_add(&t, "coordinator");
+    table_addf(&t, "%ld", (long)ds[0].pid);
+    table_add(&t, f.clients_ep);
+    for (int k = 1; k <= nworkers; k++) {
+      table_add(&t, ds[k].name);
+      table_addf(&t, "%ld", (long)ds[k].pid);
+      table_add(&t, ds[k].needle);
+    }
+    table_print(&t, ctx->out);
+    table_free(&t);
+    fprintf(ctx->out, "logs are in %s\nuse this farm from a shell with:  source %s\n",
+            f.logdir, envpath);
+  }
+  free(envpath);
+  status = CMD_EXIT_OK;
+out:
+  if (ds)
+    daemons_free(ds, (size_t)nworkers + 1);
+  free(worker_bin);
+  free(coord_bin);
+  free(bindir);
+  free(pglog);
+  farm_free(&f);
+  free(dir);
+  return status;
+}
+
+/* ---------------------------------------------------------------- down */
+
+/* Signals the running daemons among ds (sig), waits up to wait_ms, then
+ * SIGKILLs the rest.  Appends what happened to stopped. */
+static void stop_daemons(cmd_ctx_t *ctx, daemon_t *const *ds, size_t n, int sig, int wait_ms,
+                         json_t *stopped) {
+  pid_t *pids = xcalloc(n ? n : 1, sizeof *pids);
+  const char **progs = xcalloc(n ? n : 1, sizeof *progs);
+  const char **needles = xcalloc(n ? n : 1, sizeof *needles);
+  bool *killed = xcalloc(n ? n : 1, sizeof *killed);
+  for (size_t i = 0; i < n; i++) {
+    progs[i] = ds[i]->prog;
+    needles[i] = ds[i]->needle;
+    if (ds[i]->pid && proc_matches(ds[i]->pid, ds[i]->prog, ds[i]->needle) &&
+        kill(ds[i]->pid, sig) == 0)
+      pids[i] = ds[i]->pid;
+  }
+  if (proc_wait_gone(pids, progs, needles, n, wait_ms) > 0) {
+    for (size_t i = 0; i < n; i++) {
+      if (pids[i] && proc_matches(pids[i], progs[i], needles[i])) {
+        say(ctx, "%s (pid %ld) did not stop within %d s; killing it", ds[i]->name,
+            (long)pids[i], wait_ms / 1000);
+        kill(pids[i], SIGKILL);
+        killed[i] = true;
+      }
+    }
+    proc_wait_gone(pids, progs, needles, n, KILL_WAIT_MS);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!pids[i])
+      continue;
+    say(ctx, "%s %s (pid %ld)", killed[i] ? "killed" : "stopped", ds[i]->name, (long)pids[i]);
+    json_array_append_new(stopped, json_pack("{s:s,s:I,s:s}", "name", ds[i]->name, "pid",
+                                             (json_int_t)pids[i], "how",
+                                             killed[i] ? "killed" : "signal"));
+  }
+  free(killed);
+  free(pids);
+  free(progs);
+  free(needles);
+}
+
+static int local_down(cmd_ctx_t *ctx) {
+  char *dir = resolve_dir(), *bindir = NULL;
+  farm_t f = {0};
+  daemon_t *ds = NULL;
+  int nworkers = 0, status = CMD_EXIT_FAIL;
+  json_t *stopped = json_array();
+  char err[1024];
+  int rc = farm_open(&f, dir, false, err, sizeof err);
+  if (rc < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "%s", err);
+    goto out;
+  }
+  if (rc == 0) {
+    say(ctx, "no clapper local farm in %s; nothing to stop", dir);
+    goto report;
+  }
+  nworkers = highest_pidfile(&f);
+  if (f.workers > nworkers)
+    nworkers = f.workers;
+  ds = daemons_load(&f, nworkers);
+
+  daemon_t **workers = xcalloc((size_t)nworkers + 1, sizeof *workers);
+  for (int k = 1; k <= nworkers; k++)
+    workers[k - 1] = &ds[k];
+  stop_daemons(ctx, workers, (size_t)nworkers, opt.drain ? SIGTERM : SIGINT, WORKER_STOP_MS,
+               stopped);
+  free(workers);
+  daemon_t *coord = &ds[0];
+  stop_daemons(ctx, &coord, 1, SIGTERM, COORDINATOR_STOP_MS, stopped);
+
+  pid_t pgpid = localpg_pid(&f);
+  if (pgpid) {
+    bindir = localpg_bindir(err, sizeof err);
+    if (!bindir || localpg_stop(&f, bindir, err, sizeof err) < 0) {
+      cmd_fail(ctx, CMD_EXIT_FAIL, "stop_failed", "cannot stop PostgreSQL (pid %ld): %s",
+               (long)pgpid, err);
+      goto out;
+    }
+    say(ctx, "stopped postgres (pid %ld)", (long)pgpid);
+    json_array_append_new(stopped, json_pack("{s:s,s:I,s:s}", "name", "postgres", "pid",
+                                             (json_int_t)pgpid, "how", "pg_ctl"));
+  }
+  /* Pid files of processes that are gone. */
+  for (int k = 0; k <= nworkers; k++) {
+    pid_t pid = proc_read_pidfile(ds[k].pidfile);
+    if (!proc_matches(pid, ds[k].prog, ds[k].needle))
+      unlink(ds[k].pidfile);
+  }
+  if (!json_array_size(stopped))
+    say(ctx, "nothing was running in %s", f.dir);
+report:
+  if (ctx->json) {
+    json_t *doc = json_pack("{s:s,s:O}", "dir", f.dir ? f.dir : dir, "stopped", stopped);
+    cmd_print_json(ctx, doc);
+    json_decref(doc);
+  }
+  status = CMD_EXIT_OK;
+out:
+  json_decref(stopped);
+  if (ds)
+    daemons_free(ds, (size_t)nworkers + 1);
+  free(bindir);
+  farm_free(&f);
+  free(dir);
+  return status;
+}
+
+/* ---------------------------------------------------------------- status */
+
+static int local_status(cmd_ctx_t *ctx) {
+  char *dir = resolve_dir();
+  farm_t f = {0};
+  daemon_t *ds = NULL;
+  int nworkers = 0, status = CMD_EXIT_FAIL;
+  json_t *procs = json_array(), *workers = NULL;
+  char err[1024];
+  int rc = farm_open(&f, dir, false, err, sizeof err);
+  if (rc < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "%s", err);
+    goto out;
+  }
+  if (rc == 0) {
+    if (ctx->json) {
+      json_t *doc = json_pack("{s:s,s:O,s:n}", "dir", dir, "processes", procs, "workers");
+      cmd_print_json(ctx, doc);
+      json_decref(doc);
+    } else {
+      fprintf(ctx->out, "no clapper local farm in %s (start one with clapper local up)\n", dir);
+    }
+    status = 3;
+    goto out;
+  }
+  nworkers = f.workers;
+  ds = daemons_load(&f, nworkers);
+  pid_t pgpid = localpg_pid(&f);
+  int running = pgpid != 0, total = nworkers + 2;
+  json_array_append_new(procs, process_json("postgres", pgpid));
+  for (int k = 0; k <= nworkers; k++) {
+    running += ds[k].pid != 0;
+    json_array_append_new(procs, process_json(ds[k].name, ds[k].pid));
+  }
+  cli_error_t rerr = {0};
+  if (ds[0].pid) {
+    Clapper__Request req = CLAPPER__REQUEST__INIT;
+    req.verb = CLAPPER__VERB__VERB_WORKERS;
+    /* A hung coordinator should not hold up a status check for long. */
+    int ms = ctx->timeout_ms < STATUS_RPC_MS ? (int)ctx->timeout_ms : STATUS_RPC_MS;
+    workers = rpc_call_json(f.clients_ep, &req, ms, &rerr);
+  }
+  if (ctx->json) {
+    json_t *doc = json_pack("{s:s,s:s,s:O,s:O}", "dir", f.dir, "coordinator", f.clients_ep,
+                            "processes", procs, "workers",
+                            workers ? json_object_get(workers, "workers") : json_null());
+    cmd_print_json(ctx, doc);
+    json_decref(doc);
+  } else {
+    fprintf(ctx->out, "clapper local farm in %s\n", f.dir);
+    static const char *const hdr[] = {"PROCESS", "PID", "STATE", "LOG"};
+    out_table_t t;
+    table_init(&t, 4, hdr);
+    table_align_right(&t, 1);
+    size_t i;
+    json_t *p;
+    json_array_foreach(procs, i, p) {
+      table_add_json(&t, json_object_get(p, "name"));
+      table_add_json(&t, json_object_get(p, "pid"));
+      table_add_json(&t, json_object_get(p, "state"));
+      const char *name = json_string_value(json_object_get(p, "name"));
+      char *log = strcmp(name, "postgres") ? farm_logfile(&f, name) : localpg_logfile(&f);
+      table_add(&t, log);
+      free(log);
+    }
+    table_print(&t, ctx->out);
+    table_free(&t);
+    if (workers) {
+      fprintf(ctx->out, "\nworkers known to the coordinator at %s:\n", f.clients_ep);
+      cmd_workers_table(ctx->out, workers);
+    } else if (ds[0].pid) {
+      char *line = xasprintf("\nthe coordinator did not answer: %s", rerr.message);
+      output_line(ctx->out, line);
+      free(line);
+    }
+  }
+  status = running == total ? CMD_EXIT_OK : running == 0 ? 3 : CMD_EXIT_FAIL;
+out:
+  json_decref(workers);
+  json_decref(procs);
+  if (ds)
+    daemons_free(ds, (size_t)nworkers + 1);
+  farm_free(&f);
+  free(dir);
+  return status;
+}
+
+static int local_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  (void)argc;
+  if (!strcmp(argv[0], "up"))
+    return local_up(ctx);
+  if (!strcmp(argv[0], "down"))
+    return local_down(ctx);
+  if (!strcmp(argv[0], "status"))
+    return local_status(ctx);
+  return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                  "local: unknown action '%s' (expected up, down or status)", argv[0]);
+}
+
+const struct cmd_entry cmd_local_entry = {
+    .name = "local",
+    .usage = "up|down|status [--dir DIR] [--workers N] [--drain] [options]",
+    .help = "run a whole farm on this machine (PostgreSQL, coordinator, workers)",
+    .opts = local_opts,
+    .nopts = ARRAY_SIZE(local_opts),
+    .min_args = 1,
+    .max_args = 1,
+    .exec = local_exec,
+};

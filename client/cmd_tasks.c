@@ -1,0 +1,96 @@
+/*
+ * cmd_tasks.c - `clapper tasks ID`: the tasks of one job.
+ *
+ * Sends VERB_TASKS with ids = [ID] and prints {"tasks": [...]} as a table:
+ * TASK SEQ STATE ATTEMPTS WORKER EXIT FRAMES TAKE SEED STARTED WALL ERROR.
+ * Absent values (null) show as "-"; long errors are cut in the table and
+ * complete in --json.
+ */
+#include "cmd.h"
+
+#define ERROR_COLUMN_MAX 60
+
+/* "1001-1008", "1001" for a single frame, "-" without frames. */
+static void add_frames(out_table_t *t, const json_t *task) {
+  const json_t *fs = json_object_get(task, "frame_start");
+  const json_t *fe = json_object_get(task, "frame_end");
+  if (!json_is_integer(fs)) {
+    table_add(t, "-");
+    return;
+  }
+  json_int_t a = json_integer_value(fs), b = json_is_integer(fe) ? json_integer_value(fe) : a;
+  if (a == b)
+    table_addf(t, "%" JSON_INTEGER_FORMAT, a);
+  else
+    table_addf(t, "%" JSON_INTEGER_FORMAT "-%" JSON_INTEGER_FORMAT, a, b);
+}
+
+static int tasks_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  (void)argc;
+  uint64_t id;
+  if (cmd_parse_id(ctx, "job id", argv[0], &id) < 0)
+    return CMD_EXIT_USAGE;
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_TASKS;
+  req.n_ids = 1;
+  req.ids = &id;
+  json_t *doc = cmd_request(ctx, &req);
+  if (!doc)
+    return CMD_EXIT_FAIL;
+  if (ctx->json) {
+    cmd_print_json(ctx, doc);
+    json_decref(doc);
+    return CMD_EXIT_OK;
+  }
+
+  static const char *const hdr[] = {"TASK", "SEQ",  "STATE", "ATTEMPTS", "WORKER", "EXIT",
+                                    "FRAMES", "TAKE", "SEED", "STARTED", "WALL", "ERROR"};
+  out_table_t t;
+  table_init(&t, ARRAY_SIZE(hdr), hdr);
+  table_align_right(&t, 0);
+  table_align_right(&t, 1);
+  table_align_right(&t, 3);
+  table_align_right(&t, 5);
+  table_align_right(&t, 10);
+  size_t i;
+  json_t *task;
+  json_array_foreach(json_object_get(doc, "tasks"), i, task) {
+    table_add_json(&t, json_object_get(task, "task_id"));
+    table_add_json(&t, json_object_get(task, "seq"));
+    table_add_json(&t, json_object_get(task, "state"));
+    table_add_json(&t, json_object_get(task, "attempts"));
+    table_add_json(&t, json_object_get(task, "worker"));
+    table_add_json(&t, json_object_get(task, "exit_code"));
+    add_frames(&t, task);
+    table_add_json(&t, json_object_get(task, "take"));
+    table_add_json(&t, json_object_get(task, "seed"));
+    sbuf_t sb = {0};
+    output_time(json_object_get(task, "started_at"), &sb);
+    table_add(&t, sb.buf);
+    sbuf_reset(&sb);
+    const json_t *wall = json_object_get(task, "wall_s");
+    if (json_is_number(wall))
+      sbuf_printf(&sb, "%.1fs", json_number_value(wall));
+    else
+      output_json_text(wall, &sb);
+    table_add(&t, sb.buf);
+    sbuf_free(&sb);
+    const char *error = json_string_value(json_object_get(task, "error"));
+    table_add_trunc(&t, error && *error ? error : "-", ERROR_COLUMN_MAX);
+  }
+  table_print(&t, ctx->out);
+  table_free(&t);
+  json_decref(doc);
+  return CMD_EXIT_OK;
+}
+
+const struct cmd_entry cmd_tasks_entry = {
+    .name = "tasks",
+    .usage = "[options] ID",
+    .help = "list the tasks of a job",
+    .opts = NULL,
+    .nopts = 0,
+    .min_args = 1,
+    .max_args = 1,
+    .exec = tasks_exec,
+};

@@ -1,0 +1,173 @@
+/*
+ * cmd_wait.c - `clapper wait ID...`: block until jobs finish.
+ *
+ * Polls VERB_JOBS (ids = the jobs, all = true) every 250 ms until every job
+ * is finished (succeeded, failed or canceled).  On a terminal, stderr shows
+ * one progress line refreshed in place.  Exit status 0 only when every job
+ * succeeded; otherwise 1 with "clapper: job 12 failed".  --json prints the
+ * final {"jobs": [...]} document (also when a job failed: then the error is
+ * only the line on stderr and the exit status).  --max-wait-s bounds the
+ * wait (error code "timeout").
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "states.h"
+
+#define POLL_MS 250
+#define BAR_WIDTH 30
+
+static struct {
+  long long max_wait_s;
+} opt;
+
+static const cfg_opt_t wait_opts[] = {
+    {"max-wait-s", 0, CFG_INT, NULL, "0", 0, 31536000, "S",
+     "give up after S seconds (0: wait as long as it takes)", &opt.max_wait_s},
+};
+
+static bool finished_state(const char *state) {
+  int s = state ? job_state_parse(state) : -1;
+  return s >= 0 && job_state_terminal((job_state_t)s);
+}
+
+static json_int_t count(const json_t *job, const char *state) {
+  return json_integer_value(json_object_get(json_object_get(job, "tasks"), state));
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+    ;
+}
+
+/* Finds the job with id in the reply's list, or NULL. */
+static json_t *find_job(const json_t *doc, uint64_t id) {
+  size_t i;
+  json_t *job;
+  json_array_foreach(json_object_get(doc, "jobs"), i, job) {
+    json_int_t jid = json_integer_value(json_object_get(job, "job_id"));
+    if (jid > 0 && (uint64_t)jid == id)
+      return job;
+  }
+  return NULL;
+}
+
+static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  uint64_t *ids = xcalloc((size_t)argc, sizeof *ids);
+  json_t *doc = NULL;
+  int status = CMD_EXIT_FAIL;
+  bool bar = isatty(fileno(ctx->err)) == 1, bar_drawn = false;
+  uint64_t deadline = opt.max_wait_s ? util_mono_us() + (uint64_t)opt.max_wait_s * 1000000 : 0;
+
+  for (int i = 0; i < argc; i++)
+    if (cmd_parse_id(ctx, "job id", argv[i], &ids[i]) < 0) {
+      status = CMD_EXIT_USAGE;
+      goto out;
+    }
+
+  for (;;) {
+    Clapper__Request req = CLAPPER__REQUEST__INIT;
+    req.verb = CLAPPER__VERB__VERB_JOBS;
+    req.n_ids = (size_t)argc;
+    req.ids = ids;
+    req.all = true;
+    json_decref(doc);
+    doc = cmd_request(ctx, &req);
+    if (!doc)
+      goto out;
+
+    json_int_t total = 0, succeeded = 0, failed = 0, running = 0;
+    bool all_finished = true;
+    for (int i = 0; i < argc; i++) {
+      json_t *job = find_job(doc, ids[i]);
+      if (!job) {
+        cmd_fail(ctx, CMD_EXIT_FAIL, "not_found", "job %s not found", argv[i]);
+        goto out;
+      }
+      total += json_integer_value(json_object_get(job, "ntasks"));
+      succeeded += count(job, "succeeded");
+      failed += count(job, "failed");
+      running += count(job, "running");
+      if (!finished_state(json_string_value(json_object_get(job, "state"))))
+        all_finished = false;
+    }
+    if (bar) {
+      sbuf_t line = {0};
+      output_progress(&line, (uint64_t)succeeded, (uint64_t)failed, (uint64_t)running,
+                      (uint64_t)total, BAR_WIDTH);
+      fprintf(ctx->err, "\r%s\033[K", line.buf);
+      fflush(ctx->err);
+      sbuf_free(&line);
+      bar_drawn = true;
+    }
+    if (all_finished)
+      break;
+    if (deadline && util_mono_us() >= deadline) {
+      cmd_fail(ctx, CMD_EXIT_FAIL, "timeout", "jobs still unfinished after %lld s",
+               opt.max_wait_s);
+      goto out;
+    }
+    long nap = POLL_MS;
+    if (deadline) {
+      uint64_t left_ms = (deadline - util_mono_us()) / 1000 + 1;
+      if (left_ms < (uint64_t)nap)
+        nap = (long)left_ms;
+    }
+    sleep_ms(nap);
+  }
+  if (bar_drawn) {
+    fputc('\n', ctx->err);
+    bar_drawn = false;
+  }
+
+  if (ctx->json)
+    cmd_print_json(ctx, doc);
+  sbuf_t bad = {0};
+  int nbad = 0;
+  for (int i = 0; i < argc; i++) {
+    json_t *job = find_job(doc, ids[i]);
+    const char *state = json_string_value(json_object_get(job, "state"));
+    if (!ctx->json) {
+      sbuf_t line = {0};
+      sbuf_printf(&line, "job %s ", argv[i]);
+      output_json_text(json_object_get(job, "name"), &line);
+      sbuf_printf(&line, ": %s (%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+                         " tasks succeeded)",
+                  state ? state : "?", count(job, "succeeded"),
+                  json_integer_value(json_object_get(job, "ntasks")));
+      output_line(ctx->out, line.buf);
+      sbuf_free(&line);
+    }
+    if (!state || strcmp(state, "succeeded") != 0) {
+      sbuf_printf(&bad, "%sjob %s %s", nbad ? ", " : "", argv[i], state ? state : "?");
+      nbad++;
+    }
+  }
+  if (nbad)
+    cmd_fail(ctx, CMD_EXIT_FAIL, "job_failed", "%s", bad.buf);
+  else
+    status = CMD_EXIT_OK;
+  sbuf_free(&bad);
+out:
+  if (bar_drawn)
+    fputc('\n', ctx->err);
+  json_decref(doc);
+  free(ids);
+  return status;
+}
+
+const struct cmd_entry cmd_wait_entry = {
+    .name = "wait",
+    .usage = "[--max-wait-s S] [options] ID...",
+    .help = "wait until jobs finish; exit 0 only if every one succeeded",
+    .opts = wait_opts,
+    .nopts = ARRAY_SIZE(wait_opts),
+    .min_args = 1,
+    .max_args = -1,
+    .exec = wait_exec,
+};

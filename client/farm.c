@@ -1,0 +1,345 @@
+/*
+ * farm.c - where the parts of a `clapper local` farm live, see farm.h.
+ */
+#include "farm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proc.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+void farm_hash(const char *s, char out[17]) {
+  uint64_t h = 14695981039346656037ULL;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    h ^= *p;
+    h *= 1099511628211ULL;
+  }
+  snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+void farm_shell_quote(sbuf_t *out, const char *s) {
+  sbuf_putc(out, '\'');
+  for (; *s; s++) {
+    if (*s == '\'')
+      sbuf_puts(out, "'\\''");
+    else
+      sbuf_putc(out, *s);
+  }
+  sbuf_putc(out, '\'');
+}
+
+void farm_conninfo_quote(sbuf_t *out, const char *s) {
+  if (*s && !strpbrk(s, " \t'\\=")) {
+    sbuf_puts(out, s);
+    return;
+  }
+  sbuf_putc(out, '\'');
+  for (; *s; s++) {
+    if (*s == '\'' || *s == '\\')
+      sbuf_putc(out, '\\');
+    sbuf_putc(out, *s);
+  }
+  sbuf_putc(out, '\'');
+}
+
+char *farm_default_dir(void) {
+  const char *home = getenv("HOME");
+  if (!home || home[0] != '/') {
+    struct passwd *pw = getpwuid(getuid());
+    home = pw && pw->pw_dir ? pw->pw_dir : "/";
+  }
+  return xasprintf("%s/.clapper/local", strcmp(home, "/") ? home : "");
+}
+
+char *farm_pidfile(const farm_t *f, const char *name) {
+  return xasprintf("%s/%s.pid", f->rundir, name);
+}
+
+char *farm_logfile(const farm_t *f, const char *name) {
+  return xasprintf("%s/%s.log", f->logdir, name);
+}
+
+char *farm_workdir(const farm_t *f, const char *name) {
+  return xasprintf("%s/workers/%s", f->dir, name);
+}
+
+static bool clean_path(const char *s) {
+  if (!s || s[0] != '/')
+    return false;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return false;
+  return true;
+}
+
+static char *layout_path(const farm_t *f) { return xasprintf("%s/layout", f->dir); }
+
+/* Reads DIR/layout.  Returns 1, 0 when it does not exist, or -1. */
+static int read_layout(farm_t *f, char *err, size_t errlen) {
+  char *path = layout_path(f);
+  size_t len;
+  char *text = util_read_file(path, 1 << 16, &len);
+  int rc = -1;
+  if (!text) {
+    rc = errno == ENOENT ? 0 : fail(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    free(path);
+    return rc;
+  }
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char *eq = strchr(line, '=');
+    if (line[0] == '#' || !eq)
+      continue;
+    *eq = '\0';
+    const char *key = line, *val = eq + 1;
+    char **dest = !strcmp(key, "sockdir")  ? &f->sockdir
+                  : !strcmp(key, "pgdata") ? &f->pgdata
+                  : !strcmp(key, "pgsock") ? &f->pgsock
+                  : !strcmp(key, "pgroot") ? &f->pgroot
+                                           : NULL;
+    if (dest) {
+      free(*dest);
+      *dest = xstrdup(val);
+    } else if (!strcmp(key, "workers")) {
+      uint64_t n;
+      if (util_parse_u64(val, 0, 1024, &n) == 0)
+        f->workers = (int)n;
+    }
+  }
+  if (!clean_path(f->sockdir) || !clean_path(f->pgdata) || !clean_path(f->pgsock) ||
+      (f->pgroot && !clean_path(f->pgroot))) {
+    fail(err, errlen, "%s is damaged (expected absolute sockdir, pgdata and pgsock paths); "
+         "remove it after `clapper local down` to start afresh", path);
+    goto out;
+  }
+  rc = 1;
+out:
+  free(text);
+  free(path);
+  return rc;
+}
+
+/* Decides where sockets and the cluster go for a new farm. */
+static int decide_layout(farm_t *f, char *err, size_t errlen) {
+  char hash[17];
+  farm_hash(f->dir, hash);
+  f->sockdir = strlen(f->rundir) <= FARM_SOCKDIR_MAX ? xstrdup(f->rundir)
+                                                     : xasprintf("/tmp/clapper-%s", hash);
+  bool relocate = false;
+  if (geteuid() == 0) {
+    uid_t uid;
+    gid_t gid;
+    if (proc_nobody(&uid, &gid) < 0)
+      return fail(err, errlen, "PostgreSQL refuses to run as root, and there is no user "
+                  "'nobody' to run it as");
+    relocate = !proc_nobody_can_reach(f->dir);
+  }
+  if (relocate) {
+    f->pgroot = xasprintf("/var/tmp/clapper-pg-%s", hash);
+    f->pgdata = xasprintf("%s/data", f->pgroot);
+    f->pgsock = xasprintf("%s/run", f->pgroot);
+  } else {
+    f->pgdata = xasprintf("%s/pg", f->dir);
+    f->pgsock = xasprintf("%s/pg", f->sockdir);
+  }
+  return 0;
+}
+
+/* Makes dir (mode, EEXIST is fine) and checks that it is a real directory
+ * owned by uid that no one else may write.  With chown_gid >= 0 a new
+ * directory is given to uid:chown_gid first. */
+static int private_dir(const char *dir, unsigned mode, uid_t uid, long chown_gid, char *err,
+                       size_t errlen) {
+  if (mkdir(dir, mode) == 0) {
+    if (chmod(dir, mode) < 0)
+      return fail(err, errlen, "cannot chmod %s: %s", dir, strerror(errno));
+    if (chown_gid >= 0 && lchown(dir, uid, (gid_t)chown_gid) < 0)
+      return fail(err, errlen, "cannot chown %s: %s", dir, strerror(errno));
+  } else if (errno != EEXIST) {
+    return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+  }
+  struct stat st;
+  if (lstat(dir, &st) < 0)
+    return fail(err, errlen, "cannot inspect %s: %s", dir, strerror(errno));
+  if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 022))
+    return fail(err, errlen, "%s is not a private directory of uid %ld (a directory, not a "
+                "link, writable by its owner only); remove it or use another --dir",
+                dir, (long)uid);
+  return 0;
+}
+
+static int ensure_dirs(farm_t *f, char *err, size_t errlen) {
+  const char *mine[] = {f->rundir, f->logdir, f->outdir};
+  for (size_t i = 0; i < ARRAY_SIZE(mine); i++)
+    if (util_mkdir_p(mine[i], 0755) < 0)
+      return fail(err, errlen, "cannot create %s: %s", mine[i], strerror(errno));
+  char *wdir = xasprintf("%s/workers", f->dir);
+  int rc = util_mkdir_p(wdir, 0755);
+  free(wdir);
+  if (rc < 0)
+    return fail(err, errlen, "cannot create %s/workers: %s", f->dir, strerror(errno));
+
+  uid_t me = geteuid(), pg_uid = me;
+  gid_t pg_gid = getegid();
+  if (f->pg_as_nobody && proc_nobody(&pg_uid, &pg_gid) < 0)
+    return fail(err, errlen, "there is no user 'nobody' to run PostgreSQL as");
+  long give = f->pg_as_nobody ? (long)pg_gid : -1;
+
+  if (strcmp(f->sockdir, f->rundir) != 0 &&
+      private_dir(f->sockdir, 0755, me, -1, err, errlen) < 0)
+    return -1;
+  /* nobody must pass through the socket directory to PostgreSQL's. */
+  if (f->pg_as_nobody && !f->pgroot && chmod(f->sockdir, 0755) < 0)
+    return fail(err, errlen, "cannot chmod %s: %s", f->sockdir, strerror(errno));
+
+  if (f->pgroot) {
+    if (private_dir(f->pgroot, 0700, pg_uid, give, err, errlen) < 0)
+      return -1;
+    struct stat st;
+    char *link = xasprintf("%s/pg", f->dir);
+    if (lstat(link, &st) < 0 && errno == ENOENT && symlink(f->pgdata, link) < 0) {
+      fail(err, errlen, "cannot create the link %s: %s", link, strerror(errno));
+      free(link);
+      return -1;
+    }
+    free(link);
+  } else if (private_dir(f->pgdata, 0700, pg_uid, give, err, errlen) < 0) {
+    return -1;
+  }
+  if (private_dir(f->pgsock, 0700, pg_uid, give, err, errlen) < 0)
+    return -1;
+  return 0;
+}
+
+int farm_open(farm_t *f, const char *dir, bool create, char *err, size_t errlen) {
+  memset(f, 0, sizeof *f);
+  char real[PATH_MAX];
+  if (!realpath(dir, real)) {
+    if (!create && (errno == ENOENT || errno == ENOTDIR))
+      return 0;
+    return fail(err, errlen, "%s: %s", dir, strerror(errno));
+  }
+  if (!clean_path(real))
+    return fail(err, errlen, "%s: a farm directory may not contain control characters", real);
+  f->dir = xstrdup(real);
+  f->rundir = xasprintf("%s/run", f->dir);
+  f->logdir = xasprintf("%s/logs", f->dir);
+  f->outdir = xasprintf("%s/output", f->dir);
+  f->pg_as_nobody = geteuid() == 0;
+
+  int rc = read_layout(f, err, errlen);
+  if (rc < 0)
+    goto fail;
+  if (rc == 0) {
+    if (!create) {
+      farm_free(f);
+      return 0;
+    }
+    if (decide_layout(f, err, errlen) < 0)
+      goto fail;
+    f->fresh = true;
+  }
+  if (create && ensure_dirs(f, err, errlen) < 0)
+    goto fail;
+
+  sbuf_t sb = {0};
+  sbuf_puts(&sb, "host=");
+  farm_conninfo_quote(&sb, f->pgsock);
+  sbuf_puts(&sb, " user=clapper dbname=clapper");
+  f->conninfo = sbuf_steal(&sb);
+  f->workers_ep = xasprintf("ipc://%s/workers.sock", f->sockdir);
+  f->clients_ep = xasprintf("ipc://%s/clients.sock", f->sockdir);
+  return 1;
+fail:
+  farm_free(f);
+  return -1;
+}
+
+/* Writes text to path through a temporary file and rename(2). */
+static int write_atomic(const char *path, const char *text, unsigned mode, char *err,
+                        size_t errlen) {
+  char *tmp = xasprintf("%s.tmp", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  int rc = -1;
+  if (fd < 0) {
+    fail(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+    goto out;
+  }
+  if (util_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+    fail(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+    close(fd);
+    unlink(tmp);
+    goto out;
+  }
+  if (close(fd) < 0 || rename(tmp, path) < 0) {
+    fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+    unlink(tmp);
+    goto out;
+  }
+  rc = 0;
+out:
+  free(tmp);
+  return rc;
+}
+
+int farm_save(const farm_t *f, char *err, size_t errlen) {
+  sbuf_t sb = {0};
+  sbuf_puts(&sb, "# where this clapper local farm keeps its parts; written by "
+                 "`clapper local up`\n");
+  sbuf_printf(&sb, "sockdir=%s\npgdata=%s\npgsock=%s\n", f->sockdir, f->pgdata, f->pgsock);
+  if (f->pgroot)
+    sbuf_printf(&sb, "pgroot=%s\n", f->pgroot);
+  sbuf_printf(&sb, "workers=%d\n", f->workers);
+  char *path = layout_path(f);
+  int rc = write_atomic(path, sb.buf, 0644, err, errlen);
+  free(path);
+  sbuf_free(&sb);
+  return rc;
+}
+
+int farm_write_env(const farm_t *f, char *err, size_t errlen) {
+  sbuf_t sb = {0};
+  sbuf_printf(&sb, "# clapper local farm in %s; use it with: source %s/env\n", f->dir,
+              f->dir);
+  sbuf_puts(&sb, "export CLAPPER_DB=");
+  farm_shell_quote(&sb, f->conninfo);
+  sbuf_puts(&sb, "\nexport CLAPPER_COORDINATOR=");
+  farm_shell_quote(&sb, f->clients_ep);
+  sbuf_putc(&sb, '\n');
+  char *path = xasprintf("%s/env", f->dir);
+  int rc = write_atomic(path, sb.buf, 0644, err, errlen);
+  free(path);
+  sbuf_free(&sb);
+  return rc;
+}
+
+void farm_free(farm_t *f) {
+  char **all[] = {&f->dir,    &f->rundir, &f->logdir,   &f->outdir,     &f->sockdir,
+                  &f->pgroot, &f->pgdata, &f->pgsock,   &f->conninfo,   &f->workers_ep,
+                  &f->clients_ep};
+  for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+    free(*all[i]);
+    *all[i] = NULL;
+  }
+  f->workers = 0;
+  f->pg_as_nobody = false;
+  f->fresh = false;
+}

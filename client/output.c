@@ -1,0 +1,274 @@
+/*
+ * output.c - tables, key: value blocks, JSON, the progress bar and errors
+ * of the clapper command, see output.h.
+ */
+#include "output.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Copies s, replacing newlines and tabs by spaces and other control
+ * characters (and DEL) by '?', so that neither a table nor an error line
+ * can move the cursor or span several lines. */
+static char *sanitise(const char *s) {
+  char *out = xstrdup(s);
+  for (unsigned char *p = (unsigned char *)out; *p; p++) {
+    if (*p == '\n' || *p == '\r' || *p == '\t')
+      *p = ' ';
+    else if (*p < 0x20 || *p == 0x7f)
+      *p = '?';
+  }
+  return out;
+}
+
+void cli_error_set(cli_error_t *err, const char *code, const char *fmt, ...) {
+  snprintf(err->code, sizeof err->code, "%s", code);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->message, sizeof err->message, fmt, ap);
+  va_end(ap);
+  for (char *p = err->message; *p; p++)
+    if (*p == '\n' || *p == '\r')
+      *p = ' ';
+}
+
+void output_error(FILE *outf, FILE *errf, bool json, const cli_error_t *err) {
+  char *msg = sanitise(err->message[0] ? err->message : "unknown error");
+  fprintf(errf, "clapper: %s\n", msg);
+  fflush(errf);
+  if (json) {
+    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code",
+                            err->code[0] ? err->code : "error", "message",
+                            err->message[0] ? err->message : "unknown error");
+    if (doc) {
+      output_json(outf, doc);
+      json_decref(doc);
+    }
+  }
+  free(msg);
+}
+
+void output_line(FILE *f, const char *s) {
+  char *clean = sanitise(s ? s : "");
+  fprintf(f, "%s\n", clean);
+  free(clean);
+}
+
+void output_json(FILE *f, const json_t *doc) {
+  json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  fputc('\n', f);
+  fflush(f);
+}
+
+/* ---------------------------------------------------------------- tables */
+
+void table_init(out_table_t *t, size_t ncols, const char *const *headers) {
+  memset(t, 0, sizeof *t);
+  t->ncols = ncols;
+  t->right = xcalloc(ncols, sizeof *t->right);
+  for (size_t i = 0; i < ncols; i++)
+    table_add(t, headers[i]);
+}
+
+void table_align_right(out_table_t *t, size_t col) {
+  if (col < t->ncols)
+    t->right[col] = true;
+}
+
+static void add_owned(out_table_t *t, char *cell) {
+  t->cells = xreallocarray(t->cells, t->ncells + 1, sizeof *t->cells);
+  t->cells[t->ncells++] = cell;
+}
+
+void table_add(out_table_t *t, const char *cell) {
+  add_owned(t, sanitise(cell ? cell : "-"));
+}
+
+void table_addf(out_table_t *t, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = NULL;
+  if (vasprintf(&s, fmt, ap) < 0)
+    s = NULL;
+  va_end(ap);
+  table_add(t, s ? s : "?");
+  free(s);
+}
+
+void table_add_trunc(out_table_t *t, const char *cell, size_t max) {
+  if (!cell || max < 4 || output_width(cell) <= max) {
+    table_add(t, cell);
+    return;
+  }
+  /* Cut after max - 3 code points, never inside a UTF-8 sequence. */
+  size_t points = 0, i = 0;
+  for (; cell[i]; i++) {
+    if (((unsigned char)cell[i] & 0xc0) != 0x80) {
+      if (points == max - 3)
+        break;
+      points++;
+    }
+  }
+  char *cut = xmalloc(i + 4);
+  memcpy(cut, cell, i);
+  memcpy(cut + i, "...", 4);
+  add_owned(t, sanitise(cut));
+  free(cut);
+}
+
+void table_add_json(out_table_t *t, const json_t *v) {
+  sbuf_t sb = {0};
+  output_json_text(v, &sb);
+  table_add(t, sb.buf ? sb.buf : "");
+  sbuf_free(&sb);
+}
+
+size_t output_width(const char *s) {
+  size_t n = 0;
+  for (; *s; s++)
+    if (((unsigned char)*s & 0xc0) != 0x80)
+      n++;
+  return n;
+}
+
+static void pad(sbuf_t *out, size_t n) {
+  while (n--)
+    sbuf_putc(out, ' ');
+}
+
+void table_render(const out_table_t *t, sbuf_t *out) {
+  if (!t->ncols)
+    return;
+  size_t nrows = (t->ncells + t->ncols - 1) / t->ncols;
+  size_t *w = xcalloc(t->ncols, sizeof *w);
+  for (size_t i = 0; i < t->ncells; i++) {
+    size_t cw = output_width(t->cells[i]);
+    if (cw > w[i % t->ncols])
+      w[i % t->ncols] = cw;
+  }
+  for (size_t r = 0; r < nrows; r++) {
+    size_t line_start = out->len;
+    for (size_t c = 0; c < t->ncols; c++) {
+      size_t i = r * t->ncols + c;
+      const char *cell = i < t->ncells ? t->cells[i] : "";
+      size_t cw = output_width(cell);
+      if (c)
+        sbuf_puts(out, "  ");
+      if (t->right[c])
+        pad(out, w[c] - cw);
+      sbuf_puts(out, cell);
+      if (!t->right[c] && c + 1 < t->ncols)
+        pad(out, w[c] - cw);
+    }
+    /* No trailing blanks (an empty last column leaves some). */
+    while (out->len > line_start && out->buf[out->len - 1] == ' ')
+      out->buf[--out->len] = '\0';
+    sbuf_putc(out, '\n');
+  }
+  free(w);
+}
+
+void table_print(const out_table_t *t, FILE *f) {
+  sbuf_t sb = {0};
+  table_render(t, &sb);
+  if (sb.len)
+    fwrite(sb.buf, 1, sb.len, f);
+  fflush(f);
+  sbuf_free(&sb);
+}
+
+void table_free(out_table_t *t) {
+  for (size_t i = 0; i < t->ncells; i++)
+    free(t->cells[i]);
+  free(t->cells);
+  free(t->right);
+  memset(t, 0, sizeof *t);
+}
+
+/* ---------------------------------------------------------------- values */
+
+void output_json_text(const json_t *v, sbuf_t *out) {
+  if (!v || json_is_null(v)) {
+    sbuf_puts(out, "-");
+    return;
+  }
+  switch (json_typeof(v)) {
+  case JSON_STRING:
+    sbuf_append(out, json_string_value(v), json_string_length(v));
+    return;
+  case JSON_INTEGER:
+    sbuf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    return;
+  case JSON_REAL:
+    sbuf_printf(out, "%g", json_real_value(v));
+    return;
+  case JSON_TRUE:
+    sbuf_puts(out, "true");
+    return;
+  case JSON_FALSE:
+    sbuf_puts(out, "false");
+    return;
+  default: {
+    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    sbuf_puts(out, s ? s : "?");
+    free(s);
+    return;
+  }
+  }
+}
+
+void output_kv(FILE *f, const json_t *obj) {
+  const char *key;
+  json_t *v;
+  size_t w = 0;
+  json_object_foreach((json_t *)obj, key, v) {
+    size_t kw = output_width(key);
+    if (kw > w)
+      w = kw;
+  }
+  sbuf_t sb = {0};
+  json_object_foreach((json_t *)obj, key, v) {
+    sbuf_reset(&sb);
+    output_json_text(v, &sb);
+    char *k = sanitise(key), *val = sanitise(sb.buf ? sb.buf : "");
+    fprintf(f, "%s:%*s %s\n", k, (int)(w - output_width(key)), "", val);
+    free(k);
+    free(val);
+  }
+  sbuf_free(&sb);
+  fflush(f);
+}
+
+void output_progress(sbuf_t *out, uint64_t succeeded, uint64_t failed, uint64_t running,
+                     uint64_t total, unsigned width) {
+  uint64_t fill = total ? (succeeded >= total ? width : succeeded * width / total) : 0;
+  sbuf_putc(out, '[');
+  for (unsigned i = 0; i < width; i++)
+    sbuf_putc(out, i < fill ? '#' : '.');
+  sbuf_printf(out, "] %" PRIu64 "/%" PRIu64 " succeeded, %" PRIu64 " failed, %" PRIu64
+                   " running",
+              succeeded, total, failed, running);
+}
+
+void output_time(const json_t *v, sbuf_t *out) {
+  const char *s = json_string_value(v);
+  /* "YYYY-MM-DDTHH:MM:SS..." */
+  if (s && strlen(s) >= 19 && s[10] == 'T') {
+    sbuf_append(out, s, 10);
+    sbuf_putc(out, ' ');
+    sbuf_append(out, s + 11, 8);
+    return;
+  }
+  output_json_text(v, out);
+}
+
+void output_mb(long long mb, char *buf, size_t len) {
+  if (mb < 1024)
+    snprintf(buf, len, "%lldM", mb);
+  else if (mb < 1024LL * 1024)
+    snprintf(buf, len, "%.1fG", (double)mb / 1024.0);
+  else
+    snprintf(buf, len, "%.1fT", (double)mb / (1024.0 * 1024.0));
+}

@@ -1,0 +1,93 @@
+/*
+ * output.h - what the clapper command prints: aligned tables, key: value
+ * blocks, JSON documents, the progress bar of `clapper wait`, and errors.
+ *
+ * Every cell is sanitised on the way in (control characters cannot reach
+ * the terminal), and an error is always exactly one line on stderr, plus a
+ * {"error": {"code", "message"}} document on stdout in --json mode.
+ */
+#ifndef CLAPPER_CLIENT_OUTPUT_H
+#define CLAPPER_CLIENT_OUTPUT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util.h"
+
+/* The error a command reports: a machine-readable code ("unavailable",
+ * "invalid_job", "not_found", "usage", ...) and a one-line message. */
+typedef struct cli_error {
+  char code[48];
+  char message[1024];
+} cli_error_t;
+
+/* Fills err (code and printf-style message; newlines become spaces). */
+void cli_error_set(cli_error_t *err, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prints err as "clapper: MESSAGE" on errf and, when json is true, as
+ * {"error": {"code": ..., "message": ...}} on outf. */
+void output_error(FILE *outf, FILE *errf, bool json, const cli_error_t *err);
+
+/* Prints s, sanitised like a table cell, and a newline. */
+void output_line(FILE *f, const char *s);
+
+/* Prints doc as indented JSON (JSON_INDENT(2), keys in document order)
+ * followed by a newline. */
+void output_json(FILE *f, const json_t *doc);
+
+/* An aligned table: a header row and rows of text cells, columns separated
+ * by two spaces, the last column not padded.  Numeric columns may be right
+ * aligned.  Zero-initialise, table_init, add cells row by row (left to
+ * right), render or print, then table_free. */
+typedef struct out_table {
+  size_t ncols;
+  size_t ncells;  /* cells added, headers included */
+  char **cells;   /* row-major, owned */
+  bool *right;    /* per column: right aligned */
+} out_table_t;
+
+/* Starts a table whose columns are the ncols headers. */
+void table_init(out_table_t *t, size_t ncols, const char *const *headers);
+/* Right-aligns column col (numbers). */
+void table_align_right(out_table_t *t, size_t col);
+/* Adds one cell (NULL shows as "-"); the text is copied and sanitised. */
+void table_add(out_table_t *t, const char *cell);
+void table_addf(out_table_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adds a cell cut to at most max characters, ending in "..." when cut. */
+void table_add_trunc(out_table_t *t, const char *cell, size_t max);
+/* Adds the text of a JSON value (see output_json_text). */
+void table_add_json(out_table_t *t, const json_t *v);
+/* Appends the table to out; an incomplete last row is padded with "". */
+void table_render(const out_table_t *t, sbuf_t *out);
+void table_print(const out_table_t *t, FILE *f);
+void table_free(out_table_t *t);
+
+/* The human text of a JSON value, appended to out: strings as they are,
+ * integers in decimal, reals with %g, true/false, null or missing as "-",
+ * arrays and objects as compact JSON. */
+void output_json_text(const json_t *v, sbuf_t *out);
+
+/* Prints an object as "key: value" lines with the keys aligned, in
+ * document order, values as output_json_text gives them. */
+void output_kv(FILE *f, const json_t *obj);
+
+/* Display width of a UTF-8 string (code points; good enough for names). */
+size_t output_width(const char *s);
+
+/* Appends the one-line progress of `clapper wait` to out, e.g.
+ * "[######........................] 120/600 succeeded, 0 failed, 3 running"
+ * with a bar of width characters. */
+void output_progress(sbuf_t *out, uint64_t succeeded, uint64_t failed, uint64_t running,
+                     uint64_t total, unsigned width);
+
+/* Formats an ISO-8601 time stamp for tables: "2026-11-26T04:10:10.123456Z"
+ * becomes "2026-11-26 04:10:10"; anything else is copied as it is. */
+void output_time(const json_t *v, sbuf_t *out);
+
+/* Formats megabytes for tables: "512M", "15.6G". */
+void output_mb(long long mb, char *buf, size_t len);
+
+#endif

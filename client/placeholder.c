@@ -1,1 +1,0 @@
-int client_placeholder;

@@ -1,0 +1,167 @@
+/*
+ * rpc.c - one request to the coordinator and its reply, see rpc.h.
+ */
+#include "rpc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <zmq.h>
+
+#include "codec.h"
+
+static uint64_t next_id;
+
+uint64_t rpc_next_id(void) {
+  if (next_id == 0) {
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+      r = util_mono_us() ^ (uint64_t)util_wall_us();
+    /* Leave room to count up without wrapping to 0. */
+    next_id = (r >> 16) | 1;
+  }
+  return next_id++;
+}
+
+static int remaining_ms(uint64_t deadline_us) {
+  uint64_t now = util_mono_us();
+  if (now >= deadline_us)
+    return 0;
+  uint64_t ms = (deadline_us - now + 999) / 1000;
+  return ms > (uint64_t)INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+static void set_unavailable(cli_error_t *err, const char *endpoint, int timeout_ms) {
+  cli_error_set(err, "unavailable", "no reply from the coordinator at %s within %d ms",
+                endpoint, timeout_ms);
+}
+
+int rpc_call(const char *endpoint, Clapper__Request *req, int timeout_ms,
+             Clapper__Reply **out, cli_error_t *err) {
+  void *ctx = NULL, *sock = NULL;
+  envelope_t *env = NULL;
+  int rc = -1;
+  *out = NULL;
+  if (timeout_ms < 0)
+    timeout_ms = 0;
+  uint64_t deadline = util_mono_us() + (uint64_t)timeout_ms * 1000;
+
+  req->id = rpc_next_id();
+  ctx = zmq_ctx_new();
+  if (!ctx) {
+    cli_error_set(err, "unavailable", "cannot create a ZeroMQ context: %s",
+                  zmq_strerror(errno));
+    goto fail;
+  }
+  sock = zmq_socket(ctx, ZMQ_DEALER);
+  int zero = 0;
+  if (!sock || zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero) < 0) {
+    cli_error_set(err, "unavailable", "cannot create a ZeroMQ socket: %s",
+                  zmq_strerror(errno));
+    goto fail;
+  }
+  if (zmq_connect(sock, endpoint) < 0) {
+    cli_error_set(err, "unavailable", "cannot connect to the coordinator at %s: %s",
+                  endpoint, zmq_strerror(errno));
+    goto fail;
+  }
+
+  Clapper__Envelope msg = CLAPPER__ENVELOPE__INIT;
+  msg.body_case = CLAPPER__ENVELOPE__BODY_REQUEST;
+  msg.request = req;
+  for (;;) {
+    if (codec_send(sock, NULL, 0, &msg) == 0)
+      break;
+    if (errno != EAGAIN && errno != EINTR) {
+      cli_error_set(err, "unavailable", "cannot send to the coordinator at %s: %s",
+                    endpoint, zmq_strerror(errno));
+      goto fail;
+    }
+    zmq_pollitem_t item = {sock, 0, ZMQ_POLLOUT, 0};
+    int left = remaining_ms(deadline);
+    if (left == 0 || (zmq_poll(&item, 1, left) < 0 && errno != EINTR)) {
+      set_unavailable(err, endpoint, timeout_ms);
+      goto fail;
+    }
+  }
+
+  for (;;) {
+    zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+    int left = remaining_ms(deadline);
+    if (left == 0) {
+      set_unavailable(err, endpoint, timeout_ms);
+      goto fail;
+    }
+    int n = zmq_poll(&item, 1, left);
+    if (n < 0 && errno != EINTR) {
+      cli_error_set(err, "unavailable", "waiting for the coordinator at %s: %s", endpoint,
+                    zmq_strerror(errno));
+      goto fail;
+    }
+    if (n <= 0)
+      continue;
+    char why[256];
+    int got = codec_recv(sock, NULL, NULL, NULL, CODEC_MAX_CLIENT_MSG, &env, why, sizeof why);
+    if (got == 0)
+      continue;
+    if (got < 0) {
+      cli_error_set(err, "protocol", "bad reply from the coordinator at %s: %s", endpoint,
+                    why);
+      goto fail;
+    }
+    if (env->body_case != CLAPPER__ENVELOPE__BODY_REPLY || !env->reply ||
+        env->reply->id != req->id) {
+      codec_free(&env); /* a stray message, or a late answer to someone else */
+      continue;
+    }
+    break;
+  }
+
+  Clapper__Reply *reply = env->reply;
+  if (!reply->ok) {
+    cli_error_set(err, reply->error_code && *reply->error_code ? reply->error_code : "error",
+                  "%s",
+                  reply->error_message && *reply->error_message
+                      ? reply->error_message
+                      : "the coordinator refused the request without a reason");
+    goto fail;
+  }
+  /* Detach the reply from its envelope so that it can be freed alone. */
+  env->reply = NULL;
+  env->body_case = CLAPPER__ENVELOPE__BODY__NOT_SET;
+  *out = reply;
+  rc = 0;
+fail:
+  codec_free(&env);
+  if (sock)
+    zmq_close(sock);
+  if (ctx)
+    zmq_ctx_term(ctx);
+  return rc;
+}
+
+json_t *rpc_call_json(const char *endpoint, Clapper__Request *req, int timeout_ms,
+                      cli_error_t *err) {
+  Clapper__Reply *reply = NULL;
+  if (rpc_call(endpoint, req, timeout_ms, &reply, err) < 0)
+    return NULL;
+  json_error_t jerr;
+  const char *text = reply->json ? reply->json : "";
+  json_t *doc = json_loads(text, 0, &jerr);
+  if (!doc || !json_is_object(doc)) {
+    cli_error_set(err, "protocol", "the coordinator at %s sent a reply that is not a JSON "
+                  "object: %s", endpoint, doc ? "wrong type" : jerr.text);
+    json_decref(doc);
+    doc = NULL;
+  }
+  rpc_reply_free(&reply);
+  return doc;
+}
+
+void rpc_reply_free(Clapper__Reply **reply) {
+  if (reply && *reply) {
+    clapper__reply__free_unpacked(*reply, NULL);
+    *reply = NULL;
+  }
+}

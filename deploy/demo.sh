@@ -1,0 +1,45 @@
+#!/bin/sh
+# demo.sh BUILD_DIR: run the sample episode (deploy/examples/episode.json)
+# on a local farm: real ffmpeg takes and real povray frames, then a summary.
+# The farm lives in $CLAPPER_DEMO_DIR (default build/demo) and is stopped
+# at the end; its outputs stay there.
+set -eu
+build=$(cd "${1:?usage: deploy/demo.sh BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")/.." && pwd)
+dir=${CLAPPER_DEMO_DIR:-$here/build/demo}
+PATH="$build:$PATH"
+export PATH
+
+clapper local down --dir "$dir" >/dev/null 2>&1 || true
+rm -rf "$dir/output"
+clapper local up --dir "$dir" --workers 2
+trap 'clapper local down --dir "$dir" >/dev/null 2>&1 || true' EXIT
+# shellcheck disable=SC1091
+. "$dir/env"
+
+sed "s#@EXAMPLES@#$here/deploy/examples#g" "$here/deploy/examples/episode.json" >"$dir/episode.json"
+echo
+echo "== submitting $dir/episode.json"
+ids=$(clapper submit --json "$dir/episode.json" | jq -r '.jobs[].job_id' | tr '\n' ' ')
+clapper jobs
+echo
+echo "== waiting for jobs $ids"
+# shellcheck disable=SC2086
+clapper wait $ids
+echo
+clapper jobs
+for id in $ids; do
+  echo
+  echo "== tasks of job $id"
+  clapper tasks "$id"
+done
+echo
+echo "== output files"
+find "$dir/output" -type f | sort | while read -r f; do
+  printf '%10s  %s\n' "$(stat -c %s "$f")" "$f"
+done
+echo
+echo "== workers"
+clapper workers
+echo
+echo "demo finished: outputs in $dir/output; the farm is stopped."

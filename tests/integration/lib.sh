@@ -1,0 +1,101 @@
+# lib.sh - shared by the integration tests: a private farm per test.
+#
+# Each test sources this file, calls farm_up to start PostgreSQL, the
+# coordinator and workers through `clapper local up`, drives the farm with
+# the `clapper` command as a user would, and asserts on what it prints and
+# on the database.  On exit the farm is stopped and every daemon log is
+# checked for sanitizer reports.  KEEP=1 keeps the test directory.
+set -euo pipefail
+
+: "${CLAPPER_BIN_DIR:?run through ctest, or set CLAPPER_BIN_DIR to the build directory}"
+: "${CLAPPER_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export PATH="$CLAPPER_BIN_DIR:$PATH"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
+
+T=$(mktemp -d /tmp/clapper-test.XXXXXX)
+chmod 755 "$T"
+FARM="$T/farm"
+TEST_NAME=$(basename "$0" .sh)
+
+log() { printf '%s: %s\n' "$TEST_NAME" "$*" >&2; }
+
+fail() {
+  log "FAIL: $*"
+  exit 1
+}
+
+assert_eq() { # actual expected message
+  [ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+}
+
+assert_contains() { # haystack needle message
+  case "$1" in *"$2"*) ;; *) fail "$3: '$1' does not contain '$2'" ;; esac
+}
+
+# sql QUERY: one value per line, fields separated by '|'.
+sql() { psql "$CLAPPER_DB" -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
+
+sanitizer_check() {
+  local bad=0 f
+  for f in "$FARM"/logs/*.log "$T"/*.log; do
+    [ -f "$f" ] || continue
+    if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$f"; then
+      log "sanitizer report in $f:"
+      grep -E -A20 'AddressSanitizer|LeakSanitizer|runtime error:' "$f" | head -40 >&2
+      bad=1
+    fi
+  done
+  return $bad
+}
+
+cleanup() {
+  local rc=$?
+  if [ -d "$FARM" ]; then
+    clapper local down --dir "$FARM" >/dev/null 2>&1 || true
+  fi
+  if ! sanitizer_check; then
+    rc=1
+  fi
+  if [ $rc -ne 0 ] || [ "${KEEP:-0}" = 1 ]; then
+    log "test directory kept: $T"
+    for f in "$FARM"/logs/*.log; do
+      [ -f "$f" ] || continue
+      log "--- tail of $f"
+      tail -n 15 "$f" >&2
+    done
+  else
+    rm -rf "$T"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+
+# farm_up N [extra `clapper local up` arguments]: start a farm, export its env.
+farm_up() {
+  local n=$1
+  shift
+  clapper local up --dir "$FARM" --workers "$n" "$@" >"$T/up.out" 2>&1 || {
+    cat "$T/up.out" >&2
+    fail "clapper local up failed"
+  }
+  # shellcheck disable=SC1091
+  . "$FARM/env"
+  export CLAPPER_DB CLAPPER_COORDINATOR
+}
+
+# wait_for SECONDS COMMAND...: retry COMMAND until it succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.2
+  done
+}
+
+# job_id_of SUBMIT_JSON [INDEX]: the job id of a `submit --json` reply.
+job_id_of() { jq -r ".jobs[${2:-0}].job_id" <<<"$1"; }
+
+# pid_of NAME: pid of a farm process from its pid file.
+pid_of() { cat "$FARM/run/$1.pid"; }

@@ -1,0 +1,675 @@
+/*
+ * test_client.c - the clapper command's pure pieces and its RPC.
+ *
+ * Tables and progress lines are compared byte for byte; each verb is run
+ * through cmd_run with memory streams to check argument validation and
+ * the one-line error (plus the --json error document); rpc_call is tried
+ * against an endpoint nobody binds (quick "unavailable") and against a
+ * small ROUTER in a thread that answers like the coordinator, also with a
+ * reply for another request id first, which must be ignored.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "check.h"
+#include "cmd.h"
+#include "codec.h"
+#include "farm.h"
+#include "output.h"
+#include "proc.h"
+#include "rpc.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Output of one cmd_run. */
+typedef struct run {
+  int status;
+  char *out, *err;
+} run_t;
+
+static run_t run_cmd(const struct cmd_entry *e, int argc, const char *const *argv) {
+  run_t r = {0};
+  size_t olen = 0, elen = 0;
+  FILE *out = open_memstream(&r.out, &olen);
+  FILE *err = open_memstream(&r.err, &elen);
+  r.status = cmd_run(e, argc, (char **)argv, out, err);
+  fclose(out);
+  fclose(err);
+  return r;
+}
+
+static void run_free(run_t *r) {
+  free(r->out);
+  free(r->err);
+}
+
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; s && *s; s++)
+    n += *s == '\n';
+  return n;
+}
+
+/* Checks that r failed with status, one "clapper: ..." line containing
+ * needle on stderr, and (json) an error document with code on stdout. */
+static void check_error(const run_t *r, int status, const char *needle, bool json,
+                        const char *code) {
+  CHECK_INT(r->status, status);
+  CHECK_INT(count_lines(r->err), 1);
+  CHECK(strncmp(r->err, "clapper: ", 9) == 0);
+  CHECK_CONTAINS(r->err, needle);
+  if (json) {
+    json_error_t jerr;
+    json_t *doc = json_loads(r->out, 0, &jerr);
+    CHECK(doc != NULL);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(doc, "error"), "code")), code);
+    CHECK_CONTAINS(json_string_value(json_object_get(json_object_get(doc, "error"), "message")),
+                   needle);
+    json_decref(doc);
+  } else {
+    CHECK_STR(r->out, "");
+  }
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static void rm_rf(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* ---------------------------------------------------------------- fake coordinator */
+
+#define FAKE_MAX 32
+
+/* A ROUTER in a thread that answers up to nreq requests: reply i carries
+ * jsons[min(i, njsons-1)] (or an error when error_code is set); with
+ * wrong_id_first every answer is preceded by one for another id. */
+typedef struct fake {
+  void *ctx, *sock;
+  char endpoint[256];
+  pthread_t thr;
+  int nreq;
+  const char *const *jsons;
+  int njsons;
+  const char *error_code, *error_message;
+  bool wrong_id_first;
+  /* what was received */
+  int served;
+  Clapper__Verb verb[FAKE_MAX];
+  size_t nids[FAKE_MAX];
+  uint64_t id0[FAKE_MAX];
+  bool all[FAKE_MAX];
+  uint32_t limit[FAKE_MAX];
+  size_t body_len[FAKE_MAX];
+} fake_t;
+
+static void *fake_main(void *arg) {
+  fake_t *f = arg;
+  while (f->served < f->nreq) {
+    zmq_pollitem_t item = {f->sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, 10000) <= 0)
+      break;
+    uint8_t ident[CODEC_MAX_IDENT];
+    size_t identlen = 0;
+    envelope_t *env = NULL;
+    char why[256];
+    if (codec_recv(f->sock, ident, &identlen, NULL, CODEC_MAX_CLIENT_MSG, &env, why,
+                   sizeof why) != 1)
+      continue;
+    int i = f->served++;
+    Clapper__Request *req = env->request;
+    if (i < FAKE_MAX && req) {
+      f->verb[i] = req->verb;
+      f->nids[i] = req->n_ids;
+      f->id0[i] = req->n_ids ? req->ids[0] : 0;
+      f->all[i] = req->all;
+      f->limit[i] = req->limit;
+      f->body_len[i] = req->body.len;
+    }
+    Clapper__Reply reply = CLAPPER__REPLY__INIT;
+    Clapper__Envelope out = CLAPPER__ENVELOPE__INIT;
+    out.body_case = CLAPPER__ENVELOPE__BODY_REPLY;
+    out.reply = &reply;
+    if (f->wrong_id_first) {
+      reply.id = req ? req->id + 1 : 0;
+      reply.ok = 1;
+      reply.json = "{\"wrong\": true}";
+      if (codec_send(f->sock, ident, identlen, &out) < 0)
+        fprintf(stderr, "fake: send failed: %s\n", zmq_strerror(errno));
+    }
+    reply.id = req ? req->id : 0;
+    if (f->error_code) {
+      reply.ok = 0;
+      reply.error_code = (char *)f->error_code;
+      reply.error_message = (char *)f->error_message;
+      reply.json = "";
+    } else {
+      reply.ok = 1;
+      reply.json = (char *)f->jsons[i < f->njsons ? i : f->njsons - 1];
+    }
+    if (codec_send(f->sock, ident, identlen, &out) < 0)
+      fprintf(stderr, "fake: send failed: %s\n", zmq_strerror(errno));
+    codec_free(&env);
+  }
+  return NULL;
+}
+
+static void fake_start(fake_t *f) {
+  f->ctx = zmq_ctx_new();
+  f->sock = zmq_socket(f->ctx, ZMQ_ROUTER);
+  int one = 1, zero = 0;
+  zmq_setsockopt(f->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+  zmq_setsockopt(f->sock, ZMQ_LINGER, &zero, sizeof zero);
+  CHECK_INT(zmq_bind(f->sock, "tcp://127.0.0.1:*"), 0);
+  size_t len = sizeof f->endpoint;
+  zmq_getsockopt(f->sock, ZMQ_LAST_ENDPOINT, f->endpoint, &len);
+  pthread_create(&f->thr, NULL, fake_main, f);
+}
+
+static void fake_stop(fake_t *f) {
+  pthread_join(f->thr, NULL);
+  zmq_close(f->sock);
+  zmq_ctx_term(f->ctx);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_table(void) {
+  const char *hdr[] = {"ID", "NAME", "STATE"};
+  out_table_t t;
+  table_init(&t, 3, hdr);
+  table_align_right(&t, 0);
+  table_add(&t, "7");
+  table_add(&t, "sh0420-gen");
+  table_add(&t, "running");
+  table_addf(&t, "%d", 1234);
+  table_add(&t, "x\ty\nz\033[2J");
+  table_add(&t, NULL);
+  sbuf_t sb = {0};
+  table_render(&t, &sb);
+  CHECK_STR(sb.buf, "  ID  NAME        STATE\n"
+                    "   7  sh0420-gen  running\n"
+                    "1234  x y z?[2J   -\n");
+  table_free(&t);
+  sbuf_free(&sb);
+
+  /* An empty last column leaves no trailing blanks; an incomplete row is
+   * padded; UTF-8 counts by code point. */
+  const char *h2[] = {"A", "B"};
+  table_init(&t, 2, h2);
+  table_add(&t, "\xc3\xa9t\xc3\xa9");
+  table_add(&t, "");
+  table_add(&t, "b");
+  table_render(&t, &sb);
+  CHECK_STR(sb.buf, "A    B\n"
+                    "\xc3\xa9t\xc3\xa9\n"
+                    "b\n");
+  table_free(&t);
+  sbuf_free(&sb);
+
+  table_init(&t, 1, h2);
+  table_add_trunc(&t, "0123456789abcdef", 10);
+  table_add_trunc(&t, "short", 10);
+  table_render(&t, &sb);
+  CHECK_STR(sb.buf, "A\n0123456...\nshort\n");
+  table_free(&t);
+  sbuf_free(&sb);
+}
+
+static void test_values(void) {
+  sbuf_t sb = {0};
+  json_t *doc = json_loads("{\"s\":\"x\",\"i\":12,\"r\":1.5,\"n\":null,\"a\":[1,\"b\"],"
+                           "\"t\":\"2026-11-26T04:10:10.123456Z\"}",
+                           0, NULL);
+  const char *keys[] = {"s", "i", "r", "n", "a", "missing"};
+  const char *want[] = {"x", "12", "1.5", "-", "[1,\"b\"]", "-"};
+  for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+    sbuf_reset(&sb);
+    output_json_text(json_object_get(doc, keys[i]), &sb);
+    CHECK_STR(sb.buf, want[i]);
+  }
+  sbuf_reset(&sb);
+  output_time(json_object_get(doc, "t"), &sb);
+  CHECK_STR(sb.buf, "2026-11-26 04:10:10");
+  json_decref(doc);
+
+  sbuf_reset(&sb);
+  output_progress(&sb, 120, 0, 3, 200, 10);
+  CHECK_STR(sb.buf, "[######....] 120/200 succeeded, 0 failed, 3 running");
+  sbuf_reset(&sb);
+  output_progress(&sb, 0, 0, 0, 0, 4);
+  CHECK_STR(sb.buf, "[....] 0/0 succeeded, 0 failed, 0 running");
+  sbuf_free(&sb);
+
+  char mb[32];
+  output_mb(512, mb, sizeof mb);
+  CHECK_STR(mb, "512M");
+  output_mb(16384, mb, sizeof mb);
+  CHECK_STR(mb, "16.0G");
+
+  /* Errors are one line even when the message is not. */
+  cli_error_t e;
+  cli_error_set(&e, "x", "two\nlines");
+  CHECK_STR(e.message, "two lines");
+}
+
+static void test_arguments(void) {
+  struct {
+    const struct cmd_entry *e;
+    const char *argv[6];
+    int argc;
+    const char *needle;
+  } cases[] = {
+      {&cmd_job_entry, {"job", "12x"}, 2, "invalid job id '12x'"},
+      {&cmd_job_entry, {"job", "-1"}, 2, "invalid job id '-1'"},
+      {&cmd_job_entry, {"job", "0"}, 2, "invalid job id '0'"},
+      {&cmd_job_entry, {"job", "99999999999999999999"}, 2, "invalid job id"},
+      {&cmd_tasks_entry, {"tasks", "1.5"}, 2, "invalid job id '1.5'"},
+      {&cmd_wait_entry, {"wait", "3", "abc"}, 3, "invalid job id 'abc'"},
+      {&cmd_job_entry, {"job"}, 1, "missing argument"},
+      {&cmd_job_entry, {"job", "1", "2"}, 3, "too many arguments"},
+      {&cmd_wait_entry, {"wait"}, 1, "missing argument"},
+      {&cmd_submit_entry, {"submit"}, 1, "missing argument"},
+      {&cmd_jobs_entry, {"jobs", "extra"}, 2, "too many arguments"},
+      {&cmd_jobs_entry, {"jobs", "--limit", "x"}, 3, "--limit: 'x' is not an integer"},
+      {&cmd_jobs_entry, {"jobs", "--frob"}, 2, "unknown option --frob"},
+      {&cmd_jobs_entry, {"jobs", "--timeout-ms", "0"}, 3, "--timeout-ms"},
+      {&cmd_wait_entry, {"wait", "1", "--max-wait-s", "-5"}, 4, "--max-wait-s"},
+      {&cmd_local_entry, {"local", "sideways"}, 2, "unknown action 'sideways'"},
+      {&cmd_local_entry, {"local", "up", "--workers", "x"}, 4, "--workers: 'x'"},
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+    run_t r = run_cmd(cases[i].e, cases[i].argc, cases[i].argv);
+    check_error(&r, 2, cases[i].needle, false, NULL);
+    run_free(&r);
+  }
+  /* With --json the error is also a document on stdout. */
+  const char *argv[] = {"job", "12x", "--json"};
+  run_t r = run_cmd(&cmd_job_entry, 3, argv);
+  check_error(&r, 2, "invalid job id '12x'", true, "usage");
+  run_free(&r);
+  const char *argv2[] = {"jobs", "--json", "--frob"};
+  r = run_cmd(&cmd_jobs_entry, 3, argv2);
+  check_error(&r, 2, "unknown option --frob", true, "usage");
+  run_free(&r);
+
+  /* --help is not an error (config_parse prints it on the real stdout). */
+  const char *argv3[] = {"wait", "--help"};
+  r = run_cmd(&cmd_wait_entry, 2, argv3);
+  CHECK_INT(r.status, 0);
+  CHECK_STR(r.err, "");
+  run_free(&r);
+}
+
+static void test_submit_local_checks(void) {
+  char dir[] = "/tmp/clapper-test-submit-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char *bad = xasprintf("%s/bad.json", dir), *big = xasprintf("%s/big.json", dir);
+  FILE *f = fopen(bad, "w");
+  fputs("{\"project\": \"hod\", \"episode\": \"e1\", \"jobs\": [{\"name\": \"Bad Name\"}]}", f);
+  fclose(f);
+  f = fopen(big, "w");
+  CHECK(f && ftruncate(fileno(f), (off_t)(16 << 20) + 1) == 0);
+  fclose(f);
+
+  /* A coordinator that must not hear anything. */
+  fake_t fk = {.nreq = 0};
+  fake_start(&fk);
+  const char *a1[] = {"submit", bad, "--coordinator", fk.endpoint, "--json"};
+  run_t r = run_cmd(&cmd_submit_entry, 5, a1);
+  check_error(&r, 1, "jobs[0]", true, "invalid_job");
+  run_free(&r);
+  const char *a2[] = {"submit", big, "--coordinator", fk.endpoint};
+  r = run_cmd(&cmd_submit_entry, 4, a2);
+  check_error(&r, 1, "16 MiB", false, NULL);
+  run_free(&r);
+  const char *a3[] = {"submit", "/nonexistent/job.json", "--coordinator", fk.endpoint};
+  r = run_cmd(&cmd_submit_entry, 4, a3);
+  check_error(&r, 1, "cannot read /nonexistent/job.json", false, NULL);
+  run_free(&r);
+  fake_stop(&fk);
+  CHECK_INT(fk.served, 0);
+
+  /* --no-local-check leaves the verdict to the coordinator. */
+  fake_t fc = {.nreq = 1, .error_code = "invalid_job", .error_message = "jobs[0].name: bad"};
+  fake_start(&fc);
+  const char *a4[] = {"submit", "--no-local-check", bad, "--coordinator", fc.endpoint};
+  r = run_cmd(&cmd_submit_entry, 5, a4);
+  check_error(&r, 1, "jobs[0].name: bad", false, NULL);
+  run_free(&r);
+  fake_stop(&fc);
+  CHECK_INT(fc.served, 1);
+  CHECK_INT(fc.verb[0], CLAPPER__VERB__VERB_SUBMIT);
+  rm_rf(dir);
+  free(bad);
+  free(big);
+}
+
+static void test_rpc_unavailable(void) {
+  char dir[] = "/tmp/clapper-test-rpc-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char *ep = xasprintf("ipc://%s/nobody.sock", dir);
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_PING;
+  Clapper__Reply *reply = NULL;
+  cli_error_t err = {0};
+  uint64_t t0 = util_mono_us();
+  CHECK_INT(rpc_call(ep, &req, 300, &reply, &err), -1);
+  uint64_t ms = (util_mono_us() - t0) / 1000;
+  CHECK(ms >= 250 && ms < 3000);
+  CHECK(reply == NULL);
+  CHECK_STR(err.code, "unavailable");
+  char *want = xasprintf("no reply from the coordinator at %s within 300 ms", ep);
+  CHECK_STR(err.message, want);
+  free(want);
+
+  /* The same through a verb, with the exact line and document. */
+  const char *argv[] = {"workers", "--coordinator", ep, "--timeout-ms", "200", "--json"};
+  run_t r = run_cmd(&cmd_workers_entry, 6, argv);
+  check_error(&r, 1, "within 200 ms", true, "unavailable");
+  run_free(&r);
+
+  /* A malformed endpoint fails at once. */
+  CHECK_INT(rpc_call("bogus://x", &req, 5000, &reply, &err), -1);
+  CHECK_STR(err.code, "unavailable");
+  CHECK_CONTAINS(err.message, "bogus://x");
+  rm_rf(dir);
+  free(ep);
+}
+
+static void test_rpc_roundtrip(void) {
+  const char *jsons[] = {"{\"pong\": true}"};
+  fake_t fk = {.nreq = 1, .jsons = jsons, .njsons = 1, .wrong_id_first = true};
+  fake_start(&fk);
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_PING;
+  Clapper__Reply *reply = NULL;
+  cli_error_t err = {0};
+  CHECK_INT(rpc_call(fk.endpoint, &req, 5000, &reply, &err), 0);
+  CHECK(reply != NULL);
+  if (reply) {
+    CHECK_STR(reply->json, "{\"pong\": true}"); /* not the {"wrong": true} one */
+    CHECK(reply->id == req.id);
+  }
+  rpc_reply_free(&reply);
+  CHECK(reply == NULL);
+  fake_stop(&fk);
+  CHECK_INT(fk.served, 1);
+  CHECK_INT(fk.verb[0], CLAPPER__VERB__VERB_PING);
+
+  /* Request ids differ from call to call. */
+  uint64_t a = rpc_next_id(), b = rpc_next_id();
+  CHECK(a != b && a != 0);
+
+  /* ok == false becomes the error, code and message as sent. */
+  fake_t fe = {.nreq = 1, .error_code = "not_found", .error_message = "job 99 not found"};
+  fake_start(&fe);
+  const char *argv[] = {"job", "99", "--coordinator", fe.endpoint, "--json"};
+  run_t r = run_cmd(&cmd_job_entry, 5, argv);
+  check_error(&r, 1, "job 99 not found", true, "not_found");
+  run_free(&r);
+  fake_stop(&fe);
+  CHECK_INT(fe.verb[0], CLAPPER__VERB__VERB_JOB);
+  CHECK_INT(fe.nids[0], 1);
+  CHECK_INT(fe.id0[0], 99);
+}
+
+static const char *const JOBS_JSON =
+    "{\"jobs\": [{\"job_id\": 12, \"name\": \"sh0420-gen\", \"project\": \"hod\", "
+    "\"episode\": \"s02e03\", \"shot\": \"sh0420\", \"kind\": \"generate\", \"state\": "
+    "\"running\", \"priority\": 60, \"ntasks\": 4, \"tasks\": {\"waiting\": 0, \"ready\": 1, "
+    "\"dispatched\": 0, \"running\": 1, \"succeeded\": 2, \"failed\": 0, \"canceled\": 0, "
+    "\"held\": 0, \"paused\": 0}}, {\"job_id\": 3, \"name\": \"x\", \"project\": \"p\", "
+    "\"episode\": \"e\", \"shot\": null, \"kind\": \"process\", \"state\": \"failed\", "
+    "\"priority\": 50, \"ntasks\": 1, \"tasks\": {\"failed\": 1}}]}";
+
+static void test_verbs_against_fake(void) {
+  /* jobs: the request carries all and limit; the table shows the rows. */
+  const char *jsons[] = {JOBS_JSON};
+  fake_t fk = {.nreq = 2, .jsons = jsons, .njsons = 1};
+  fake_start(&fk);
+  const char *a1[] = {"jobs", "--all", "--limit", "5", "--coordinator", fk.endpoint};
+  run_t r = run_cmd(&cmd_jobs_entry, 6, a1);
+  CHECK_INT(r.status, 0);
+  CHECK_STR(r.err, "");
+  CHECK_STR(r.out,
+            "ID  NAME        PROJECT/EPISODE  SHOT    KIND      STATE    PRI  DONE/TOTAL  "
+            "FAILED  RUNNING\n"
+            "12  sh0420-gen  hod/s02e03       sh0420  generate  running   60         2/4  "
+            "     0        1\n"
+            " 3  x           p/e              -       process   failed    50         0/1  "
+            "     1        0\n");
+  run_free(&r);
+  /* --json prints the document. */
+  const char *a2[] = {"jobs", "--json", "--coordinator", fk.endpoint};
+  r = run_cmd(&cmd_jobs_entry, 4, a2);
+  CHECK_INT(r.status, 0);
+  json_t *doc = json_loads(r.out, 0, NULL);
+  CHECK_INT(json_integer_value(json_object_get(json_array_get(json_object_get(doc, "jobs"), 0),
+                                               "job_id")),
+            12);
+  json_decref(doc);
+  run_free(&r);
+  fake_stop(&fk);
+  CHECK(fk.all[0] && fk.limit[0] == 5);
+  CHECK(!fk.all[1] && fk.limit[1] == 0);
+
+  /* wait: polls until every job is finished; a failed job means exit 1. */
+  const char *wj[] = {
+      "{\"jobs\": [{\"job_id\": 12, \"name\": \"a\", \"state\": \"running\", \"ntasks\": 2, "
+      "\"tasks\": {\"succeeded\": 1, \"running\": 1}}]}",
+      "{\"jobs\": [{\"job_id\": 12, \"name\": \"a\", \"state\": \"succeeded\", \"ntasks\": 2, "
+      "\"tasks\": {\"succeeded\": 2}}]}"};
+  fake_t fw = {.nreq = 2, .jsons = wj, .njsons = 2};
+  fake_start(&fw);
+  const char *a3[] = {"wait", "12", "--coordinator", fw.endpoint};
+  r = run_cmd(&cmd_wait_entry, 4, a3);
+  CHECK_INT(r.status, 0);
+  CHECK_STR(r.out, "job 12 a: succeeded (2/2 tasks succeeded)\n");
+  CHECK_STR(r.err, ""); /* not a terminal: no bar */
+  run_free(&r);
+  fake_stop(&fw);
+  CHECK_INT(fw.served, 2);
+  CHECK(fw.all[0] && fw.nids[0] == 1 && fw.id0[0] == 12);
+
+  fake_t ff = {.nreq = 1, .jsons = jsons, .njsons = 1};
+  fake_start(&ff);
+  const char *a4[] = {"wait", "3", "--coordinator", ff.endpoint, "--json"};
+  r = run_cmd(&cmd_wait_entry, 5, a4);
+  CHECK_INT(r.status, 1);
+  CHECK_STR(r.err, "clapper: job 3 failed\n");
+  doc = json_loads(r.out, 0, NULL); /* the jobs document, not an error */
+  CHECK(json_is_array(json_object_get(doc, "jobs")));
+  json_decref(doc);
+  run_free(&r);
+  fake_stop(&ff);
+
+  /* wait for a job the coordinator does not list. */
+  fake_t fn = {.nreq = 1, .jsons = jsons, .njsons = 1};
+  fake_start(&fn);
+  const char *a5[] = {"wait", "77", "--coordinator", fn.endpoint, "--json"};
+  r = run_cmd(&cmd_wait_entry, 5, a5);
+  check_error(&r, 1, "job 77 not found", true, "not_found");
+  run_free(&r);
+  fake_stop(&fn);
+
+  /* --max-wait-s gives up. */
+  const char *never[] = {"{\"jobs\": [{\"job_id\": 12, \"state\": \"running\", \"ntasks\": 1}]}"};
+  fake_t fm = {.nreq = FAKE_MAX, .jsons = never, .njsons = 1};
+  fake_start(&fm);
+  const char *a6[] = {"wait", "12", "--max-wait-s", "1", "--coordinator", fm.endpoint};
+  r = run_cmd(&cmd_wait_entry, 6, a6);
+  check_error(&r, 1, "still unfinished after 1 s", false, NULL);
+  run_free(&r);
+  zmq_ctx_shutdown(fm.ctx); /* ends the fake's poll at once */
+  fake_stop(&fm);
+
+  /* job and tasks: human output. */
+  const char *jj[] = {"{\"job_id\": 12, \"name\": \"sh0420-gen\", \"shot\": null, "
+                      "\"command\": [\"gen\", \"{seed}\"]}",
+                      "{\"tasks\": [{\"task_id\": 40, \"job_id\": 12, \"seq\": 0, \"state\": "
+                      "\"succeeded\", \"attempts\": 1, \"worker\": \"w1\", \"exit_code\": 0, "
+                      "\"frame_start\": 1001, \"frame_end\": 1008, \"take\": null, \"seed\": "
+                      "null, \"started_at\": \"2026-01-02T03:04:05.000000Z\", \"wall_s\": 12.25, "
+                      "\"error\": \"\"}]}"};
+  fake_t fj = {.nreq = 2, .jsons = jj, .njsons = 2};
+  fake_start(&fj);
+  const char *a7[] = {"job", "12", "--coordinator", fj.endpoint};
+  r = run_cmd(&cmd_job_entry, 4, a7);
+  CHECK_INT(r.status, 0);
+  CHECK_STR(r.out, "job_id:  12\nname:    sh0420-gen\nshot:    -\n"
+                   "command: [\"gen\",\"{seed}\"]\n");
+  run_free(&r);
+  const char *a8[] = {"tasks", "12", "--coordinator", fj.endpoint};
+  r = run_cmd(&cmd_tasks_entry, 4, a8);
+  CHECK_INT(r.status, 0);
+  CHECK_STR(r.out, "TASK  SEQ  STATE      ATTEMPTS  WORKER  EXIT  FRAMES     TAKE  SEED  "
+                   "STARTED               WALL  ERROR\n"
+                   "  40    0  succeeded         1  w1         0  1001-1008  -     -     "
+                   "2026-01-02 03:04:05  12.2s  -\n");
+  run_free(&r);
+  fake_stop(&fj);
+  CHECK_INT(fj.verb[1], CLAPPER__VERB__VERB_TASKS);
+}
+
+static void test_submit_roundtrip(void) {
+  char dir[] = "/tmp/clapper-test-submit-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char *path = xasprintf("%s/job.json", dir);
+  const char *text =
+      "{\"project\": \"hod\", \"episode\": \"s02e03\", \"jobs\": [{\"name\": \"sh0420-gen\", "
+      "\"shot\": \"sh0420\", \"kind\": \"generate\", \"command\": [\"gen-clip\", \"--seed\", "
+      "\"{seed}\"], \"takes\": 4, \"seed\": 1000, \"requires\": {\"gpus\": 1}}]}";
+  FILE *f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+  const char *jsons[] = {"{\"jobs\": [{\"job_id\": 12, \"name\": \"sh0420-gen\", \"tasks\": 4}, "
+                         "{\"job_id\": 13, \"name\": \"one\", \"tasks\": 1}]}"};
+  fake_t fk = {.nreq = 1, .jsons = jsons, .njsons = 1};
+  fake_start(&fk);
+  const char *argv[] = {"submit", path, "--coordinator", fk.endpoint};
+  run_t r = run_cmd(&cmd_submit_entry, 4, argv);
+  CHECK_INT(r.status, 0);
+  CHECK_STR(r.out, "job 12 sh0420-gen: 4 tasks queued\njob 13 one: 1 task queued\n");
+  CHECK_STR(r.err, "");
+  run_free(&r);
+  fake_stop(&fk);
+  CHECK_INT(fk.served, 1);
+  CHECK_INT(fk.verb[0], CLAPPER__VERB__VERB_SUBMIT);
+  CHECK_INT(fk.body_len[0], strlen(text));
+  rm_rf(dir);
+  free(path);
+}
+
+static void test_local_pieces(void) {
+  /* Shell and conninfo quoting. */
+  sbuf_t sb = {0};
+  farm_shell_quote(&sb, "host=/a b/it's");
+  CHECK_STR(sb.buf, "'host=/a b/it'\\''s'");
+  sbuf_reset(&sb);
+  farm_conninfo_quote(&sb, "/tmp/x");
+  CHECK_STR(sb.buf, "/tmp/x");
+  sbuf_reset(&sb);
+  farm_conninfo_quote(&sb, "/tmp/a b'c");
+  CHECK_STR(sb.buf, "'/tmp/a b\\'c'");
+  sbuf_free(&sb);
+  char h1[17], h2[17];
+  farm_hash("/root/.clapper/local", h1);
+  farm_hash("/root/.clapper/local2", h2);
+  CHECK_INT(strlen(h1), 16);
+  CHECK(strcmp(h1, h2) != 0);
+
+  /* cmdline matching: program by basename, needle as a whole argument. */
+  const char cmd[] = "/opt/bin/clapper-worker\0--workdir\0/d/workers/local-1\0--cpus\0004";
+  CHECK(proc_cmdline_matches(cmd, sizeof cmd, "clapper-worker", "/d/workers/local-1"));
+  CHECK(!proc_cmdline_matches(cmd, sizeof cmd, "clapper-worker", "/d/workers/local-"));
+  CHECK(!proc_cmdline_matches(cmd, sizeof cmd, "clapper-coordinator", "/d/workers/local-1"));
+  CHECK(!proc_cmdline_matches(cmd, sizeof cmd, "clapper-worker", "/e/workers/local-1"));
+  const char eq[] = "clapper-coordinator\0--output-root=/d/output";
+  CHECK(proc_cmdline_matches(eq, sizeof eq, "clapper-coordinator", "/d/output"));
+  const char title[] = "/usr/lib/postgresql/15/bin/postgres -D /d/pg";
+  CHECK(proc_cmdline_matches(title, sizeof title, "postgres", "/d/pg"));
+  CHECK(!proc_cmdline_matches("", 0, "postgres", "/d/pg"));
+
+  /* Running programs. */
+  char err[256];
+  char *const t1[] = {"/bin/sh", "-c", "echo hello; exit 3", NULL};
+  sbuf_t out = {0};
+  proc_opts_t o = {.capture = &out, .out_fd = -1};
+  CHECK_INT(proc_run(t1, &o, err, sizeof err), 3);
+  CHECK_STR(out.buf, "hello\n");
+  sbuf_free(&out);
+  char *const t2[] = {"/nonexistent/prog", NULL};
+  CHECK_INT(proc_spawn_daemon(t2, "/", "/dev/null", err, sizeof err), -1);
+  CHECK_CONTAINS(err, "cannot execute /nonexistent/prog");
+  char *found = proc_find_program("sh");
+  CHECK(found && found[0] == '/');
+  free(found);
+  CHECK(proc_find_program("clapper-no-such-program") == NULL);
+
+  /* A farm: nothing in an empty directory; a long path puts the sockets
+   * under /tmp, and the layout is remembered. */
+  char dir[] = "/tmp/clapper-test-farm-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  farm_t f;
+  CHECK_INT(farm_open(&f, dir, false, err, sizeof err), 0);
+  const char *a1[] = {"local", "status", "--dir", dir};
+  run_t r = run_cmd(&cmd_local_entry, 4, a1);
+  CHECK_INT(r.status, 3);
+  CHECK_CONTAINS(r.out, "no clapper local farm");
+  run_free(&r);
+  const char *a2[] = {"local", "down", "--dir", dir};
+  r = run_cmd(&cmd_local_entry, 4, a2);
+  CHECK_INT(r.status, 0);
+  run_free(&r);
+
+  char *deep = xasprintf("%s/%s", dir, "a-directory-name-that-is-long-enough/"
+                                       "to-push-the-socket-path-past-the-unix-limit");
+  CHECK_INT(util_mkdir_p(deep, 0755), 0);
+  CHECK_INT(farm_open(&f, deep, true, err, sizeof err), 1);
+  char hash[17];
+  farm_hash(f.dir, hash);
+  char *want = xasprintf("/tmp/clapper-%s", hash);
+  CHECK_STR(f.sockdir, want);
+  CHECK(strlen(f.pgsock) <= FARM_SOCKDIR_MAX + 3);
+  CHECK_CONTAINS(f.conninfo, "user=clapper dbname=clapper");
+  CHECK_INT(farm_save(&f, err, sizeof err), 0);
+  char *pgdata = xstrdup(f.pgdata), *pgroot = f.pgroot ? xstrdup(f.pgroot) : NULL;
+  farm_free(&f);
+  CHECK_INT(farm_open(&f, deep, false, err, sizeof err), 1);
+  CHECK_STR(f.sockdir, want);
+  CHECK_STR(f.pgdata, pgdata);
+  if (geteuid() == 0) /* mkdtemp's 0700 keeps nobody out: the cluster moves */
+    CHECK(f.pgroot != NULL && strncmp(f.pgdata, "/var/tmp/clapper-pg-", 20) == 0);
+  farm_free(&f);
+  rm_rf(want);
+  if (pgroot)
+    rm_rf(pgroot);
+  rm_rf(dir);
+  free(pgroot);
+  free(pgdata);
+  free(want);
+  free(deep);
+}
+
+int main(void) {
+  test_table();
+  test_values();
+  test_arguments();
+  test_submit_local_checks();
+  test_rpc_unavailable();
+  test_rpc_roundtrip();
+  test_verbs_against_fake();
+  test_submit_roundtrip();
+  test_local_pieces();
+  return check_report("test_client");
+}

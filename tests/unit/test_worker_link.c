@@ -1,0 +1,645 @@
+/*
+ * test_worker_link.c - the real clapper-worker binary against a coordinator
+ * played by this test on a ZeroMQ ROUTER socket: Hello with the GPU
+ * inventory, Welcome, Assign, Started, Results with the right outcomes,
+ * retransmission until ResultAck, Cancel, duplicate assignments, drain on
+ * SIGTERM (Drain, refusal of new work, clean exit 0), the journal across a
+ * restart (the unacknowledged result comes back in Hello), Reset, Hello
+ * after coordinator silence, and stop-now with a task running.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "check.h"
+#include "codec.h"
+
+#define MAX_MSGS 4096
+
+static char dir[] = "/tmp/clapper-test-link-XXXXXX";
+static char bin[1024], endpoint[256], inventory[512], workdir[512], logpath[512];
+static void *zctx, *router;
+static uint8_t ident[CODEC_MAX_IDENT];
+static size_t identlen;
+static envelope_t *msgs[MAX_MSGS]; /* everything received in this phase */
+static size_t n_msgs;
+/* Answer every Hello with a Welcome and every Heartbeat with an empty
+ * ResultAck, as a coordinator does. */
+static bool auto_welcome;
+/* Automatic answers may go to a worker that has just exited. */
+static bool replying;
+
+static void send_welcome(uint32_t hb_ms, uint64_t *cancel, size_t n_cancel);
+static void send_ack(uint64_t *ids, size_t n);
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Receives at most one message within timeout_ms and records it. */
+static void pump(int timeout_ms) {
+  zmq_pollitem_t it = {router, 0, ZMQ_POLLIN, 0};
+  if (zmq_poll(&it, 1, timeout_ms) <= 0)
+    return;
+  envelope_t *env = NULL;
+  char err[256];
+  uint8_t id[CODEC_MAX_IDENT];
+  size_t idl = 0;
+  int rc = codec_recv(router, id, &idl, NULL, CODEC_MAX_WORKER_MSG, &env, err, sizeof err);
+  if (rc < 0) {
+    fprintf(stderr, "refused message: %s\n", err);
+    CHECK(!"the worker sent a malformed message");
+    return;
+  }
+  if (rc == 0)
+    return;
+  memcpy(ident, id, idl);
+  identlen = idl;
+  replying = true;
+  if (auto_welcome && env->body_case == CLAPPER__ENVELOPE__BODY_HELLO)
+    send_welcome(100, NULL, 0);
+  if (auto_welcome && env->body_case == CLAPPER__ENVELOPE__BODY_HEARTBEAT)
+    send_ack(NULL, 0);
+  replying = false;
+  if (n_msgs < MAX_MSGS)
+    msgs[n_msgs++] = env;
+  else
+    codec_free(&env);
+}
+
+#define WAIT_FOR(expr, ms)                                                     \
+  ({                                                                           \
+    uint64_t dl_ = now_ms() + (ms);                                            \
+    bool ok_;                                                                  \
+    while (!(ok_ = (expr)) && now_ms() < dl_)                                  \
+      pump((int)(dl_ - now_ms()));                                             \
+    ok_;                                                                       \
+  })
+
+static void clear_msgs(void) {
+  for (size_t i = 0; i < n_msgs; i++)
+    codec_free(&msgs[i]);
+  n_msgs = 0;
+}
+
+static size_t count(Clapper__Envelope__BodyCase kind) {
+  size_t n = 0;
+  for (size_t i = 0; i < n_msgs; i++)
+    n += msgs[i]->body_case == kind;
+  return n;
+}
+
+static envelope_t *last(Clapper__Envelope__BodyCase kind) {
+  for (size_t i = n_msgs; i-- > 0;)
+    if (msgs[i]->body_case == kind)
+      return msgs[i];
+  return NULL;
+}
+
+/* How many Results messages carried attempt id, and the latest such result. */
+static size_t result_count(uint64_t id, Clapper__Result **latest) {
+  size_t n = 0;
+  if (latest)
+    *latest = NULL;
+  for (size_t i = 0; i < n_msgs; i++) {
+    if (msgs[i]->body_case != CLAPPER__ENVELOPE__BODY_RESULTS)
+      continue;
+    for (size_t k = 0; k < msgs[i]->results->n_results; k++) {
+      if (msgs[i]->results->results[k]->attempt_id == id) {
+        n++;
+        if (latest)
+          *latest = msgs[i]->results->results[k];
+      }
+    }
+  }
+  return n;
+}
+
+static uint32_t started_pid(uint64_t id) {
+  for (size_t i = 0; i < n_msgs; i++) {
+    if (msgs[i]->body_case != CLAPPER__ENVELOPE__BODY_STARTED)
+      continue;
+    for (size_t k = 0; k < msgs[i]->started->n_attempts; k++)
+      if (msgs[i]->started->attempts[k]->attempt_id == id)
+        return msgs[i]->started->attempts[k]->pid;
+  }
+  return 0;
+}
+
+static size_t started_count(uint64_t id) {
+  size_t n = 0;
+  for (size_t i = 0; i < n_msgs; i++)
+    if (msgs[i]->body_case == CLAPPER__ENVELOPE__BODY_STARTED)
+      for (size_t k = 0; k < msgs[i]->started->n_attempts; k++)
+        n += msgs[i]->started->attempts[k]->attempt_id == id;
+  return n;
+}
+
+static void send_env(envelope_t *env) {
+  int rc = codec_send(router, ident, identlen, env);
+  if (replying && rc < 0 && errno == EHOSTUNREACH)
+    return;
+  CHECK_INT(rc, 0);
+  if (rc)
+    fprintf(stderr, "codec_send: %s\n", zmq_strerror(errno));
+}
+
+static void send_welcome(uint32_t hb_ms, uint64_t *cancel, size_t n_cancel) {
+  Clapper__Welcome w = CLAPPER__WELCOME__INIT;
+  w.heartbeat_ms = hb_ms;
+  w.lease_ms = 10 * hb_ms;
+  w.cancel = cancel;
+  w.n_cancel = n_cancel;
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_WELCOME;
+  env.welcome = &w;
+  send_env(&env);
+}
+
+static void send_ack(uint64_t *ids, size_t n) {
+  Clapper__ResultAck a = CLAPPER__RESULT_ACK__INIT;
+  a.attempt_ids = ids;
+  a.n_attempt_ids = n;
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_RESULT_ACK;
+  env.result_ack = &a;
+  send_env(&env);
+}
+
+static void send_cancel(uint64_t id, const char *reason) {
+  Clapper__Cancel c = CLAPPER__CANCEL__INIT;
+  c.attempt_ids = &id;
+  c.n_attempt_ids = 1;
+  c.reason = (char *)reason;
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_CANCEL;
+  env.cancel = &c;
+  send_env(&env);
+}
+
+/* Sends an Assign of tasks built from (id, shell command, output) triples. */
+typedef struct tspec {
+  uint64_t id;
+  const char *cmd;
+  const char *output; /* file name inside the task's output dir, or NULL */
+  uint32_t gpu;       /* 0: none, else index + 1 */
+} tspec_t;
+
+static void send_assign(const tspec_t *specs, size_t n) {
+  Clapper__Task *tasks = xcalloc(n, sizeof *tasks);
+  Clapper__Task **tp = xcalloc(n, sizeof *tp);
+  char **strs = xcalloc(n * 3, sizeof *strs);
+  char *argvs[64][3];
+  uint32_t gpus[64];
+  for (size_t i = 0; i < n; i++) {
+    Clapper__Task *t = &tasks[i];
+    clapper__task__init(t);
+    t->attempt_id = specs[i].id;
+    t->task_id = specs[i].id * 10;
+    t->job_id = 1;
+    argvs[i][0] = "sh";
+    argvs[i][1] = "-c";
+    argvs[i][2] = (char *)specs[i].cmd;
+    t->argv = argvs[i];
+    t->n_argv = 3;
+    strs[3 * i] = xasprintf("%s/out/%llu", dir, (unsigned long long)specs[i].id);
+    t->output_dir = strs[3 * i];
+    if (specs[i].output) {
+      strs[3 * i + 1] = xasprintf("%s/%s", strs[3 * i], specs[i].output);
+      t->outputs = &strs[3 * i + 1];
+      t->n_outputs = 1;
+    }
+    if (specs[i].gpu) {
+      gpus[i] = specs[i].gpu - 1;
+      t->gpus = &gpus[i];
+      t->n_gpus = 1;
+    }
+    tp[i] = t;
+  }
+  Clapper__Assign a = CLAPPER__ASSIGN__INIT;
+  a.tasks = tp;
+  a.n_tasks = n;
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_ASSIGN;
+  env.assign = &a;
+  send_env(&env);
+  for (size_t i = 0; i < n * 3; i++)
+    free(strs[i]);
+  free(strs);
+  free(tasks);
+  free(tp);
+}
+
+static pid_t start_worker(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 2);
+      close(fd);
+    }
+    execl(bin, bin, "--coordinator", endpoint, "--gpu-inventory", inventory, "--workdir",
+          workdir, "--name", "test-w", "--heartbeat-ms", "100", "--kill-grace-ms", "300",
+          "--drain-timeout-ms", "1500", "--tags", "render,gpu", "--cpus", "4", "--memory-mb",
+          "2048", "--log-level", "debug", (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Waits up to ms for pid; returns its wait status or -1. */
+static int wait_exit(pid_t pid, int ms) {
+  uint64_t dl = now_ms() + (uint64_t)ms;
+  int status;
+  while (now_ms() < dl) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+      return status;
+    pump(20); /* keep the socket drained meanwhile */
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
+static bool exited_zero(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+static bool pid_gone(pid_t pid) {
+  for (int i = 0; i < 150; i++) {
+    if (kill(pid, 0) < 0 && errno == ESRCH)
+      return true;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    char *st = util_read_file(path, 4096, NULL);
+    char *paren = st ? strrchr(st, ')') : NULL;
+    bool zombie = paren && (paren[2] == 'Z' || paren[2] == 'X');
+    free(st);
+    if (zombie)
+      return true;
+    usleep(20000);
+  }
+  return false;
+}
+
+static void phase_run_and_drain(void) {
+  pid_t w = start_worker();
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HELLO) >= 1, 15000));
+  envelope_t *h = last(CLAPPER__ENVELOPE__BODY_HELLO);
+  if (!h) {
+    kill(w, SIGKILL);
+    waitpid(w, NULL, 0);
+    return;
+  }
+  Clapper__Hello *hello = h->hello;
+  CHECK_STR(hello->name, "test-w");
+  CHECK_STR(hello->version, CLAPPER_VERSION);
+  CHECK(hello->hostname[0] != '\0');
+  CHECK_INT(hello->cpus, 4);
+  CHECK_INT(hello->memory_mb, 2048);
+  CHECK_INT(hello->n_gpus, 2);
+  if (hello->n_gpus == 2) {
+    CHECK_INT(hello->gpus[0]->index, 0);
+    CHECK_STR(hello->gpus[0]->uuid, "GPU-11111111-2222-3333-4444-555555555555");
+    CHECK_STR(hello->gpus[0]->model, "NVIDIA H100 80GB HBM3");
+    CHECK_INT(hello->gpus[0]->memory_mb, 81559);
+    CHECK_INT(hello->gpus[1]->index, 1);
+    CHECK_STR(hello->gpus[1]->model, "NVIDIA H200");
+    CHECK_INT(hello->gpus[1]->memory_mb, 143771);
+  }
+  CHECK_INT(hello->n_tags, 2);
+  if (hello->n_tags == 2) {
+    CHECK_STR(hello->tags[0], "render");
+    CHECK_STR(hello->tags[1], "gpu");
+  }
+  CHECK_INT(hello->n_running, 0);
+  CHECK_INT(hello->n_results, 0);
+  CHECK(!hello->draining);
+
+  send_welcome(100, NULL, 0);
+  auto_welcome = true;
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HEARTBEAT) >= 2, 3000));
+
+  tspec_t two[] = {{101, "exit 3", NULL, 0},
+                   {102, "printf hi > out.txt; echo \"$CUDA_VISIBLE_DEVICES\" > gpus.txt",
+                    "out.txt", 2}};
+  send_assign(two, 2);
+  CHECK(WAIT_FOR(started_pid(101) && started_pid(102), 5000));
+  CHECK(WAIT_FOR(result_count(101, NULL) >= 1 && result_count(102, NULL) >= 1, 10000));
+  Clapper__Result *r;
+  result_count(101, &r);
+  if (r) {
+    CHECK_INT(r->outcome, CLAPPER__OUTCOME__OUTCOME_FAILED);
+    CHECK_INT(r->exit_code, 3);
+    CHECK_STR(r->error, "exit status 3");
+    CHECK(r->ended_at_us >= r->started_at_us && r->started_at_us > 0);
+  }
+  result_count(102, &r);
+  if (r) {
+    CHECK_INT(r->outcome, CLAPPER__OUTCOME__OUTCOME_SUCCEEDED);
+    CHECK_INT(r->exit_code, 0);
+    CHECK_STR(r->error, "");
+    CHECK_INT(r->n_outputs, 1);
+    if (r->n_outputs == 1) {
+      CHECK_INT(r->outputs[0]->size, 2);
+      CHECK_STR(r->outputs[0]->sha256,
+                "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4");
+    }
+  }
+  char *gp = xasprintf("%s/out/102/gpus.txt", dir);
+  char *gtext = util_read_file(gp, 4096, NULL);
+  CHECK_STR(gtext, "1\n");
+  free(gtext);
+  free(gp);
+  /* The task's log lives in the workdir. */
+  char *lp = xasprintf("%s/logs/101.log", workdir);
+  CHECK(access(lp, F_OK) == 0);
+  free(lp);
+
+  /* A duplicate assignment of a finished attempt is ignored. */
+  send_assign(two, 1);
+  /* No ResultAck yet: the results come again (every 5 heartbeats). */
+  CHECK(WAIT_FOR(result_count(101, NULL) >= 2 && result_count(102, NULL) >= 2, 5000));
+  CHECK_INT(started_count(101), 1);
+
+  uint64_t ack101 = 101;
+  send_ack(&ack101, 1);
+  size_t seen101 = 0, seen102 = 0;
+  /* Let the ack land, then look at later retransmissions. */
+  WAIT_FOR(false, 300);
+  seen101 = result_count(101, NULL);
+  seen102 = result_count(102, NULL);
+  CHECK(WAIT_FOR(result_count(102, NULL) > seen102, 5000));
+  CHECK_INT(result_count(101, NULL), seen101);
+
+  /* Cancel a running attempt. */
+  tspec_t sleeper[] = {{103, "echo $$ > c.pid; exec sleep 30", NULL, 0}};
+  send_assign(sleeper, 1);
+  CHECK(WAIT_FOR(started_pid(103) != 0, 5000));
+  CHECK(WAIT_FOR(({
+                   envelope_t *hb = last(CLAPPER__ENVELOPE__BODY_HEARTBEAT);
+                   hb && hb->heartbeat->n_running == 1 && hb->heartbeat->running[0] == 103;
+                 }),
+                 3000));
+  send_cancel(103, "test says stop");
+  CHECK(WAIT_FOR(result_count(103, NULL) >= 1, 5000));
+  result_count(103, &r);
+  if (r) {
+    CHECK_INT(r->outcome, CLAPPER__OUTCOME__OUTCOME_CANCELED);
+    CHECK_STR(r->error, "canceled: test says stop");
+  }
+  uint64_t ack103 = 103;
+  send_ack(&ack103, 1);
+
+  /* SIGTERM: Drain, then work assigned afterwards is handed back. */
+  uint64_t t0 = now_ms();
+  kill(w, SIGTERM);
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_DRAIN) >= 1, 3000));
+  envelope_t *d = last(CLAPPER__ENVELOPE__BODY_DRAIN);
+  CHECK(d && d->drain->on);
+  tspec_t late[] = {{104, "true", NULL, 0}};
+  send_assign(late, 1);
+  CHECK(WAIT_FOR(result_count(104, NULL) >= 1, 3000));
+  result_count(104, &r);
+  if (r) {
+    CHECK_INT(r->outcome, CLAPPER__OUTCOME__OUTCOME_CANCELED);
+    CHECK_STR(r->error, "worker is draining");
+    CHECK_INT(r->exit_code, -1);
+  }
+  CHECK_INT(started_count(104), 0);
+  uint64_t ack104 = 104;
+  send_ack(&ack104, 1);
+  envelope_t *hb = last(CLAPPER__ENVELOPE__BODY_HEARTBEAT);
+  CHECK(WAIT_FOR((hb = last(CLAPPER__ENVELOPE__BODY_HEARTBEAT)) && hb->heartbeat->draining, 2000));
+  /* 102 stays unacknowledged: the worker gives up after --drain-timeout-ms
+   * and exits cleanly (the sanitizers' leak check included). */
+  int status = wait_exit(w, 10000);
+  CHECK(exited_zero(status));
+  CHECK(now_ms() - t0 >= 1400); /* it did wait for the acknowledgement */
+}
+
+static void phase_restart(void) {
+  clear_msgs();
+  auto_welcome = false;
+  pid_t w = start_worker();
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HELLO) >= 1, 15000));
+  envelope_t *h = last(CLAPPER__ENVELOPE__BODY_HELLO);
+  if (h) {
+    CHECK_INT(h->hello->n_results, 1);
+    if (h->hello->n_results == 1) {
+      Clapper__Result *r = h->hello->results[0];
+      CHECK_INT(r->attempt_id, 102);
+      CHECK_INT(r->outcome, CLAPPER__OUTCOME__OUTCOME_SUCCEEDED);
+      CHECK_INT(r->n_outputs, 1);
+      if (r->n_outputs == 1)
+        CHECK_STR(r->outputs[0]->sha256,
+                  "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4");
+    }
+    CHECK_INT(h->hello->n_running, 0);
+  }
+
+  /* Reset: the worker says Hello again. */
+  Clapper__Reset rs = CLAPPER__RESET__INIT;
+  rs.reason = "unknown worker";
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_RESET;
+  env.reset = &rs;
+  send_env(&env);
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HELLO) >= 2, 3000));
+
+  /* Welcome, then silence: after 3 heartbeat intervals, Hello again. */
+  send_welcome(100, NULL, 0);
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HEARTBEAT) >= 1, 3000));
+  uint64_t t0 = now_ms();
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HELLO) >= 3, 3000));
+  uint64_t quiet = now_ms() - t0;
+  CHECK(quiet >= 150 && quiet < 1500);
+
+  uint64_t ack = 102;
+  send_welcome(100, NULL, 0);
+  auto_welcome = true;
+  send_ack(&ack, 1);
+  WAIT_FOR(false, 300);
+  /* SIGINT: stop now. */
+  kill(w, SIGINT);
+  int status = wait_exit(w, 5000);
+  CHECK(exited_zero(status));
+}
+
+static void phase_stop_now(void) {
+  clear_msgs();
+  pid_t w = start_worker();
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HELLO) >= 1, 15000));
+  envelope_t *h = last(CLAPPER__ENVELOPE__BODY_HELLO);
+  CHECK(h && h->hello->n_results == 0);
+  send_welcome(100, NULL, 0);
+  tspec_t sleeper[] = {{105, "echo $$ > c.pid; trap '' TERM; sleep 30 & wait; sleep 30", NULL, 0},
+                       {106, "exec sleep 30", NULL, 0}};
+  send_assign(sleeper, 2);
+  CHECK(WAIT_FOR(started_pid(105) != 0 && started_pid(106) != 0, 5000));
+  /* A Welcome may name attempts the coordinator no longer expects. */
+  uint64_t stale = 106;
+  send_welcome(100, &stale, 1);
+  CHECK(WAIT_FOR(result_count(106, NULL) >= 1, 5000));
+  Clapper__Result *r = NULL;
+  result_count(106, &r);
+  CHECK(r && r->outcome == CLAPPER__OUTCOME__OUTCOME_CANCELED);
+  CHECK(pid_gone((pid_t)started_pid(106)));
+  pid_t pgid = (pid_t)started_pid(105);
+  char *pp = xasprintf("%s/out/105/c.pid", dir);
+  char *text = NULL;
+  for (int i = 0; i < 100 && !(text = util_read_file(pp, 64, NULL)); i++)
+    usleep(20000);
+  pid_t child = text ? (pid_t)atoi(text) : 0;
+  free(text);
+  free(pp);
+  CHECK(child > 0);
+  /* The first SIGTERM drains and waits for the task; the second stops now. */
+  kill(w, SIGTERM);
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_DRAIN) >= 1, 3000));
+  kill(w, SIGTERM);
+  uint64_t t0 = now_ms();
+  int status = wait_exit(w, 5000);
+  CHECK(exited_zero(status));
+  CHECK(now_ms() - t0 < 3000);
+  CHECK_INT(result_count(105, NULL), 0);
+  if (child > 0)
+    CHECK(pid_gone(child));
+  if (pgid > 0)
+    CHECK(pid_gone(pgid));
+}
+
+static void phase_worker_killed(void) {
+  /* kill -9 of the worker: the shim's parent-death signal takes the task's
+   * whole process group down with it. */
+  clear_msgs();
+  pid_t w = start_worker();
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HELLO) >= 1, 15000));
+  tspec_t sleeper[] = {{107, "echo $$ > c.pid; sleep 30 & echo $! > gc.pid; wait", NULL, 0}};
+  send_assign(sleeper, 1);
+  CHECK(WAIT_FOR(started_pid(107) != 0, 5000));
+  char *cp = xasprintf("%s/out/107/c.pid", dir), *gp = xasprintf("%s/out/107/gc.pid", dir);
+  char *ct = NULL, *gt = NULL;
+  for (int i = 0; i < 100 && !((ct = util_read_file(cp, 64, NULL)) && (gt = util_read_file(gp, 64, NULL))); i++) {
+    free(ct);
+    ct = NULL;
+    usleep(20000);
+  }
+  pid_t c = ct ? (pid_t)atoi(ct) : 0, gc = gt ? (pid_t)atoi(gt) : 0;
+  free(ct);
+  free(gt);
+  free(cp);
+  free(gp);
+  CHECK(c > 0 && gc > 0);
+  kill(w, SIGKILL);
+  int status = 0;
+  waitpid(w, &status, 0);
+  if (c > 0)
+    CHECK(pid_gone(c));
+  if (gc > 0)
+    CHECK(pid_gone(gc));
+  CHECK(pid_gone((pid_t)started_pid(107)));
+}
+
+static void check_flags(void) {
+  /* Bad settings: one line on stderr, exit status 2. */
+  const char *bad[][4] = {
+      {"--bogus", NULL, NULL, NULL},
+      {"--name", "Not_Valid!", NULL, NULL},
+      {"--gpus", "some", NULL, NULL},
+      {"--tags", "ok,BAD", NULL, NULL},
+      {"--heartbeat-ms", "abc", NULL, NULL},
+      {"--gpu-inventory", "/nonexistent/inv.json", "--workdir", workdir},
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+    char errpath[600];
+    snprintf(errpath, sizeof errpath, "%s/flag.err", dir);
+    pid_t p = fork();
+    if (p == 0) {
+      int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 2);
+      execl(bin, bin, bad[i][0], bad[i][1], bad[i][2], bad[i][3], (char *)NULL);
+      _exit(127);
+    }
+    int status = 0;
+    waitpid(p, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    char *err = util_read_file(errpath, 4096, NULL);
+    CHECK(err && strlen(err) > 0 && strchr(err, '\n') == err + strlen(err) - 1);
+    if (err && !(WIFEXITED(status) && WEXITSTATUS(status) == 2))
+      fprintf(stderr, "%s: %s", bad[i][0], err);
+    free(err);
+  }
+  pid_t p = fork();
+  if (p == 0) {
+    int fd = open("/dev/null", O_WRONLY);
+    dup2(fd, 1);
+    execl(bin, bin, "--help", (char *)NULL);
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(p, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(void) {
+  const char *b = getenv("CLAPPER_BIN_DIR");
+  if (!b) {
+    fprintf(stderr, "CLAPPER_BIN_DIR is not set\n");
+    return 1;
+  }
+  snprintf(bin, sizeof bin, "%s/clapper-worker", b);
+  if (access(bin, X_OK) < 0 || !mkdtemp(dir)) {
+    fprintf(stderr, "%s: %s\n", bin, strerror(errno));
+    return 1;
+  }
+  snprintf(inventory, sizeof inventory, "%s/inventory.json", dir);
+  snprintf(workdir, sizeof workdir, "%s/work", dir);
+  snprintf(logpath, sizeof logpath, "%s/worker.log", dir);
+  FILE *f = fopen(inventory, "w");
+  fputs("[{\"index\": 0, \"uuid\": \"GPU-11111111-2222-3333-4444-555555555555\",\n"
+        "  \"model\": \"NVIDIA H100 80GB HBM3\", \"memory_mb\": 81559},\n"
+        " {\"index\": 1, \"uuid\": \"GPU-66666666-2222-3333-4444-555555555555\",\n"
+        "  \"model\": \"NVIDIA H200\", \"memory_mb\": 143771}]\n",
+        f);
+  fclose(f);
+
+  zctx = zmq_ctx_new();
+  router = zmq_socket(zctx, ZMQ_ROUTER);
+  int one = 1, zero = 0;
+  zmq_setsockopt(router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+  zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero);
+  if (zmq_bind(router, "tcp://127.0.0.1:*") < 0) {
+    fprintf(stderr, "bind: %s\n", zmq_strerror(errno));
+    return 1;
+  }
+  size_t len = sizeof endpoint;
+  zmq_getsockopt(router, ZMQ_LAST_ENDPOINT, endpoint, &len);
+
+  check_flags();
+  phase_run_and_drain();
+  phase_restart();
+  phase_stop_now();
+  phase_worker_killed();
+
+  clear_msgs();
+  zmq_close(router);
+  zmq_ctx_term(zctx);
+  if (check_failures || getenv("SHOW_WORKER_LOG")) {
+    char *log = util_read_file(logpath, 1 << 22, NULL);
+    fprintf(stderr, "---- worker log ----\n%s---- end ----\n", log ? log : "(none)");
+    free(log);
+  }
+  char *cmd = xasprintf("rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "cannot remove %s\n", dir);
+  free(cmd);
+  return check_report("test_worker_link");
+}

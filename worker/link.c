@@ -1,0 +1,233 @@
+/*
+ * link.c - DEALER session with the coordinator: Hello/Welcome/Reset,
+ * heartbeats, silence detection and retransmission timing, see link.h.
+ */
+#include "link.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "zwatch.h"
+
+#define RECV_BATCH 64
+
+/* The session's state; link_set_state performs every transition. */
+typedef enum link_state {
+  LINK_HELLO = 0, /* a Hello must be sent (the last try failed or none yet) */
+  LINK_WAIT,      /* Hello sent, no Welcome yet */
+  LINK_READY,     /* welcomed: heartbeats flow */
+  LINK_STATE_COUNT
+} link_state_t;
+
+static const char *const state_names[LINK_STATE_COUNT] = {"hello", "wait", "ready"};
+
+struct link {
+  uv_loop_t *loop;
+  void *sock;
+  zwatch_t *zw;
+  uv_timer_t tick;  /* every heartbeat interval */
+  uv_timer_t retry; /* Hello retries while it cannot be sent */
+  int open_handles;
+  link_callbacks_t cb;
+  link_state_t state;
+  uint32_t heartbeat_ms;
+  uint64_t last_rx;    /* uv_now of the last message from the coordinator */
+  uint64_t last_hello; /* uv_now of the last Hello sent */
+  uint64_t last_full;  /* uv_now of the last Hello or retransmission: all results sent */
+  bool started;
+};
+
+static void link_set_state(link_t *l, link_state_t to) {
+  if (l->state != to)
+    log_debug("link %s -> %s", state_names[l->state], state_names[to]);
+  l->state = to;
+}
+
+static void on_retry(uv_timer_t *t);
+
+static void try_hello(link_t *l) {
+  link_set_state(l, LINK_HELLO);
+  if (l->cb.hello(l->cb.arg) == 0) {
+    l->last_hello = l->last_full = uv_now(l->loop);
+    link_set_state(l, LINK_WAIT);
+    uv_timer_stop(&l->retry);
+  } else if (!uv_is_active((uv_handle_t *)&l->retry)) {
+    uv_timer_start(&l->retry, on_retry, LINK_HELLO_RETRY_MS, LINK_HELLO_RETRY_MS);
+  }
+}
+
+static void on_retry(uv_timer_t *t) {
+  link_t *l = t->data;
+  if (l->state == LINK_HELLO)
+    try_hello(l);
+  else
+    uv_timer_stop(&l->retry);
+}
+
+static void on_tick(uv_timer_t *t) {
+  link_t *l = t->data;
+  uint64_t now = uv_now(l->loop);
+  uint64_t silence = (uint64_t)LINK_SILENCE_BEATS * l->heartbeat_ms;
+  if (l->state != LINK_HELLO && now - l->last_rx >= silence && now - l->last_hello >= silence) {
+    log_info("no word from the coordinator for %llu ms: saying Hello again",
+             (unsigned long long)(now - l->last_rx));
+    try_hello(l);
+    return;
+  }
+  if (l->state != LINK_READY)
+    return;
+  l->cb.heartbeat(l->cb.arg);
+  if (now - l->last_full >= (uint64_t)LINK_RETRANSMIT_BEATS * l->heartbeat_ms) {
+    l->last_full = now;
+    l->cb.retransmit(l->cb.arg);
+  }
+}
+
+static void adopt_heartbeat(link_t *l, uint32_t ms) {
+  if (ms == 0 || ms == l->heartbeat_ms)
+    return;
+  if (ms < 10)
+    ms = 10;
+  log_info("heartbeat every %u ms", ms);
+  l->heartbeat_ms = ms;
+  uv_timer_start(&l->tick, on_tick, ms, ms);
+}
+
+static void on_readable(zwatch_t *w, void *sock, void *arg) {
+  (void)w;
+  link_t *l = arg;
+  char err[256];
+  for (int i = 0; i < RECV_BATCH; i++) {
+    envelope_t *env = NULL;
+    int rc = codec_recv(sock, NULL, NULL, NULL, CODEC_MAX_WORKER_MSG, &env, err, sizeof err);
+    if (rc == 0)
+      break;
+    l->last_rx = uv_now(l->loop);
+    if (rc < 0) {
+      log_warn("refused a message from the coordinator: %s", err);
+      continue;
+    }
+    log_debug("received %s", codec_body_name(env));
+    switch (env->body_case) {
+    case CLAPPER__ENVELOPE__BODY_WELCOME:
+      adopt_heartbeat(l, env->welcome->heartbeat_ms);
+      if (l->state != LINK_READY)
+        log_info("welcomed by the coordinator");
+      link_set_state(l, LINK_READY);
+      l->cb.message(l->cb.arg, env);
+      break;
+    case CLAPPER__ENVELOPE__BODY_RESET:
+      log_info("coordinator reset the session (%s): saying Hello again",
+               env->reset->reason[0] ? env->reset->reason : "no reason given");
+      codec_free(&env);
+      try_hello(l);
+      break;
+    default:
+      l->cb.message(l->cb.arg, env);
+      break;
+    }
+  }
+}
+
+static int setopt_int(void *sock, int opt, int v, const char *name, char *err, size_t errlen) {
+  if (zmq_setsockopt(sock, opt, &v, sizeof v) == 0)
+    return 0;
+  snprintf(err, errlen, "zmq_setsockopt %s: %s", name, zmq_strerror(zmq_errno()));
+  return -1;
+}
+
+link_t *link_new(uv_loop_t *loop, void *zctx, char *const *endpoints, size_t n,
+                 uint32_t heartbeat_ms, const link_callbacks_t *cb, char *err, size_t errlen) {
+  void *sock = zmq_socket(zctx, ZMQ_DEALER);
+  if (!sock) {
+    snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+    return NULL;
+  }
+  int64_t maxmsg = (int64_t)CODEC_MAX_WORKER_MSG;
+  int hb = heartbeat_ms > 0 ? (int)heartbeat_ms : 1000;
+  if (setopt_int(sock, ZMQ_LINGER, 0, "ZMQ_LINGER", err, errlen) < 0 ||
+      setopt_int(sock, ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE", err, errlen) < 0 ||
+      setopt_int(sock, ZMQ_RECONNECT_IVL, 100, "ZMQ_RECONNECT_IVL", err, errlen) < 0 ||
+      setopt_int(sock, ZMQ_RECONNECT_IVL_MAX, 200, "ZMQ_RECONNECT_IVL_MAX", err, errlen) < 0 ||
+      setopt_int(sock, ZMQ_HEARTBEAT_IVL, hb, "ZMQ_HEARTBEAT_IVL", err, errlen) < 0 ||
+      setopt_int(sock, ZMQ_HEARTBEAT_TIMEOUT, 3 * hb, "ZMQ_HEARTBEAT_TIMEOUT", err, errlen) < 0)
+    goto fail;
+  if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) < 0) {
+    snprintf(err, errlen, "zmq_setsockopt ZMQ_MAXMSGSIZE: %s", zmq_strerror(zmq_errno()));
+    goto fail;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (zmq_connect(sock, endpoints[i]) < 0) {
+      snprintf(err, errlen, "--coordinator %s: %s", endpoints[i], zmq_strerror(zmq_errno()));
+      goto fail;
+    }
+  }
+  link_t *l = xcalloc(1, sizeof *l);
+  l->loop = loop;
+  l->sock = sock;
+  l->cb = *cb;
+  l->heartbeat_ms = (uint32_t)hb;
+  l->zw = zwatch_start(loop, sock, on_readable, l);
+  if (!l->zw) {
+    snprintf(err, errlen, "cannot watch the coordinator socket");
+    free(l);
+    goto fail;
+  }
+  uv_timer_init(loop, &l->tick);
+  uv_timer_init(loop, &l->retry);
+  l->tick.data = l->retry.data = l;
+  l->open_handles = 2;
+  return l;
+fail:
+  zmq_close(sock);
+  return NULL;
+}
+
+void link_start(link_t *l) {
+  if (l->started)
+    return;
+  l->started = true;
+  l->last_rx = uv_now(l->loop);
+  uv_timer_start(&l->tick, on_tick, l->heartbeat_ms, l->heartbeat_ms);
+  try_hello(l);
+}
+
+int link_send(link_t *l, envelope_t *env) {
+  if (codec_send(l->sock, NULL, 0, env) == 0) {
+    log_debug("sent %s", codec_body_name(env));
+    return 0;
+  }
+  int saved = errno;
+  if (saved == EAGAIN)
+    log_debug("%s not sent: no coordinator connected", codec_body_name(env));
+  else
+    log_warn("%s not sent: %s", codec_body_name(env), zmq_strerror(saved));
+  errno = saved;
+  return -1;
+}
+
+uint32_t link_heartbeat_ms(const link_t *l) { return l->heartbeat_ms; }
+
+bool link_welcomed(const link_t *l) { return l->state == LINK_READY; }
+
+static void on_closed(uv_handle_t *h) {
+  link_t *l = h->data;
+  if (--l->open_handles == 0)
+    free(l);
+}
+
+void link_close(link_t **lp) {
+  link_t *l = *lp;
+  if (!l)
+    return;
+  *lp = NULL;
+  zwatch_stop(&l->zw);
+  zmq_close(l->sock);
+  l->sock = NULL;
+  uv_close((uv_handle_t *)&l->tick, on_closed);
+  uv_close((uv_handle_t *)&l->retry, on_closed);
+}

@@ -1,0 +1,188 @@
+/*
+ * options.c - the worker's settings table and its checks, see options.h.
+ */
+#include "options.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define PROG "clapper-worker"
+#define USAGE "[options]"
+
+static size_t table(options_t *o, cfg_opt_t *t) {
+  size_t n = 0;
+  t[n++] = (cfg_opt_t){"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
+                       "read settings from FILE (name = value lines)", &o->config};
+  /* No environment variable: CLAPPER_COORDINATOR names the coordinator's
+   * client endpoint (clapper local up's env file), not the worker one. */
+  t[n++] = (cfg_opt_t){"coordinator", 0, CFG_LIST, NULL, OPTIONS_DEFAULT_COORDINATOR, 0, 0,
+                       "ENDPOINT",
+                       "coordinator endpoint; list every coordinator (or a,b)",
+                       &o->coordinator};
+  t[n++] = (cfg_opt_t){"name", 0, CFG_STRING, NULL, NULL, 0, 0, "NAME",
+                       "worker name, an identifier (default: the hostname)", &o->name};
+  t[n++] = (cfg_opt_t){"gpus", 0, CFG_STRING, NULL, "auto", 0, 0, "auto|none",
+                       "discover GPUs through NVML, or use none", &o->gpus};
+  t[n++] = (cfg_opt_t){"gpu-inventory", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
+                       "GPUs from a JSON inventory file instead of NVML", &o->gpu_inventory};
+  t[n++] = (cfg_opt_t){"cpus", 0, CFG_INT, NULL, NULL, 1, 65536, "N",
+                       "CPUs offered (default: online CPUs)", &o->cpus};
+  t[n++] = (cfg_opt_t){"memory-mb", 0, CFG_INT, NULL, NULL, 1, (long long)1 << 40, "N",
+                       "memory offered in MiB (default: physical memory)", &o->memory_mb};
+  t[n++] = (cfg_opt_t){"tags", 0, CFG_LIST, NULL, NULL, 0, 0, "a,b",
+                       "tags this worker offers", &o->tags_raw};
+  t[n++] = (cfg_opt_t){"workdir", 0, CFG_STRING, NULL, OPTIONS_DEFAULT_WORKDIR, 0, 0, "DIR",
+                       "journal, logs and reports", &o->workdir};
+  t[n++] = (cfg_opt_t){"heartbeat-ms", 0, CFG_INT, NULL, "1000", 10, 600000, "MS",
+                       "heartbeat interval until the coordinator's Welcome sets it",
+                       &o->heartbeat_ms};
+  t[n++] = (cfg_opt_t){"kill-grace-ms", 0, CFG_INT, NULL, "5000", 0, 3600000, "MS",
+                       "SIGTERM to SIGKILL delay for timed-out and canceled tasks",
+                       &o->kill_grace_ms};
+  t[n++] = (cfg_opt_t){"drain-timeout-ms", 0, CFG_INT, NULL, "10000", 0, 3600000, "MS",
+                       "after SIGTERM and the last task, wait this long for acknowledgements",
+                       &o->drain_timeout_ms};
+  t[n++] = (cfg_opt_t){"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL",
+                       "error, warn, info or debug", &o->log_level};
+  return n;
+}
+
+#define TABLE_MAX 16
+
+char *options_name_from_host(const char *hostname) {
+  sbuf_t sb = {0};
+  for (const char *p = hostname; *p && sb.len < IDENT_MAX; p++) {
+    char c = *p;
+    if (c >= 'A' && c <= 'Z')
+      c = (char)(c - 'A' + 'a');
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (sb.len == 0 && !alnum)
+      continue;
+    sbuf_putc(&sb, alnum || c == '_' || c == '.' || c == '-' ? c : '-');
+  }
+  if (sb.len == 0)
+    sbuf_puts(&sb, "worker");
+  return sbuf_steal(&sb);
+}
+
+/* Appends the comma-separated items of each value to *out; empty items are
+ * skipped. */
+static void split_list(const cfg_list_t *l, char ***out, size_t *n) {
+  for (size_t i = 0; i < l->n; i++) {
+    char *copy = xstrdup(l->items[i]), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+      while (*tok == ' ')
+        tok++;
+      size_t len = strlen(tok);
+      while (len && tok[len - 1] == ' ')
+        tok[--len] = '\0';
+      if (!len)
+        continue;
+      *out = xreallocarray(*out, *n + 1, sizeof **out);
+      (*out)[(*n)++] = xstrdup(tok);
+    }
+    free(copy);
+  }
+}
+
+int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen) {
+  cfg_opt_t t[TABLE_MAX];
+  size_t n = table(o, t);
+  cfg_result_t res = {0};
+  int rc = config_parse(t, n, argc, argv, PROG, USAGE, &res, err, errlen);
+  if (rc != 0)
+    return rc;
+  rc = -1;
+  if (res.npos > 0) {
+    snprintf(err, errlen, "unexpected argument '%s' (see %s --help)", res.pos[0], PROG);
+    goto out;
+  }
+  if ((o->log_level_num = log_level_parse(o->log_level)) < 0) {
+    snprintf(err, errlen, "--log-level: '%s' is not one of error, warn, info, debug",
+             o->log_level);
+    goto out;
+  }
+  if (strcmp(o->gpus, "auto") && strcmp(o->gpus, "none")) {
+    snprintf(err, errlen, "--gpus: '%s' is not auto or none", o->gpus);
+    goto out;
+  }
+  if (o->gpu_inventory && !o->gpu_inventory[0]) {
+    snprintf(err, errlen, "--gpu-inventory: empty file name");
+    goto out;
+  }
+  if (!o->workdir[0]) {
+    snprintf(err, errlen, "--workdir: empty directory name");
+    goto out;
+  }
+  if (!o->name) {
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) < 0)
+      host[0] = '\0';
+    o->name = options_name_from_host(host);
+  }
+  if (!ident_valid(o->name)) {
+    snprintf(err, errlen,
+             "--name: '%s' is not a valid worker name (expected [a-z0-9][a-z0-9_.-]{0,63})",
+             o->name);
+    goto out;
+  }
+  split_list(&o->coordinator, &o->endpoints, &o->n_endpoints);
+  if (o->n_endpoints == 0) {
+    snprintf(err, errlen, "--coordinator: no endpoint given");
+    goto out;
+  }
+  char **tags = NULL;
+  size_t ntags = 0;
+  split_list(&o->tags_raw, &tags, &ntags);
+  for (size_t i = 0; i < ntags; i++) {
+    bool dup = false;
+    for (size_t k = 0; k < o->n_tags; k++)
+      dup = dup || !strcmp(o->tags[k], tags[i]);
+    if (!ident_valid(tags[i])) {
+      snprintf(err, errlen, "--tags: '%s' is not a valid tag (expected [a-z0-9][a-z0-9_.-]{0,63})",
+               tags[i]);
+      for (size_t k = i; k < ntags; k++)
+        free(tags[k]);
+      free(tags);
+      goto out;
+    }
+    if (dup) {
+      free(tags[i]);
+      continue;
+    }
+    o->tags = xreallocarray(o->tags, o->n_tags + 1, sizeof *o->tags);
+    o->tags[o->n_tags++] = tags[i];
+  }
+  free(tags);
+  if (o->cpus == 0) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    o->cpus = c > 0 ? c : 1;
+  }
+  if (o->memory_mb == 0) {
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    o->memory_mb = pages > 0 && psize > 0 ? (long long)pages * psize / (1024 * 1024) : 1;
+  }
+  rc = 0;
+out:
+  free(res.pos);
+  return rc;
+}
+
+void options_free(options_t *o) {
+  cfg_opt_t t[TABLE_MAX];
+  size_t n = table(o, t);
+  config_free(t, n);
+  for (size_t i = 0; i < o->n_endpoints; i++)
+    free(o->endpoints[i]);
+  free(o->endpoints);
+  for (size_t i = 0; i < o->n_tags; i++)
+    free(o->tags[i]);
+  free(o->tags);
+  o->endpoints = NULL;
+  o->tags = NULL;
+  o->n_endpoints = o->n_tags = 0;
+}

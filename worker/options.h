@@ -1,0 +1,55 @@
+/*
+ * options.h - the worker's settings: one table for flags, the --config
+ * file and the environment (common/config.h), then checks and defaults
+ * that depend on the machine (name from the hostname, CPUs, memory).
+ */
+#ifndef CLAPPER_WORKER_OPTIONS_H
+#define CLAPPER_WORKER_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "util.h"
+
+#define OPTIONS_DEFAULT_COORDINATOR "tcp://127.0.0.1:7710"
+#define OPTIONS_DEFAULT_WORKDIR "/var/lib/clapper-worker"
+
+typedef struct options {
+  /* as parsed (owned by the table; options_free releases them) */
+  char *config;
+  cfg_list_t coordinator;
+  char *name;
+  char *gpus;          /* "auto" or "none" */
+  char *gpu_inventory; /* NULL when not given */
+  long long cpus;      /* 0 until defaulted */
+  long long memory_mb; /* 0 until defaulted */
+  cfg_list_t tags_raw;
+  char *workdir;
+  long long heartbeat_ms;
+  long long kill_grace_ms;
+  long long drain_timeout_ms;
+  char *log_level;
+  /* derived (owned) */
+  char **endpoints; /* coordinator endpoints, commas split */
+  size_t n_endpoints;
+  char **tags; /* validated identifiers, commas split, duplicates removed */
+  size_t n_tags;
+  int log_level_num;
+} options_t;
+
+/* Parses argv (and --config FILE, and the environment) into o, which must
+ * be zeroed.  Returns 0 when the worker should run, 1 when --help or
+ * --version was printed (exit 0), or -1 with a one-line message in err
+ * (exit 2).  In every case release o with options_free. */
+int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen) MUSTCHECK;
+
+/* Releases everything o holds. */
+void options_free(options_t *o);
+
+/* The default worker name: the hostname, lowercased, with characters an
+ * identifier may not contain replaced by '-', cut to IDENT_MAX bytes
+ * ("worker" when nothing is left).  Caller frees. */
+char *options_name_from_host(const char *hostname);
+
+#endif

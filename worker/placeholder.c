@@ -1,1 +1,0 @@
-int worker_placeholder;

@@ -1,0 +1,571 @@
+/*
+ * worker.c - the daemon's state and life cycle, see worker.h.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "codec.h"
+#include "gpu.h"
+#include "journal.h"
+#include "link.h"
+#include "log.h"
+#include "runner.h"
+
+/* One Results message carries at most this many bytes of results. */
+#define RESULTS_MSG_BYTES ((size_t)8 << 20)
+/* A Hello carries at most this many bytes of results. */
+#define HELLO_RESULT_BYTES ((size_t)16 << 20)
+
+/* The daemon's life; worker_set_state performs every transition. */
+typedef enum worker_state {
+  WORKER_RUNNING = 0, /* taking work */
+  WORKER_DRAINING,    /* SIGTERM: finishing attempts, refusing new ones */
+  WORKER_STOPPING,    /* closing: the loop ends when every handle is closed */
+  WORKER_STATE_COUNT
+} worker_state_t;
+
+static const char *const state_names[WORKER_STATE_COUNT] = {"running", "draining",
+                                                            "stopping"};
+
+typedef struct worker {
+  uv_loop_t loop;
+  const options_t *opt;
+  worker_state_t state;
+  char hostname[256];
+  char *shim;
+  int lock_fd;
+  void *zctx;
+  gpu_set_t *gpus;
+  journal_t *journal;
+  runner_t *runner;
+  link_t *link;
+  uv_signal_t sigterm, sigint;
+  uv_idle_t flush;       /* end of the loop iteration: send what was batched */
+  uv_timer_t drain_wait; /* bounds the wait for acknowledgements */
+  bool handles_open;
+  bool close_requested;  /* do_close at the next flush */
+  bool coordinator_drained;
+  /* Started attempts and finished results of this loop iteration. */
+  Clapper__StartedAttempt *started;
+  size_t n_started, cap_started;
+  Clapper__Result **done; /* owned */
+  size_t n_done, cap_done;
+} worker_t;
+
+static void worker_set_state(worker_t *w, worker_state_t to) {
+  static const bool allowed[WORKER_STATE_COUNT][WORKER_STATE_COUNT] = {
+      [WORKER_RUNNING] = {[WORKER_DRAINING] = true, [WORKER_STOPPING] = true},
+      [WORKER_DRAINING] = {[WORKER_STOPPING] = true},
+      [WORKER_STOPPING] = {0},
+  };
+  if (!allowed[w->state][to]) {
+    log_error("refused transition %s -> %s", state_names[w->state], state_names[to]);
+    return;
+  }
+  log_info("%s -> %s", state_names[w->state], state_names[to]);
+  w->state = to;
+}
+
+static void schedule_flush(worker_t *w);
+
+/* ---------------------------------------------------------------- sending */
+
+static int send_body(worker_t *w, envelope_t *env) {
+  if (!w->link)
+    return -1;
+  return link_send(w->link, env);
+}
+
+/* Sends rs[0..n) in Results messages of bounded size. */
+static void send_results(worker_t *w, Clapper__Result *const *rs, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    size_t k = i, bytes = 0;
+    while (k < n && (k == i || bytes + clapper__result__get_packed_size(rs[k]) + 16 <=
+                                   RESULTS_MSG_BYTES))
+      bytes += clapper__result__get_packed_size(rs[k++]) + 16;
+    Clapper__Results body = CLAPPER__RESULTS__INIT;
+    body.n_results = k - i;
+    body.results = (Clapper__Result **)&rs[i];
+    envelope_t env = CLAPPER__ENVELOPE__INIT;
+    env.body_case = CLAPPER__ENVELOPE__BODY_RESULTS;
+    env.results = &body;
+    if (send_body(w, &env) < 0)
+      return; /* the journal keeps them; retransmission or Hello sends them */
+    i = k;
+  }
+}
+
+static int on_link_hello(void *arg) {
+  worker_t *w = arg;
+  const options_t *o = w->opt;
+  Clapper__Hello h = CLAPPER__HELLO__INIT;
+  h.name = o->name;
+  h.version = (char *)CLAPPER_VERSION;
+  h.hostname = w->hostname;
+  h.cpus = (uint32_t)o->cpus;
+  h.memory_mb = (uint64_t)o->memory_mb;
+  Clapper__Gpu *gpus = xcalloc(w->gpus->n ? w->gpus->n : 1, sizeof *gpus);
+  Clapper__Gpu **gpup = xcalloc(w->gpus->n ? w->gpus->n : 1, sizeof *gpup);
+  for (size_t i = 0; i < w->gpus->n; i++) {
+    clapper__gpu__init(&gpus[i]);
+    gpus[i].index = w->gpus->gpus[i].index;
+    gpus[i].uuid = w->gpus->gpus[i].uuid;
+    gpus[i].model = w->gpus->gpus[i].model;
+    gpus[i].memory_mb = w->gpus->gpus[i].memory_mb;
+    gpup[i] = &gpus[i];
+  }
+  h.n_gpus = w->gpus->n;
+  h.gpus = gpup;
+  h.n_tags = o->n_tags;
+  h.tags = o->tags;
+  uint64_t *running = NULL;
+  h.n_running = runner_running_ids(w->runner, &running);
+  h.running = running;
+  size_t n;
+  Clapper__Result *const *pending = journal_pending(w->journal, &n);
+  size_t bytes = 0, k = 0;
+  while (k < n && bytes + clapper__result__get_packed_size(pending[k]) + 16 <= HELLO_RESULT_BYTES)
+    bytes += clapper__result__get_packed_size(pending[k++]) + 16;
+  if (k < n)
+    log_warn("Hello carries %zu of %zu unacknowledged results; the rest follow", k, n);
+  h.n_results = k;
+  h.results = (Clapper__Result **)pending;
+  h.draining = w->state != WORKER_RUNNING;
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_HELLO;
+  env.hello = &h;
+  int rc = send_body(w, &env);
+  if (rc == 0)
+    log_info("Hello sent: %zu running, %zu unacknowledged results", h.n_running, k);
+  free(running);
+  free(gpus);
+  free(gpup);
+  return rc;
+}
+
+static void on_link_heartbeat(void *arg) {
+  worker_t *w = arg;
+  Clapper__Heartbeat hb = CLAPPER__HEARTBEAT__INIT;
+  uint64_t *running = NULL;
+  hb.n_running = runner_running_ids(w->runner, &running);
+  hb.running = running;
+  hb.draining = w->state != WORKER_RUNNING;
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_HEARTBEAT;
+  env.heartbeat = &hb;
+  if (send_body(w, &env) < 0)
+    log_debug("heartbeat dropped");
+  free(running);
+  /* ACK records are fsync'd in batches, here. */
+  if (journal_sync(w->journal) < 0)
+    log_warn("journal fsync: %s", strerror(errno));
+}
+
+static void on_link_retransmit(void *arg) {
+  worker_t *w = arg;
+  size_t n;
+  Clapper__Result *const *pending = journal_pending(w->journal, &n);
+  if (!n)
+    return;
+  log_info("retransmitting %zu unacknowledged results", n);
+  send_results(w, pending, n);
+}
+
+static void send_drain(worker_t *w) {
+  Clapper__Drain d = CLAPPER__DRAIN__INIT;
+  d.on = 1;
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_DRAIN;
+  env.drain = &d;
+  if (send_body(w, &env) < 0)
+    log_warn("Drain not sent now; heartbeats and Hello carry draining=true");
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+/* Closes everything; the loop ends once libuv has closed the handles and
+ * the runner has seen its processes exit. */
+static void do_close(worker_t *w) {
+  if (!w->handles_open)
+    return;
+  w->handles_open = false;
+  /* Results that finished before a stop are made durable, not sent. */
+  if (w->n_done && journal_append(w->journal, w->done, w->n_done) < 0)
+    log_error("results not made durable: %s", strerror(errno));
+  w->n_done = 0;
+  w->n_started = 0;
+  runner_close(&w->runner);
+  link_close(&w->link);
+  uv_close((uv_handle_t *)&w->sigterm, on_handle_closed);
+  uv_close((uv_handle_t *)&w->sigint, on_handle_closed);
+  uv_close((uv_handle_t *)&w->flush, on_handle_closed);
+  uv_close((uv_handle_t *)&w->drain_wait, on_handle_closed);
+}
+
+static void request_stop(worker_t *w) {
+  if (w->state == WORKER_STOPPING)
+    return;
+  worker_set_state(w, WORKER_STOPPING);
+  w->close_requested = true;
+  schedule_flush(w);
+}
+
+static void stop_now(worker_t *w, const char *why) {
+  log_info("stopping now (%s): killing %zu attempts", why,
+           w->runner ? runner_count(w->runner) : (size_t)0);
+  if (w->runner)
+    runner_kill_all(w->runner);
+  request_stop(w);
+}
+
+static void on_drain_wait(uv_timer_t *t) {
+  worker_t *w = t->data;
+  log_warn("drained: exiting with %zu unacknowledged results (kept in the journal)",
+           journal_pending_count(w->journal));
+  request_stop(w);
+}
+
+/* A draining worker exits when nothing runs and everything is acknowledged,
+ * or drain_timeout_ms after the last attempt ended. */
+static void check_drain(worker_t *w) {
+  if (w->state != WORKER_DRAINING || runner_count(w->runner) || w->n_done)
+    return;
+  if (journal_pending_count(w->journal) == 0) {
+    log_info("drained: every result acknowledged");
+    request_stop(w);
+  } else if (!uv_is_active((uv_handle_t *)&w->drain_wait)) {
+    log_info("drained: waiting up to %lld ms for %zu acknowledgements",
+             w->opt->drain_timeout_ms, journal_pending_count(w->journal));
+    uv_timer_start(&w->drain_wait, on_drain_wait, (uint64_t)w->opt->drain_timeout_ms, 0);
+  }
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  worker_t *w = s->data;
+  if (signum == SIGTERM && w->state == WORKER_RUNNING) {
+    log_info("SIGTERM: draining (%zu attempts running)", runner_count(w->runner));
+    worker_set_state(w, WORKER_DRAINING);
+    send_drain(w);
+    check_drain(w);
+    return;
+  }
+  if (w->state == WORKER_STOPPING)
+    return;
+  stop_now(w, signum == SIGTERM ? "second SIGTERM" : "SIGINT");
+}
+
+/* ---------------------------------------------------------------- batching */
+
+static void flush_started(worker_t *w) {
+  if (!w->n_started)
+    return;
+  Clapper__Started body = CLAPPER__STARTED__INIT;
+  Clapper__StartedAttempt **ptrs = xcalloc(w->n_started, sizeof *ptrs);
+  for (size_t i = 0; i < w->n_started; i++)
+    ptrs[i] = &w->started[i];
+  body.n_attempts = w->n_started;
+  body.attempts = ptrs;
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_STARTED;
+  env.started = &body;
+  if (send_body(w, &env) < 0)
+    log_debug("Started not sent; heartbeats report the running attempts");
+  free(ptrs);
+  w->n_started = 0;
+}
+
+static void flush_results(worker_t *w) {
+  if (!w->n_done)
+    return;
+  size_t before = journal_pending_count(w->journal);
+  /* The journal takes the results; the new ones end its pending list. */
+  if (journal_append(w->journal, w->done, w->n_done) < 0)
+    log_error("results are not durable (%s); sending them anyway", strerror(errno));
+  w->n_done = 0;
+  size_t n;
+  Clapper__Result *const *pending = journal_pending(w->journal, &n);
+  if (n > before)
+    send_results(w, pending + before, n - before);
+}
+
+static void on_flush(uv_idle_t *h) {
+  worker_t *w = h->data;
+  uv_idle_stop(&w->flush);
+  if (w->close_requested) {
+    do_close(w);
+    return;
+  }
+  flush_started(w);
+  flush_results(w);
+  check_drain(w);
+}
+
+static void schedule_flush(worker_t *w) {
+  if (w->handles_open)
+    uv_idle_start(&w->flush, on_flush);
+}
+
+static void add_done(worker_t *w, Clapper__Result *r) {
+  if (w->n_done == w->cap_done) {
+    w->cap_done = w->cap_done ? w->cap_done * 2 : 16;
+    w->done = xreallocarray(w->done, w->cap_done, sizeof *w->done);
+  }
+  w->done[w->n_done++] = r;
+  schedule_flush(w);
+}
+
+static void on_finished(void *arg, Clapper__Result *r) {
+  worker_t *w = arg;
+  if (w->state == WORKER_STOPPING) {
+    clapper__result__free_unpacked(r, NULL);
+    return;
+  }
+  add_done(w, r);
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static bool known_attempt(worker_t *w, uint64_t id) {
+  if (runner_has(w->runner, id) || journal_known(w->journal, id))
+    return true;
+  for (size_t i = 0; i < w->n_done; i++)
+    if (w->done[i]->attempt_id == id)
+      return true;
+  return false;
+}
+
+static void handle_task(worker_t *w, const Clapper__Task *t) {
+  if (known_attempt(w, t->attempt_id)) {
+    log_debug("attempt %llu: duplicate assignment ignored", (unsigned long long)t->attempt_id);
+    return;
+  }
+  if (t->attempt_id == 0) {
+    log_warn("task %llu: attempt id 0 ignored", (unsigned long long)t->task_id);
+    return;
+  }
+  if (w->state != WORKER_RUNNING) {
+    log_info("attempt %llu: refused, worker is draining", (unsigned long long)t->attempt_id);
+    add_done(w, runner_result_unstarted(t->attempt_id, CLAPPER__OUTCOME__OUTCOME_CANCELED,
+                                        "worker is draining"));
+    return;
+  }
+  char err[512];
+  uint32_t pid = 0;
+  int64_t at = 0;
+  if (runner_start(w->runner, t, &pid, &at, err, sizeof err) < 0) {
+    add_done(w, runner_result_unstarted(t->attempt_id, CLAPPER__OUTCOME__OUTCOME_FAILED, err));
+    return;
+  }
+  if (w->n_started == w->cap_started) {
+    w->cap_started = w->cap_started ? w->cap_started * 2 : 16;
+    w->started = xreallocarray(w->started, w->cap_started, sizeof *w->started);
+  }
+  Clapper__StartedAttempt *s = &w->started[w->n_started++];
+  clapper__started_attempt__init(s);
+  s->attempt_id = t->attempt_id;
+  s->started_at_us = at;
+  s->pid = pid;
+  schedule_flush(w);
+}
+
+static void cancel_attempts(worker_t *w, const uint64_t *ids, size_t n, const char *reason) {
+  for (size_t i = 0; i < n; i++)
+    if (runner_cancel(w->runner, ids[i], reason) < 0)
+      log_debug("cancel of attempt %llu ignored: not running", (unsigned long long)ids[i]);
+}
+
+static void on_link_message(void *arg, envelope_t *env) {
+  worker_t *w = arg;
+  if (w->state == WORKER_STOPPING) {
+    codec_free(&env);
+    return;
+  }
+  switch (env->body_case) {
+  case CLAPPER__ENVELOPE__BODY_WELCOME:
+    cancel_attempts(w, env->welcome->cancel, env->welcome->n_cancel,
+                    "the coordinator no longer expects it");
+    break;
+  case CLAPPER__ENVELOPE__BODY_ASSIGN:
+    for (size_t i = 0; i < env->assign->n_tasks; i++)
+      handle_task(w, env->assign->tasks[i]);
+    break;
+  case CLAPPER__ENVELOPE__BODY_RESULT_ACK: {
+    int removed = journal_ack(w->journal, env->result_ack->attempt_ids,
+                              env->result_ack->n_attempt_ids);
+    log_debug("acknowledged: %d results", removed);
+    check_drain(w);
+    break;
+  }
+  case CLAPPER__ENVELOPE__BODY_CANCEL:
+    cancel_attempts(w, env->cancel->attempt_ids, env->cancel->n_attempt_ids,
+                    env->cancel->reason);
+    break;
+  case CLAPPER__ENVELOPE__BODY_DRAIN:
+    /* The coordinator stops assigning; nothing changes here. */
+    if (w->coordinator_drained != (bool)env->drain->on)
+      log_info("the coordinator %s this worker", env->drain->on ? "drained" : "undrained");
+    w->coordinator_drained = env->drain->on;
+    break;
+  default:
+    log_warn("unexpected %s from the coordinator ignored", codec_body_name(env));
+    break;
+  }
+  codec_free(&env);
+}
+
+/* ---------------------------------------------------------------- start */
+
+static int lock_workdir(worker_t *w, const char *dir) {
+  char *path = xasprintf("%s/lock", dir);
+  w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (w->lock_fd < 0) {
+    log_error("cannot open %s: %s", path, strerror(errno));
+    free(path);
+    return -1;
+  }
+  if (flock(w->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+    log_error("workdir %s is in use by another clapper-worker (%s)", dir, strerror(errno));
+    free(path);
+    return -1;
+  }
+  free(path);
+  return 0;
+}
+
+int worker_run(const options_t *o) {
+  worker_t w;
+  memset(&w, 0, sizeof w);
+  w.opt = o;
+  w.lock_fd = -1;
+  int rc = 1;
+  char err[1024];
+  bool loop_open = false;
+
+  if (gethostname(w.hostname, sizeof w.hostname - 1) < 0)
+    snprintf(w.hostname, sizeof w.hostname, "unknown");
+  char exe[PATH_MAX];
+  size_t exelen = sizeof exe;
+  if (uv_exepath(exe, &exelen) < 0) {
+    log_error("cannot find the path of this executable");
+    goto out;
+  }
+  w.shim = xstrdup(exe);
+
+  if (o->gpu_inventory) {
+    if (gpu_inventory_load(o->gpu_inventory, &w.gpus, err, sizeof err) < 0) {
+      fprintf(stderr, "clapper-worker: --gpu-inventory %s\n", err);
+      rc = 2;
+      goto out;
+    }
+  } else if (!strcmp(o->gpus, "none")) {
+    w.gpus = gpu_none();
+  } else {
+    w.gpus = gpu_discover();
+  }
+
+  if (util_mkdir_p(o->workdir, 0755) < 0) {
+    log_error("cannot create workdir %s: %s", o->workdir, strerror(errno));
+    goto out;
+  }
+  if (lock_workdir(&w, o->workdir) < 0)
+    goto out;
+  char *jpath = xasprintf("%s/journal", o->workdir);
+  int jrc = journal_open(jpath, &w.journal, err, sizeof err);
+  free(jpath);
+  if (jrc < 0) {
+    log_error("%s", err);
+    goto out;
+  }
+
+  if (uv_loop_init(&w.loop) < 0) {
+    log_error("uv_loop_init failed");
+    goto out;
+  }
+  loop_open = true;
+  runner_config_t rcfg = {
+      .shim = w.shim,
+      .workdir = o->workdir,
+      .kill_grace_ms = (uint64_t)o->kill_grace_ms,
+      .gpus = w.gpus,
+      .finished = on_finished,
+      .arg = &w,
+  };
+  w.runner = runner_new(&w.loop, &rcfg, err, sizeof err);
+  if (!w.runner) {
+    log_error("%s", err);
+    goto out;
+  }
+  w.zctx = zmq_ctx_new();
+  if (!w.zctx) {
+    log_error("zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+    goto out;
+  }
+  link_callbacks_t cb = {
+      .hello = on_link_hello,
+      .heartbeat = on_link_heartbeat,
+      .retransmit = on_link_retransmit,
+      .message = on_link_message,
+      .arg = &w,
+  };
+  w.link = link_new(&w.loop, w.zctx, o->endpoints, o->n_endpoints, (uint32_t)o->heartbeat_ms,
+                    &cb, err, sizeof err);
+  if (!w.link) {
+    fprintf(stderr, "clapper-worker: %s\n", err);
+    rc = 2;
+    goto out;
+  }
+  uv_signal_init(&w.loop, &w.sigterm);
+  uv_signal_init(&w.loop, &w.sigint);
+  uv_idle_init(&w.loop, &w.flush);
+  uv_timer_init(&w.loop, &w.drain_wait);
+  w.sigterm.data = w.sigint.data = w.flush.data = w.drain_wait.data = &w;
+  w.handles_open = true;
+  uv_signal_start(&w.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&w.sigint, on_signal, SIGINT);
+
+  log_info("worker %s on %s: %zu GPUs, %lld CPUs, %lld MiB, %zu coordinator endpoint(s), "
+           "workdir %s",
+           o->name, w.hostname, w.gpus->n, o->cpus, o->memory_mb, o->n_endpoints, o->workdir);
+  link_start(w.link);
+  uv_run(&w.loop, UV_RUN_DEFAULT);
+  rc = 0;
+out:
+  if (loop_open) {
+    /* Whatever is still open after a failed start is closed here. */
+    w.close_requested = true;
+    if (w.handles_open)
+      do_close(&w);
+    runner_close(&w.runner);
+    link_close(&w.link);
+    uv_run(&w.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&w.loop) != 0)
+      log_warn("the loop still has open handles at exit");
+  }
+  for (size_t i = 0; i < w.n_done; i++)
+    clapper__result__free_unpacked(w.done[i], NULL);
+  free(w.done);
+  free(w.started);
+  if (w.zctx)
+    zmq_ctx_term(w.zctx);
+  journal_close(&w.journal);
+  gpu_set_free(&w.gpus);
+  if (w.lock_fd >= 0)
+    close(w.lock_fd);
+  free(w.shim);
+  if (rc == 0)
+    log_info("worker %s exits", o->name);
+  return rc;
+}
