@@ -225,6 +225,10 @@ int util_mkdir_p(const char *dir, unsigned mode) {
   }
   int rc = mkdir(p, mode);
   int saved = errno;
+  /* Something already there must be a directory (or lead to one). */
+  struct stat st;
+  if (rc < 0 && saved == EEXIST && stat(p, &st) == 0 && !S_ISDIR(st.st_mode))
+    saved = ENOTDIR;
   free(p);
   if (rc < 0 && saved != EEXIST) {
     errno = saved;

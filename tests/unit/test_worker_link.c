@@ -272,6 +272,21 @@ static int wait_exit(pid_t pid, int ms) {
 
 static bool exited_zero(int status) { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 
+/* The pid a task wrote to path, waiting up to ms for the file to exist and
+ * hold a whole number (the shell may have created it but not written it). */
+static pid_t wait_pid_file(const char *path, uint64_t ms) {
+  uint64_t deadline = now_ms() + ms;
+  do {
+    char *text = util_read_file(path, 64, NULL);
+    pid_t pid = text && strchr(text, '\n') ? (pid_t)atoi(text) : 0;
+    free(text);
+    if (pid > 0)
+      return pid;
+    usleep(20000);
+  } while (now_ms() < deadline);
+  return 0;
+}
+
 static bool pid_gone(pid_t pid) {
   for (int i = 0; i < 150; i++) {
     if (kill(pid, 0) < 0 && errno == ESRCH)
@@ -494,11 +509,7 @@ static void phase_stop_now(void) {
   CHECK(pid_gone((pid_t)started_pid(106)));
   pid_t pgid = (pid_t)started_pid(105);
   char *pp = xasprintf("%s/out/105/c.pid", dir);
-  char *text = NULL;
-  for (int i = 0; i < 100 && !(text = util_read_file(pp, 64, NULL)); i++)
-    usleep(20000);
-  pid_t child = text ? (pid_t)atoi(text) : 0;
-  free(text);
+  pid_t child = wait_pid_file(pp, 10000);
   free(pp);
   CHECK(child > 0);
   /* The first SIGTERM drains and waits for the task; the second stops now. */
@@ -526,15 +537,7 @@ static void phase_worker_killed(void) {
   send_assign(sleeper, 1);
   CHECK(WAIT_FOR(started_pid(107) != 0, 5000));
   char *cp = xasprintf("%s/out/107/c.pid", dir), *gp = xasprintf("%s/out/107/gc.pid", dir);
-  char *ct = NULL, *gt = NULL;
-  for (int i = 0; i < 100 && !((ct = util_read_file(cp, 64, NULL)) && (gt = util_read_file(gp, 64, NULL))); i++) {
-    free(ct);
-    ct = NULL;
-    usleep(20000);
-  }
-  pid_t c = ct ? (pid_t)atoi(ct) : 0, gc = gt ? (pid_t)atoi(gt) : 0;
-  free(ct);
-  free(gt);
+  pid_t c = wait_pid_file(cp, 10000), gc = wait_pid_file(gp, 10000);
   free(cp);
   free(gp);
   CHECK(c > 0 && gc > 0);

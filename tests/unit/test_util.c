@@ -1,0 +1,343 @@
+/*
+ * test_util.c - the small helpers: identifier rules at their boundaries,
+ * bounded unsigned parsing, whole-file reads with a limit, mkdir -p, the
+ * growable string buffer, ISO 8601 timestamps (also before 1970), hex and
+ * the allocation helpers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "util.h"
+
+static char dir[] = "/tmp/clapper-test-util-XXXXXX";
+
+static void test_ident(void) {
+  char s[IDENT_MAX + 2];
+  memset(s, 'a', IDENT_MAX);
+  s[IDENT_MAX] = '\0';
+  CHECK(ident_valid(s)); /* 64 characters */
+  s[IDENT_MAX] = 'a';
+  s[IDENT_MAX + 1] = '\0';
+  CHECK(!ident_valid(s)); /* 65 */
+  s[IDENT_MAX - 1] = '\0';
+  CHECK(ident_valid(s)); /* 63 */
+
+  CHECK(!ident_valid(NULL));
+  CHECK(!ident_valid(""));
+  CHECK(ident_valid("a"));
+  CHECK(ident_valid("0"));
+  CHECK(ident_valid("sh0420"));
+  CHECK(ident_valid("s02e03"));
+  CHECK(ident_valid("a_b.c-d"));
+  CHECK(ident_valid("9lives"));
+  CHECK(ident_valid("a-"));
+  /* The first character must be a lowercase letter or a digit. */
+  CHECK(!ident_valid("_a"));
+  CHECK(!ident_valid(".a"));
+  CHECK(!ident_valid("-a"));
+  CHECK(!ident_valid(".."));
+  /* No uppercase, spaces, slashes or other punctuation anywhere. */
+  CHECK(!ident_valid("A"));
+  CHECK(!ident_valid("aB"));
+  CHECK(!ident_valid("sh0420 "));
+  CHECK(!ident_valid("a b"));
+  CHECK(!ident_valid("a/b"));
+  CHECK(!ident_valid("a:b"));
+  CHECK(!ident_valid("a+b"));
+  CHECK(!ident_valid("caf\xc3\xa9"));
+  CHECK(!ident_valid("a\tb"));
+}
+
+static void test_parse_u64(void) {
+  uint64_t v = 7;
+  CHECK_INT(util_parse_u64("0", 0, 10, &v), 0);
+  CHECK_INT(v, 0);
+  CHECK_INT(util_parse_u64("42", 0, UINT64_MAX, &v), 0);
+  CHECK_INT(v, 42);
+  CHECK_INT(util_parse_u64("007", 0, 10, &v), 0);
+  CHECK_INT(v, 7);
+  CHECK_INT(util_parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0);
+  CHECK(v == UINT64_MAX);
+  CHECK_INT(util_parse_u64("1844674407370955161", 0, UINT64_MAX, &v), 0);
+  CHECK(v == 1844674407370955161ull);
+
+  /* Refusals leave *out alone. */
+  v = 99;
+  CHECK_INT(util_parse_u64("18446744073709551616", 0, UINT64_MAX, &v), -1);
+  CHECK_INT(util_parse_u64("18446744073709551620", 0, UINT64_MAX, &v), -1);
+  CHECK_INT(util_parse_u64("99999999999999999999", 0, UINT64_MAX, &v), -1);
+  CHECK_INT(util_parse_u64("184467440737095516150", 0, UINT64_MAX, &v), -1);
+  CHECK_INT(util_parse_u64("", 0, 10, &v), -1);
+  CHECK_INT(util_parse_u64(NULL, 0, 10, &v), -1);
+  CHECK_INT(util_parse_u64("-1", 0, 10, &v), -1);
+  CHECK_INT(util_parse_u64("+1", 0, 10, &v), -1);
+  CHECK_INT(util_parse_u64(" 1", 0, 10, &v), -1);
+  CHECK_INT(util_parse_u64("1 ", 0, 10, &v), -1);
+  CHECK_INT(util_parse_u64("1x", 0, 10, &v), -1);
+  CHECK_INT(util_parse_u64("0x10", 0, 100, &v), -1);
+  CHECK_INT(util_parse_u64("1.5", 0, 10, &v), -1);
+  CHECK_INT(v, 99);
+
+  /* Range, inclusive at both ends. */
+  CHECK_INT(util_parse_u64("5", 5, 10, &v), 0);
+  CHECK_INT(v, 5);
+  CHECK_INT(util_parse_u64("10", 5, 10, &v), 0);
+  CHECK_INT(v, 10);
+  v = 99;
+  CHECK_INT(util_parse_u64("4", 5, 10, &v), -1);
+  CHECK_INT(util_parse_u64("11", 5, 10, &v), -1);
+  CHECK_INT(util_parse_u64("0", 1, 10, &v), -1);
+  CHECK_INT(v, 99);
+}
+
+static void write_file(const char *path, const char *data, size_t len) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  CHECK(fd >= 0);
+  if (fd < 0)
+    return;
+  CHECK_INT(util_write_all(fd, data, len), 0);
+  close(fd);
+}
+
+static void test_read_file(void) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/f", dir);
+
+  /* Larger than one read chunk, with a NUL inside. */
+  size_t big = 200000;
+  char *data = xmalloc(big);
+  for (size_t i = 0; i < big; i++)
+    data[i] = (char)('a' + i % 26);
+  data[1000] = '\0';
+  write_file(path, data, big);
+
+  size_t len = 0;
+  char *got = util_read_file(path, big, &len); /* exactly the limit */
+  CHECK(got != NULL);
+  CHECK_INT(len, big);
+  CHECK(got && memcmp(got, data, big) == 0);
+  CHECK(got && got[big] == '\0');
+  free(got);
+
+  len = 12345;
+  errno = 0;
+  CHECK(util_read_file(path, big - 1, &len) == NULL);
+  CHECK_INT(errno, EFBIG);
+  CHECK_INT(len, 12345); /* untouched on failure */
+  errno = 0;
+  CHECK(util_read_file(path, 10, NULL) == NULL);
+  CHECK_INT(errno, EFBIG);
+  free(data);
+
+  /* An empty file is an empty string, not NULL. */
+  write_file(path, "", 0);
+  got = util_read_file(path, 0, &len);
+  CHECK(got != NULL);
+  CHECK_INT(len, 0);
+  CHECK_STR(got, "");
+  free(got);
+
+  write_file(path, "abc", 3);
+  got = util_read_file(path, 3, NULL);
+  CHECK_STR(got, "abc");
+  free(got);
+  errno = 0;
+  CHECK(util_read_file(path, 2, &len) == NULL);
+  CHECK_INT(errno, EFBIG);
+
+  char missing[256];
+  snprintf(missing, sizeof missing, "%s/no-such-file", dir);
+  errno = 0;
+  CHECK(util_read_file(missing, 100, &len) == NULL);
+  CHECK_INT(errno, ENOENT);
+  unlink(path);
+}
+
+static bool is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void test_mkdir_p(void) {
+  char path[256], p2[256];
+  snprintf(path, sizeof path, "%s/a/b/c/d", dir);
+  CHECK_INT(util_mkdir_p(path, 0700), 0);
+  CHECK(is_dir(path));
+  struct stat st;
+  CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0700);
+  /* Existing: fine, again and again. */
+  CHECK_INT(util_mkdir_p(path, 0700), 0);
+  snprintf(p2, sizeof p2, "%s/a/b", dir);
+  CHECK_INT(util_mkdir_p(p2, 0700), 0);
+  CHECK_INT(util_mkdir_p(dir, 0700), 0);
+  /* Trailing and doubled slashes. */
+  snprintf(p2, sizeof p2, "%s/a/x//y/", dir);
+  CHECK_INT(util_mkdir_p(p2, 0755), 0);
+  snprintf(p2, sizeof p2, "%s/a/x/y", dir);
+  CHECK(is_dir(p2));
+
+  /* A file in the way is an error, at the end or in the middle. */
+  char file[256];
+  snprintf(file, sizeof file, "%s/plain", dir);
+  write_file(file, "x", 1);
+  errno = 0;
+  CHECK_INT(util_mkdir_p(file, 0700), -1);
+  CHECK_INT(errno, ENOTDIR);
+  snprintf(p2, sizeof p2, "%s/plain/sub", dir);
+  errno = 0;
+  CHECK_INT(util_mkdir_p(p2, 0700), -1);
+  CHECK_INT(errno, ENOTDIR);
+  CHECK(!is_dir(p2));
+  unlink(file);
+}
+
+static void test_sbuf(void) {
+  sbuf_t sb = {0};
+  /* Reset and steal of a never-used buffer. */
+  sbuf_reset(&sb);
+  CHECK(sb.buf == NULL && sb.len == 0);
+  char *p = sbuf_steal(&sb);
+  CHECK_STR(p, "");
+  free(p);
+
+  /* Growth past several doublings keeps content and the terminator. */
+  for (int i = 0; i < 10000; i++)
+    sbuf_putc(&sb, (char)('0' + i % 10));
+  CHECK_INT(sb.len, 10000);
+  CHECK(sb.cap > sb.len);
+  CHECK(sb.buf[9999] == '9' && sb.buf[10000] == '\0');
+  CHECK(sb.buf[1234] == '4');
+  sbuf_free(&sb);
+  CHECK(sb.buf == NULL && sb.len == 0 && sb.cap == 0);
+
+  sbuf_puts(&sb, "hello");
+  sbuf_append(&sb, ", world", 7);
+  sbuf_append(&sb, "", 0);
+  CHECK_STR(sb.buf, "hello, world");
+  CHECK_INT(sb.len, 12);
+  sbuf_append(&sb, "a\0b", 3); /* binary-safe */
+  CHECK_INT(sb.len, 15);
+  CHECK(memcmp(sb.buf + 12, "a\0b", 4) == 0);
+
+  /* printf: short, exactly at the internal 256-byte boundary, and long. */
+  sbuf_reset(&sb);
+  CHECK_INT(sb.len, 0);
+  CHECK_STR(sb.buf, "");
+  sbuf_printf(&sb, "%d-%s", 42, "x");
+  CHECK_STR(sb.buf, "42-x");
+  for (size_t n = 250; n <= 260; n++) {
+    char *s = xmalloc(n + 1);
+    memset(s, 'q', n);
+    s[n] = '\0';
+    sbuf_reset(&sb);
+    sbuf_puts(&sb, "<");
+    sbuf_printf(&sb, "%s", s);
+    sbuf_putc(&sb, '>');
+    CHECK_INT(sb.len, n + 2);
+    CHECK(sb.buf[0] == '<' && sb.buf[n + 1] == '>' && sb.buf[n + 2] == '\0');
+    CHECK(memcmp(sb.buf + 1, s, n) == 0);
+    free(s);
+  }
+  size_t big = 100000;
+  char *s = xmalloc(big + 1);
+  for (size_t i = 0; i < big; i++)
+    s[i] = (char)('a' + i % 26);
+  s[big] = '\0';
+  sbuf_reset(&sb);
+  sbuf_puts(&sb, "head:");
+  sbuf_printf(&sb, "[%s|%zu]", s, big);
+  char tail[64];
+  snprintf(tail, sizeof tail, "|%zu]", big);
+  CHECK_INT(sb.len, 5 + 1 + big + strlen(tail));
+  CHECK(memcmp(sb.buf, "head:[", 6) == 0);
+  CHECK(memcmp(sb.buf + 6, s, big) == 0);
+  CHECK_STR(sb.buf + 6 + big, tail);
+  free(s);
+
+  /* Steal hands over the buffer and leaves an empty, reusable sbuf. */
+  char *stolen = sbuf_steal(&sb);
+  CHECK(memcmp(stolen, "head:[abc", 9) == 0);
+  CHECK(sb.buf == NULL && sb.len == 0 && sb.cap == 0);
+  free(stolen);
+  sbuf_printf(&sb, "%s", "again");
+  CHECK_STR(sb.buf, "again");
+  stolen = sbuf_steal(&sb);
+  CHECK_STR(stolen, "again");
+  free(stolen);
+  sbuf_free(&sb);
+}
+
+static void test_iso8601(void) {
+  char out[40];
+  util_iso8601(0, out, sizeof out);
+  CHECK_STR(out, "1970-01-01T00:00:00.000000Z");
+  util_iso8601(1700000000123456LL, out, sizeof out);
+  CHECK_STR(out, "2023-11-14T22:13:20.123456Z");
+  util_iso8601(951782400000001LL, out, sizeof out); /* leap day 2000 */
+  CHECK_STR(out, "2000-02-29T00:00:00.000001Z");
+  util_iso8601(-1, out, sizeof out);
+  CHECK_STR(out, "1969-12-31T23:59:59.999999Z");
+  util_iso8601(-1000000, out, sizeof out);
+  CHECK_STR(out, "1969-12-31T23:59:59.000000Z");
+  util_iso8601(-1500000, out, sizeof out);
+  CHECK_STR(out, "1969-12-31T23:59:58.500000Z");
+  /* A short buffer truncates and stays terminated. */
+  char small[11];
+  util_iso8601(0, small, sizeof small);
+  CHECK_STR(small, "1970-01-01");
+
+  int64_t w = util_wall_us();
+  CHECK(w > 1600000000000000LL);
+  uint64_t m1 = util_mono_us(), m2 = util_mono_us();
+  CHECK(m2 >= m1);
+}
+
+static void test_hex_and_alloc(void) {
+  const unsigned char in[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff, 0x10};
+  char out[2 * sizeof in + 1];
+  memset(out, 'z', sizeof out);
+  util_hex(in, sizeof in, out);
+  CHECK_STR(out, "00017f80abff10");
+  util_hex(in, 0, out);
+  CHECK_STR(out, "");
+
+  char *d = xstrndup("abcdef", 3);
+  CHECK_STR(d, "abc");
+  free(d);
+  d = xstrndup("ab", 10);
+  CHECK_STR(d, "ab");
+  free(d);
+  d = xasprintf("%s=%d", "n", -5);
+  CHECK_STR(d, "n=-5");
+  free(d);
+  int *a = xcalloc(4, sizeof *a);
+  CHECK(a[0] == 0 && a[3] == 0);
+  a = xreallocarray(a, 1000, sizeof *a);
+  a[999] = 1;
+  free(a);
+  void *z = xmalloc(0); /* never NULL */
+  CHECK(z != NULL);
+  free(z);
+}
+
+int main(void) {
+  if (!mkdtemp(dir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  test_ident();
+  test_parse_u64();
+  test_read_file();
+  test_mkdir_p();
+  test_sbuf();
+  test_iso8601();
+  test_hex_and_alloc();
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK_INT(system(cmd), 0);
+  return check_report("util");
+}
