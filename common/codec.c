@@ -108,8 +108,12 @@ int codec_recv(void *sock, uint8_t *ident, size_t *identlen, char *user, size_t 
     zmq_msg_t id;
     zmq_msg_init(&id);
     if (zmq_msg_recv(&id, sock, ZMQ_DONTWAIT) < 0) {
+      int saved = errno;
       zmq_msg_close(&id);
-      return errno == EAGAIN ? 0 : -1;
+      if (saved == EAGAIN)
+        return 0;
+      snprintf(err, errlen, "receive failed: %s", zmq_strerror(saved));
+      return -1;
     }
     size_t n = zmq_msg_size(&id);
     if (n > CODEC_MAX_IDENT)

@@ -106,9 +106,12 @@ static int load_file(const cfg_opt_t *opts, size_t nopts, int *list_src, const c
   if (!text)
     return fail(err, errlen, "--config %s: %s", path, strerror(errno));
   int rc = 0, lineno = 0;
-  char *save = NULL;
-  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+  /* Not strtok: it would skip empty lines and so miscount line numbers. */
+  for (char *line = text, *next; line && *line; line = next) {
     lineno++;
+    next = strchr(line, '\n');
+    if (next)
+      *next++ = '\0';
     char *hash = strchr(line, '#');
     if (hash)
       *hash = '\0';

@@ -189,6 +189,15 @@ static void set_poll(pgconn_t *c, int events) {
   uv_poll_start(&c->poll, events, on_poll);
 }
 
+/* Server notices ("... already exists, skipping") are not errors. */
+static void on_notice(void *arg, const char *message) {
+  pgconn_t *c = arg;
+  size_t n = strlen(message);
+  while (n && message[n - 1] == '\n')
+    n--;
+  log_debug("%s: %.*s", c->name, (int)n, message);
+}
+
 pgconn_t *pgconn_open(uv_loop_t *loop, const char *conninfo, const char *name,
                       pgconn_fatal_cb fatal, void *fatal_arg, char *err, size_t errlen) {
   pgconn_t *c = xcalloc(1, sizeof *c);
@@ -204,6 +213,7 @@ pgconn_t *pgconn_open(uv_loop_t *loop, const char *conninfo, const char *name,
         *p = ' ';
     goto fail;
   }
+  PQsetNoticeProcessor(c->conn, on_notice, c);
   PGresult *r = PQexec(c->conn, "SET TimeZone = 'UTC'");
   PQclear(r);
   if (uv_poll_init(loop, &c->poll, PQsocket(c->conn)) < 0) {

@@ -36,7 +36,8 @@ static int64_t i64(PGresult *r, int row, int col) {
 static int load_workers(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   PGresult *r = query(conn,
                       "SELECT name, hostname, cpus, memory_mb, gpus::text, version, "
-                      "array_to_json(tags)::text FROM workers ORDER BY name",
+                      "array_to_json(tags)::text, " US("last_seen") ", state"
+                      " FROM workers ORDER BY name",
                       err, errlen);
   if (!r)
     return -1;
@@ -47,6 +48,7 @@ static int load_workers(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     w->cpus = (uint32_t)i64(r, i, 2);
     w->memory_mb = (uint64_t)i64(r, i, 3);
     w->version = xstrdup(PQgetvalue(r, i, 5));
+    w->last_seen_us = i64(r, i, 7); /* kept: the row is rewritten below */
     json_t *gpus = json_loads(PQgetvalue(r, i, 4), 0, NULL);
     size_t ng = json_is_array(gpus) ? json_array_size(gpus) : 0;
     w->gpus = xcalloc(ng ? ng : 1, sizeof *w->gpus);
@@ -71,8 +73,13 @@ static int load_workers(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     json_decref(tags);
     w->cpus_free = w->cpus;
     w->mem_free = w->memory_mb;
-    /* Offline until it says hello; record that, it was maybe "online". */
-    store_worker(c, w);
+    /* Offline until it says hello: a decision, so it goes through the
+     * transition function (and the event log) when it changes the row. */
+    const char *was = PQgetvalue(r, i, 8);
+    for (int k = 0; k < WORKER_STATE_COUNT; k++)
+      if (!strcmp(was, worker_state_name((worker_state_t)k)))
+        w->state = (uint8_t)k;
+    worker_set_state(c, w, WORKER_OFFLINE, "the coordinator restarted");
   }
   PQclear(r);
   return 0;
@@ -195,11 +202,14 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   for (int i = 0; i < PQntuples(r); i++) {
     uint64_t tid = (uint64_t)i64(r, i, 0);
     job_t *j = idmap_get(&c->jobs, (uint64_t)i64(r, i, 1));
+    if (!j)
+      continue; /* its job was left as it is, above */
     int64_t seq = i64(r, i, 2);
     int st = task_state_parse(PQgetvalue(r, i, 3));
-    if (!j || seq < 0 || (uint64_t)seq >= j->ntasks || st < 0 ||
+    if (seq < 0 || (uint64_t)seq >= j->ntasks || st < 0 ||
         j->first_task_id + (uint64_t)seq != tid) {
       snprintf(err, errlen, "task %" PRIu64 " does not fit its job; refusing to start", tid);
+      PQclear(r);
       goto out;
     }
     task_t *t = &j->tasks[seq];

@@ -202,10 +202,10 @@ static const char SQL_SHOT[] =
 static const char SQL_JOB_INSERT[] =
     "INSERT INTO jobs (id, episode_id, shot_id, name, kind, state, priority, max_attempts, "
     "max_lost, retry_backoff_s, timeout_s, seed, requires, provenance, spec, output_dir, "
-    "ntasks, task_counts, reason, submitted_by, submitted_at) "
+    "ntasks, task_counts, reason, submitted_by, submitted_at, started_at, finished_at) "
     "SELECT $3, e.id, (SELECT s.id FROM shots s WHERE s.episode_id = e.id AND s.name = $4), "
     "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb, $16::jsonb, $17, $18, "
-    "$19::jsonb, $20, $21, clapper_ts($22) "
+    "$19::jsonb, $20, $21, clapper_ts($22), clapper_ts($23), clapper_ts($24) "
     "FROM episodes e JOIN projects p ON p.id = e.project_id WHERE p.name = $1 AND e.name = $2";
 static const char SQL_JOB_UPDATE[] =
     "UPDATE jobs j SET state = u.state, task_counts = u.counts::jsonb, reason = u.reason, "
@@ -324,7 +324,9 @@ static void add_new_job(pgq_t *q, const job_t *j, const job_t *prev) {
     char *p3[] = {xstrdup(j->project), xstrdup(j->episode), xstrdup(sp->shot)};
     pgq_add(q, SQL_SHOT, 3, p3);
   }
-  char *p[22] = {
+  /* A job is usually dispatched, and may even finish, within the batch
+   * that creates it: its times go in with the row. */
+  char *p[24] = {
       xstrdup(j->project),
       xstrdup(j->episode),
       i64s((int64_t)j->id),
@@ -347,8 +349,10 @@ static void add_new_job(pgq_t *q, const job_t *j, const job_t *prev) {
       xstrdup(j->reason),
       xstrdup(j->submitted_by),
       i64s(j->submitted_us),
+      j->started_us ? i64s(j->started_us) : NULL,
+      j->finished_us ? i64s(j->finished_us) : NULL,
   };
-  pgq_add(q, SQL_JOB_INSERT, 22, p);
+  pgq_add(q, SQL_JOB_INSERT, 24, p);
 }
 
 static void add_worker(pgq_t *q, const worker_t *w) {

@@ -492,6 +492,15 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
   }
   worker_t *w = workers_find(c, h->name);
   bool known = w != NULL;
+  /* Two hosts with one name would steal it from each other on every
+   * hello; the one that has it keeps it while its lease runs. */
+  if (w && w->identlen && (w->identlen != identlen || memcmp(w->ident, ident, identlen)) &&
+      (w->state == WORKER_ONLINE || w->state == WORKER_DRAINING) && w->hostname &&
+      strcmp(w->hostname, h->hostname) != 0) {
+    log_warn("hello from host '%.64s' refused: worker name %s is in use by host '%s'",
+             h->hostname, w->name, w->hostname);
+    return;
+  }
   if (!w)
     w = workers_add(c, h->name);
 

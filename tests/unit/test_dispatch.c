@@ -1,0 +1,499 @@
+/*
+ * test_dispatch.c - the ready index and placement, in memory only.
+ *
+ * Each scenario builds a coordinator by hand (no database, no sockets):
+ * workers with given resources, jobs from job files, then dispatch_run.
+ * It checks resource fitting (cpus, memory, GPU count, per-GPU memory,
+ * tags), the order of dispatch (priority first, then submission, then task
+ * order), that no worker is overcommitted and no GPU is held twice, that a
+ * job nobody can run does not block the ones behind it, round-robin over
+ * workers, the release of resources when an attempt ends, and retry
+ * back-off through the delayed heap and its timer.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dispatch.h"
+#include "log.h"
+#include "model.h"
+#include "store.h"
+#include "workers.h"
+
+static uv_loop_t loop;
+static char output_root[] = "/tmp/clapper-test-dispatch-out";
+
+static coord_t *coord_new(void) {
+  coord_t *c = xcalloc(1, sizeof *c);
+  c->loop = &loop;
+  c->cfg.output_root = output_root;
+  c->next_job_id = c->next_task_id = c->next_attempt_id = 1;
+  c->started_mono = util_mono_us();
+  c->store = store_new(c);
+  c->dispatch = dispatch_new(c);
+  uv_timer_init(&loop, &c->delay_timer);
+  c->delay_timer.data = c;
+  return c;
+}
+
+/* Releases everything in coordinator/main.c's order. */
+static void coord_free(coord_t *c) {
+  uv_close((uv_handle_t *)&c->delay_timer, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uint64_t key;
+  void *val;
+  for (size_t pos = 0; idmap_next(&c->attempts, &pos, &key, &val);)
+    attempt_free(val);
+  idmap_free(&c->attempts);
+  dispatch_free(&c->dispatch);
+  for (size_t pos = 0; idmap_next(&c->jobs, &pos, &key, &val);)
+    job_free(val);
+  idmap_free(&c->jobs);
+  workers_free_all(c);
+  store_free(&c->store);
+  free(c);
+}
+
+/* An online worker as a Hello would leave it.  gpu_mb lists the memory of
+ * each GPU (ngpus entries); tags is a comma-separated list or NULL. */
+static worker_t *worker(coord_t *c, const char *name, uint32_t cpus, uint64_t memory_mb,
+                        uint32_t ngpus, const uint64_t *gpu_mb, const char *tags) {
+  worker_t *w = workers_add(c, name);
+  w->cpus = w->cpus_free = cpus;
+  w->memory_mb = w->mem_free = memory_mb;
+  w->ngpus = ngpus;
+  w->gpus = xcalloc(ngpus ? ngpus : 1, sizeof *w->gpus);
+  for (uint32_t i = 0; i < ngpus; i++) {
+    w->gpus[i].index = i;
+    w->gpus[i].uuid = xasprintf("GPU-%s-%u", name, i);
+    w->gpus[i].model = xstrdup("Test GPU");
+    w->gpus[i].memory_mb = gpu_mb[i];
+  }
+  w->tags = xcalloc(8, sizeof *w->tags);
+  if (tags) {
+    char *copy = xstrdup(tags), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t && w->ntags < 8; t = strtok_r(NULL, ",", &save))
+      w->tags[w->ntags++] = xstrdup(t);
+    free(copy);
+  }
+  w->identlen = strlen(name);
+  memcpy(w->ident, name, w->identlen);
+  w->state = WORKER_ONLINE;
+  w->last_seen_mono = util_mono_us();
+  return w;
+}
+
+/* Submits a job file (JSON text) and returns the first job. */
+static job_t *submit(coord_t *c, const char *json) {
+  char err[512];
+  jobfile_t *jf = jobfile_parse(json, strlen(json), err, sizeof err);
+  if (!jf) {
+    fprintf(stderr, "job file refused: %s\n%s\n", err, json);
+    CHECK(!"job file parses");
+    exit(1);
+  }
+  uint64_t first;
+  job_create_all(c, jf, "tester", &first);
+  return idmap_get(&c->jobs, first);
+}
+
+/* A one-job submission with the given extra job fields. */
+static job_t *submit1(coord_t *c, const char *name, const char *fields) {
+  char json[2048];
+  snprintf(json, sizeof json,
+           "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":[{\"name\":\"%s\","
+           "\"command\":[\"true\"]%s%s}]}",
+           name, fields && *fields ? "," : "", fields ? fields : "");
+  return submit(c, json);
+}
+
+static int popcount(uint64_t x) { return __builtin_popcountll(x); }
+
+/* Every live attempt of w: masks disjoint, union == gpu_busy, resources
+ * add up with the free ones. */
+static void check_worker_consistent(const worker_t *w) {
+  uint64_t seen = 0;
+  uint32_t cpus = 0, n = 0;
+  uint64_t mem = 0;
+  for (const attempt_t *a = w->live; a; a = a->wnext) {
+    CHECK((seen & a->gpu_mask) == 0);
+    CHECK_INT(popcount(a->gpu_mask), a->task->job->spec->req.gpus);
+    CHECK(a->worker == w);
+    seen |= a->gpu_mask;
+    cpus += a->cpus;
+    mem += a->memory_mb;
+    n++;
+  }
+  CHECK_INT(seen, w->gpu_busy);
+  CHECK_INT(n, w->nlive);
+  CHECK_INT(cpus + w->cpus_free, w->cpus);
+  CHECK_INT(mem + w->mem_free, w->memory_mb);
+  CHECK(cpus <= w->cpus);
+}
+
+/* Ends attempt a in state `to` as a worker's result would. */
+static void end_attempt(coord_t *c, attempt_t *a, attempt_state_t to) {
+  CHECK_INT(attempt_set_state(c, a, to), 0);
+  task_attempt_ended(c, a->task, a);
+}
+
+static void test_fits(void) {
+  coord_t *c = coord_new();
+  const uint64_t mb[] = {8000, 24000};
+  worker_t *w = worker(c, "w1", 4, 8000, 2, mb, "gpu,diffusion");
+  char *t_gpu[] = {"gpu"}, *t_both[] = {"diffusion", "gpu"}, *t_other[] = {"gpu", "houdini"};
+  uint64_t mask = 0;
+
+  CHECK(dispatch_fits(w, &(jf_requires_t){.cpus = 4}, &mask));
+  CHECK(!dispatch_fits(w, &(jf_requires_t){.cpus = 5}, &mask));
+  CHECK(dispatch_fits(w, &(jf_requires_t){.cpus = 1, .memory_mb = 8000}, &mask));
+  CHECK(!dispatch_fits(w, &(jf_requires_t){.cpus = 1, .memory_mb = 8001}, &mask));
+
+  /* GPU count. */
+  mask = 0;
+  CHECK(dispatch_fits(w, &(jf_requires_t){.gpus = 2}, &mask));
+  CHECK_INT(mask, 0x3);
+  CHECK(!dispatch_fits(w, &(jf_requires_t){.gpus = 3}, &mask));
+  mask = 0;
+  CHECK(dispatch_fits(w, &(jf_requires_t){.gpus = 1}, &mask));
+  CHECK_INT(popcount(mask), 1);
+
+  /* Memory per GPU: only the big one qualifies. */
+  mask = 0;
+  CHECK(dispatch_fits(w, &(jf_requires_t){.gpus = 1, .gpu_memory_mb = 16000}, &mask));
+  CHECK_INT(mask, 0x2);
+  CHECK(dispatch_fits(w, &(jf_requires_t){.gpus = 1, .gpu_memory_mb = 24000}, &mask));
+  CHECK(!dispatch_fits(w, &(jf_requires_t){.gpus = 1, .gpu_memory_mb = 24001}, &mask));
+  CHECK(!dispatch_fits(w, &(jf_requires_t){.gpus = 2, .gpu_memory_mb = 16000}, &mask));
+  /* The big GPU taken: the small one does not do. */
+  w->gpu_busy = 0x2;
+  CHECK(!dispatch_fits(w, &(jf_requires_t){.gpus = 1, .gpu_memory_mb = 16000}, &mask));
+  mask = 0;
+  CHECK(dispatch_fits(w, &(jf_requires_t){.gpus = 1}, &mask));
+  CHECK_INT(mask, 0x1);
+  CHECK(!dispatch_fits(w, &(jf_requires_t){.gpus = 2}, &mask));
+  w->gpu_busy = 0;
+
+  /* Tags: all required. */
+  CHECK(dispatch_fits(w, &(jf_requires_t){.cpus = 1, .tags = t_gpu, .ntags = 1}, &mask));
+  CHECK(dispatch_fits(w, &(jf_requires_t){.cpus = 1, .tags = t_both, .ntags = 2}, &mask));
+  CHECK(!dispatch_fits(w, &(jf_requires_t){.cpus = 1, .tags = t_other, .ntags = 2}, &mask));
+  worker_t *plain = worker(c, "w2", 4, 8000, 0, NULL, NULL);
+  CHECK(!dispatch_fits(plain, &(jf_requires_t){.cpus = 1, .tags = t_gpu, .ntags = 1}, &mask));
+  CHECK(!dispatch_fits(plain, &(jf_requires_t){.gpus = 1}, &mask));
+
+  /* Only connected, online workers take work. */
+  w->state = WORKER_DRAINING;
+  CHECK(!dispatch_fits(w, &(jf_requires_t){.cpus = 1}, &mask));
+  w->state = WORKER_OFFLINE;
+  CHECK(!dispatch_fits(w, &(jf_requires_t){.cpus = 1}, &mask));
+  w->state = WORKER_ONLINE;
+  w->identlen = 0;
+  CHECK(!dispatch_fits(w, &(jf_requires_t){.cpus = 1}, &mask));
+
+  /* dispatch_cpus: at least one CPU unless GPUs are asked for. */
+  CHECK_INT(dispatch_cpus(&(jf_requires_t){.cpus = 0, .gpus = 0}), 1);
+  CHECK_INT(dispatch_cpus(&(jf_requires_t){.cpus = 0, .gpus = 1}), 0);
+  CHECK_INT(dispatch_cpus(&(jf_requires_t){.cpus = 3, .gpus = 0}), 3);
+  CHECK_INT(dispatch_cpus(&(jf_requires_t){.cpus = 2, .gpus = 1}), 2);
+  /* A worker with no CPU free still takes a cpus-0 GPU task, not a CPU one. */
+  w->identlen = 2;
+  w->cpus_free = 0;
+  CHECK(dispatch_fits(w, &(jf_requires_t){.cpus = 0, .gpus = 1}, &mask));
+  CHECK(!dispatch_fits(w, &(jf_requires_t){.cpus = 0, .gpus = 0}, &mask));
+  coord_free(c);
+}
+
+/* Dispatch order is attempt id order. */
+static void test_order(void) {
+  coord_t *c = coord_new();
+  worker(c, "w1", 64, 64000, 0, NULL, NULL);
+  job_t *low = submit1(c, "low", "\"frames\":\"1-3\",\"priority\":10");
+  job_t *mid1 = submit1(c, "mid-a", "\"frames\":\"1-2\",\"priority\":50");
+  job_t *mid2 = submit1(c, "mid-b", "\"frames\":\"1-2\",\"priority\":50");
+  job_t *high = submit1(c, "high", "\"frames\":\"1-3\",\"priority\":90");
+  CHECK(low->id < mid1->id && mid1->id < mid2->id && mid2->id < high->id);
+  dispatch_run(c);
+  /* high (submitted last) first, then mid-a, mid-b (FIFO within a
+   * priority), then low; within a job in task order. */
+  job_t *order[] = {high, mid1, mid2, low};
+  uint64_t expect = 1;
+  for (int k = 0; k < 4; k++) {
+    job_t *j = order[k];
+    CHECK_INT(j->counts[TASK_DISPATCHED], j->ntasks);
+    CHECK_INT(j->state, JOB_RUNNING);
+    for (uint32_t i = 0; i < j->ntasks; i++) {
+      CHECK(j->tasks[i].live != NULL);
+      if (j->tasks[i].live)
+        CHECK_INT(j->tasks[i].live->id, expect);
+      expect++;
+    }
+  }
+  CHECK_INT(c->next_attempt_id, 11);
+  coord_free(c);
+
+  /* The same with room for only some: the best job's tasks win. */
+  c = coord_new();
+  worker(c, "w1", 3, 64000, 0, NULL, NULL);
+  low = submit1(c, "low", "\"frames\":\"1-4\",\"priority\":10");
+  high = submit1(c, "high", "\"frames\":\"1-2\",\"priority\":90");
+  dispatch_run(c);
+  CHECK_INT(high->counts[TASK_DISPATCHED], 2);
+  CHECK_INT(low->counts[TASK_DISPATCHED], 1);
+  CHECK_INT(low->counts[TASK_READY], 3);
+  CHECK(low->tasks[0].live != NULL);
+  CHECK(low->tasks[1].live == NULL);
+  coord_free(c);
+}
+
+static void test_capacity(void) {
+  coord_t *c = coord_new();
+  worker_t *w = worker(c, "w1", 4, 10000, 0, NULL, NULL);
+  job_t *j = submit1(c, "many", "\"frames\":\"1-10\",\"requires\":{\"cpus\":1}");
+  dispatch_run(c);
+  CHECK_INT(w->nlive, 4);
+  CHECK_INT(w->cpus_free, 0);
+  CHECK_INT(j->counts[TASK_DISPATCHED], 4);
+  check_worker_consistent(w);
+  dispatch_run(c); /* nothing left to give */
+  CHECK_INT(w->nlive, 4);
+  CHECK_INT(c->next_attempt_id, 5);
+  coord_free(c);
+
+  /* Bigger tasks: 4 cpus fit one 3-cpu task; memory limits too. */
+  c = coord_new();
+  w = worker(c, "w1", 4, 10000, 0, NULL, NULL);
+  j = submit1(c, "big", "\"frames\":\"1-3\",\"requires\":{\"cpus\":3}");
+  dispatch_run(c);
+  CHECK_INT(w->nlive, 1);
+  CHECK_INT(w->cpus_free, 1);
+  CHECK_INT(j->counts[TASK_READY], 2);
+  coord_free(c);
+
+  c = coord_new();
+  w = worker(c, "w1", 16, 10000, 0, NULL, NULL);
+  j = submit1(c, "fat", "\"frames\":\"1-5\",\"requires\":{\"cpus\":1,\"memory_mb\":3000}");
+  dispatch_run(c);
+  CHECK_INT(w->nlive, 3);
+  CHECK_INT(w->mem_free, 1000);
+  check_worker_consistent(w);
+  coord_free(c);
+}
+
+static void test_gpus(void) {
+  coord_t *c = coord_new();
+  const uint64_t mb[] = {16000, 16000, 48000, 48000, 16000, 48000};
+  worker_t *w = worker(c, "w1", 64, 1000000, 6, mb, NULL);
+  job_t *one = submit1(c, "one", "\"takes\":6,\"requires\":{\"gpus\":1}");
+  job_t *two = submit1(c, "two", "\"takes\":4,\"requires\":{\"gpus\":2}");
+  job_t *big = submit1(c, "big", "\"takes\":4,\"requires\":{\"gpus\":1,\"gpu_memory_mb\":40000}");
+  /* Rounds of dispatch and random ends; masks must stay disjoint. */
+  unsigned x = 7;
+  for (int round = 0; round < 40; round++) {
+    dispatch_run(c);
+    check_worker_consistent(w);
+    for (attempt_t *a = w->live; a; a = a->wnext)
+      if (a->task->job == big)
+        for (uint32_t i = 0; i < w->ngpus; i++)
+          if (a->gpu_mask & (1ull << i))
+            CHECK(w->gpus[i].memory_mb >= 40000);
+    if (!w->live)
+      break;
+    /* End about half of the live attempts, successfully. */
+    attempt_t *next;
+    for (attempt_t *a = w->live; a; a = next) {
+      next = a->wnext;
+      x = x * 1103515245u + 12345u;
+      if ((x >> 16) & 1)
+        end_attempt(c, a, ATTEMPT_SUCCEEDED);
+    }
+    check_worker_consistent(w);
+  }
+  CHECK_INT(one->state, JOB_SUCCEEDED);
+  CHECK_INT(two->state, JOB_SUCCEEDED);
+  CHECK_INT(big->state, JOB_SUCCEEDED);
+  CHECK_INT(w->gpu_busy, 0);
+  CHECK_INT(w->cpus_free, 64);
+  coord_free(c);
+}
+
+static void test_no_blocking(void) {
+  coord_t *c = coord_new();
+  worker_t *w = worker(c, "w1", 8, 16000, 0, NULL, "linux");
+  job_t *tagged = submit1(c, "needs-houdini",
+                          "\"priority\":90,\"requires\":{\"tags\":[\"houdini\"]}");
+  job_t *huge = submit1(c, "needs-32-cpus", "\"priority\":80,\"requires\":{\"cpus\":32}");
+  job_t *gpu = submit1(c, "needs-gpu", "\"priority\":70,\"requires\":{\"gpus\":1}");
+  job_t *small = submit1(c, "small", "\"priority\":10,\"frames\":\"1-2\"");
+  dispatch_run(c);
+  CHECK_INT(small->counts[TASK_DISPATCHED], 2);
+  CHECK_INT(tagged->counts[TASK_READY], 1);
+  CHECK_INT(huge->counts[TASK_READY], 1);
+  CHECK_INT(gpu->counts[TASK_READY], 1);
+  CHECK_INT(w->nlive, 2);
+  /* They stay in the index: a worker that fits them gets them. */
+  worker(c, "w2", 64, 64000, 0, NULL, "houdini");
+  dispatch_run(c);
+  CHECK_INT(tagged->counts[TASK_DISPATCHED], 1);
+  CHECK_INT(huge->counts[TASK_DISPATCHED], 1);
+  CHECK_INT(gpu->counts[TASK_READY], 1);
+  CHECK(tagged->tasks[0].live && !strcmp(tagged->tasks[0].live->worker->name, "w2"));
+  coord_free(c);
+}
+
+static void test_round_robin(void) {
+  coord_t *c = coord_new();
+  worker_t *ws[3] = {worker(c, "w1", 4, 16000, 0, NULL, NULL),
+                     worker(c, "w2", 4, 16000, 0, NULL, NULL),
+                     worker(c, "w3", 4, 16000, 0, NULL, NULL)};
+  job_t *j = submit1(c, "spread", "\"frames\":\"1-6\"");
+  dispatch_run(c);
+  for (int i = 0; i < 3; i++) {
+    CHECK_INT(ws[i]->nlive, 2);
+    check_worker_consistent(ws[i]);
+  }
+  /* Consecutive tasks go to different workers. */
+  for (uint32_t i = 1; i < j->ntasks; i++)
+    CHECK(j->tasks[i].live && j->tasks[i - 1].live &&
+          j->tasks[i].live->worker != j->tasks[i - 1].live->worker);
+  coord_free(c);
+}
+
+static void test_release(void) {
+  coord_t *c = coord_new();
+  const uint64_t mb[] = {24000};
+  worker_t *w = worker(c, "w1", 2, 4000, 1, mb, NULL);
+  job_t *j = submit1(c, "three",
+                     "\"frames\":\"1-3\",\"requires\":{\"cpus\":1,\"memory_mb\":2000}");
+  job_t *g = submit1(c, "gpu", "\"takes\":2,\"requires\":{\"gpus\":1,\"cpus\":0}");
+  dispatch_run(c);
+  CHECK_INT(w->nlive, 3); /* two CPU tasks and one GPU task */
+  CHECK_INT(w->cpus_free, 0);
+  CHECK_INT(w->mem_free, 0);
+  CHECK_INT(w->gpu_busy, 1);
+  CHECK_INT(j->counts[TASK_READY], 1);
+  CHECK_INT(g->counts[TASK_READY], 1);
+
+  attempt_t *a = j->tasks[0].live;
+  c->dispatch_needed = false;
+  end_attempt(c, a, ATTEMPT_SUCCEEDED);
+  CHECK(c->dispatch_needed);
+  CHECK_INT(j->tasks[0].state, TASK_SUCCEEDED);
+  CHECK(j->tasks[0].live == NULL);
+  CHECK_INT(w->cpus_free, 1);
+  CHECK_INT(w->mem_free, 2000);
+  CHECK_INT(w->nlive, 2);
+  dispatch_run(c);
+  CHECK_INT(j->tasks[2].state, TASK_DISPATCHED);
+  CHECK(j->tasks[2].live && j->tasks[2].live->worker == w);
+  CHECK_INT(w->cpus_free, 0);
+
+  end_attempt(c, g->tasks[0].live, ATTEMPT_SUCCEEDED);
+  CHECK_INT(w->gpu_busy, 0);
+  dispatch_run(c);
+  CHECK_INT(w->gpu_busy, 1);
+  CHECK_INT(g->tasks[1].state, TASK_DISPATCHED);
+  check_worker_consistent(w);
+
+  /* A lost attempt (not the task's fault) is requeued at once. */
+  attempt_t *l = j->tasks[1].live;
+  end_attempt(c, l, ATTEMPT_LOST);
+  CHECK_INT(j->tasks[1].state, TASK_READY);
+  CHECK_INT(j->tasks[1].losses, 1);
+  CHECK_INT(j->tasks[1].failures, 0);
+  dispatch_run(c);
+  CHECK_INT(j->tasks[1].state, TASK_DISPATCHED);
+  check_worker_consistent(w);
+  coord_free(c);
+}
+
+/* Runs the loop until the task left the delayed heap, at most ms. */
+static bool wait_undelayed(task_t *t, uint64_t ms) {
+  uint64_t deadline = util_mono_us() + ms * 1000;
+  while (t->delay_pos != HEAP_NONE && util_mono_us() < deadline)
+    uv_run(&loop, UV_RUN_ONCE);
+  return t->delay_pos == HEAP_NONE;
+}
+
+static void test_backoff(void) {
+  coord_t *c = coord_new();
+  worker_t *w = worker(c, "w1", 4, 16000, 0, NULL, NULL);
+  job_t *j = submit1(c, "flaky", "\"frames\":\"1-2\",\"retry_backoff_s\":5,\"max_attempts\":3");
+  dispatch_run(c);
+  CHECK_INT(w->nlive, 2);
+  task_t *t0 = &j->tasks[0], *t1 = &j->tasks[1];
+
+  uint64_t before = util_mono_us();
+  end_attempt(c, t0->live, ATTEMPT_FAILED);
+  end_attempt(c, t1->live, ATTEMPT_TIMED_OUT);
+  CHECK_INT(t0->state, TASK_READY);
+  CHECK_INT(t0->failures, 1);
+  CHECK_INT(t1->failures, 1);
+  CHECK(t0->delay_pos != HEAP_NONE);
+  CHECK(t1->delay_pos != HEAP_NONE);
+  CHECK(t0->not_before >= before + 5000000 && t0->not_before <= util_mono_us() + 5000000);
+  CHECK(uv_is_active((uv_handle_t *)&c->delay_timer));
+  CHECK_INT(w->nlive, 0);
+  dispatch_run(c);
+  CHECK_INT(w->nlive, 0); /* backing off: not dispatched before its time */
+  CHECK_INT(j->counts[TASK_READY], 2);
+
+  /* Its time has come (as the timer callback would say). */
+  dispatch_task_ready(c, t0, 0);
+  CHECK(t0->delay_pos == HEAP_NONE);
+  dispatch_run(c);
+  CHECK_INT(t0->state, TASK_DISPATCHED);
+  CHECK_INT(t1->state, TASK_READY);
+  CHECK_INT(w->nlive, 1);
+
+  /* The timer path: due in 2 ms, the loop moves it to the ready FIFO. */
+  dispatch_task_ready(c, t1, util_mono_us() + 2000);
+  CHECK(t1->delay_pos != HEAP_NONE);
+  CHECK(wait_undelayed(t1, 2000));
+  CHECK(!uv_is_active((uv_handle_t *)&c->delay_timer));
+  dispatch_run(c);
+  CHECK_INT(t1->state, TASK_DISPATCHED);
+
+  /* The second failure waits twice as long; the third fails the task. */
+  before = util_mono_us();
+  end_attempt(c, t0->live, ATTEMPT_FAILED);
+  CHECK_INT(t0->failures, 2);
+  CHECK(t0->not_before >= before + 10000000 && t0->not_before <= util_mono_us() + 10000000);
+  dispatch_task_ready(c, t0, 0);
+  dispatch_run(c);
+  CHECK_INT(t0->state, TASK_DISPATCHED);
+  end_attempt(c, t0->live, ATTEMPT_FAILED);
+  CHECK_INT(t0->state, TASK_FAILED);
+  CHECK(t0->delay_pos == HEAP_NONE);
+  end_attempt(c, t1->live, ATTEMPT_SUCCEEDED);
+  CHECK_INT(j->state, JOB_FAILED);
+  CHECK_INT(j->counts[TASK_FAILED], 1);
+  CHECK_INT(j->counts[TASK_SUCCEEDED], 1);
+  CHECK_INT(w->nlive, 0);
+  CHECK_INT(w->cpus_free, 4);
+
+  /* No back-off: a failed task is ready again at once. */
+  job_t *k = submit1(c, "eager", "\"retry_backoff_s\":0");
+  dispatch_run(c);
+  end_attempt(c, k->tasks[0].live, ATTEMPT_FAILED);
+  CHECK(k->tasks[0].delay_pos == HEAP_NONE);
+  dispatch_run(c);
+  CHECK_INT(k->tasks[0].state, TASK_DISPATCHED);
+  coord_free(c);
+}
+
+int main(void) {
+  log_init("test_dispatch", LOG_LVL_WARN);
+  uv_loop_init(&loop);
+  test_fits();
+  test_order();
+  test_capacity();
+  test_gpus();
+  test_no_blocking();
+  test_round_robin();
+  test_release();
+  test_backoff();
+  CHECK_INT(uv_loop_close(&loop), 0);
+  return check_report("test_dispatch");
+}
