@@ -11,6 +11,7 @@
 #include "util.h"
 
 typedef struct pgstmt {
+  const char *name; /* prepared statement name, or NULL */
   const char *sql;
   int nparams;
   char **params; /* owned */
@@ -20,7 +21,11 @@ struct pgq {
   pgstmt_t *stmts;
   size_t n, cap;
   PGresult **results; /* one per statement, filled as they arrive */
-  size_t cur;         /* statement whose results are being read */
+  int *slots;         /* per result in the stream: statement index, -1 = a Prepare */
+  size_t nslots;
+  size_t cur;         /* slot whose results are being read */
+  const char **prepared_here; /* names first prepared by this pgq */
+  size_t nprepared_here;
   char *error;        /* first error */
   pgconn_cb cb;
   void *arg;
@@ -37,6 +42,8 @@ struct pgconn {
   int poll_events;
   pgq_t *head, *tail; /* queued, head first; head may be in flight */
   bool in_flight;
+  const char **prepared; /* statement names prepared on this connection */
+  size_t nprepared;
   pgconn_fatal_cb fatal;
   void *fatal_arg;
 };
@@ -44,11 +51,17 @@ struct pgconn {
 pgq_t *pgq_new(void) { return xcalloc(1, sizeof(pgq_t)); }
 
 void pgq_add(pgq_t *q, const char *sql, int nparams, char **params) {
+  pgq_add_prepared(q, NULL, sql, nparams, params);
+}
+
+void pgq_add_prepared(pgq_t *q, const char *name, const char *sql, int nparams,
+                      char **params) {
   if (q->n == q->cap) {
     q->cap = q->cap ? q->cap * 2 : 8;
     q->stmts = xreallocarray(q->stmts, q->cap, sizeof *q->stmts);
   }
   pgstmt_t *s = &q->stmts[q->n++];
+  s->name = name;
   s->sql = sql;
   s->nparams = nparams;
   s->params = nparams ? xcalloc((size_t)nparams, sizeof(char *)) : NULL;
@@ -72,6 +85,8 @@ void pgq_free(pgq_t **qp) {
   }
   free(q->stmts);
   free(q->results);
+  free(q->slots);
+  free(q->prepared_here);
   free(q->error);
   free(q);
 }
@@ -101,18 +116,46 @@ static void flush(pgconn_t *c) {
     set_poll(c, r == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
 }
 
+static bool is_prepared(const pgconn_t *c, const char *name) {
+  for (size_t i = 0; i < c->nprepared; i++)
+    if (!strcmp(c->prepared[i], name))
+      return true;
+  return false;
+}
+
 static void send_next(pgconn_t *c) {
   if (c->in_flight || !c->head || c->broken || c->closing)
     return;
   pgq_t *q = c->head;
   q->results = xcalloc(q->n ? q->n : 1, sizeof *q->results);
+  q->slots = xcalloc(2 * q->n + 1, sizeof *q->slots);
+  q->prepared_here = xcalloc(q->n + 1, sizeof *q->prepared_here);
   for (size_t i = 0; i < q->n; i++) {
     pgstmt_t *s = &q->stmts[i];
-    if (!PQsendQueryParams(c->conn, s->sql, s->nparams, NULL, (const char *const *)s->params,
-                           NULL, NULL, 0)) {
+    int ok;
+    if (s->name) {
+      /* Parsed and planned once per connection, then only executed. */
+      if (!is_prepared(c, s->name)) {
+        if (!PQsendPrepare(c->conn, s->name, s->sql, s->nparams, NULL)) {
+          broken(c, "prepare");
+          return;
+        }
+        q->slots[q->nslots++] = -1;
+        c->prepared = xreallocarray(c->prepared, c->nprepared + 1, sizeof *c->prepared);
+        c->prepared[c->nprepared++] = s->name;
+        q->prepared_here[q->nprepared_here++] = s->name;
+      }
+      ok = PQsendQueryPrepared(c->conn, s->name, s->nparams, (const char *const *)s->params,
+                               NULL, NULL, 0);
+    } else {
+      ok = PQsendQueryParams(c->conn, s->sql, s->nparams, NULL, (const char *const *)s->params,
+                             NULL, NULL, 0);
+    }
+    if (!ok) {
       broken(c, "send");
       return;
     }
+    q->slots[q->nslots++] = (int)i;
   }
   if (!PQpipelineSync(c->conn)) {
     broken(c, "sync");
@@ -128,6 +171,15 @@ static void finish(pgconn_t *c) {
   if (!c->head)
     c->tail = NULL;
   c->in_flight = false;
+  if (q->error) {
+    /* A failed pipeline may not have prepared what it meant to. */
+    for (size_t i = 0; i < q->nprepared_here; i++)
+      for (size_t k = 0; k < c->nprepared; k++)
+        if (c->prepared[k] == q->prepared_here[i]) {
+          c->prepared[k] = c->prepared[--c->nprepared];
+          break;
+        }
+  }
   if (q->cb)
     q->cb(q->arg, q->results, q->n, q->error);
   pgq_free(&q);
@@ -159,10 +211,11 @@ static void read_results(pgconn_t *c) {
         if (*p == '\n')
           *p = ' ';
     }
-    if (q->cur < q->n) {
-      if (q->results[q->cur])
-        PQclear(q->results[q->cur]);
-      q->results[q->cur] = r;
+    int slot = q->cur < q->nslots ? q->slots[q->cur] : -1;
+    if (slot >= 0) {
+      if (q->results[slot])
+        PQclear(q->results[slot]);
+      q->results[slot] = r;
     } else {
       PQclear(r);
     }
@@ -259,6 +312,7 @@ bool pgconn_idle(const pgconn_t *c) { return c->head == NULL; }
 
 static void on_close(uv_handle_t *h) {
   pgconn_t *c = h->data;
+  free(c->prepared);
   PQfinish(c->conn);
   free(c->name);
   free(c);

@@ -51,6 +51,11 @@ pgq_t *pgq_new(void);
 void pgq_add(pgq_t *q, const char *sql, int nparams, char **params);
 /* Number of statements so far. */
 size_t pgq_len(const pgq_t *q);
+/* Like pgq_add, for a statement run often: it is prepared under `name` (a
+ * string literal, unique per SQL text) the first time the connection
+ * sees it and only executed afterwards. */
+void pgq_add_prepared(pgq_t *q, const char *name, const char *sql, int nparams,
+                      char **params);
 void pgq_free(pgq_t **q);
 
 /* Queues q (takes ownership) and runs it after those queued before. */

@@ -256,6 +256,9 @@ static const char SQL_EVENTS[] =
     "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) "
     "AS u(at, actor, kind, stype, sid, details)";
 
+/* Statements of every batch are prepared once per connection. */
+#define PGQ_ADD(q, sql, n, params) pgq_add_prepared(q, #sql, sql, n, params)
+
 void store_event(coord_t *c, const char *actor, const char *kind, const char *subject_type,
                  const char *subject_id, const char *details_json) {
   store_t *s = c->store;
@@ -316,13 +319,13 @@ static void add_new_job(pgq_t *q, const job_t *j, const job_t *prev) {
   bool same_ep = prev && prev->src == j->src;
   if (!same_ep) {
     char *p1[] = {xstrdup(j->project)};
-    pgq_add(q, SQL_PROJECT, 1, p1);
+    PGQ_ADD(q, SQL_PROJECT, 1, p1);
     char *p2[] = {xstrdup(j->project), xstrdup(j->episode)};
-    pgq_add(q, SQL_EPISODE, 2, p2);
+    PGQ_ADD(q, SQL_EPISODE, 2, p2);
   }
   if (sp->shot && !(same_ep && prev->spec->shot && !strcmp(prev->spec->shot, sp->shot))) {
     char *p3[] = {xstrdup(j->project), xstrdup(j->episode), xstrdup(sp->shot)};
-    pgq_add(q, SQL_SHOT, 3, p3);
+    PGQ_ADD(q, SQL_SHOT, 3, p3);
   }
   /* A job is usually dispatched, and may even finish, within the batch
    * that creates it: its times go in with the row. */
@@ -352,7 +355,7 @@ static void add_new_job(pgq_t *q, const job_t *j, const job_t *prev) {
       j->started_us ? i64s(j->started_us) : NULL,
       j->finished_us ? i64s(j->finished_us) : NULL,
   };
-  pgq_add(q, SQL_JOB_INSERT, 24, p);
+  PGQ_ADD(q, SQL_JOB_INSERT, 24, p);
 }
 
 static void add_worker(pgq_t *q, const worker_t *w) {
@@ -376,7 +379,7 @@ static void add_worker(pgq_t *q, const worker_t *w) {
                 col_end(&tags),
                 xstrdup(w->version ? w->version : ""),
                 i64s(w->last_seen_us ? w->last_seen_us : util_wall_us())};
-  pgq_add(q, SQL_WORKER_UPSERT, 9, p);
+  PGQ_ADD(q, SQL_WORKER_UPSERT, 9, p);
 }
 
 static void gpu_list(const attempt_t *a, sbuf_t *b) {
@@ -438,7 +441,7 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
     char *p[6];
     for (int k = 0; k < 6; k++)
       p[k] = col_end(&ju[k]);
-    pgq_add(q, SQL_JOB_UPDATE, 6, p);
+    PGQ_ADD(q, SQL_JOB_UPDATE, 6, p);
   } else {
     for (int k = 0; k < 6; k++)
       sbuf_free(&ju[k].b);
@@ -488,7 +491,7 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
     char *p[11];
     for (int k = 0; k < 11; k++)
       p[k] = col_end(&ti[k]);
-    pgq_add(q, SQL_TASK_INSERT, 11, p);
+    PGQ_ADD(q, SQL_TASK_INSERT, 11, p);
   } else {
     for (int k = 0; k < 11; k++)
       sbuf_free(&ti[k].b);
@@ -497,7 +500,7 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
     char *p[4];
     for (int k = 0; k < 4; k++)
       p[k] = col_end(&tu[k]);
-    pgq_add(q, SQL_TASK_UPDATE, 4, p);
+    PGQ_ADD(q, SQL_TASK_UPDATE, 4, p);
   } else {
     for (int k = 0; k < 4; k++)
       sbuf_free(&tu[k].b);
@@ -559,7 +562,7 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
     char *p[12];
     for (int k = 0; k < 12; k++)
       p[k] = col_end(&au[k]);
-    pgq_add(q, SQL_ATTEMPT_UPDATE, 12, p);
+    PGQ_ADD(q, SQL_ATTEMPT_UPDATE, 12, p);
   } else {
     for (int k = 0; k < 12; k++)
       sbuf_free(&au[k].b);
@@ -568,7 +571,7 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
     char *p[18];
     for (int k = 0; k < 18; k++)
       p[k] = col_end(&ai[k]);
-    pgq_add(q, SQL_ATTEMPT_INSERT, 18, p);
+    PGQ_ADD(q, SQL_ATTEMPT_INSERT, 18, p);
   } else {
     for (int k = 0; k < 18; k++)
       sbuf_free(&ai[k].b);
@@ -577,7 +580,7 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
   if (s->nevents) {
     char *p[6] = {wrap(&s->ev_at),    wrap(&s->ev_actor), wrap(&s->ev_kind),
                   wrap(&s->ev_stype), wrap(&s->ev_sid),   wrap(&s->ev_details)};
-    pgq_add(q, SQL_EVENTS, 6, p);
+    PGQ_ADD(q, SQL_EVENTS, 6, p);
     b->rows += s->nevents;
     s->nevents = 0;
   }
