@@ -171,14 +171,17 @@ static void finish(pgconn_t *c) {
   if (!c->head)
     c->tail = NULL;
   c->in_flight = false;
-  if (q->error) {
-    /* A failed pipeline may not have prepared what it meant to. */
-    for (size_t i = 0; i < q->nprepared_here; i++)
-      for (size_t k = 0; k < c->nprepared; k++)
-        if (c->prepared[k] == q->prepared_here[i]) {
-          c->prepared[k] = c->prepared[--c->nprepared];
-          break;
-        }
+  if (q->error && q->nprepared_here) {
+    /* Whether the failed pipeline got as far as preparing its new
+     * statements is unknown (and preparing is not transactional): start
+     * over from a clean slate before anything else runs. */
+    c->nprepared = 0;
+    pgq_t *reset = pgq_new();
+    pgq_add(reset, "DEALLOCATE ALL", 0, NULL);
+    reset->next = c->head;
+    c->head = reset;
+    if (!c->tail)
+      c->tail = reset;
   }
   if (q->cb)
     q->cb(q->arg, q->results, q->n, q->error);

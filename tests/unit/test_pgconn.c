@@ -211,6 +211,67 @@ static void test_empty(pgconn_t *pc) {
   seen_free(&next);
 }
 
+/* Prepared statements: prepared once per connection and reused; a pgq
+ * that fails after preparing does not leave the name marked prepared; the
+ * results line up with the statements whatever was prepared on the way. */
+static pgq_t *qp(const char *name, const char *sql, const char *arg) {
+  pgq_t *q = pgq_new();
+  char *p[1] = {arg ? xstrdup(arg) : NULL};
+  pgq_add_prepared(q, name, sql, arg ? 1 : 0, p);
+  return q;
+}
+
+static void test_prepared(pgconn_t *pc, PGconn *db) {
+  seen_t a = {0}, b = {0}, bad = {0}, again = {0}, mixed = {0};
+  completions = 0;
+  pgconn_submit(pc, qp("double", "SELECT $1::int * 2", "21"), on_done, &a);
+  pgconn_submit(pc, qp("double", "SELECT $1::int * 2", "50"), on_done, &b);
+  /* Prepared inside a pgq that then fails: rolled back with it. */
+  pgq_t *q = pgq_new();
+  char *p1[1] = {xstrdup("1")};
+  pgq_add_prepared(q, "triple", "SELECT $1::int * 3", 1, p1);
+  pgq_add(q, "SELECT 1 / 0", 0, NULL);
+  pgconn_submit(pc, q, on_done, &bad);
+  pgconn_submit(pc, qp("triple", "SELECT $1::int * 3", "5"), on_done, &again);
+  /* Unnamed and prepared statements mixed in one pgq. */
+  pgq_t *m = pgq_new();
+  pgq_add(m, "SELECT 'plain'", 0, NULL);
+  char *p2[1] = {xstrdup("7")};
+  pgq_add_prepared(m, "quad", "SELECT $1::int * 4", 1, p2);
+  pgconn_submit(pc, m, on_done, &mixed);
+  CHECK(run_until(is_idle, pc, 10000));
+  CHECK_STR(a.first, "42");
+  CHECK_STR(b.first, "100");
+  CHECK(bad.error != NULL);
+  CHECK(again.error == NULL);
+  CHECK_STR(again.first, "15");
+  CHECK(mixed.error == NULL);
+  CHECK_INT(mixed.n, 2);
+  CHECK_STR(mixed.first, "28");
+  /* After the reset, "double" is prepared again on first use, and only
+   * once however often it runs. */
+  (void)db;
+  seen_t d1 = {0}, d2 = {0};
+  pgconn_submit(pc, qp("double", "SELECT $1::int * 2", "1"), on_done, &d1);
+  pgconn_submit(pc, qp("double", "SELECT $1::int * 2", "2"), on_done, &d2);
+  CHECK(run_until(is_idle, pc, 10000));
+  CHECK_STR(d1.first, "2");
+  CHECK_STR(d2.first, "4");
+  seen_free(&d1);
+  seen_free(&d2);
+  seen_t count = {0};
+  pgconn_submit(pc, q1("SELECT count(*) FROM pg_prepared_statements WHERE name = 'double'"),
+                on_done, &count);
+  CHECK(run_until(is_called, &count, 10000));
+  CHECK_STR(count.first, "1");
+  seen_free(&a);
+  seen_free(&b);
+  seen_free(&bad);
+  seen_free(&again);
+  seen_free(&mixed);
+  seen_free(&count);
+}
+
 /* A callback that submits the next pgq from inside the completion. */
 typedef struct chain {
   pgconn_t *pc;
@@ -278,6 +339,7 @@ int main(void) {
   test_large(pc);
   test_empty(pc);
   test_chain(pc);
+  test_prepared(pc, db);
 
   /* Close with work queued: no callback runs, nothing leaks. */
   seen_t dropped = {0};
