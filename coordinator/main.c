@@ -221,11 +221,7 @@ int main(int argc, char **argv) {
 
   uv_loop_t loop;
   uv_loop_init(&loop);
-  c->loop = &loop;
-  c->started_mono = util_mono_us();
-  c->next_job_id = c->next_task_id = c->next_attempt_id = 1;
-  c->store = store_new(c);
-  c->dispatch = dispatch_new(c);
+  coord_init(c, &loop);
 
   c->wdb = pgconn_open(&loop, c->cfg.db, "writer", on_db_fatal, c, err, sizeof err);
   if (!c->wdb) {
@@ -266,8 +262,6 @@ int main(int argc, char **argv) {
   c->lease_timer.data = c;
   uint64_t every = (uint64_t)(c->cfg.lease_ms / 4 < 250 ? c->cfg.lease_ms / 4 : 250);
   uv_timer_start(&c->lease_timer, on_lease_timer, every, every);
-  uv_timer_init(&loop, &c->delay_timer);
-  c->delay_timer.data = c;
   uv_signal_init(&loop, &c->sigterm);
   uv_signal_init(&loop, &c->sigint);
   c->sigterm.data = c->sigint.data = c;
@@ -294,18 +288,10 @@ out:
     zmq_close(c->csock);
   if (c->zctx)
     zmq_ctx_term(c->zctx);
-  /* Release memory (sanitizer builds check for leaks). */
-  uint64_t key;
-  void *val;
-  for (size_t pos = 0; idmap_next(&c->attempts, &pos, &key, &val);)
-    attempt_free(val);
-  idmap_free(&c->attempts);
-  dispatch_free(&c->dispatch);
-  for (size_t pos = 0; idmap_next(&c->jobs, &pos, &key, &val);)
-    job_free(val);
-  idmap_free(&c->jobs);
-  workers_free_all(c);
-  store_free(&c->store);
+  if (!uv_is_closing((uv_handle_t *)&c->delay_timer))
+    uv_close((uv_handle_t *)&c->delay_timer, NULL);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  coord_release(c); /* sanitizer builds check for leaks */
   if (uv_loop_close(&loop) != 0)
     log_debug("loop closed with handles open");
   config_free(options, ARRAY_SIZE(options));

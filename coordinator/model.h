@@ -191,6 +191,17 @@ struct coord {
   int exit_code;
 };
 
+/* ------------------------------------------------------------ coord.c */
+
+/* Prepares a zeroed c to run on loop: id counters at 1, an empty store and
+ * dispatch index, the back-off timer.  Settings (c->cfg) are the caller's. */
+void coord_init(coord_t *c, uv_loop_t *loop);
+
+/* Releases every job, task, attempt and worker and the store and dispatch
+ * index.  The caller closed the loop's handles (c->delay_timer included)
+ * first; c itself stays the caller's. */
+void coord_release(coord_t *c);
+
 /* ------------------------------------------------------------ job.c */
 
 /* Creates the jobs of a validated submission with ids allocated here, in

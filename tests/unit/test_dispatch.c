@@ -26,14 +26,8 @@ static char output_root[] = "/tmp/clapper-test-dispatch-out";
 
 static coord_t *coord_new(void) {
   coord_t *c = xcalloc(1, sizeof *c);
-  c->loop = &loop;
+  coord_init(c, &loop);
   c->cfg.output_root = output_root;
-  c->next_job_id = c->next_task_id = c->next_attempt_id = 1;
-  c->started_mono = util_mono_us();
-  c->store = store_new(c);
-  c->dispatch = dispatch_new(c);
-  uv_timer_init(&loop, &c->delay_timer);
-  c->delay_timer.data = c;
   return c;
 }
 
@@ -41,17 +35,7 @@ static coord_t *coord_new(void) {
 static void coord_free(coord_t *c) {
   uv_close((uv_handle_t *)&c->delay_timer, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
-  uint64_t key;
-  void *val;
-  for (size_t pos = 0; idmap_next(&c->attempts, &pos, &key, &val);)
-    attempt_free(val);
-  idmap_free(&c->attempts);
-  dispatch_free(&c->dispatch);
-  for (size_t pos = 0; idmap_next(&c->jobs, &pos, &key, &val);)
-    job_free(val);
-  idmap_free(&c->jobs);
-  workers_free_all(c);
-  store_free(&c->store);
+  coord_release(c);
   free(c);
 }
 

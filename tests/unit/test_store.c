@@ -562,16 +562,10 @@ int main(void) {
   db = pgtest_connect();
 
   uv_loop_init(&loop);
-  c->loop = &loop;
+  coord_init(c, &loop);
   c->cfg.output_root = output_root;
   c->cfg.heartbeat_ms = 1000;
   c->cfg.lease_ms = 10000;
-  c->started_mono = util_mono_us();
-  c->next_job_id = c->next_task_id = c->next_attempt_id = 1;
-  c->store = store_new(c);
-  c->dispatch = dispatch_new(c);
-  uv_timer_init(&loop, &c->delay_timer);
-  c->delay_timer.data = c;
   char err[512];
   c->wdb = pgconn_open(&loop, conninfo, "writer", on_fatal, c, err, sizeof err);
   if (!c->wdb) {
@@ -605,17 +599,7 @@ int main(void) {
   zmq_close(dealer);
   zmq_close(router);
   zmq_ctx_term(zctx);
-  uint64_t key;
-  void *val;
-  for (size_t pos = 0; idmap_next(&c->attempts, &pos, &key, &val);)
-    attempt_free(val);
-  idmap_free(&c->attempts);
-  dispatch_free(&c->dispatch);
-  for (size_t pos = 0; idmap_next(&c->jobs, &pos, &key, &val);)
-    job_free(val);
-  idmap_free(&c->jobs);
-  workers_free_all(c);
-  store_free(&c->store);
+  coord_release(c);
   CHECK_INT(uv_loop_close(&loop), 0);
   PQfinish(db);
   pgtest_stop();

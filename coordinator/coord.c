@@ -1,0 +1,35 @@
+/*
+ * coord.c - setting up and releasing the coordinator's memory, shared by
+ * the daemon and the tests that drive its modules.
+ */
+#include <stdlib.h>
+
+#include "dispatch.h"
+#include "model.h"
+#include "store.h"
+#include "workers.h"
+
+void coord_init(coord_t *c, uv_loop_t *loop) {
+  c->loop = loop;
+  c->started_mono = util_mono_us();
+  c->next_job_id = c->next_task_id = c->next_attempt_id = 1;
+  c->store = store_new(c);
+  c->dispatch = dispatch_new(c);
+  uv_timer_init(loop, &c->delay_timer);
+  c->delay_timer.data = c;
+}
+
+void coord_release(coord_t *c) {
+  uint64_t key;
+  void *val;
+  for (size_t pos = 0; idmap_next(&c->attempts, &pos, &key, &val);)
+    attempt_free(val);
+  idmap_free(&c->attempts);
+  /* Before the jobs: the heaps write into the jobs and tasks they hold. */
+  dispatch_free(&c->dispatch);
+  for (size_t pos = 0; idmap_next(&c->jobs, &pos, &key, &val);)
+    job_free(val);
+  idmap_free(&c->jobs);
+  workers_free_all(c);
+  store_free(&c->store);
+}
