@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -139,13 +138,11 @@ int main(int argc, char **argv) {
   if (!db)
     die("--db is required (a database the coordinator may use; see README)");
   if (!coord_bin) {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
+    char *exe = util_exe_dir();
+    if (!exe)
       die("cannot find my own path");
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0';
     coord_bin = xasprintf("%s/clapper-coordinator", exe);
+    free(exe);
   }
   if (!workdir) {
     char tmpl[] = "/tmp/clapper-bench-XXXXXX";

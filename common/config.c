@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,16 +21,6 @@ static void list_clear(cfg_list_t *l) {
 static void list_add(cfg_list_t *l, const char *v) {
   l->items = xreallocarray(l->items, l->n + 1, sizeof *l->items);
   l->items[l->n++] = xstrdup(v);
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return -1;
 }
 
 /* Stores value into opt's destination.  where names the source for errors.
@@ -51,10 +40,10 @@ static int set_value(const cfg_opt_t *o, const char *value, int src, int *list_s
     char *end = NULL;
     long long v = strtoll(value, &end, 10);
     if (errno || !end || end == value || *end)
-      return fail(err, errlen, "%s: '%s' is not an integer", where, value);
+      return util_fail(err, errlen, "%s: '%s' is not an integer", where, value);
     if (v < o->min || v > o->max)
-      return fail(err, errlen, "%s: %lld is out of range [%lld, %lld]", where, v, o->min,
-                  o->max);
+      return util_fail(err, errlen, "%s: %lld is out of range [%lld, %lld]", where, v, o->min,
+                       o->max);
     *(long long *)o->dest = v;
     return 0;
   }
@@ -67,7 +56,7 @@ static int set_value(const cfg_opt_t *o, const char *value, int src, int *list_s
              !strcmp(value, "off"))
       *d = false;
     else
-      return fail(err, errlen, "%s: '%s' is not a boolean", where, value);
+      return util_fail(err, errlen, "%s: '%s' is not a boolean", where, value);
     return 0;
   }
   case CFG_LIST: {
@@ -80,7 +69,7 @@ static int set_value(const cfg_opt_t *o, const char *value, int src, int *list_s
     return 0;
   }
   }
-  return fail(err, errlen, "%s: unknown option type", where);
+  return util_fail(err, errlen, "%s: unknown option type", where);
 }
 
 static const cfg_opt_t *find(const cfg_opt_t *opts, size_t n, const char *name, size_t len) {
@@ -104,7 +93,7 @@ static int load_file(const cfg_opt_t *opts, size_t nopts, int *list_src, const c
   size_t len;
   char *text = util_read_file(path, 1 << 20, &len);
   if (!text)
-    return fail(err, errlen, "--config %s: %s", path, strerror(errno));
+    return util_fail(err, errlen, "--config %s: %s", path, strerror(errno));
   int rc = 0, lineno = 0;
   /* Not strtok: it would skip empty lines and so miscount line numbers. */
   for (char *line = text, *next; line && *line; line = next) {
@@ -120,14 +109,14 @@ static int load_file(const cfg_opt_t *opts, size_t nopts, int *list_src, const c
       continue;
     char *eq = strchr(s, '=');
     if (!eq) {
-      rc = fail(err, errlen, "%s:%d: expected 'name = value'", path, lineno);
+      rc = util_fail(err, errlen, "%s:%d: expected 'name = value'", path, lineno);
       break;
     }
     *eq = '\0';
     char *key = trim(s), *val = trim(eq + 1);
     const cfg_opt_t *o = find(opts, nopts, key, strlen(key));
     if (!o || !strcmp(key, "config")) {
-      rc = fail(err, errlen, "%s:%d: unknown setting '%s'", path, lineno, key);
+      rc = util_fail(err, errlen, "%s:%d: unknown setting '%s'", path, lineno, key);
       break;
     }
     char where[512];
@@ -200,7 +189,7 @@ int config_parse(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
       size_t len = eq ? (size_t)(eq - name) : strlen(name);
       o = find(opts, nopts, name, len);
       if (!o) {
-        rc = fail(err, errlen, "unknown option --%.*s (see %s --help)", (int)len, name, prog);
+        rc = util_fail(err, errlen, "unknown option --%.*s (see %s --help)", (int)len, name, prog);
         goto out;
       }
       if (eq)
@@ -210,7 +199,7 @@ int config_parse(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
         if (opts[k].short_name == a[1])
           o = &opts[k];
       if (!o) {
-        rc = fail(err, errlen, "unknown option %s (see %s --help)", a, prog);
+        rc = util_fail(err, errlen, "unknown option %s (see %s --help)", a, prog);
         goto out;
       }
     } else {
@@ -223,7 +212,7 @@ int config_parse(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
       } else if (i + 1 < argc) {
         value = argv[++i];
       } else {
-        rc = fail(err, errlen, "option --%s needs a value", o->name);
+        rc = util_fail(err, errlen, "option --%s needs a value", o->name);
         goto out;
       }
     }

@@ -8,29 +8,12 @@
  */
 #include "frames.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define EXPECTED "(expected e.g. 1-100, 1-100x2, 1,5,10-20)"
 #define QUOTE_MAX 64 /* longest piece of user text quoted in a message */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    /* Quoted user text could carry control characters; keep one line. */
-    for (char *p = err; *p; p++)
-      if ((unsigned char)*p < 0x20 || *p == 0x7f)
-        *p = ' ';
-  }
-  return -1;
-}
 
 /* Length to quote of a piece of n bytes, and the suffix that marks a cut. */
 static int qlen(size_t n) { return (int)(n > QUOTE_MAX ? QUOTE_MAX : n); }
@@ -78,8 +61,8 @@ static int parse_item(const char *s, size_t n, frame_item_t *it, char *err, size
   int64_t a = 0, b = 0, step = 1;
   int rc = number(&p, end, &a);
   if (rc == -2)
-    return fail(err, errlen, "frame %.*s%s is larger than %lld", qlen((size_t)(p - num0)), num0,
-                qcut((size_t)(p - num0)), FRAMES_MAX);
+    return util_fail_line(err, errlen, "frame %.*s%s is larger than %lld", qlen((size_t)(p - num0)),
+                          num0, qcut((size_t)(p - num0)), FRAMES_MAX);
   if (rc < 0)
     goto syntax;
   b = a;
@@ -88,8 +71,8 @@ static int parse_item(const char *s, size_t n, frame_item_t *it, char *err, size
     const char *num1 = p;
     rc = number(&p, end, &b);
     if (rc == -2)
-      return fail(err, errlen, "frame %.*s%s is larger than %lld", qlen((size_t)(p - num1)), num1,
-                  qcut((size_t)(p - num1)), FRAMES_MAX);
+      return util_fail_line(err, errlen, "frame %.*s%s is larger than %lld",
+                            qlen((size_t)(p - num1)), num1, qcut((size_t)(p - num1)), FRAMES_MAX);
     if (rc < 0)
       goto syntax;
     if (p < end && *p == 'x') {
@@ -97,25 +80,27 @@ static int parse_item(const char *s, size_t n, frame_item_t *it, char *err, size
       const char *num2 = p;
       rc = number(&p, end, &step);
       if (rc == -2)
-        return fail(err, errlen, "step %.*s%s in '%.*s%s' is larger than %lld",
-                    qlen((size_t)(p - num2)), num2, qcut((size_t)(p - num2)), qlen(n), s, qcut(n),
-                    FRAMES_MAX);
+        return util_fail_line(err, errlen, "step %.*s%s in '%.*s%s' is larger than %lld",
+                              qlen((size_t)(p - num2)), num2, qcut((size_t)(p - num2)), qlen(n), s,
+                              qcut(n), FRAMES_MAX);
       if (rc < 0)
         goto syntax;
       if (step < 1)
-        return fail(err, errlen, "step in '%.*s%s' must be at least 1", qlen(n), s, qcut(n));
+        return util_fail_line(err, errlen, "step in '%.*s%s' must be at least 1", qlen(n), s,
+                              qcut(n));
     }
   }
   if (p != end)
     goto syntax;
   if (a > b)
-    return fail(err, errlen, "range %lld-%lld is reversed", (long long)a, (long long)b);
+    return util_fail_line(err, errlen, "range %lld-%lld is reversed", (long long)a, (long long)b);
   it->start = a;
   it->end = a + (b - a) / step * step;
   it->step = step;
   return 0;
 syntax:
-  return fail(err, errlen, "'%.*s%s' is not a frame range " EXPECTED, qlen(n), s, qcut(n));
+  return util_fail_line(err, errlen, "'%.*s%s' is not a frame range " EXPECTED, qlen(n), s,
+                        qcut(n));
 }
 
 static int cmp_start(const void *x, const void *y) {
@@ -175,7 +160,7 @@ static int64_t first_shared(const frame_item_t *a, const frame_item_t *b) {
 int frames_parse(const char *spec, frame_set_t *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   if (!spec)
-    return fail(err, errlen, "no frame range given " EXPECTED);
+    return util_fail_line(err, errlen, "no frame range given " EXPECTED);
   size_t len = strlen(spec);
   frame_item_t *items = NULL;
   size_t n = 0, cap = 0;
@@ -189,9 +174,10 @@ int frames_parse(const char *spec, frame_set_t *out, char *err, size_t errlen) {
       ie--;
     if (is == ie) {
       if (!comma && n == 0)
-        fail(err, errlen, "the frame range is empty " EXPECTED);
+        util_fail_line(err, errlen, "the frame range is empty " EXPECTED);
       else
-        fail(err, errlen, "'%.*s%s' has an empty item " EXPECTED, qlen(len), spec, qcut(len));
+        util_fail_line(err, errlen, "'%.*s%s' has an empty item " EXPECTED, qlen(len), spec,
+                       qcut(len));
       goto fail;
     }
     if (n == cap) {
@@ -213,12 +199,12 @@ int frames_parse(const char *spec, frame_set_t *out, char *err, size_t errlen) {
     if (i > 0 && items[i - 1].end >= items[i].start) {
       int64_t f = first_shared(&items[i - 1], &items[i]);
       if (f >= 0) {
-        fail(err, errlen, "frame %lld is listed twice", (long long)f);
+        util_fail_line(err, errlen, "frame %lld is listed twice", (long long)f);
       } else {
         char a[80], b[80];
         item_text(&items[i - 1], a, sizeof a);
         item_text(&items[i], b, sizeof b);
-        fail(err, errlen, "ranges %s and %s overlap", a, b);
+        util_fail_line(err, errlen, "ranges %s and %s overlap", a, b);
       }
       goto fail;
     }

@@ -83,17 +83,13 @@ typedef struct edge {
 } edge_t;
 
 static int fail(parser_t *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* util_fail_line into the parser's error buffer: quoted user text could
+ * carry control characters, and the message stays one line. */
 static int fail(parser_t *ps, const char *fmt, ...) {
-  if (ps->err && ps->errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ps->err, ps->errlen, fmt, ap);
-    va_end(ap);
-    /* Quoted user text could carry control characters; keep one line. */
-    for (char *p = ps->err; *p; p++)
-      if ((unsigned char)*p < 0x20 || *p == 0x7f)
-        *p = ' ';
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  util_vfail_line(ps->err, ps->errlen, fmt, ap);
+  va_end(ap);
   return -1;
 }
 

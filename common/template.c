@@ -7,7 +7,6 @@
 #include "template.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -91,18 +90,6 @@ static int lookup(const char *name, size_t n) {
   return -1;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
-
 /* Why a known placeholder may be missing from `allowed`. */
 static const char *needs(int v) {
   switch (v) {
@@ -123,11 +110,11 @@ int template_check(const char *tmpl, unsigned allowed, unsigned *used, char *err
       continue;
     int v = lookup(sc.s, sc.n);
     if (v < 0)
-      return fail(err, errlen, "unknown placeholder {%.*s%s}",
-                  (int)(sc.n > NAME_QUOTE_MAX ? NAME_QUOTE_MAX : sc.n), sc.s,
-                  sc.n > NAME_QUOTE_MAX ? "..." : "");
+      return util_fail(err, errlen, "unknown placeholder {%.*s%s}",
+                       (int)(sc.n > NAME_QUOTE_MAX ? NAME_QUOTE_MAX : sc.n), sc.s,
+                       sc.n > NAME_QUOTE_MAX ? "..." : "");
     if (!(allowed & TV_BIT(v)))
-      return fail(err, errlen, "placeholder {%s} %s", names[v], needs(v));
+      return util_fail(err, errlen, "placeholder {%s} %s", names[v], needs(v));
     seen |= TV_BIT(v);
   }
   if (used)

@@ -1,10 +1,12 @@
 /*
- * util.c - allocation, string buffers, clocks, identifiers, files.
+ * util.c - allocation, string buffers, error messages, clocks, identifiers,
+ * files.
  */
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,34 @@ char *xasprintf(const char *fmt, ...) {
   if (n < 0)
     oom(0);
   return out;
+}
+
+int util_fail(char *err, size_t errlen, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+int util_vfail_line(char *err, size_t errlen, const char *fmt, va_list ap) {
+  if (err && errlen) {
+    vsnprintf(err, errlen, fmt, ap);
+    for (char *p = err; *p; p++)
+      if ((unsigned char)*p < 0x20 || *p == 0x7f)
+        *p = ' ';
+  }
+  return -1;
+}
+
+int util_fail_line(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  util_vfail_line(err, errlen, fmt, ap);
+  va_end(ap);
+  return -1;
 }
 
 void sbuf_reserve(sbuf_t *sb, size_t extra) {
@@ -175,10 +205,7 @@ bool ident_valid(const char *s) {
   return n <= IDENT_MAX;
 }
 
-char *util_read_file(const char *path, size_t max, size_t *len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return NULL;
+char *util_read_fd(int fd, size_t max, size_t *len) {
   sbuf_t sb = {0};
   char chunk[65536];
   for (;;) {
@@ -196,17 +223,41 @@ char *util_read_file(const char *path, size_t max, size_t *len) {
     }
     sbuf_append(&sb, chunk, (size_t)n);
   }
-  close(fd);
   if (len)
     *len = sb.len;
   return sbuf_steal(&sb);
 fail: {
   int saved = errno;
-  close(fd);
   sbuf_free(&sb);
   errno = saved;
   return NULL;
 }
+}
+
+char *util_read_file(const char *path, size_t max, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  char *text = util_read_fd(fd, max, len);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return text;
+}
+
+char *util_exe_dir(void) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n < 0)
+    return NULL;
+  self[n] = '\0';
+  char *slash = strrchr(self, '/');
+  if (!slash) {
+    errno = ENOENT;
+    return NULL;
+  }
+  *slash = '\0';
+  return xstrdup(self);
 }
 
 int util_mkdir_p(const char *dir, unsigned mode) {
@@ -250,6 +301,38 @@ int util_write_all(int fd, const void *buf, size_t len) {
     len -= (size_t)n;
   }
   return 0;
+}
+
+int util_write_atomic(const char *path, const void *data, size_t len, unsigned mode, char *err,
+                      size_t errlen) {
+  char *tmp = xasprintf("%s.tmp", path);
+  const char *failed = tmp;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+  if (fd < 0)
+    goto fail;
+  if (util_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+    int saved = errno;
+    close(fd);
+    unlink(tmp);
+    errno = saved;
+    goto fail;
+  }
+  if (close(fd) < 0 || rename(tmp, path) < 0) {
+    int saved = errno;
+    failed = path;
+    unlink(tmp);
+    errno = saved;
+    goto fail;
+  }
+  free(tmp);
+  return 0;
+fail: {
+  int saved = errno;
+  util_fail(err, errlen, "cannot write %s: %s", failed, strerror(saved));
+  free(tmp);
+  errno = saved;
+  return -1;
+}
 }
 
 int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {

@@ -1,11 +1,12 @@
 /*
  * util.h - small helpers every clapper program uses: allocation that never
- * returns NULL, a growable string buffer, clocks, identifier checks and
- * file helpers.
+ * returns NULL, a growable string buffer, error messages, clocks,
+ * identifier checks and file helpers.
  */
 #ifndef CLAPPER_UTIL_H
 #define CLAPPER_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,20 +50,53 @@ uint64_t util_mono_us(void);
  * into out (at least 32 bytes). */
 void util_iso8601(int64_t us, char *out, size_t outlen);
 
+/* Error messages for functions that report into a caller's buffer
+ * (char *err, size_t errlen).  util_fail formats the message into err
+ * (nothing when err is NULL or errlen is 0, cut to errlen - 1 bytes) and
+ * returns -1, so that such a function can end with
+ * `return util_fail(err, errlen, "cannot open %s: %s", path, strerror(errno))`.
+ * util_fail_line does the same and then turns control characters into
+ * spaces, for messages that quote user text and must stay one line;
+ * util_vfail_line is its va_list form. */
+int util_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int util_fail_line(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int util_vfail_line(char *err, size_t errlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 /* Identifiers (project, episode, shot, job and worker names, tags) match
  * [a-z0-9][a-z0-9_.-]{0,63}. */
 #define IDENT_MAX 64
 bool ident_valid(const char *s);
 
-/* Reads a whole file of at most max bytes into a NUL-terminated buffer
- * (caller frees).  Returns NULL with errno set (EFBIG when larger). */
+/* Reads fd to its end, at most max bytes, into a NUL-terminated buffer
+ * (caller frees) and stores the number of bytes read in *len unless len is
+ * NULL.  Returns NULL with errno set (EFBIG when there is more than max).
+ * Retries on EINTR; does not close fd. */
+char *util_read_fd(int fd, size_t max, size_t *len) MUSTCHECK;
+
+/* Reads a whole file of at most max bytes as util_read_fd does (caller
+ * frees).  Returns NULL with errno set (EFBIG when larger). */
 char *util_read_file(const char *path, size_t max, size_t *len);
+
+/* The directory that holds the running executable (/proc/self/exe without
+ * its last component; caller frees), or NULL with errno set. */
+char *util_exe_dir(void);
 
 /* Creates dir and its parents with the given mode; 0 or -1 with errno. */
 int util_mkdir_p(const char *dir, unsigned mode) MUSTCHECK;
 
 /* Writes len bytes to fd, retrying on EINTR and short writes; 0 or -1. */
 int util_write_all(int fd, const void *buf, size_t len) MUSTCHECK;
+
+/* Replaces path with len bytes of data: writes and fsyncs path.tmp (created
+ * with mode), then renames it over path, so that readers see the old file
+ * or the new one, never a part.  Returns 0, or -1 with errno set, path.tmp
+ * removed and "cannot write FILE: reason" (FILE the one that failed) in err
+ * unless err is NULL. */
+int util_write_atomic(const char *path, const void *data, size_t len, unsigned mode, char *err,
+                      size_t errlen) MUSTCHECK;
 
 /* Parses a decimal unsigned integer within [min, max]; 0 or -1. */
 int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) MUSTCHECK;

@@ -1,13 +1,15 @@
 /*
  * test_util.c - the small helpers: identifier rules at their boundaries,
- * bounded unsigned parsing, whole-file reads with a limit, mkdir -p, the
- * growable string buffer, ISO 8601 timestamps (also before 1970), hex and
- * the allocation helpers.
+ * bounded unsigned parsing, whole-file and whole-descriptor reads with a
+ * limit, atomic file replacement, error messages into a caller's buffer,
+ * the executable's directory, mkdir -p, the growable string buffer, ISO
+ * 8601 timestamps (also before 1970), hex and the allocation helpers.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -157,9 +159,164 @@ static void test_read_file(void) {
   unlink(path);
 }
 
+/* Fills a pipe from a child process so that the reader sees many short
+ * reads; returns the read end (the child exits after writing n bytes). */
+static int pipe_from_child(const char *data, size_t n, pid_t *child) {
+  int p[2];
+  CHECK_INT(pipe(p), 0);
+  *child = fork();
+  CHECK(*child >= 0);
+  if (*child == 0) {
+    close(p[0]);
+    _exit(util_write_all(p[1], data, n) == 0 ? 0 : 1);
+  }
+  close(p[1]);
+  return p[0];
+}
+
+static void reap(pid_t child) {
+  int st = 0;
+  CHECK_INT(waitpid(child, &st, 0), child);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void test_read_fd(void) {
+  /* Several pipe buffers' worth, exactly max bytes, with a NUL inside. */
+  size_t big = 300000;
+  char *data = xmalloc(big);
+  for (size_t i = 0; i < big; i++)
+    data[i] = (char)('A' + i % 26);
+  data[70000] = '\0';
+  pid_t child;
+  int fd = pipe_from_child(data, big, &child);
+  size_t len = 0;
+  char *got = util_read_fd(fd, big, &len);
+  CHECK(got != NULL);
+  CHECK_INT(len, big);
+  CHECK(got && memcmp(got, data, big) == 0);
+  CHECK(got && got[big] == '\0');
+  free(got);
+  reap(child);
+  CHECK(fcntl(fd, F_GETFD) >= 0); /* not closed */
+  got = util_read_fd(fd, 0, NULL); /* at its end: an empty string */
+  CHECK_STR(got, "");
+  free(got);
+  close(fd);
+
+  /* More than max bytes: EFBIG, len untouched, fd still open. */
+  int p[2];
+  CHECK_INT(pipe(p), 0);
+  CHECK_INT(util_write_all(p[1], "0123456789", 10), 0);
+  close(p[1]);
+  len = 777;
+  errno = 0;
+  CHECK(util_read_fd(p[0], 9, &len) == NULL);
+  CHECK_INT(errno, EFBIG);
+  CHECK_INT(len, 777);
+  CHECK(fcntl(p[0], F_GETFD) >= 0);
+  close(p[0]);
+
+  /* The same through a child, the excess spread over many reads. */
+  fd = pipe_from_child(data, big, &child);
+  errno = 0;
+  CHECK(util_read_fd(fd, big - 1, &len) == NULL);
+  CHECK_INT(errno, EFBIG);
+  close(fd); /* the child may still be writing: SIGPIPE ends it */
+  int st = 0;
+  CHECK_INT(waitpid(child, &st, 0), child);
+  free(data);
+
+  /* A bad descriptor. */
+  errno = 0;
+  CHECK(util_read_fd(-1, 10, &len) == NULL);
+  CHECK_INT(errno, EBADF);
+}
+
 static bool is_dir(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void test_write_atomic(void) {
+  char path[256], tmp[300], err[512];
+  snprintf(path, sizeof path, "%s/atomic", dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+
+  CHECK_INT(util_write_atomic(path, "first\n", 6, 0600, err, sizeof err), 0);
+  size_t len = 0;
+  char *got = util_read_file(path, 100, &len);
+  CHECK_STR(got, "first\n");
+  free(got);
+  struct stat st;
+  CHECK_INT(stat(path, &st), 0);
+  CHECK_INT(st.st_mode & 0777, 0600);
+  CHECK(access(tmp, F_OK) < 0); /* renamed away */
+
+  /* Replaces the whole file, also with a shorter text; NUL bytes kept. */
+  CHECK_INT(util_write_atomic(path, "a\0b", 3, 0600, NULL, 0), 0);
+  got = util_read_file(path, 100, &len);
+  CHECK_INT(len, 3);
+  CHECK(got && memcmp(got, "a\0b", 3) == 0);
+  free(got);
+  unlink(path);
+
+  /* The temporary file cannot be created: its name in the message. */
+  char missing[256];
+  snprintf(missing, sizeof missing, "%s/no-such-dir/f", dir);
+  err[0] = '\0';
+  errno = 0;
+  CHECK_INT(util_write_atomic(missing, "x", 1, 0644, err, sizeof err), -1);
+  CHECK_INT(errno, ENOENT);
+  CHECK_CONTAINS(err, "cannot write ");
+  CHECK_CONTAINS(err, "/no-such-dir/f.tmp: ");
+
+  /* The rename fails (a directory is in the way): the target named, the
+   * temporary file removed, errno kept; no message without err. */
+  CHECK_INT(mkdir(path, 0700), 0);
+  err[0] = '\0';
+  errno = 0;
+  CHECK_INT(util_write_atomic(path, "x", 1, 0644, err, sizeof err), -1);
+  CHECK_INT(errno, EISDIR);
+  CHECK_CONTAINS(err, "/atomic: ");
+  CHECK(strstr(err, ".tmp") == NULL);
+  CHECK(access(tmp, F_OK) < 0);
+  errno = 0;
+  CHECK_INT(util_write_atomic(path, "x", 1, 0644, NULL, 0), -1);
+  CHECK_INT(errno, EISDIR);
+  CHECK(is_dir(path));
+  rmdir(path);
+}
+
+static void test_exe_dir(void) {
+  char *d = util_exe_dir();
+  CHECK(d != NULL && d[0] == '/');
+  if (!d)
+    return;
+  char *self = xasprintf("%s/test_util", d); /* this program */
+  CHECK_INT(access(self, X_OK), 0);
+  CHECK(is_dir(d));
+  free(self);
+  free(d);
+}
+
+static void test_fail(void) {
+  char err[16] = "untouched";
+  CHECK_INT(util_fail(err, sizeof err, "code %d: %s", 42, "no"), -1);
+  CHECK_STR(err, "code 42: no");
+  CHECK_INT(util_fail(err, sizeof err, "%s", "a message longer than the buffer"), -1);
+  CHECK_STR(err, "a message longe"); /* cut to errlen - 1 bytes */
+  CHECK_INT(util_fail(NULL, 0, "ignored %d", 1), -1);
+  strcpy(err, "kept");
+  CHECK_INT(util_fail(err, 0, "ignored"), -1);
+  CHECK_STR(err, "kept");
+
+  /* util_fail_line: control characters (user text) become spaces. */
+  CHECK_INT(util_fail_line(err, sizeof err, "bad '%s'", "a\nb\tc\x7f"), -1);
+  CHECK_STR(err, "bad 'a b c '");
+  CHECK_INT(util_fail_line(NULL, 0, "ignored %s", "x"), -1);
+  strcpy(err, "kept");
+  CHECK_INT(util_fail_line(err, 0, "ignored"), -1);
+  CHECK_STR(err, "kept");
 }
 
 static void test_mkdir_p(void) {
@@ -332,6 +489,10 @@ int main(void) {
   test_ident();
   test_parse_u64();
   test_read_file();
+  test_read_fd();
+  test_write_atomic();
+  test_fail();
+  test_exe_dir();
   test_mkdir_p();
   test_sbuf();
   test_iso8601();
