@@ -166,6 +166,7 @@ const char *codec_body_name(const envelope_t *env) {
   case CLAPPER__ENVELOPE__BODY_RESULT_ACK: return "result_ack";
   case CLAPPER__ENVELOPE__BODY_CANCEL: return "cancel";
   case CLAPPER__ENVELOPE__BODY_DRAIN: return "drain";
+  case CLAPPER__ENVELOPE__BODY_LOGS: return "logs";
   case CLAPPER__ENVELOPE__BODY_REQUEST: return "request";
   case CLAPPER__ENVELOPE__BODY_REPLY: return "reply";
   default: return "unknown";

@@ -22,10 +22,11 @@ static const unsigned job_next[JOB_STATE_COUNT] = {
                    BIT(JOB_WAITING),
     [JOB_RUNNING] = BIT(JOB_SUCCEEDED) | BIT(JOB_FAILED) | BIT(JOB_CANCELED) |
                     BIT(JOB_PAUSED) | BIT(JOB_HELD),
+    /* Resumed or released: back to waiting when dependencies are not met. */
     [JOB_PAUSED] = BIT(JOB_QUEUED) | BIT(JOB_RUNNING) | BIT(JOB_CANCELED) |
-                   BIT(JOB_SUCCEEDED) | BIT(JOB_FAILED),
+                   BIT(JOB_SUCCEEDED) | BIT(JOB_FAILED) | BIT(JOB_WAITING),
     [JOB_HELD] = BIT(JOB_QUEUED) | BIT(JOB_RUNNING) | BIT(JOB_CANCELED) | BIT(JOB_PAUSED) |
-                 BIT(JOB_SUCCEEDED) | BIT(JOB_FAILED),
+                 BIT(JOB_SUCCEEDED) | BIT(JOB_FAILED) | BIT(JOB_WAITING),
     [JOB_SUCCEEDED] = 0,
     [JOB_FAILED] = BIT(JOB_RUNNING) | BIT(JOB_CANCELED), /* operator retry */
     [JOB_CANCELED] = 0,
@@ -35,11 +36,12 @@ static const unsigned task_next[TASK_STATE_COUNT] = {
     [TASK_WAITING] = BIT(TASK_READY) | BIT(TASK_CANCELED) | BIT(TASK_HELD) | BIT(TASK_PAUSED),
     [TASK_READY] = BIT(TASK_DISPATCHED) | BIT(TASK_HELD) | BIT(TASK_PAUSED) |
                    BIT(TASK_CANCELED) | BIT(TASK_WAITING),
-    /* From dispatched: started, a fast result, or requeued when lost. */
+    /* From dispatched: started, a fast result, or requeued when lost
+     * (paused instead of ready when its job is paused). */
     [TASK_DISPATCHED] = BIT(TASK_RUNNING) | BIT(TASK_SUCCEEDED) | BIT(TASK_FAILED) |
-                        BIT(TASK_READY) | BIT(TASK_CANCELED),
+                        BIT(TASK_READY) | BIT(TASK_CANCELED) | BIT(TASK_PAUSED),
     [TASK_RUNNING] = BIT(TASK_SUCCEEDED) | BIT(TASK_FAILED) | BIT(TASK_READY) |
-                     BIT(TASK_CANCELED),
+                     BIT(TASK_CANCELED) | BIT(TASK_PAUSED),
     [TASK_SUCCEEDED] = 0,
     [TASK_FAILED] = BIT(TASK_READY) | BIT(TASK_CANCELED), /* operator retry */
     [TASK_CANCELED] = 0,

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "dispatch.h"
 #include "log.h"
 #include "model.h"
 #include "store.h"
@@ -31,6 +32,7 @@ attempt_t *attempt_new(coord_t *c, task_t *t, worker_t *w, uint32_t cpus, uint64
   w->nlive++;
   t->live = a;
   idmap_put(&c->attempts, a->id, a);
+  dispatch_usage(c, a, +1);
   store_attempt(c, a);
   return a;
 }
@@ -46,8 +48,9 @@ int attempt_set_state(coord_t *c, attempt_t *a, attempt_state_t to) {
   }
   a->state = (uint8_t)to;
   if (!attempt_state_live(to)) {
+    a->recorded_us = util_wall_us();
     if (!a->ended_us)
-      a->ended_us = util_wall_us();
+      a->ended_us = a->recorded_us;
     worker_t *w = a->worker;
     w->cpus_free += a->cpus;
     if (w->cpus_free > w->cpus)
@@ -66,6 +69,7 @@ int attempt_set_state(coord_t *c, attempt_t *a, attempt_state_t to) {
     w->nlive--;
     if (a->task->live == a)
       a->task->live = NULL;
+    dispatch_usage(c, a, -1);
     c->dispatch_needed = true;
   }
   store_attempt(c, a);

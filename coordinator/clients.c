@@ -10,10 +10,13 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "dispatch.h"
 #include "log.h"
 #include "query.h"
 #include "store.h"
 #include "workers.h"
+
+#define MAX_IDS 10000 /* job ids in one request */
 
 static void send_reply(coord_t *c, creq_t *r, bool ok, const char *code, const char *message,
                        const char *json) {
@@ -51,6 +54,98 @@ static void reply_after_commit(coord_t *c, void *arg) {
   free(p);
 }
 
+/* Replies with doc (stolen) once the accumulating batch committed: what
+ * the client is told is durable. */
+static void reply_when_durable(coord_t *c, creq_t *r, json_t *doc) {
+  pending_reply_t *p = xmalloc(sizeof *p);
+  p->r = r;
+  p->json = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  store_on_commit(c, reply_after_commit, p);
+}
+
+static const char *actor_of(const char *user) { return user && *user ? user : "anonymous"; }
+
+static bool all_digits(const char *s) {
+  if (!*s)
+    return false;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9')
+      return false;
+  return true;
+}
+
+/* ------------------------------------------------------------ submit */
+
+typedef struct submission {
+  coord_t *c;
+  creq_t *r;
+  jobfile_t *jf;
+  char *actor;
+} submission_t;
+
+static void finish_submit(submission_t *s, const dep_state_t *ext, size_t next) {
+  coord_t *c = s->c;
+  jobfile_t *jf = s->jf;
+  json_t *jobs = json_array();
+  for (size_t i = 0; i < jf->njobs; i++)
+    json_array_append_new(jobs, json_pack("{s:I,s:s,s:I}", "job_id",
+                                          (json_int_t)(c->next_job_id + i), "name",
+                                          jf->jobs[i].name, "tasks",
+                                          (json_int_t)jf->jobs[i].ntasks));
+  uint64_t first;
+  size_t n = job_create_all(c, jf, s->actor, ext, next, &first);
+  log_info("%s submitted %zu jobs (%" PRIu64 "..%" PRIu64 ")", s->actor, n, first,
+           first + n - 1);
+  reply_when_durable(c, s->r, json_pack("{s:o}", "jobs", jobs));
+  free(s->actor);
+  free(s);
+}
+
+/* The states of the `after` jobs that are no longer in memory. */
+static void on_dep_states(void *arg, PGresult *const *res, size_t n, const char *error) {
+  submission_t *s = arg;
+  coord_t *c = s->c;
+  if (error || n < 1 || PQresultStatus(res[0]) != PGRES_TUPLES_OK) {
+    log_error("dependency lookup failed: %s", error ? error : "no result");
+    clients_reply_error(c, s->r, "internal", "the database query failed; see the coordinator log");
+    goto drop;
+  }
+  size_t next = (size_t)PQntuples(res[0]);
+  dep_state_t *ext = xcalloc(next ? next : 1, sizeof *ext);
+  for (size_t i = 0; i < next; i++) {
+    ext[i].id = strtoull(PQgetvalue(res[0], (int)i, 0), NULL, 10);
+    int st = job_state_parse(PQgetvalue(res[0], (int)i, 1));
+    ext[i].state = st < 0 ? JOB_CANCELED : (job_state_t)st;
+  }
+  /* Every id must exist (in memory, or in the database). */
+  for (size_t i = 0; i < s->jf->njobs; i++) {
+    const jf_job_t *sp = &s->jf->jobs[i];
+    for (size_t k = 0; k < sp->nafter; k++) {
+      if (!all_digits(sp->after[k]))
+        continue;
+      uint64_t id = strtoull(sp->after[k], NULL, 10);
+      bool found = idmap_get(&c->jobs, id) != NULL;
+      for (size_t e = 0; e < next && !found; e++)
+        found = ext[e].id == id;
+      if (!found) {
+        char err[160];
+        snprintf(err, sizeof err, "jobs[%zu].after[%zu]: no job %" PRIu64, i, k, id);
+        clients_reply_error(c, s->r, "invalid_job", err);
+        free(ext);
+        goto drop;
+      }
+    }
+  }
+  finish_submit(s, ext, next);
+  free(ext);
+  return;
+drop:
+  jobfile_free(&s->jf);
+  free(s->actor);
+  free(s);
+}
+
 static void submit(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
   char err[512];
   if (c->stopping) {
@@ -68,39 +163,188 @@ static void submit(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
     clients_reply_error(c, r, "invalid_job", err);
     return;
   }
+  sbuf_t ids = {0};
   for (size_t i = 0; i < jf->njobs; i++) {
-    const char *field = jf->jobs[i].nafter ? "after"
-                        : jf->jobs[i].nafter_approval ? "after_approval"
-                                                      : NULL;
-    if (field) {
-      snprintf(err, sizeof err, "jobs[%zu].%s: dependencies are not supported by this "
-               "coordinator yet", i, field);
+    const jf_job_t *sp = &jf->jobs[i];
+    if (sp->nafter_approval) {
+      snprintf(err, sizeof err,
+               "jobs[%zu].after_approval: approval gates are not supported by this "
+               "coordinator yet", i);
       jobfile_free(&jf);
+      sbuf_free(&ids);
       clients_reply_error(c, r, "invalid_job", err);
       return;
     }
+    for (size_t k = 0; k < sp->nafter; k++)
+      if (all_digits(sp->after[k]) && !idmap_get(&c->jobs, strtoull(sp->after[k], NULL, 10)))
+        sbuf_printf(&ids, "%s%s", ids.len ? "," : "", sp->after[k]);
   }
-  const char *actor = user && *user ? user : "anonymous";
-  /* Keep what the reply needs before the jobs take the file over. */
+  submission_t *s = xcalloc(1, sizeof *s);
+  s->c = c;
+  s->r = r;
+  s->jf = jf;
+  s->actor = xstrdup(actor_of(user));
+  if (!ids.len) {
+    sbuf_free(&ids);
+    finish_submit(s, NULL, 0);
+    return;
+  }
+  /* Finished jobs leave memory: ask the database about those. */
+  char *p[1] = {xasprintf("{%s}", ids.buf)};
+  sbuf_free(&ids);
+  pgq_t *q = pgq_new();
+  pgq_add(q, "SELECT id, state FROM jobs WHERE id = ANY ($1::bigint[])", 1, p);
+  pgconn_submit(c->rdb, q, on_dep_states, s);
+}
+
+/* ------------------------------------------------------------ operator actions */
+
+typedef struct control {
+  coord_t *c;
+  creq_t *r;
+  job_action_t act;
+  uint64_t *ids;
+  size_t n;
+} control_t;
+
+/* Some ids are not in memory: finished, or not jobs at all. */
+static void on_missing(void *arg, PGresult *const *res, size_t n, const char *error) {
+  control_t *k = arg;
+  char err[200];
+  if (error || n < 1 || PQresultStatus(res[0]) != PGRES_TUPLES_OK) {
+    clients_reply_error(k->c, k->r, "internal", "the database query failed; see the coordinator log");
+  } else if (PQntuples(res[0]) > 0 && !PQgetisnull(res[0], 0, 1)) {
+    snprintf(err, sizeof err, "job %s is %s: it has finished", PQgetvalue(res[0], 0, 0),
+             PQgetvalue(res[0], 0, 1));
+    clients_reply_error(k->c, k->r, "invalid_state", err);
+  } else {
+    snprintf(err, sizeof err, "no such job: %s", n >= 1 && PQntuples(res[0]) > 0 ? PQgetvalue(res[0], 0, 0) : "?");
+    clients_reply_error(k->c, k->r, "not_found", err);
+  }
+  free(k->ids);
+  free(k);
+}
+
+static void control(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req,
+                    job_action_t act) {
+  char err[256];
+  if (!req->n_ids || req->n_ids > MAX_IDS) {
+    clients_reply_error(c, r, "bad_request", "expected 1 to 10000 job ids");
+    return;
+  }
+  /* All or nothing: check every job before changing any. */
+  for (size_t i = 0; i < req->n_ids; i++) {
+    job_t *j = idmap_get(&c->jobs, req->ids[i]);
+    if (!j) {
+      control_t *k = xcalloc(1, sizeof *k);
+      k->c = c;
+      k->r = r;
+      char *p[1] = {xasprintf("%" PRIu64, req->ids[i] > INT64_MAX ? 0 : req->ids[i])};
+      pgq_t *q = pgq_new();
+      pgq_add(q,
+              "SELECT $1::bigint, (SELECT state FROM jobs WHERE id = $1::bigint)", 1, p);
+      pgconn_submit(c->rdb, q, on_missing, k);
+      return;
+    }
+    if (job_check(j, act, err, sizeof err) < 0) {
+      clients_reply_error(c, r, "invalid_state", err);
+      return;
+    }
+  }
+  const char *actor = actor_of(user);
   json_t *jobs = json_array();
-  for (size_t i = 0; i < jf->njobs; i++)
-    json_array_append_new(jobs, json_pack("{s:I,s:s,s:I}", "job_id",
-                                          (json_int_t)(c->next_job_id + i), "name",
-                                          jf->jobs[i].name, "tasks",
-                                          (json_int_t)jf->jobs[i].ntasks));
-  uint64_t first;
-  size_t n = job_create_all(c, jf, actor, &first);
-  log_info("%s submitted %zu jobs (%" PRIu64 "..%" PRIu64 ")", actor, n, first,
-           first + n - 1);
-  json_t *doc = json_pack("{s:o}", "jobs", jobs);
-  pending_reply_t *p = xmalloc(sizeof *p);
-  p->r = r;
-  p->json = json_dumps(doc, JSON_COMPACT);
-  json_decref(doc);
-  store_on_commit(c, reply_after_commit, p);
+  for (size_t i = 0; i < req->n_ids; i++) {
+    job_t *j = idmap_get(&c->jobs, req->ids[i]);
+    uint32_t retried = 0;
+    int rc = 0;
+    switch (act) {
+    case JOB_ACT_CANCEL:
+      rc = job_cancel(c, j, actor, req->note, err, sizeof err);
+      break;
+    case JOB_ACT_PAUSE:
+      rc = job_pause(c, j, actor, err, sizeof err);
+      break;
+    case JOB_ACT_RESUME:
+      rc = job_resume(c, j, actor, err, sizeof err);
+      break;
+    case JOB_ACT_RETRY:
+      rc = job_retry(c, j, actor, &retried, err, sizeof err);
+      break;
+    }
+    if (rc < 0) /* a job listed twice, changed by the first mention */
+      continue;
+    json_t *counts = json_object();
+    for (int s = 0; s < TASK_STATE_COUNT; s++)
+      json_object_set_new(counts, task_state_name((task_state_t)s), json_integer(j->counts[s]));
+    json_array_append_new(jobs, json_pack("{s:I,s:s,s:s,s:o,s:I,s:s}", "job_id",
+                                          (json_int_t)j->id, "name", j->spec->name, "state",
+                                          job_state_name((job_state_t)j->state), "tasks",
+                                          counts, "retried", (json_int_t)retried, "reason",
+                                          j->reason));
+  }
+  reply_when_durable(c, r, json_pack("{s:o}", "jobs", jobs));
+}
+
+static void drain(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req,
+                  bool on) {
+  char err[160];
+  worker_t *w = ident_valid(req->name) ? workers_find(c, req->name) : NULL;
+  if (!w) {
+    snprintf(err, sizeof err, "no such worker: %.64s", req->name);
+    clients_reply_error(c, r, "not_found", err);
+    return;
+  }
+  workers_drain(c, w, on, actor_of(user));
+  char *json = workers_one_json(c, w);
+  json_t *doc = json_loads(json, 0, NULL);
+  free(json);
+  reply_when_durable(c, r, doc);
+}
+
+static const char SQL_EPISODE_WEIGHT[] =
+    "WITH p AS (INSERT INTO projects (name) VALUES ($1) "
+    "           ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id) "
+    "INSERT INTO episodes (project_id, name, weight) SELECT p.id, $2, $3 FROM p "
+    "ON CONFLICT (project_id, name) DO UPDATE SET weight = EXCLUDED.weight";
+
+static void episode_weight(coord_t *c, creq_t *r, const char *user,
+                           const Clapper__Request *req) {
+  char err[200];
+  const char *slash = strchr(req->name, '/');
+  char *project = slash ? xstrndup(req->name, (size_t)(slash - req->name)) : NULL;
+  const char *episode = slash ? slash + 1 : NULL;
+  if (!project || !ident_valid(project) || !ident_valid(episode)) {
+    snprintf(err, sizeof err, "episode: '%.80s' is not PROJECT/EPISODE (two identifiers)",
+             req->name);
+    clients_reply_error(c, r, "bad_request", err);
+    free(project);
+    return;
+  }
+  if (req->value < 1 || req->value > 1000) {
+    snprintf(err, sizeof err, "weight: %" PRId64 " is not in [1, 1000]", req->value);
+    clients_reply_error(c, r, "bad_request", err);
+    free(project);
+    return;
+  }
+  episode_t *ep = dispatch_episode(c, project, episode);
+  dispatch_set_weight(c, ep, (uint32_t)req->value);
+  char *p[3] = {xstrdup(project), xstrdup(episode), xasprintf("%" PRId64, req->value)};
+  store_stmt(c, "SQL_EPISODE_WEIGHT", SQL_EPISODE_WEIGHT, 3, p);
+  json_t *d = json_pack("{s:I}", "weight", (json_int_t)req->value);
+  char *dj = json_dumps(d, JSON_COMPACT);
+  store_event(c, actor_of(user), "episode.weight", "episode", ep->key, dj);
+  free(dj);
+  json_decref(d);
+  reply_when_durable(c, r, json_pack("{s:s,s:I}", "episode", ep->key, "weight",
+                                     (json_int_t)req->value));
+  free(project);
 }
 
 static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
+  if (c->stopping && req->verb != CLAPPER__VERB__VERB_PING) {
+    clients_reply_error(c, r, "unavailable", "the coordinator is shutting down");
+    return;
+  }
   switch (req->verb) {
   case CLAPPER__VERB__VERB_PING: {
     char json[128];
@@ -120,12 +364,36 @@ static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
   case CLAPPER__VERB__VERB_TASKS:
     query_tasks(c, r, req);
     break;
+  case CLAPPER__VERB__VERB_LOGS:
+    query_logs(c, r, req);
+    break;
   case CLAPPER__VERB__VERB_WORKERS: {
     char *json = workers_json(c);
     clients_reply_ok(c, r, json);
     free(json);
     break;
   }
+  case CLAPPER__VERB__VERB_CANCEL:
+    control(c, r, user, req, JOB_ACT_CANCEL);
+    break;
+  case CLAPPER__VERB__VERB_PAUSE:
+    control(c, r, user, req, JOB_ACT_PAUSE);
+    break;
+  case CLAPPER__VERB__VERB_RESUME:
+    control(c, r, user, req, JOB_ACT_RESUME);
+    break;
+  case CLAPPER__VERB__VERB_RETRY:
+    control(c, r, user, req, JOB_ACT_RETRY);
+    break;
+  case CLAPPER__VERB__VERB_DRAIN:
+    drain(c, r, user, req, true);
+    break;
+  case CLAPPER__VERB__VERB_UNDRAIN:
+    drain(c, r, user, req, false);
+    break;
+  case CLAPPER__VERB__VERB_EPISODE_WEIGHT:
+    episode_weight(c, r, user, req);
+    break;
   default:
     clients_reply_error(c, r, "bad_request", "unknown request verb");
     break;

@@ -13,6 +13,7 @@ void coord_init(coord_t *c, uv_loop_t *loop) {
   c->loop = loop;
   c->started_mono = util_mono_us();
   c->next_job_id = c->next_task_id = c->next_attempt_id = 1;
+  c->farm_version = 1; /* jobs start at 0: never checked */
   c->store = store_new(c);
   c->dispatch = dispatch_new(c);
   uv_timer_init(loop, &c->delay_timer);
@@ -26,7 +27,7 @@ void coord_release(coord_t *c) {
     attempt_free(val);
   idmap_free(&c->attempts);
   /* Before the jobs: the heaps write into the jobs and tasks they hold. */
-  dispatch_free(&c->dispatch);
+  dispatch_free(c);
   for (size_t pos = 0; idmap_next(&c->jobs, &pos, &key, &val);)
     job_free(val);
   idmap_free(&c->jobs);

@@ -1,26 +1,42 @@
 /*
- * dispatch.c - ready index and placement, see dispatch.h.
+ * dispatch.c - ready index, fair share and placement, see dispatch.h.
  */
 #include "dispatch.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "store.h"
 #include "workers.h"
 
 struct dispatch {
-  heap_t jobs;    /* jobs with ready tasks, best first */
-  heap_t delayed; /* tasks backing off, soonest first */
+  heap_t levels[PRIORITY_LEVELS]; /* epqs with ready jobs, smallest share first */
+  heap_t delayed;                 /* tasks backing off, soonest first */
+  uint64_t round;
 };
 
+/* ------------------------------------------------------------ ordering */
+
 static bool job_before(const void *a, const void *b) {
-  const job_t *x = a, *y = b;
-  if (x->spec->priority != y->spec->priority)
-    return x->spec->priority > y->spec->priority;
-  return x->id < y->id;
+  return ((const job_t *)a)->id < ((const job_t *)b)->id;
 }
 static size_t *job_pos(void *e) { return &((job_t *)e)->heap_pos; }
+
+static uint64_t epq_first_job(const epq_t *q) {
+  const job_t *j = heap_top(&q->jobs);
+  return j ? j->id : UINT64_MAX;
+}
+
+static bool epq_before(const void *a, const void *b) {
+  const epq_t *x = a, *y = b;
+  if (x->ep->share != y->ep->share)
+    return x->ep->share < y->ep->share;
+  return epq_first_job(x) < epq_first_job(y);
+}
+static size_t *epq_pos(void *e) { return &((epq_t *)e)->heap_pos; }
 
 static bool task_sooner(const void *a, const void *b) {
   return ((const task_t *)a)->not_before < ((const task_t *)b)->not_before;
@@ -30,20 +46,124 @@ static size_t *task_pos(void *e) { return &((task_t *)e)->delay_pos; }
 dispatch_t *dispatch_new(coord_t *c) {
   (void)c;
   dispatch_t *d = xcalloc(1, sizeof *d);
-  heap_init(&d->jobs, job_before, job_pos);
+  for (int p = 0; p < PRIORITY_LEVELS; p++)
+    heap_init(&d->levels[p], epq_before, epq_pos);
   heap_init(&d->delayed, task_sooner, task_pos);
   return d;
 }
 
-void dispatch_free(dispatch_t **dp) {
-  dispatch_t *d = *dp;
+void dispatch_free(coord_t *c) {
+  dispatch_t *d = c->dispatch;
   if (!d)
     return;
-  *dp = NULL;
-  heap_free(&d->jobs);
+  c->dispatch = NULL;
+  for (int p = 0; p < PRIORITY_LEVELS; p++)
+    heap_free(&d->levels[p]);
   heap_free(&d->delayed);
+  for (size_t i = 0; i < c->nepisodes; i++) {
+    episode_t *ep = c->episodes[i];
+    for (int p = 0; p < PRIORITY_LEVELS; p++) {
+      if (ep->prio[p]) {
+        heap_free(&ep->prio[p]->jobs);
+        free(ep->prio[p]);
+      }
+    }
+    free(ep->key);
+    free(ep);
+  }
+  free(c->episodes);
+  c->episodes = NULL;
+  c->nepisodes = c->capepisodes = 0;
   free(d);
 }
+
+/* ------------------------------------------------------------ episodes */
+
+episode_t *dispatch_episode(coord_t *c, const char *project, const char *episode) {
+  char *key = xasprintf("%s/%s", project, episode);
+  for (size_t i = 0; i < c->nepisodes; i++)
+    if (!strcmp(c->episodes[i]->key, key)) {
+      free(key);
+      return c->episodes[i];
+    }
+  episode_t *ep = xcalloc(1, sizeof *ep);
+  ep->key = key;
+  ep->weight = 1;
+  if (c->nepisodes == c->capepisodes) {
+    c->capepisodes = c->capepisodes ? c->capepisodes * 2 : 16;
+    c->episodes = xreallocarray(c->episodes, c->capepisodes, sizeof *c->episodes);
+  }
+  c->episodes[c->nepisodes++] = ep;
+  return ep;
+}
+
+/* Re-positions ep in every level it has ready jobs in. */
+static void reorder(coord_t *c, episode_t *ep) {
+  for (int p = 0; p < PRIORITY_LEVELS; p++)
+    if (ep->prio[p] && ep->prio[p]->heap_pos != HEAP_NONE)
+      heap_update(&c->dispatch->levels[p], ep->prio[p]);
+}
+
+static double share_of(const coord_t *c, const episode_t *ep) {
+  double s = 0;
+  if (c->farm_cpus)
+    s = (double)ep->held_cpus / (double)c->farm_cpus;
+  if (c->farm_mem_mb && (double)ep->held_mem_mb / (double)c->farm_mem_mb > s)
+    s = (double)ep->held_mem_mb / (double)c->farm_mem_mb;
+  if (c->farm_gpus && (double)ep->held_gpus / (double)c->farm_gpus > s)
+    s = (double)ep->held_gpus / (double)c->farm_gpus;
+  return s / (double)(ep->weight ? ep->weight : 1);
+}
+
+void dispatch_set_weight(coord_t *c, episode_t *ep, uint32_t weight) {
+  ep->weight = weight ? weight : 1;
+  ep->share = share_of(c, ep);
+  reorder(c, ep);
+}
+
+static unsigned popcount64(uint64_t x) { return (unsigned)__builtin_popcountll(x); }
+
+void dispatch_usage(coord_t *c, const attempt_t *a, int sign) {
+  episode_t *ep = a->task->job->ep;
+  if (!ep)
+    return;
+  uint64_t gpus = popcount64(a->gpu_mask);
+  if (sign > 0) {
+    ep->held_cpus += a->cpus;
+    ep->held_mem_mb += a->memory_mb;
+    ep->held_gpus += gpus;
+  } else {
+    ep->held_cpus -= a->cpus < ep->held_cpus ? a->cpus : ep->held_cpus;
+    ep->held_mem_mb -= a->memory_mb < ep->held_mem_mb ? a->memory_mb : ep->held_mem_mb;
+    ep->held_gpus -= gpus < ep->held_gpus ? gpus : ep->held_gpus;
+  }
+  ep->share = share_of(c, ep);
+  reorder(c, ep);
+}
+
+static bool connected(const worker_t *w) {
+  return w->identlen && (w->state == WORKER_ONLINE || w->state == WORKER_DRAINING);
+}
+
+void dispatch_farm_changed(coord_t *c) {
+  c->farm_cpus = c->farm_mem_mb = c->farm_gpus = 0;
+  for (size_t i = 0; i < c->nworkers; i++) {
+    const worker_t *w = c->workers[i];
+    if (!connected(w))
+      continue;
+    c->farm_cpus += w->cpus;
+    c->farm_mem_mb += w->memory_mb;
+    c->farm_gpus += w->ngpus;
+  }
+  c->farm_version++;
+  for (size_t i = 0; i < c->nepisodes; i++) {
+    c->episodes[i]->share = share_of(c, c->episodes[i]);
+    reorder(c, c->episodes[i]);
+  }
+  c->dispatch_needed = true;
+}
+
+/* ------------------------------------------------------------ the index */
 
 static bool job_dispatchable(const job_t *j) {
   return j->state == JOB_QUEUED || j->state == JOB_RUNNING;
@@ -85,14 +205,47 @@ static void fifo_push(job_t *j, task_t *t) {
   j->ready_tail = t;
 }
 
+static epq_t *epq_of(job_t *j) {
+  int p = j->spec->priority;
+  if (p < 0)
+    p = 0;
+  if (p >= PRIORITY_LEVELS)
+    p = PRIORITY_LEVELS - 1;
+  episode_t *ep = j->ep;
+  if (!ep->prio[p]) {
+    epq_t *q = xcalloc(1, sizeof *q);
+    q->ep = ep;
+    q->priority = p;
+    q->heap_pos = HEAP_NONE;
+    heap_init(&q->jobs, job_before, job_pos);
+    ep->prio[p] = q;
+  }
+  return ep->prio[p];
+}
+
+/* Puts q in, out of, or back into place in its level. */
+static void epq_settle(coord_t *c, epq_t *q) {
+  heap_t *level = &c->dispatch->levels[q->priority];
+  if (q->jobs.len && q->heap_pos == HEAP_NONE)
+    heap_push(level, q);
+  else if (!q->jobs.len && q->heap_pos != HEAP_NONE)
+    heap_remove(level, q);
+  else if (q->heap_pos != HEAP_NONE)
+    heap_update(level, q);
+}
+
 void dispatch_job_changed(coord_t *c, job_t *j) {
-  dispatch_t *d = c->dispatch;
+  if (!j->ep)
+    return;
+  epq_t *q = epq_of(j);
   bool want = job_dispatchable(j) && j->ready_head != NULL;
   if (want && j->heap_pos == HEAP_NONE) {
-    heap_push(&d->jobs, j);
+    heap_push(&q->jobs, j);
+    epq_settle(c, q);
     c->dispatch_needed = true;
   } else if (!want && j->heap_pos != HEAP_NONE) {
-    heap_remove(&d->jobs, j);
+    heap_remove(&q->jobs, j);
+    epq_settle(c, q);
   }
 }
 
@@ -135,6 +288,10 @@ void dispatch_task_ready(coord_t *c, task_t *t, uint64_t not_before) {
     heap_remove(&c->dispatch->delayed, t);
     arm_delay(c);
   }
+  if (t->not_before_us) {
+    t->not_before_us = 0;
+    store_task(c, t);
+  }
   fifo_push(t->job, t);
   dispatch_job_changed(c, t->job);
   c->dispatch_needed = true;
@@ -142,23 +299,24 @@ void dispatch_task_ready(coord_t *c, task_t *t, uint64_t not_before) {
 
 void dispatch_forget_job(coord_t *c, job_t *j) {
   dispatch_t *d = c->dispatch;
-  if (j->heap_pos != HEAP_NONE)
-    heap_remove(&d->jobs, j);
+  if (j->heap_pos != HEAP_NONE && j->ep) {
+    epq_t *q = epq_of(j);
+    heap_remove(&q->jobs, j);
+    epq_settle(c, q);
+  }
   for (uint32_t i = 0; i < j->ntasks; i++)
     if (j->tasks[i].delay_pos != HEAP_NONE)
       heap_remove(&d->delayed, &j->tasks[i]);
   j->ready_head = j->ready_tail = NULL;
 }
 
+/* ------------------------------------------------------------ placement */
+
 uint32_t dispatch_cpus(const jf_requires_t *req) {
   return req->cpus ? req->cpus : (req->gpus ? 0 : 1);
 }
 
-bool dispatch_fits(const worker_t *w, const jf_requires_t *req, uint64_t *gpu_mask) {
-  if (w->state != WORKER_ONLINE || w->identlen == 0)
-    return false;
-  if (dispatch_cpus(req) > w->cpus_free || req->memory_mb > w->mem_free)
-    return false;
+static bool has_tags(const worker_t *w, const jf_requires_t *req) {
   for (size_t i = 0; i < req->ntags; i++) {
     bool found = false;
     for (size_t k = 0; k < w->ntags && !found; k++)
@@ -166,20 +324,45 @@ bool dispatch_fits(const worker_t *w, const jf_requires_t *req, uint64_t *gpu_ma
     if (!found)
       return false;
   }
-  uint64_t mask = 0;
+  return true;
+}
+
+/* GPUs of w with enough memory and (when busy_ok is false) not held:
+ * fills *mask with the first `want` of them; returns how many there are. */
+static uint32_t pick_gpus(const worker_t *w, const jf_requires_t *req, bool busy_ok,
+                          uint64_t *mask) {
   uint32_t got = 0;
-  for (uint32_t i = 0; i < w->ngpus && i < 64 && got < req->gpus; i++) {
-    if (w->gpu_busy & (1ull << i))
+  *mask = 0;
+  for (uint32_t i = 0; i < w->ngpus && i < 64; i++) {
+    if (!busy_ok && (w->gpu_busy & (1ull << i)))
       continue;
     if (w->gpus[i].memory_mb < req->gpu_memory_mb)
       continue;
-    mask |= 1ull << i;
+    if (got < req->gpus)
+      *mask |= 1ull << i;
     got++;
   }
-  if (got < req->gpus)
+  return got;
+}
+
+bool dispatch_fits(const worker_t *w, const jf_requires_t *req, uint64_t *gpu_mask) {
+  if (w->state != WORKER_ONLINE || w->identlen == 0)
+    return false;
+  if (dispatch_cpus(req) > w->cpus_free || req->memory_mb > w->mem_free)
+    return false;
+  if (!has_tags(w, req))
+    return false;
+  uint64_t mask;
+  if (pick_gpus(w, req, false, &mask) < req->gpus)
     return false;
   *gpu_mask = mask;
   return true;
+}
+
+bool dispatch_could_fit(const worker_t *w, const jf_requires_t *req) {
+  uint64_t mask;
+  return dispatch_cpus(req) <= w->cpus && req->memory_mb <= w->memory_mb && has_tags(w, req) &&
+         pick_gpus(w, req, true, &mask) >= req->gpus;
 }
 
 /* A worker that can take a task of j now, round-robin; NULL if none. */
@@ -188,7 +371,7 @@ static worker_t *place(coord_t *c, const job_t *j, uint64_t *gpu_mask) {
   for (size_t k = 0; k < n; k++) {
     size_t i = (c->worker_cursor + k) % n;
     worker_t *w = c->workers[i];
-    if (dispatch_fits(w, &j->spec->req, gpu_mask)) {
+    if (dispatch_fits(w, &j->spec->req, gpu_mask) && !job_worker_excluded(j, w)) {
       c->worker_cursor = (i + 1) % n;
       return w;
     }
@@ -196,53 +379,163 @@ static worker_t *place(coord_t *c, const job_t *j, uint64_t *gpu_mask) {
   return NULL;
 }
 
-static bool any_capacity(const coord_t *c) {
-  for (size_t i = 0; i < c->nworkers; i++) {
+/* j cannot be placed now; say why when no connected worker ever could. */
+static void note_unfit(coord_t *c, job_t *j) {
+  if (j->unfit_version == c->farm_version)
+    return;
+  j->unfit_version = c->farm_version;
+  const jf_requires_t *r = &j->spec->req;
+  bool possible = false, excluded = false;
+  for (size_t i = 0; i < c->nworkers && !possible; i++) {
     const worker_t *w = c->workers[i];
-    if (w->state == WORKER_ONLINE && w->identlen &&
-        (w->cpus_free > 0 || (w->ngpus && w->gpu_busy != (w->ngpus >= 64 ? ~0ull : (1ull << w->ngpus) - 1))))
-      return true;
+    if (!connected(w) || !dispatch_could_fit(w, r))
+      continue;
+    if (job_worker_excluded(j, w))
+      excluded = true;
+    else
+      possible = true;
   }
+  if (possible) {
+    if (j->unfit) {
+      free(j->reason);
+      j->reason = xstrdup("");
+      j->unfit = false;
+      store_job(c, j);
+    }
+    return;
+  }
+  sbuf_t b = {0};
+  if (excluded) {
+    sbuf_printf(&b, "every connected worker that could run it failed it %d times",
+                JOB_MAX_WORKER_FAILURES);
+  } else {
+    sbuf_printf(&b, "no connected worker has %u CPUs", dispatch_cpus(r));
+    if (r->memory_mb)
+      sbuf_printf(&b, ", %" PRIu64 " MB of memory", r->memory_mb);
+    if (r->gpus) {
+      sbuf_printf(&b, ", %u GPUs", r->gpus);
+      if (r->gpu_memory_mb)
+        sbuf_printf(&b, " with %" PRIu64 " MB each", r->gpu_memory_mb);
+    }
+    for (size_t i = 0; i < r->ntags; i++)
+      sbuf_printf(&b, "%s%s", i ? "," : " and tags ", r->tags[i]);
+  }
+  if (strcmp(j->reason, b.buf) != 0) {
+    free(j->reason);
+    j->reason = sbuf_steal(&b);
+    store_job(c, j);
+    log_info("job %" PRIu64 " waits: %s", j->id, j->reason);
+  }
+  sbuf_free(&b);
+  j->unfit = true;
+}
+
+/* Whether w could take any task at all now (a free CPU or a free GPU). */
+static bool has_capacity(const worker_t *w) {
+  if (w->state != WORKER_ONLINE || !w->identlen)
+    return false;
+  uint64_t all = w->ngpus >= 64 ? ~0ull : (1ull << w->ngpus) - 1;
+  return w->cpus_free > 0 || (w->ngpus && (w->gpu_busy & all) != all);
+}
+
+static bool any_capacity(const coord_t *c) {
+  for (size_t i = 0; i < c->nworkers; i++)
+    if (has_capacity(c->workers[i]))
+      return true;
   return false;
+}
+
+typedef struct aside {
+  void **items;
+  size_t n, cap;
+} aside_t;
+
+static void aside_push(aside_t *a, void *p) {
+  if (a->n == a->cap) {
+    a->cap = a->cap ? a->cap * 2 : 16;
+    a->items = xreallocarray(a->items, a->cap, sizeof *a->items);
+  }
+  a->items[a->n++] = p;
+}
+
+/* The first job of q with a ready task some worker takes now: its task
+ * and worker.  Jobs that cannot be placed go to jobs_aside. */
+static job_t *pick(coord_t *c, epq_t *q, aside_t *jobs_aside, task_t **task, worker_t **worker,
+                   uint64_t *mask) {
+  job_t *j;
+  while ((j = heap_top(&q->jobs)) != NULL) {
+    task_t *t = fifo_peek(j);
+    if (!t) {
+      heap_pop(&q->jobs);
+      continue;
+    }
+    worker_t *w = place(c, j, mask);
+    if (w) {
+      *task = t;
+      *worker = w;
+      return j;
+    }
+    note_unfit(c, j);
+    heap_pop(&q->jobs);
+    aside_push(jobs_aside, j);
+  }
+  return NULL;
 }
 
 void dispatch_run(coord_t *c) {
   dispatch_t *d = c->dispatch;
   c->dispatch_needed = false;
-  if (!d->jobs.len || !any_capacity(c))
-    return;
-  job_t **skipped = NULL;
-  size_t nskipped = 0, capskipped = 0;
-  job_t *j;
-  while ((j = heap_top(&d->jobs)) != NULL) {
-    task_t *t = fifo_peek(j);
-    if (!t) {
-      heap_pop(&d->jobs);
-      continue;
-    }
-    uint64_t gpu_mask = 0;
-    worker_t *w = place(c, j, &gpu_mask);
-    if (!w) {
-      heap_pop(&d->jobs);
-      if (nskipped == capskipped) {
-        capskipped = capskipped ? capskipped * 2 : 16;
-        skipped = xreallocarray(skipped, capskipped, sizeof *skipped);
+  d->round++;
+  aside_t jobs_aside = {0}, epqs_aside = {0};
+  bool capacity = any_capacity(c);
+  for (int p = PRIORITY_LEVELS - 1; p >= 0 && capacity; p--) {
+    heap_t *level = &d->levels[p];
+    epq_t *q;
+    while (capacity && (q = heap_top(level)) != NULL) {
+      task_t *t = NULL;
+      worker_t *w = NULL;
+      uint64_t mask = 0;
+      job_t *j = pick(c, q, &jobs_aside, &t, &w, &mask);
+      if (!j) {
+        /* Nothing of this episode fits now: let the next one try. */
+        heap_pop(level);
+        aside_push(&epqs_aside, q);
+        capacity = any_capacity(c);
+        continue;
       }
-      skipped[nskipped++] = j;
-      if (!any_capacity(c))
-        break;
-      continue;
+      fifo_pop(j);
+      if (j->unfit) {
+        free(j->reason);
+        j->reason = xstrdup("");
+        j->unfit = false;
+      }
+      attempt_t *a = attempt_new(c, t, w, dispatch_cpus(&j->spec->req), j->spec->req.memory_mb,
+                                 mask);
+      task_set_state(c, t, TASK_DISPATCHED);
+      workers_queue(c, w, OUT_ASSIGN, a->id);
+      if (!fifo_peek(j)) {
+        heap_remove(&q->jobs, j);
+        epq_settle(c, q);
+      } else {
+        heap_update(level, q); /* its share grew */
+      }
+      if (!has_capacity(w))
+        capacity = any_capacity(c);
     }
-    fifo_pop(j);
-    attempt_t *a = attempt_new(c, t, w, dispatch_cpus(&j->spec->req), j->spec->req.memory_mb,
-                               gpu_mask);
-    task_set_state(c, t, TASK_DISPATCHED);
-    workers_queue(c, w, OUT_ASSIGN, a->id);
   }
-  for (size_t i = 0; i < nskipped; i++)
-    dispatch_job_changed(c, skipped[i]);
-  free(skipped);
-  /* dispatch_job_changed set dispatch_needed for re-added jobs; they were
-   * just tried, so only a change in resources should wake us again. */
+  /* Back in place for the next round. */
+  for (size_t i = 0; i < jobs_aside.n; i++) {
+    job_t *j = jobs_aside.items[i];
+    if (job_dispatchable(j) && j->ready_head && j->heap_pos == HEAP_NONE)
+      heap_push(&epq_of(j)->jobs, j);
+  }
+  for (size_t i = 0; i < epqs_aside.n; i++)
+    epq_settle(c, epqs_aside.items[i]);
+  for (size_t i = 0; i < jobs_aside.n; i++)
+    epq_settle(c, epq_of(jobs_aside.items[i]));
+  free(jobs_aside.items);
+  free(epqs_aside.items);
+  /* What was set aside was just tried: only a change in resources should
+   * wake dispatch again. */
   c->dispatch_needed = false;
 }

@@ -1,6 +1,6 @@
 /*
- * job.c - jobs: creation from a submission, the job state machine and its
- * derivation from task counts.
+ * job.c - jobs: creation from a submission, dependencies, the job state
+ * machine, its derivation from task counts, and the operator's actions.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -11,6 +11,7 @@
 #include "log.h"
 #include "model.h"
 #include "store.h"
+#include "workers.h"
 
 void jfref_release(jfref_t *r) {
   if (r && --r->refs <= 0) {
@@ -31,21 +32,53 @@ char *job_task_output_dir(const job_t *j, const task_t *t) {
   return xstrdup(j->output_dir);
 }
 
-size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, uint64_t *first_job_id) {
+/* Logs an event about j with a few string details. */
+static void job_event(coord_t *c, job_t *j, const char *actor, const char *kind, json_t *d) {
+  char sid[24];
+  snprintf(sid, sizeof sid, "%" PRIu64, j->id);
+  char *dj = json_dumps(d, JSON_COMPACT);
+  store_event(c, actor, kind, "job", sid, dj);
+  free(dj);
+  json_decref(d);
+}
+
+void job_add_dependent(job_t *dep, job_t *j) {
+  dep->dependents = xreallocarray(dep->dependents, dep->ndependents + 1,
+                                  sizeof *dep->dependents);
+  dep->dependents[dep->ndependents++] = j;
+  j->deps_pending++;
+}
+
+/* Sets every task of a job being created to `ts`, without transitions. */
+static void init_tasks(job_t *j, task_state_t ts) {
+  memset(j->counts, 0, sizeof j->counts);
+  for (uint32_t k = 0; k < j->ntasks; k++)
+    j->tasks[k].state = (uint8_t)ts;
+  j->counts[ts] = j->ntasks;
+}
+
+static void cancel(coord_t *c, job_t *j, const char *reason);
+
+size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_state_t *ext,
+                      size_t next, uint64_t *first_job_id) {
   jfref_t *ref = xcalloc(1, sizeof *ref);
   ref->jf = jf;
   ref->refs = (int)jf->njobs;
   *first_job_id = c->next_job_id;
   int64_t now = util_wall_us();
+  job_t **made = xcalloc(jf->njobs, sizeof *made);
+  episode_t *ep = dispatch_episode(c, jf->project, jf->episode);
+
   for (size_t i = 0; i < jf->njobs; i++) {
     jf_job_t *sp = &jf->jobs[i];
     job_t *j = xcalloc(1, sizeof *j);
+    made[i] = j;
     j->id = c->next_job_id++;
-    j->state = JOB_QUEUED;
     j->src = ref;
     j->spec = sp;
     j->project = jf->project;
     j->episode = jf->episode;
+    j->ep = ep;
     j->output_dir = job_output_dir(c, jf->project, jf->episode, sp->shot, sp->name, j->id);
     j->submitted_by = xstrdup(actor);
     j->reason = xstrdup("");
@@ -60,30 +93,120 @@ size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, uint64_t *fi
       t->id = j->first_task_id + k;
       t->job = j;
       t->seq = k;
-      t->state = TASK_READY;
       t->spec = sp->tasks[k];
       t->delay_pos = HEAP_NONE;
     }
-    j->counts[TASK_READY] = j->ntasks;
     /* The task array now carries the expansion; drop the parser's copy. */
     free(sp->tasks);
     sp->tasks = NULL;
     idmap_put(&c->jobs, j->id, j);
+  }
+
+  /* Dependencies: jobs of this file by name, others by id. */
+  char **canceled_by = xcalloc(jf->njobs, sizeof *canceled_by);
+  for (size_t i = 0; i < jf->njobs; i++) {
+    job_t *j = made[i];
+    const jf_job_t *sp = j->spec;
+    j->deps = xcalloc(sp->nafter ? sp->nafter : 1, sizeof *j->deps);
+    j->deps_new = sp->nafter > 0;
+    for (size_t k = 0; k < sp->nafter; k++) {
+      job_t *dep = NULL;
+      uint64_t id = 0;
+      for (size_t m = 0; m < jf->njobs && !dep; m++)
+        if (!strcmp(jf->jobs[m].name, sp->after[k]))
+          dep = made[m];
+      if (!dep) {
+        id = strtoull(sp->after[k], NULL, 10);
+        dep = idmap_get(&c->jobs, id);
+      }
+      job_state_t st = JOB_SUCCEEDED;
+      if (dep) {
+        id = dep->id;
+        st = (job_state_t)dep->state;
+      } else {
+        for (size_t e = 0; e < next; e++)
+          if (ext[e].id == id)
+            st = ext[e].state;
+      }
+      j->deps[j->ndeps++] = id;
+      if (st == JOB_FAILED || st == JOB_CANCELED) {
+        if (!canceled_by[i])
+          canceled_by[i] = xasprintf("dependency job %" PRIu64 " %s", id,
+                                     st == JOB_FAILED ? "failed" : "was canceled");
+      } else if (st != JOB_SUCCEEDED) {
+        job_add_dependent(dep, j);
+      }
+    }
+  }
+
+  for (size_t i = 0; i < jf->njobs; i++) {
+    job_t *j = made[i];
+    bool waits = j->deps_pending > 0;
+    j->state = (uint8_t)(waits ? JOB_WAITING : JOB_QUEUED);
+    init_tasks(j, waits ? TASK_WAITING : TASK_READY);
     store_job(c, j);
     for (uint32_t k = 0; k < j->ntasks; k++) {
       store_task(c, &j->tasks[k]);
-      dispatch_task_ready(c, &j->tasks[k], 0);
+      if (!waits)
+        dispatch_task_ready(c, &j->tasks[k], 0);
     }
-    char sid[24];
-    snprintf(sid, sizeof sid, "%" PRIu64, j->id);
-    json_t *d = json_pack("{s:s,s:s,s:I}", "name", sp->name, "kind", job_kind_name(sp->kind),
-                          "tasks", (json_int_t)j->ntasks);
-    char *dj = json_dumps(d, JSON_COMPACT);
-    store_event(c, actor, "job.submitted", "job", sid, dj);
-    free(dj);
-    json_decref(d);
+    json_t *deps = json_array();
+    for (size_t k = 0; k < j->ndeps; k++)
+      json_array_append_new(deps, json_integer((json_int_t)j->deps[k]));
+    job_event(c, j, actor, "job.submitted",
+              json_pack("{s:s,s:s,s:I,s:o}", "name", j->spec->name, "kind",
+                        job_kind_name(j->spec->kind), "tasks", (json_int_t)j->ntasks, "after",
+                        deps));
   }
+  /* Jobs after a failed or canceled job are canceled, with theirs. */
+  for (size_t i = 0; i < jf->njobs; i++) {
+    if (canceled_by[i])
+      cancel(c, made[i], canceled_by[i]);
+    free(canceled_by[i]);
+  }
+  free(canceled_by);
+  free(made);
   return jf->njobs;
+}
+
+/* The dependencies of j all succeeded. */
+static void deps_met(coord_t *c, job_t *j) {
+  if (j->state == JOB_WAITING) {
+    job_set_state(c, j, JOB_QUEUED, "");
+    for (uint32_t k = 0; k < j->ntasks; k++)
+      if (j->tasks[k].state == TASK_WAITING && task_set_state(c, &j->tasks[k], TASK_READY) == 0)
+        dispatch_task_ready(c, &j->tasks[k], 0);
+  } else if (j->state == JOB_PAUSED) {
+    for (uint32_t k = 0; k < j->ntasks; k++)
+      if (j->tasks[k].state == TASK_WAITING)
+        task_set_state(c, &j->tasks[k], TASK_PAUSED);
+  }
+}
+
+void job_deps_settled(coord_t *c, job_t *j) {
+  if (!j->deps_pending)
+    deps_met(c, j);
+}
+
+/* j finished: tell the jobs that wait for it. */
+static void notify_dependents(coord_t *c, job_t *j) {
+  job_t **ds = j->dependents;
+  size_t n = j->ndependents;
+  j->dependents = NULL;
+  j->ndependents = 0;
+  for (size_t i = 0; i < n; i++) {
+    job_t *d = ds[i];
+    if (j->state == JOB_SUCCEEDED) {
+      if (d->deps_pending && --d->deps_pending == 0)
+        deps_met(c, d);
+    } else {
+      char reason[96];
+      snprintf(reason, sizeof reason, "dependency job %" PRIu64 " %s", j->id,
+               j->state == JOB_FAILED ? "failed" : "was canceled");
+      cancel(c, d, reason);
+    }
+  }
+  free(ds);
 }
 
 int job_set_state(coord_t *c, job_t *j, job_state_t to, const char *reason) {
@@ -106,17 +229,15 @@ int job_set_state(coord_t *c, job_t *j, job_state_t to, const char *reason) {
   if (reason) {
     free(j->reason);
     j->reason = xstrdup(reason);
+    j->unfit = false;
   }
   store_job(c, j);
-  char sid[24];
-  snprintf(sid, sizeof sid, "%" PRIu64, j->id);
-  json_t *d = json_pack("{s:s,s:s,s:s}", "from", job_state_name(from), "to", job_state_name(to),
-                        "reason", reason ? reason : "");
-  char *dj = json_dumps(d, JSON_COMPACT);
-  store_event(c, "coordinator", "job.state", "job", sid, dj);
-  free(dj);
-  json_decref(d);
+  job_event(c, j, "coordinator", "job.state",
+            json_pack("{s:s,s:s,s:s}", "from", job_state_name(from), "to", job_state_name(to),
+                      "reason", reason ? reason : ""));
   dispatch_job_changed(c, j);
+  if (job_state_terminal(to))
+    notify_dependents(c, j);
   return 0;
 }
 
@@ -139,6 +260,149 @@ void job_refresh(coord_t *c, job_t *j) {
     job_set_state(c, j, JOB_RUNNING, NULL);
 }
 
+/* Cancels j: what has not started never will, live attempts are stopped
+ * on their workers (their tasks end as canceled when the workers report,
+ * or are lost), and jobs after j are canceled too. */
+static void cancel(coord_t *c, job_t *j, const char *reason) {
+  if (j->state == JOB_SUCCEEDED || j->state == JOB_CANCELED)
+    return;
+  job_set_state(c, j, JOB_CANCELED, reason);
+  for (uint32_t k = 0; k < j->ntasks; k++) {
+    task_t *t = &j->tasks[k];
+    switch ((task_state_t)t->state) {
+    case TASK_WAITING:
+    case TASK_READY:
+    case TASK_HELD:
+    case TASK_PAUSED:
+      task_set_state(c, t, TASK_CANCELED);
+      break;
+    case TASK_DISPATCHED:
+    case TASK_RUNNING:
+      if (t->live)
+        workers_queue(c, t->live->worker, OUT_CANCEL, t->live->id);
+      break;
+    default:
+      break;
+    }
+  }
+}
+
+static int refuse(char *err, size_t errlen, const job_t *j, const char *what) {
+  snprintf(err, errlen, "job %" PRIu64 " is %s: %s", j->id,
+           job_state_name((job_state_t)j->state), what);
+  return -1;
+}
+
+int job_check(const job_t *j, job_action_t act, char *err, size_t errlen) {
+  switch (act) {
+  case JOB_ACT_CANCEL:
+    if (j->state == JOB_SUCCEEDED || j->state == JOB_CANCELED)
+      return refuse(err, errlen, j, "only unfinished jobs can be canceled");
+    return 0;
+  case JOB_ACT_PAUSE:
+    if (j->state != JOB_WAITING && j->state != JOB_QUEUED && j->state != JOB_RUNNING)
+      return refuse(err, errlen, j, "only waiting, queued or running jobs can be paused");
+    return 0;
+  case JOB_ACT_RESUME:
+    if (j->state != JOB_PAUSED)
+      return refuse(err, errlen, j, "only paused jobs can be resumed");
+    return 0;
+  case JOB_ACT_RETRY:
+    if (j->state == JOB_CANCELED || j->state == JOB_SUCCEEDED)
+      return refuse(err, errlen, j, "only jobs that can still run can be retried");
+    if (!j->counts[TASK_FAILED])
+      return refuse(err, errlen, j, "it has no failed tasks to retry");
+    return 0;
+  }
+  return refuse(err, errlen, j, "unknown action");
+}
+
+int job_cancel(coord_t *c, job_t *j, const char *actor, const char *why, char *err,
+               size_t errlen) {
+  if (job_check(j, JOB_ACT_CANCEL, err, errlen) < 0)
+    return -1;
+  char *reason = xasprintf("canceled by %s%s%s", actor, why && *why ? ": " : "",
+                           why ? why : "");
+  job_event(c, j, actor, "job.cancel", json_pack("{s:s}", "note", why ? why : ""));
+  cancel(c, j, reason);
+  free(reason);
+  return 0;
+}
+
+int job_pause(coord_t *c, job_t *j, const char *actor, char *err, size_t errlen) {
+  if (job_check(j, JOB_ACT_PAUSE, err, errlen) < 0)
+    return -1;
+  job_event(c, j, actor, "job.pause", json_object());
+  char *reason = xasprintf("paused by %s", actor);
+  job_set_state(c, j, JOB_PAUSED, reason);
+  free(reason);
+  for (uint32_t k = 0; k < j->ntasks; k++)
+    if (j->tasks[k].state == TASK_READY)
+      task_set_state(c, &j->tasks[k], TASK_PAUSED);
+  return 0;
+}
+
+int job_resume(coord_t *c, job_t *j, const char *actor, char *err, size_t errlen) {
+  if (job_check(j, JOB_ACT_RESUME, err, errlen) < 0)
+    return -1;
+  job_event(c, j, actor, "job.resume", json_object());
+  bool started = false;
+  for (int s = TASK_DISPATCHED; s <= TASK_FAILED; s++)
+    started |= j->counts[s] > 0;
+  job_set_state(c, j, j->deps_pending ? JOB_WAITING : started ? JOB_RUNNING : JOB_QUEUED, "");
+  for (uint32_t k = 0; k < j->ntasks; k++)
+    if (j->tasks[k].state == TASK_PAUSED && task_set_state(c, &j->tasks[k], TASK_READY) == 0)
+      dispatch_task_ready(c, &j->tasks[k], 0);
+  return 0;
+}
+
+int job_retry(coord_t *c, job_t *j, const char *actor, uint32_t *retried, char *err,
+              size_t errlen) {
+  *retried = 0;
+  if (job_check(j, JOB_ACT_RETRY, err, errlen) < 0)
+    return -1;
+  job_event(c, j, actor, "job.retry", json_pack("{s:I}", "tasks", (json_int_t)j->counts[TASK_FAILED]));
+  if (j->state == JOB_FAILED)
+    job_set_state(c, j, JOB_RUNNING, "");
+  /* A fresh budget, and no worker is held against the job any more. */
+  free(j->bad);
+  j->bad = NULL;
+  j->nbad = 0;
+  for (uint32_t k = 0; k < j->ntasks; k++) {
+    task_t *t = &j->tasks[k];
+    if (t->state != TASK_FAILED)
+      continue;
+    t->failures = 0;
+    t->losses = 0;
+    task_state_t to = j->state == JOB_PAUSED ? TASK_PAUSED : TASK_READY;
+    if (task_set_state(c, t, to) == 0) {
+      (*retried)++;
+      if (to == TASK_READY)
+        dispatch_task_ready(c, t, 0);
+    }
+  }
+  return 0;
+}
+
+void job_worker_failed(job_t *j, worker_t *w) {
+  j->unfit_version = 0; /* where it may run has perhaps changed */
+  for (size_t i = 0; i < j->nbad; i++)
+    if (j->bad[i].w == w) {
+      if (j->bad[i].failures < UINT16_MAX)
+        j->bad[i].failures++;
+      return;
+    }
+  j->bad = xreallocarray(j->bad, j->nbad + 1, sizeof *j->bad);
+  j->bad[j->nbad++] = (job_bad_worker_t){w, 1};
+}
+
+bool job_worker_excluded(const job_t *j, const worker_t *w) {
+  for (size_t i = 0; i < j->nbad; i++)
+    if (j->bad[i].w == w)
+      return j->bad[i].failures >= JOB_MAX_WORKER_FAILURES;
+  return false;
+}
+
 void job_free(job_t *j) {
   if (!j)
     return;
@@ -146,6 +410,9 @@ void job_free(job_t *j) {
   free(j->output_dir);
   free(j->submitted_by);
   free(j->reason);
+  free(j->deps);
+  free(j->dependents);
+  free(j->bad);
   jfref_release(j->src);
   free(j);
 }

@@ -52,6 +52,9 @@ static const cfg_opt_t options[] = {
      "silence after which a worker is lost and its attempts requeued", &coord.cfg.lease_ms},
     {"sql-dir", 0, CFG_STRING, "CLAPPER_SQL_DIR", NULL, 0, 0, "DIR",
      "directory of the schema migrations", &coord.cfg.sql_dir},
+    {"log-cap-bytes", 0, CFG_INT, NULL, "4194304", 0, 1073741824, "BYTES",
+     "how much of each attempt's log the database keeps (the rest stays on the worker)",
+     &coord.cfg.log_cap_bytes},
     {"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL", "error, warn, info or debug",
      &log_level_name},
 };

@@ -34,6 +34,10 @@ typedef struct job job_t;
 typedef struct task task_t;
 typedef struct attempt attempt_t;
 typedef struct worker worker_t;
+typedef struct episode episode_t;
+typedef struct epq epq_t;
+
+#define PRIORITY_LEVELS 101 /* priorities 0..100 */
 
 /* A parsed submission shared by the jobs created from it. */
 typedef struct jfref {
@@ -55,8 +59,38 @@ struct task {
   attempt_t *live;        /* the live attempt, or NULL */
   task_t *next;           /* ready FIFO link */
   uint64_t not_before;    /* monotonic us; retry backoff */
+  int64_t not_before_us;  /* the same in wall-clock time, persisted; 0 = none */
   size_t delay_pos;       /* position in the delayed heap, or HEAP_NONE */
 };
+
+/* An episode shares the farm with the others of its priority in
+ * proportion to its weight (DESIGN.md §3).  Its share is the dominant
+ * share of the farm its running attempts hold (the largest of their
+ * fractions of the farm's CPUs, memory and GPUs) divided by its weight. */
+struct episode {
+  char *key;              /* "project/episode", owned */
+  uint32_t weight;        /* [1, 1000], default 1 */
+  uint64_t held_cpus, held_mem_mb, held_gpus;
+  double share;
+  epq_t *prio[PRIORITY_LEVELS]; /* its jobs with ready tasks, per priority */
+};
+
+/* The jobs of one episode at one priority that have ready tasks, first
+ * submitted first; a member of its priority level's heap while not empty. */
+struct epq {
+  episode_t *ep;
+  int priority;
+  heap_t jobs;            /* by job id */
+  size_t heap_pos;        /* in the level heap, or HEAP_NONE */
+};
+
+/* A worker on which a job failed: after JOB_MAX_WORKER_FAILURES it gets no
+ * more tasks of that job. */
+#define JOB_MAX_WORKER_FAILURES 3
+typedef struct job_bad_worker {
+  worker_t *w;
+  uint16_t failures;
+} job_bad_worker_t;
 
 struct job {
   uint64_t id;
@@ -74,8 +108,18 @@ struct job {
   task_t *tasks;          /* owned array of ntasks */
   uint32_t counts[TASK_STATE_COUNT];
   task_t *ready_head, *ready_tail; /* FIFO of ready tasks (lazy: may hold stale) */
-  size_t heap_pos;        /* in the dispatch heap, or HEAP_NONE */
-  job_t *next_free;       /* on the store's free list */
+  episode_t *ep;          /* its episode */
+  size_t heap_pos;        /* in its epq's job heap, or HEAP_NONE */
+  uint64_t *deps;         /* ids of the jobs it runs after (owned) */
+  size_t ndeps;
+  bool deps_new;          /* its job_deps rows are not written yet */
+  uint32_t deps_pending;  /* of those, the ones not succeeded yet */
+  job_t **dependents;     /* jobs waiting for this one (owned array) */
+  size_t ndependents;
+  job_bad_worker_t *bad;  /* workers it failed on (owned array) */
+  size_t nbad;
+  uint64_t unfit_version; /* farm version of the last "can it ever fit" check */
+  bool unfit;             /* reason says no connected worker could run it */
 };
 
 struct attempt {
@@ -88,6 +132,7 @@ struct attempt {
   uint64_t memory_mb;
   uint64_t gpu_mask;      /* bit i: worker->gpus[i] is held */
   int64_t dispatched_us, started_us, ended_us; /* wall clock */
+  int64_t recorded_us;    /* when the coordinator learnt it ended */
   uint64_t dispatched_mono;                    /* for the start deadline */
   bool has_exit;
   int32_t exit_code, term_signal;
@@ -95,6 +140,9 @@ struct attempt {
   char *error;            /* owned, NULL = "" */
   char *outputs_json;     /* owned JSON array text, NULL = "[]" */
   attempt_t *wprev, *wnext; /* the worker's list of live attempts */
+  uint64_t log_bytes;     /* log stored so far (up to the cap) */
+  uint64_t log_next;      /* the offset the next chunk should start at */
+  bool log_truncated;
 };
 
 typedef enum worker_state {
@@ -147,6 +195,9 @@ struct worker {
   uint64_t *welcome_cancel;       /* for the pending Welcome */
   size_t nwelcome_cancel;
   bool touched;                   /* on coord->touched */
+  bool drained;                   /* by an operator (persisted) */
+  bool self_draining;             /* the worker said so (SIGTERM) */
+  char *workdir;                  /* where its attempt logs are, or NULL */
 };
 
 /* Settings (coordinator/main.c fills them from the config table). */
@@ -156,6 +207,7 @@ typedef struct coord_settings {
   char *output_root;
   char *sql_dir;
   long long heartbeat_ms, lease_ms;
+  long long log_cap_bytes;        /* attempt log kept in the database */
   long long log_level;
 } coord_settings_t;
 
@@ -178,6 +230,10 @@ struct coord {
   size_t worker_cursor;           /* round-robin start for placement */
   worker_t **touched;             /* workers with outbox items */
   size_t ntouched, captouched;
+  episode_t **episodes;           /* every episode seen */
+  size_t nepisodes, capepisodes;
+  uint64_t farm_cpus, farm_mem_mb, farm_gpus; /* connected workers' totals */
+  uint64_t farm_version;          /* changes when workers come, go or change */
   uint64_t next_job_id, next_task_id, next_attempt_id;
   store_t *store;
   dispatch_t *dispatch;
@@ -204,16 +260,59 @@ void coord_release(coord_t *c);
 
 /* ------------------------------------------------------------ job.c */
 
-/* Creates the jobs of a validated submission with ids allocated here, in
- * state queued with every task ready, marks them new and dirty and hands
- * the ready tasks to dispatch.  Takes ownership of jf.  Returns the number
- * of jobs created; their ids are first_job_id .. first_job_id + n - 1. */
-size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, uint64_t *first_job_id);
+/* The state of a job that is no longer in memory (finished), as read
+ * from the database, for `after` entries naming it. */
+typedef struct dep_state {
+  uint64_t id;
+  job_state_t state;
+} dep_state_t;
+
+/* Creates the jobs of a validated submission with ids allocated here.  A
+ * job whose dependencies (`after`: names in the file, or ids of jobs in
+ * memory or listed in ext) all succeeded is queued with every task ready;
+ * one with a dependency still to finish waits; one with a failed or
+ * canceled dependency is canceled.  Marks everything new and dirty and
+ * hands ready tasks to dispatch.  Takes ownership of jf.  Returns the
+ * number of jobs created; their ids are first_job_id, first_job_id + 1, ... */
+size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_state_t *ext,
+                      size_t next, uint64_t *first_job_id);
 
 /* Moves job to state `to` if the transition table allows it; stamps
- * started/finished times, logs an event and marks the job dirty.  Returns
- * 0, or -1 (logged) when refused. */
+ * started/finished times, logs an event, marks the job dirty and tells its
+ * dependents when it finished.  Returns 0, or -1 (logged) when refused. */
 int job_set_state(coord_t *c, job_t *j, job_state_t to, const char *reason);
+
+/* What an operator may do to a job. */
+typedef enum job_action { JOB_ACT_CANCEL, JOB_ACT_PAUSE, JOB_ACT_RESUME, JOB_ACT_RETRY } job_action_t;
+
+/* Whether j's state allows act: 0, or -1 with a one-line reason in err. */
+int job_check(const job_t *j, job_action_t act, char *err, size_t errlen);
+
+/* Operator actions.  Each returns 0, or -1 with a one-line reason in err
+ * when the job's state does not allow it (nothing is changed then).
+ * cancel: nothing more starts, live attempts are stopped on their workers,
+ *   dependents are canceled;
+ * pause: nothing more starts, running tasks finish;
+ * resume: undoes pause;
+ * retry: the failed tasks run again with a fresh attempt budget
+ *   (*retried = how many). */
+int job_cancel(coord_t *c, job_t *j, const char *actor, const char *why, char *err,
+               size_t errlen);
+int job_pause(coord_t *c, job_t *j, const char *actor, char *err, size_t errlen);
+int job_resume(coord_t *c, job_t *j, const char *actor, char *err, size_t errlen);
+int job_retry(coord_t *c, job_t *j, const char *actor, uint32_t *retried, char *err,
+              size_t errlen);
+
+/* Counts a failed attempt of j on w. */
+void job_worker_failed(job_t *j, worker_t *w);
+/* True when w failed j JOB_MAX_WORKER_FAILURES times. */
+bool job_worker_excluded(const job_t *j, const worker_t *w);
+
+/* Links j after the unfinished job dep (recovery). */
+void job_add_dependent(job_t *dep, job_t *j);
+
+/* A waiting j whose dependencies all succeeded moves on (recovery). */
+void job_deps_settled(coord_t *c, job_t *j);
 
 /* Re-derives the job's state from its task counts (queued -> running,
  * all tasks ended -> succeeded/failed/canceled). */

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "workers.h"
+#include <jansson.h>
 
 #define JOB_COLUMNS                                                                        \
   "j.id AS job_id, j.name, p.name AS project, e.name AS episode, s.name AS shot, j.kind, " \
@@ -135,4 +137,154 @@ void query_tasks(coord_t *c, creq_t *r, const Clapper__Request *req) {
     return;
   char *p[1] = {xasprintf("%" PRIu64, id)};
   run(c, r, 2, id, SQL_TASKS, 1, p);
+}
+
+/* ------------------------------------------------------------ logs */
+
+/* $1 task, $2 attempt (0 = latest), $3 offset.  One row per stored piece
+ * from the offset on (at most 16 of 64 KiB), or one row without a piece;
+ * no row when the task does not exist. */
+static const char SQL_LOGS[] =
+    "SELECT a.id, a.state, a.worker, a.log_bytes, a.log_truncated, l.pos, l.data "
+    "FROM tasks t "
+    "LEFT JOIN LATERAL (SELECT * FROM attempts a WHERE a.task_id = t.id "
+    "                   AND ($2::bigint = 0 OR a.id = $2::bigint) ORDER BY a.id DESC LIMIT 1) a "
+    "ON true "
+    "LEFT JOIN LATERAL (SELECT pos, data FROM attempt_logs WHERE attempt_id = a.id "
+    "                   AND pos + length(data) > $3::bigint ORDER BY pos LIMIT 16) l ON true "
+    "WHERE t.id = $1::bigint ORDER BY l.pos";
+
+typedef struct lctx {
+  coord_t *c;
+  creq_t *r;
+  uint64_t task, offset;
+} lctx_t;
+
+/* Length of the longest prefix of s[0..n) that does not end inside a
+ * UTF-8 sequence. */
+static size_t whole_chars(const uint8_t *s, size_t n) {
+  size_t i = n, k = 0;
+  while (i > 0 && k < 4 && (s[i - 1] & 0xC0) == 0x80) {
+    i--;
+    k++;
+  }
+  if (i == 0)
+    return n;
+  uint8_t lead = s[i - 1];
+  size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  return need > k + 1 && need <= 4 ? i - 1 : n;
+}
+
+/* s[0..n) as a JSON string value: valid UTF-8 kept, anything else U+FFFD. */
+static json_t *utf8_string(const uint8_t *s, size_t n) {
+  sbuf_t b = {0};
+  for (size_t i = 0; i < n;) {
+    uint8_t ch = s[i];
+    size_t len = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
+    bool ok = len && i + len <= n && ch != 0;
+    for (size_t k = 1; ok && k < len; k++)
+      ok = (s[i + k] & 0xC0) == 0x80;
+    if (ok) {
+      sbuf_append(&b, (const char *)s + i, len);
+      i += len;
+    } else {
+      sbuf_append(&b, "\xEF\xBF\xBD", 3);
+      i++;
+    }
+  }
+  json_t *v = json_stringn(b.buf ? b.buf : "", b.len);
+  sbuf_free(&b);
+  return v ? v : json_string("");
+}
+
+static void on_logs(void *arg, PGresult *const *res, size_t n, const char *error) {
+  lctx_t *q = arg;
+  coord_t *c = q->c;
+  char msg[120];
+  if (error || n < 1 || !res[0] || PQresultStatus(res[0]) != PGRES_TUPLES_OK) {
+    log_error("logs query failed: %s", error ? error : "no result");
+    clients_reply_error(c, q->r, "internal", "the database query failed; see the coordinator log");
+    free(q);
+    return;
+  }
+  PGresult *r0 = res[0];
+  if (PQntuples(r0) == 0) {
+    snprintf(msg, sizeof msg, "no such task: %" PRIu64, q->task);
+    clients_reply_error(c, q->r, "not_found", msg);
+    free(q);
+    return;
+  }
+  json_t *doc;
+  if (PQgetisnull(r0, 0, 0)) {
+    doc = json_pack("{s:I,s:n,s:n,s:I,s:s,s:b,s:b,s:n}", "task_id", (json_int_t)q->task,
+                    "attempt_id", "attempt_state", "offset", (json_int_t)q->offset, "data", "",
+                    "done", false, "truncated", false, "log_path");
+  } else {
+    uint64_t aid = strtoull(PQgetvalue(r0, 0, 0), NULL, 10);
+    const char *state = PQgetvalue(r0, 0, 1);
+    const char *wname = PQgetvalue(r0, 0, 2);
+    uint64_t end = strtoull(PQgetvalue(r0, 0, 3), NULL, 10);
+    bool truncated = PQgetvalue(r0, 0, 4)[0] == 't';
+    /* Concatenate the pieces from the offset on; a missing piece (lost on
+     * the way) is skipped over. */
+    sbuf_t data = {0};
+    uint64_t pos = q->offset;
+    for (int i = 0; i < PQntuples(r0) && !PQgetisnull(r0, i, 5); i++) {
+      uint64_t at = strtoull(PQgetvalue(r0, i, 5), NULL, 10);
+      size_t len = 0;
+      unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(r0, i, 6), &len);
+      if (!bytes)
+        break;
+      if (at + len > pos) {
+        size_t skip = at < pos ? (size_t)(pos - at) : 0;
+        sbuf_append(&data, (const char *)bytes + skip, len - skip);
+        pos = at + len;
+      }
+      PQfreemem(bytes);
+    }
+    int st = attempt_state_parse(state);
+    bool ended = st >= 0 && !attempt_state_live((attempt_state_t)st);
+    /* Hold back a character cut in two until its end arrives. */
+    size_t keep = data.len;
+    if (!(ended && pos >= end))
+      keep = whole_chars((const uint8_t *)data.buf, data.len);
+    uint64_t next = pos - (data.len - keep);
+    bool done = ended && next >= end;
+    json_t *path = json_null();
+    worker_t *w = workers_find(c, wname);
+    if (w && w->workdir) {
+      json_decref(path);
+      char *p = xasprintf("%s/logs/%" PRIu64 ".log", w->workdir, aid);
+      path = json_pack("{s:s,s:s}", "worker", wname, "path", p);
+      free(p);
+    }
+    doc = json_pack("{s:I,s:I,s:s,s:I,s:o,s:b,s:b,s:o}", "task_id", (json_int_t)q->task,
+                    "attempt_id", (json_int_t)aid, "attempt_state", state, "offset",
+                    (json_int_t)next, "data", utf8_string((const uint8_t *)data.buf, keep),
+                    "done", done, "truncated", truncated, "log_path", path);
+    sbuf_free(&data);
+  }
+  char *text = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  clients_reply_ok(c, q->r, text);
+  free(text);
+  free(q);
+}
+
+void query_logs(coord_t *c, creq_t *r, const Clapper__Request *req) {
+  if (req->n_ids != 1 || !req->ids[0] || req->ids[0] > INT64_MAX || req->offset > INT64_MAX ||
+      req->value < 0) {
+    clients_reply_error(c, r, "bad_request", "expected one task id");
+    return;
+  }
+  lctx_t *q = xcalloc(1, sizeof *q);
+  q->c = c;
+  q->r = r;
+  q->task = req->ids[0];
+  q->offset = req->offset;
+  char *p[3] = {xasprintf("%" PRIu64, req->ids[0]), xasprintf("%" PRId64, req->value),
+                xasprintf("%" PRIu64, req->offset)};
+  pgq_t *pq = pgq_new();
+  pgq_add_prepared(pq, "SQL_LOGS", SQL_LOGS, 3, p);
+  pgconn_submit(c->rdb, pq, on_logs, q);
 }

@@ -22,4 +22,11 @@ void query_job(coord_t *c, creq_t *r, const Clapper__Request *req);
 /* {"tasks": [...]} of job req->ids[0], each with its latest attempt. */
 void query_tasks(coord_t *c, creq_t *r, const Clapper__Request *req);
 
+/* A piece of the log of task req->ids[0]'s attempt req->value (0: the
+ * latest) from byte req->offset: {"task_id", "attempt_id", "attempt_state",
+ * "offset" (where the next piece starts), "data", "done", "truncated",
+ * "log_path"}.  At most about 1 MiB per reply; data ends on a whole UTF-8
+ * character (bytes that are not UTF-8 show as U+FFFD). */
+void query_logs(coord_t *c, creq_t *r, const Clapper__Request *req);
+
 #endif

@@ -36,7 +36,7 @@ static int64_t i64(PGresult *r, int row, int col) {
 static int load_workers(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   PGresult *r = query(conn,
                       "SELECT name, hostname, cpus, memory_mb, gpus::text, version, "
-                      "array_to_json(tags)::text, " US("last_seen") ", state"
+                      "array_to_json(tags)::text, " US("last_seen") ", state, drained"
                       " FROM workers ORDER BY name",
                       err, errlen);
   if (!r)
@@ -49,6 +49,7 @@ static int load_workers(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     w->memory_mb = (uint64_t)i64(r, i, 3);
     w->version = xstrdup(PQgetvalue(r, i, 5));
     w->last_seen_us = i64(r, i, 7); /* kept: the row is rewritten below */
+    w->drained = PQgetvalue(r, i, 9)[0] == 't';
     json_t *gpus = json_loads(PQgetvalue(r, i, 4), 0, NULL);
     size_t ng = json_is_array(gpus) ? json_array_size(gpus) : 0;
     w->gpus = xcalloc(ng ? ng : 1, sizeof *w->gpus);
@@ -80,6 +81,55 @@ static int load_workers(coord_t *c, PGconn *conn, char *err, size_t errlen) {
       if (!strcmp(was, worker_state_name((worker_state_t)k)))
         w->state = (uint8_t)k;
     worker_set_state(c, w, WORKER_OFFLINE, "the coordinator restarted");
+  }
+  PQclear(r);
+  return 0;
+}
+
+static int load_weights(coord_t *c, PGconn *conn, char *err, size_t errlen) {
+  PGresult *r = query(conn,
+                      "SELECT p.name, e.name, e.weight FROM episodes e "
+                      "JOIN projects p ON p.id = e.project_id WHERE e.weight <> 1",
+                      err, errlen);
+  if (!r)
+    return -1;
+  for (int i = 0; i < PQntuples(r); i++)
+    dispatch_set_weight(c, dispatch_episode(c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)),
+                        (uint32_t)i64(r, i, 2));
+  PQclear(r);
+  return 0;
+}
+
+/* Links waiting jobs to the unfinished jobs they run after; returns (in
+ * *cancel, caller frees) the jobs whose dependency failed or was canceled
+ * meanwhile, with the reason in the matching *why. */
+static int load_deps(coord_t *c, PGconn *conn, job_t ***cancel, char ***why, size_t *ncancel,
+                     char *err, size_t errlen) {
+  PGresult *r = query(conn,
+                      "SELECT d.job_id, d.depends_on, j.state FROM job_deps d "
+                      "JOIN jobs j ON j.id = d.depends_on JOIN jobs w ON w.id = d.job_id "
+                      "WHERE d.kind = 'after' "
+                      "AND w.state NOT IN ('succeeded', 'failed', 'canceled') ORDER BY d.job_id",
+                      err, errlen);
+  if (!r)
+    return -1;
+  for (int i = 0; i < PQntuples(r); i++) {
+    job_t *j = idmap_get(&c->jobs, (uint64_t)i64(r, i, 0));
+    uint64_t dep_id = (uint64_t)i64(r, i, 1);
+    const char *st = PQgetvalue(r, i, 2);
+    if (!j || !strcmp(st, "succeeded"))
+      continue;
+    job_t *dep = idmap_get(&c->jobs, dep_id);
+    if (dep && strcmp(st, "failed") && strcmp(st, "canceled")) {
+      job_add_dependent(dep, j);
+      continue;
+    }
+    *cancel = xreallocarray(*cancel, *ncancel + 1, sizeof **cancel);
+    *why = xreallocarray(*why, *ncancel + 1, sizeof **why);
+    (*cancel)[*ncancel] = j;
+    (*why)[(*ncancel)++] = xasprintf("dependency job %" PRIu64 " %s", dep_id,
+                                     dep ? (strcmp(st, "failed") ? "was canceled" : "failed")
+                                         : "could not be recovered");
   }
   PQclear(r);
   return 0;
@@ -132,7 +182,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   c->next_attempt_id = (uint64_t)i64(r, 0, 2) + 1;
   PQclear(r);
 
-  if (load_workers(c, conn, err, errlen) < 0)
+  if (load_workers(c, conn, err, errlen) < 0 || load_weights(c, conn, err, errlen) < 0)
     return -1;
 
   r = query(conn,
@@ -141,7 +191,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
             "(SELECT min(t.id) FROM tasks t WHERE t.job_id = j.id) "
             "FROM jobs j JOIN episodes e ON e.id = j.episode_id "
             "JOIN projects p ON p.id = e.project_id "
-            "WHERE j.state NOT IN ('succeeded', 'failed', 'canceled') ORDER BY j.id",
+            "WHERE j.state NOT IN ('succeeded', 'canceled') ORDER BY j.id",
             err, errlen);
   if (!r)
     return -1;
@@ -173,6 +223,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     j->spec->tasks = NULL;
     j->project = jf->project;
     j->episode = jf->episode;
+    j->ep = dispatch_episode(c, jf->project, jf->episode);
     j->output_dir = xstrdup(PQgetvalue(r, i, 5));
     j->submitted_by = xstrdup(PQgetvalue(r, i, 6));
     j->submitted_us = i64(r, i, 7);
@@ -194,8 +245,9 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
 
   r = query(conn,
             "SELECT t.id, t.job_id, t.seq, t.state, t.frame_start, t.frame_end, t.frame_step, "
-            "t.take, t.seed, t.failures, t.losses FROM tasks t JOIN jobs j ON j.id = t.job_id "
-            "WHERE j.state NOT IN ('succeeded', 'failed', 'canceled') ORDER BY t.id",
+            "t.take, t.seed, t.failures, t.losses, " US("t.not_before")
+            " FROM tasks t JOIN jobs j ON j.id = t.job_id "
+            "WHERE j.state NOT IN ('succeeded', 'canceled') ORDER BY t.id",
             err, errlen);
   if (!r)
     goto out;
@@ -224,6 +276,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     t->spec.seed = i64(r, i, 8);
     t->failures = (uint16_t)i64(r, i, 9);
     t->losses = (uint16_t)i64(r, i, 10);
+    t->not_before_us = i64(r, i, 11);
     j->counts[st]++;
   }
   PQclear(r);
@@ -238,6 +291,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   r = query(conn,
             "SELECT a.id, a.task_id, a.worker, a.state, array_to_json(a.gpus)::text, a.cpus, "
             "a.memory_mb, " US("a.dispatched_at") ", " US("a.started_at")
+            ", a.log_bytes, a.log_truncated"
             " FROM attempts a WHERE a.state IN ('dispatched', 'running') ORDER BY a.id",
             err, errlen);
   if (!r)
@@ -271,6 +325,8 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     json_decref(g);
     a->dispatched_us = i64(r, i, 7);
     a->started_us = i64(r, i, 8);
+    a->log_next = a->log_bytes = (uint64_t)i64(r, i, 9);
+    a->log_truncated = PQgetvalue(r, i, 10)[0] == 't';
     a->dispatched_mono = now_mono; /* the start deadline counts from now */
     a->wnext = w->live;
     if (w->live)
@@ -282,8 +338,15 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     w->gpu_busy |= a->gpu_mask;
     t->live = a;
     idmap_put(&c->attempts, a->id, a);
+    dispatch_usage(c, a, +1);
   }
   PQclear(r);
+
+  job_t **cancel = NULL;
+  char **why = NULL;
+  size_t ncancel = 0;
+  if (load_deps(c, conn, &cancel, &why, &ncancel, err, errlen) < 0)
+    goto out;
 
   /* Back into the ready index; repair tasks that claim to run without a
    * live attempt (cannot happen when both were written in one batch). */
@@ -298,13 +361,25 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
         task_set_state(c, t, TASK_READY);
       }
       if (t->state == TASK_READY) {
-        dispatch_task_ready(c, t, 0);
+        /* Still backing off: the rest of the wait, in monotonic time. */
+        int64_t left = t->not_before_us - util_wall_us();
+        dispatch_task_ready(c, t, left > 0 ? util_mono_us() + (uint64_t)left : 0);
         ready++;
       }
       live += t->live != NULL;
     }
     job_refresh(c, j);
+    if (j->state == JOB_WAITING)
+      job_deps_settled(c, j);
   }
+  for (size_t i = 0; i < ncancel; i++) {
+    char ignored[160];
+    if (job_cancel(c, cancel[i], "coordinator", why[i], ignored, sizeof ignored) == 0)
+      log_warn("job %" PRIu64 " canceled on recovery: %s", cancel[i]->id, why[i]);
+    free(why[i]);
+  }
+  free(cancel);
+  free(why);
   log_info("recovered %zu unfinished jobs, %zu ready tasks, %zu live attempts, %zu workers; "
            "next ids: job %" PRIu64 ", task %" PRIu64 ", attempt %" PRIu64,
            njobs, ready, live, c->nworkers, c->next_job_id, c->next_task_id,

@@ -21,6 +21,42 @@
 #include "log.h"
 #include "workers.h"
 
+/* ------------------------------------------------------------ array literals */
+
+/* One column of a batch as a PostgreSQL array literal "{1,2,NULL}". */
+typedef struct col {
+  sbuf_t b;
+  size_t n;
+} col_t;
+
+static void col_sep(col_t *c) { sbuf_putc(&c->b, c->n++ ? ',' : '{'); }
+
+static void col_i64(col_t *c, int64_t v) {
+  char tmp[24], *p = tmp + sizeof tmp;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    *--p = '-';
+  col_sep(c);
+  sbuf_append(&c->b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+static void col_null(col_t *c) {
+  col_sep(c);
+  sbuf_append(&c->b, "NULL", 4);
+}
+
+/* A time in unix microseconds, 0 meaning unset. */
+static void col_us(col_t *c, int64_t us) {
+  if (us)
+    col_i64(c, us);
+  else
+    col_null(c);
+}
+
 typedef struct action {
   store_commit_fn fn;
   void *arg;
@@ -56,6 +92,14 @@ struct store {
   vec_t jobs, tasks, attempts, workers;
   sbuf_t ev_at, ev_actor, ev_kind, ev_stype, ev_sid, ev_details;
   size_t nevents;
+  struct col logs[3]; /* attempt id, position, data (bytea) */
+  size_t nlogs;
+  struct extra {
+    const char *name, *sql;
+    int nparams;
+    char *params[8];
+  } *extras;          /* one-off statements (store_stmt) */
+  size_t nextras, capextras;
   action_t *actions;
   size_t nactions, capactions;
   batch_t *inflight;
@@ -91,6 +135,12 @@ void store_free(store_t **sp) {
   sbuf_free(&s->ev_stype);
   sbuf_free(&s->ev_sid);
   sbuf_free(&s->ev_details);
+  for (int k = 0; k < 3; k++)
+    sbuf_free(&s->logs[k].b);
+  for (size_t i = 0; i < s->nextras; i++)
+    for (int k = 0; k < s->extras[i].nparams; k++)
+      free(s->extras[i].params[k]);
+  free(s->extras);
   free(s->actions);
   if (s->inflight)
     batch_free(s->inflight);
@@ -129,42 +179,6 @@ void store_worker(coord_t *c, worker_t *w) {
   }
 }
 
-/* ------------------------------------------------------------ array literals */
-
-/* One column of a batch as a PostgreSQL array literal "{1,2,NULL}". */
-typedef struct col {
-  sbuf_t b;
-  size_t n;
-} col_t;
-
-static void col_sep(col_t *c) { sbuf_putc(&c->b, c->n++ ? ',' : '{'); }
-
-static void col_i64(col_t *c, int64_t v) {
-  char tmp[24], *p = tmp + sizeof tmp;
-  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  do {
-    *--p = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (v < 0)
-    *--p = '-';
-  col_sep(c);
-  sbuf_append(&c->b, p, (size_t)(tmp + sizeof tmp - p));
-}
-
-static void col_null(col_t *c) {
-  col_sep(c);
-  sbuf_append(&c->b, "NULL", 4);
-}
-
-/* A time in unix microseconds, 0 meaning unset. */
-static void col_us(col_t *c, int64_t us) {
-  if (us)
-    col_i64(c, us);
-  else
-    col_null(c);
-}
-
 static void quote_into(sbuf_t *b, const char *s) {
   sbuf_putc(b, '"');
   for (const char *p = s; *p; p++) {
@@ -186,6 +200,28 @@ static char *col_end(col_t *c) {
     sbuf_putc(&c->b, '{');
   sbuf_putc(&c->b, '}');
   return sbuf_steal(&c->b);
+}
+
+/* bytea in hex, quoted for an array literal: "\\x0a1b..." */
+static void col_bytea(col_t *c, const uint8_t *data, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  col_sep(c);
+  sbuf_reserve(&c->b, 2 * len + 6);
+  sbuf_append(&c->b, "\"\\\\x", 4);
+  for (size_t i = 0; i < len; i++) {
+    char two[2] = {hex[data[i] >> 4], hex[data[i] & 15]};
+    sbuf_append(&c->b, two, 2);
+  }
+  sbuf_putc(&c->b, '"');
+}
+
+void store_log(coord_t *c, uint64_t attempt_id, uint64_t pos, const uint8_t *data, size_t len) {
+  store_t *s = c->store;
+  col_i64(&s->logs[0], (int64_t)attempt_id);
+  col_i64(&s->logs[1], (int64_t)pos);
+  col_bytea(&s->logs[2], data, len);
+  s->nlogs++;
+  s->pending = true;
 }
 
 /* ------------------------------------------------------------ statements */
@@ -215,41 +251,59 @@ static const char SQL_JOB_UPDATE[] =
     "$6::bigint[]) AS u(id, state, counts, reason, started, finished) WHERE j.id = u.id";
 static const char SQL_WORKER_UPSERT[] =
     "INSERT INTO workers (name, hostname, state, cpus, memory_mb, gpus, tags, version, "
-    "last_seen) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::text[], $8, clapper_ts($9)) "
+    "last_seen, drained) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::text[], $8, "
+    "clapper_ts($9), $10) "
     "ON CONFLICT (name) DO UPDATE SET hostname = EXCLUDED.hostname, state = EXCLUDED.state, "
     "cpus = EXCLUDED.cpus, memory_mb = EXCLUDED.memory_mb, gpus = EXCLUDED.gpus, "
-    "tags = EXCLUDED.tags, version = EXCLUDED.version, last_seen = EXCLUDED.last_seen";
+    "tags = EXCLUDED.tags, version = EXCLUDED.version, last_seen = EXCLUDED.last_seen, "
+    "drained = EXCLUDED.drained";
 static const char SQL_TASK_INSERT[] =
     "INSERT INTO tasks (id, job_id, seq, state, frame_start, frame_end, frame_step, take, "
-    "seed, failures, losses) "
-    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::bigint[], "
-    "$6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::int[], $11::int[])";
+    "seed, failures, losses, not_before) "
+    "SELECT u.id, u.job_id, u.seq, u.state, u.fs, u.fe, u.step, u.take, u.seed, u.failures, "
+    "u.losses, clapper_ts(u.nb) "
+    "FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::bigint[], "
+    "$6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::int[], $11::int[], "
+    "$12::bigint[]) AS u(id, job_id, seq, state, fs, fe, step, take, seed, failures, losses, "
+    "nb)";
 static const char SQL_TASK_UPDATE[] =
     "UPDATE tasks t SET state = u.state, failures = u.failures, losses = u.losses, "
-    "updated_at = now() "
-    "FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[]) "
-    "AS u(id, state, failures, losses) WHERE t.id = u.id";
+    "not_before = clapper_ts(u.nb), updated_at = now() "
+    "FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[], $5::bigint[]) "
+    "AS u(id, state, failures, losses, nb) WHERE t.id = u.id";
 static const char SQL_ATTEMPT_UPDATE[] =
     "UPDATE attempts a SET state = u.state, started_at = clapper_ts(u.started), "
     "ended_at = clapper_ts(u.ended), exit_code = u.exit_code, term_signal = u.term_signal, "
     "wall_us = u.wall_us, cpu_us = u.cpu_us, max_rss_kb = u.rss, gpu_energy_mj = u.energy, "
-    "error = u.error, outputs = u.outputs::jsonb "
+    "error = u.error, outputs = u.outputs::jsonb, log_bytes = u.log_bytes, "
+    "log_truncated = u.log_truncated, recorded_at = clapper_ts(u.recorded) "
     "FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], $6::int[], "
-    "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[]) "
+    "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], "
+    "$13::bigint[], $14::boolean[], $15::bigint[]) "
     "AS u(id, state, started, ended, exit_code, term_signal, wall_us, cpu_us, rss, energy, "
-    "error, outputs) WHERE a.id = u.id";
+    "error, outputs, log_bytes, log_truncated, recorded) WHERE a.id = u.id";
 static const char SQL_ATTEMPT_INSERT[] =
     "INSERT INTO attempts (id, task_id, worker, state, gpus, cpus, memory_mb, dispatched_at, "
     "started_at, ended_at, exit_code, term_signal, wall_us, cpu_us, max_rss_kb, "
-    "gpu_energy_mj, error, outputs) "
+    "gpu_energy_mj, error, outputs, log_bytes, log_truncated, recorded_at) "
     "SELECT u.id, u.task_id, u.worker, u.state, u.gpus::int[], u.cpus, u.mem, "
     "clapper_ts(u.disp), clapper_ts(u.started), clapper_ts(u.ended), u.exit_code, "
-    "u.term_signal, u.wall_us, u.cpu_us, u.rss, u.energy, u.error, u.outputs::jsonb "
+    "u.term_signal, u.wall_us, u.cpu_us, u.rss, u.energy, u.error, u.outputs::jsonb, "
+    "u.log_bytes, u.log_truncated, clapper_ts(u.recorded) "
     "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], "
     "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::int[], "
-    "$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[]) "
+    "$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], "
+    "$19::bigint[], $20::boolean[], $21::bigint[]) "
     "AS u(id, task_id, worker, state, gpus, cpus, mem, disp, started, ended, exit_code, "
-    "term_signal, wall_us, cpu_us, rss, energy, error, outputs)";
+    "term_signal, wall_us, cpu_us, rss, energy, error, outputs, log_bytes, log_truncated, "
+    "recorded)";
+static const char SQL_LOGS[] =
+    "INSERT INTO attempt_logs (attempt_id, pos, data) "
+    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) "
+    "ON CONFLICT (attempt_id, pos) DO NOTHING";
+static const char SQL_DEPS[] =
+    "INSERT INTO job_deps (job_id, depends_on, kind) "
+    "SELECT u.job_id, u.dep, 'after' FROM unnest($1::bigint[], $2::bigint[]) AS u(job_id, dep)";
 static const char SQL_EVENTS[] =
     "INSERT INTO events (at, actor, kind, subject_type, subject_id, details) "
     "SELECT clapper_ts(u.at), u.actor, u.kind, u.stype, u.sid, u.details::jsonb "
@@ -370,7 +424,7 @@ static void add_worker(pgq_t *q, const worker_t *w) {
   col_t tags = {0};
   for (size_t i = 0; i < w->ntags; i++)
     col_text(&tags, w->tags[i]);
-  char *p[9] = {xstrdup(w->name),
+  char *p[10] = {xstrdup(w->name),
                 xstrdup(w->hostname ? w->hostname : ""),
                 xstrdup(worker_state_name((worker_state_t)w->state)),
                 i64s(w->cpus),
@@ -378,8 +432,9 @@ static void add_worker(pgq_t *q, const worker_t *w) {
                 gj,
                 col_end(&tags),
                 xstrdup(w->version ? w->version : ""),
-                i64s(w->last_seen_us ? w->last_seen_us : util_wall_us())};
-  PGQ_ADD(q, SQL_WORKER_UPSERT, 9, p);
+                i64s(w->last_seen_us ? w->last_seen_us : util_wall_us()),
+                xstrdup(w->drained ? "t" : "f")};
+  PGQ_ADD(q, SQL_WORKER_UPSERT, 10, p);
 }
 
 static void gpu_list(const attempt_t *a, sbuf_t *b) {
@@ -395,13 +450,36 @@ static void gpu_list(const attempt_t *a, sbuf_t *b) {
   sbuf_putc(b, '}');
 }
 
+/* Adds a statement whose parameters are the n columns (when there are
+ * rows), or releases the columns (when there are none). */
+static void add_cols(pgq_t *q, const char *name, const char *sql, col_t *cols, int n,
+                     size_t rows) {
+  if (!rows) {
+    for (int k = 0; k < n; k++)
+      sbuf_free(&cols[k].b);
+    return;
+  }
+  char *p[24];
+  for (int k = 0; k < n; k++)
+    p[k] = col_end(&cols[k]);
+  pgq_add_prepared(q, name, sql, n, p);
+}
+#define ADD_COLS(q, sql, cols, rows) \
+  add_cols(q, #sql, sql, cols, (int)ARRAY_SIZE(cols), rows)
+
+static void col_bool(col_t *c, bool v) {
+  col_sep(c);
+  sbuf_putc(&c->b, v ? 't' : 'f');
+}
+
 static void build(coord_t *c, pgq_t *q, batch_t *b) {
   store_t *s = c->store;
 
-  /* Jobs: new ones first (with their project, episode and shot). */
+  /* Jobs: new ones first (with their project, episode and shot), and the
+   * dependencies of new jobs. */
   const job_t *prev = NULL;
-  col_t ju[6] = {0};
-  size_t nju = 0;
+  col_t ju[6] = {0}, jd[2] = {0};
+  size_t nju = 0, njd = 0;
   for (size_t i = 0; i < s->jobs.n; i++) {
     job_t *j = s->jobs.items[i];
     j->dirty = false;
@@ -420,6 +498,13 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
       free(cj);
       nju++;
     }
+    if (j->deps_new) {
+      for (size_t k = 0; k < j->ndeps; k++, njd++) {
+        col_i64(&jd[0], (int64_t)j->id);
+        col_i64(&jd[1], (int64_t)j->deps[k]);
+      }
+      j->deps_new = false;
+    }
     if ((j->state == JOB_SUCCEEDED || j->state == JOB_CANCELED) &&
         j->counts[TASK_SUCCEEDED] + j->counts[TASK_CANCELED] + j->counts[TASK_FAILED] ==
             j->ntasks)
@@ -436,19 +521,11 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
     b->rows++;
   }
   s->workers.n = 0;
-
-  if (nju) {
-    char *p[6];
-    for (int k = 0; k < 6; k++)
-      p[k] = col_end(&ju[k]);
-    PGQ_ADD(q, SQL_JOB_UPDATE, 6, p);
-  } else {
-    for (int k = 0; k < 6; k++)
-      sbuf_free(&ju[k].b);
-  }
+  ADD_COLS(q, SQL_JOB_UPDATE, ju, nju);
+  ADD_COLS(q, SQL_DEPS, jd, njd);
 
   /* Tasks. */
-  col_t ti[11] = {0}, tu[4] = {0};
+  col_t ti[12] = {0}, tu[5] = {0};
   size_t nti = 0, ntu = 0;
   for (size_t i = 0; i < s->tasks.n; i++) {
     task_t *t = s->tasks.items[i];
@@ -476,38 +553,24 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
       col_i64(&ti[8], t->spec.seed);
       col_i64(&ti[9], t->failures);
       col_i64(&ti[10], t->losses);
+      col_us(&ti[11], t->not_before_us);
       nti++;
     } else {
       col_i64(&tu[0], (int64_t)t->id);
       col_text(&tu[1], st);
       col_i64(&tu[2], t->failures);
       col_i64(&tu[3], t->losses);
+      col_us(&tu[4], t->not_before_us);
       ntu++;
     }
     b->rows++;
   }
   s->tasks.n = 0;
-  if (nti) {
-    char *p[11];
-    for (int k = 0; k < 11; k++)
-      p[k] = col_end(&ti[k]);
-    PGQ_ADD(q, SQL_TASK_INSERT, 11, p);
-  } else {
-    for (int k = 0; k < 11; k++)
-      sbuf_free(&ti[k].b);
-  }
-  if (ntu) {
-    char *p[4];
-    for (int k = 0; k < 4; k++)
-      p[k] = col_end(&tu[k]);
-    PGQ_ADD(q, SQL_TASK_UPDATE, 4, p);
-  } else {
-    for (int k = 0; k < 4; k++)
-      sbuf_free(&tu[k].b);
-  }
+  ADD_COLS(q, SQL_TASK_INSERT, ti, nti);
+  ADD_COLS(q, SQL_TASK_UPDATE, tu, ntu);
 
   /* Attempts: updates (which end live attempts) before inserts. */
-  col_t au[12] = {0}, ai[18] = {0};
+  col_t au[15] = {0}, ai[21] = {0};
   size_t nau = 0, nai = 0;
   sbuf_t gl = {0};
   for (size_t i = 0; i < s->attempts.n; i++) {
@@ -536,7 +599,8 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
       x += 8;
       nai++;
     }
-    /* started, ended, exit_code, term_signal, wall, cpu, rss, energy, error, outputs */
+    /* started, ended, exit_code, term_signal, wall, cpu, rss, energy,
+     * error, outputs, log_bytes, log_truncated */
     col_us(&x[0], a->started_us);
     col_us(&x[1], attempt_state_live((attempt_state_t)a->state) ? 0 : a->ended_us);
     if (a->has_exit) {
@@ -552,30 +616,29 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
     }
     col_text(&x[8], a->error ? a->error : "");
     col_text(&x[9], a->outputs_json ? a->outputs_json : "[]");
+    col_i64(&x[10], (int64_t)a->log_next);
+    col_bool(&x[11], a->log_truncated);
+    col_us(&x[12], attempt_state_live((attempt_state_t)a->state) ? 0 : a->recorded_us);
     if (!attempt_state_live((attempt_state_t)a->state))
       vec_push(&b->free_attempts, a);
     b->rows++;
   }
   sbuf_free(&gl);
   s->attempts.n = 0;
-  if (nau) {
-    char *p[12];
-    for (int k = 0; k < 12; k++)
-      p[k] = col_end(&au[k]);
-    PGQ_ADD(q, SQL_ATTEMPT_UPDATE, 12, p);
-  } else {
-    for (int k = 0; k < 12; k++)
-      sbuf_free(&au[k].b);
-  }
-  if (nai) {
-    char *p[18];
-    for (int k = 0; k < 18; k++)
-      p[k] = col_end(&ai[k]);
-    PGQ_ADD(q, SQL_ATTEMPT_INSERT, 18, p);
-  } else {
-    for (int k = 0; k < 18; k++)
-      sbuf_free(&ai[k].b);
-  }
+  ADD_COLS(q, SQL_ATTEMPT_UPDATE, au, nau);
+  ADD_COLS(q, SQL_ATTEMPT_INSERT, ai, nai);
+
+  /* Log pieces after their attempts. */
+  b->rows += s->nlogs;
+  ADD_COLS(q, SQL_LOGS, s->logs, s->nlogs);
+  memset(s->logs, 0, sizeof s->logs);
+  s->nlogs = 0;
+
+  for (size_t i = 0; i < s->nextras; i++)
+    pgq_add_prepared(q, s->extras[i].name, s->extras[i].sql, s->extras[i].nparams,
+                     s->extras[i].params);
+  b->rows += s->nextras;
+  s->nextras = 0;
 
   if (s->nevents) {
     char *p[6] = {wrap(&s->ev_at),    wrap(&s->ev_actor), wrap(&s->ev_kind),
@@ -639,6 +702,21 @@ void store_flush(coord_t *c) {
   s->pending = false;
   s->inflight = b;
   pgconn_submit(c->wdb, q, on_committed, b);
+}
+
+void store_stmt(coord_t *c, const char *name, const char *sql, int nparams, char **params) {
+  store_t *s = c->store;
+  if (s->nextras == s->capextras) {
+    s->capextras = s->capextras ? s->capextras * 2 : 4;
+    s->extras = xreallocarray(s->extras, s->capextras, sizeof *s->extras);
+  }
+  struct extra *e = &s->extras[s->nextras++];
+  e->name = name;
+  e->sql = sql;
+  e->nparams = nparams < 8 ? nparams : 8;
+  for (int k = 0; k < e->nparams; k++)
+    e->params[k] = params[k];
+  s->pending = true;
 }
 
 void store_on_commit(coord_t *c, store_commit_fn fn, void *arg) {

@@ -29,10 +29,19 @@ void store_task(coord_t *c, task_t *t);
 void store_attempt(coord_t *c, attempt_t *a);
 void store_worker(coord_t *c, worker_t *w);
 
+/* Stores len bytes of attempt_id's log at position pos in the next batch
+ * (data is copied). */
+void store_log(coord_t *c, uint64_t attempt_id, uint64_t pos, const uint8_t *data, size_t len);
+
 /* Appends an event to the log in the next batch.  details_json is a JSON
  * object text (copied) or NULL for {}. */
 void store_event(coord_t *c, const char *actor, const char *kind, const char *subject_type,
                  const char *subject_id, const char *details_json);
+
+/* Adds a one-off statement to the next batch, after the entity rows.  name
+ * and sql are literals (the statement is prepared under name); takes
+ * ownership of params[0..nparams), nparams <= 8. */
+void store_stmt(coord_t *c, const char *name, const char *sql, int nparams, char **params);
 
 /* Runs fn(c, arg) after the batch now accumulating committed. */
 typedef void (*store_commit_fn)(coord_t *c, void *arg);

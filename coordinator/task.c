@@ -38,6 +38,13 @@ static uint64_t backoff_us(const jf_job_t *sp, unsigned n) {
 
 void task_attempt_ended(coord_t *c, task_t *t, attempt_t *a) {
   const jf_job_t *sp = t->job->spec;
+  if (a->state == ATTEMPT_FAILED || a->state == ATTEMPT_TIMED_OUT)
+    job_worker_failed(t->job, a->worker);
+  /* A canceled job keeps what succeeded; everything else ends canceled. */
+  if (t->job->state == JOB_CANCELED) {
+    task_set_state(c, t, a->state == ATTEMPT_SUCCEEDED ? TASK_SUCCEEDED : TASK_CANCELED);
+    return;
+  }
   switch ((attempt_state_t)a->state) {
   case ATTEMPT_SUCCEEDED:
     task_set_state(c, t, TASK_SUCCEEDED);
@@ -48,8 +55,12 @@ void task_attempt_ended(coord_t *c, task_t *t, attempt_t *a) {
       t->failures++;
     if (t->failures >= sp->max_attempts) {
       task_set_state(c, t, TASK_FAILED);
-    } else if (task_set_state(c, t, TASK_READY) == 0) {
-      dispatch_task_ready(c, t, util_mono_us() + backoff_us(sp, t->failures));
+    } else if (task_set_state(c, t, t->job->state == JOB_PAUSED ? TASK_PAUSED : TASK_READY) ==
+                   0 &&
+               t->state == TASK_READY) {
+      uint64_t wait = backoff_us(sp, t->failures);
+      t->not_before_us = wait ? util_wall_us() + (int64_t)wait : 0;
+      dispatch_task_ready(c, t, util_mono_us() + wait);
     }
     break;
   case ATTEMPT_LOST:
@@ -57,15 +68,14 @@ void task_attempt_ended(coord_t *c, task_t *t, attempt_t *a) {
       t->losses++;
     if (t->losses > sp->max_lost) {
       task_set_state(c, t, TASK_FAILED);
-    } else if (task_set_state(c, t, TASK_READY) == 0) {
-      dispatch_task_ready(c, t, 0);
+      break;
     }
-    break;
-  case ATTEMPT_CANCELED:
-    if (t->job->state == JOB_CANCELED)
-      task_set_state(c, t, TASK_CANCELED);
-    else if (task_set_state(c, t, TASK_READY) == 0)
-      dispatch_task_ready(c, t, 0); /* e.g. a draining worker gave it back */
+    /* requeued, not the task's fault */
+    __attribute__((fallthrough));
+  case ATTEMPT_CANCELED: /* e.g. a draining worker gave it back */
+    if (task_set_state(c, t, t->job->state == JOB_PAUSED ? TASK_PAUSED : TASK_READY) == 0 &&
+        t->state == TASK_READY)
+      dispatch_task_ready(c, t, 0);
     break;
   default:
     log_error("task %" PRIu64 ": attempt %" PRIu64 " is not ended", t->id, a->id);

@@ -28,6 +28,7 @@
 #define MAX_OUTPUTS 4096u
 #define MAX_PATH_LEN 4096u
 #define ASSIGN_CHUNK 512 /* tasks per Assign message */
+#define MAX_LOG_CHUNK (64u << 10)
 
 static const char *const worker_names[WORKER_STATE_COUNT] = {"offline", "online", "draining",
                                                              "lost"};
@@ -95,6 +96,7 @@ void workers_free_all(coord_t *c) {
     free(w->name);
     free(w->hostname);
     free(w->version);
+    free(w->workdir);
     free_gpus(w);
     free_tags(w);
     free(w->out);
@@ -124,7 +126,28 @@ void worker_set_state(coord_t *c, worker_t *w, worker_state_t to, const char *re
   json_decref(d);
   log_info("worker %s: %s -> %s%s%s", w->name, worker_state_name(from), worker_state_name(to),
            reason && *reason ? ": " : "", reason ? reason : "");
-  c->dispatch_needed = true;
+  dispatch_farm_changed(c);
+}
+
+/* Online or draining, as the operator's and the worker's own drain say. */
+static void settle_drain(coord_t *c, worker_t *w, const char *reason) {
+  if (w->state != WORKER_ONLINE && w->state != WORKER_DRAINING)
+    return;
+  worker_set_state(c, w, w->drained || w->self_draining ? WORKER_DRAINING : WORKER_ONLINE,
+                   reason);
+}
+
+void workers_drain(coord_t *c, worker_t *w, bool on, const char *actor) {
+  if (w->drained != on) {
+    w->drained = on;
+    store_worker(c, w);
+    json_t *d = json_pack("{s:b}", "drained", on);
+    char *dj = json_dumps(d, JSON_COMPACT);
+    store_event(c, actor, on ? "worker.drain" : "worker.undrain", "worker", w->name, dj);
+    free(dj);
+    json_decref(d);
+  }
+  settle_drain(c, w, on ? "drained by an operator" : "undrained by an operator");
 }
 
 /* ------------------------------------------------------------ outbox */
@@ -521,6 +544,8 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
   w->hostname = clean_text(h->hostname, MAX_TEXT);
   free(w->version);
   w->version = clean_text(h->version, 64);
+  free(w->workdir);
+  w->workdir = h->workdir && *h->workdir ? clean_text(h->workdir, 4096) : NULL;
   w->cpus = h->cpus;
   w->memory_mb = h->memory_mb;
   free_gpus(w);
@@ -582,9 +607,11 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
            w->name, known ? "reconnected" : "new", w->cpus, w->memory_mb, w->ngpus,
            h->n_running, h->n_results);
   store_worker(c, w);
-  worker_set_state(c, w, h->draining ? WORKER_DRAINING : WORKER_ONLINE, "hello");
+  w->self_draining = h->draining;
+  worker_set_state(c, w, w->drained || w->self_draining ? WORKER_DRAINING : WORKER_ONLINE,
+                   "hello");
+  dispatch_farm_changed(c); /* its resources may have changed */
   workers_queue(c, w, OUT_WELCOME, 0);
-  c->dispatch_needed = true;
 }
 
 /* Answers a heartbeat at once with an empty acknowledgement: it carries
@@ -600,13 +627,51 @@ static void send_alive(coord_t *c, worker_t *w) {
 
 static void on_heartbeat(coord_t *c, worker_t *w, const Clapper__Heartbeat *hb) {
   send_alive(c, w);
-  if (hb->draining && w->state == WORKER_ONLINE)
-    worker_set_state(c, w, WORKER_DRAINING, "the worker is draining");
+  if (hb->draining != w->self_draining) {
+    w->self_draining = hb->draining;
+    settle_drain(c, w, hb->draining ? "the worker is draining" : "the worker takes work again");
+  }
   size_t n = hb->n_running < MAX_LIST ? hb->n_running : MAX_LIST;
   for (size_t i = 0; i < n; i++) {
     attempt_t *a = idmap_get(&c->attempts, hb->running[i]);
     if (!a || a->worker != w || !attempt_state_live((attempt_state_t)a->state))
       workers_queue(c, w, OUT_CANCEL, hb->running[i]);
+  }
+}
+
+/* Keeps the pieces of attempt logs that are new, up to the cap per
+ * attempt; repeated pieces are recognised by their offsets. */
+static void on_logs(coord_t *c, worker_t *w, const Clapper__Logs *l) {
+  uint64_t cap = (uint64_t)c->cfg.log_cap_bytes;
+  for (size_t i = 0; i < l->n_chunks && i < MAX_LIST; i++) {
+    const Clapper__LogChunk *ch = l->chunks[i];
+    attempt_t *a = idmap_get(&c->attempts, ch->attempt_id);
+    if (!a || a->worker != w || !ch->data.len || ch->data.len > MAX_LOG_CHUNK)
+      continue;
+    uint64_t off = ch->offset, len = ch->data.len;
+    const uint8_t *data = ch->data.data;
+    if (off + len <= a->log_next)
+      continue; /* had it */
+    if (off < a->log_next) {
+      data += a->log_next - off;
+      len -= a->log_next - off;
+      off = a->log_next;
+    }
+    if (off >= cap) {
+      if (!a->log_truncated) {
+        a->log_truncated = true;
+        store_attempt(c, a);
+      }
+      continue;
+    }
+    if (off + len > cap) {
+      len = cap - off;
+      a->log_truncated = true;
+    }
+    store_log(c, a->id, off, data, len);
+    a->log_next = off + len;
+    a->log_bytes += len;
+    store_attempt(c, a);
   }
 }
 
@@ -639,8 +704,11 @@ void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, envel
       handle_result(c, w, env->results->results[i]);
     break;
   case CLAPPER__ENVELOPE__BODY_DRAIN:
-    worker_set_state(c, w, env->drain->on ? WORKER_DRAINING : WORKER_ONLINE,
-                     env->drain->on ? "the worker is draining" : "the worker takes work again");
+    w->self_draining = env->drain->on;
+    settle_drain(c, w, env->drain->on ? "the worker is draining" : "the worker takes work again");
+    break;
+  case CLAPPER__ENVELOPE__BODY_LOGS:
+    on_logs(c, w, env->logs);
     break;
   default:
     log_warn("worker %s: unexpected %s message", w->name, codec_body_name(env));
@@ -686,38 +754,47 @@ void workers_check_leases(coord_t *c) {
 
 /* ------------------------------------------------------------ listing */
 
-char *workers_json(coord_t *c) {
-  json_t *arr = json_array();
-  for (size_t i = 0; i < c->nworkers; i++) {
-    worker_t *w = c->workers[i];
-    json_t *gpus = json_array();
-    uint32_t free_gpus = 0;
-    for (uint32_t g = 0; g < w->ngpus; g++) {
-      bool busy = g < 64 && (w->gpu_busy & (1ull << g));
-      free_gpus += !busy;
-      json_array_append_new(gpus, json_pack("{s:I,s:s,s:s,s:I,s:b}", "index",
-                                            (json_int_t)w->gpus[g].index, "uuid",
-                                            w->gpus[g].uuid, "model", w->gpus[g].model,
-                                            "memory_mb", (json_int_t)w->gpus[g].memory_mb,
-                                            "busy", busy));
-    }
-    json_t *tags = json_array();
-    for (size_t t = 0; t < w->ntags; t++)
-      json_array_append_new(tags, json_string(w->tags[t]));
-    char seen[40] = "";
-    if (w->last_seen_us)
-      util_iso8601(w->last_seen_us, seen, sizeof seen);
-    json_array_append_new(
-        arr, json_pack("{s:s,s:s,s:s,s:I,s:I,s:o,s:o,s:{s:I,s:I,s:I},s:I,s:s?}", "name", w->name,
-                       "hostname", w->hostname ? w->hostname : "", "state",
-                       worker_state_name((worker_state_t)w->state), "cpus", (json_int_t)w->cpus,
-                       "memory_mb", (json_int_t)w->memory_mb, "gpus", gpus, "tags", tags,
-                       "free", "cpus", (json_int_t)w->cpus_free, "memory_mb",
-                       (json_int_t)w->mem_free, "gpus", (json_int_t)free_gpus, "running",
-                       (json_int_t)w->nlive, "last_heartbeat", seen[0] ? seen : NULL));
+/* One worker as a JSON object (new reference). */
+static json_t *worker_obj(const worker_t *w) {
+  json_t *gpus = json_array();
+  uint32_t free_gpus = 0;
+  for (uint32_t g = 0; g < w->ngpus; g++) {
+    bool busy = g < 64 && (w->gpu_busy & (1ull << g));
+    free_gpus += !busy;
+    json_array_append_new(gpus, json_pack("{s:I,s:s,s:s,s:I,s:b}", "index",
+                                          (json_int_t)w->gpus[g].index, "uuid", w->gpus[g].uuid,
+                                          "model", w->gpus[g].model, "memory_mb",
+                                          (json_int_t)w->gpus[g].memory_mb, "busy", busy));
   }
-  json_t *doc = json_pack("{s:o}", "workers", arr);
+  json_t *tags = json_array();
+  for (size_t t = 0; t < w->ntags; t++)
+    json_array_append_new(tags, json_string(w->tags[t]));
+  char seen[40] = "";
+  if (w->last_seen_us)
+    util_iso8601(w->last_seen_us, seen, sizeof seen);
+  return json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:o,s:o,s:{s:I,s:I,s:I},s:I,s:s?}", "name",
+                   w->name, "hostname", w->hostname ? w->hostname : "", "state",
+                   worker_state_name((worker_state_t)w->state), "drained", w->drained, "cpus",
+                   (json_int_t)w->cpus, "memory_mb", (json_int_t)w->memory_mb, "gpus", gpus,
+                   "tags", tags, "free", "cpus", (json_int_t)w->cpus_free, "memory_mb",
+                   (json_int_t)w->mem_free, "gpus", (json_int_t)free_gpus, "running",
+                   (json_int_t)w->nlive, "last_heartbeat", seen[0] ? seen : NULL);
+}
+
+static char *dump(json_t *doc) {
   char *text = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
   return text;
+}
+
+char *workers_json(coord_t *c) {
+  json_t *arr = json_array();
+  for (size_t i = 0; i < c->nworkers; i++)
+    json_array_append_new(arr, worker_obj(c->workers[i]));
+  return dump(json_pack("{s:o}", "workers", arr));
+}
+
+char *workers_one_json(coord_t *c, worker_t *w) {
+  (void)c;
+  return dump(json_pack("{s:o}", "worker", worker_obj(w)));
 }

@@ -43,8 +43,15 @@ worker_t *workers_add(coord_t *c, const char *name);
 /* Moves w to `to`, logging an event and marking it dirty. */
 void worker_set_state(coord_t *c, worker_t *w, worker_state_t to, const char *reason);
 
+/* An operator drains (on) or undrains w: a drained worker finishes what
+ * it runs and gets nothing new, also after it reconnects. */
+void workers_drain(coord_t *c, worker_t *w, bool on, const char *actor);
+
 /* {"workers": [...]} as the CLI's --json shows it (caller frees). */
 char *workers_json(coord_t *c);
+
+/* One worker as an entry of workers_json (caller frees). */
+char *workers_one_json(coord_t *c, worker_t *w);
 
 /* Releases every worker. */
 void workers_free_all(coord_t *c);

@@ -46,6 +46,11 @@ static size_t table(options_t *o, cfg_opt_t *t) {
   t[n++] = (cfg_opt_t){"drain-timeout-ms", 0, CFG_INT, NULL, "10000", 0, 3600000, "MS",
                        "after SIGTERM and the last task, wait this long for acknowledgements",
                        &o->drain_timeout_ms};
+  t[n++] = (cfg_opt_t){"log-stream-max-bytes", 0, CFG_INT, NULL, "4194304", 0,
+                       (long long)1 << 40, "N",
+                       "stream at most N bytes of each task's log to the coordinator "
+                       "while it runs (0: none)",
+                       &o->log_stream_max_bytes};
   t[n++] = (cfg_opt_t){"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL",
                        "error, warn, info or debug", &o->log_level};
   return n;

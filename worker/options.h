@@ -29,6 +29,7 @@ typedef struct options {
   long long heartbeat_ms;
   long long kill_grace_ms;
   long long drain_timeout_ms;
+  long long log_stream_max_bytes; /* 0: logs are not streamed */
   char *log_level;
   /* derived (owned) */
   char **endpoints; /* coordinator endpoints, commas split */

@@ -144,6 +144,10 @@ static attempt_t *find(const runner_t *r, uint64_t id) {
   return NULL;
 }
 
+char *runner_log_path(const runner_t *r, uint64_t attempt_id) {
+  return xasprintf("%s/logs/%llu.log", r->workdir, (unsigned long long)attempt_id);
+}
+
 bool runner_has(const runner_t *r, uint64_t attempt_id) {
   attempt_t *a = find(r, attempt_id);
   return a && phase_live(a->phase);
@@ -617,7 +621,7 @@ int runner_start(runner_t *r, const Clapper__Task *t, uint32_t *pid, int64_t *st
              strerror(errno));
     goto fail;
   }
-  log_path = xasprintf("%s/logs/%llu.log", r->workdir, (unsigned long long)t->attempt_id);
+  log_path = runner_log_path(r, t->attempt_id);
   logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (logfd < 0) {
     snprintf(err, errlen, "cannot open log %s: %s", log_path, strerror(errno));

@@ -59,6 +59,10 @@ runner_t *runner_new(uv_loop_t *loop, const runner_config_t *cfg, char *err, siz
 int runner_start(runner_t *r, const Clapper__Task *task, uint32_t *pid, int64_t *started_at_us,
                  char *err, size_t errlen) MUSTCHECK;
 
+/* The path of attempt_id's log, WORKDIR/logs/ATTEMPT.log, whether or not
+ * it exists.  Caller frees. */
+char *runner_log_path(const runner_t *r, uint64_t attempt_id);
+
 /* True while the runner holds the attempt (running, stopping, or being
  * checked: its result not yet delivered). */
 bool runner_has(const runner_t *r, uint64_t attempt_id);

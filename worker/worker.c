@@ -19,6 +19,7 @@
 #include "journal.h"
 #include "link.h"
 #include "log.h"
+#include "logstream.h"
 #include "runner.h"
 
 /* One Results message carries at most this many bytes of results. */
@@ -49,6 +50,7 @@ typedef struct worker {
   journal_t *journal;
   runner_t *runner;
   link_t *link;
+  logstream_t *logs;     /* running attempts' logs to the coordinator */
   uv_signal_t sigterm, sigint;
   uv_idle_t flush;       /* end of the loop iteration: send what was batched */
   uv_timer_t drain_wait; /* bounds the wait for acknowledgements */
@@ -77,6 +79,7 @@ static void worker_set_state(worker_t *w, worker_state_t to) {
 }
 
 static void schedule_flush(worker_t *w);
+static void flush_started(worker_t *w);
 
 /* ---------------------------------------------------------------- sending */
 
@@ -106,6 +109,14 @@ static void send_results(worker_t *w, Clapper__Result *const *rs, size_t n) {
   }
 }
 
+/* Sends a Logs message for the log streamer.  Started goes first, so that
+ * the coordinator never sees log of an attempt it was not told started. */
+static int send_logs(void *arg, envelope_t *env) {
+  worker_t *w = arg;
+  flush_started(w);
+  return send_body(w, env);
+}
+
 static int on_link_hello(void *arg) {
   worker_t *w = arg;
   const options_t *o = w->opt;
@@ -113,6 +124,7 @@ static int on_link_hello(void *arg) {
   h.name = o->name;
   h.version = (char *)CLAPPER_VERSION;
   h.hostname = w->hostname;
+  h.workdir = o->workdir;
   h.cpus = (uint32_t)o->cpus;
   h.memory_mb = (uint64_t)o->memory_mb;
   Clapper__Gpu *gpus = xcalloc(w->gpus->n ? w->gpus->n : 1, sizeof *gpus);
@@ -208,6 +220,7 @@ static void do_close(worker_t *w) {
   w->n_done = 0;
   w->n_started = 0;
   runner_close(&w->runner);
+  logstream_close(&w->logs);
   link_close(&w->link);
   uv_close((uv_handle_t *)&w->sigterm, on_handle_closed);
   uv_close((uv_handle_t *)&w->sigint, on_handle_closed);
@@ -290,6 +303,13 @@ static void flush_started(worker_t *w) {
 static void flush_results(worker_t *w) {
   if (!w->n_done)
     return;
+  /* The rest of the attempts' logs goes out before their Results, so that
+   * a follower has the whole log once the attempt is done. */
+  uint64_t *ids = xcalloc(w->n_done, sizeof *ids);
+  for (size_t i = 0; i < w->n_done; i++)
+    ids[i] = w->done[i]->attempt_id;
+  logstream_finish(w->logs, ids, w->n_done);
+  free(ids);
   size_t before = journal_pending_count(w->journal);
   /* The journal takes the results; the new ones end its pending list. */
   if (journal_append(w->journal, w->done, w->n_done) < 0)
@@ -378,6 +398,10 @@ static void handle_task(worker_t *w, const Clapper__Task *t) {
   s->attempt_id = t->attempt_id;
   s->started_at_us = at;
   s->pid = pid;
+  char *log_path = runner_log_path(w->runner, t->attempt_id);
+  if (logstream_add(w->logs, t->attempt_id, log_path) < 0)
+    log_debug("attempt %llu runs without log streaming", (unsigned long long)t->attempt_id);
+  free(log_path);
   schedule_flush(w);
 }
 
@@ -403,6 +427,10 @@ static void on_link_message(void *arg, envelope_t *env) {
       handle_task(w, env->assign->tasks[i]);
     break;
   case CLAPPER__ENVELOPE__BODY_RESULT_ACK: {
+    /* An empty ResultAck answers a Heartbeat (the coordinator is alive;
+     * the link noted that): nothing to do. */
+    if (env->result_ack->n_attempt_ids == 0)
+      break;
     int removed = journal_ack(w->journal, env->result_ack->attempt_ids,
                               env->result_ack->n_attempt_ids);
     log_debug("acknowledged: %d results", removed);
@@ -508,6 +536,7 @@ int worker_run(const options_t *o) {
     log_error("%s", err);
     goto out;
   }
+  w.logs = logstream_new(&w.loop, (uint64_t)o->log_stream_max_bytes, send_logs, &w);
   w.zctx = zmq_ctx_new();
   if (!w.zctx) {
     log_error("zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
@@ -549,6 +578,7 @@ out:
     if (w.handles_open)
       do_close(&w);
     runner_close(&w.runner);
+    logstream_close(&w.logs);
     link_close(&w.link);
     uv_run(&w.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&w.loop) != 0)

@@ -14,10 +14,17 @@
  *              spawned: {attempt_id, started_at_us, pid of the shim = the
  *              process group}.  Not retransmitted (Heartbeat.running and
  *              Hello.running carry the same information).
+ *   Logs       every 250 ms while attempts run: what their logs gained
+ *              (see logstream.h), never before the attempt's Started; and
+ *              when attempts finish, the rest of their logs (up to
+ *              --log-stream-max-bytes each) just before their Results.
+ *              Best effort: not journaled; a failed send is retried next
+ *              tick from the same offset.
  *   Results    at the end of the loop iteration in which attempts finished,
  *              after the journal append and fsync; all unacknowledged
  *              results again every 5th heartbeat until a ResultAck.
  *   Drain{on}  once, when SIGTERM starts a drain.
+ * An empty ResultAck (the coordinator's answer to a Heartbeat) is a no-op.
  * Assigned tasks that are already running or already have a result are
  * ignored; tasks assigned while draining, or that cannot start, get a
  * result at once (CANCELED "worker is draining", or FAILED with the reason).

@@ -78,7 +78,7 @@ static job_t *submit(coord_t *c, const char *json) {
     exit(1);
   }
   uint64_t first;
-  job_create_all(c, jf, "tester", &first);
+  job_create_all(c, jf, "tester", NULL, 0, &first);
   return idmap_get(&c->jobs, first);
 }
 
@@ -439,14 +439,25 @@ static void test_backoff(void) {
   dispatch_run(c);
   CHECK_INT(t1->state, TASK_DISPATCHED);
 
-  /* The second failure waits twice as long; the third fails the task. */
+  /* The second failure waits twice as long.  It is the job's third
+   * failure on w1 (t0 twice, t1 once): w1 gets no more of this job, and
+   * the job says why it waits. */
   before = util_mono_us();
   end_attempt(c, t0->live, ATTEMPT_FAILED);
   CHECK_INT(t0->failures, 2);
   CHECK(t0->not_before >= before + 10000000 && t0->not_before <= util_mono_us() + 10000000);
   dispatch_task_ready(c, t0, 0);
   dispatch_run(c);
+  CHECK_INT(t0->state, TASK_READY);
+  CHECK(job_worker_excluded(j, w));
+  CHECK_CONTAINS(j->reason, "failed it 3 times");
+  /* Another worker takes it; its failure there is the task's third. */
+  worker_t *w2 = worker(c, "w2", 4, 16000, 0, NULL, NULL);
+  dispatch_farm_changed(c);
+  dispatch_run(c);
   CHECK_INT(t0->state, TASK_DISPATCHED);
+  CHECK(t0->live && t0->live->worker == w2);
+  CHECK_STR(j->reason, "");
   end_attempt(c, t0->live, ATTEMPT_FAILED);
   CHECK_INT(t0->state, TASK_FAILED);
   CHECK(t0->delay_pos == HEAP_NONE);

@@ -116,7 +116,7 @@ static job_t *submit(coord_t *c, const char *json) {
     exit(1);
   }
   uint64_t first;
-  job_create_all(c, jf, "alice", &first);
+  job_create_all(c, jf, "alice", NULL, 0, &first);
   return idmap_get(&c->jobs, first);
 }
 

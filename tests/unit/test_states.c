@@ -16,7 +16,8 @@ static const char *const job_allowed[] = {
     "queued>running",   "queued>paused",     "queued>held",      "queued>canceled",
     "queued>waiting",   "running>succeeded", "running>failed",   "running>canceled",
     "running>paused",   "running>held",      "paused>queued",    "paused>running",
-    "paused>canceled",  "paused>succeeded",  "paused>failed",    "held>queued",
+    "paused>canceled",  "paused>succeeded",  "paused>failed",    "paused>waiting",
+    "held>waiting",     "held>queued",
     "held>running",     "held>canceled",     "held>paused",      "held>succeeded",
     "held>failed",
     "failed>running", /* operator retry */
@@ -31,6 +32,7 @@ static const char *const task_allowed[] = {
     "dispatched>failed",   "dispatched>ready", /* lost: requeued */
     "dispatched>canceled", "running>succeeded",   "running>failed",   "running>ready",
     "running>canceled",
+    "dispatched>paused",   "running>paused", /* requeued while its job is paused */
     "failed>ready", /* operator retry */
     "failed>canceled",     "held>ready",          "held>canceled",    "held>paused",
     "paused>ready",        "paused>canceled",     "paused>held",

@@ -5,7 +5,9 @@
  * retransmission until ResultAck, Cancel, duplicate assignments, drain on
  * SIGTERM (Drain, refusal of new work, clean exit 0), the journal across a
  * restart (the unacknowledged result comes back in Hello), Reset, Hello
- * after coordinator silence, and stop-now with a task running.
+ * after coordinator silence, stop-now with a task running, and log
+ * streaming (Logs while the task runs, the rest before its Result,
+ * contiguous chunks of at most 64 KiB, --log-stream-max-bytes).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -238,7 +240,8 @@ static void send_assign(const tspec_t *specs, size_t n) {
   free(tp);
 }
 
-static pid_t start_worker(void) {
+/* Starts the worker; extra_flag/extra_value, when not NULL, are added. */
+static pid_t start_worker_with(const char *extra_flag, const char *extra_value) {
   pid_t pid = fork();
   if (pid == 0) {
     int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -249,11 +252,13 @@ static pid_t start_worker(void) {
     execl(bin, bin, "--coordinator", endpoint, "--gpu-inventory", inventory, "--workdir",
           workdir, "--name", "test-w", "--heartbeat-ms", "100", "--kill-grace-ms", "300",
           "--drain-timeout-ms", "1500", "--tags", "render,gpu", "--cpus", "4", "--memory-mb",
-          "2048", "--log-level", "debug", (char *)NULL);
+          "2048", "--log-level", "debug", extra_flag, extra_value, (char *)NULL);
     _exit(127);
   }
   return pid;
 }
+
+static pid_t start_worker(void) { return start_worker_with(NULL, NULL); }
 
 /* Waits up to ms for pid; returns its wait status or -1. */
 static int wait_exit(pid_t pid, int ms) {
@@ -551,6 +556,219 @@ static void phase_worker_killed(void) {
   CHECK(pid_gone((pid_t)started_pid(107)));
 }
 
+/* ---------------------------------------------------------------- logs */
+
+/* Index in msgs of the first Results message carrying id, or n_msgs. */
+static size_t first_result_index(uint64_t id) {
+  for (size_t i = 0; i < n_msgs; i++)
+    if (msgs[i]->body_case == CLAPPER__ENVELOPE__BODY_RESULTS)
+      for (size_t k = 0; k < msgs[i]->results->n_results; k++)
+        if (msgs[i]->results->results[k]->attempt_id == id)
+          return i;
+  return n_msgs;
+}
+
+/* Index in msgs of the first Started message carrying id, or n_msgs. */
+static size_t first_started_index(uint64_t id) {
+  for (size_t i = 0; i < n_msgs; i++)
+    if (msgs[i]->body_case == CLAPPER__ENVELOPE__BODY_STARTED)
+      for (size_t k = 0; k < msgs[i]->started->n_attempts; k++)
+        if (msgs[i]->started->attempts[k]->attempt_id == id)
+          return i;
+  return n_msgs;
+}
+
+/* Index in msgs of the first Logs chunk of id whose data contains text,
+ * or n_msgs. */
+static size_t first_log_with(uint64_t id, const char *text) {
+  size_t tl = strlen(text);
+  for (size_t i = 0; i < n_msgs; i++) {
+    if (msgs[i]->body_case != CLAPPER__ENVELOPE__BODY_LOGS)
+      continue;
+    for (size_t k = 0; k < msgs[i]->logs->n_chunks; k++) {
+      Clapper__LogChunk *c = msgs[i]->logs->chunks[k];
+      if (c->attempt_id == id && c->data.len >= tl && memmem(c->data.data, c->data.len, text, tl))
+        return i;
+    }
+  }
+  return n_msgs;
+}
+
+/* Checks id's chunks as received: contiguous from offset 0, each of at
+ * most 64 KiB, all before id's first Result (and after its Started).
+ * Returns their data concatenated (caller frees) and its length. */
+static uint8_t *log_stream_of(uint64_t id, size_t *len) {
+  size_t res = first_result_index(id), started = first_started_index(id);
+  uint8_t *buf = NULL;
+  size_t n = 0, chunks = 0;
+  bool contiguous = true, small = true, before_result = true, after_started = true;
+  for (size_t i = 0; i < n_msgs; i++) {
+    if (msgs[i]->body_case != CLAPPER__ENVELOPE__BODY_LOGS)
+      continue;
+    for (size_t k = 0; k < msgs[i]->logs->n_chunks; k++) {
+      Clapper__LogChunk *c = msgs[i]->logs->chunks[k];
+      if (c->attempt_id != id)
+        continue;
+      chunks++;
+      if (c->offset != n) {
+        fprintf(stderr, "attempt %llu: chunk at %llu, expected %zu\n", (unsigned long long)id,
+                (unsigned long long)c->offset, n);
+        contiguous = false;
+      }
+      small = small && c->data.len > 0 && c->data.len <= 64 * 1024;
+      before_result = before_result && i < res;
+      after_started = after_started && i > started;
+      buf = xreallocarray(buf, n + c->data.len + 1, 1);
+      memcpy(buf + n, c->data.data, c->data.len);
+      n += c->data.len;
+    }
+  }
+  CHECK(contiguous);
+  CHECK(small);
+  CHECK(before_result);
+  CHECK(after_started);
+  *len = n;
+  return buf;
+}
+
+static void check_log_matches(uint64_t id) {
+  size_t n = 0, flen = 0;
+  uint8_t *got = log_stream_of(id, &n);
+  char *fp = xasprintf("%s/logs/%llu.log", workdir, (unsigned long long)id);
+  char *file = util_read_file(fp, 1 << 24, &flen);
+  CHECK(file != NULL);
+  CHECK_INT(n, flen);
+  CHECK(file && n == flen && (n == 0 || memcmp(got, file, n) == 0));
+  free(file);
+  free(fp);
+  free(got);
+}
+
+/* A Logs message stays near 1 MiB. */
+static void check_logs_sizes(void) {
+  for (size_t i = 0; i < n_msgs; i++) {
+    if (msgs[i]->body_case != CLAPPER__ENVELOPE__BODY_LOGS)
+      continue;
+    size_t bytes = 0;
+    for (size_t k = 0; k < msgs[i]->logs->n_chunks; k++)
+      bytes += msgs[i]->logs->chunks[k]->data.len;
+    CHECK(bytes > 0 && bytes <= ((size_t)1 << 20));
+  }
+}
+
+static void drain_and_exit(pid_t w) {
+  kill(w, SIGTERM);
+  CHECK(exited_zero(wait_exit(w, 10000)));
+}
+
+static void phase_log_stream(void) {
+  clear_msgs();
+  auto_welcome = true;
+  pid_t w = start_worker();
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HEARTBEAT) >= 1, 15000));
+  /* The result phase_stop_now left unacknowledged, so that drains end at once. */
+  uint64_t old = 106;
+  send_ack(&old, 1);
+  tspec_t tasks[] = {
+      {201, "echo 'line 1'; sleep 1; echo 'line 2' >&2; sleep 0.5; echo done", NULL, 0},
+      /* 200 KiB of distinct lines: misplaced chunks would show. */
+      {202, "seq 1 100000 | head -c 204800", NULL, 0},
+  };
+  send_assign(tasks, 2);
+  /* "line 1" arrives while the task still runs (it sleeps 1.5 s more). */
+  CHECK(WAIT_FOR(first_log_with(201, "line 1") < n_msgs, 5000));
+  CHECK_INT(result_count(201, NULL), 0);
+  CHECK(first_log_with(201, "line 2") == n_msgs);
+  CHECK(WAIT_FOR(result_count(201, NULL) >= 1 && result_count(202, NULL) >= 1, 15000));
+  Clapper__Result *r = NULL;
+  result_count(201, &r);
+  CHECK(r && r->outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED);
+  CHECK(first_log_with(201, "line 1") < first_result_index(201));
+  CHECK(first_log_with(201, "line 2") < first_result_index(201));
+  CHECK(first_log_with(201, "done") < first_result_index(201));
+  check_log_matches(201);
+  /* 200 KiB: complete, in chunks of at most 64 KiB, so several of them. */
+  size_t n202 = 0;
+  free(log_stream_of(202, &n202));
+  CHECK_INT(n202, 204800);
+  check_log_matches(202);
+  check_logs_sizes();
+  uint64_t acks[] = {201, 202};
+  send_ack(acks, 2);
+  /* Nothing more about finished attempts: no repeated chunks later. */
+  WAIT_FOR(false, 600);
+  check_log_matches(201);
+  check_log_matches(202);
+
+  /* 200 KiB at once from a task that runs on: the ticks send at most
+   * 64 KiB of it each. */
+  tspec_t slow[] = {{205, "seq 1 100000 | head -c 204800; sleep 1.2", NULL, 0}};
+  send_assign(slow, 1);
+  CHECK(WAIT_FOR(result_count(205, NULL) >= 1, 10000));
+  size_t first = first_log_with(205, "1");
+  CHECK(first < first_result_index(205));
+  if (first < n_msgs) {
+    size_t bytes = 0;
+    for (size_t k = 0; k < msgs[first]->logs->n_chunks; k++)
+      if (msgs[first]->logs->chunks[k]->attempt_id == 205)
+        bytes += msgs[first]->logs->chunks[k]->data.len;
+    CHECK(bytes > 0 && bytes <= 64 * 1024);
+  }
+  check_log_matches(205);
+  uint64_t ack205 = 205;
+  send_ack(&ack205, 1);
+
+  /* The coordinator goes away while the task writes: what could not be
+   * sent is sent after it comes back, from the same offset. */
+  tspec_t gap[] = {{206, "echo 'line 1'; sleep 1.5; echo 'line 2'; sleep 1.5; echo 'line 3'",
+                    NULL, 0}};
+  send_assign(gap, 1);
+  CHECK(WAIT_FOR(first_log_with(206, "line 1") < n_msgs, 5000));
+  CHECK_INT(zmq_unbind(router, endpoint), 0);
+  usleep(1800 * 1000); /* 'line 2' is written meanwhile */
+  CHECK_INT(zmq_bind(router, endpoint), 0);
+  CHECK(WAIT_FOR(result_count(206, NULL) >= 1, 10000));
+  CHECK(first_log_with(206, "line 2") < first_result_index(206));
+  check_log_matches(206);
+  uint64_t ack206 = 206;
+  send_ack(&ack206, 1);
+  drain_and_exit(w);
+
+  /* A cap of 1000 bytes per attempt: exactly the log's first 1000 bytes. */
+  clear_msgs();
+  w = start_worker_with("--log-stream-max-bytes", "1000");
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HEARTBEAT) >= 1, 15000));
+  tspec_t big[] = {{203, "seq 1 2000; sleep 0.6; seq 1 1000", NULL, 0}};
+  send_assign(big, 1);
+  CHECK(WAIT_FOR(result_count(203, NULL) >= 1, 10000));
+  size_t n203 = 0;
+  uint8_t *got = log_stream_of(203, &n203);
+  CHECK_INT(n203, 1000);
+  char *fp = xasprintf("%s/logs/203.log", workdir);
+  size_t flen = 0;
+  char *file = util_read_file(fp, 1 << 20, &flen);
+  CHECK(file && flen > 1000 && got && memcmp(got, file, 1000) == 0);
+  free(file);
+  free(fp);
+  free(got);
+  uint64_t ack203 = 203;
+  send_ack(&ack203, 1);
+  drain_and_exit(w);
+
+  /* 0 disables streaming. */
+  clear_msgs();
+  w = start_worker_with("--log-stream-max-bytes", "0");
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HEARTBEAT) >= 1, 15000));
+  tspec_t quiet[] = {{204, "echo 'line 1'; sleep 0.6; echo 'line 2'", NULL, 0}};
+  send_assign(quiet, 1);
+  CHECK(WAIT_FOR(result_count(204, NULL) >= 1, 10000));
+  CHECK_INT(count(CLAPPER__ENVELOPE__BODY_LOGS), 0);
+  uint64_t ack204 = 204;
+  send_ack(&ack204, 1);
+  drain_and_exit(w);
+  auto_welcome = false;
+}
+
 static void check_flags(void) {
   /* Bad settings: one line on stderr, exit status 2. */
   const char *bad[][4] = {
@@ -559,6 +777,7 @@ static void check_flags(void) {
       {"--gpus", "some", NULL, NULL},
       {"--tags", "ok,BAD", NULL, NULL},
       {"--heartbeat-ms", "abc", NULL, NULL},
+      {"--log-stream-max-bytes", "-1", NULL, NULL},
       {"--gpu-inventory", "/nonexistent/inv.json", "--workdir", workdir},
   };
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -631,6 +850,7 @@ int main(void) {
   phase_restart();
   phase_stop_now();
   phase_worker_killed();
+  phase_log_stream();
 
   clear_msgs();
   zmq_close(router);
