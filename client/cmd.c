@@ -37,6 +37,18 @@ json_t *cmd_request(cmd_ctx_t *ctx, Clapper__Request *req) {
   return rpc_call_json(ctx->coordinator, req, (int)ctx->timeout_ms, &ctx->error);
 }
 
+int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, const json_t *doc)) {
+  json_t *doc = cmd_request(ctx, req);
+  if (!doc)
+    return CMD_EXIT_FAIL;
+  if (ctx->json)
+    cmd_print_json(ctx, doc);
+  else
+    human(ctx->out, doc);
+  json_decref(doc);
+  return CMD_EXIT_OK;
+}
+
 /* True when argv (before any "--") holds the flag --json, so that even a
  * usage error found while parsing is reported as JSON. */
 static bool wants_json(int argc, char **argv) {

@@ -67,6 +67,14 @@ extern const struct cmd_entry cmd_tasks_entry;
 extern const struct cmd_entry cmd_wait_entry;
 extern const struct cmd_entry cmd_workers_entry;
 extern const struct cmd_entry cmd_local_entry;
+extern const struct cmd_entry cmd_cancel_entry;  /* cmd_control.c */
+extern const struct cmd_entry cmd_pause_entry;   /* cmd_control.c */
+extern const struct cmd_entry cmd_resume_entry;  /* cmd_control.c */
+extern const struct cmd_entry cmd_retry_entry;   /* cmd_control.c */
+extern const struct cmd_entry cmd_drain_entry;   /* cmd_drain.c */
+extern const struct cmd_entry cmd_undrain_entry; /* cmd_drain.c */
+extern const struct cmd_entry cmd_logs_entry;
+extern const struct cmd_entry cmd_episode_entry;
 
 /* Records the error of a verb in ctx->error and returns status, so that
  * exec can end with `return cmd_fail(ctx, 1, "not_found", "...")`. */
@@ -95,6 +103,13 @@ void cmd_print_json(cmd_ctx_t *ctx, const json_t *doc);
  * reply's JSON object (caller owns it), or NULL after cmd_fail(ctx, 1,
  * code, message) with the error of rpc_call_json. */
 json_t *cmd_request(cmd_ctx_t *ctx, Clapper__Request *req) MUSTCHECK;
+
+/* The body of a verb that asks one question and shows the answer: sends
+ * req as cmd_request does; with --json prints the reply with
+ * cmd_print_json, otherwise passes it to human, which writes the human view
+ * to out (ctx->out).  Releases the reply.  Returns CMD_EXIT_OK, or
+ * CMD_EXIT_FAIL after cmd_request's cmd_fail. */
+int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, const json_t *doc));
 
 /* Shared with `clapper local status`: prints the coordinator's
  * {"workers": [...]} document as the workers table. */

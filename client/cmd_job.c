@@ -4,9 +4,26 @@
  * Sends VERB_JOB with ids = [ID]; the reply is the job object (the keys of
  * `clapper jobs` plus command, requires, outputs, provenance, output_dir,
  * max_attempts, timeout_s and retry_backoff_s), printed as "key: value"
- * lines or, with --json, as it is.
+ * lines or, with --json, as it is.  "reason" (why the job waits or cannot
+ * be placed, "" when nothing holds it) is left out of the human view when
+ * empty.
  */
+#include <string.h>
+
 #include "cmd.h"
+
+/* The human view: output_kv, without an empty reason. */
+static void print_job(FILE *out, const json_t *doc) {
+  const json_t *reason = json_object_get(doc, "reason");
+  if (!reason || (json_is_string(reason) && json_string_length(reason) > 0)) {
+    output_kv(out, doc);
+    return;
+  }
+  json_t *copy = json_copy((json_t *)doc);
+  json_object_del(copy, "reason");
+  output_kv(out, copy);
+  json_decref(copy);
+}
 
 static int job_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   (void)argc;
@@ -17,15 +34,7 @@ static int job_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   req.verb = CLAPPER__VERB__VERB_JOB;
   req.n_ids = 1;
   req.ids = &id;
-  json_t *doc = cmd_request(ctx, &req);
-  if (!doc)
-    return CMD_EXIT_FAIL;
-  if (ctx->json)
-    cmd_print_json(ctx, doc);
-  else
-    output_kv(ctx->out, doc);
-  json_decref(doc);
-  return CMD_EXIT_OK;
+  return cmd_show(ctx, &req, print_job);
 }
 
 const struct cmd_entry cmd_job_entry = {

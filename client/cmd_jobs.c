@@ -4,7 +4,8 @@
  * Sends VERB_JOBS (all: include finished jobs; limit: at most N jobs, 0 for
  * the coordinator's default) and prints {"jobs": [...]} as a table with one
  * row per job: ID NAME PROJECT/EPISODE SHOT KIND STATE PRI DONE/TOTAL
- * FAILED RUNNING, where DONE counts succeeded tasks.
+ * FAILED RUNNING, where DONE counts succeeded tasks, and a last column
+ * REASON (why a job waits or cannot be placed) when any job has one.
  */
 #include <stdlib.h>
 
@@ -25,34 +26,31 @@ static json_int_t task_count(const json_t *job, const char *state) {
   return json_integer_value(json_object_get(json_object_get(job, "tasks"), state));
 }
 
-static int jobs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = CLAPPER__VERB__VERB_JOBS;
-  req.all = opt.all;
-  req.limit = (uint32_t)opt.limit;
-  json_t *doc = cmd_request(ctx, &req);
-  if (!doc)
-    return CMD_EXIT_FAIL;
-  if (ctx->json) {
-    cmd_print_json(ctx, doc);
-    json_decref(doc);
-    return CMD_EXIT_OK;
-  }
+/* The job's reason, or NULL when it has none (absent, null or ""). */
+static const char *job_reason(const json_t *job) {
+  const char *reason = json_string_value(json_object_get(job, "reason"));
+  return reason && *reason ? reason : NULL;
+}
 
+/* The human view: one table row per job. */
+static void print_jobs(FILE *out, const json_t *doc) {
   static const char *const hdr[] = {"ID",    "NAME", "PROJECT/EPISODE", "SHOT",
                                     "KIND",  "STATE", "PRI",            "DONE/TOTAL",
-                                    "FAILED", "RUNNING"};
+                                    "FAILED", "RUNNING", "REASON"};
+  bool reasons = false;
+  size_t i;
+  json_t *job;
+  json_array_foreach(json_object_get(doc, "jobs"), i, job) {
+    if (job_reason(job))
+      reasons = true;
+  }
   out_table_t t;
-  table_init(&t, ARRAY_SIZE(hdr), hdr);
+  table_init(&t, ARRAY_SIZE(hdr) - (reasons ? 0 : 1), hdr);
   table_align_right(&t, 0);
   table_align_right(&t, 6);
   table_align_right(&t, 7);
   table_align_right(&t, 8);
   table_align_right(&t, 9);
-  size_t i;
-  json_t *job;
   json_array_foreach(json_object_get(doc, "jobs"), i, job) {
     table_add_json(&t, json_object_get(job, "job_id"));
     table_add_json(&t, json_object_get(job, "name"));
@@ -70,11 +68,21 @@ static int jobs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
                task_count(job, "succeeded"), json_integer_value(json_object_get(job, "ntasks")));
     table_addf(&t, "%" JSON_INTEGER_FORMAT, task_count(job, "failed"));
     table_addf(&t, "%" JSON_INTEGER_FORMAT, task_count(job, "running"));
+    if (reasons)
+      table_add(&t, job_reason(job));
   }
-  table_print(&t, ctx->out);
+  table_print(&t, out);
   table_free(&t);
-  json_decref(doc);
-  return CMD_EXIT_OK;
+}
+
+static int jobs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_JOBS;
+  req.all = opt.all;
+  req.limit = (uint32_t)opt.limit;
+  return cmd_show(ctx, &req, print_jobs);
 }
 
 const struct cmd_entry cmd_jobs_entry = {

@@ -386,17 +386,13 @@ static int local_up(cmd_ctx_t *ctx) {
   coord_bin = proc_find_program("clapper-coordinator");
   worker_bin = nworkers ? proc_find_program("clapper-worker") : NULL;
   if ((!coord_bin && !ds[0].pid) || (nworkers && !worker_bin)) {
-    char self[512];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[n > 0 ? n : 0] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash)
-      *slash = '\0';
+    char *self = util_exe_dir();
     cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed",
              "%s was not found in %s or in $PATH (PostgreSQL is running; "
              "`clapper local down --dir %s` stops it)",
              !coord_bin && !ds[0].pid ? "clapper-coordinator" : "clapper-worker",
-             self[0] ? self : "the directory of clapper", f.dir);
+             self && self[0] ? self : "the directory of clapper", f.dir);
+    free(self);
     goto out;
   }
   if (!ds[0].pid) {

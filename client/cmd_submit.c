@@ -26,34 +26,23 @@ static const cfg_opt_t submit_opts[] = {
      &opt.no_local_check},
 };
 
-/* Reads all of stdin, refusing more than max bytes.  Returns the text
- * (caller frees) or NULL with errno set (EFBIG when larger). */
-static char *read_stdin(size_t max, size_t *len) {
-  sbuf_t sb = {0};
-  char chunk[65536];
-  for (;;) {
-    ssize_t n = read(STDIN_FILENO, chunk, sizeof chunk);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      goto fail;
-    }
-    if (n == 0)
-      break;
-    if (sb.len + (size_t)n > max) {
-      errno = EFBIG;
-      goto fail;
-    }
-    sbuf_append(&sb, chunk, (size_t)n);
+/* The human view: "job 12 comp-v3: 8 tasks queued" per job. */
+static void print_queued(FILE *out, const json_t *doc) {
+  size_t i;
+  json_t *job;
+  json_array_foreach(json_object_get(doc, "jobs"), i, job) {
+    sbuf_t line = {0};
+    sbuf_puts(&line, "job ");
+    output_json_text(json_object_get(job, "job_id"), &line);
+    sbuf_putc(&line, ' ');
+    output_json_text(json_object_get(job, "name"), &line);
+    sbuf_puts(&line, ": ");
+    output_json_text(json_object_get(job, "tasks"), &line);
+    json_int_t ntasks = json_integer_value(json_object_get(job, "tasks"));
+    sbuf_puts(&line, ntasks == 1 ? " task queued" : " tasks queued");
+    output_line(out, line.buf);
+    sbuf_free(&line);
   }
-  *len = sb.len;
-  return sbuf_steal(&sb);
-fail: {
-  int saved = errno;
-  sbuf_free(&sb);
-  errno = saved;
-  return NULL;
-}
 }
 
 static int submit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
@@ -63,11 +52,10 @@ static int submit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   size_t len = 0;
   char *text = NULL;
   jobfile_t *jf = NULL;
-  json_t *doc = NULL;
   int status = CMD_EXIT_FAIL;
   (void)argc;
 
-  text = from_stdin ? read_stdin(JOBFILE_MAX_BYTES, &len)
+  text = from_stdin ? util_read_fd(STDIN_FILENO, JOBFILE_MAX_BYTES, &len)
                     : util_read_file(path, JOBFILE_MAX_BYTES, &len);
   if (!text) {
     if (errno == EFBIG)
@@ -92,32 +80,8 @@ static int submit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   req.verb = CLAPPER__VERB__VERB_SUBMIT;
   req.body.data = (uint8_t *)text;
   req.body.len = len;
-  doc = cmd_request(ctx, &req);
-  if (!doc)
-    goto out;
-
-  if (ctx->json) {
-    cmd_print_json(ctx, doc);
-  } else {
-    size_t i;
-    json_t *job;
-    json_array_foreach(json_object_get(doc, "jobs"), i, job) {
-      sbuf_t line = {0};
-      sbuf_puts(&line, "job ");
-      output_json_text(json_object_get(job, "job_id"), &line);
-      sbuf_putc(&line, ' ');
-      output_json_text(json_object_get(job, "name"), &line);
-      sbuf_puts(&line, ": ");
-      output_json_text(json_object_get(job, "tasks"), &line);
-      json_int_t ntasks = json_integer_value(json_object_get(job, "tasks"));
-      sbuf_puts(&line, ntasks == 1 ? " task queued" : " tasks queued");
-      output_line(ctx->out, line.buf);
-      sbuf_free(&line);
-    }
-  }
-  status = CMD_EXIT_OK;
+  status = cmd_show(ctx, &req, print_queued);
 out:
-  json_decref(doc);
   jobfile_free(&jf);
   free(text);
   return status;

@@ -25,24 +25,8 @@ static void add_frames(out_table_t *t, const json_t *task) {
     table_addf(t, "%" JSON_INTEGER_FORMAT "-%" JSON_INTEGER_FORMAT, a, b);
 }
 
-static int tasks_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  (void)argc;
-  uint64_t id;
-  if (cmd_parse_id(ctx, "job id", argv[0], &id) < 0)
-    return CMD_EXIT_USAGE;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = CLAPPER__VERB__VERB_TASKS;
-  req.n_ids = 1;
-  req.ids = &id;
-  json_t *doc = cmd_request(ctx, &req);
-  if (!doc)
-    return CMD_EXIT_FAIL;
-  if (ctx->json) {
-    cmd_print_json(ctx, doc);
-    json_decref(doc);
-    return CMD_EXIT_OK;
-  }
-
+/* The human view: one table row per task. */
+static void print_tasks(FILE *out, const json_t *doc) {
   static const char *const hdr[] = {"TASK", "SEQ",  "STATE", "ATTEMPTS", "WORKER", "EXIT",
                                     "FRAMES", "TAKE", "SEED", "STARTED", "WALL", "ERROR"};
   out_table_t t;
@@ -78,10 +62,20 @@ static int tasks_exec(cmd_ctx_t *ctx, int argc, char **argv) {
     const char *error = json_string_value(json_object_get(task, "error"));
     table_add_trunc(&t, error && *error ? error : "-", ERROR_COLUMN_MAX);
   }
-  table_print(&t, ctx->out);
+  table_print(&t, out);
   table_free(&t);
-  json_decref(doc);
-  return CMD_EXIT_OK;
+}
+
+static int tasks_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  (void)argc;
+  uint64_t id;
+  if (cmd_parse_id(ctx, "job id", argv[0], &id) < 0)
+    return CMD_EXIT_USAGE;
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_TASKS;
+  req.n_ids = 1;
+  req.ids = &id;
+  return cmd_show(ctx, &req, print_tasks);
 }
 
 const struct cmd_entry cmd_tasks_entry = {

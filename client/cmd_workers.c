@@ -58,15 +58,7 @@ static int workers_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   (void)argv;
   Clapper__Request req = CLAPPER__REQUEST__INIT;
   req.verb = CLAPPER__VERB__VERB_WORKERS;
-  json_t *doc = cmd_request(ctx, &req);
-  if (!doc)
-    return CMD_EXIT_FAIL;
-  if (ctx->json)
-    cmd_print_json(ctx, doc);
-  else
-    cmd_workers_table(ctx->out, doc);
-  json_decref(doc);
-  return CMD_EXIT_OK;
+  return cmd_show(ctx, &req, cmd_workers_table);
 }
 
 const struct cmd_entry cmd_workers_entry = {

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +14,6 @@
 #include <unistd.h>
 
 #include "proc.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return -1;
-}
 
 void farm_hash(const char *s, char out[17]) {
   uint64_t h = 14695981039346656037ULL;
@@ -99,7 +88,7 @@ static int read_layout(farm_t *f, char *err, size_t errlen) {
   char *text = util_read_file(path, 1 << 16, &len);
   int rc = -1;
   if (!text) {
-    rc = errno == ENOENT ? 0 : fail(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    rc = errno == ENOENT ? 0 : util_fail(err, errlen, "cannot read %s: %s", path, strerror(errno));
     free(path);
     return rc;
   }
@@ -126,8 +115,10 @@ static int read_layout(farm_t *f, char *err, size_t errlen) {
   }
   if (!clean_path(f->sockdir) || !clean_path(f->pgdata) || !clean_path(f->pgsock) ||
       (f->pgroot && !clean_path(f->pgroot))) {
-    fail(err, errlen, "%s is damaged (expected absolute sockdir, pgdata and pgsock paths); "
-         "remove it after `clapper local down` to start afresh", path);
+    util_fail(err, errlen,
+              "%s is damaged (expected absolute sockdir, pgdata and pgsock paths); "
+              "remove it after `clapper local down` to start afresh",
+              path);
     goto out;
   }
   rc = 1;
@@ -148,8 +139,9 @@ static int decide_layout(farm_t *f, char *err, size_t errlen) {
     uid_t uid;
     gid_t gid;
     if (proc_nobody(&uid, &gid) < 0)
-      return fail(err, errlen, "PostgreSQL refuses to run as root, and there is no user "
-                  "'nobody' to run it as");
+      return util_fail(err, errlen,
+                       "PostgreSQL refuses to run as root, and there is no user "
+                       "'nobody' to run it as");
     relocate = !proc_nobody_can_reach(f->dir);
   }
   if (relocate) {
@@ -170,19 +162,20 @@ static int private_dir(const char *dir, unsigned mode, uid_t uid, long chown_gid
                        size_t errlen) {
   if (mkdir(dir, mode) == 0) {
     if (chmod(dir, mode) < 0)
-      return fail(err, errlen, "cannot chmod %s: %s", dir, strerror(errno));
+      return util_fail(err, errlen, "cannot chmod %s: %s", dir, strerror(errno));
     if (chown_gid >= 0 && lchown(dir, uid, (gid_t)chown_gid) < 0)
-      return fail(err, errlen, "cannot chown %s: %s", dir, strerror(errno));
+      return util_fail(err, errlen, "cannot chown %s: %s", dir, strerror(errno));
   } else if (errno != EEXIST) {
-    return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+    return util_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
   }
   struct stat st;
   if (lstat(dir, &st) < 0)
-    return fail(err, errlen, "cannot inspect %s: %s", dir, strerror(errno));
+    return util_fail(err, errlen, "cannot inspect %s: %s", dir, strerror(errno));
   if (!S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 022))
-    return fail(err, errlen, "%s is not a private directory of uid %ld (a directory, not a "
-                "link, writable by its owner only); remove it or use another --dir",
-                dir, (long)uid);
+    return util_fail(err, errlen,
+                     "%s is not a private directory of uid %ld (a directory, not a "
+                     "link, writable by its owner only); remove it or use another --dir",
+                     dir, (long)uid);
   return 0;
 }
 
@@ -190,17 +183,17 @@ static int ensure_dirs(farm_t *f, char *err, size_t errlen) {
   const char *mine[] = {f->rundir, f->logdir, f->outdir};
   for (size_t i = 0; i < ARRAY_SIZE(mine); i++)
     if (util_mkdir_p(mine[i], 0755) < 0)
-      return fail(err, errlen, "cannot create %s: %s", mine[i], strerror(errno));
+      return util_fail(err, errlen, "cannot create %s: %s", mine[i], strerror(errno));
   char *wdir = xasprintf("%s/workers", f->dir);
   int rc = util_mkdir_p(wdir, 0755);
   free(wdir);
   if (rc < 0)
-    return fail(err, errlen, "cannot create %s/workers: %s", f->dir, strerror(errno));
+    return util_fail(err, errlen, "cannot create %s/workers: %s", f->dir, strerror(errno));
 
   uid_t me = geteuid(), pg_uid = me;
   gid_t pg_gid = getegid();
   if (f->pg_as_nobody && proc_nobody(&pg_uid, &pg_gid) < 0)
-    return fail(err, errlen, "there is no user 'nobody' to run PostgreSQL as");
+    return util_fail(err, errlen, "there is no user 'nobody' to run PostgreSQL as");
   long give = f->pg_as_nobody ? (long)pg_gid : -1;
 
   if (strcmp(f->sockdir, f->rundir) != 0 &&
@@ -208,7 +201,7 @@ static int ensure_dirs(farm_t *f, char *err, size_t errlen) {
     return -1;
   /* nobody must pass through the socket directory to PostgreSQL's. */
   if (f->pg_as_nobody && !f->pgroot && chmod(f->sockdir, 0755) < 0)
-    return fail(err, errlen, "cannot chmod %s: %s", f->sockdir, strerror(errno));
+    return util_fail(err, errlen, "cannot chmod %s: %s", f->sockdir, strerror(errno));
 
   if (f->pgroot) {
     if (private_dir(f->pgroot, 0700, pg_uid, give, err, errlen) < 0)
@@ -216,7 +209,7 @@ static int ensure_dirs(farm_t *f, char *err, size_t errlen) {
     struct stat st;
     char *link = xasprintf("%s/pg", f->dir);
     if (lstat(link, &st) < 0 && errno == ENOENT && symlink(f->pgdata, link) < 0) {
-      fail(err, errlen, "cannot create the link %s: %s", link, strerror(errno));
+      util_fail(err, errlen, "cannot create the link %s: %s", link, strerror(errno));
       free(link);
       return -1;
     }
@@ -235,10 +228,10 @@ int farm_open(farm_t *f, const char *dir, bool create, char *err, size_t errlen)
   if (!realpath(dir, real)) {
     if (!create && (errno == ENOENT || errno == ENOTDIR))
       return 0;
-    return fail(err, errlen, "%s: %s", dir, strerror(errno));
+    return util_fail(err, errlen, "%s: %s", dir, strerror(errno));
   }
   if (!clean_path(real))
-    return fail(err, errlen, "%s: a farm directory may not contain control characters", real);
+    return util_fail(err, errlen, "%s: a farm directory may not contain control characters", real);
   f->dir = xstrdup(real);
   f->rundir = xasprintf("%s/run", f->dir);
   f->logdir = xasprintf("%s/logs", f->dir);
@@ -273,33 +266,6 @@ fail:
   return -1;
 }
 
-/* Writes text to path through a temporary file and rename(2). */
-static int write_atomic(const char *path, const char *text, unsigned mode, char *err,
-                        size_t errlen) {
-  char *tmp = xasprintf("%s.tmp", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  int rc = -1;
-  if (fd < 0) {
-    fail(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-    goto out;
-  }
-  if (util_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
-    fail(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-    close(fd);
-    unlink(tmp);
-    goto out;
-  }
-  if (close(fd) < 0 || rename(tmp, path) < 0) {
-    fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
-    unlink(tmp);
-    goto out;
-  }
-  rc = 0;
-out:
-  free(tmp);
-  return rc;
-}
-
 int farm_save(const farm_t *f, char *err, size_t errlen) {
   sbuf_t sb = {0};
   sbuf_puts(&sb, "# where this clapper local farm keeps its parts; written by "
@@ -309,7 +275,7 @@ int farm_save(const farm_t *f, char *err, size_t errlen) {
     sbuf_printf(&sb, "pgroot=%s\n", f->pgroot);
   sbuf_printf(&sb, "workers=%d\n", f->workers);
   char *path = layout_path(f);
-  int rc = write_atomic(path, sb.buf, 0644, err, errlen);
+  int rc = util_write_atomic(path, sb.buf, sb.len, 0644, err, errlen);
   free(path);
   sbuf_free(&sb);
   return rc;
@@ -325,7 +291,7 @@ int farm_write_env(const farm_t *f, char *err, size_t errlen) {
   farm_shell_quote(&sb, f->clients_ep);
   sbuf_putc(&sb, '\n');
   char *path = xasprintf("%s/env", f->dir);
-  int rc = write_atomic(path, sb.buf, 0644, err, errlen);
+  int rc = util_write_atomic(path, sb.buf, sb.len, 0644, err, errlen);
   free(path);
   sbuf_free(&sb);
   return rc;

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,16 +13,6 @@
 #include <unistd.h>
 
 #include "proc.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return -1;
-}
 
 static bool has_program(const char *bindir, const char *name) {
   char *p = xasprintf("%s/%s", bindir, name);
@@ -37,7 +26,7 @@ char *localpg_bindir(char *err, size_t errlen) {
   if (env && *env) {
     if (env[0] == '/' && has_program(env, "initdb") && has_program(env, "pg_ctl"))
       return xstrdup(env);
-    fail(err, errlen, "CLAPPER_PG_BINDIR=%s does not hold initdb and pg_ctl", env);
+    util_fail(err, errlen, "CLAPPER_PG_BINDIR=%s does not hold initdb and pg_ctl", env);
     return NULL;
   }
   glob_t g;
@@ -65,9 +54,10 @@ char *localpg_bindir(char *err, size_t errlen) {
       return pg_ctl;
     free(pg_ctl);
   }
-  fail(err, errlen, "the PostgreSQL server programs (initdb, pg_ctl) were not found in "
-       "/usr/lib/postgresql/*/bin or $PATH; install them (apt-get install postgresql) or "
-       "set CLAPPER_PG_BINDIR");
+  util_fail(err, errlen,
+            "the PostgreSQL server programs (initdb, pg_ctl) were not found in "
+            "/usr/lib/postgresql/*/bin or $PATH; install them (apt-get install postgresql) or "
+            "set CLAPPER_PG_BINDIR");
   return NULL;
 }
 
@@ -88,7 +78,7 @@ static int run_logged(const farm_t *f, char *const argv[], bool new_session, cha
   char *log = localpg_logfile(f);
   int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
-    fail(err, errlen, "cannot open %s: %s", log, strerror(errno));
+    util_fail(err, errlen, "cannot open %s: %s", log, strerror(errno));
     free(log);
     return -1;
   }
@@ -121,7 +111,7 @@ int localpg_init(const farm_t *f, const char *bindir, char *err, size_t errlen) 
   if (st < 0)
     goto out;
   if (st != 0) {
-    fail(err, errlen, "initdb %s failed with status %d", f->pgdata, st);
+    util_fail(err, errlen, "initdb %s failed with status %d", f->pgdata, st);
     goto out;
   }
   sbuf_puts(&sb, "\n# added by clapper local up: a private server on a unix socket\n"
@@ -131,7 +121,7 @@ int localpg_init(const farm_t *f, const char *bindir, char *err, size_t errlen) 
   conf = xasprintf("%s/postgresql.conf", f->pgdata);
   fd = open(conf, O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0 || util_write_all(fd, sb.buf, sb.len) < 0) {
-    fail(err, errlen, "cannot append to %s: %s", conf, strerror(errno));
+    util_fail(err, errlen, "cannot append to %s: %s", conf, strerror(errno));
     goto out;
   }
   rc = 0;
@@ -153,7 +143,7 @@ int localpg_start(const farm_t *f, const char *bindir, char *err, size_t errlen)
   if (st < 0)
     return -1;
   if (st != 0)
-    return fail(err, errlen, "PostgreSQL did not start (pg_ctl status %d)", st);
+    return util_fail(err, errlen, "PostgreSQL did not start (pg_ctl status %d)", st);
   return 0;
 }
 
@@ -171,7 +161,7 @@ int localpg_createdb(const farm_t *f, const char *bindir, char *err, size_t errl
     char *nl = out.buf ? strchr(out.buf, '\n') : NULL;
     if (nl)
       *nl = '\0';
-    fail(err, errlen, "createdb clapper failed: %s", out.buf ? out.buf : "no output");
+    util_fail(err, errlen, "createdb clapper failed: %s", out.buf ? out.buf : "no output");
     goto done;
   }
   rc = 0;
@@ -198,7 +188,7 @@ int localpg_stop(const farm_t *f, const char *bindir, char *err, size_t errlen) 
   if (st < 0)
     return -1;
   if (st != 0)
-    return fail(err, errlen, "pg_ctl stop failed with status %d (see %s/postgresql.log)", st,
-                f->logdir);
+    return util_fail(err, errlen, "pg_ctl stop failed with status %d (see %s/postgresql.log)", st,
+                     f->logdir);
   return 0;
 }

@@ -222,26 +222,9 @@ fail: {
 }
 
 int proc_write_pidfile(const char *path, pid_t pid) {
-  char *tmp = xasprintf("%s.tmp", path);
   char line[32];
   int n = snprintf(line, sizeof line, "%ld\n", (long)pid);
-  int rc = -1;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    goto out;
-  if (util_write_all(fd, line, (size_t)n) < 0) {
-    close(fd);
-    unlink(tmp);
-    goto out;
-  }
-  if (close(fd) < 0 || rename(tmp, path) < 0) {
-    unlink(tmp);
-    goto out;
-  }
-  rc = 0;
-out:
-  free(tmp);
-  return rc;
+  return util_write_atomic(path, line, (size_t)n, 0644, NULL, 0);
 }
 
 pid_t proc_read_pidfile(const char *path) {
@@ -334,18 +317,13 @@ static bool executable(const char *path) {
 }
 
 char *proc_find_program(const char *name) {
-  char self[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) {
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (slash) {
-      *slash = '\0';
-      char *p = xasprintf("%s/%s", self, name);
-      if (executable(p))
-        return p;
-      free(p);
-    }
+  char *self = util_exe_dir();
+  if (self) {
+    char *p = xasprintf("%s/%s", self, name);
+    free(self);
+    if (executable(p))
+      return p;
+    free(p);
   }
   const char *path = getenv("PATH");
   if (!path || !*path)

@@ -12,6 +12,16 @@
 #include "codec.h"
 
 static uint64_t next_id;
+static volatile sig_atomic_t *interrupt_flag;
+
+void rpc_set_interrupt(volatile sig_atomic_t *flag) { interrupt_flag = flag; }
+
+/* True when a signal handler asked the call in progress to give up. */
+static bool interrupted(void) { return interrupt_flag && *interrupt_flag; }
+
+static void set_interrupted(cli_error_t *err) {
+  cli_error_set(err, "interrupted", "interrupted while waiting for the coordinator");
+}
 
 uint64_t rpc_next_id(void) {
   if (next_id == 0) {
@@ -80,6 +90,10 @@ int rpc_call(const char *endpoint, Clapper__Request *req, int timeout_ms,
     }
     zmq_pollitem_t item = {sock, 0, ZMQ_POLLOUT, 0};
     int left = remaining_ms(deadline);
+    if (interrupted()) {
+      set_interrupted(err);
+      goto fail;
+    }
     if (left == 0 || (zmq_poll(&item, 1, left) < 0 && errno != EINTR)) {
       set_unavailable(err, endpoint, timeout_ms);
       goto fail;
@@ -91,6 +105,10 @@ int rpc_call(const char *endpoint, Clapper__Request *req, int timeout_ms,
     int left = remaining_ms(deadline);
     if (left == 0) {
       set_unavailable(err, endpoint, timeout_ms);
+      goto fail;
+    }
+    if (interrupted()) {
+      set_interrupted(err);
       goto fail;
     }
     int n = zmq_poll(&item, 1, left);

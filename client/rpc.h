@@ -11,6 +11,7 @@
 #define CLAPPER_CLIENT_RPC_H
 
 #include <jansson.h>
+#include <signal.h>
 
 #include "clapper.pb-c.h"
 #include "output.h"
@@ -32,6 +33,13 @@ int rpc_call(const char *endpoint, Clapper__Request *req, int timeout_ms,
  * ("protocol" when the JSON does not parse or is not an object). */
 json_t *rpc_call_json(const char *endpoint, Clapper__Request *req, int timeout_ms,
                       cli_error_t *err) MUSTCHECK;
+
+/* Lets a signal handler cut a call short: once *flag is non-zero, rpc_call
+ * stops waiting and fails with code "interrupted".  The handler sets *flag
+ * and must be installed without SA_RESTART, so that the signal also ends
+ * the wait in zmq_poll.  flag must outlive its use; NULL (the default)
+ * turns this off. */
+void rpc_set_interrupt(volatile sig_atomic_t *flag);
 
 /* Releases a reply from rpc_call and sets *reply to NULL. */
 void rpc_reply_free(Clapper__Reply **reply);

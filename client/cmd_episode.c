@@ -1,0 +1,90 @@
+/*
+ * cmd_episode.c - `clapper episode weight PROJECT/EPISODE W`: an episode's
+ * share of the farm (DESIGN.md §3: within one priority, episodes share the
+ * farm in proportion to their weight, default 1).
+ *
+ * "weight" is a sub-verb, the way `clapper local up` has one, so that more
+ * episode settings can join it.  Both parts of PROJECT/EPISODE must be
+ * identifiers and W an integer from 1 to 1000; anything else is a usage
+ * error naming the bad part.  Sends Request{VERB_EPISODE_WEIGHT,
+ * name = "p/e", value = W} and gets {"episode": "p/e", "weight": W} back,
+ * shown as "episode p/e: weight 3".
+ */
+#include <string.h>
+
+#include "cmd.h"
+
+#define WEIGHT_MIN 1
+#define WEIGHT_MAX 1000
+#define WEIGHT_USAGE "clapper episode weight PROJECT/EPISODE W"
+
+static void print_weight(FILE *out, const json_t *doc) {
+  sbuf_t line = {0};
+  sbuf_puts(&line, "episode ");
+  output_json_text(json_object_get(doc, "episode"), &line);
+  sbuf_puts(&line, ": weight ");
+  output_json_text(json_object_get(doc, "weight"), &line);
+  output_line(out, line.buf);
+  sbuf_free(&line);
+  fflush(out);
+}
+
+/* Checks "project/episode"; returns 0 or the usage error's status. */
+static int check_episode(cmd_ctx_t *ctx, const char *pe) {
+  const char *slash = strchr(pe, '/');
+  if (!slash)
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "invalid episode '%s': expected PROJECT/EPISODE", pe);
+  char project[IDENT_MAX + 2] = "";
+  size_t plen = (size_t)(slash - pe);
+  if (plen < sizeof project) {
+    memcpy(project, pe, plen);
+    project[plen] = '\0';
+  }
+  if (plen >= sizeof project || !ident_valid(project))
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "invalid project '%.*s' in '%s': expected [a-z0-9][a-z0-9_.-]{0,63}",
+                    (int)(plen > 80 ? 80 : plen), pe, pe);
+  if (!ident_valid(slash + 1))
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "invalid episode '%s' in '%s': expected [a-z0-9][a-z0-9_.-]{0,63}",
+                    slash + 1, pe);
+  return 0;
+}
+
+static int weight_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  if (argc != 3)
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "episode weight: %s (usage: " WEIGHT_USAGE ")",
+                    argc < 3 ? "missing argument" : "too many arguments");
+  int rc = check_episode(ctx, argv[1]);
+  if (rc)
+    return rc;
+  uint64_t w;
+  if (util_parse_u64(argv[2], WEIGHT_MIN, WEIGHT_MAX, &w) < 0)
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "invalid weight '%s': expected an integer from %d to %d", argv[2],
+                    WEIGHT_MIN, WEIGHT_MAX);
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_EPISODE_WEIGHT;
+  req.name = argv[1];
+  req.value = (int64_t)w;
+  return cmd_show(ctx, &req, print_weight);
+}
+
+static int episode_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  if (!strcmp(argv[0], "weight"))
+    return weight_exec(ctx, argc, argv);
+  return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                  "episode: unknown action '%s' (expected weight)", argv[0]);
+}
+
+const struct cmd_entry cmd_episode_entry = {
+    .name = "episode",
+    .usage = "weight PROJECT/EPISODE W [options]",
+    .help = "set an episode's share of the farm (weight 1-1000, default 1)",
+    .opts = NULL,
+    .nopts = 0,
+    .min_args = 1,
+    .max_args = 3,
+    .exec = episode_exec,
+};
