@@ -49,8 +49,18 @@ sanitizer_check() {
   return $bad
 }
 
+EXTRA_WORKERS=()
+
 cleanup() {
   local rc=$?
+  local p
+  for p in "${EXTRA_WORKERS[@]}"; do
+    kill -INT "$p" 2>/dev/null || true
+  done
+  for p in "${EXTRA_WORKERS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
   if [ -d "$FARM" ]; then
     clapper local down --dir "$FARM" >/dev/null 2>&1 || true
   fi
@@ -99,3 +109,52 @@ job_id_of() { jq -r ".jobs[${2:-0}].job_id" <<<"$1"; }
 
 # pid_of NAME: pid of a farm process from its pid file.
 pid_of() { cat "$FARM/run/$1.pid"; }
+
+# workers_endpoint: where the farm's coordinator takes workers.
+workers_endpoint() {
+  tr '\0' '\n' <"/proc/$(pid_of coordinator)/cmdline" | grep -A1 -x -- '--bind-workers' | tail -n1
+}
+
+# start_worker NAME [clapper-worker options]: one more worker on the farm,
+# stopped at the end of the test; waits until the coordinator lists it.
+start_worker() {
+  local name=$1
+  shift
+  mkdir -p "$FARM/logs" "$T/workers/$name"
+  clapper-worker --coordinator "$(workers_endpoint)" --name "$name" \
+    --workdir "$T/workers/$name" "$@" >>"$FARM/logs/$name.log" 2>&1 &
+  EXTRA_WORKERS+=($!)
+  wait_for 30 worker_online "$name" || fail "worker $name did not come online"
+}
+
+worker_online() {
+  [ "$(clapper workers --json | jq -r --arg n "$1" '.workers[] | select(.name == $n) | .state')" = online ]
+}
+
+# gpu_inventory FILE MODEL MEMORY_MB COUNT: an inventory of COUNT GPUs.
+gpu_inventory() {
+  local i sep=""
+  { printf '['
+    for ((i = 0; i < $4; i++)); do
+      printf '%s{"index": %d, "uuid": "GPU-%s-%d", "model": "%s", "memory_mb": %d}' \
+        "$sep" "$i" "$(basename "$1")" "$i" "$2" "$3"
+      sep=", "
+    done
+    printf ']\n'; } >"$1"
+}
+
+# submit FILE: submit a job file, print the first job id.
+submit() { job_id_of "$(clapper submit --json "$1")" "${2:-0}"; }
+
+# gone PID: the process no longer runs (absent, or a zombie not yet reaped).
+gone() {
+  [ -e "/proc/$1/stat" ] || return 0
+  [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
+# assert_gone PIDFILE WHAT: the process in PIDFILE is gone within 5 s.
+assert_gone() {
+  local pid
+  pid=$(cat "$1")
+  wait_for 5 gone "$pid" || fail "process $pid ($1) survived $2"
+}
