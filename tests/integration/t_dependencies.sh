@@ -9,7 +9,7 @@ farm_up 2 --worker-cpus 2
 cat >"$T/ab.json" <<JSON
 {"project": "deps", "episode": "e1",
  "jobs": [{"name": "b", "after": ["a"], "frames": "1-4", "command": ["sleep", "0.2"]},
-          {"name": "a", "frames": "1-3", "command": ["sleep", "0.5"]}]}
+          {"name": "a", "frames": "1-3", "command": ["sleep", "2"]}]}
 JSON
 out=$(clapper submit --json "$T/ab.json")
 b=$(job_id_of "$out" 0)
@@ -20,6 +20,10 @@ assert_eq "$(sql "SELECT (SELECT min(a.started_at) FROM attempts a JOIN tasks t 
                  >= (SELECT max(a.ended_at) FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE t.job_id = $a)")" \
   t "B's first task started after A's last task ended"
 assert_eq "$(sql "SELECT depends_on FROM job_deps WHERE job_id = $b")" "$a" "dependency recorded"
+# B was queued only once A had succeeded (the event log orders it).
+assert_eq "$(sql "SELECT (SELECT min(id) FROM events WHERE subject_id = '$b' AND kind = 'job.state' AND details->>'from' = 'waiting')
+                 > (SELECT min(id) FROM events WHERE subject_id = '$a' AND kind = 'job.state' AND details->>'to' = 'succeeded')")" \
+  t "B left waiting after A succeeded"
 
 # After an existing job, by id.
 cat >"$T/c.json" <<JSON
