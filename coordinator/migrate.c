@@ -141,18 +141,13 @@ static int is_dir(const char *p) {
 }
 
 char *migrate_default_dir(void) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      *slash = '\0';
-      char *cand = xasprintf("%s/../share/clapper/sql", exe);
-      if (is_dir(cand))
-        return cand;
-      free(cand);
-    }
+  char *exe = util_exe_dir();
+  if (exe) {
+    char *cand = xasprintf("%s/../share/clapper/sql", exe);
+    free(exe);
+    if (is_dir(cand))
+      return cand;
+    free(cand);
   }
   if (is_dir(CLAPPER_SQL_SOURCE_DIR))
     return xstrdup(CLAPPER_SQL_SOURCE_DIR);

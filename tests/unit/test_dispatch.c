@@ -478,6 +478,78 @@ static void test_backoff(void) {
   coord_free(c);
 }
 
+/* Running attempts of jobs of episode key on w. */
+static uint32_t held_by(const worker_t *w, const char *key) {
+  uint32_t n = 0;
+  for (const attempt_t *a = w->live; a; a = a->wnext)
+    n += !strcmp(a->task->job->ep->key, key);
+  return n;
+}
+
+/* Fair share: two episodes at one priority split 8 slots 4:4, with
+ * weights 3:1 they split 6:2, and whenever a slot frees the split is kept
+ * within one slot; a higher priority still goes first; GPUs count as the
+ * dominant resource of a GPU episode. */
+static void test_fair_share(void) {
+  for (int weighted = 0; weighted < 2; weighted++) {
+    coord_t *c = coord_new();
+    worker_t *w = worker(c, "w1", 8, 64000, 0, NULL, NULL);
+    dispatch_farm_changed(c);
+    if (weighted)
+      dispatch_set_weight(c, dispatch_episode(c, "proj", "a"), 3);
+    job_t *a = submit(c, "{\"project\":\"proj\",\"episode\":\"a\",\"jobs\":[{\"name\":\"x\","
+                         "\"command\":[\"true\"],\"frames\":\"1-100\"}]}");
+    job_t *b = submit(c, "{\"project\":\"proj\",\"episode\":\"b\",\"jobs\":[{\"name\":\"y\","
+                         "\"command\":[\"true\"],\"frames\":\"1-100\"}]}");
+    dispatch_run(c);
+    uint32_t want_a = weighted ? 6 : 4;
+    CHECK_INT(held_by(w, "proj/a"), want_a);
+    CHECK_INT(held_by(w, "proj/b"), 8 - want_a);
+    /* End attempts one at a time, oldest first, as results would come:
+     * after each refill the split stays within one slot. */
+    unsigned seed = 7;
+    for (int round = 0; round < 60; round++) {
+      attempt_t *victim = w->live;
+      seed = seed * 1103515245u + 12345u;
+      for (unsigned k = (seed >> 16) % 8; k && victim->wnext; k--)
+        victim = victim->wnext;
+      end_attempt(c, victim, ATTEMPT_SUCCEEDED);
+      dispatch_run(c);
+      CHECK_INT(w->nlive, 8);
+      int da = (int)held_by(w, "proj/a") - (int)want_a;
+      if (da < -1 || da > 1) {
+        CHECK(!"split left the weights by more than one slot");
+        break;
+      }
+    }
+    /* A higher priority outranks every share. */
+    job_t *urgent = submit1(c, "urgent", "\"priority\":90");
+    end_attempt(c, w->live, ATTEMPT_SUCCEEDED);
+    dispatch_run(c);
+    CHECK_INT(urgent->counts[TASK_DISPATCHED], 1);
+    (void)a;
+    (void)b;
+    coord_free(c);
+  }
+
+  /* GPU episodes: the dominant share is their GPU share. */
+  coord_t *c = coord_new();
+  const uint64_t mb[] = {24000, 24000, 24000, 24000};
+  worker_t *w = worker(c, "g1", 64, 256000, 4, mb, NULL);
+  dispatch_farm_changed(c);
+  submit(c, "{\"project\":\"proj\",\"episode\":\"gpu\",\"jobs\":[{\"name\":\"g\","
+            "\"command\":[\"true\"],\"frames\":\"1-20\",\"requires\":{\"gpus\":1,\"cpus\":1}}]}");
+  submit(c, "{\"project\":\"proj\",\"episode\":\"cpu\",\"jobs\":[{\"name\":\"c\","
+            "\"command\":[\"true\"],\"frames\":\"1-100\",\"requires\":{\"cpus\":4}}]}");
+  dispatch_run(c);
+  episode_t *eg = dispatch_episode(c, "proj", "gpu"), *ec = dispatch_episode(c, "proj", "cpu");
+  CHECK_INT(eg->held_gpus, 4);
+  CHECK_INT(ec->held_cpus, 60); /* the CPUs left: 64 - 4 */
+  CHECK(eg->share > 0.99 && ec->share > 0.9);
+  CHECK_INT(held_by(w, "proj/gpu") + held_by(w, "proj/cpu"), w->nlive);
+  coord_free(c);
+}
+
 int main(void) {
   log_init("test_dispatch", LOG_LVL_WARN);
   uv_loop_init(&loop);
@@ -489,6 +561,7 @@ int main(void) {
   test_round_robin();
   test_release();
   test_backoff();
+  test_fair_share();
   CHECK_INT(uv_loop_close(&loop), 0);
   return check_report("test_dispatch");
 }
