@@ -59,6 +59,7 @@ static json_t *find_job(const json_t *doc, uint64_t id) {
 
 static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   uint64_t *ids = xcalloc((size_t)argc, sizeof *ids);
+  char **said = xcalloc((size_t)argc, sizeof *said); /* the reason last shown per job */
   json_t *doc = NULL;
   int status = CMD_EXIT_FAIL;
   bool bar = isatty(fileno(ctx->err)) == 1, bar_drawn = false;
@@ -93,8 +94,20 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
       succeeded += count(job, "succeeded");
       failed += count(job, "failed");
       running += count(job, "running");
-      if (!finished_state(json_string_value(json_object_get(job, "state"))))
+      if (!finished_state(json_string_value(json_object_get(job, "state")))) {
         all_finished = false;
+        /* Say why a job does not move on (no worker fits, paused, ...),
+         * once per new reason. */
+        const char *why = json_string_value(json_object_get(job, "reason"));
+        if (why && *why && (!said[i] || strcmp(said[i], why) != 0)) {
+          if (bar_drawn)
+            fputc('\n', ctx->err);
+          bar_drawn = false;
+          fprintf(ctx->err, "clapper: job %s waits: %s\n", argv[i], why);
+          free(said[i]);
+          said[i] = xstrdup(why);
+        }
+      }
     }
     if (bar) {
       sbuf_t line = {0};
@@ -157,6 +170,9 @@ out:
   if (bar_drawn)
     fputc('\n', ctx->err);
   json_decref(doc);
+  for (int i = 0; i < argc; i++)
+    free(said[i]);
+  free(said);
   free(ids);
   return status;
 }

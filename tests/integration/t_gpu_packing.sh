@@ -93,5 +93,7 @@ json=$(clapper job "$never" --json)
 assert_eq "$(jq -r .state <<<"$json")" queued "state of a job no worker can run"
 assert_contains "$(jq -r .reason <<<"$json")" "no connected worker has" "reason of a job no worker can run"
 assert_contains "$(clapper job "$never")" "8 GPUs" "clapper job explains"
+clapper wait --max-wait-s 2 "$never" >/dev/null 2>"$T/wait.err" && fail "waiting for it succeeded"
+assert_contains "$(cat "$T/wait.err")" "job $never waits: no connected worker has" "clapper wait explains"
 clapper cancel "$never" >/dev/null || fail "cancel failed"
 log "ok"
