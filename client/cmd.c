@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "money.h"
 #include "rpc.h"
 
 int cmd_fail(cmd_ctx_t *ctx, int status, const char *code, const char *fmt, ...) {
@@ -25,6 +26,40 @@ int cmd_parse_id(cmd_ctx_t *ctx, const char *what, const char *arg, uint64_t *id
     return 0;
   cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "invalid %s '%s': expected a positive integer",
            what, arg);
+  return -1;
+}
+
+int cmd_parse_episode(cmd_ctx_t *ctx, const char *pe) {
+  const char *slash = strchr(pe, '/');
+  if (!slash) {
+    cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "invalid episode '%s': expected PROJECT/EPISODE", pe);
+    return -1;
+  }
+  char project[IDENT_MAX + 2] = "";
+  size_t plen = (size_t)(slash - pe);
+  if (plen < sizeof project) {
+    memcpy(project, pe, plen);
+    project[plen] = '\0';
+  }
+  if (plen >= sizeof project || !ident_valid(project)) {
+    cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+             "invalid project '%.*s' in '%s': expected [a-z0-9][a-z0-9_.-]{0,63}",
+             (int)(plen > 80 ? 80 : plen), pe, pe);
+    return -1;
+  }
+  if (!ident_valid(slash + 1)) {
+    cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+             "invalid episode '%s' in '%s': expected [a-z0-9][a-z0-9_.-]{0,63}", slash + 1, pe);
+    return -1;
+  }
+  return 0;
+}
+
+int cmd_parse_amount(cmd_ctx_t *ctx, const char *what, const char *arg, int64_t *micros) {
+  char why[256];
+  if (money_parse(arg, micros, why, sizeof why) == 0)
+    return 0;
+  cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "%s: %s", what, why);
   return -1;
 }
 

@@ -75,6 +75,9 @@ extern const struct cmd_entry cmd_drain_entry;   /* cmd_drain.c */
 extern const struct cmd_entry cmd_undrain_entry; /* cmd_drain.c */
 extern const struct cmd_entry cmd_logs_entry;
 extern const struct cmd_entry cmd_episode_entry;
+extern const struct cmd_entry cmd_rates_entry;
+extern const struct cmd_entry cmd_budget_entry;
+extern const struct cmd_entry cmd_cost_entry;
 
 /* Records the error of a verb in ctx->error and returns status, so that
  * exec can end with `return cmd_fail(ctx, 1, "not_found", "...")`. */
@@ -95,6 +98,17 @@ int cmd_dispatch(const struct cmd_entry *const *table, size_t n, int argc, char 
  * or -1 after cmd_fail(ctx, 2, "usage", "invalid job id '12x': ...")
  * naming the argument. */
 int cmd_parse_id(cmd_ctx_t *ctx, const char *what, const char *arg, uint64_t *id) MUSTCHECK;
+
+/* Checks a "PROJECT/EPISODE" argument: two identifiers joined by '/'.
+ * Returns 0, or -1 after cmd_fail(ctx, 2, "usage", ...) naming the bad
+ * part ("invalid project 'Hod' in 'Hod/e1': expected ..."). */
+int cmd_parse_episode(cmd_ctx_t *ctx, const char *pe) MUSTCHECK;
+
+/* Checks an amount of money with money_parse.  Returns 0 with *micros set,
+ * or -1 after cmd_fail(ctx, 2, "usage", "WHAT: REASON"), e.g.
+ * "--per-gpu-hour: '1.2345678' has more than 6 decimals". */
+int cmd_parse_amount(cmd_ctx_t *ctx, const char *what, const char *arg, int64_t *micros)
+    MUSTCHECK;
 
 /* Prints doc as the verb's --json output and notes that it did. */
 void cmd_print_json(cmd_ctx_t *ctx, const json_t *doc);

@@ -29,36 +29,12 @@ static void print_weight(FILE *out, const json_t *doc) {
   fflush(out);
 }
 
-/* Checks "project/episode"; returns 0 or the usage error's status. */
-static int check_episode(cmd_ctx_t *ctx, const char *pe) {
-  const char *slash = strchr(pe, '/');
-  if (!slash)
-    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-                    "invalid episode '%s': expected PROJECT/EPISODE", pe);
-  char project[IDENT_MAX + 2] = "";
-  size_t plen = (size_t)(slash - pe);
-  if (plen < sizeof project) {
-    memcpy(project, pe, plen);
-    project[plen] = '\0';
-  }
-  if (plen >= sizeof project || !ident_valid(project))
-    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-                    "invalid project '%.*s' in '%s': expected [a-z0-9][a-z0-9_.-]{0,63}",
-                    (int)(plen > 80 ? 80 : plen), pe, pe);
-  if (!ident_valid(slash + 1))
-    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-                    "invalid episode '%s' in '%s': expected [a-z0-9][a-z0-9_.-]{0,63}",
-                    slash + 1, pe);
-  return 0;
-}
-
 static int weight_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   if (argc != 3)
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "episode weight: %s (usage: " WEIGHT_USAGE ")",
                     argc < 3 ? "missing argument" : "too many arguments");
-  int rc = check_episode(ctx, argv[1]);
-  if (rc)
-    return rc;
+  if (cmd_parse_episode(ctx, argv[1]) < 0)
+    return CMD_EXIT_USAGE;
   uint64_t w;
   if (util_parse_u64(argv[2], WEIGHT_MIN, WEIGHT_MAX, &w) < 0)
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",

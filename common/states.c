@@ -39,11 +39,13 @@ static const unsigned task_next[TASK_STATE_COUNT] = {
     /* From dispatched: started, a fast result, or requeued when lost
      * (paused instead of ready when its job is paused). */
     [TASK_DISPATCHED] = BIT(TASK_RUNNING) | BIT(TASK_SUCCEEDED) | BIT(TASK_FAILED) |
-                        BIT(TASK_READY) | BIT(TASK_CANCELED) | BIT(TASK_PAUSED),
+                        BIT(TASK_READY) | BIT(TASK_CANCELED) | BIT(TASK_PAUSED) |
+                        BIT(TASK_HELD),
     [TASK_RUNNING] = BIT(TASK_SUCCEEDED) | BIT(TASK_FAILED) | BIT(TASK_READY) |
-                     BIT(TASK_CANCELED) | BIT(TASK_PAUSED),
+                     BIT(TASK_CANCELED) | BIT(TASK_PAUSED) | BIT(TASK_HELD),
     [TASK_SUCCEEDED] = 0,
-    [TASK_FAILED] = BIT(TASK_READY) | BIT(TASK_CANCELED), /* operator retry */
+    /* Operator retry: ready, or paused / held when its job is. */
+    [TASK_FAILED] = BIT(TASK_READY) | BIT(TASK_CANCELED) | BIT(TASK_PAUSED) | BIT(TASK_HELD),
     [TASK_CANCELED] = 0,
     [TASK_HELD] = BIT(TASK_READY) | BIT(TASK_CANCELED) | BIT(TASK_PAUSED),
     [TASK_PAUSED] = BIT(TASK_READY) | BIT(TASK_CANCELED) | BIT(TASK_HELD),

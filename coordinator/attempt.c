@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "cost.h"
 #include "dispatch.h"
 #include "log.h"
 #include "model.h"
@@ -71,6 +72,7 @@ int attempt_set_state(coord_t *c, attempt_t *a, attempt_state_t to) {
       a->task->live = NULL;
     dispatch_usage(c, a, -1);
     c->dispatch_needed = true;
+    cost_attempt_ended(c, a);
   }
   store_attempt(c, a);
   return 0;

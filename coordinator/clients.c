@@ -10,7 +10,10 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "cost.h"
 #include "dispatch.h"
+#include "money.h"
+#include "rates.h"
 #include "log.h"
 #include "query.h"
 #include "store.h"
@@ -301,6 +304,9 @@ static void drain(coord_t *c, creq_t *r, const char *user, const Clapper__Reques
   reply_when_durable(c, r, doc);
 }
 
+static bool split_episode(coord_t *c, creq_t *r, const char *name, char **project,
+                          const char **episode);
+
 static const char SQL_EPISODE_WEIGHT[] =
     "WITH p AS (INSERT INTO projects (name) VALUES ($1) "
     "           ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id) "
@@ -310,16 +316,10 @@ static const char SQL_EPISODE_WEIGHT[] =
 static void episode_weight(coord_t *c, creq_t *r, const char *user,
                            const Clapper__Request *req) {
   char err[200];
-  const char *slash = strchr(req->name, '/');
-  char *project = slash ? xstrndup(req->name, (size_t)(slash - req->name)) : NULL;
-  const char *episode = slash ? slash + 1 : NULL;
-  if (!project || !ident_valid(project) || !ident_valid(episode)) {
-    snprintf(err, sizeof err, "episode: '%.80s' is not PROJECT/EPISODE (two identifiers)",
-             req->name);
-    clients_reply_error(c, r, "bad_request", err);
-    free(project);
+  char *project;
+  const char *episode;
+  if (!split_episode(c, r, req->name, &project, &episode))
     return;
-  }
   if (req->value < 1 || req->value > 1000) {
     snprintf(err, sizeof err, "weight: %" PRId64 " is not in [1, 1000]", req->value);
     clients_reply_error(c, r, "bad_request", err);
@@ -337,6 +337,68 @@ static void episode_weight(coord_t *c, creq_t *r, const char *user,
   json_decref(d);
   reply_when_durable(c, r, json_pack("{s:s,s:I}", "episode", ep->key, "weight",
                                      (json_int_t)req->value));
+  free(project);
+}
+
+/* Splits "project/episode" into its identifiers (project is allocated);
+ * false with an error reply when it is not one. */
+static bool split_episode(coord_t *c, creq_t *r, const char *name, char **project,
+                          const char **episode) {
+  const char *slash = strchr(name, '/');
+  *project = slash ? xstrndup(name, (size_t)(slash - name)) : NULL;
+  *episode = slash ? slash + 1 : NULL;
+  if (*project && ident_valid(*project) && ident_valid(*episode))
+    return true;
+  char err[200];
+  snprintf(err, sizeof err, "episode: '%.80s' is not PROJECT/EPISODE (two identifiers)", name);
+  clients_reply_error(c, r, "bad_request", err);
+  free(*project);
+  *project = NULL;
+  return false;
+}
+
+static void rates_set(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
+  char err[256], merr[200];
+  int kind = rates_kind_parse(req->kind);
+  int64_t micros;
+  if (kind < 0) {
+    clients_reply_error(c, r, "bad_request", "kind: expected gpu_model, default_gpu or cpu");
+    return;
+  }
+  if (money_parse(req->amount, &micros, merr, sizeof merr) < 0) {
+    snprintf(err, sizeof err, "amount: %s", merr);
+    clients_reply_error(c, r, "bad_request", err);
+    return;
+  }
+  const rate_t *rt = rates_add(c, (rate_kind_t)kind, req->name, micros, req->at_us,
+                               actor_of(user), err, sizeof err);
+  if (!rt) {
+    clients_reply_error(c, r, "bad_request", err);
+    return;
+  }
+  reply_when_durable(c, r, json_pack("{s:s,s:o}", "currency", c->cfg.currency, "rate",
+                                     rates_json_one(c, rt)));
+}
+
+static void budget(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req,
+                   bool set) {
+  char *project;
+  const char *episode;
+  if (!split_episode(c, r, req->name, &project, &episode))
+    return;
+  episode_t *ep = dispatch_episode(c, project, episode);
+  if (set) {
+    char err[256], merr[200];
+    int64_t micros;
+    if (money_parse(req->amount, &micros, merr, sizeof merr) < 0) {
+      snprintf(err, sizeof err, "amount: %s", merr);
+      clients_reply_error(c, r, "bad_request", err);
+      free(project);
+      return;
+    }
+    cost_set_budget(c, ep, project, episode, micros, actor_of(user));
+  }
+  reply_when_durable(c, r, cost_budget_json(c, ep));
   free(project);
 }
 
@@ -393,6 +455,24 @@ static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
     break;
   case CLAPPER__VERB__VERB_EPISODE_WEIGHT:
     episode_weight(c, r, user, req);
+    break;
+  case CLAPPER__VERB__VERB_RATES: {
+    char *json = rates_json(c);
+    clients_reply_ok(c, r, json);
+    free(json);
+    break;
+  }
+  case CLAPPER__VERB__VERB_RATES_SET:
+    rates_set(c, r, user, req);
+    break;
+  case CLAPPER__VERB__VERB_BUDGET_SET:
+    budget(c, r, user, req, true);
+    break;
+  case CLAPPER__VERB__VERB_BUDGET_SHOW:
+    budget(c, r, user, req, false);
+    break;
+  case CLAPPER__VERB__VERB_COST:
+    query_cost(c, r, req);
     break;
   default:
     clients_reply_error(c, r, "bad_request", "unknown request verb");

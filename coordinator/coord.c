@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "dispatch.h"
+#include "rates.h"
 #include "model.h"
 #include "store.h"
 #include "workers.h"
@@ -18,6 +19,15 @@ void coord_init(coord_t *c, uv_loop_t *loop) {
   c->dispatch = dispatch_new(c);
   uv_timer_init(loop, &c->delay_timer);
   c->delay_timer.data = c;
+  uv_timer_init(loop, &c->budget_timer);
+  c->budget_timer.data = c;
+}
+
+void coord_close_timers(coord_t *c) {
+  if (!uv_is_closing((uv_handle_t *)&c->delay_timer))
+    uv_close((uv_handle_t *)&c->delay_timer, NULL);
+  if (!uv_is_closing((uv_handle_t *)&c->budget_timer))
+    uv_close((uv_handle_t *)&c->budget_timer, NULL);
 }
 
 void coord_release(coord_t *c) {
@@ -32,5 +42,6 @@ void coord_release(coord_t *c) {
     job_free(val);
   idmap_free(&c->jobs);
   workers_free_all(c);
+  rates_free(c);
   store_free(&c->store);
 }

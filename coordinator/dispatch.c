@@ -89,6 +89,7 @@ episode_t *dispatch_episode(coord_t *c, const char *project, const char *episode
   episode_t *ep = xcalloc(1, sizeof *ep);
   ep->key = key;
   ep->weight = 1;
+  ep->budget_micros = -1;
   if (c->nepisodes == c->capepisodes) {
     c->capepisodes = c->capepisodes ? c->capepisodes * 2 : 16;
     c->episodes = xreallocarray(c->episodes, c->capepisodes, sizeof *c->episodes);

@@ -49,6 +49,38 @@ void job_add_dependent(job_t *dep, job_t *j) {
   j->deps_pending++;
 }
 
+/* Where a job goes when nothing (pause, budget) holds it back. */
+static job_state_t free_state(const job_t *j) {
+  if (j->deps_pending)
+    return JOB_WAITING;
+  for (int s = TASK_DISPATCHED; s <= TASK_FAILED; s++)
+    if (j->counts[s])
+      return JOB_RUNNING;
+  return JOB_QUEUED;
+}
+
+task_state_t job_requeue_state(const job_t *j) {
+  return j->state == JOB_PAUSED ? TASK_PAUSED : j->state == JOB_HELD ? TASK_HELD : TASK_READY;
+}
+
+void job_hold(coord_t *c, job_t *j, const char *reason) {
+  if (j->state != JOB_WAITING && j->state != JOB_QUEUED && j->state != JOB_RUNNING)
+    return;
+  job_set_state(c, j, JOB_HELD, reason);
+  for (uint32_t k = 0; k < j->ntasks; k++)
+    if (j->tasks[k].state == TASK_READY)
+      task_set_state(c, &j->tasks[k], TASK_HELD);
+}
+
+void job_release(coord_t *c, job_t *j) {
+  if (j->state != JOB_HELD)
+    return;
+  job_set_state(c, j, free_state(j), "");
+  for (uint32_t k = 0; k < j->ntasks; k++)
+    if (j->tasks[k].state == TASK_HELD && task_set_state(c, &j->tasks[k], TASK_READY) == 0)
+      dispatch_task_ready(c, &j->tasks[k], 0);
+}
+
 /* Sets every task of a job being created to `ts`, without transitions. */
 static void init_tasks(job_t *j, task_state_t ts) {
   memset(j->counts, 0, sizeof j->counts);
@@ -164,6 +196,10 @@ size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_st
       cancel(c, made[i], canceled_by[i]);
     free(canceled_by[i]);
   }
+  /* An episode over its budget starts nothing new. */
+  if (ep->over_budget)
+    for (size_t i = 0; i < jf->njobs; i++)
+      job_hold(c, made[i], "budget: the episode is over its budget");
   free(canceled_by);
   free(made);
   return jf->njobs;
@@ -171,7 +207,9 @@ size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_st
 
 /* The dependencies of j all succeeded. */
 static void deps_met(coord_t *c, job_t *j) {
-  if (j->state == JOB_WAITING) {
+  if (j->state == JOB_WAITING && j->ep && j->ep->over_budget) {
+    job_hold(c, j, "budget: the episode is over its budget");
+  } else if (j->state == JOB_WAITING) {
     job_set_state(c, j, JOB_QUEUED, "");
     for (uint32_t k = 0; k < j->ntasks; k++)
       if (j->tasks[k].state == TASK_WAITING && task_set_state(c, &j->tasks[k], TASK_READY) == 0)
@@ -346,13 +384,12 @@ int job_resume(coord_t *c, job_t *j, const char *actor, char *err, size_t errlen
   if (job_check(j, JOB_ACT_RESUME, err, errlen) < 0)
     return -1;
   job_event(c, j, actor, "job.resume", json_object());
-  bool started = false;
-  for (int s = TASK_DISPATCHED; s <= TASK_FAILED; s++)
-    started |= j->counts[s] > 0;
-  job_set_state(c, j, j->deps_pending ? JOB_WAITING : started ? JOB_RUNNING : JOB_QUEUED, "");
+  job_set_state(c, j, free_state(j), "");
   for (uint32_t k = 0; k < j->ntasks; k++)
     if (j->tasks[k].state == TASK_PAUSED && task_set_state(c, &j->tasks[k], TASK_READY) == 0)
       dispatch_task_ready(c, &j->tasks[k], 0);
+  if (j->ep && j->ep->over_budget)
+    job_hold(c, j, "budget: the episode is over its budget");
   return 0;
 }
 
@@ -374,7 +411,7 @@ int job_retry(coord_t *c, job_t *j, const char *actor, uint32_t *retried, char *
       continue;
     t->failures = 0;
     t->losses = 0;
-    task_state_t to = j->state == JOB_PAUSED ? TASK_PAUSED : TASK_READY;
+    task_state_t to = job_requeue_state(j);
     if (task_set_state(c, t, to) == 0) {
       (*retried)++;
       if (to == TASK_READY)

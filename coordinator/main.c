@@ -22,6 +22,8 @@
 #include "log.h"
 #include "migrate.h"
 #include "model.h"
+#include "cost.h"
+#include "rates.h"
 #include "recover.h"
 #include "store.h"
 #include "workers.h"
@@ -52,6 +54,9 @@ static const cfg_opt_t options[] = {
      "silence after which a worker is lost and its attempts requeued", &coord.cfg.lease_ms},
     {"sql-dir", 0, CFG_STRING, "CLAPPER_SQL_DIR", NULL, 0, 0, "DIR",
      "directory of the schema migrations", &coord.cfg.sql_dir},
+    {"currency", 0, CFG_STRING, NULL, "USD", 0, 0, "CODE",
+     "the currency of every amount (ISO 4217 code); fixed once the database has money in it",
+     &coord.cfg.currency},
     {"log-cap-bytes", 0, CFG_INT, NULL, "4194304", 0, 1073741824, "BYTES",
      "how much of each attempt's log the database keeps (the rest stays on the worker)",
      &coord.cfg.log_cap_bytes},
@@ -138,6 +143,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   zwatch_stop(&c->cwatch);
   uv_timer_stop(&c->lease_timer);
   uv_timer_stop(&c->delay_timer);
+  uv_timer_stop(&c->budget_timer);
 }
 
 static void close_all(coord_t *c) {
@@ -145,7 +151,7 @@ static void close_all(coord_t *c) {
     return;
   uv_close((uv_handle_t *)&c->tick, NULL);
   uv_close((uv_handle_t *)&c->lease_timer, NULL);
-  uv_close((uv_handle_t *)&c->delay_timer, NULL);
+  coord_close_timers(c);
   uv_close((uv_handle_t *)&c->sigterm, NULL);
   uv_close((uv_handle_t *)&c->sigint, NULL);
   pgconn_close(&c->wdb);
@@ -168,6 +174,35 @@ static void *bind_router(coord_t *c, const char *endpoint, int maxmsg, const cha
   }
   log_info("%s socket bound to %s", what, endpoint);
   return s;
+}
+
+/* The database keeps amounts in one currency: the first start records it,
+ * later starts must agree.  0, or -1 with err. */
+static int check_currency(PGconn *conn, const char *cur, char *err, size_t errlen) {
+  if (strlen(cur) != 3 || cur[0] < 'A' || cur[0] > 'Z' || cur[1] < 'A' || cur[1] > 'Z' ||
+      cur[2] < 'A' || cur[2] > 'Z') {
+    snprintf(err, errlen, "--currency: '%s' is not a currency code (three capitals, e.g. USD)",
+             cur);
+    return -1;
+  }
+  const char *p[1] = {cur};
+  PGresult *r = PQexecParams(conn,
+                             "INSERT INTO settings (name, value) VALUES ('currency', $1) "
+                             "ON CONFLICT (name) DO NOTHING", 1, NULL, p, NULL, NULL, 0);
+  PQclear(r);
+  r = PQexec(conn, "SELECT value FROM settings WHERE name = 'currency'");
+  int rc = 0;
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+    snprintf(err, errlen, "cannot read the currency setting: %s", PQresultErrorMessage(r));
+    rc = -1;
+  } else if (strcmp(PQgetvalue(r, 0, 0), cur) != 0) {
+    snprintf(err, errlen,
+             "--currency %s: the database keeps its amounts in %s (a currency cannot change)",
+             cur, PQgetvalue(r, 0, 0));
+    rc = -1;
+  }
+  PQclear(r);
+  return rc;
 }
 
 /* Waits for the leader lock on conn; a standby polls once a second. */
@@ -238,6 +273,11 @@ int main(int argc, char **argv) {
     log_error("%s", err);
     goto out;
   }
+  if (check_currency(pgconn_raw(c->wdb), c->cfg.currency, err, sizeof err) < 0 ||
+      rates_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
+    log_error("%s", err);
+    goto out;
+  }
   if (recover_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
@@ -265,6 +305,7 @@ int main(int argc, char **argv) {
   c->lease_timer.data = c;
   uint64_t every = (uint64_t)(c->cfg.lease_ms / 4 < 250 ? c->cfg.lease_ms / 4 : 250);
   uv_timer_start(&c->lease_timer, on_lease_timer, every, every);
+  cost_start(c);
   uv_signal_init(&loop, &c->sigterm);
   uv_signal_init(&loop, &c->sigint);
   c->sigterm.data = c->sigint.data = c;
@@ -291,8 +332,7 @@ out:
     zmq_close(c->csock);
   if (c->zctx)
     zmq_ctx_term(c->zctx);
-  if (!uv_is_closing((uv_handle_t *)&c->delay_timer))
-    uv_close((uv_handle_t *)&c->delay_timer, NULL);
+  coord_close_timers(c);
   uv_run(&loop, UV_RUN_NOWAIT);
   coord_release(c); /* sanitizer builds check for leaks */
   if (uv_loop_close(&loop) != 0)

@@ -73,6 +73,14 @@ struct episode {
   uint64_t held_cpus, held_mem_mb, held_gpus;
   double share;
   epq_t *prio[PRIORITY_LEVELS]; /* its jobs with ready tasks, per priority */
+  /* Budget (DESIGN.md §4): spent is the ledger's sum; running attempts
+   * cost sum_rate micro-units per hour since their starts. */
+  int64_t budget_micros;  /* -1: no budget */
+  int64_t spent_micros;
+  __int128 sum_rate;      /* micros per hour of its started, running attempts */
+  __int128 sum_start_rate; /* sum of start_us * rate over the same */
+  uint32_t running;       /* how many are in those sums */
+  bool over_budget;       /* its not-started work is held */
 };
 
 /* The jobs of one episode at one priority that have ready tasks, first
@@ -143,7 +151,18 @@ struct attempt {
   uint64_t log_bytes;     /* log stored so far (up to the cap) */
   uint64_t log_next;      /* the offset the next chunk should start at */
   bool log_truncated;
+  int64_t run_rate;       /* micros per hour counted in its episode's running cost, 0 if not */
 };
+
+/* One entry of the rate card (DESIGN.md §4). */
+typedef enum rate_kind { RATE_GPU_MODEL = 0, RATE_DEFAULT_GPU, RATE_CPU, RATE_KIND_COUNT } rate_kind_t;
+typedef struct rate {
+  uint8_t kind;           /* rate_kind_t */
+  char *gpu_model;        /* for RATE_GPU_MODEL, owned */
+  int64_t micros_per_hour;
+  int64_t from_us;        /* in force from (wall clock, unix us) */
+  char *set_by;           /* owned */
+} rate_t;
 
 typedef enum worker_state {
   WORKER_OFFLINE = 0, /* known from the database, not connected since start */
@@ -205,6 +224,7 @@ typedef struct coord_settings {
   char *db;
   char *bind_workers, *bind_clients;
   char *output_root;
+  char *currency;                 /* e.g. "USD": the one currency of every amount */
   char *sql_dir;
   long long heartbeat_ms, lease_ms;
   long long log_cap_bytes;        /* attempt log kept in the database */
@@ -234,6 +254,9 @@ struct coord {
   size_t nepisodes, capepisodes;
   uint64_t farm_cpus, farm_mem_mb, farm_gpus; /* connected workers' totals */
   uint64_t farm_version;          /* changes when workers come, go or change */
+  rate_t *rates;                  /* the rate card, by kind, model and start */
+  size_t nrates;
+  uv_timer_t budget_timer;        /* running attempts keep costing */
   uint64_t next_job_id, next_task_id, next_attempt_id;
   store_t *store;
   dispatch_t *dispatch;
@@ -252,6 +275,9 @@ struct coord {
 /* Prepares a zeroed c to run on loop: id counters at 1, an empty store and
  * dispatch index, the back-off timer.  Settings (c->cfg) are the caller's. */
 void coord_init(coord_t *c, uv_loop_t *loop);
+
+/* Closes the timers coord_init started (their memory is c's). */
+void coord_close_timers(coord_t *c);
 
 /* Releases every job, task, attempt and worker and the store and dispatch
  * index.  The caller closed the loop's handles (c->delay_timer included)
@@ -302,6 +328,15 @@ int job_pause(coord_t *c, job_t *j, const char *actor, char *err, size_t errlen)
 int job_resume(coord_t *c, job_t *j, const char *actor, char *err, size_t errlen);
 int job_retry(coord_t *c, job_t *j, const char *actor, uint32_t *retried, char *err,
               size_t errlen);
+
+/* Budget: hold j (nothing new starts: waiting, queued or running jobs
+ * become held, ready tasks held) or release it. */
+void job_hold(coord_t *c, job_t *j, const char *reason);
+void job_release(coord_t *c, job_t *j);
+
+/* The state a task of j goes back to when it must run again: ready, or
+ * paused / held when its job is. */
+task_state_t job_requeue_state(const job_t *j);
 
 /* Counts a failed attempt of j on w. */
 void job_worker_failed(job_t *j, worker_t *w);

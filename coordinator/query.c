@@ -57,7 +57,7 @@ typedef struct qctx {
   coord_t *c;
   creq_t *r;
   uint64_t id;
-  int kind; /* 0 jobs, 1 job, 2 tasks */
+  int kind; /* 0 jobs, 1 job, 2 tasks, 3 cost */
 } qctx_t;
 
 static void on_result(void *arg, PGresult *const *res, size_t n, const char *error) {
@@ -75,7 +75,10 @@ static void on_result(void *arg, PGresult *const *res, size_t n, const char *err
       clients_reply_ok(c, q->r, PQgetvalue(res[0], 0, 1));
     }
   } else if (PQntuples(res[0]) < 1 || PQgetisnull(res[0], 0, 0)) {
-    snprintf(msg, sizeof msg, "no such job: %" PRIu64, q->id);
+    if (q->kind == 3)
+      snprintf(msg, sizeof msg, "no such episode (nothing was ever submitted to it)");
+    else
+      snprintf(msg, sizeof msg, "no such job: %" PRIu64, q->id);
     clients_reply_error(c, q->r, "not_found", msg);
   } else {
     clients_reply_ok(c, q->r, PQgetvalue(res[0], 0, 0));
@@ -287,4 +290,73 @@ void query_logs(coord_t *c, creq_t *r, const Clapper__Request *req) {
   pgq_t *pq = pgq_new();
   pgq_add_prepared(pq, "SQL_LOGS", SQL_LOGS, 3, p);
   pgconn_submit(c->rdb, pq, on_logs, q);
+}
+
+/* ------------------------------------------------------------ cost */
+
+/* $1 project, $2 episode, $3 currency.  NULL when the episode does not
+ * exist.  Money is a decimal string, hours and kWh numbers. */
+#define MONEY(x) "((" x ")::numeric / 1000000)::numeric(30,6)::text"
+#define FIGURES(n, c, f, l, gh, ch, kwh)                                                       \
+  "'attempts', coalesce(" n ", 0), 'total_cost', " MONEY("coalesce(" c ", 0)")                 \
+  ", 'failed_cost', " MONEY("coalesce(" f ", 0)") ", 'lost_cost', " MONEY("coalesce(" l ", 0)") \
+  ", 'gpu_hours', round(coalesce(" gh ", 0), 6), 'cpu_hours', round(coalesce(" ch ", 0), 6), "  \
+  "'energy_kwh', round(coalesce(" kwh ", 0), 6)"
+#define COST_HEAD                                                                              \
+  "WITH ep AS (SELECT e.id, e.budget_micros FROM episodes e JOIN projects p "                  \
+  "            ON p.id = e.project_id WHERE p.name = $1 AND e.name = $2), "                    \
+  "jc AS (SELECT * FROM job_cost WHERE episode_id = (SELECT id FROM ep)), "                     \
+  "tot AS (SELECT sum(attempts) AS n, sum(cost_micros) AS c, sum(failed_cost_micros) AS f, "  \
+  "        sum(lost_cost_micros) AS l, sum(gpu_hours) AS gh, sum(cpu_hours) AS ch, "          \
+  "        sum(energy_kwh) AS kwh FROM jc), "
+#define COST_TAIL(key, list, order)                                                            \
+  "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM ep) THEN NULL ELSE json_build_object("          \
+  "'episode', $1 || '/' || $2, 'currency', $3::text, 'by', " key "::text, "                    \
+  FIGURES("tot.n", "tot.c", "tot.f", "tot.l", "tot.gh", "tot.ch", "tot.kwh")                   \
+  ", 'budget', (SELECT " MONEY("budget_micros") " FROM ep), "                                  \
+  "'left', (SELECT " MONEY("budget_micros - coalesce(tot.c, 0)") " FROM ep), "                 \
+  list ", coalesce((SELECT json_agg(r.o ORDER BY " order ") FROM r), '[]'::json))::text END " \
+  "FROM tot"
+
+#define ROW_FIGURES FIGURES("sum(attempts)", "sum(cost_micros)", "sum(failed_cost_micros)",    \
+                            "sum(lost_cost_micros)", "sum(gpu_hours)", "sum(cpu_hours)",       \
+                            "sum(energy_kwh)")
+
+static const char SQL_COST_SHOT[] =
+    COST_HEAD "r AS (SELECT shot, json_build_object('shot', shot, " ROW_FIGURES ") AS o "
+              "FROM jc GROUP BY shot) " COST_TAIL("'shot'", "'shots'", "r.shot NULLS FIRST");
+static const char SQL_COST_JOB[] =
+    COST_HEAD "r AS (SELECT job_id, json_build_object('job_id', job_id, 'job', min(job), "
+              "'kind', min(kind), 'shot', min(shot), " ROW_FIGURES ") AS o "
+              "FROM jc GROUP BY job_id) " COST_TAIL("'job'", "'jobs'", "r.job_id");
+static const char SQL_COST_KIND[] =
+    COST_HEAD "r AS (SELECT kind, json_build_object('kind', kind, " ROW_FIGURES ") AS o "
+              "FROM jc GROUP BY kind) " COST_TAIL("'kind'", "'kinds'", "r.kind");
+
+void query_cost(coord_t *c, creq_t *r, const Clapper__Request *req) {
+  const char *by = req->by && *req->by ? req->by : "shot";
+  const char *sql = !strcmp(by, "shot")   ? SQL_COST_SHOT
+                    : !strcmp(by, "job")  ? SQL_COST_JOB
+                    : !strcmp(by, "kind") ? SQL_COST_KIND
+                                          : NULL;
+  const char *name = !strcmp(by, "shot") ? "SQL_COST_SHOT"
+                     : !strcmp(by, "job") ? "SQL_COST_JOB"
+                                          : "SQL_COST_KIND";
+  const char *slash = strchr(req->name, '/');
+  char *project = slash ? xstrndup(req->name, (size_t)(slash - req->name)) : NULL;
+  if (!sql || !project || !ident_valid(project) || !ident_valid(slash + 1)) {
+    clients_reply_error(c, r, "bad_request",
+                        !sql ? "by: expected shot, job or kind"
+                             : "episode: expected PROJECT/EPISODE (two identifiers)");
+    free(project);
+    return;
+  }
+  qctx_t *q = xcalloc(1, sizeof *q);
+  q->c = c;
+  q->r = r;
+  q->kind = 3;
+  char *p[3] = {project, xstrdup(slash + 1), xstrdup(c->cfg.currency)};
+  pgq_t *pq = pgq_new();
+  pgq_add_prepared(pq, name, sql, 3, p);
+  pgconn_submit(c->rdb, pq, on_result, q);
 }

@@ -29,4 +29,10 @@ void query_tasks(coord_t *c, creq_t *r, const Clapper__Request *req);
  * character (bytes that are not UTF-8 show as U+FFFD). */
 void query_logs(coord_t *c, creq_t *r, const Clapper__Request *req);
 
+/* The cost report of episode req->name ("p/e") grouped by req->by (shot,
+ * job or kind), from the ledger through the job_cost view: {"episode",
+ * "currency", "by", "total_cost", "failed_cost", "lost_cost", "gpu_hours",
+ * "cpu_hours", "energy_kwh", "budget", "left", "<by>s": [...]}. */
+void query_cost(coord_t *c, creq_t *r, const Clapper__Request *req);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cost.h"
 #include "dispatch.h"
 #include "log.h"
 #include "store.h"
@@ -86,16 +87,23 @@ static int load_workers(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   return 0;
 }
 
-static int load_weights(coord_t *c, PGconn *conn, char *err, size_t errlen) {
+/* Weights, budgets and what each episode spent (the ledger's sum). */
+static int load_episodes(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   PGresult *r = query(conn,
-                      "SELECT p.name, e.name, e.weight FROM episodes e "
-                      "JOIN projects p ON p.id = e.project_id WHERE e.weight <> 1",
+                      "SELECT p.name, e.name, e.weight, coalesce(e.budget_micros, -1), "
+                      "coalesce((SELECT sum(amount_micros) FROM ledger l "
+                      "          WHERE l.episode_id = e.id), 0) "
+                      "FROM episodes e JOIN projects p ON p.id = e.project_id "
+                      "WHERE e.weight <> 1 OR e.budget_micros IS NOT NULL",
                       err, errlen);
   if (!r)
     return -1;
-  for (int i = 0; i < PQntuples(r); i++)
-    dispatch_set_weight(c, dispatch_episode(c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)),
-                        (uint32_t)i64(r, i, 2));
+  for (int i = 0; i < PQntuples(r); i++) {
+    episode_t *ep = dispatch_episode(c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+    dispatch_set_weight(c, ep, (uint32_t)i64(r, i, 2));
+    ep->budget_micros = i64(r, i, 3);
+    ep->spent_micros = i64(r, i, 4);
+  }
   PQclear(r);
   return 0;
 }
@@ -182,7 +190,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   c->next_attempt_id = (uint64_t)i64(r, 0, 2) + 1;
   PQclear(r);
 
-  if (load_workers(c, conn, err, errlen) < 0 || load_weights(c, conn, err, errlen) < 0)
+  if (load_workers(c, conn, err, errlen) < 0 || load_episodes(c, conn, err, errlen) < 0)
     return -1;
 
   r = query(conn,
@@ -339,6 +347,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     t->live = a;
     idmap_put(&c->attempts, a->id, a);
     dispatch_usage(c, a, +1);
+    cost_attempt_started(c, a);
   }
   PQclear(r);
 
@@ -372,6 +381,12 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     if (j->state == JOB_WAITING)
       job_deps_settled(c, j);
   }
+  /* Jobs held for a budget come back held; the check settles who stays. */
+  for (size_t i = 0; i < njobs; i++)
+    if (jobs[i]->state == JOB_HELD && jobs[i]->ep)
+      jobs[i]->ep->over_budget = true;
+  for (size_t i = 0; i < c->nepisodes; i++)
+    cost_check(c, c->episodes[i]);
   for (size_t i = 0; i < ncancel; i++) {
     char ignored[160];
     if (job_cancel(c, cancel[i], "coordinator", why[i], ignored, sizeof ignored) == 0)

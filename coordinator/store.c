@@ -94,6 +94,8 @@ struct store {
   size_t nevents;
   struct col logs[3]; /* attempt id, position, data (bytea) */
   size_t nlogs;
+  struct col ledger[13]; /* one row per ended attempt */
+  size_t nledger;
   struct extra {
     const char *name, *sql;
     int nparams;
@@ -137,6 +139,8 @@ void store_free(store_t **sp) {
   sbuf_free(&s->ev_details);
   for (int k = 0; k < 3; k++)
     sbuf_free(&s->logs[k].b);
+  for (int k = 0; k < 13; k++)
+    sbuf_free(&s->ledger[k].b);
   for (size_t i = 0; i < s->nextras; i++)
     for (int k = 0; k < s->extras[i].nparams; k++)
       free(s->extras[i].params[k]);
@@ -213,6 +217,27 @@ static void col_bytea(col_t *c, const uint8_t *data, size_t len) {
     sbuf_append(&c->b, two, 2);
   }
   sbuf_putc(&c->b, '"');
+}
+
+void store_ledger(coord_t *c, const attempt_t *a, uint64_t wall_us, const char *gpu_models,
+                  int64_t gpu_rate, int64_t cpu_rate, int64_t amount) {
+  store_t *s = c->store;
+  col_t *x = s->ledger;
+  col_i64(&x[0], (int64_t)a->id);
+  col_i64(&x[1], (int64_t)a->task->job->id);
+  col_text(&x[2], attempt_state_name((attempt_state_t)a->state));
+  col_us(&x[3], a->started_us);
+  col_i64(&x[4], a->ended_us);
+  col_i64(&x[5], (int64_t)wall_us);
+  col_i64(&x[6], __builtin_popcountll(a->gpu_mask));
+  col_i64(&x[7], a->cpus);
+  col_text(&x[8], gpu_models ? gpu_models : "");
+  col_i64(&x[9], gpu_rate);
+  col_i64(&x[10], cpu_rate);
+  col_i64(&x[11], amount);
+  col_i64(&x[12], (int64_t)(a->gpu_energy_mj > INT64_MAX ? 0 : a->gpu_energy_mj));
+  s->nledger++;
+  s->pending = true;
 }
 
 void store_log(coord_t *c, uint64_t attempt_id, uint64_t pos, const uint8_t *data, size_t len) {
@@ -301,6 +326,15 @@ static const char SQL_LOGS[] =
     "INSERT INTO attempt_logs (attempt_id, pos, data) "
     "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) "
     "ON CONFLICT (attempt_id, pos) DO NOTHING";
+static const char SQL_LEDGER[] =
+    "INSERT INTO ledger (attempt_id, job_id, episode_id, state, started_at, ended_at, wall_us, "
+    "gpus, cpus, gpu_model, gpu_micros_per_hour, cpu_micros_per_hour, amount_micros, energy_mj) "
+    "SELECT u.a, u.j, j.episode_id, u.state, clapper_ts(u.s), clapper_ts(u.e), u.w, u.g, u.c, "
+    "u.m, u.gr, u.cr, u.amount, u.energy "
+    "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], "
+    "$6::bigint[], $7::int[], $8::int[], $9::text[], $10::bigint[], $11::bigint[], "
+    "$12::bigint[], $13::bigint[]) "
+    "AS u(a, j, state, s, e, w, g, c, m, gr, cr, amount, energy) JOIN jobs j ON j.id = u.j";
 static const char SQL_DEPS[] =
     "INSERT INTO job_deps (job_id, depends_on, kind) "
     "SELECT u.job_id, u.dep, 'after' FROM unnest($1::bigint[], $2::bigint[]) AS u(job_id, dep)";
@@ -628,7 +662,11 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
   ADD_COLS(q, SQL_ATTEMPT_UPDATE, au, nau);
   ADD_COLS(q, SQL_ATTEMPT_INSERT, ai, nai);
 
-  /* Log pieces after their attempts. */
+  /* The ledger and log pieces after their attempts. */
+  b->rows += s->nledger;
+  ADD_COLS(q, SQL_LEDGER, s->ledger, s->nledger);
+  memset(s->ledger, 0, sizeof s->ledger);
+  s->nledger = 0;
   b->rows += s->nlogs;
   ADD_COLS(q, SQL_LOGS, s->logs, s->nlogs);
   memset(s->logs, 0, sizeof s->logs);

@@ -29,6 +29,10 @@ void store_task(coord_t *c, task_t *t);
 void store_attempt(coord_t *c, attempt_t *a);
 void store_worker(coord_t *c, worker_t *w);
 
+/* The ledger row of the ended attempt a (cost.c computes the figures). */
+void store_ledger(coord_t *c, const attempt_t *a, uint64_t wall_us, const char *gpu_models,
+                  int64_t gpu_rate, int64_t cpu_rate, int64_t amount);
+
 /* Stores len bytes of attempt_id's log at position pos in the next batch
  * (data is copied). */
 void store_log(coord_t *c, uint64_t attempt_id, uint64_t pos, const uint8_t *data, size_t len);

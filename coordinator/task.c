@@ -55,8 +55,7 @@ void task_attempt_ended(coord_t *c, task_t *t, attempt_t *a) {
       t->failures++;
     if (t->failures >= sp->max_attempts) {
       task_set_state(c, t, TASK_FAILED);
-    } else if (task_set_state(c, t, t->job->state == JOB_PAUSED ? TASK_PAUSED : TASK_READY) ==
-                   0 &&
+    } else if (task_set_state(c, t, job_requeue_state(t->job)) == 0 &&
                t->state == TASK_READY) {
       uint64_t wait = backoff_us(sp, t->failures);
       t->not_before_us = wait ? util_wall_us() + (int64_t)wait : 0;
@@ -73,8 +72,7 @@ void task_attempt_ended(coord_t *c, task_t *t, attempt_t *a) {
     /* requeued, not the task's fault */
     __attribute__((fallthrough));
   case ATTEMPT_CANCELED: /* e.g. a draining worker gave it back */
-    if (task_set_state(c, t, t->job->state == JOB_PAUSED ? TASK_PAUSED : TASK_READY) == 0 &&
-        t->state == TASK_READY)
+    if (task_set_state(c, t, job_requeue_state(t->job)) == 0 && t->state == TASK_READY)
       dispatch_task_ready(c, t, 0);
     break;
   default:

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "cost.h"
 #include "dispatch.h"
 #include "log.h"
 #include "store.h"
@@ -476,6 +477,7 @@ static void mark_running(coord_t *c, attempt_t *a, int64_t started_us) {
     return;
   a->started_us = started_us > 0 ? started_us : util_wall_us();
   attempt_set_state(c, a, ATTEMPT_RUNNING);
+  cost_attempt_started(c, a);
   if (a->task->state == TASK_DISPATCHED)
     task_set_state(c, a->task, TASK_RUNNING);
 }

@@ -17,6 +17,11 @@ trap 'clapper local down --dir "$dir" >/dev/null 2>&1 || true' EXIT
 # shellcheck disable=SC1091
 . "$dir/env"
 
+# What an hour costs here, so that the episode's report means something.
+clapper rates set --default-gpu-hour 2.50 >/dev/null
+clapper rates set --per-cpu-hour 0.05 >/dev/null
+clapper budget set demo/s01e01 25 >/dev/null
+
 sed "s#@EXAMPLES@#$here/deploy/examples#g" "$here/deploy/examples/episode.json" >"$dir/episode.json"
 echo
 echo "== submitting $dir/episode.json"
@@ -41,5 +46,10 @@ done
 echo
 echo "== workers"
 clapper workers
+echo
+echo "== cost of the episode (by shot, then by job)"
+clapper cost --episode demo/s01e01
+echo
+clapper cost --episode demo/s01e01 --by job
 echo
 echo "demo finished: outputs in $dir/output; the farm is stopped."

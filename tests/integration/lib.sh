@@ -124,6 +124,7 @@ start_worker() {
   clapper-worker --coordinator "$(workers_endpoint)" --name "$name" \
     --workdir "$T/workers/$name" "$@" >>"$FARM/logs/$name.log" 2>&1 &
   EXTRA_WORKERS+=($!)
+  disown $!
   wait_for 30 worker_online "$name" || fail "worker $name did not come online"
 }
 

@@ -33,7 +33,7 @@ static coord_t *coord_new(void) {
 
 /* Releases everything in coordinator/main.c's order. */
 static void coord_free(coord_t *c) {
-  uv_close((uv_handle_t *)&c->delay_timer, NULL);
+  coord_close_timers(c);
   uv_run(&loop, UV_RUN_DEFAULT);
   coord_release(c);
   free(c);

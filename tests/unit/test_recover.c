@@ -60,7 +60,7 @@ static coord_t *coord_new(void) {
 /* Shutdown and release as coordinator/main.c does it. */
 static void coord_free(coord_t *c) {
   pgconn_close(&c->wdb);
-  uv_close((uv_handle_t *)&c->delay_timer, NULL);
+  coord_close_timers(c);
   uv_run(&loop, UV_RUN_DEFAULT);
   coord_release(c);
   free(c);

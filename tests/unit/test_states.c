@@ -33,7 +33,9 @@ static const char *const task_allowed[] = {
     "dispatched>canceled", "running>succeeded",   "running>failed",   "running>ready",
     "running>canceled",
     "dispatched>paused",   "running>paused", /* requeued while its job is paused */
+    "dispatched>held",     "running>held",   /* ... or held over budget */
     "failed>ready", /* operator retry */
+    "failed>paused",       "failed>held",
     "failed>canceled",     "held>ready",          "held>canceled",    "held>paused",
     "paused>ready",        "paused>canceled",     "paused>held",
 };

@@ -594,7 +594,7 @@ int main(void) {
 
   /* Shutdown as coordinator/main.c does it. */
   pgconn_close(&c->wdb);
-  uv_close((uv_handle_t *)&c->delay_timer, NULL);
+  coord_close_timers(c);
   uv_run(&loop, UV_RUN_DEFAULT);
   zmq_close(dealer);
   zmq_close(router);
