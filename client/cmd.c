@@ -69,7 +69,8 @@ void cmd_print_json(cmd_ctx_t *ctx, const json_t *doc) {
 }
 
 json_t *cmd_request(cmd_ctx_t *ctx, Clapper__Request *req) {
-  return rpc_call_json(ctx->coordinator, req, (int)ctx->timeout_ms, &ctx->error);
+  rpc_keys_t keys = {.key = ctx->key, .server_key = ctx->server_key};
+  return rpc_call_json_as(ctx->coordinator, &keys, req, (int)ctx->timeout_ms, &ctx->error);
 }
 
 int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, const json_t *doc)) {
@@ -101,6 +102,11 @@ int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *e
   const cfg_opt_t common[] = {
       {"coordinator", 0, CFG_STRING, "CLAPPER_COORDINATOR", CMD_DEFAULT_COORDINATOR, 0, 0,
        "ENDPOINT", "the coordinator's client endpoint", &ctx.coordinator},
+      {"key", 0, CFG_STRING, "CLAPPER_KEY", NULL, 0, 0, "FILE",
+       "your key pair (NAME.key): talk to the coordinator over CURVE as NAME", &ctx.key},
+      {"server-key", 0, CFG_STRING, "CLAPPER_SERVER_KEY", NULL, 0, 0, "FILE",
+       "the coordinator's public key (default: coordinator.pub next to --key)",
+       &ctx.server_key},
       {"json", 0, CFG_BOOL, NULL, "false", 0, 0, NULL, "print one JSON document", &ctx.json},
       {"timeout-ms", 0, CFG_INT, NULL, CMD_DEFAULT_TIMEOUT_MS, 1, 3600000, "MS",
        "how long to wait for each reply of the coordinator", &ctx.timeout_ms},
@@ -136,6 +142,15 @@ int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *e
                       e->name, prog, e->usage);
     goto out;
   }
+  /* --key= (empty) turns CLAPPER_KEY off for one command. */
+  if (ctx.key && !ctx.key[0]) {
+    free(ctx.key);
+    ctx.key = NULL;
+  }
+  if (ctx.server_key && !ctx.server_key[0]) {
+    free(ctx.server_key);
+    ctx.server_key = NULL;
+  }
   memset(&ctx.error, 0, sizeof ctx.error);
   /* A non-zero status without an error is a documented outcome, not a
    * failure to report (local status: 3 when nothing runs). */
@@ -165,6 +180,10 @@ static void print_help(FILE *f, const struct cmd_entry *const *table, size_t n) 
   fprintf(f, "\ncommon options (every verb):\n"
              "  --coordinator ENDPOINT  the coordinator's client endpoint "
              "(default " CMD_DEFAULT_COORDINATOR ") [env CLAPPER_COORDINATOR]\n"
+             "  --key FILE              your key pair (NAME.key, see clapper keygen): talk "
+             "over CURVE as NAME [env CLAPPER_KEY]\n"
+             "  --server-key FILE       the coordinator's public key (default: coordinator.pub "
+             "next to --key) [env CLAPPER_SERVER_KEY]\n"
              "  --json                  print one JSON document (errors too)\n"
              "  --timeout-ms MS         how long to wait for each reply (default "
              CMD_DEFAULT_TIMEOUT_MS ")\n"
@@ -182,10 +201,12 @@ static const struct cmd_entry *find_verb(const struct cmd_entry *const *table, s
 }
 
 /* How many arguments from argv[i] on are common options given before the
- * verb ("clapper --json jobs"): --json, or --coordinator, --timeout-ms or
- * --config with a value (joined by '=' or as the next argument). */
+ * verb ("clapper --json jobs"): --json, or --coordinator, --key,
+ * --server-key, --timeout-ms or --config with a value (joined by '=' or as
+ * the next argument). */
 static int leading_common(int argc, char **argv, int i) {
-  static const char *const with_value[] = {"coordinator", "timeout-ms", "config"};
+  static const char *const with_value[] = {"coordinator", "key", "server-key", "timeout-ms",
+                                           "config"};
   int start = i;
   while (i < argc && !strncmp(argv[i], "--", 2) && argv[i][2]) {
     const char *a = argv[i] + 2;

@@ -5,9 +5,10 @@
  * cmd_entry cmd_<verb>_entry: its name, usage, one-line help, option table
  * and exec function (the tmux cmd-*.c pattern).  client/main.c lists the
  * entries; cmd_dispatch picks one by name and cmd_run parses its options
- * (the verb's own table plus the common --coordinator, --json,
- * --timeout-ms and --config), checks the number of arguments, runs it and
- * prints its error.
+ * (the verb's own table plus the common --coordinator, --key,
+ * --server-key, --json, --timeout-ms and --config), checks the number of
+ * arguments, runs it and prints its error.  With --key (or CLAPPER_KEY)
+ * every request goes over CURVE as that key; without, in the clear.
  *
  * Adding a verb: write cmd_<verb>.c, declare its entry below and add it to
  * the table in main.c.
@@ -38,6 +39,9 @@
 typedef struct cmd_ctx {
   const char *verb;    /* the verb's name */
   char *coordinator;   /* --coordinator ENDPOINT (owned by the option table) */
+  char *key;           /* --key FILE, a NAME.key (CLAPPER_KEY); NULL: no CURVE */
+  char *server_key;    /* --server-key FILE (CLAPPER_SERVER_KEY); NULL: coordinator.pub
+                          next to key */
   bool json;           /* --json */
   long long timeout_ms; /* --timeout-ms */
   FILE *out;           /* stdout (tests pass a memory stream) */
@@ -78,6 +82,15 @@ extern const struct cmd_entry cmd_episode_entry;
 extern const struct cmd_entry cmd_rates_entry;
 extern const struct cmd_entry cmd_budget_entry;
 extern const struct cmd_entry cmd_cost_entry;
+extern const struct cmd_entry cmd_keygen_entry;
+extern const struct cmd_entry cmd_users_entry;
+extern const struct cmd_entry cmd_whoami_entry;
+extern const struct cmd_entry cmd_takes_entry;
+extern const struct cmd_entry cmd_approve_entry;         /* cmd_review.c */
+extern const struct cmd_entry cmd_reject_entry;          /* cmd_review.c */
+extern const struct cmd_entry cmd_request_changes_entry; /* cmd_review.c */
+extern const struct cmd_entry cmd_retake_entry;          /* cmd_review.c */
+extern const struct cmd_entry cmd_audit_entry;
 
 /* Records the error of a verb in ctx->error and returns status, so that
  * exec can end with `return cmd_fail(ctx, 1, "not_found", "...")`. */
@@ -113,9 +126,10 @@ int cmd_parse_amount(cmd_ctx_t *ctx, const char *what, const char *arg, int64_t 
 /* Prints doc as the verb's --json output and notes that it did. */
 void cmd_print_json(cmd_ctx_t *ctx, const json_t *doc);
 
-/* Sends req to ctx->coordinator within ctx->timeout_ms and returns the
- * reply's JSON object (caller owns it), or NULL after cmd_fail(ctx, 1,
- * code, message) with the error of rpc_call_json. */
+/* Sends req to ctx->coordinator (as ctx->key, when given) within
+ * ctx->timeout_ms and returns the reply's JSON object (caller owns it), or
+ * NULL after cmd_fail(ctx, 1, code, message) with the error of
+ * rpc_call_json_as. */
 json_t *cmd_request(cmd_ctx_t *ctx, Clapper__Request *req) MUSTCHECK;
 
 /* The body of a verb that asks one question and shows the answer: sends

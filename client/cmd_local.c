@@ -4,10 +4,21 @@
  *
  * up:     a private PostgreSQL (localpg.c) in the farm directory (farm.c),
  *         then clapper-coordinator and N clapper-worker daemons (proc.c) on
- *         ipc sockets; waits until the coordinator answers and every worker
- *         is online, then writes DIR/env.  Whatever already runs is kept,
- *         so `up` on a running farm only says so.
- * status: each process with its pid, then the coordinator's worker list;
+ *         ipc sockets, secure by default: DIR/keys gets the key pairs of
+ *         the coordinator, the local user (farm_user: an admin) and each
+ *         worker local-K when they are missing; the coordinator runs with
+ *         --keys DIR/keys --admin-key DIR/keys/USER.pub; once it answers a
+ *         ping (as USER), every worker key it does not know yet is
+ *         registered (VERB_USERS_LIST, then VERB_USERS_ADD with role
+ *         worker; a local-K registered with another key is removed first),
+ *         and only then do the workers start, with --key
+ *         DIR/keys/local-K.key.  Waits until every worker is online, then
+ *         writes DIR/env (with CLAPPER_KEY=DIR/keys/USER.key).  Whatever
+ *         already runs is kept, so `up` on a running farm only says so (a
+ *         coordinator that an older clapper started without keys is left
+ *         so, and its workers start without keys too).
+ * status: each process with its pid, then the coordinator's worker list
+ *         (asked as USER when the coordinator uses keys);
  *         exit 0 when all run, 3 when none does, 1 when some do.
  * down:   workers (SIGINT, or SIGTERM with --drain to let running tasks
  *         finish; SIGKILL after 30 s), the coordinator (SIGTERM; SIGKILL
@@ -27,6 +38,7 @@
 
 #include "cmd.h"
 #include "farm.h"
+#include "keys.h"
 #include "localpg.h"
 #include "proc.h"
 #include "rpc.h"
@@ -156,11 +168,168 @@ static void say(cmd_ctx_t *ctx, const char *fmt, ...) {
 
 /* ---------------------------------------------------------------- up */
 
+/* The farm's keys, NULL members when it runs without them. */
+typedef struct farm_keys {
+  char *user;      /* the local user's key name (farm_user) */
+  char *admin_key; /* DIR/keys/USER.key */
+  char *admin_pub; /* DIR/keys/USER.pub */
+} farm_keys_t;
+
+static void farm_keys_free(farm_keys_t *k) {
+  free(k->user);
+  free(k->admin_key);
+  free(k->admin_pub);
+  memset(k, 0, sizeof *k);
+}
+
+/* Makes sure DIR/keys/NAME.key and NAME.pub exist and belong together:
+ * a missing pair is made, a missing or stale .pub is written from the
+ * .key.  Appends the name to made when a pair was made.  0, or -1 after
+ * cmd_fail. */
+static int ensure_key(cmd_ctx_t *ctx, const farm_t *f, const char *name, sbuf_t *made) {
+  char *key = keys_path(f->keysdir, name, "key"), *pub = keys_path(f->keysdir, name, "pub");
+  char err[1024];
+  keys_key_t k, p;
+  int rc = -1;
+  memset(&k, 0, sizeof k);
+  if (access(key, F_OK) < 0) {
+    unlink(pub); /* a public key without its pair is of no use here */
+    if (keys_generate(name, f->keysdir, NULL, err, sizeof err) < 0) {
+      cmd_fail(ctx, CMD_EXIT_FAIL, "io", "%s", err);
+      goto out;
+    }
+    sbuf_printf(made, "%s%s", made->len ? ", " : "", name);
+    rc = 0;
+    goto out;
+  }
+  if (keys_load(key, &k, err, sizeof err) < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "invalid_key", "%s (remove it to have a new one made)", err);
+    goto out;
+  }
+  if (!k.secret_key[0] || strcmp(k.name, name) != 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "invalid_key",
+             "%s is not the key pair of %s (remove it to have a new one made)", key, name);
+    goto out;
+  }
+  if (keys_load(pub, &p, err, sizeof err) == 0 && !strcmp(p.public_key, k.public_key) &&
+      !strcmp(p.name, k.name)) {
+    rc = 0;
+    goto out;
+  }
+  unlink(pub);
+  if (keys_write_public(&k, f->keysdir, err, sizeof err) < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "%s", err);
+    goto out;
+  }
+  rc = 0;
+out:
+  keys_wipe(&k);
+  free(key);
+  free(pub);
+  return rc;
+}
+
+/* The key pairs of the coordinator, the local user and workers 1..n. */
+static int ensure_keys(cmd_ctx_t *ctx, const farm_t *f, const farm_keys_t *fk, int nworkers) {
+  sbuf_t made = {0};
+  int rc = -1;
+  if (ensure_key(ctx, f, KEYS_SERVER_NAME, &made) < 0 || ensure_key(ctx, f, fk->user, &made) < 0)
+    goto out;
+  for (int k = 1; k <= nworkers; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "local-%d", k);
+    if (ensure_key(ctx, f, name, &made) < 0)
+      goto out;
+  }
+  if (made.len)
+    say(ctx, "made key pairs in %s: %s", f->keysdir, made.buf);
+  rc = 0;
+out:
+  sbuf_free(&made);
+  return rc;
+}
+
+/* Registers the key of every worker local-1..n that the coordinator does
+ * not know (as fk's admin): VERB_USERS_LIST, then VERB_USERS_ADD {name,
+ * kind = "worker", public_key} for each missing one, after
+ * VERB_USERS_REMOVE {name} when the name stands for another key or role.
+ * 0, or -1 after cmd_fail. */
+static int register_workers(cmd_ctx_t *ctx, const farm_t *f, const farm_keys_t *fk,
+                            const daemon_t *ds, int nworkers) {
+  if (nworkers == 0)
+    return 0;
+  rpc_keys_t keys = {.key = fk->admin_key};
+  cli_error_t rerr = {0};
+  int ms = (int)ctx->timeout_ms;
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_USERS_LIST;
+  json_t *users = rpc_call_json_as(f->clients_ep, &keys, &req, ms, &rerr);
+  int rc = -1;
+  if (!users) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, rerr.code, "cannot list the registered keys: %s",
+             rerr.message);
+    return -1;
+  }
+  for (int k = 1; k <= nworkers; k++) {
+    const char *name = ds[k].name;
+    char *pub = keys_path(f->keysdir, name, "pub");
+    keys_key_t p;
+    char err[1024];
+    int lrc = keys_load(pub, &p, err, sizeof err);
+    free(pub);
+    if (lrc < 0) {
+      cmd_fail(ctx, CMD_EXIT_FAIL, "invalid_key", "%s", err);
+      goto out;
+    }
+    const json_t *found = NULL;
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(users, "users"), i, u) {
+      const char *n = json_string_value(json_object_get(u, "name"));
+      if (n && !strcmp(n, name))
+        found = u;
+    }
+    const char *role = json_string_value(json_object_get(found, "role"));
+    const char *key = json_string_value(json_object_get(found, "public_key"));
+    if (found && role && key && !strcmp(role, "worker") && !strcmp(key, p.public_key))
+      continue;
+    if (found) {
+      Clapper__Request rm = CLAPPER__REQUEST__INIT;
+      rm.verb = CLAPPER__VERB__VERB_USERS_REMOVE;
+      rm.name = (char *)name;
+      json_t *doc = rpc_call_json_as(f->clients_ep, &keys, &rm, ms, &rerr);
+      if (!doc) {
+        cmd_fail(ctx, CMD_EXIT_FAIL, rerr.code,
+                 "cannot remove the old key of %s from the registry: %s", name, rerr.message);
+        goto out;
+      }
+      json_decref(doc);
+      say(ctx, "%s was registered with another key or role: replaced", name);
+    }
+    Clapper__Request add = CLAPPER__REQUEST__INIT;
+    add.verb = CLAPPER__VERB__VERB_USERS_ADD;
+    add.name = (char *)name;
+    add.kind = "worker";
+    add.public_key = p.public_key;
+    json_t *doc = rpc_call_json_as(f->clients_ep, &keys, &add, ms, &rerr);
+    if (!doc) {
+      cmd_fail(ctx, CMD_EXIT_FAIL, rerr.code, "cannot register the key of %s: %s", name,
+               rerr.message);
+      goto out;
+    }
+    json_decref(doc);
+  }
+  rc = 0;
+out:
+  json_decref(users);
+  return rc;
+}
+
 static int spawn_daemon(cmd_ctx_t *ctx, const farm_t *f, daemon_t *d, const char *bin,
-                        int cpus) {
+                        int cpus, const farm_keys_t *fk) {
   char **argv = NULL;
   size_t n = 0;
-  char *cpus_s = NULL;
+  char *cpus_s = NULL, *key = NULL;
   const cfg_list_t *extra;
 #define ARG(s) (argv = xreallocarray(argv, n + 1, sizeof *argv), argv[n++] = (char *)(s))
   ARG(bin);
@@ -173,6 +342,12 @@ static int spawn_daemon(cmd_ctx_t *ctx, const farm_t *f, daemon_t *d, const char
     ARG(f->clients_ep);
     ARG("--output-root");
     ARG(f->outdir);
+    if (fk->user) {
+      ARG("--keys");
+      ARG(f->keysdir);
+      ARG("--admin-key");
+      ARG(fk->admin_pub);
+    }
     extra = &opt.coordinator_args;
   } else {
     cpus_s = xasprintf("%d", cpus);
@@ -184,6 +359,11 @@ static int spawn_daemon(cmd_ctx_t *ctx, const farm_t *f, daemon_t *d, const char
     ARG(d->needle);
     ARG("--cpus");
     ARG(cpus_s);
+    if (fk->user) {
+      key = keys_path(f->keysdir, d->name, "key");
+      ARG("--key"); /* the server key is coordinator.pub next to it */
+      ARG(key);
+    }
     extra = &opt.worker_args;
   }
   for (size_t i = 0; i < extra->n; i++)
@@ -210,6 +390,7 @@ static int spawn_daemon(cmd_ctx_t *ctx, const farm_t *f, daemon_t *d, const char
   say(ctx, "started %s (pid %ld), log %s", d->name, (long)pid, d->logfile);
   rc = 0;
 out:
+  free(key);
   free(cpus_s);
   free(argv);
   return rc;
@@ -233,9 +414,12 @@ static int count_online(const json_t *doc, const daemon_t *ds, int nworkers, boo
   return n;
 }
 
-/* Waits until the coordinator answers and every worker is online.  On
- * failure prints the tail of the log that explains it and fails ctx. */
-static int wait_ready(cmd_ctx_t *ctx, const farm_t *f, daemon_t *ds, int nworkers) {
+/* Waits until the coordinator answers (as fk's admin, when the farm has
+ * keys) and every worker 1..nworkers is online.  On failure prints the
+ * tail of the log that explains it and fails ctx. */
+static int wait_ready(cmd_ctx_t *ctx, const farm_t *f, daemon_t *ds, int nworkers,
+                      const farm_keys_t *fk) {
+  rpc_keys_t keys = {.key = fk->admin_key};
   uint64_t deadline = util_mono_us() + (uint64_t)opt.wait_s * 1000000;
   bool pinged = false;
   bool *online = xcalloc((size_t)nworkers + 1, sizeof *online);
@@ -264,15 +448,19 @@ static int wait_ready(cmd_ctx_t *ctx, const farm_t *f, daemon_t *ds, int nworker
       Clapper__Request req = CLAPPER__REQUEST__INIT;
       req.verb = CLAPPER__VERB__VERB_PING;
       Clapper__Reply *reply = NULL;
-      if (rpc_call(f->clients_ep, &req, 1000, &reply, &rerr) == 0) {
+      if (rpc_call_as(f->clients_ep, &keys, &req, 1000, &reply, &rerr) == 0) {
         pinged = true;
         rpc_reply_free(&reply);
+      } else if (!strcmp(rerr.code, "unauthenticated") || !strcmp(rerr.code, "invalid_key")) {
+        /* Waiting will not change the coordinator's mind. */
+        cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s", rerr.message);
+        goto out;
       }
     }
     if (pinged) {
       Clapper__Request req = CLAPPER__REQUEST__INIT;
       req.verb = CLAPPER__VERB__VERB_WORKERS;
-      json_t *doc = rpc_call_json(f->clients_ep, &req, 1000, &rerr);
+      json_t *doc = rpc_call_json_as(f->clients_ep, &keys, &req, 1000, &rerr);
       int n = doc ? count_online(doc, ds, nworkers, online) : -1;
       json_decref(doc);
       if (n == nworkers) {
@@ -330,6 +518,7 @@ static int local_up(cmd_ctx_t *ctx) {
   bool started = false;
   char err[1024];
   uint64_t n_arg = 0;
+  farm_keys_t fk = {0};
 
   if (opt.workers && util_parse_u64(opt.workers, 0, MAX_WORKERS, &n_arg) < 0) {
     status = cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "--workers: '%s' is not a number in [0, %d]",
@@ -395,26 +584,42 @@ static int local_up(cmd_ctx_t *ctx) {
     free(self);
     goto out;
   }
+  /* Keys, unless a coordinator started without them runs already. */
+  if (!ds[0].pid || proc_matches(ds[0].pid, "clapper-coordinator", f.keysdir)) {
+    fk.user = farm_user();
+    fk.admin_key = keys_path(f.keysdir, fk.user, "key");
+    fk.admin_pub = keys_path(f.keysdir, fk.user, "pub");
+    if (ensure_keys(ctx, &f, &fk, nworkers) < 0)
+      goto out;
+  }
   if (!ds[0].pid) {
-    if (spawn_daemon(ctx, &f, &ds[0], coord_bin, 0) < 0)
+    if (spawn_daemon(ctx, &f, &ds[0], coord_bin, 0, &fk) < 0)
       goto out;
     started = true;
   }
-  int cpus = opt.worker_cpus ? (int)opt.worker_cpus : default_cpus(nworkers);
-  for (int k = 1; k <= nworkers; k++) {
-    if (ds[k].pid)
-      continue;
-    if (spawn_daemon(ctx, &f, &ds[k], worker_bin, cpus) < 0)
-      goto out;
-    started = true;
-  }
-  if (wait_ready(ctx, &f, ds, nworkers) < 0) {
+  /* The workers' keys must be registered before the workers connect. */
+  if (wait_ready(ctx, &f, ds, 0, &fk) < 0 ||
+      (fk.user && register_workers(ctx, &f, &fk, ds, nworkers) < 0)) {
     cli_error_t first = ctx->error;
     cmd_fail(ctx, CMD_EXIT_FAIL, first.code, "%s (`clapper local down --dir %s` stops what runs)",
              first.message, f.dir);
     goto out;
   }
-  if (farm_write_env(&f, err, sizeof err) < 0) {
+  int cpus = opt.worker_cpus ? (int)opt.worker_cpus : default_cpus(nworkers);
+  for (int k = 1; k <= nworkers; k++) {
+    if (ds[k].pid)
+      continue;
+    if (spawn_daemon(ctx, &f, &ds[k], worker_bin, cpus, &fk) < 0)
+      goto out;
+    started = true;
+  }
+  if (wait_ready(ctx, &f, ds, nworkers, &fk) < 0) {
+    cli_error_t first = ctx->error;
+    cmd_fail(ctx, CMD_EXIT_FAIL, first.code, "%s (`clapper local down --dir %s` stops what runs)",
+             first.message, f.dir);
+    goto out;
+  }
+  if (farm_write_env(&f, fk.admin_key, err, sizeof err) < 0) {
     cmd_fail(ctx, CMD_EXIT_FAIL, "io", "%s", err);
     goto out;
   }
@@ -426,8 +631,9 @@ static int local_up(cmd_ctx_t *ctx) {
     json_array_append_new(procs, process_json("postgres", pgpid));
     for (int k = 0; k <= nworkers; k++)
       json_array_append_new(procs, process_json(ds[k].name, ds[k].pid));
-    json_t *doc = json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:o}", "dir", f.dir, "already_up",
-                            !started, "db", f.conninfo, "coordinator", f.clients_ep, "env",
+    json_t *doc = json_pack("{s:s,s:b,s:s,s:s,s:o,s:s,s:s,s:o}", "dir", f.dir, "already_up",
+                            !started, "db", f.conninfo, "coordinator", f.clients_ep, "key",
+                            fk.admin_key ? json_string(fk.admin_key) : json_null(), "env",
                             envpath, "logs", f.logdir, "processes", procs);
     cmd_print_json(ctx, doc);
     json_decref(doc);
@@ -452,12 +658,15 @@ static int local_up(cmd_ctx_t *ctx) {
     }
     table_print(&t, ctx->out);
     table_free(&t);
+    if (fk.admin_key)
+      fprintf(ctx->out, "you are %s (admin) with the key %s\n", fk.user, fk.admin_key);
     fprintf(ctx->out, "logs are in %s\nuse this farm from a shell with:  source %s\n",
             f.logdir, envpath);
   }
   free(envpath);
   status = CMD_EXIT_OK;
 out:
+  farm_keys_free(&fk);
   if (ds)
     daemons_free(ds, (size_t)nworkers + 1);
   free(worker_bin);
@@ -616,9 +825,16 @@ static int local_status(cmd_ctx_t *ctx) {
   if (ds[0].pid) {
     Clapper__Request req = CLAPPER__REQUEST__INIT;
     req.verb = CLAPPER__VERB__VERB_WORKERS;
+    /* As the local user when the coordinator uses the farm's keys. */
+    char *user = farm_user(), *key = keys_path(f.keysdir, user, "key");
+    rpc_keys_t keys = {0};
+    if (proc_matches(ds[0].pid, "clapper-coordinator", f.keysdir))
+      keys.key = key;
     /* A hung coordinator should not hold up a status check for long. */
     int ms = ctx->timeout_ms < STATUS_RPC_MS ? (int)ctx->timeout_ms : STATUS_RPC_MS;
-    workers = rpc_call_json(f.clients_ep, &req, ms, &rerr);
+    workers = rpc_call_json_as(f.clients_ep, &keys, &req, ms, &rerr);
+    free(key);
+    free(user);
   }
   if (ctx->json) {
     json_t *doc = json_pack("{s:s,s:s,s:O,s:O}", "dir", f.dir, "coordinator", f.clients_ep,

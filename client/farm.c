@@ -58,6 +58,29 @@ char *farm_default_dir(void) {
   return xasprintf("%s/.clapper/local", strcmp(home, "/") ? home : "");
 }
 
+char *farm_user(void) {
+  struct passwd *pw = getpwuid(getuid());
+  const char *login = pw && pw->pw_name && pw->pw_name[0] ? pw->pw_name : "";
+  sbuf_t sb = {0};
+  for (const char *p = login; *p && sb.len < IDENT_MAX; p++) {
+    char c = *p;
+    if (c >= 'A' && c <= 'Z')
+      c = (char)(c - 'A' + 'a');
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (sb.len == 0 && !alnum)
+      continue;
+    sbuf_putc(&sb, alnum || c == '_' || c == '.' || c == '-' ? c : '-');
+  }
+  char *name = sbuf_steal(&sb);
+  uint64_t k;
+  if (!ident_valid(name) || !strcmp(name, "coordinator") ||
+      (!strncmp(name, "local-", 6) && util_parse_u64(name + 6, 0, UINT64_MAX, &k) == 0)) {
+    free(name);
+    name = xstrdup("admin");
+  }
+  return name;
+}
+
 char *farm_pidfile(const farm_t *f, const char *name) {
   return xasprintf("%s/%s.pid", f->rundir, name);
 }
@@ -184,6 +207,8 @@ static int ensure_dirs(farm_t *f, char *err, size_t errlen) {
   for (size_t i = 0; i < ARRAY_SIZE(mine); i++)
     if (util_mkdir_p(mine[i], 0755) < 0)
       return util_fail(err, errlen, "cannot create %s: %s", mine[i], strerror(errno));
+  if (private_dir(f->keysdir, 0700, geteuid(), -1, err, errlen) < 0)
+    return -1;
   char *wdir = xasprintf("%s/workers", f->dir);
   int rc = util_mkdir_p(wdir, 0755);
   free(wdir);
@@ -236,6 +261,7 @@ int farm_open(farm_t *f, const char *dir, bool create, char *err, size_t errlen)
   f->rundir = xasprintf("%s/run", f->dir);
   f->logdir = xasprintf("%s/logs", f->dir);
   f->outdir = xasprintf("%s/output", f->dir);
+  f->keysdir = xasprintf("%s/keys", f->dir);
   f->pg_as_nobody = geteuid() == 0;
 
   int rc = read_layout(f, err, errlen);
@@ -281,7 +307,7 @@ int farm_save(const farm_t *f, char *err, size_t errlen) {
   return rc;
 }
 
-int farm_write_env(const farm_t *f, char *err, size_t errlen) {
+int farm_write_env(const farm_t *f, const char *key, char *err, size_t errlen) {
   sbuf_t sb = {0};
   sbuf_printf(&sb, "# clapper local farm in %s; use it with: source %s/env\n", f->dir,
               f->dir);
@@ -290,6 +316,11 @@ int farm_write_env(const farm_t *f, char *err, size_t errlen) {
   sbuf_puts(&sb, "\nexport CLAPPER_COORDINATOR=");
   farm_shell_quote(&sb, f->clients_ep);
   sbuf_putc(&sb, '\n');
+  if (key) {
+    sbuf_puts(&sb, "export CLAPPER_KEY=");
+    farm_shell_quote(&sb, key);
+    sbuf_putc(&sb, '\n');
+  }
   char *path = xasprintf("%s/env", f->dir);
   int rc = util_write_atomic(path, sb.buf, sb.len, 0644, err, errlen);
   free(path);
@@ -298,9 +329,9 @@ int farm_write_env(const farm_t *f, char *err, size_t errlen) {
 }
 
 void farm_free(farm_t *f) {
-  char **all[] = {&f->dir,    &f->rundir, &f->logdir,   &f->outdir,     &f->sockdir,
-                  &f->pgroot, &f->pgdata, &f->pgsock,   &f->conninfo,   &f->workers_ep,
-                  &f->clients_ep};
+  char **all[] = {&f->dir,    &f->rundir, &f->logdir,   &f->outdir,     &f->keysdir,
+                  &f->sockdir, &f->pgroot, &f->pgdata,  &f->pgsock,     &f->conninfo,
+                  &f->workers_ep, &f->clients_ep};
   for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
     free(*all[i]);
     *all[i] = NULL;

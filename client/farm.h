@@ -3,9 +3,10 @@
  *
  * DIR holds the farm: run/ (pid files), logs/ (one log per process),
  * output/ (the coordinator's output root), workers/NAME/ (work
- * directories), env (a file a shell can source) and layout (where the
- * parts that cannot live in DIR went; written by the first `up` and read
- * by every later command, so they all agree).
+ * directories), keys/ (mode 0700: the CURVE key pairs of the coordinator,
+ * the local user and each worker), env (a file a shell can source) and
+ * layout (where the parts that cannot live in DIR went; written by the
+ * first `up` and read by every later command, so they all agree).
  *
  * Two things may not fit in DIR:
  *  - unix sockets (ZeroMQ ipc and PostgreSQL's) need a path of at most
@@ -34,6 +35,7 @@ typedef struct farm {
   char *rundir;     /* DIR/run: pid files */
   char *logdir;     /* DIR/logs */
   char *outdir;     /* DIR/output: the coordinator's --output-root */
+  char *keysdir;    /* DIR/keys: key pairs, the coordinator's --keys (0700) */
   char *sockdir;    /* ipc sockets: DIR/run, or /tmp/clapper-HASH when too long */
   char *pgroot;     /* /var/tmp/clapper-pg-HASH when relocated, else NULL */
   char *pgdata;     /* the PostgreSQL cluster: DIR/pg or PGROOT/data */
@@ -57,8 +59,14 @@ int farm_open(farm_t *f, const char *dir, bool create, char *err, size_t errlen)
 int farm_save(const farm_t *f, char *err, size_t errlen) MUSTCHECK;
 
 /* Writes DIR/env: export CLAPPER_DB='...' and CLAPPER_COORDINATOR='...'
- * lines; 0 or -1 with err. */
-int farm_write_env(const farm_t *f, char *err, size_t errlen) MUSTCHECK;
+ * lines, and CLAPPER_KEY='KEY' when key is not NULL; 0 or -1 with err. */
+int farm_write_env(const farm_t *f, const char *key, char *err, size_t errlen) MUSTCHECK;
+
+/* The name of the local user's key: the login name reduced to an
+ * identifier (lowercased, other characters replaced by '-'), or "admin"
+ * when there is none or it would clash with the farm's own keys
+ * (coordinator, local-K).  Caller frees. */
+char *farm_user(void);
 
 /* A newly allocated path "DIR/run/NAME.pid", "DIR/logs/NAME.log" or
  * "DIR/workers/NAME". */

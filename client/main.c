@@ -11,7 +11,10 @@ static const struct cmd_entry *const verbs[] = {
     &cmd_tasks_entry,   &cmd_wait_entry,   &cmd_cancel_entry, &cmd_pause_entry,
     &cmd_resume_entry,  &cmd_retry_entry,  &cmd_logs_entry,   &cmd_workers_entry,
     &cmd_drain_entry,   &cmd_undrain_entry, &cmd_episode_entry, &cmd_rates_entry,
-    &cmd_budget_entry,  &cmd_cost_entry,
+    &cmd_budget_entry,  &cmd_cost_entry,   &cmd_keygen_entry, &cmd_users_entry,
+    &cmd_whoami_entry,
+    &cmd_takes_entry,   &cmd_approve_entry, &cmd_reject_entry, &cmd_request_changes_entry,
+    &cmd_retake_entry,  &cmd_audit_entry,
 };
 
 int main(int argc, char **argv) { return cmd_dispatch(verbs, ARRAY_SIZE(verbs), argc, argv); }

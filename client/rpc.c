@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "codec.h"
+#include "keys.h"
 
 static uint64_t next_id;
 static volatile sig_atomic_t *interrupt_flag;
@@ -42,15 +43,73 @@ static int remaining_ms(uint64_t deadline_us) {
   return ms > (uint64_t)INT32_MAX ? INT32_MAX : (int)ms;
 }
 
-static void set_unavailable(cli_error_t *err, const char *endpoint, int timeout_ms) {
-  cli_error_set(err, "unavailable", "no reply from the coordinator at %s within %d ms",
-                endpoint, timeout_ms);
+/* What a call knows about its CURVE handshake. */
+typedef struct handshake {
+  const rpc_keys_t *keys; /* NULL: a plain connection */
+  char name[IDENT_MAX + 1]; /* the key's name */
+  void *mon;                /* the monitor of the socket, or NULL */
+  bool failed;              /* a handshake failed without a refusal */
+} handshake_t;
+
+static void set_unavailable(cli_error_t *err, const char *endpoint, int timeout_ms,
+                            const handshake_t *hs) {
+  if (!hs->keys) {
+    cli_error_set(err, "unavailable", "no reply from the coordinator at %s within %d ms",
+                  endpoint, timeout_ms);
+  } else if (hs->failed) {
+    char *server = hs->keys->server_key ? xstrdup(hs->keys->server_key)
+                                        : keys_default_server(hs->keys->key);
+    cli_error_set(err, "unavailable",
+                  "no reply from the coordinator at %s within %d ms (the CURVE handshake "
+                  "failed: is %s the coordinator's public key?)",
+                  endpoint, timeout_ms, server);
+    free(server);
+  } else {
+    cli_error_set(err, "unavailable",
+                  "no reply from the coordinator at %s within %d ms (is the key %s "
+                  "registered? see clapper users)",
+                  endpoint, timeout_ms, hs->keys->key);
+  }
+}
+
+/* Reads the monitor's events.  Returns -1 with err when the handshake
+ * tells that the call cannot succeed, else 0. */
+static int check_handshake(handshake_t *hs, const char *endpoint, cli_error_t *err) {
+  keys_event_t e;
+  while (hs->mon && (e = keys_monitor_read(hs->mon, NULL)) != KEYS_EVENT_NONE) {
+    switch (e) {
+    case KEYS_EVENT_REFUSED:
+      cli_error_set(err, "unauthenticated",
+                    "the coordinator at %s refused the key %s (%s): it is not registered "
+                    "there (see clapper users)",
+                    endpoint, hs->keys->key, hs->name);
+      return -1;
+    case KEYS_EVENT_MISMATCH:
+      cli_error_set(err, "unavailable",
+                    "the coordinator at %s does not use keys (it runs without --keys): "
+                    "leave out --key and CLAPPER_KEY",
+                    endpoint);
+      return -1;
+    case KEYS_EVENT_FAILED:
+      hs->failed = true;
+      break;
+    default:
+      break;
+    }
+  }
+  return 0;
 }
 
 int rpc_call(const char *endpoint, Clapper__Request *req, int timeout_ms,
              Clapper__Reply **out, cli_error_t *err) {
+  return rpc_call_as(endpoint, NULL, req, timeout_ms, out, err);
+}
+
+int rpc_call_as(const char *endpoint, const rpc_keys_t *keys, Clapper__Request *req,
+                int timeout_ms, Clapper__Reply **out, cli_error_t *err) {
   void *ctx = NULL, *sock = NULL;
   envelope_t *env = NULL;
+  handshake_t hs = {.keys = keys && keys->key ? keys : NULL};
   int rc = -1;
   *out = NULL;
   if (timeout_ms < 0)
@@ -71,6 +130,18 @@ int rpc_call(const char *endpoint, Clapper__Request *req, int timeout_ms,
                   zmq_strerror(errno));
     goto fail;
   }
+  if (hs.keys) {
+    char why[1024];
+    if (keys_client(sock, hs.keys->key, hs.keys->server_key, hs.name, why, sizeof why) < 0) {
+      cli_error_set(err, "invalid_key", "%s", why);
+      goto fail;
+    }
+    hs.mon = keys_monitor_open(ctx, sock, why, sizeof why);
+    if (!hs.mon) {
+      cli_error_set(err, "unavailable", "%s", why);
+      goto fail;
+    }
+  }
   if (zmq_connect(sock, endpoint) < 0) {
     cli_error_set(err, "unavailable", "cannot connect to the coordinator at %s: %s",
                   endpoint, zmq_strerror(errno));
@@ -88,36 +159,40 @@ int rpc_call(const char *endpoint, Clapper__Request *req, int timeout_ms,
                     endpoint, zmq_strerror(errno));
       goto fail;
     }
-    zmq_pollitem_t item = {sock, 0, ZMQ_POLLOUT, 0};
+    zmq_pollitem_t items[2] = {{sock, 0, ZMQ_POLLOUT, 0}, {hs.mon, 0, ZMQ_POLLIN, 0}};
     int left = remaining_ms(deadline);
     if (interrupted()) {
       set_interrupted(err);
       goto fail;
     }
-    if (left == 0 || (zmq_poll(&item, 1, left) < 0 && errno != EINTR)) {
-      set_unavailable(err, endpoint, timeout_ms);
+    if (left == 0 || (zmq_poll(items, hs.mon ? 2 : 1, left) < 0 && errno != EINTR)) {
+      set_unavailable(err, endpoint, timeout_ms, &hs);
       goto fail;
     }
+    if (check_handshake(&hs, endpoint, err) < 0)
+      goto fail;
   }
 
   for (;;) {
-    zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t items[2] = {{sock, 0, ZMQ_POLLIN, 0}, {hs.mon, 0, ZMQ_POLLIN, 0}};
     int left = remaining_ms(deadline);
+    if (check_handshake(&hs, endpoint, err) < 0)
+      goto fail;
     if (left == 0) {
-      set_unavailable(err, endpoint, timeout_ms);
+      set_unavailable(err, endpoint, timeout_ms, &hs);
       goto fail;
     }
     if (interrupted()) {
       set_interrupted(err);
       goto fail;
     }
-    int n = zmq_poll(&item, 1, left);
+    int n = zmq_poll(items, hs.mon ? 2 : 1, left);
     if (n < 0 && errno != EINTR) {
       cli_error_set(err, "unavailable", "waiting for the coordinator at %s: %s", endpoint,
                     zmq_strerror(errno));
       goto fail;
     }
-    if (n <= 0)
+    if (n <= 0 || !(items[0].revents & ZMQ_POLLIN))
       continue;
     char why[256];
     int got = codec_recv(sock, NULL, NULL, NULL, CODEC_MAX_CLIENT_MSG, &env, why, sizeof why);
@@ -152,6 +227,7 @@ int rpc_call(const char *endpoint, Clapper__Request *req, int timeout_ms,
   rc = 0;
 fail:
   codec_free(&env);
+  keys_monitor_close(sock, &hs.mon);
   if (sock)
     zmq_close(sock);
   if (ctx)
@@ -161,8 +237,13 @@ fail:
 
 json_t *rpc_call_json(const char *endpoint, Clapper__Request *req, int timeout_ms,
                       cli_error_t *err) {
+  return rpc_call_json_as(endpoint, NULL, req, timeout_ms, err);
+}
+
+json_t *rpc_call_json_as(const char *endpoint, const rpc_keys_t *keys, Clapper__Request *req,
+                         int timeout_ms, cli_error_t *err) {
   Clapper__Reply *reply = NULL;
-  if (rpc_call(endpoint, req, timeout_ms, &reply, err) < 0)
+  if (rpc_call_as(endpoint, keys, req, timeout_ms, &reply, err) < 0)
     return NULL;
   json_error_t jerr;
   const char *text = reply->json ? reply->json : "";

@@ -10,10 +10,12 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "cost.h"
 #include "dispatch.h"
 #include "money.h"
 #include "rates.h"
+#include "review.h"
 #include "log.h"
 #include "query.h"
 #include "store.h"
@@ -57,9 +59,7 @@ static void reply_after_commit(coord_t *c, void *arg) {
   free(p);
 }
 
-/* Replies with doc (stolen) once the accumulating batch committed: what
- * the client is told is durable. */
-static void reply_when_durable(coord_t *c, creq_t *r, json_t *doc) {
+void clients_reply_durable(coord_t *c, creq_t *r, json_t *doc) {
   pending_reply_t *p = xmalloc(sizeof *p);
   p->r = r;
   p->json = json_dumps(doc, JSON_COMPACT);
@@ -100,7 +100,7 @@ static void finish_submit(submission_t *s, const dep_state_t *ext, size_t next) 
   size_t n = job_create_all(c, jf, s->actor, ext, next, &first);
   log_info("%s submitted %zu jobs (%" PRIu64 "..%" PRIu64 ")", s->actor, n, first,
            first + n - 1);
-  reply_when_durable(c, s->r, json_pack("{s:o}", "jobs", jobs));
+  clients_reply_durable(c, s->r, json_pack("{s:o}", "jobs", jobs));
   free(s->actor);
   free(s);
 }
@@ -120,20 +120,26 @@ static void on_dep_states(void *arg, PGresult *const *res, size_t n, const char 
     ext[i].id = strtoull(PQgetvalue(res[0], (int)i, 0), NULL, 10);
     int st = job_state_parse(PQgetvalue(res[0], (int)i, 1));
     ext[i].state = st < 0 ? JOB_CANCELED : (job_state_t)st;
+    ext[i].gate_root = strtoull(PQgetvalue(res[0], (int)i, 2), NULL, 10);
+    ext[i].approved_output =
+        PQgetisnull(res[0], (int)i, 3) ? NULL : PQgetvalue(res[0], (int)i, 3);
   }
   /* Every id must exist (in memory, or in the database). */
   for (size_t i = 0; i < s->jf->njobs; i++) {
     const jf_job_t *sp = &s->jf->jobs[i];
-    for (size_t k = 0; k < sp->nafter; k++) {
-      if (!all_digits(sp->after[k]))
+    for (size_t k = 0; k < sp->nafter + sp->nafter_approval; k++) {
+      bool gate = k >= sp->nafter;
+      const char *entry = gate ? sp->after_approval[k - sp->nafter] : sp->after[k];
+      if (!all_digits(entry))
         continue;
-      uint64_t id = strtoull(sp->after[k], NULL, 10);
+      uint64_t id = strtoull(entry, NULL, 10);
       bool found = idmap_get(&c->jobs, id) != NULL;
       for (size_t e = 0; e < next && !found; e++)
         found = ext[e].id == id;
       if (!found) {
         char err[160];
-        snprintf(err, sizeof err, "jobs[%zu].after[%zu]: no job %" PRIu64, i, k, id);
+        snprintf(err, sizeof err, "jobs[%zu].%s[%zu]: no job %" PRIu64, i,
+                 gate ? "after_approval" : "after", gate ? k - sp->nafter : k, id);
         clients_reply_error(c, s->r, "invalid_job", err);
         free(ext);
         goto drop;
@@ -166,21 +172,17 @@ static void submit(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
     clients_reply_error(c, r, "invalid_job", err);
     return;
   }
+  /* Jobs named by id: finished ones are only in the database, and whether
+   * a gate job has an approved take is only there too. */
   sbuf_t ids = {0};
   for (size_t i = 0; i < jf->njobs; i++) {
     const jf_job_t *sp = &jf->jobs[i];
-    if (sp->nafter_approval) {
-      snprintf(err, sizeof err,
-               "jobs[%zu].after_approval: approval gates are not supported by this "
-               "coordinator yet", i);
-      jobfile_free(&jf);
-      sbuf_free(&ids);
-      clients_reply_error(c, r, "invalid_job", err);
-      return;
-    }
     for (size_t k = 0; k < sp->nafter; k++)
       if (all_digits(sp->after[k]) && !idmap_get(&c->jobs, strtoull(sp->after[k], NULL, 10)))
         sbuf_printf(&ids, "%s%s", ids.len ? "," : "", sp->after[k]);
+    for (size_t k = 0; k < sp->nafter_approval; k++)
+      if (all_digits(sp->after_approval[k]))
+        sbuf_printf(&ids, "%s%s", ids.len ? "," : "", sp->after_approval[k]);
   }
   submission_t *s = xcalloc(1, sizeof *s);
   s->c = c;
@@ -196,7 +198,13 @@ static void submit(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
   char *p[1] = {xasprintf("{%s}", ids.buf)};
   sbuf_free(&ids);
   pgq_t *q = pgq_new();
-  pgq_add(q, "SELECT id, state FROM jobs WHERE id = ANY ($1::bigint[])", 1, p);
+  pgq_add(q,
+          "SELECT j.id, j.state, coalesce(j.gate_root, j.id), "
+          "(SELECT t.outputs->0->>'path' FROM takes t JOIN jobs j2 ON j2.id = t.job_id "
+          " WHERE coalesce(j2.gate_root, j2.id) = coalesce(j.gate_root, j.id) "
+          " AND t.state = 'approved' ORDER BY t.decided_at, t.id LIMIT 1) "
+          "FROM jobs j WHERE j.id = ANY ($1::bigint[])",
+          1, p);
   pgconn_submit(c->rdb, q, on_dep_states, s);
 }
 
@@ -231,6 +239,7 @@ static void on_missing(void *arg, PGresult *const *res, size_t n, const char *er
 static void control(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req,
                     job_action_t act) {
   char err[256];
+  bool own_only = !strcmp(auth_role(c, user) ? auth_role(c, user) : "", "submitter");
   if (!req->n_ids || req->n_ids > MAX_IDS) {
     clients_reply_error(c, r, "bad_request", "expected 1 to 10000 job ids");
     return;
@@ -247,6 +256,12 @@ static void control(coord_t *c, creq_t *r, const char *user, const Clapper__Requ
       pgq_add(q,
               "SELECT $1::bigint, (SELECT state FROM jobs WHERE id = $1::bigint)", 1, p);
       pgconn_submit(c->rdb, q, on_missing, k);
+      return;
+    }
+    if (own_only && strcmp(j->submitted_by, actor_of(user)) != 0) {
+      snprintf(err, sizeof err, "job %" PRIu64 " is %s's: submitters control their own jobs",
+               j->id, j->submitted_by);
+      clients_reply_error(c, r, "forbidden", err);
       return;
     }
     if (job_check(j, act, err, sizeof err) < 0) {
@@ -285,7 +300,7 @@ static void control(coord_t *c, creq_t *r, const char *user, const Clapper__Requ
                                           counts, "retried", (json_int_t)retried, "reason",
                                           j->reason));
   }
-  reply_when_durable(c, r, json_pack("{s:o}", "jobs", jobs));
+  clients_reply_durable(c, r, json_pack("{s:o}", "jobs", jobs));
 }
 
 static void drain(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req,
@@ -301,7 +316,7 @@ static void drain(coord_t *c, creq_t *r, const char *user, const Clapper__Reques
   char *json = workers_one_json(c, w);
   json_t *doc = json_loads(json, 0, NULL);
   free(json);
-  reply_when_durable(c, r, doc);
+  clients_reply_durable(c, r, doc);
 }
 
 static bool split_episode(coord_t *c, creq_t *r, const char *name, char **project,
@@ -335,7 +350,7 @@ static void episode_weight(coord_t *c, creq_t *r, const char *user,
   store_event(c, actor_of(user), "episode.weight", "episode", ep->key, dj);
   free(dj);
   json_decref(d);
-  reply_when_durable(c, r, json_pack("{s:s,s:I}", "episode", ep->key, "weight",
+  clients_reply_durable(c, r, json_pack("{s:s,s:I}", "episode", ep->key, "weight",
                                      (json_int_t)req->value));
   free(project);
 }
@@ -376,7 +391,7 @@ static void rates_set(coord_t *c, creq_t *r, const char *user, const Clapper__Re
     clients_reply_error(c, r, "bad_request", err);
     return;
   }
-  reply_when_durable(c, r, json_pack("{s:s,s:o}", "currency", c->cfg.currency, "rate",
+  clients_reply_durable(c, r, json_pack("{s:s,s:o}", "currency", c->cfg.currency, "rate",
                                      rates_json_one(c, rt)));
 }
 
@@ -398,13 +413,41 @@ static void budget(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
     }
     cost_set_budget(c, ep, project, episode, micros, actor_of(user));
   }
-  reply_when_durable(c, r, cost_budget_json(c, ep));
+  clients_reply_durable(c, r, cost_budget_json(c, ep));
   free(project);
+}
+
+static void users(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
+  json_t *doc = NULL;
+  const char *code = "bad_request";
+  char err[256];
+  int rc = 0;
+  if (req->verb == CLAPPER__VERB__VERB_USERS_LIST) {
+    clients_reply_durable(c, r, auth_list(c));
+    return;
+  }
+  if (req->verb == CLAPPER__VERB__VERB_USERS_ADD)
+    rc = auth_add(c, req->name, req->kind, req->public_key, actor_of(user), &doc, &code, err,
+                  sizeof err);
+  else
+    rc = auth_remove(c, req->name, actor_of(user), &doc, &code, err, sizeof err);
+  if (rc < 0)
+    clients_reply_error(c, r, code, err);
+  else
+    clients_reply_durable(c, r, doc);
 }
 
 static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
   if (c->stopping && req->verb != CLAPPER__VERB__VERB_PING) {
     clients_reply_error(c, r, "unavailable", "the coordinator is shutting down");
+    return;
+  }
+  /* Every verb checks the caller's role, looked up now: a key removed
+   * from the registry stops working at once. */
+  char err[256];
+  const char *role = auth_role(c, user);
+  if (req->verb != CLAPPER__VERB__VERB_PING && !auth_allowed(role, (int)req->verb, err, sizeof err)) {
+    clients_reply_error(c, r, "forbidden", err);
     return;
   }
   switch (req->verb) {
@@ -474,6 +517,41 @@ static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
   case CLAPPER__VERB__VERB_COST:
     query_cost(c, r, req);
     break;
+  case CLAPPER__VERB__VERB_TAKES:
+    review_list(c, r, req);
+    break;
+  case CLAPPER__VERB__VERB_APPROVE:
+  case CLAPPER__VERB__VERB_REJECT:
+  case CLAPPER__VERB__VERB_REQUEST_CHANGES:
+    review_decide(c, r, actor_of(user),
+                  req->verb == CLAPPER__VERB__VERB_APPROVE  ? "approved"
+                  : req->verb == CLAPPER__VERB__VERB_REJECT ? "rejected"
+                                                            : "changes_requested",
+                  req->n_ids == 1 ? req->ids[0] : 0, req->note);
+    break;
+  case CLAPPER__VERB__VERB_RETAKE:
+    review_retake(c, r, actor_of(user), req->n_ids == 1 ? req->ids[0] : 0);
+    break;
+  case CLAPPER__VERB__VERB_AUDIT:
+    query_audit(c, r, req);
+    break;
+  case CLAPPER__VERB__VERB_AUDIT_VERIFY:
+    query_audit_verify(c, r);
+    break;
+  case CLAPPER__VERB__VERB_USERS_ADD:
+  case CLAPPER__VERB__VERB_USERS_LIST:
+  case CLAPPER__VERB__VERB_USERS_REMOVE:
+    users(c, r, user, req);
+    break;
+  case CLAPPER__VERB__VERB_WHOAMI: {
+    json_t *d = json_pack("{s:s,s:s,s:b}", "name", actor_of(user), "role", role ? role : "",
+                          "secure", user && *user);
+    char *text = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    clients_reply_ok(c, r, text);
+    free(text);
+    break;
+  }
   default:
     clients_reply_error(c, r, "bad_request", "unknown request verb");
     break;

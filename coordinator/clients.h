@@ -25,6 +25,11 @@ void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const
 
 /* Replies and releases r.  json is the reply document (copied). */
 void clients_reply_ok(coord_t *c, creq_t *r, const char *json);
+/* Replies with doc (takes the reference) once the batch now accumulating
+ * committed, so that what the client is told is durable; releases r. */
+struct json_t;
+void clients_reply_durable(coord_t *c, creq_t *r, struct json_t *doc);
+
 /* Replies with an error and releases r. */
 void clients_reply_error(coord_t *c, creq_t *r, const char *code, const char *message);
 

@@ -6,6 +6,7 @@
 
 #include "dispatch.h"
 #include "rates.h"
+#include "review.h"
 #include "model.h"
 #include "store.h"
 #include "workers.h"
@@ -43,5 +44,6 @@ void coord_release(coord_t *c) {
   idmap_free(&c->jobs);
   workers_free_all(c);
   rates_free(c);
+  review_free(c);
   store_free(&c->store);
 }

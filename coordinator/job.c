@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "review.h"
 #include "log.h"
 #include "model.h"
 #include "store.h"
@@ -51,7 +52,7 @@ void job_add_dependent(job_t *dep, job_t *j) {
 
 /* Where a job goes when nothing (pause, budget) holds it back. */
 static job_state_t free_state(const job_t *j) {
-  if (j->deps_pending)
+  if (j->deps_pending || j->gates_pending)
     return JOB_WAITING;
   for (int s = TASK_DISPATCHED; s <= TASK_FAILED; s++)
     if (j->counts[s])
@@ -171,9 +172,48 @@ size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_st
     }
   }
 
+  /* Approval gates: names in this file, or ids (ext says whether a take
+   * of theirs was approved already). */
   for (size_t i = 0; i < jf->njobs; i++) {
     job_t *j = made[i];
-    bool waits = j->deps_pending > 0;
+    const jf_job_t *sp = j->spec;
+    j->gate_root = j->id;
+    j->gates = xcalloc(sp->nafter_approval ? sp->nafter_approval : 1, sizeof *j->gates);
+    j->approvals = xcalloc(sp->nafter_approval ? sp->nafter_approval : 1, sizeof *j->approvals);
+    j->ngates = sp->nafter_approval;
+    j->deps_new |= sp->nafter_approval > 0;
+    for (size_t k = 0; k < sp->nafter_approval; k++) {
+      uint64_t root = 0;
+      const char *approved = NULL;
+      for (size_t m = 0; m < jf->njobs && !root; m++)
+        if (!strcmp(jf->jobs[m].name, sp->after_approval[k]))
+          root = made[m]->id;
+      if (!root) {
+        uint64_t id = strtoull(sp->after_approval[k], NULL, 10);
+        root = id;
+        for (size_t e = 0; e < next; e++)
+          if (ext[e].id == id) {
+            root = ext[e].gate_root ? ext[e].gate_root : id;
+            approved = ext[e].approved_output;
+          }
+      }
+      j->approvals[k] = root;
+      if (!approved)
+        approved = review_approved_output(c, root);
+      if (approved) {
+        if (k == 0)
+          j->approved_output = xstrdup(approved);
+        continue; /* met already */
+      }
+      j->gates[k] = root;
+      j->gates_pending++;
+      review_wait_for(c, j, root);
+    }
+  }
+
+  for (size_t i = 0; i < jf->njobs; i++) {
+    job_t *j = made[i];
+    bool waits = j->deps_pending > 0 || j->gates_pending > 0;
     j->state = (uint8_t)(waits ? JOB_WAITING : JOB_QUEUED);
     init_tasks(j, waits ? TASK_WAITING : TASK_READY);
     store_job(c, j);
@@ -222,8 +262,18 @@ static void deps_met(coord_t *c, job_t *j) {
 }
 
 void job_deps_settled(coord_t *c, job_t *j) {
-  if (!j->deps_pending)
+  if (!j->deps_pending && !j->gates_pending)
     deps_met(c, j);
+}
+
+void job_gates_settled(coord_t *c, job_t *j) {
+  if (j->gates_pending || j->deps_pending)
+    return;
+  if (j->unfit || !strncmp(j->reason, "every take", 10) || !strncmp(j->reason, "no take", 7)) {
+    free(j->reason);
+    j->reason = xstrdup("");
+  }
+  deps_met(c, j);
 }
 
 /* j finished: tell the jobs that wait for it. */
@@ -235,7 +285,7 @@ static void notify_dependents(coord_t *c, job_t *j) {
   for (size_t i = 0; i < n; i++) {
     job_t *d = ds[i];
     if (j->state == JOB_SUCCEEDED) {
-      if (d->deps_pending && --d->deps_pending == 0)
+      if (d->deps_pending && --d->deps_pending == 0 && !d->gates_pending)
         deps_met(c, d);
     } else {
       char reason[96];
@@ -274,6 +324,8 @@ int job_set_state(coord_t *c, job_t *j, job_state_t to, const char *reason) {
             json_pack("{s:s,s:s,s:s}", "from", job_state_name(from), "to", job_state_name(to),
                       "reason", reason ? reason : ""));
   dispatch_job_changed(c, j);
+  if (to == JOB_SUCCEEDED && j->spec->kind == JOB_KIND_RENDER)
+    review_job_succeeded(c, j);
   if (job_state_terminal(to))
     notify_dependents(c, j);
   return 0;
@@ -450,6 +502,9 @@ void job_free(job_t *j) {
   free(j->deps);
   free(j->dependents);
   free(j->bad);
+  free(j->gates);
+  free(j->approvals);
+  free(j->approved_output);
   jfref_release(j->src);
   free(j);
 }

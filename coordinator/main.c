@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "clients.h"
 #include "config.h"
 #include "dispatch.h"
@@ -54,6 +55,12 @@ static const cfg_opt_t options[] = {
      "silence after which a worker is lost and its attempts requeued", &coord.cfg.lease_ms},
     {"sql-dir", 0, CFG_STRING, "CLAPPER_SQL_DIR", NULL, 0, 0, "DIR",
      "directory of the schema migrations", &coord.cfg.sql_dir},
+    {"keys", 0, CFG_STRING, NULL, NULL, 0, 0, "DIR",
+     "CURVE: the coordinator's key pair is DIR/coordinator.key; only registered keys connect",
+     &coord.cfg.keys_dir},
+    {"admin-key", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
+     "a public key file (.pub) registered as an admin at start unless its name is taken",
+     &coord.cfg.admin_key},
     {"currency", 0, CFG_STRING, NULL, "USD", 0, 0, "CODE",
      "the currency of every amount (ISO 4217 code); fixed once the database has money in it",
      &coord.cfg.currency},
@@ -79,7 +86,8 @@ static void on_workers(zwatch_t *w, void *sock, void *arg) {
     size_t identlen = 0;
     envelope_t *env = NULL;
     char err[256];
-    int rc = codec_recv(sock, ident, &identlen, NULL, CODEC_MAX_WORKER_MSG, &env, err,
+    char user[CODEC_MAX_USER];
+    int rc = codec_recv(sock, ident, &identlen, user, CODEC_MAX_WORKER_MSG, &env, err,
                         sizeof err);
     if (rc == 0)
       break;
@@ -87,7 +95,7 @@ static void on_workers(zwatch_t *w, void *sock, void *arg) {
       log_warn("worker message refused: %s", err);
       continue;
     }
-    workers_on_message(c, ident, identlen, env);
+    workers_on_message(c, ident, identlen, user, env);
     codec_free(&env);
   }
 }
@@ -156,6 +164,7 @@ static void close_all(coord_t *c) {
   uv_close((uv_handle_t *)&c->sigint, NULL);
   pgconn_close(&c->wdb);
   pgconn_close(&c->rdb);
+  auth_free(c); /* its ZAP watcher keeps the loop alive otherwise */
 }
 
 static void *bind_router(coord_t *c, const char *endpoint, int maxmsg, const char *what) {
@@ -167,6 +176,7 @@ static void *bind_router(coord_t *c, const char *endpoint, int maxmsg, const cha
   zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
   zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
   zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+  auth_server(c, s, what);
   if (zmq_bind(s, endpoint) < 0) {
     log_error("cannot bind the %s socket to %s: %s", what, endpoint, zmq_strerror(errno));
     zmq_close(s);
@@ -274,7 +284,8 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (check_currency(pgconn_raw(c->wdb), c->cfg.currency, err, sizeof err) < 0 ||
-      rates_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
+      rates_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
+      auth_load(c, pgconn_raw(c->wdb), c->cfg.admin_key, err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
   }
@@ -289,6 +300,10 @@ int main(int argc, char **argv) {
   }
 
   c->zctx = zmq_ctx_new();
+  if (auth_start(c, err, sizeof err) < 0) {
+    log_error("%s", err);
+    goto out;
+  }
   c->wsock = bind_router(c, c->cfg.bind_workers, (int)CODEC_MAX_WORKER_MSG, "workers");
   c->csock = bind_router(c, c->cfg.bind_clients, (int)CODEC_MAX_CLIENT_MSG, "clients");
   if (!c->wsock || !c->csock)
@@ -325,6 +340,7 @@ out:
   zwatch_stop(&c->cwatch);
   pgconn_close(&c->wdb);
   pgconn_close(&c->rdb);
+  auth_free(c);
   uv_run(&loop, UV_RUN_NOWAIT); /* let close callbacks run */
   if (c->wsock)
     zmq_close(c->wsock);

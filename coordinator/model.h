@@ -121,6 +121,13 @@ struct job {
   uint64_t *deps;         /* ids of the jobs it runs after (owned) */
   size_t ndeps;
   bool deps_new;          /* its job_deps rows are not written yet */
+  uint64_t *approvals;    /* the gate jobs of after_approval, as submitted (owned) */
+  uint64_t *gates;        /* the same, 0 once met (owned) */
+  size_t ngates;
+  uint32_t gates_pending; /* of those, the ones with no approved take yet */
+  char *approved_output;  /* the first approved take's first output, owned; NULL until then */
+  uint64_t retake_of;     /* the take this job retakes, 0 if none */
+  uint64_t gate_root;     /* the job whose takes it adds to (itself when not a retake) */
   uint32_t deps_pending;  /* of those, the ones not succeeded yet */
   job_t **dependents;     /* jobs waiting for this one (owned array) */
   size_t ndependents;
@@ -225,6 +232,8 @@ typedef struct coord_settings {
   char *bind_workers, *bind_clients;
   char *output_root;
   char *currency;                 /* e.g. "USD": the one currency of every amount */
+  char *keys_dir;                 /* CURVE: DIR/coordinator.key; NULL: no authentication */
+  char *admin_key;                /* a .pub registered as admin at start, or NULL */
   char *sql_dir;
   long long heartbeat_ms, lease_ms;
   long long log_cap_bytes;        /* attempt log kept in the database */
@@ -233,6 +242,7 @@ typedef struct coord_settings {
 
 typedef struct store store_t;
 typedef struct dispatch dispatch_t;
+typedef struct auth auth_t;
 
 struct coord {
   uv_loop_t *loop;
@@ -254,12 +264,17 @@ struct coord {
   size_t nepisodes, capepisodes;
   uint64_t farm_cpus, farm_mem_mb, farm_gpus; /* connected workers' totals */
   uint64_t farm_version;          /* changes when workers come, go or change */
+  idmap_t gate_waiters;           /* gate job id -> gate_waiters_t*: jobs waiting for its approval */
+  idmap_t decided;                /* take ids decided since start (decisions are final) */
+  idmap_t retake_seeds;           /* gate root -> last seed given to a retake since start */
+  idmap_t approved_roots;         /* gate root -> first output (owned) of approvals since start */
   rate_t *rates;                  /* the rate card, by kind, model and start */
   size_t nrates;
   uv_timer_t budget_timer;        /* running attempts keep costing */
   uint64_t next_job_id, next_task_id, next_attempt_id;
   store_t *store;
   dispatch_t *dispatch;
+  auth_t *auth;                   /* registry and ZAP handler (auth.c) */
   bool dispatch_needed;
   uint64_t started_mono;          /* coordinator start, for reconnect grace */
   uv_prepare_t tick;              /* end-of-iteration work: dispatch, flush */
@@ -291,6 +306,8 @@ void coord_release(coord_t *c);
 typedef struct dep_state {
   uint64_t id;
   job_state_t state;
+  uint64_t gate_root;          /* the job whose takes count for it (itself if not a retake) */
+  const char *approved_output; /* the first output of its root's first approved take, or NULL */
 } dep_state_t;
 
 /* Creates the jobs of a validated submission with ids allocated here.  A
@@ -348,6 +365,9 @@ void job_add_dependent(job_t *dep, job_t *j);
 
 /* A waiting j whose dependencies all succeeded moves on (recovery). */
 void job_deps_settled(coord_t *c, job_t *j);
+
+/* The same, after one of its approval gates was met. */
+void job_gates_settled(coord_t *c, job_t *j);
 
 /* Re-derives the job's state from its task counts (queued -> running,
  * all tasks ended -> succeeded/failed/canceled). */

@@ -35,4 +35,14 @@ void query_logs(coord_t *c, creq_t *r, const Clapper__Request *req);
  * "cpu_hours", "energy_kwh", "budget", "left", "<by>s": [...]}. */
 void query_cost(coord_t *c, creq_t *r, const Clapper__Request *req);
 
+/* The sign-off audit of episode req->name: per shot takes by state, who
+ * decided what, what was approved (machine-generated or not, model,
+ * outputs with SHA-256) and what each kind of take and failed attempts
+ * cost; the totals equal query_cost's. */
+void query_audit(coord_t *c, creq_t *r, const Clapper__Request *req);
+
+/* Recomputes the event log's hash chain: {"ok", "events", "first_broken",
+ * "message"}. */
+void query_audit_verify(coord_t *c, creq_t *r);
+
 #endif

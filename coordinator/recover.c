@@ -11,6 +11,7 @@
 
 #include "cost.h"
 #include "dispatch.h"
+#include "review.h"
 #include "log.h"
 #include "store.h"
 #include "workers.h"
@@ -113,6 +114,29 @@ static int load_episodes(coord_t *c, PGconn *conn, char *err, size_t errlen) {
  * meanwhile, with the reason in the matching *why. */
 static int load_deps(coord_t *c, PGconn *conn, job_t ***cancel, char ***why, size_t *ncancel,
                      char *err, size_t errlen) {
+  PGresult *g = query(conn,
+                      "SELECT d.job_id, d.depends_on, EXISTS (SELECT 1 FROM takes t "
+                      "  JOIN jobs j2 ON j2.id = t.job_id WHERE t.state = 'approved' "
+                      "  AND coalesce(j2.gate_root, j2.id) = d.depends_on) "
+                      "FROM job_deps d JOIN jobs w ON w.id = d.job_id "
+                      "WHERE d.kind = 'after_approval' "
+                      "AND w.state NOT IN ('succeeded', 'failed', 'canceled') ORDER BY d.job_id",
+                      err, errlen);
+  if (!g)
+    return -1;
+  for (int i = 0; i < PQntuples(g); i++) {
+    job_t *j = idmap_get(&c->jobs, (uint64_t)i64(g, i, 0));
+    if (!j || PQgetvalue(g, i, 2)[0] == 't')
+      continue; /* met: its approved output is in the job's row */
+    uint64_t root = (uint64_t)i64(g, i, 1);
+    j->gates = xreallocarray(j->gates, j->ngates + 1, sizeof *j->gates);
+    j->approvals = xreallocarray(j->approvals, j->ngates + 1, sizeof *j->approvals);
+    j->gates[j->ngates] = j->approvals[j->ngates] = root;
+    j->ngates++;
+    j->gates_pending++;
+    review_wait_for(c, j, root);
+  }
+  PQclear(g);
   PGresult *r = query(conn,
                       "SELECT d.job_id, d.depends_on, j.state FROM job_deps d "
                       "JOIN jobs j ON j.id = d.depends_on JOIN jobs w ON w.id = d.job_id "
@@ -151,6 +175,12 @@ static jobfile_t *reparse(const char *project, const char *episode, const char *
     snprintf(err, errlen, "stored spec is not JSON");
     return NULL;
   }
+  /* Dependencies come back from job_deps, already resolved to job ids. */
+  json_object_del(s, "after");
+  bool gated = json_object_get(s, "after_approval") != NULL;
+  json_object_del(s, "after_approval");
+  if (gated) /* keeps {approved_output} allowed in its templates */
+    json_object_set_new(s, "after_approval", json_pack("[s]", "1"));
   json_t *doc = json_pack("{s:s,s:s,s:[o]}", "project", project, "episode", episode, "jobs", s);
   char *text = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
@@ -196,7 +226,8 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   r = query(conn,
             "SELECT j.id, p.name, e.name, j.state, j.spec::text, j.output_dir, j.submitted_by, "
             US("j.submitted_at") ", " US("j.started_at") ", j.reason, j.ntasks, "
-            "(SELECT min(t.id) FROM tasks t WHERE t.job_id = j.id) "
+            "(SELECT min(t.id) FROM tasks t WHERE t.job_id = j.id), j.retake_of, "
+            "coalesce(j.gate_root, j.id), j.approved_output "
             "FROM jobs j JOIN episodes e ON e.id = j.episode_id "
             "JOIN projects p ON p.id = e.project_id "
             "WHERE j.state NOT IN ('succeeded', 'canceled') ORDER BY j.id",
@@ -239,6 +270,10 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     j->reason = xstrdup(PQgetvalue(r, i, 9));
     j->ntasks = (uint32_t)i64(r, i, 10);
     j->first_task_id = (uint64_t)i64(r, i, 11);
+    j->retake_of = (uint64_t)i64(r, i, 12);
+    j->gate_root = (uint64_t)i64(r, i, 13);
+    if (!PQgetisnull(r, i, 14))
+      j->approved_output = xstrdup(PQgetvalue(r, i, 14));
     j->heap_pos = HEAP_NONE;
     j->tasks = xcalloc(j->ntasks ? j->ntasks : 1, sizeof *j->tasks);
     for (uint32_t k = 0; k < j->ntasks; k++) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dispatch.h"
+#include "review.h"
 #include "log.h"
 #include "workers.h"
 
@@ -263,17 +264,19 @@ static const char SQL_SHOT[] =
 static const char SQL_JOB_INSERT[] =
     "INSERT INTO jobs (id, episode_id, shot_id, name, kind, state, priority, max_attempts, "
     "max_lost, retry_backoff_s, timeout_s, seed, requires, provenance, spec, output_dir, "
-    "ntasks, task_counts, reason, submitted_by, submitted_at, started_at, finished_at) "
+    "ntasks, task_counts, reason, submitted_by, submitted_at, started_at, finished_at, "
+    "retake_of, gate_root, approved_output) "
     "SELECT $3, e.id, (SELECT s.id FROM shots s WHERE s.episode_id = e.id AND s.name = $4), "
     "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb, $16::jsonb, $17, $18, "
-    "$19::jsonb, $20, $21, clapper_ts($22), clapper_ts($23), clapper_ts($24) "
+    "$19::jsonb, $20, $21, clapper_ts($22), clapper_ts($23), clapper_ts($24), $25, $26, $27 "
     "FROM episodes e JOIN projects p ON p.id = e.project_id WHERE p.name = $1 AND e.name = $2";
 static const char SQL_JOB_UPDATE[] =
     "UPDATE jobs j SET state = u.state, task_counts = u.counts::jsonb, reason = u.reason, "
     "started_at = clapper_ts(u.started), finished_at = clapper_ts(u.finished), "
-    "updated_at = now() "
+    "approved_output = u.approved, updated_at = now() "
     "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
-    "$6::bigint[]) AS u(id, state, counts, reason, started, finished) WHERE j.id = u.id";
+    "$6::bigint[], $7::text[]) AS u(id, state, counts, reason, started, finished, approved) "
+    "WHERE j.id = u.id";
 static const char SQL_WORKER_UPSERT[] =
     "INSERT INTO workers (name, hostname, state, cpus, memory_mb, gpus, tags, version, "
     "last_seen, drained) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::text[], $8, "
@@ -337,7 +340,7 @@ static const char SQL_LEDGER[] =
     "AS u(a, j, state, s, e, w, g, c, m, gr, cr, amount, energy) JOIN jobs j ON j.id = u.j";
 static const char SQL_DEPS[] =
     "INSERT INTO job_deps (job_id, depends_on, kind) "
-    "SELECT u.job_id, u.dep, 'after' FROM unnest($1::bigint[], $2::bigint[]) AS u(job_id, dep)";
+    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING";
 static const char SQL_EVENTS[] =
     "INSERT INTO events (at, actor, kind, subject_type, subject_id, details) "
     "SELECT clapper_ts(u.at), u.actor, u.kind, u.stype, u.sid, u.details::jsonb "
@@ -417,7 +420,7 @@ static void add_new_job(pgq_t *q, const job_t *j, const job_t *prev) {
   }
   /* A job is usually dispatched, and may even finish, within the batch
    * that creates it: its times go in with the row. */
-  char *p[24] = {
+  char *p[27] = {
       xstrdup(j->project),
       xstrdup(j->episode),
       i64s((int64_t)j->id),
@@ -442,8 +445,11 @@ static void add_new_job(pgq_t *q, const job_t *j, const job_t *prev) {
       i64s(j->submitted_us),
       j->started_us ? i64s(j->started_us) : NULL,
       j->finished_us ? i64s(j->finished_us) : NULL,
+      j->retake_of ? i64s((int64_t)j->retake_of) : NULL,
+      j->gate_root && j->gate_root != j->id ? i64s((int64_t)j->gate_root) : NULL,
+      j->approved_output ? xstrdup(j->approved_output) : NULL,
   };
-  PGQ_ADD(q, SQL_JOB_INSERT, 24, p);
+  PGQ_ADD(q, SQL_JOB_INSERT, 27, p);
 }
 
 static void add_worker(pgq_t *q, const worker_t *w) {
@@ -512,7 +518,7 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
   /* Jobs: new ones first (with their project, episode and shot), and the
    * dependencies of new jobs. */
   const job_t *prev = NULL;
-  col_t ju[6] = {0}, jd[2] = {0};
+  col_t ju[7] = {0}, jd[3] = {0};
   size_t nju = 0, njd = 0;
   for (size_t i = 0; i < s->jobs.n; i++) {
     job_t *j = s->jobs.items[i];
@@ -529,6 +535,10 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
       col_text(&ju[3], j->reason);
       col_us(&ju[4], j->started_us);
       col_us(&ju[5], j->finished_us);
+      if (j->approved_output)
+        col_text(&ju[6], j->approved_output);
+      else
+        col_null(&ju[6]);
       free(cj);
       nju++;
     }
@@ -536,6 +546,12 @@ static void build(coord_t *c, pgq_t *q, batch_t *b) {
       for (size_t k = 0; k < j->ndeps; k++, njd++) {
         col_i64(&jd[0], (int64_t)j->id);
         col_i64(&jd[1], (int64_t)j->deps[k]);
+        col_text(&jd[2], "after");
+      }
+      for (size_t k = 0; k < j->ngates; k++, njd++) {
+        col_i64(&jd[0], (int64_t)j->id);
+        col_i64(&jd[1], (int64_t)j->approvals[k]);
+        col_text(&jd[2], "after_approval");
       }
       j->deps_new = false;
     }
@@ -718,6 +734,7 @@ static void on_committed(void *arg, PGresult *const *results, size_t n, const ch
       continue;
     idmap_del(&c->jobs, j->id);
     dispatch_forget_job(c, j);
+    review_forget_job(c, j);
     job_free(j);
   }
   batch_free(b);

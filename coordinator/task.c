@@ -5,6 +5,7 @@
 
 #include "dispatch.h"
 #include "log.h"
+#include "review.h"
 #include "model.h"
 #include "store.h"
 
@@ -42,12 +43,16 @@ void task_attempt_ended(coord_t *c, task_t *t, attempt_t *a) {
     job_worker_failed(t->job, a->worker);
   /* A canceled job keeps what succeeded; everything else ends canceled. */
   if (t->job->state == JOB_CANCELED) {
-    task_set_state(c, t, a->state == ATTEMPT_SUCCEEDED ? TASK_SUCCEEDED : TASK_CANCELED);
+    bool ok = a->state == ATTEMPT_SUCCEEDED;
+    if (task_set_state(c, t, ok ? TASK_SUCCEEDED : TASK_CANCELED) == 0 && ok &&
+        sp->kind == JOB_KIND_GENERATE)
+      review_task_succeeded(c, t, a);
     return;
   }
   switch ((attempt_state_t)a->state) {
   case ATTEMPT_SUCCEEDED:
-    task_set_state(c, t, TASK_SUCCEEDED);
+    if (task_set_state(c, t, TASK_SUCCEEDED) == 0 && sp->kind == JOB_KIND_GENERATE)
+      review_task_succeeded(c, t, a);
     break;
   case ATTEMPT_FAILED:
   case ATTEMPT_TIMED_OUT:

@@ -203,7 +203,7 @@ static void fill_task(coord_t *c, attempt_t *a, Clapper__Task *m) {
       .take = t->spec.take,
       .seed = t->spec.seed,
       .output_dir = outdir,
-      .approved_output = NULL,
+      .approved_output = j->approved_output,
   };
   m->attempt_id = a->id;
   m->task_id = t->id;
@@ -677,8 +677,15 @@ static void on_logs(coord_t *c, worker_t *w, const Clapper__Logs *l) {
   }
 }
 
-void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, envelope_t *env) {
+void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,
+                        envelope_t *env) {
   if (env->body_case == CLAPPER__ENVELOPE__BODY_HELLO) {
+    /* With keys, a worker is who its key says: the key named local-1 can
+     * only say hello as local-1. */
+    if (user && *user && strcmp(user, env->hello->name) != 0) {
+      log_warn("hello as '%.64s' refused: the connection's key is %s's", env->hello->name, user);
+      return;
+    }
     on_hello(c, ident, identlen, env->hello);
     return;
   }

@@ -21,8 +21,10 @@
 
 #include "model.h"
 
-/* Handles one message from a worker connection (env stays the caller's). */
-void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, envelope_t *env);
+/* Handles one message from a worker connection (env stays the caller's);
+ * user is the name its CURVE key stands for ("" without keys). */
+void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,
+                        envelope_t *env);
 
 /* Queues an item for w, to be sent once the accumulating batch committed. */
 void workers_queue(coord_t *c, worker_t *w, out_kind_t kind, uint64_t id);

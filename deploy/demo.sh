@@ -28,6 +28,24 @@ echo "== submitting $dir/episode.json"
 ids=$(clapper submit --json "$dir/episode.json" | jq -r '.jobs[].job_id' | tr '\n' ' ')
 clapper jobs
 echo
+# The review: a supervisor looks at the generated takes and approves one;
+# the gated render (after_approval) then runs on the approved take.
+gen=$(echo "$ids" | cut -d' ' -f1)
+echo "== waiting for the generated takes of job $gen"
+clapper wait "$gen"
+echo
+echo "== review: the takes, then a supervisor approves the first one"
+keys="$dir/review-keys"
+if [ ! -f "$keys/sue.key" ]; then
+  mkdir -p "$keys"
+  cp "$dir/keys/coordinator.pub" "$keys/"
+  clapper keygen sue --dir "$keys" >/dev/null
+  clapper users add sue --role supervisor --public-key "$keys/sue.pub" >/dev/null
+fi
+clapper takes --episode demo/s01e01
+take=$(clapper takes --json --job "$gen" | jq -r '.takes[0].take_id')
+CLAPPER_KEY="$keys/sue.key" clapper approve "$take" --note "the calmest growth"
+echo
 echo "== waiting for jobs $ids"
 # shellcheck disable=SC2086
 clapper wait $ids
@@ -51,5 +69,9 @@ echo "== cost of the episode (by shot, then by job)"
 clapper cost --episode demo/s01e01
 echo
 clapper cost --episode demo/s01e01 --by job
+echo
+echo "== sign-off audit of the episode"
+clapper audit --episode demo/s01e01
+clapper audit --verify
 echo
 echo "demo finished: outputs in $dir/output; the farm is stopped."

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "keys.h"
 #include "log.h"
 #include "zwatch.h"
 
@@ -31,6 +32,9 @@ struct link {
   zwatch_t *zw;
   uv_timer_t tick;  /* every heartbeat interval */
   uv_timer_t retry; /* Hello retries while it cannot be sent */
+  uv_timer_t auth_retry; /* connecting again after a refused handshake */
+  char **endpoints;      /* owned copies */
+  size_t n_endpoints;
   int open_handles;
   link_callbacks_t cb;
   link_state_t state;
@@ -39,6 +43,12 @@ struct link {
   uint64_t last_hello; /* uv_now of the last Hello sent */
   uint64_t last_full;  /* uv_now of the last Hello or retransmission: all results sent */
   bool started;
+  /* CURVE (NULL mon: a plain connection) */
+  void *mon;            /* the socket's monitor */
+  zwatch_t *mon_zw;
+  keys_event_t last_event; /* the last handshake outcome logged */
+  char key_name[IDENT_MAX + 1];
+  char *key, *server_key; /* file names, for messages */
 };
 
 static void link_set_state(link_t *l, link_state_t to) {
@@ -133,6 +143,55 @@ static void on_readable(zwatch_t *w, void *sock, void *arg) {
   }
 }
 
+/* ZeroMQ gave up on the endpoints after a refused handshake: connect
+ * them again (only the leader binds, so no live connection is cut). */
+static void on_auth_retry(uv_timer_t *t) {
+  link_t *l = t->data;
+  for (size_t i = 0; i < l->n_endpoints; i++) {
+    zmq_disconnect(l->sock, l->endpoints[i]);
+    if (zmq_connect(l->sock, l->endpoints[i]) < 0)
+      log_warn("cannot connect to %s again: %s", l->endpoints[i], zmq_strerror(zmq_errno()));
+  }
+}
+
+/* Logs what the handshakes say, once per change of outcome, and has the
+ * link connect again after ZeroMQ gave up. */
+static void on_monitor(zwatch_t *w, void *mon, void *arg) {
+  (void)w;
+  link_t *l = arg;
+  for (int i = 0; i < RECV_BATCH; i++) {
+    bool gave_up = false;
+    keys_event_t e = keys_monitor_read(mon, &gave_up);
+    if (e == KEYS_EVENT_NONE)
+      break;
+    if (gave_up && !uv_is_active((uv_handle_t *)&l->auth_retry))
+      uv_timer_start(&l->auth_retry, on_auth_retry, LINK_AUTH_RETRY_MS, 0);
+    if (e == KEYS_EVENT_OTHER || e == l->last_event)
+      continue;
+    switch (e) {
+    case KEYS_EVENT_OK:
+      log_info("CURVE handshake with the coordinator done: this worker is %s", l->key_name);
+      break;
+    case KEYS_EVENT_REFUSED: {
+      size_t n = strlen(l->key);
+      bool dotkey = n > 4 && !strcmp(l->key + n - 4, ".key");
+      log_warn("the coordinator refuses the key %s (%s): register it with `clapper users add "
+               "%s --role worker --public-key %.*s.pub`",
+               l->key, l->key_name, l->key_name, (int)(dotkey ? n - 4 : n), l->key);
+      break;
+    }
+    case KEYS_EVENT_MISMATCH:
+      log_warn("the coordinator does not use keys (it runs without --keys): leave out --key");
+      break;
+    default:
+      log_warn("CURVE handshake with the coordinator failed: is %s its public key?",
+               l->server_key);
+      break;
+    }
+    l->last_event = e;
+  }
+}
+
 static int setopt_int(void *sock, int opt, int v, const char *name, char *err, size_t errlen) {
   if (zmq_setsockopt(sock, opt, &v, sizeof v) == 0)
     return 0;
@@ -141,7 +200,10 @@ static int setopt_int(void *sock, int opt, int v, const char *name, char *err, s
 }
 
 link_t *link_new(uv_loop_t *loop, void *zctx, char *const *endpoints, size_t n,
-                 uint32_t heartbeat_ms, const link_callbacks_t *cb, char *err, size_t errlen) {
+                 uint32_t heartbeat_ms, const link_keys_t *keys, const link_callbacks_t *cb,
+                 char *err, size_t errlen) {
+  void *mon = NULL;
+  char key_name[IDENT_MAX + 1] = "";
   void *sock = zmq_socket(zctx, ZMQ_DEALER);
   if (!sock) {
     snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
@@ -160,6 +222,17 @@ link_t *link_new(uv_loop_t *loop, void *zctx, char *const *endpoints, size_t n,
     snprintf(err, errlen, "zmq_setsockopt ZMQ_MAXMSGSIZE: %s", zmq_strerror(zmq_errno()));
     goto fail;
   }
+  if (keys && keys->key) {
+    char why[1024];
+    if (keys_client(sock, keys->key, keys->server_key, key_name, why, sizeof why) < 0) {
+      snprintf(err, errlen, "--key: %s", why);
+      goto fail;
+    }
+    /* Before connecting, so that no handshake goes unseen. */
+    mon = keys_monitor_open(zctx, sock, err, errlen);
+    if (!mon)
+      goto fail;
+  }
   for (size_t i = 0; i < n; i++) {
     if (zmq_connect(sock, endpoints[i]) < 0) {
       snprintf(err, errlen, "--coordinator %s: %s", endpoints[i], zmq_strerror(zmq_errno()));
@@ -177,12 +250,25 @@ link_t *link_new(uv_loop_t *loop, void *zctx, char *const *endpoints, size_t n,
     free(l);
     goto fail;
   }
+  if (mon) {
+    l->mon = mon;
+    l->mon_zw = zwatch_start(loop, mon, on_monitor, l);
+    snprintf(l->key_name, sizeof l->key_name, "%s", key_name);
+    l->key = xstrdup(keys->key);
+    l->server_key = keys->server_key ? xstrdup(keys->server_key) : keys_default_server(keys->key);
+  }
   uv_timer_init(loop, &l->tick);
   uv_timer_init(loop, &l->retry);
-  l->tick.data = l->retry.data = l;
-  l->open_handles = 2;
+  uv_timer_init(loop, &l->auth_retry);
+  l->tick.data = l->retry.data = l->auth_retry.data = l;
+  l->open_handles = 3;
+  l->endpoints = xcalloc(n ? n : 1, sizeof *l->endpoints);
+  for (size_t i = 0; i < n; i++)
+    l->endpoints[i] = xstrdup(endpoints[i]);
+  l->n_endpoints = n;
   return l;
 fail:
+  keys_monitor_close(sock, &mon);
   zmq_close(sock);
   return NULL;
 }
@@ -216,8 +302,14 @@ bool link_welcomed(const link_t *l) { return l->state == LINK_READY; }
 
 static void on_closed(uv_handle_t *h) {
   link_t *l = h->data;
-  if (--l->open_handles == 0)
+  if (--l->open_handles == 0) {
+    for (size_t i = 0; i < l->n_endpoints; i++)
+      free(l->endpoints[i]);
+    free(l->endpoints);
+    free(l->key);
+    free(l->server_key);
     free(l);
+  }
 }
 
 void link_close(link_t **lp) {
@@ -226,8 +318,11 @@ void link_close(link_t **lp) {
     return;
   *lp = NULL;
   zwatch_stop(&l->zw);
+  zwatch_stop(&l->mon_zw);
+  keys_monitor_close(l->sock, &l->mon);
   zmq_close(l->sock);
   l->sock = NULL;
   uv_close((uv_handle_t *)&l->tick, on_closed);
   uv_close((uv_handle_t *)&l->retry, on_closed);
+  uv_close((uv_handle_t *)&l->auth_retry, on_closed);
 }

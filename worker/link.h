@@ -21,6 +21,13 @@
  *     retransmission).
  *   - message: every other message, and Welcome after the link adopted
  *     its heartbeat_ms.
+ *
+ * With a key the socket is a CURVE client (keys_client) and a monitor
+ * watches its handshakes, so that a coordinator refusing the key (or not
+ * using keys, or with another server key) is logged once per change
+ * rather than looking like silence.  ZeroMQ gives up on an endpoint after
+ * a refusal; the link connects again LINK_AUTH_RETRY_MS later, so that a
+ * key registered after the worker started is taken up.
  */
 #ifndef CLAPPER_WORKER_LINK_H
 #define CLAPPER_WORKER_LINK_H
@@ -35,6 +42,7 @@
 #define LINK_HELLO_RETRY_MS 100
 #define LINK_SILENCE_BEATS 3
 #define LINK_RETRANSMIT_BEATS 5
+#define LINK_AUTH_RETRY_MS 2000
 
 typedef struct link link_t;
 
@@ -51,11 +59,20 @@ typedef struct link_callbacks {
   void *arg;
 } link_callbacks_t;
 
-/* Creates the socket in zctx (not owned), connects it to endpoints[0..n)
- * and starts watching it.  Nothing is sent before link_start.  Returns the
- * link, or NULL with a one-line reason in err (a bad endpoint, say). */
+/* The worker's CURVE keys (borrowed): key is its NAME.key, server_key the
+ * coordinator's public key file (NULL: coordinator.pub next to key). */
+typedef struct link_keys {
+  const char *key;
+  const char *server_key;
+} link_keys_t;
+
+/* Creates the socket in zctx (not owned), makes it a CURVE client when
+ * keys is not NULL, connects it to endpoints[0..n) and starts watching it.
+ * Nothing is sent before link_start.  Returns the link, or NULL with a
+ * one-line reason in err (a bad endpoint or key file, say). */
 link_t *link_new(uv_loop_t *loop, void *zctx, char *const *endpoints, size_t n,
-                 uint32_t heartbeat_ms, const link_callbacks_t *cb, char *err, size_t errlen);
+                 uint32_t heartbeat_ms, const link_keys_t *keys, const link_callbacks_t *cb,
+                 char *err, size_t errlen);
 
 /* Sends the first Hello and starts the heartbeat timer. */
 void link_start(link_t *l);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "keys.h"
 #include "log.h"
 
 #define PROG "clapper-worker"
@@ -37,6 +38,14 @@ static size_t table(options_t *o, cfg_opt_t *t) {
                        "tags this worker offers", &o->tags_raw};
   t[n++] = (cfg_opt_t){"workdir", 0, CFG_STRING, NULL, OPTIONS_DEFAULT_WORKDIR, 0, 0, "DIR",
                        "journal, logs and reports", &o->workdir};
+  t[n++] = (cfg_opt_t){"key", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
+                       "this worker's key pair (NAME.key): talk to the coordinator over "
+                       "CURVE (default: in the clear)",
+                       &o->key};
+  t[n++] = (cfg_opt_t){"server-key", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
+                       "the coordinator's public key (default: coordinator.pub next to "
+                       "--key)",
+                       &o->server_key};
   t[n++] = (cfg_opt_t){"heartbeat-ms", 0, CFG_INT, NULL, "1000", 10, 600000, "MS",
                        "heartbeat interval until the coordinator's Welcome sets it",
                        &o->heartbeat_ms};
@@ -56,7 +65,7 @@ static size_t table(options_t *o, cfg_opt_t *t) {
   return n;
 }
 
-#define TABLE_MAX 16
+#define TABLE_MAX 24
 
 char *options_name_from_host(const char *hostname) {
   sbuf_t sb = {0};
@@ -94,6 +103,52 @@ static void split_list(const cfg_list_t *l, char ***out, size_t *n) {
   }
 }
 
+/* Checks --key and --server-key (see options.h); the key's name becomes
+ * the worker's when --name is not given.  0, or -1 with err. */
+static int check_keys(options_t *o, char *err, size_t errlen) {
+  char why[1024];
+  keys_key_t k, server;
+  int rc = -1;
+  if (!o->key) {
+    if (o->server_key)
+      return util_fail(err, errlen, "--server-key needs --key (this worker's key pair)");
+    return 0;
+  }
+  if (!o->key[0])
+    return util_fail(err, errlen, "--key: empty file name");
+  if (keys_load(o->key, &k, why, sizeof why) < 0)
+    return util_fail(err, errlen, "--key: %s", why);
+  char *spath = o->server_key ? xstrdup(o->server_key) : keys_default_server(o->key);
+  if (!k.secret_key[0]) {
+    util_fail(err, errlen, "--key: %s holds no secret key: give the %s.key file, not the "
+              "public one", o->key, k.name);
+    goto out;
+  }
+  if (keys_load(spath, &server, why, sizeof why) < 0) {
+    if (o->server_key)
+      util_fail(err, errlen, "--server-key: %s", why);
+    else
+      util_fail(err, errlen, "--key: %s (the coordinator's public key, looked for next to "
+                "the key; name it with --server-key FILE)", why);
+    goto out;
+  }
+  keys_wipe(&server);
+  if (!o->name) {
+    o->name = xstrdup(k.name);
+  } else if (strcmp(o->name, k.name) != 0) {
+    util_fail_line(err, errlen,
+                   "--name %s differs from the name of the key in %s (%s): the coordinator "
+                   "knows a worker's key by the worker's name",
+                   o->name, o->key, k.name);
+    goto out;
+  }
+  rc = 0;
+out:
+  keys_wipe(&k);
+  free(spath);
+  return rc;
+}
+
 int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen) {
   cfg_opt_t t[TABLE_MAX];
   size_t n = table(o, t);
@@ -123,6 +178,8 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen)
     snprintf(err, errlen, "--workdir: empty directory name");
     goto out;
   }
+  if (check_keys(o, err, errlen) < 0)
+    goto out;
   if (!o->name) {
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) < 0)

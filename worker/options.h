@@ -26,6 +26,8 @@ typedef struct options {
   long long memory_mb; /* 0 until defaulted */
   cfg_list_t tags_raw;
   char *workdir;
+  char *key;        /* --key FILE: this worker's key pair (NULL: no CURVE) */
+  char *server_key; /* --server-key FILE (NULL: coordinator.pub next to key) */
   long long heartbeat_ms;
   long long kill_grace_ms;
   long long drain_timeout_ms;
@@ -42,7 +44,13 @@ typedef struct options {
 /* Parses argv (and --config FILE, and the environment) into o, which must
  * be zeroed.  Returns 0 when the worker should run, 1 when --help or
  * --version was printed (exit 0), or -1 with a one-line message in err
- * (exit 2).  In every case release o with options_free. */
+ * (exit 2).  In every case release o with options_free.
+ *
+ * With --key the key files are checked here (keys_load: the key pair, and
+ * the coordinator's public key from --server-key or coordinator.pub next
+ * to the key), and the worker's name defaults to the key's name; a --name
+ * that differs from it is refused, since the coordinator knows a worker's
+ * key by the worker's name. */
 int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen) MUSTCHECK;
 
 /* Releases everything o holds. */

@@ -549,8 +549,9 @@ int worker_run(const options_t *o) {
       .message = on_link_message,
       .arg = &w,
   };
+  link_keys_t keys = {.key = o->key, .server_key = o->server_key};
   w.link = link_new(&w.loop, w.zctx, o->endpoints, o->n_endpoints, (uint32_t)o->heartbeat_ms,
-                    &cb, err, sizeof err);
+                    o->key ? &keys : NULL, &cb, err, sizeof err);
   if (!w.link) {
     fprintf(stderr, "clapper-worker: %s\n", err);
     rc = 2;

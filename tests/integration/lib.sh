@@ -91,7 +91,7 @@ farm_up() {
   }
   # shellcheck disable=SC1091
   . "$FARM/env"
-  export CLAPPER_DB CLAPPER_COORDINATOR
+  export CLAPPER_DB CLAPPER_COORDINATOR CLAPPER_KEY
 }
 
 # wait_for SECONDS COMMAND...: retry COMMAND until it succeeds.
@@ -121,8 +121,17 @@ start_worker() {
   local name=$1
   shift
   mkdir -p "$FARM/logs" "$T/workers/$name"
+  # A secure farm admits a worker by its key: make one and register it.
+  local keyargs=()
+  if [ -n "${CLAPPER_KEY:-}" ]; then
+    [ -f "$FARM/keys/$name.key" ] || clapper keygen "$name" --dir "$FARM/keys" >/dev/null
+    clapper users list --json | jq -e --arg n "$name" '.users[] | select(.name == $n)' >/dev/null ||
+      clapper users add "$name" --role worker --public-key "$FARM/keys/$name.pub" >/dev/null ||
+      fail "cannot register the key of worker $name"
+    keyargs=(--key "$FARM/keys/$name.key")
+  fi
   clapper-worker --coordinator "$(workers_endpoint)" --name "$name" \
-    --workdir "$T/workers/$name" "$@" >>"$FARM/logs/$name.log" 2>&1 &
+    --workdir "$T/workers/$name" "${keyargs[@]}" "$@" >>"$FARM/logs/$name.log" 2>&1 &
   EXTRA_WORKERS+=($!)
   disown $!
   wait_for 30 worker_online "$name" || fail "worker $name did not come online"

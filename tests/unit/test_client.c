@@ -16,7 +16,13 @@
  * found before anything is sent (forms, amounts, --from, P/E, --by), the
  * request fields (kind, name, amount, at_us, by), and the table, line,
  * CSV and --json output of canned replies; the CSV is parsed back and its
- * TOTAL row compared with the table's.
+ * TOTAL row compared with the table's.  The sign-off verbs (takes,
+ * approve, reject, request-changes, retake, audit, audit --verify) too:
+ * their argument errors (nothing is sent), the request fields (name, shot,
+ * state, ids, note), the table, lines, CSV (its TOTAL row equal to the
+ * reply's totals) and --json of canned replies, the coordinator's
+ * refusals (forbidden, invalid_state, not_found), and the exit status of
+ * an intact and of a broken event log.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +41,7 @@
 #include "cmd.h"
 #include "codec.h"
 #include "farm.h"
+#include "keys.h"
 #include "output.h"
 #include "proc.h"
 #include "rpc.h"
@@ -133,6 +140,9 @@ typedef struct fake {
   char kind[FAKE_MAX][32];
   int64_t at_us[FAKE_MAX];
   char by[FAKE_MAX][32];
+  char shot[FAKE_MAX][64];
+  char state[FAKE_MAX][32];
+  char public_key[FAKE_MAX][48];
 } fake_t;
 
 static void *fake_main(void *arg) {
@@ -167,6 +177,10 @@ static void *fake_main(void *arg) {
       snprintf(f->kind[i], sizeof f->kind[i], "%s", req->kind ? req->kind : "");
       f->at_us[i] = req->at_us;
       snprintf(f->by[i], sizeof f->by[i], "%s", req->by ? req->by : "");
+      snprintf(f->shot[i], sizeof f->shot[i], "%s", req->shot ? req->shot : "");
+      snprintf(f->state[i], sizeof f->state[i], "%s", req->state ? req->state : "");
+      snprintf(f->public_key[i], sizeof f->public_key[i], "%s",
+               req->public_key ? req->public_key : "");
     }
     Clapper__Reply reply = CLAPPER__REPLY__INIT;
     Clapper__Envelope out = CLAPPER__ENVELOPE__INIT;
@@ -1884,7 +1898,1114 @@ static void test_cost(void) {
   CHECK_INT(fn.served, 3);
 }
 
+/* ---------------------------------------------------------------- sign-off verbs */
+
+/* Runs each usage case with and without --json against a fake that must
+ * receive nothing: status 2, the one-line error, the usage document. */
+static void check_usage_cases(const usage_case_t *cases, size_t ncases) {
+  fake_t fk = {.nreq = 1, .jsons = (const char *const[]){"{}"}, .njsons = 1};
+  fake_start(&fk);
+  for (size_t i = 0; i < ncases; i++) {
+    int n = argv_len(cases[i].argv, (int)ARRAY_SIZE(cases[i].argv) - 1);
+    const char *full[ARRAY_SIZE(cases[i].argv) + 3];
+    memcpy(full, cases[i].argv, (size_t)n * sizeof *full);
+    full[n] = "--coordinator";
+    full[n + 1] = fk.endpoint;
+    bool has_json = false;
+    for (int k = 0; k < n; k++)
+      has_json |= !strcmp(full[k], "--json");
+    run_t r;
+    if (!has_json) {
+      r = run_cmd(cases[i].e, n + 2, full);
+      check_error(&r, 2, cases[i].needle, false, NULL);
+      if (r.status != 2 || !strstr(r.err, cases[i].needle))
+        fprintf(stderr, "  (case %zu: %s)\n", i, r.err);
+      run_free(&r);
+    }
+    full[n + 2] = "--json";
+    r = run_cmd(cases[i].e, n + 3, full);
+    check_error(&r, 2, cases[i].needle, true, "usage");
+    if (r.status != 2 || !strstr(r.err, cases[i].needle))
+      fprintf(stderr, "  (case %zu with --json: %s)\n", i, r.err);
+    run_free(&r);
+  }
+  /* Nothing was sent: the fake's one request is a ping of our own. */
+  Clapper__Request ping = CLAPPER__REQUEST__INIT;
+  ping.verb = CLAPPER__VERB__VERB_PING;
+  cli_error_t err;
+  json_t *doc = rpc_call_json(fk.endpoint, &ping, 5000, &err);
+  CHECK(doc != NULL);
+  json_decref(doc);
+  fake_stop(&fk);
+  CHECK_INT(fk.served, 1);
+  CHECK_INT(fk.verb[0], CLAPPER__VERB__VERB_PING);
+}
+
+static void test_signoff_arguments(void) {
+  const usage_case_t cases[] = {
+      /* takes: every filter checked before anything is sent */
+      {&cmd_takes_entry,
+       {"takes", "--episode", "hod"},
+       "invalid episode 'hod': expected PROJECT/EPISODE"},
+      {&cmd_takes_entry, {"takes", "--episode", "hod/E1"}, "invalid episode 'E1' in 'hod/E1'"},
+      {&cmd_takes_entry,
+       {"takes", "--shot", "Sh010"},
+       "invalid --shot 'Sh010': expected [a-z0-9][a-z0-9_.-]{0,63}"},
+      {&cmd_takes_entry, {"takes", "--shot", ""}, "invalid --shot ''"},
+      {&cmd_takes_entry,
+       {"takes", "--state", "done"},
+       "invalid --state 'done': expected pending_review, approved, changes_requested or "
+       "rejected"},
+      {&cmd_takes_entry, {"takes", "--state=Approved"}, "invalid --state 'Approved'"},
+      {&cmd_takes_entry,
+       {"takes", "--job", "0"},
+       "invalid --job '0': expected a positive integer"},
+      {&cmd_takes_entry, {"takes", "--job", "12x"}, "invalid --job '12x'"},
+      {&cmd_takes_entry, {"takes", "sh010"}, "takes: too many arguments"},
+      {&cmd_takes_entry, {"takes", "--bogus"}, "unknown option --bogus"},
+      /* approve, reject, request-changes, retake: one take id */
+      {&cmd_approve_entry, {"approve"}, "approve: missing argument"},
+      {&cmd_approve_entry, {"approve", "7", "8"}, "approve: too many arguments"},
+      {&cmd_approve_entry,
+       {"approve", "x7", "--note", "ok"},
+       "invalid take id 'x7': expected a positive integer"},
+      {&cmd_reject_entry, {"reject", "0"}, "invalid take id '0'"},
+      {&cmd_request_changes_entry, {"request-changes", "1.5"}, "invalid take id '1.5'"},
+      {&cmd_request_changes_entry,
+       {"request-changes", "7", "8", "--note", "x"},
+       "request-changes: too many arguments"},
+      {&cmd_retake_entry, {"retake"}, "retake: missing argument"},
+      {&cmd_retake_entry, {"retake", "99999999999999999999"}, "invalid take id"},
+      {&cmd_retake_entry, {"retake", "7", "--note", "again"}, "unknown option --note"},
+      /* audit */
+      {&cmd_audit_entry, {"audit"}, "audit: --episode PROJECT/EPISODE is required"},
+      {&cmd_audit_entry,
+       {"audit", "--episode", "Hod/e1"},
+       "invalid project 'Hod' in 'Hod/e1'"},
+      {&cmd_audit_entry,
+       {"audit", "--episode", "hod/e1", "--csv", "--json"},
+       "audit: --csv and --json cannot be combined"},
+      {&cmd_audit_entry, {"audit", "--verify", "--csv"}, "audit: --verify has no CSV form"},
+      {&cmd_audit_entry, {"audit", "--verify", "--episode", "hod"}, "invalid episode 'hod'"},
+      {&cmd_audit_entry, {"audit", "--episode", "hod/e1", "sh010"}, "audit: too many arguments"},
+  };
+  check_usage_cases(cases, ARRAY_SIZE(cases));
+
+  /* --help is not an error, for every verb. */
+  const struct cmd_entry *entries[] = {&cmd_takes_entry,   &cmd_approve_entry,
+                                       &cmd_reject_entry,  &cmd_request_changes_entry,
+                                       &cmd_retake_entry,  &cmd_audit_entry};
+  fflush(stdout);
+  int saved = dup(STDOUT_FILENO);
+  int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  CHECK(saved >= 0 && devnull >= 0);
+  dup2(devnull, STDOUT_FILENO); /* the help goes to stdout */
+  for (size_t i = 0; i < ARRAY_SIZE(entries); i++) {
+    const char *h[] = {entries[i]->name, "--help"};
+    run_t r = run_cmd(entries[i], 2, h);
+    CHECK_INT(r.status, 0);
+    CHECK_STR(r.err, "");
+    run_free(&r);
+  }
+  fflush(stdout);
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+  close(devnull);
+}
+
+static const char *const TAKES_JSON =
+    "{\"takes\": ["
+    "{\"take_id\": 7, \"job_id\": 12, \"job\": \"sh010-gen\", \"task_id\": 40, \"shot\": "
+    "\"sh010\", \"kind\": \"generate\", \"state\": \"approved\", \"seed\": 1001, \"take\": 2, "
+    "\"outputs\": [{\"path\": \"/farm/out/12/40/take.mp4\", \"size\": 1048576, \"sha256\": "
+    "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"}, {\"path\": "
+    "\"/farm/out/12/40/take.json\", \"size\": 12, \"sha256\": \"\"}], \"provenance\": "
+    "{\"model\": \"wan-2.1\", \"model_version\": \"14b\", \"seed\": 1001}, \"decided_by\": "
+    "\"alice\", \"decided_at\": \"2026-11-26T04:10:10.123456Z\", \"note\": \"looks great, the "
+    "rain reads well against the neon sign\", \"created_at\": \"2026-11-26T04:00:00.000000Z\"},"
+    "{\"take_id\": 8, \"job_id\": 12, \"job\": \"sh010-gen\", \"task_id\": 41, \"shot\": "
+    "\"sh010\", \"kind\": \"generate\", \"state\": \"pending_review\", \"seed\": 1002, "
+    "\"take\": 3, \"outputs\": [], \"provenance\": {}, \"decided_by\": null, \"decided_at\": "
+    "null, \"note\": \"\", \"created_at\": \"2026-11-26T04:01:00.000000Z\"},"
+    "{\"take_id\": 9, \"job_id\": 13, \"job\": \"final\", \"task_id\": null, \"shot\": null, "
+    "\"kind\": \"render\", \"state\": \"rejected\", \"seed\": null, \"take\": null, "
+    "\"outputs\": [{\"path\": \"/farm/out/13/1001.exr\", \"size\": 10, \"sha256\": \"ab\"}], "
+    "\"provenance\": {\"job\": \"final\"}, \"decided_by\": \"bob\", \"decided_at\": "
+    "\"2026-11-26T05:00:00.000000Z\", \"note\": \"line1\\nline2\", \"created_at\": "
+    "\"2026-11-26T04:30:00.000000Z\"}]}";
+
+static void test_takes(void) {
+  const char *jsons[] = {TAKES_JSON, TAKES_JSON, TAKES_JSON, "{\"takes\": []}"};
+  fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
+  fake_start(&fk);
+
+  /* The table: JOB is the name, OUTPUT the first path, null and "" read
+   * "-", long notes are cut and line breaks cannot split a row. */
+  const char *a0[] = {"takes"};
+  run_t r = run_at(&cmd_takes_entry, fk.endpoint, 1, a0);
+  check_ok(&r,
+           "TAKE  JOB        SHOT   KIND      STATE           SEED  OUTPUT                    "
+           "DECIDED-BY  NOTE\n"
+           "   7  sh010-gen  sh010  generate  approved        1001  /farm/out/12/40/take.mp4  "
+           "alice       looks great, the rain reads well agai...\n"
+           "   8  sh010-gen  sh010  generate  pending_review  1002  -                         "
+           "-           -\n"
+           "   9  final      -      render    rejected           -  /farm/out/13/1001.exr     "
+           "bob         line1 line2\n");
+  run_free(&r);
+  /* Every filter goes into the request. */
+  const char *a1[] = {"takes", "--episode", "hod/e1", "--shot", "sh010", "--state",
+                      "approved", "--job", "12"};
+  r = run_at(&cmd_takes_entry, fk.endpoint, 9, a1);
+  CHECK_INT(r.status, 0);
+  CHECK_INT(count_lines(r.out), 4);
+  run_free(&r);
+  /* --json: the reply as it is. */
+  const char *a2[] = {"takes", "--json", "--state=pending_review"};
+  r = run_at(&cmd_takes_entry, fk.endpoint, 3, a2);
+  CHECK_INT(r.status, 0);
+  CHECK_STR(r.err, "");
+  json_t *doc = json_loads(r.out, 0, NULL);
+  json_t *takes = json_object_get(doc, "takes");
+  CHECK_INT(json_array_size(takes), 3);
+  json_t *t0 = json_array_get(takes, 0);
+  CHECK_INT(json_integer_value(json_object_get(t0, "take_id")), 7);
+  CHECK_INT(json_integer_value(json_object_get(t0, "job_id")), 12);
+  CHECK_STR(json_string_value(json_object_get(t0, "state")), "approved");
+  CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(t0, "outputs"), 0),
+                                              "sha256")),
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+  CHECK_STR(json_string_value(json_object_get(json_object_get(t0, "provenance"), "model")),
+            "wan-2.1");
+  json_t *t2 = json_array_get(takes, 2);
+  CHECK(json_is_null(json_object_get(t2, "task_id")));
+  CHECK(json_is_null(json_object_get(t2, "shot")));
+  CHECK(json_is_null(json_object_get(t2, "seed")));
+  CHECK(json_is_null(json_object_get(json_array_get(takes, 1), "decided_by")));
+  json_decref(doc);
+  run_free(&r);
+  /* No takes. */
+  const char *a3[] = {"takes", "--episode", "hod/e2"};
+  r = run_at(&cmd_takes_entry, fk.endpoint, 3, a3);
+  check_ok(&r, "no takes\n");
+  run_free(&r);
+  fake_stop(&fk);
+
+  CHECK_INT(fk.served, 4);
+  for (int i = 0; i < 4; i++)
+    CHECK_INT(fk.verb[i], CLAPPER__VERB__VERB_TAKES);
+  /* No filter: everything empty, no ids. */
+  CHECK_STR(fk.name[0], "");
+  CHECK_STR(fk.shot[0], "");
+  CHECK_STR(fk.state[0], "");
+  CHECK_INT(fk.nids[0], 0);
+  /* All filters. */
+  CHECK_STR(fk.name[1], "hod/e1");
+  CHECK_STR(fk.shot[1], "sh010");
+  CHECK_STR(fk.state[1], "approved");
+  CHECK_INT(fk.nids[1], 1);
+  CHECK_INT(fk.id0[1], 12);
+  /* Options do not stick to the next run. */
+  CHECK_STR(fk.name[2], "");
+  CHECK_STR(fk.shot[2], "");
+  CHECK_STR(fk.state[2], "pending_review");
+  CHECK_INT(fk.nids[2], 0);
+  CHECK_STR(fk.name[3], "hod/e2");
+  CHECK_STR(fk.state[3], "");
+
+  /* The coordinator's refusal. */
+  fake_t fn = {.nreq = 1, .error_code = "not_found", .error_message = "no such job: 99"};
+  fake_start(&fn);
+  const char *b0[] = {"takes", "--job", "99", "--json"};
+  r = run_at(&cmd_takes_entry, fn.endpoint, 4, b0);
+  check_error(&r, 1, "no such job: 99", true, "not_found");
+  run_free(&r);
+  fake_stop(&fn);
+}
+
+/* A decision reply: {"take": {...}} with state, decider and note. */
+static char *take_reply(int id, const char *state, const char *by, const char *note) {
+  json_t *doc = json_pack("{s:{s:i,s:i,s:s,s:i,s:s,s:s,s:s,s:i,s:[],s:{},s:s?,s:s?,s:s,s:s}}",
+                          "take", "take_id", id, "job_id", 12, "job", "sh010-gen", "task_id",
+                          30 + id, "shot", "sh010", "kind", "generate", "state", state, "seed",
+                          1000 + id, "outputs", "provenance", "decided_by", by,
+                          "decided_at", by ? "2026-11-26T04:10:10.123456Z" : NULL, "note", note,
+                          "created_at", "2026-11-26T04:00:00.000000Z");
+  char *s = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  return s;
+}
+
+static void test_review(void) {
+  char *replies[] = {
+      take_reply(7, "approved", "alice", "looks great"),
+      take_reply(8, "rejected", "bob", ""),
+      take_reply(9, "changes_requested", "alice", "more rain"),
+      xstrdup("{\"jobs\": [{\"job_id\": 14, \"name\": \"sh0420-gen-r1\", \"tasks\": 1, "
+              "\"seed\": 1004}], \"take\": {\"take_id\": 7, \"job_id\": 12, \"state\": "
+              "\"rejected\"}}"),
+      take_reply(10, "approved", "alice", "ok"),
+      xstrdup("{\"jobs\": [{\"job_id\": 15, \"name\": \"sh0420-gen-r2\", \"tasks\": 1, "
+              "\"seed\": 1005}], \"take\": {\"take_id\": 7, \"job_id\": 12, \"state\": "
+              "\"rejected\"}}"),
+  };
+  const char *jsons[ARRAY_SIZE(replies)];
+  for (size_t i = 0; i < ARRAY_SIZE(replies); i++)
+    jsons[i] = replies[i];
+  fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
+  fake_start(&fk);
+
+  const char *a0[] = {"approve", "7", "--note", "looks great"};
+  run_t r = run_at(&cmd_approve_entry, fk.endpoint, 4, a0);
+  check_ok(&r, "take 7 approved by alice: looks great\n");
+  run_free(&r);
+  const char *a1[] = {"reject", "8"};
+  r = run_at(&cmd_reject_entry, fk.endpoint, 2, a1);
+  check_ok(&r, "take 8 rejected by bob\n");
+  run_free(&r);
+  const char *a2[] = {"request-changes", "--note=more rain", "9"};
+  r = run_at(&cmd_request_changes_entry, fk.endpoint, 3, a2);
+  check_ok(&r, "take 9 changes requested by alice: more rain\n");
+  run_free(&r);
+  const char *a3[] = {"retake", "7"};
+  r = run_at(&cmd_retake_entry, fk.endpoint, 2, a3);
+  check_ok(&r, "take 7: retake queued as job 14 sh0420-gen-r1 (seed 1004)\n");
+  run_free(&r);
+  /* --json: the reply as it is. */
+  const char *a4[] = {"approve", "10", "--json", "--note", "ok"};
+  r = run_at(&cmd_approve_entry, fk.endpoint, 5, a4);
+  CHECK_INT(r.status, 0);
+  CHECK_STR(r.err, "");
+  json_t *doc = json_loads(r.out, 0, NULL);
+  json_t *take = json_object_get(doc, "take");
+  CHECK_INT(json_integer_value(json_object_get(take, "take_id")), 10);
+  CHECK_STR(json_string_value(json_object_get(take, "state")), "approved");
+  CHECK_STR(json_string_value(json_object_get(take, "decided_by")), "alice");
+  CHECK_STR(json_string_value(json_object_get(take, "note")), "ok");
+  json_decref(doc);
+  run_free(&r);
+  const char *a5[] = {"retake", "--json", "7"};
+  r = run_at(&cmd_retake_entry, fk.endpoint, 3, a5);
+  CHECK_INT(r.status, 0);
+  doc = json_loads(r.out, 0, NULL);
+  json_t *job = json_array_get(json_object_get(doc, "jobs"), 0);
+  CHECK_INT(json_integer_value(json_object_get(job, "job_id")), 15);
+  CHECK_STR(json_string_value(json_object_get(job, "name")), "sh0420-gen-r2");
+  CHECK_INT(json_integer_value(json_object_get(job, "seed")), 1005);
+  CHECK_INT(json_integer_value(json_object_get(json_object_get(doc, "take"), "take_id")), 7);
+  json_decref(doc);
+  run_free(&r);
+  fake_stop(&fk);
+  for (size_t i = 0; i < ARRAY_SIZE(replies); i++)
+    free(replies[i]);
+
+  CHECK_INT(fk.served, 6);
+  static const Clapper__Verb want_verb[] = {
+      CLAPPER__VERB__VERB_APPROVE, CLAPPER__VERB__VERB_REJECT, CLAPPER__VERB__VERB_REQUEST_CHANGES,
+      CLAPPER__VERB__VERB_RETAKE,  CLAPPER__VERB__VERB_APPROVE, CLAPPER__VERB__VERB_RETAKE};
+  static const uint64_t want_id[] = {7, 8, 9, 7, 10, 7};
+  static const char *const want_note[] = {"looks great", "", "more rain", "", "ok", ""};
+  for (size_t i = 0; i < ARRAY_SIZE(want_verb); i++) {
+    CHECK_INT(fk.verb[i], want_verb[i]);
+    CHECK_INT(fk.nids[i], 1);
+    CHECK_INT(fk.id0[i], want_id[i]);
+    CHECK_STR(fk.note[i], want_note[i]);
+  }
+
+  /* The coordinator's refusals, as it words them. */
+  static const struct {
+    const struct cmd_entry *e;
+    const char *verb, *code, *message;
+  } refusals[] = {
+      {&cmd_approve_entry, "approve", "forbidden",
+       "approve: the role submitter may not review takes (supervisor or admin)"},
+      {&cmd_reject_entry, "reject", "invalid_state",
+       "take 7 was already rejected: decisions are final"},
+      {&cmd_request_changes_entry, "request-changes", "not_found", "no such take: 70"},
+      {&cmd_retake_entry, "retake", "not_found", "no such take: 70"},
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(refusals); i++) {
+    fake_t fe = {.nreq = 2, .error_code = refusals[i].code, .error_message = refusals[i].message};
+    fake_start(&fe);
+    const char *b0[] = {refusals[i].verb, "70"};
+    r = run_at(refusals[i].e, fe.endpoint, 2, b0);
+    check_error(&r, 1, refusals[i].message, false, NULL);
+    run_free(&r);
+    const char *b1[] = {refusals[i].verb, "70", "--json"};
+    r = run_at(refusals[i].e, fe.endpoint, 3, b1);
+    check_error(&r, 1, refusals[i].message, true, refusals[i].code);
+    run_free(&r);
+    fake_stop(&fe);
+    CHECK_INT(fe.served, 2);
+  }
+}
+
+static const char *const AUDIT_JSON =
+    "{\"episode\": \"hod/e1\", \"currency\": \"USD\", \"shots\": ["
+    "{\"shot\": \"sh010\", "
+    "\"takes\": {\"generated\": 3, \"approved\": 1, \"rejected\": 1, \"pending\": 1, "
+    "\"changes_requested\": 0}, "
+    "\"decisions\": ["
+    "{\"take_id\": 7, \"job\": \"sh010-gen\", \"kind\": \"generate\", \"state\": \"approved\", "
+    "\"decided_by\": \"alice\", \"decided_at\": \"2026-11-26T04:10:10.123456Z\", \"note\": "
+    "\"looks great\"}, "
+    "{\"take_id\": 8, \"job\": \"sh010-gen\", \"kind\": \"generate\", \"state\": \"rejected\", "
+    "\"decided_by\": \"bob\", \"decided_at\": \"2026-11-26T04:12:00.000000Z\", \"note\": \"\"}], "
+    "\"approved\": ["
+    "{\"take_id\": 7, \"job\": \"sh010-gen\", \"kind\": \"generate\", \"machine_generated\": "
+    "true, \"model\": \"wan-2.1\", \"model_version\": \"14b\", \"outputs\": [{\"path\": "
+    "\"/farm/out/12/40/take.mp4\", \"sha256\": "
+    "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"}]}], "
+    "\"cost\": {\"approved\": \"1.000000\", \"rejected\": \"1.000000\", \"pending\": "
+    "\"1.000000\", \"changes_requested\": \"0.000000\", \"failed_attempts\": \"0.500000\", "
+    "\"other\": \"0.000000\", \"total\": \"3.500000\"}, "
+    "\"energy_kwh\": {\"approved\": 0.1, \"rejected\": 0.1, \"pending\": 0.1, "
+    "\"changes_requested\": 0, \"failed_attempts\": 0.05, \"other\": 0, \"total\": 0.35}}, "
+    "{\"shot\": null, "
+    "\"takes\": {\"generated\": 1, \"approved\": 1, \"rejected\": 0, \"pending\": 0, "
+    "\"changes_requested\": 0}, "
+    "\"decisions\": [{\"take_id\": 9, \"job\": \"final\", \"kind\": \"render\", \"state\": "
+    "\"approved\", \"decided_by\": \"alice\", \"decided_at\": \"2026-11-26T05:00:00.000000Z\", "
+    "\"note\": \"ship it\"}], "
+    "\"approved\": [{\"take_id\": 9, \"job\": \"final\", \"kind\": \"render\", "
+    "\"machine_generated\": false, \"model\": null, \"model_version\": null, \"outputs\": ["
+    "{\"path\": \"/farm/out/13/1001.exr\", \"sha256\": \"aa\"}, {\"path\": "
+    "\"/farm/out/13/1002.exr\", \"sha256\": \"bb\"}]}], "
+    "\"cost\": {\"approved\": \"2.000000\", \"rejected\": \"0.000000\", \"pending\": "
+    "\"0.000000\", \"changes_requested\": \"0.000000\", \"failed_attempts\": \"0.000000\", "
+    "\"other\": \"0.250000\", \"total\": \"2.250000\"}, "
+    "\"energy_kwh\": {\"approved\": 0.2, \"rejected\": 0, \"pending\": 0, "
+    "\"changes_requested\": 0, \"failed_attempts\": 0, \"other\": 0.0125, \"total\": 0.2125}}], "
+    "\"totals\": {"
+    "\"takes\": {\"generated\": 4, \"approved\": 2, \"rejected\": 1, \"pending\": 1, "
+    "\"changes_requested\": 0}, "
+    "\"cost\": {\"approved\": \"3.000000\", \"rejected\": \"1.000000\", \"pending\": "
+    "\"1.000000\", \"changes_requested\": \"0.000000\", \"failed_attempts\": \"0.500000\", "
+    "\"other\": \"0.250000\", \"total\": \"5.750000\"}, "
+    "\"energy_kwh\": {\"approved\": 0.3, \"rejected\": 0.1, \"pending\": 0.1, "
+    "\"changes_requested\": 0, \"failed_attempts\": 0.05, \"other\": 0.0125, \"total\": "
+    "0.5625}}}";
+
+#define AUDIT_CSV_HEADER                                                                           \
+  "shot,generated,approved,rejected,pending,changes_requested,cost_approved,cost_rejected,"       \
+  "cost_pending,cost_changes_requested,cost_failed_attempts,cost_other,cost_total,kwh_total"
+
+static void test_audit(void) {
+  const char *jsons[] = {AUDIT_JSON, AUDIT_JSON, AUDIT_JSON,
+                         "{\"episode\": \"hod/e2\", \"currency\": \"USD\", \"shots\": [], "
+                         "\"totals\": {\"takes\": {\"generated\": 0, \"approved\": 0, "
+                         "\"rejected\": 0, \"pending\": 0, \"changes_requested\": 0}, "
+                         "\"cost\": {\"approved\": \"0.000000\", \"rejected\": \"0.000000\", "
+                         "\"pending\": \"0.000000\", \"changes_requested\": \"0.000000\", "
+                         "\"failed_attempts\": \"0.000000\", \"other\": \"0.000000\", "
+                         "\"total\": \"0.000000\"}, \"energy_kwh\": {\"approved\": 0, "
+                         "\"rejected\": 0, \"pending\": 0, \"changes_requested\": 0, "
+                         "\"failed_attempts\": 0, \"other\": 0, \"total\": 0}}}"};
+  fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
+  fake_start(&fk);
+
+  const char *a0[] = {"audit", "--episode", "hod/e1"};
+  run_t r = run_at(&cmd_audit_entry, fk.endpoint, 3, a0);
+  check_ok(&r,
+           "audit of episode hod/e1\n"
+           "shot sh010: 3 takes generated, 1 approved, 1 rejected, 1 pending, 0 changes "
+           "requested\n"
+           "  take 7 approved by alice at 2026-11-26T04:10:10.123456Z: looks great\n"
+           "  take 8 rejected by bob at 2026-11-26T04:12:00.000000Z\n"
+           "  approved take 7: machine-generated (wan-2.1 14b)\n"
+           "    sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08  "
+           "/farm/out/12/40/take.mp4\n"
+           "  cost USD: approved 1.000000, rejected 1.000000, pending 1.000000, changes "
+           "requested 0.000000, failed attempts 0.500000, other 0.000000, total 3.500000\n"
+           "  energy kWh: approved 0.100, rejected 0.100, pending 0.100, changes requested "
+           "0.000, failed attempts 0.050, other 0.000, total 0.350\n"
+           "shot -: 1 take generated, 1 approved, 0 rejected, 0 pending, 0 changes requested\n"
+           "  take 9 approved by alice at 2026-11-26T05:00:00.000000Z: ship it\n"
+           "  approved take 9: rendered\n"
+           "    sha256 aa  /farm/out/13/1001.exr\n"
+           "    sha256 bb  /farm/out/13/1002.exr\n"
+           "  cost USD: approved 2.000000, rejected 0.000000, pending 0.000000, changes "
+           "requested 0.000000, failed attempts 0.000000, other 0.250000, total 2.250000\n"
+           "  energy kWh: approved 0.200, rejected 0.000, pending 0.000, changes requested "
+           "0.000, failed attempts 0.000, other 0.013, total 0.212\n"
+           "TOTAL: 4 takes generated, 2 approved, 1 rejected, 1 pending, 0 changes requested\n"
+           "  cost USD: approved 3.000000, rejected 1.000000, pending 1.000000, changes "
+           "requested 0.000000, failed attempts 0.500000, other 0.250000, total 5.750000\n"
+           "  energy kWh: approved 0.300, rejected 0.100, pending 0.100, changes requested "
+           "0.000, failed attempts 0.050, other 0.013, total 0.562\n");
+  run_free(&r);
+
+  /* --csv: one row per shot, a TOTAL row equal to the reply's totals. */
+  const char *a1[] = {"audit", "--csv", "--episode", "hod/e1"};
+  r = run_at(&cmd_audit_entry, fk.endpoint, 4, a1);
+  check_ok(&r, AUDIT_CSV_HEADER "\r\n"
+               "sh010,3,1,1,1,0,1.000000,1.000000,1.000000,0.000000,0.500000,0.000000,3.500000,"
+               "0.350\r\n"
+               ",1,1,0,0,0,2.000000,0.000000,0.000000,0.000000,0.000000,0.250000,2.250000,"
+               "0.212\r\n"
+               "TOTAL,4,2,1,1,0,3.000000,1.000000,1.000000,0.000000,0.500000,0.250000,5.750000,"
+               "0.562\r\n");
+  csv_t c;
+  csv_parse(r.out, &c);
+  CHECK(c.ok);
+  CHECK_INT(c.nrec, 4);
+  json_t *reply = json_loads(AUDIT_JSON, 0, NULL);
+  const json_t *totals = json_object_get(reply, "totals");
+  if (c.ok && c.nrec == 4) {
+    CHECK_INT(c.nfields[0], 14);
+    CHECK_STR(c.field[0][0], "shot");
+    CHECK_STR(c.field[0][13], "kwh_total");
+    CHECK_STR(c.field[2][0], ""); /* a null shot */
+    const int last = 3;
+    CHECK_INT(c.nfields[last], 14);
+    CHECK_STR(c.field[last][0], "TOTAL");
+    /* The header names the figure; the TOTAL field is the reply's. */
+    for (int f = 1; f < c.nfields[last] && f < 14; f++) {
+      const char *h = c.field[0][f];
+      char want[64];
+      if (f <= 5) {
+        snprintf(want, sizeof want, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(json_object_get(totals, "takes"), h)));
+      } else if (!strncmp(h, "cost_", 5)) {
+        snprintf(want, sizeof want, "%s",
+                 json_string_value(json_object_get(json_object_get(totals, "cost"), h + 5)));
+      } else {
+        snprintf(want, sizeof want, "%.3f",
+                 json_number_value(json_object_get(json_object_get(totals, "energy_kwh"),
+                                                   "total")));
+      }
+      CHECK_STR(c.field[last][f], want);
+    }
+  }
+  csv_free(&c);
+  json_decref(reply);
+  run_free(&r);
+
+  /* --json: the reply as it is, money as strings. */
+  const char *a2[] = {"audit", "--episode", "hod/e1", "--json"};
+  r = run_at(&cmd_audit_entry, fk.endpoint, 4, a2);
+  CHECK_INT(r.status, 0);
+  CHECK_STR(r.err, "");
+  json_t *doc = json_loads(r.out, 0, NULL);
+  CHECK_STR(json_string_value(json_object_get(doc, "episode")), "hod/e1");
+  json_t *s0 = json_array_get(json_object_get(doc, "shots"), 0);
+  CHECK_STR(json_string_value(json_object_get(json_object_get(s0, "cost"), "total")), "3.500000");
+  CHECK(json_is_true(
+      json_object_get(json_array_get(json_object_get(s0, "approved"), 0), "machine_generated")));
+  CHECK(json_is_null(json_object_get(json_array_get(json_object_get(doc, "shots"), 1), "shot")));
+  CHECK_STR(json_string_value(json_object_get(
+                json_object_get(json_object_get(doc, "totals"), "cost"), "total")),
+            "5.750000");
+  CHECK_INT(json_integer_value(json_object_get(
+                json_object_get(json_object_get(doc, "totals"), "takes"), "generated")),
+            4);
+  json_decref(doc);
+  run_free(&r);
+
+  /* An episode without takes: the TOTAL block only. */
+  const char *a3[] = {"audit", "--episode", "hod/e2"};
+  r = run_at(&cmd_audit_entry, fk.endpoint, 3, a3);
+  check_ok(&r, "audit of episode hod/e2\n"
+               "TOTAL: 0 takes generated, 0 approved, 0 rejected, 0 pending, 0 changes "
+               "requested\n"
+               "  cost USD: approved 0.000000, rejected 0.000000, pending 0.000000, changes "
+               "requested 0.000000, failed attempts 0.000000, other 0.000000, total 0.000000\n"
+               "  energy kWh: approved 0.000, rejected 0.000, pending 0.000, changes requested "
+               "0.000, failed attempts 0.000, other 0.000, total 0.000\n");
+  run_free(&r);
+  fake_stop(&fk);
+
+  CHECK_INT(fk.served, 4);
+  for (int i = 0; i < 4; i++) {
+    CHECK_INT(fk.verb[i], CLAPPER__VERB__VERB_AUDIT);
+    CHECK_STR(fk.name[i], i == 3 ? "hod/e2" : "hod/e1");
+  }
+
+  /* The coordinator's refusal, in every output mode. */
+  fake_t fn = {.nreq = 3, .error_code = "forbidden",
+               .error_message = "audit: the role submitter may not read audits"};
+  fake_start(&fn);
+  const char *b0[] = {"audit", "--episode", "hod/e1"};
+  r = run_at(&cmd_audit_entry, fn.endpoint, 3, b0);
+  check_error(&r, 1, "may not read audits", false, NULL);
+  run_free(&r);
+  const char *b1[] = {"audit", "--episode", "hod/e1", "--csv"};
+  r = run_at(&cmd_audit_entry, fn.endpoint, 4, b1);
+  check_error(&r, 1, "may not read audits", false, NULL);
+  run_free(&r);
+  const char *b2[] = {"audit", "--episode", "hod/e1", "--json"};
+  r = run_at(&cmd_audit_entry, fn.endpoint, 4, b2);
+  check_error(&r, 1, "may not read audits", true, "forbidden");
+  run_free(&r);
+  fake_stop(&fn);
+  CHECK_INT(fn.served, 3);
+}
+
+static void test_audit_verify(void) {
+  const char *ok = "{\"ok\": true, \"events\": 1234, \"first_broken\": null, \"message\": "
+                   "\"hash chain intact\"}";
+  const char *broken = "{\"ok\": false, \"events\": 1234, \"first_broken\": 57, \"message\": "
+                       "\"its hash does not match its content\"}";
+  const char *jsons[] = {ok, broken, ok, broken, "{\"ok\": true, \"events\": 1}",
+                         "{\"events\": 3}"};
+  fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
+  fake_start(&fk);
+
+  const char *a0[] = {"audit", "--verify"};
+  run_t r = run_at(&cmd_audit_entry, fk.endpoint, 2, a0);
+  check_ok(&r, "event log: 1234 events, hash chain intact\n");
+  run_free(&r);
+  /* Broken: exit 1, one line naming the first broken event. */
+  r = run_at(&cmd_audit_entry, fk.endpoint, 2, a0);
+  check_error(&r, 1,
+              "event log: the chain breaks at event 57: its hash does not match its content",
+              false, NULL);
+  CHECK_STR(r.err, "clapper: event log: the chain breaks at event 57: its hash does not match "
+                   "its content\n");
+  run_free(&r);
+  /* --json: the document either way; the exit status says whether it is intact. */
+  const char *a1[] = {"audit", "--verify", "--json"};
+  r = run_at(&cmd_audit_entry, fk.endpoint, 3, a1);
+  CHECK_INT(r.status, 0);
+  CHECK_STR(r.err, "");
+  json_t *doc = json_loads(r.out, 0, NULL);
+  CHECK(json_is_true(json_object_get(doc, "ok")));
+  CHECK_INT(json_integer_value(json_object_get(doc, "events")), 1234);
+  CHECK(json_is_null(json_object_get(doc, "first_broken")));
+  json_decref(doc);
+  run_free(&r);
+  r = run_at(&cmd_audit_entry, fk.endpoint, 3, a1);
+  CHECK_INT(r.status, 1);
+  CHECK_INT(count_lines(r.err), 1);
+  CHECK_CONTAINS(r.err, "the chain breaks at event 57");
+  doc = json_loads(r.out, 0, NULL);
+  CHECK(doc != NULL);
+  CHECK(json_is_false(json_object_get(doc, "ok")));
+  CHECK_INT(json_integer_value(json_object_get(doc, "first_broken")), 57);
+  CHECK(json_object_get(doc, "error") == NULL); /* one document: the reply */
+  json_decref(doc);
+  run_free(&r);
+  /* One event; --episode may be named too (the chain is the whole log). */
+  const char *a2[] = {"audit", "--verify", "--episode", "hod/e1"};
+  r = run_at(&cmd_audit_entry, fk.endpoint, 4, a2);
+  check_ok(&r, "event log: 1 event, hash chain intact\n");
+  run_free(&r);
+  /* An answer without "ok" is not taken for intact. */
+  r = run_at(&cmd_audit_entry, fk.endpoint, 2, a0);
+  check_error(&r, 1, "has no \"ok\"", false, NULL);
+  run_free(&r);
+  fake_stop(&fk);
+
+  CHECK_INT(fk.served, (int)ARRAY_SIZE(jsons));
+  for (size_t i = 0; i < ARRAY_SIZE(jsons); i++) {
+    CHECK_INT(fk.verb[i], CLAPPER__VERB__VERB_AUDIT_VERIFY);
+    CHECK_STR(fk.name[i], "");
+    CHECK_INT(fk.nids[i], 0);
+  }
+
+  fake_t fn = {.nreq = 1, .error_code = "forbidden",
+               .error_message = "audit: the role submitter may not read audits"};
+  fake_start(&fn);
+  const char *b0[] = {"audit", "--verify", "--json"};
+  r = run_at(&cmd_audit_entry, fn.endpoint, 3, b0);
+  check_error(&r, 1, "may not read audits", true, "forbidden");
+  run_free(&r);
+  fake_stop(&fn);
+}
+
+/* ---------------------------------------------------------------- keys, users, whoami */
+
+/* A ZAP handler that refuses every key (status 400), in the fake's
+ * context, until stop is set. */
+typedef struct zap_deny {
+  void *rep;
+  pthread_t thr;
+  volatile int stop;
+  int served;
+} zap_deny_t;
+
+static void *zap_deny_main(void *arg) {
+  zap_deny_t *z = arg;
+  while (!z->stop) {
+    zmq_pollitem_t it = {z->rep, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, 50) <= 0)
+      continue;
+    char frames[8][64];
+    size_t sizes[8] = {0};
+    int n = 0, more = 1;
+    while (more && n < 8) {
+      int got = zmq_recv(z->rep, frames[n], sizeof frames[n], 0);
+      if (got < 0)
+        return NULL;
+      sizes[n++] = (size_t)(got > 64 ? 64 : got);
+      size_t ml = sizeof more;
+      zmq_getsockopt(z->rep, ZMQ_RCVMORE, &more, &ml);
+    }
+    zmq_send(z->rep, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(z->rep, frames[1], sizes[1], ZMQ_SNDMORE);
+    zmq_send(z->rep, "400", 3, ZMQ_SNDMORE);
+    zmq_send(z->rep, "no such key", 11, ZMQ_SNDMORE);
+    zmq_send(z->rep, "", 0, ZMQ_SNDMORE);
+    zmq_send(z->rep, "", 0, 0);
+    z->served++;
+  }
+  return NULL;
+}
+
+/* fake_start with the ROUTER a CURVE server using server's secret key;
+ * with deny, a ZAP handler in the fake's context refuses every key. */
+static void fake_start_curve(fake_t *f, const keys_key_t *server, zap_deny_t *deny) {
+  f->ctx = zmq_ctx_new();
+  if (deny) {
+    int zero = 0;
+    deny->rep = zmq_socket(f->ctx, ZMQ_REP);
+    zmq_setsockopt(deny->rep, ZMQ_LINGER, &zero, sizeof zero);
+    CHECK_INT(zmq_bind(deny->rep, "inproc://zeromq.zap.01"), 0);
+    pthread_create(&deny->thr, NULL, zap_deny_main, deny);
+  }
+  f->sock = zmq_socket(f->ctx, ZMQ_ROUTER);
+  int one = 1, zero = 0;
+  zmq_setsockopt(f->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+  zmq_setsockopt(f->sock, ZMQ_LINGER, &zero, sizeof zero);
+  CHECK_INT(zmq_setsockopt(f->sock, ZMQ_CURVE_SERVER, &one, sizeof one), 0);
+  CHECK_INT(zmq_setsockopt(f->sock, ZMQ_CURVE_SECRETKEY, server->secret_key, 41), 0);
+  CHECK_INT(zmq_bind(f->sock, "tcp://127.0.0.1:*"), 0);
+  size_t len = sizeof f->endpoint;
+  zmq_getsockopt(f->sock, ZMQ_LAST_ENDPOINT, f->endpoint, &len);
+  pthread_create(&f->thr, NULL, fake_main, f);
+}
+
+static void fake_stop_curve(fake_t *f, zap_deny_t *deny) {
+  pthread_join(f->thr, NULL);
+  zmq_close(f->sock);
+  if (deny) {
+    deny->stop = 1;
+    pthread_join(deny->thr, NULL);
+    zmq_close(deny->rep);
+  }
+  zmq_ctx_term(f->ctx);
+}
+
+static void test_keys_arguments(void) {
+  const usage_case_t cases[] = {
+      {&cmd_keygen_entry, {"keygen"}, "keygen: missing argument"},
+      {&cmd_keygen_entry, {"keygen", "a", "b"}, "keygen: too many arguments"},
+      {&cmd_keygen_entry, {"keygen", "Alice"}, "invalid key name 'Alice'"},
+      {&cmd_keygen_entry, {"keygen", "../x"}, "invalid key name '../x'"},
+      {&cmd_keygen_entry, {"keygen", "a", "--dir", ""}, "--dir: empty directory name"},
+      {&cmd_users_entry, {"users"}, "users: missing action"},
+      {&cmd_users_entry, {"users", "promote", "x"}, "users: unknown action 'promote'"},
+      {&cmd_users_entry, {"users", "add"}, "users add: missing argument"},
+      {&cmd_users_entry, {"users", "add", "a", "b"}, "users add: too many arguments"},
+      {&cmd_users_entry, {"users", "add", "Alice", "--role", "admin", "--public-key", "x.pub"},
+       "invalid user name 'Alice'"},
+      {&cmd_users_entry, {"users", "add", "alice", "--public-key", "x.pub"},
+       "users add: --role ROLE is required (one of submitter, supervisor, operator, auditor, "
+       "admin, worker)"},
+      {&cmd_users_entry, {"users", "add", "alice", "--role", "boss", "--public-key", "x.pub"},
+       "users add: invalid role 'boss'"},
+      {&cmd_users_entry, {"users", "add", "alice", "--role", "Admin", "--public-key", "x.pub"},
+       "invalid role 'Admin'"},
+      {&cmd_users_entry, {"users", "add", "alice", "--role", "admin"},
+       "users add: --public-key FILE is required (the user makes it with clapper keygen alice)"},
+      {&cmd_users_entry, {"users", "list", "x"}, "users list: too many arguments"},
+      {&cmd_users_entry, {"users", "list", "--role", "admin"},
+       "users list: --role is only for users add"},
+      {&cmd_users_entry, {"users", "remove"}, "users remove: missing argument"},
+      {&cmd_users_entry, {"users", "remove", "a", "b"}, "users remove: too many arguments"},
+      {&cmd_users_entry, {"users", "remove", "bob smith"}, "invalid user name 'bob smith'"},
+      {&cmd_users_entry, {"users", "remove", "bob", "--public-key", "b.pub"},
+       "users remove: --public-key is only for users add"},
+      {&cmd_whoami_entry, {"whoami", "me"}, "whoami: too many arguments"},
+      {&cmd_jobs_entry, {"jobs", "--key"}, "option --key needs a value"},
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+    int argc = argv_len(cases[i].argv, 10);
+    run_t r = run_cmd(cases[i].e, argc, cases[i].argv);
+    check_error(&r, 2, cases[i].needle, false, NULL);
+    run_free(&r);
+  }
+  const char *a[] = {"users", "add", "alice", "--role", "boss", "--json"};
+  run_t r = run_cmd(&cmd_users_entry, 6, a);
+  check_error(&r, 2, "invalid role 'boss'", true, "usage");
+  run_free(&r);
+}
+
+static void test_keygen(void) {
+  char dir[] = "/tmp/clapper-test-keygen-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char *sub = xasprintf("%s/new/keys", dir);
+  const char *a0[] = {"keygen", "alice", "--dir", sub};
+  run_t r = run_cmd(&cmd_keygen_entry, 4, a0);
+  char *want = xasprintf("wrote %s/alice.key (secret: keep it to yourself; use it with --key "
+                         "or CLAPPER_KEY)\n"
+                         "wrote %s/alice.pub (for an admin: clapper users add alice --role "
+                         "ROLE --public-key %s/alice.pub)\n",
+                         sub, sub, sub);
+  check_ok(&r, want);
+  free(want);
+  run_free(&r);
+  struct stat st;
+  CHECK_INT(stat(sub, &st), 0);
+  CHECK_INT(st.st_mode & 0777, 0700);
+  char *kp = xasprintf("%s/alice.key", sub), *pp = xasprintf("%s/alice.pub", sub);
+  keys_key_t k, p;
+  char err[512];
+  CHECK_INT(keys_load(kp, &k, err, sizeof err), 0);
+  CHECK_INT(keys_load(pp, &p, err, sizeof err), 0);
+  CHECK_STR(p.public_key, k.public_key);
+  CHECK_STR(k.name, "alice");
+
+  /* Never over an existing key, and --json. */
+  r = run_cmd(&cmd_keygen_entry, 4, a0);
+  check_error(&r, 1, "alice.key already exists", false, NULL);
+  run_free(&r);
+  char *after = util_read_file(kp, 4096, NULL);
+  CHECK_CONTAINS(after, k.secret_key);
+  free(after);
+  const char *a1[] = {"keygen", "bob", "--dir", sub, "--json"};
+  r = run_cmd(&cmd_keygen_entry, 5, a1);
+  CHECK_INT(r.status, 0);
+  json_t *doc = json_loads(r.out, 0, NULL);
+  char *bpub = xasprintf("%s/bob.pub", sub), *bkey = xasprintf("%s/bob.key", sub);
+  CHECK_STR(json_string_value(json_object_get(doc, "name")), "bob");
+  CHECK_STR(json_string_value(json_object_get(doc, "key")), bkey);
+  CHECK_STR(json_string_value(json_object_get(doc, "pub")), bpub);
+  CHECK_INT(keys_load(bpub, &p, err, sizeof err), 0);
+  CHECK_STR(json_string_value(json_object_get(doc, "public_key")), p.public_key);
+  json_decref(doc);
+  run_free(&r);
+  r = run_cmd(&cmd_keygen_entry, 5, a1);
+  check_error(&r, 1, "bob.key already exists", true, "io");
+  run_free(&r);
+  keys_wipe(&k);
+  free(bpub);
+  free(bkey);
+  free(kp);
+  free(pp);
+  free(sub);
+  rm_rf(dir);
+}
+
+static const char *const USER_JSON =
+    "{\"user\": {\"name\": \"alice\", \"role\": \"submitter\", \"public_key\": "
+    "\"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\", \"added_by\": \"root\", \"added_at\": "
+    "\"2026-11-26T04:10:10.123456Z\"}}";
+
+static void test_users(void) {
+  char dir[] = "/tmp/clapper-test-users-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char err[512];
+  keys_key_t alice;
+  CHECK_INT(keys_generate("alice", dir, &alice, err, sizeof err), 0);
+  char *apub = xasprintf("%s/alice.pub", dir), *akey = xasprintf("%s/alice.key", dir);
+
+  /* Key file problems are found before anything is sent. */
+  fake_t fz = {.nreq = 0};
+  fake_start(&fz);
+  const char *b0[] = {"users", "add", "bob", "--role", "admin", "--public-key", apub, "--json"};
+  run_t r = run_at(&cmd_users_entry, fz.endpoint, 8, b0);
+  char *want = xasprintf("%s is the key of 'alice', not of 'bob'", apub);
+  check_error(&r, 1, want, true, "invalid_key");
+  free(want);
+  run_free(&r);
+  const char *b1[] = {"users", "add", "bob", "--role", "admin", "--public-key",
+                      "/nonexistent/bob.pub"};
+  r = run_at(&cmd_users_entry, fz.endpoint, 7, b1);
+  check_error(&r, 1, "cannot read /nonexistent/bob.pub: No such file or directory", false,
+              NULL);
+  run_free(&r);
+  CHECK_INT(chmod(akey, 0640), 0);
+  const char *b2[] = {"users", "add", "alice", "--role", "admin", "--public-key", akey};
+  r = run_at(&cmd_users_entry, fz.endpoint, 7, b2);
+  check_error(&r, 1, "is readable by others (mode 0640): chmod 600", false, NULL);
+  run_free(&r);
+  CHECK_INT(chmod(akey, 0600), 0);
+  fake_stop(&fz);
+  CHECK_INT(fz.served, 0);
+
+  const char *jsons[] = {
+      USER_JSON,
+      USER_JSON,
+      "{\"users\": [{\"name\": \"root\", \"role\": \"admin\", \"public_key\": "
+      "\"8Y$EUd*Rl4nCbPu=+v$bK3uNQk?v!L!TY:v2y-{l\", \"added_by\": \"coordinator\", "
+      "\"added_at\": \"2026-11-26T06:22:19.628402Z\"}, {\"name\": \"local-1\", \"role\": "
+      "\"worker\", \"public_key\": \"%gmmCxL8^Pidz-Q8VSPFDkBCD3&D27I{<mUIv!-!\", "
+      "\"added_by\": \"root\", \"added_at\": \"2026-11-26T06:22:19.700000Z\"}]}",
+      "{\"users\": []}",
+      USER_JSON,
+      "{\"name\": \"alice\", \"role\": \"admin\", \"secure\": true}",
+      "{\"name\": \"anonymous\", \"role\": \"admin\", \"secure\": false}",
+      "{\"name\": \"alice\", \"role\": \"admin\", \"secure\": true}",
+  };
+  fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
+  fake_start(&fk);
+  /* add: a .key file works too, and only its public key is sent */
+  const char *a0[] = {"users", "add", "alice", "--role", "submitter", "--public-key", apub};
+  r = run_at(&cmd_users_entry, fk.endpoint, 7, a0);
+  check_ok(&r, "user alice (submitter) added, public key "
+               "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\n");
+  run_free(&r);
+  const char *a1[] = {"users", "--json", "add", "alice", "--role=worker", "--public-key", akey};
+  r = run_at(&cmd_users_entry, fk.endpoint, 7, a1);
+  CHECK_INT(r.status, 0);
+  json_t *doc = json_loads(r.out, 0, NULL);
+  CHECK_STR(json_string_value(json_object_get(json_object_get(doc, "user"), "added_by")),
+            "root");
+  json_decref(doc);
+  run_free(&r);
+  const char *a2[] = {"users", "list"};
+  r = run_at(&cmd_users_entry, fk.endpoint, 2, a2);
+  check_ok(&r, "NAME     ROLE    ADDED BY     ADDED AT             PUBLIC KEY\n"
+               "root     admin   coordinator  2026-11-26 06:22:19  "
+               "8Y$EUd*Rl4nCbPu=+v$bK3uNQk?v!L!TY:v2y-{l\n"
+               "local-1  worker  root         2026-11-26 06:22:19  "
+               "%gmmCxL8^Pidz-Q8VSPFDkBCD3&D27I{<mUIv!-!\n");
+  run_free(&r);
+  r = run_at(&cmd_users_entry, fk.endpoint, 2, a2);
+  check_ok(&r, "NAME  ROLE  ADDED BY  ADDED AT  PUBLIC KEY\n");
+  run_free(&r);
+  const char *a3[] = {"users", "remove", "alice"};
+  r = run_at(&cmd_users_entry, fk.endpoint, 3, a3);
+  check_ok(&r, "user alice (submitter) removed\n");
+  run_free(&r);
+  const char *a4[] = {"whoami"};
+  r = run_at(&cmd_whoami_entry, fk.endpoint, 1, a4);
+  check_ok(&r, "alice (admin)\n");
+  run_free(&r);
+  r = run_at(&cmd_whoami_entry, fk.endpoint, 1, a4);
+  check_ok(&r, "anonymous (admin; not authenticated: the coordinator runs without keys)\n");
+  run_free(&r);
+  const char *a5[] = {"whoami", "--json"};
+  r = run_at(&cmd_whoami_entry, fk.endpoint, 2, a5);
+  CHECK_INT(r.status, 0);
+  doc = json_loads(r.out, 0, NULL);
+  CHECK_STR(json_string_value(json_object_get(doc, "name")), "alice");
+  CHECK_STR(json_string_value(json_object_get(doc, "role")), "admin");
+  CHECK(json_is_true(json_object_get(doc, "secure")));
+  json_decref(doc);
+  run_free(&r);
+  fake_stop(&fk);
+  CHECK_INT(fk.served, 8);
+  CHECK_INT(fk.verb[0], CLAPPER__VERB__VERB_USERS_ADD);
+  CHECK_STR(fk.name[0], "alice");
+  CHECK_STR(fk.kind[0], "submitter");
+  CHECK_STR(fk.public_key[0], alice.public_key);
+  CHECK_INT(fk.verb[1], CLAPPER__VERB__VERB_USERS_ADD);
+  CHECK_STR(fk.kind[1], "worker");
+  CHECK_STR(fk.public_key[1], alice.public_key); /* never the secret */
+  CHECK_INT(fk.verb[2], CLAPPER__VERB__VERB_USERS_LIST);
+  CHECK_STR(fk.name[2], "");
+  CHECK_INT(fk.verb[4], CLAPPER__VERB__VERB_USERS_REMOVE);
+  CHECK_STR(fk.name[4], "alice");
+  CHECK_STR(fk.public_key[4], "");
+  CHECK_INT(fk.verb[5], CLAPPER__VERB__VERB_WHOAMI);
+
+  /* The coordinator's refusals, as it words them. */
+  fake_t ff = {.nreq = 2, .error_code = "forbidden",
+               .error_message = "managing users needs the admin role (you are submitter)"};
+  fake_start(&ff);
+  r = run_at(&cmd_users_entry, ff.endpoint, 2, a2);
+  check_error(&r, 1, "managing users needs the admin role", false, NULL);
+  run_free(&r);
+  const char *a6[] = {"users", "remove", "alice", "--json"};
+  r = run_at(&cmd_users_entry, ff.endpoint, 4, a6);
+  check_error(&r, 1, "needs the admin role", true, "forbidden");
+  run_free(&r);
+  fake_stop(&ff);
+  keys_wipe(&alice);
+  free(apub);
+  free(akey);
+  rm_rf(dir);
+}
+
+static void test_curve_client(void) {
+  char dir[] = "/tmp/clapper-test-curve-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  char err[512];
+  keys_key_t server, other;
+  CHECK_INT(keys_generate("coordinator", dir, &server, err, sizeof err), 0);
+  CHECK_INT(keys_generate("alice", dir, NULL, err, sizeof err), 0);
+  char *odir = xasprintf("%s/other", dir);
+  CHECK_INT(mkdir(odir, 0700), 0);
+  CHECK_INT(keys_generate("coordinator", odir, &other, err, sizeof err), 0);
+  char *akey = xasprintf("%s/alice.key", dir), *opub = xasprintf("%s/coordinator.pub", odir);
+  const char *jsons[] = {"{\"name\": \"alice\", \"role\": \"admin\", \"secure\": true}",
+                         JOBS_JSON};
+
+  /* --key (coordinator.pub found next to it), then CLAPPER_KEY. */
+  fake_t fk = {.nreq = 3, .jsons = jsons, .njsons = 2};
+  fake_start_curve(&fk, &server, NULL);
+  const char *a0[] = {"whoami", "--key", akey};
+  run_t r = run_at(&cmd_whoami_entry, fk.endpoint, 3, a0);
+  check_ok(&r, "alice (admin)\n");
+  run_free(&r);
+  setenv("CLAPPER_KEY", akey, 1);
+  const char *a1[] = {"jobs", "--json"};
+  r = run_at(&cmd_jobs_entry, fk.endpoint, 2, a1);
+  CHECK_INT(r.status, 0);
+  CHECK_CONTAINS(r.out, "sh0420-gen");
+  run_free(&r);
+  char *spub = xasprintf("%s/coordinator.pub", dir);
+  setenv("CLAPPER_SERVER_KEY", spub, 1);
+  r = run_at(&cmd_jobs_entry, fk.endpoint, 2, a1);
+  CHECK_INT(r.status, 0);
+  run_free(&r);
+  unsetenv("CLAPPER_SERVER_KEY");
+  fake_stop_curve(&fk, NULL);
+  CHECK_INT(fk.served, 3);
+  CHECK_INT(fk.verb[0], CLAPPER__VERB__VERB_WHOAMI);
+  CHECK_INT(fk.verb[1], CLAPPER__VERB__VERB_JOBS);
+
+  /* --key= turns CLAPPER_KEY off; with the key, a plain coordinator is a
+   * mismatch reported at once. */
+  fake_t fp = {.nreq = 1, .jsons = jsons, .njsons = 1};
+  fake_start(&fp);
+  const char *a2[] = {"whoami", "--key="};
+  r = run_at(&cmd_whoami_entry, fp.endpoint, 2, a2);
+  check_ok(&r, "alice (admin)\n");
+  run_free(&r);
+  const char *a3[] = {"whoami", "--json"};
+  uint64_t t0 = util_mono_us();
+  r = run_at(&cmd_whoami_entry, fp.endpoint, 2, a3);
+  char *want = xasprintf("the coordinator at %s does not use keys (it runs without --keys): "
+                         "leave out --key and CLAPPER_KEY",
+                         fp.endpoint);
+  check_error(&r, 1, want, true, "unavailable");
+  CHECK((util_mono_us() - t0) / 1000 < 5000);
+  free(want);
+  run_free(&r);
+  unsetenv("CLAPPER_KEY");
+  fake_stop(&fp);
+  CHECK_INT(fp.served, 1);
+
+  /* A key the coordinator's ZAP handler refuses: an error at once. */
+  zap_deny_t deny = {0};
+  fake_t fd = {.nreq = 0};
+  fake_start_curve(&fd, &server, &deny);
+  const char *a4[] = {"jobs", "--key", akey, "--json"};
+  t0 = util_mono_us();
+  r = run_at(&cmd_jobs_entry, fd.endpoint, 4, a4);
+  want = xasprintf("the coordinator at %s refused the key %s (alice): it is not registered "
+                   "there (see clapper users)",
+                   fd.endpoint, akey);
+  check_error(&r, 1, want, true, "unauthenticated");
+  CHECK((util_mono_us() - t0) / 1000 < 5000);
+  free(want);
+  run_free(&r);
+  fake_stop_curve(&fd, &deny);
+  CHECK(deny.served >= 1);
+
+  /* A server key that is not the coordinator's: the handshake fails, and
+   * the timeout says so. */
+  fake_t fw = {.nreq = 0};
+  fake_start_curve(&fw, &server, NULL);
+  const char *a5[] = {"jobs", "--key", akey, "--server-key", opub, "--timeout-ms", "700"};
+  r = run_at(&cmd_jobs_entry, fw.endpoint, 7, a5);
+  want = xasprintf("no reply from the coordinator at %s within 700 ms (the CURVE handshake "
+                   "failed: is %s the coordinator's public key?)",
+                   fw.endpoint, opub);
+  check_error(&r, 1, want, false, NULL);
+  free(want);
+  run_free(&r);
+  fake_stop_curve(&fw, NULL);
+
+  /* Nobody there: the timeout names the key. */
+  char *ep = xasprintf("ipc://%s/nobody.sock", dir);
+  const char *a6[] = {"workers", "--key", akey, "--timeout-ms", "200"};
+  r = run_at(&cmd_workers_entry, ep, 5, a6);
+  want = xasprintf("no reply from the coordinator at %s within 200 ms (is the key %s "
+                   "registered? see clapper users)",
+                   ep, akey);
+  check_error(&r, 1, want, false, NULL);
+  free(want);
+  run_free(&r);
+
+  /* Key files that cannot be used. */
+  const char *a7[] = {"workers", "--key", "/nonexistent/me.key", "--json"};
+  r = run_at(&cmd_workers_entry, ep, 4, a7);
+  check_error(&r, 1, "cannot read /nonexistent/me.key", true, "invalid_key");
+  run_free(&r);
+  char *apub = xasprintf("%s/alice.pub", dir);
+  const char *a8[] = {"workers", "--key", apub};
+  r = run_at(&cmd_workers_entry, ep, 3, a8);
+  check_error(&r, 1, "holds no secret key: give the alice.key file", false, NULL);
+  run_free(&r);
+  char *okey = xasprintf("%s/coordinator.key", odir);
+  CHECK_INT(unlink(opub), 0);
+  const char *a9[] = {"workers", "--key", okey};
+  r = run_at(&cmd_workers_entry, ep, 3, a9);
+  check_error(&r, 1, "(the coordinator's public key, looked for next to", false, NULL);
+  CHECK_CONTAINS(r.err, "--server-key FILE");
+  run_free(&r);
+
+  /* rpc_call_as directly: a NULL key is a plain call. */
+  rpc_keys_t none = {0};
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_PING;
+  Clapper__Reply *reply = NULL;
+  cli_error_t cerr = {0};
+  CHECK_INT(rpc_call_as(ep, &none, &req, 100, &reply, &cerr), -1);
+  want = xasprintf("no reply from the coordinator at %s within 100 ms", ep);
+  CHECK_STR(cerr.message, want);
+  free(want);
+
+  keys_wipe(&server);
+  keys_wipe(&other);
+  free(okey);
+  free(apub);
+  free(ep);
+  free(spub);
+  free(akey);
+  free(opub);
+  free(odir);
+  rm_rf(dir);
+}
+
+static void test_local_keys(void) {
+  char *user = farm_user();
+  CHECK(ident_valid(user));
+  CHECK(strcmp(user, "coordinator") != 0 && strncmp(user, "local-", 6) != 0);
+  free(user);
+
+  char dir[] = "/tmp/clapper-test-farmkeys-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  farm_t f;
+  char err[512];
+  CHECK_INT(farm_open(&f, dir, true, err, sizeof err), 1);
+  char *keys = xasprintf("%s/keys", f.dir);
+  CHECK_STR(f.keysdir, keys);
+  struct stat st;
+  CHECK_INT(stat(keys, &st), 0);
+  CHECK_INT(st.st_mode & 0777, 0700);
+  char *key = xasprintf("%s/me.key", keys);
+  CHECK_INT(farm_write_env(&f, key, err, sizeof err), 0);
+  char *envpath = xasprintf("%s/env", f.dir);
+  char *text = util_read_file(envpath, 4096, NULL);
+  char *line = xasprintf("\nexport CLAPPER_KEY='%s'\n", key);
+  CHECK_CONTAINS(text, line);
+  CHECK_CONTAINS(text, "export CLAPPER_COORDINATOR=");
+  free(text);
+  CHECK_INT(farm_write_env(&f, NULL, err, sizeof err), 0);
+  text = util_read_file(envpath, 4096, NULL);
+  CHECK(text && !strstr(text, "CLAPPER_KEY"));
+  free(text);
+  if (f.pgroot)
+    rm_rf(f.pgroot);
+  if (strncmp(f.sockdir, "/tmp/clapper-", 13) == 0)
+    rm_rf(f.sockdir);
+  farm_free(&f);
+  free(line);
+  free(envpath);
+  free(key);
+  free(keys);
+  rm_rf(dir);
+}
+
 int main(void) {
+  /* A farm's env file may have been sourced: these tests choose their keys. */
+  unsetenv("CLAPPER_KEY");
+  unsetenv("CLAPPER_SERVER_KEY");
   test_table();
   test_values();
   test_arguments();
@@ -1902,5 +3023,15 @@ int main(void) {
   test_rates();
   test_budget();
   test_cost();
+  test_signoff_arguments();
+  test_takes();
+  test_review();
+  test_audit();
+  test_audit_verify();
+  test_keys_arguments();
+  test_keygen();
+  test_users();
+  test_curve_client();
+  test_local_keys();
   return check_report("test_client");
 }

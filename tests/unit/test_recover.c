@@ -232,7 +232,7 @@ static void hello_w1(coord_t *c) {
   envelope_t env = CLAPPER__ENVELOPE__INIT;
   env.body_case = CLAPPER__ENVELOPE__BODY_HELLO;
   env.hello = &h;
-  workers_on_message(c, (const uint8_t *)"w1-conn", 7, &env);
+  workers_on_message(c, (const uint8_t *)"w1-conn", 7, "", &env);
 }
 
 static void second_life(void) {

@@ -1,0 +1,381 @@
+/*
+ * cmd_audit.c - `clapper audit --episode P/E [--csv]` and `clapper audit
+ * --verify`: what an episode's takes became, who decided, what each
+ * outcome cost, and whether the event log is intact (DESIGN.md §2, §4).
+ *
+ * The audit sends Request{VERB_AUDIT, name = "p/e"} and gets back
+ * {"episode", "currency", "shots": [{"shot" (null: jobs without a shot),
+ * "takes": {"generated", "approved", "rejected", "pending",
+ * "changes_requested"}, "decisions": [{"take_id", "job", "kind", "state",
+ * "decided_by", "decided_at", "note"}], "approved": [{"take_id", "job",
+ * "kind", "machine_generated", "model", "model_version", "outputs":
+ * [{"path", "sha256"}]}], "cost": {"approved", "rejected", "pending",
+ * "changes_requested", "failed_attempts", "other", "total"}, "energy_kwh":
+ * {the same keys}}], "totals": {"takes", "cost", "energy_kwh"}}; money is a
+ * decimal string, kWh a JSON number.  The human view is one block per shot
+ * and a TOTAL block:
+ *
+ *   audit of episode hod/e1
+ *   shot sh010: 3 takes generated, 1 approved, 1 rejected, 1 pending, 0 changes requested
+ *     take 7 approved by alice at 2026-11-26T04:10:10.123456Z: looks great
+ *     approved take 7: machine-generated (wan-2.1 14b)
+ *       sha256 9f86d0...  /farm/out/7/take.mp4
+ *     cost USD: approved 1.000000, rejected 0.500000, pending ..., changes requested ...,
+ *               failed attempts ..., other ..., total ...            (one line)
+ *     energy kWh: approved 0.100, ..., total 0.300                   (one line)
+ *   TOTAL: 5 takes generated, ...
+ *     cost USD: ...
+ *     energy kWh: ...
+ *
+ * --csv writes one RFC 4180 row per shot (CRLF line ends, a null shot as
+ * an empty field) under a header row, and a last row whose first field is
+ * TOTAL with the reply's totals: shot, the five take counts, the seven
+ * costs and kwh_total (3 decimals, as `clapper cost` prints kWh).  --json
+ * prints the reply as it is and cannot be combined with --csv.
+ *
+ * --verify sends Request{VERB_AUDIT_VERIFY} (the whole log; --episode is
+ * not needed) and gets {"ok", "events", "first_broken" (null when intact),
+ * "message"} back.  Intact: "event log: 1234 events, hash chain intact",
+ * exit 0.  Broken: the error "event log: the chain breaks at event 57:
+ * MESSAGE" with code "tampered", exit 1; with --json the reply is printed
+ * as it is, and the exit status is still 1.
+ */
+#include <string.h>
+
+#include "cmd.h"
+
+#define AUDIT_USAGE "clapper audit --episode PROJECT/EPISODE [--csv] | clapper audit --verify"
+
+static struct {
+  char *episode;
+  bool verify;
+  bool csv;
+} opt;
+
+static const cfg_opt_t audit_opts[] = {
+    {"episode", 0, CFG_STRING, NULL, NULL, 0, 0, "PROJECT/EPISODE",
+     "the episode to audit (required without --verify)", &opt.episode},
+    {"verify", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
+     "check the event log's hash chain instead (the whole log)", &opt.verify},
+    {"csv", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
+     "print RFC 4180 CSV, one row per shot and a TOTAL row", &opt.csv},
+};
+
+/* The take counts of a shot or of the totals: JSON key, CSV header, words. */
+static const struct {
+  const char *key, *csv, *words;
+} counts[] = {
+    {"generated", "generated", "generated"},
+    {"approved", "approved", "approved"},
+    {"rejected", "rejected", "rejected"},
+    {"pending", "pending", "pending"},
+    {"changes_requested", "changes_requested", "changes requested"},
+};
+
+/* The outcomes money and energy are split by: JSON key, CSV header, words. */
+static const struct {
+  const char *key, *csv, *words;
+} outcomes[] = {
+    {"approved", "cost_approved", "approved"},
+    {"rejected", "cost_rejected", "rejected"},
+    {"pending", "cost_pending", "pending"},
+    {"changes_requested", "cost_changes_requested", "changes requested"},
+    {"failed_attempts", "cost_failed_attempts", "failed attempts"},
+    {"other", "cost_other", "other"},
+    {"total", "cost_total", "total"},
+};
+
+/* How a review state reads in a sentence: "changes requested". */
+static const char *state_words(const char *state) {
+  if (!state)
+    return "decided";
+  if (!strcmp(state, "changes_requested"))
+    return "changes requested";
+  if (!strcmp(state, "pending_review"))
+    return "pending review";
+  return state;
+}
+
+/* The text of an amount of energy: 3 decimals, "-" when null or missing. */
+static void kwh_text(const json_t *v, sbuf_t *sb) {
+  if (json_is_number(v))
+    sbuf_printf(sb, "%.3f", json_number_value(v));
+  else
+    output_json_text(v, sb);
+}
+
+/* ---------------------------------------------------------------- human */
+
+/* "LABEL: 3 takes generated, 1 approved, ..." for a shot or the totals. */
+static void print_counts(FILE *out, const char *label, const json_t *takes) {
+  sbuf_t line = {0};
+  sbuf_printf(&line, "%s: ", label);
+  for (size_t k = 0; k < ARRAY_SIZE(counts); k++) {
+    const json_t *n = json_object_get(takes, counts[k].key);
+    if (k)
+      sbuf_puts(&line, ", ");
+    output_json_text(n, &line);
+    if (k == 0)
+      sbuf_puts(&line, json_is_integer(n) && json_integer_value(n) == 1 ? " take" : " takes");
+    sbuf_printf(&line, " %s", counts[k].words);
+  }
+  output_line(out, line.buf);
+  sbuf_free(&line);
+}
+
+/* "  cost USD: approved 1.000000, ..." and "  energy kWh: approved 0.100, ...". */
+static void print_figures(FILE *out, const json_t *obj, const char *currency) {
+  sbuf_t line = {0};
+  sbuf_puts(&line, "  cost");
+  if (currency)
+    sbuf_printf(&line, " %s", currency);
+  sbuf_puts(&line, ": ");
+  const json_t *cost = json_object_get(obj, "cost");
+  for (size_t k = 0; k < ARRAY_SIZE(outcomes); k++) {
+    sbuf_printf(&line, "%s%s ", k ? ", " : "", outcomes[k].words);
+    output_json_text(json_object_get(cost, outcomes[k].key), &line);
+  }
+  output_line(out, line.buf);
+  sbuf_reset(&line);
+  sbuf_puts(&line, "  energy kWh: ");
+  const json_t *kwh = json_object_get(obj, "energy_kwh");
+  for (size_t k = 0; k < ARRAY_SIZE(outcomes); k++) {
+    sbuf_printf(&line, "%s%s ", k ? ", " : "", outcomes[k].words);
+    kwh_text(json_object_get(kwh, outcomes[k].key), &line);
+  }
+  output_line(out, line.buf);
+  sbuf_free(&line);
+}
+
+/* "  take 7 approved by alice at TIME: note". */
+static void print_decision(FILE *out, const json_t *d) {
+  sbuf_t line = {0};
+  sbuf_puts(&line, "  take ");
+  output_json_text(json_object_get(d, "take_id"), &line);
+  sbuf_printf(&line, " %s", state_words(json_string_value(json_object_get(d, "state"))));
+  const char *by = json_string_value(json_object_get(d, "decided_by"));
+  if (by && *by)
+    sbuf_printf(&line, " by %s", by);
+  const char *at = json_string_value(json_object_get(d, "decided_at"));
+  if (at && *at)
+    sbuf_printf(&line, " at %s", at);
+  const char *note = json_string_value(json_object_get(d, "note"));
+  if (note && *note)
+    sbuf_printf(&line, ": %s", note);
+  output_line(out, line.buf);
+  sbuf_free(&line);
+}
+
+/* "  approved take 7: machine-generated (wan-2.1 14b)" and its outputs. */
+static void print_approved(FILE *out, const json_t *a) {
+  sbuf_t line = {0};
+  sbuf_puts(&line, "  approved take ");
+  output_json_text(json_object_get(a, "take_id"), &line);
+  sbuf_puts(&line, ": ");
+  if (json_is_true(json_object_get(a, "machine_generated"))) {
+    const char *model = json_string_value(json_object_get(a, "model"));
+    const char *version = json_string_value(json_object_get(a, "model_version"));
+    sbuf_printf(&line, "machine-generated (%s", model && *model ? model : "model not recorded");
+    if (model && *model && version && *version)
+      sbuf_printf(&line, " %s", version);
+    sbuf_putc(&line, ')');
+  } else {
+    const char *kind = json_string_value(json_object_get(a, "kind"));
+    sbuf_puts(&line, kind && !strcmp(kind, "render") ? "rendered" : "not machine-generated");
+  }
+  output_line(out, line.buf);
+  size_t i;
+  json_t *o;
+  json_array_foreach(json_object_get(a, "outputs"), i, o) {
+    sbuf_reset(&line);
+    const char *sha = json_string_value(json_object_get(o, "sha256"));
+    sbuf_printf(&line, "    sha256 %s  ", sha && *sha ? sha : "-");
+    output_json_text(json_object_get(o, "path"), &line);
+    output_line(out, line.buf);
+  }
+  sbuf_free(&line);
+}
+
+static void print_audit(FILE *out, const json_t *doc) {
+  const char *currency = json_string_value(json_object_get(doc, "currency"));
+  sbuf_t line = {0};
+  sbuf_puts(&line, "audit of episode ");
+  output_json_text(json_object_get(doc, "episode"), &line);
+  output_line(out, line.buf);
+  size_t i, j;
+  json_t *shot, *v;
+  json_array_foreach(json_object_get(doc, "shots"), i, shot) {
+    sbuf_reset(&line);
+    sbuf_puts(&line, "shot ");
+    output_json_text(json_object_get(shot, "shot"), &line);
+    print_counts(out, line.buf, json_object_get(shot, "takes"));
+    json_array_foreach(json_object_get(shot, "decisions"), j, v)
+      print_decision(out, v);
+    json_array_foreach(json_object_get(shot, "approved"), j, v)
+      print_approved(out, v);
+    print_figures(out, shot, currency);
+  }
+  const json_t *totals = json_object_get(doc, "totals");
+  print_counts(out, "TOTAL", json_object_get(totals, "takes"));
+  print_figures(out, totals, currency);
+  sbuf_free(&line);
+  fflush(out);
+}
+
+/* ---------------------------------------------------------------- CSV */
+
+/* Appends one CSV field, quoted when it holds a comma, a quote or a line
+ * break (RFC 4180 §2); NULL is an empty field. */
+static void csv_field(sbuf_t *sb, const char *s) {
+  if (!s)
+    return;
+  if (!strpbrk(s, ",\"\r\n")) {
+    sbuf_puts(sb, s);
+    return;
+  }
+  sbuf_putc(sb, '"');
+  for (; *s; s++) {
+    if (*s == '"')
+      sbuf_putc(sb, '"');
+    sbuf_putc(sb, *s);
+  }
+  sbuf_putc(sb, '"');
+}
+
+/* Appends ",TEXT" for a JSON value: nothing after the comma when null. */
+static void csv_value(sbuf_t *sb, const json_t *v, bool kwh) {
+  sbuf_putc(sb, ',');
+  if (!v || json_is_null(v))
+    return;
+  sbuf_t text = {0};
+  if (kwh)
+    kwh_text(v, &text);
+  else
+    output_json_text(v, &text);
+  csv_field(sb, text.buf);
+  sbuf_free(&text);
+}
+
+/* One row: the label (NULL: empty), then the figures of obj. */
+static void csv_row(sbuf_t *sb, const char *label, const json_t *obj) {
+  csv_field(sb, label);
+  const json_t *takes = json_object_get(obj, "takes");
+  for (size_t k = 0; k < ARRAY_SIZE(counts); k++)
+    csv_value(sb, json_object_get(takes, counts[k].key), false);
+  const json_t *cost = json_object_get(obj, "cost");
+  for (size_t k = 0; k < ARRAY_SIZE(outcomes); k++)
+    csv_value(sb, json_object_get(cost, outcomes[k].key), false);
+  csv_value(sb, json_object_get(json_object_get(obj, "energy_kwh"), "total"), true);
+  sbuf_puts(sb, "\r\n");
+}
+
+static void print_audit_csv(FILE *out, const json_t *doc) {
+  sbuf_t sb = {0};
+  sbuf_puts(&sb, "shot");
+  for (size_t k = 0; k < ARRAY_SIZE(counts); k++)
+    sbuf_printf(&sb, ",%s", counts[k].csv);
+  for (size_t k = 0; k < ARRAY_SIZE(outcomes); k++)
+    sbuf_printf(&sb, ",%s", outcomes[k].csv);
+  sbuf_puts(&sb, ",kwh_total\r\n");
+  size_t i;
+  json_t *shot;
+  json_array_foreach(json_object_get(doc, "shots"), i, shot) {
+    const json_t *label = json_object_get(shot, "shot");
+    sbuf_t text = {0};
+    if (label && !json_is_null(label))
+      output_json_text(label, &text);
+    csv_row(&sb, text.buf, shot);
+    sbuf_free(&text);
+  }
+  csv_row(&sb, "TOTAL", json_object_get(doc, "totals"));
+  fwrite(sb.buf, 1, sb.len, out);
+  fflush(out);
+  sbuf_free(&sb);
+}
+
+static void print_audit_any(FILE *out, const json_t *doc) {
+  if (opt.csv)
+    print_audit_csv(out, doc);
+  else
+    print_audit(out, doc);
+}
+
+/* ---------------------------------------------------------------- verify */
+
+static int verify_exec(cmd_ctx_t *ctx) {
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_AUDIT_VERIFY;
+  json_t *doc = cmd_request(ctx, &req);
+  if (!doc)
+    return CMD_EXIT_FAIL;
+  int status = CMD_EXIT_OK;
+  const json_t *ok = json_object_get(doc, "ok");
+  const json_t *events = json_object_get(doc, "events");
+  if (ctx->json)
+    cmd_print_json(ctx, doc);
+  if (!json_is_boolean(ok)) {
+    status = cmd_fail(ctx, CMD_EXIT_FAIL, "protocol",
+                      "event log: the coordinator's answer has no \"ok\"");
+  } else if (json_is_true(ok)) {
+    if (!ctx->json) {
+      json_int_t n = json_integer_value(events);
+      fprintf(ctx->out, "event log: %" JSON_INTEGER_FORMAT " %s, hash chain intact\n", n,
+              n == 1 ? "event" : "events");
+      fflush(ctx->out);
+    }
+  } else {
+    const json_t *first = json_object_get(doc, "first_broken");
+    const char *message = json_string_value(json_object_get(doc, "message"));
+    sbuf_t where = {0};
+    if (json_is_integer(first))
+      sbuf_printf(&where, "breaks at event %" JSON_INTEGER_FORMAT, json_integer_value(first));
+    else
+      sbuf_puts(&where, "is broken");
+    status = cmd_fail(ctx, CMD_EXIT_FAIL, "tampered", "event log: the chain %s%s%s", where.buf,
+                      message && *message ? ": " : "", message ? message : "");
+    sbuf_free(&where);
+  }
+  json_decref(doc);
+  return status;
+}
+
+/* ---------------------------------------------------------------- exec */
+
+static int audit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  if (opt.verify && opt.csv)
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "audit: --verify has no CSV form (use --json for a document)");
+  if (opt.csv && ctx->json)
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "audit: --csv and --json cannot be combined (choose one)");
+  if (opt.verify) {
+    /* The chain covers the whole log; an episode named too must still be
+     * well formed, so that a typo is not silently ignored. */
+    if (opt.episode && cmd_parse_episode(ctx, opt.episode) < 0)
+      return CMD_EXIT_USAGE;
+    return verify_exec(ctx);
+  }
+  if (!opt.episode)
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "audit: --episode PROJECT/EPISODE is required (usage: " AUDIT_USAGE ")");
+  if (cmd_parse_episode(ctx, opt.episode) < 0)
+    return CMD_EXIT_USAGE;
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_AUDIT;
+  req.name = opt.episode;
+  return cmd_show(ctx, &req, print_audit_any);
+}
+
+const struct cmd_entry cmd_audit_entry = {
+    .name = "audit",
+    .usage = "--episode PROJECT/EPISODE [--csv] [options]\n"
+             "   or: clapper audit --verify [options]",
+    .help = "an episode's takes, decisions and cost by outcome; --verify: the event log",
+    .opts = audit_opts,
+    .nopts = ARRAY_SIZE(audit_opts),
+    .min_args = 0,
+    .max_args = 0,
+    .exec = audit_exec,
+};

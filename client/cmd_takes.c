@@ -1,0 +1,137 @@
+/*
+ * cmd_takes.c - `clapper takes [--episode P/E] [--shot S] [--state STATE]
+ * [--job ID]`: the reviewable results of generate and render jobs
+ * (DESIGN.md §2: a generate job makes one take per succeeded task, a
+ * render job one take when all its tasks succeeded).
+ *
+ * Every filter is checked here before anything is sent: P/E as two
+ * identifiers, S as an identifier, STATE one of pending_review, approved,
+ * changes_requested or rejected, ID a positive integer.  Sends
+ * Request{VERB_TAKES, name = "p/e" or "", shot, state, ids = [ID] with
+ * --job} and gets {"takes": [{"take_id", "job_id", "job", "task_id",
+ * "shot", "kind", "state", "seed", "take", "outputs": [{"path", "size",
+ * "sha256"}], "provenance", "decided_by", "decided_at", "note",
+ * "created_at"}]} back (DESIGN.md §6).  The human view is a table, one row
+ * per take:
+ *
+ *   TAKE  JOB         SHOT    KIND      STATE           SEED  OUTPUT  DECIDED-BY  NOTE
+ *
+ * where JOB is the job's name, OUTPUT the first output's path, null and
+ * empty values read "-" and long notes are cut (--json has them whole).
+ * No takes read "no takes".
+ */
+#include <string.h>
+
+#include "cmd.h"
+
+#define NOTE_COLUMN_MAX 40
+
+static struct {
+  char *episode;
+  char *shot;
+  char *state;
+  char *job;
+} opt;
+
+static const cfg_opt_t takes_opts[] = {
+    {"episode", 0, CFG_STRING, NULL, NULL, 0, 0, "PROJECT/EPISODE",
+     "only the takes of this episode", &opt.episode},
+    {"shot", 0, CFG_STRING, NULL, NULL, 0, 0, "SHOT", "only the takes of this shot", &opt.shot},
+    {"state", 0, CFG_STRING, NULL, NULL, 0, 0, "STATE",
+     "only takes in this review state: pending_review, approved, changes_requested or "
+     "rejected",
+     &opt.state},
+    {"job", 0, CFG_STRING, NULL, NULL, 0, 0, "ID", "only the takes of this job", &opt.job},
+};
+
+static const char *const review_states[] = {"pending_review", "approved", "changes_requested",
+                                            "rejected"};
+
+static bool review_state_valid(const char *s) {
+  for (size_t i = 0; i < ARRAY_SIZE(review_states); i++)
+    if (!strcmp(s, review_states[i]))
+      return true;
+  return false;
+}
+
+/* A string of the take, NULL when it is null, missing or empty. */
+static const char *nonempty(const json_t *take, const char *key) {
+  const char *s = json_string_value(json_object_get(take, key));
+  return s && *s ? s : NULL;
+}
+
+/* The human view: one table row per take. */
+static void print_takes(FILE *out, const json_t *doc) {
+  static const char *const hdr[] = {"TAKE", "JOB",    "SHOT",       "KIND", "STATE",
+                                    "SEED", "OUTPUT", "DECIDED-BY", "NOTE"};
+  const json_t *takes = json_object_get(doc, "takes");
+  if (json_array_size(takes) == 0) {
+    output_line(out, "no takes");
+    fflush(out);
+    return;
+  }
+  out_table_t t;
+  table_init(&t, ARRAY_SIZE(hdr), hdr);
+  table_align_right(&t, 0);
+  table_align_right(&t, 5);
+  size_t i;
+  json_t *take;
+  json_array_foreach(takes, i, take) {
+    table_add_json(&t, json_object_get(take, "take_id"));
+    const json_t *job = json_object_get(take, "job");
+    table_add_json(&t, json_is_string(job) ? job : json_object_get(take, "job_id"));
+    table_add_json(&t, json_object_get(take, "shot"));
+    table_add_json(&t, json_object_get(take, "kind"));
+    table_add_json(&t, json_object_get(take, "state"));
+    table_add_json(&t, json_object_get(take, "seed"));
+    const json_t *first = json_array_get(json_object_get(take, "outputs"), 0);
+    table_add(&t, nonempty(first, "path"));
+    table_add(&t, nonempty(take, "decided_by"));
+    const char *note = nonempty(take, "note");
+    table_add_trunc(&t, note ? note : "-", NOTE_COLUMN_MAX);
+  }
+  table_print(&t, out);
+  table_free(&t);
+}
+
+static int takes_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  if (opt.episode && cmd_parse_episode(ctx, opt.episode) < 0)
+    return CMD_EXIT_USAGE;
+  if (opt.shot && !ident_valid(opt.shot))
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "invalid --shot '%s': expected [a-z0-9][a-z0-9_.-]{0,63}", opt.shot);
+  if (opt.state && !review_state_valid(opt.state))
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "invalid --state '%s': expected pending_review, approved, "
+                    "changes_requested or rejected",
+                    opt.state);
+  uint64_t job = 0;
+  if (opt.job && cmd_parse_id(ctx, "--job", opt.job, &job) < 0)
+    return CMD_EXIT_USAGE;
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_TAKES;
+  if (opt.episode)
+    req.name = opt.episode;
+  if (opt.shot)
+    req.shot = opt.shot;
+  if (opt.state)
+    req.state = opt.state;
+  if (opt.job) {
+    req.n_ids = 1;
+    req.ids = &job;
+  }
+  return cmd_show(ctx, &req, print_takes);
+}
+
+const struct cmd_entry cmd_takes_entry = {
+    .name = "takes",
+    .usage = "[--episode PROJECT/EPISODE] [--shot SHOT] [--state STATE] [--job ID] [options]",
+    .help = "list takes (reviewable results) and their review state",
+    .opts = takes_opts,
+    .nopts = ARRAY_SIZE(takes_opts),
+    .min_args = 0,
+    .max_args = 0,
+    .exec = takes_exec,
+};

@@ -1,0 +1,188 @@
+/*
+ * cmd_users.c - `clapper users add|list|remove`: the coordinator's key
+ * registry, who may connect and as what (DESIGN.md §5).  Admins only; the
+ * coordinator says "forbidden" to anyone else.
+ *
+ *   users add NAME --role ROLE --public-key FILE
+ *       FILE is a .pub (or .key) file read with keys_load; its name must be
+ *       NAME.  Sends Request{VERB_USERS_ADD, name, kind = ROLE, public_key}
+ *       (never a secret key) and gets {"user": {...}} back.
+ *   users list
+ *       Request{VERB_USERS_LIST} -> {"users": [{...}, ...]}.
+ *   users remove NAME
+ *       Request{VERB_USERS_REMOVE, name} -> {"user": {...the removed one}}.
+ *
+ * A user is {"name", "role", "public_key", "added_by", "added_at"}.  ROLE
+ * is one of submitter, supervisor, operator, auditor, admin, worker (a
+ * worker's key name is its worker name).  Argument errors are found before
+ * anything is sent (exit 2); a key file that cannot be used is exit 1 with
+ * code "invalid_key".  Human output: one line for add and remove, e.g.
+ *
+ *   user alice (admin) added, public key rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7
+ *   user alice (admin) removed
+ *
+ * and a table for list (NAME, ROLE, ADDED BY, ADDED AT, PUBLIC KEY).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "keys.h"
+
+#define ROLES "submitter, supervisor, operator, auditor, admin, worker"
+#define ADD_USAGE "clapper users add NAME --role ROLE --public-key FILE"
+#define LIST_USAGE "clapper users list"
+#define REMOVE_USAGE "clapper users remove NAME"
+
+static struct {
+  char *role;
+  char *public_key;
+} opt;
+
+static const cfg_opt_t users_opts[] = {
+    {"role", 0, CFG_STRING, NULL, NULL, 0, 0, "ROLE",
+     "add: " ROLES, &opt.role},
+    {"public-key", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
+     "add: the user's NAME.pub (from clapper keygen NAME)", &opt.public_key},
+};
+
+static bool role_valid(const char *role) {
+  static const char *const roles[] = {"submitter", "supervisor", "operator",
+                                      "auditor",   "admin",      "worker"};
+  for (size_t i = 0; i < ARRAY_SIZE(roles); i++)
+    if (!strcmp(role, roles[i]))
+      return true;
+  return false;
+}
+
+/* "user alice (admin) WHAT" plus, for add, the public key. */
+static void user_line(FILE *out, const json_t *doc, const char *what, bool with_key) {
+  const json_t *u = json_object_get(doc, "user");
+  sbuf_t line = {0};
+  sbuf_puts(&line, "user ");
+  output_json_text(json_object_get(u, "name"), &line);
+  sbuf_puts(&line, " (");
+  output_json_text(json_object_get(u, "role"), &line);
+  sbuf_printf(&line, ") %s", what);
+  if (with_key) {
+    sbuf_puts(&line, ", public key ");
+    output_json_text(json_object_get(u, "public_key"), &line);
+  }
+  output_line(out, line.buf);
+  sbuf_free(&line);
+  fflush(out);
+}
+
+static void print_added(FILE *out, const json_t *doc) { user_line(out, doc, "added", true); }
+static void print_removed(FILE *out, const json_t *doc) { user_line(out, doc, "removed", false); }
+
+static void print_list(FILE *out, const json_t *doc) {
+  static const char *const hdr[] = {"NAME", "ROLE", "ADDED BY", "ADDED AT", "PUBLIC KEY"};
+  out_table_t t;
+  table_init(&t, ARRAY_SIZE(hdr), hdr);
+  size_t i;
+  json_t *u;
+  json_array_foreach(json_object_get(doc, "users"), i, u) {
+    table_add_json(&t, json_object_get(u, "name"));
+    table_add_json(&t, json_object_get(u, "role"));
+    table_add_json(&t, json_object_get(u, "added_by"));
+    sbuf_t at = {0};
+    output_time(json_object_get(u, "added_at"), &at);
+    table_add(&t, at.buf ? at.buf : "-");
+    sbuf_free(&at);
+    table_add_json(&t, json_object_get(u, "public_key"));
+  }
+  table_print(&t, out);
+  table_free(&t);
+  fflush(out);
+}
+
+static int check_name(cmd_ctx_t *ctx, const char *name) {
+  if (ident_valid(name))
+    return 0;
+  cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+           "invalid user name '%s': expected [a-z0-9][a-z0-9_.-]{0,63}", name);
+  return -1;
+}
+
+static int users_add(cmd_ctx_t *ctx, const char *name) {
+  if (check_name(ctx, name) < 0)
+    return CMD_EXIT_USAGE;
+  if (!opt.role)
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "users add: --role ROLE is required (one of " ROLES ")");
+  if (!role_valid(opt.role))
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "users add: invalid role '%s': expected one of " ROLES, opt.role);
+  if (!opt.public_key || !opt.public_key[0])
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "users add: --public-key FILE is required (the user makes it with "
+                    "clapper keygen %s)",
+                    name);
+  keys_key_t k;
+  char err[1024];
+  if (keys_load(opt.public_key, &k, err, sizeof err) < 0)
+    return cmd_fail(ctx, CMD_EXIT_FAIL, "invalid_key", "%s", err);
+  if (strcmp(k.name, name) != 0) {
+    int st = cmd_fail(ctx, CMD_EXIT_FAIL, "invalid_key",
+                      "%s is the key of '%s', not of '%s' (a key is registered under the "
+                      "name it was made for)",
+                      opt.public_key, k.name, name);
+    keys_wipe(&k);
+    return st;
+  }
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_USERS_ADD;
+  req.name = (char *)name;
+  req.kind = opt.role;
+  req.public_key = k.public_key;
+  int st = cmd_show(ctx, &req, print_added);
+  keys_wipe(&k);
+  return st;
+}
+
+static int users_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  if (argc < 1)
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "users: missing action (usage: " ADD_USAGE ", " LIST_USAGE " or "
+                    REMOVE_USAGE ")");
+  const char *action = argv[0];
+  bool add = !strcmp(action, "add"), list = !strcmp(action, "list"),
+       rm = !strcmp(action, "remove");
+  if (!add && !list && !rm)
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "users: unknown action '%s' (expected add, list or remove)", action);
+  int want = list ? 1 : 2;
+  if (argc != want)
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "users %s: %s (usage: %s)", action,
+                    argc < want ? "missing argument" : "too many arguments",
+                    add ? ADD_USAGE : list ? LIST_USAGE : REMOVE_USAGE);
+  if (!add && (opt.role || opt.public_key))
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "users %s: %s is only for users add",
+                    action, opt.role ? "--role" : "--public-key");
+  if (add)
+    return users_add(ctx, argv[1]);
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  if (list) {
+    req.verb = CLAPPER__VERB__VERB_USERS_LIST;
+    return cmd_show(ctx, &req, print_list);
+  }
+  if (check_name(ctx, argv[1]) < 0)
+    return CMD_EXIT_USAGE;
+  req.verb = CLAPPER__VERB__VERB_USERS_REMOVE;
+  req.name = argv[1];
+  return cmd_show(ctx, &req, print_removed);
+}
+
+const struct cmd_entry cmd_users_entry = {
+    .name = "users",
+    .usage = "add NAME --role ROLE --public-key FILE [options]\n"
+             "   or: " LIST_USAGE " [options]\n"
+             "   or: " REMOVE_USAGE " [options]",
+    .help = "register, list or remove the keys the coordinator admits (admins)",
+    .opts = users_opts,
+    .nopts = ARRAY_SIZE(users_opts),
+    .min_args = 0,
+    .max_args = -1, /* users_exec words the errors */
+    .exec = users_exec,
+};

@@ -1,0 +1,57 @@
+/*
+ * auth.h - who may connect and what each may do (DESIGN.md §5).
+ *
+ * With --keys DIR both ROUTER sockets are CURVE servers (DIR/coordinator.key)
+ * and a ZAP handler, answering from memory on the loop, admits only public
+ * keys in the registry: role 'worker' keys on the workers socket, the
+ * other roles on the clients socket.  ZeroMQ then stamps every message with
+ * the key's name (User-Id): the actor of every action is that name, never
+ * one the client claims.  The registry (table keys) is changed by admins
+ * with `clapper users` and takes effect at once.  Without --keys nothing is
+ * authenticated and every client acts as an admin named "anonymous".
+ */
+#ifndef CLAPPER_AUTH_H
+#define CLAPPER_AUTH_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "model.h"
+
+/* Loads the registry and, with admin_pub (a .pub file), registers that
+ * key as an admin unless its name is registered already.  Start-up only
+ * (synchronous).  0, or -1 with err. */
+int auth_load(coord_t *c, PGconn *conn, const char *admin_pub, char *err, size_t errlen)
+    MUSTCHECK;
+
+/* With c->cfg.keys_dir: loads the coordinator's key pair and starts the
+ * ZAP handler (before any socket binds).  0, or -1 with err. */
+int auth_start(coord_t *c, char *err, size_t errlen) MUSTCHECK;
+
+/* Makes sock a CURVE server for the domain "workers" or "clients" (no-op
+ * without keys). */
+void auth_server(coord_t *c, void *sock, const char *domain);
+
+/* The role of an authenticated user (the User-Id of a message): "admin"
+ * for everyone without keys, NULL for a name no longer registered. */
+const char *auth_role(const coord_t *c, const char *user);
+
+/* Whether role may use verb; when not, a one-line reason in err. */
+bool auth_allowed(const char *role, int verb, char *err, size_t errlen);
+
+/* Registry changes (admin): 0, or -1 with a code ("bad_request",
+ * "conflict", "not_found") and a one-line reason.  The reply document
+ * {"user": {...}} is returned in *doc (caller owns it). */
+struct json_t;
+int auth_add(coord_t *c, const char *name, const char *role, const char *public_key,
+             const char *actor, struct json_t **doc, const char **code, char *err,
+             size_t errlen);
+int auth_remove(coord_t *c, const char *name, const char *actor, struct json_t **doc,
+                const char **code, char *err, size_t errlen);
+/* {"users": [...]} (new reference). */
+struct json_t *auth_list(const coord_t *c);
+
+/* Stops the ZAP handler and releases the registry. */
+void auth_free(coord_t *c);
+
+#endif

@@ -1,0 +1,422 @@
+/*
+ * review.c - takes, review and approval gates, see review.h.
+ */
+#include "review.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
+
+/* The jobs waiting for an approved take of one gate job. */
+typedef struct waiters {
+  job_t **jobs;
+  size_t n;
+} waiters_t;
+
+/* ------------------------------------------------------------ takes */
+
+static const char SQL_TAKE_GENERATE[] =
+    "INSERT INTO takes (job_id, task_id, attempt_id, kind, seed, take, outputs, provenance) "
+    "SELECT j.id, $2, a.id, 'generate', $3, $4, a.outputs, "
+    "j.provenance || jsonb_build_object('seed', $3::bigint, 'attempt', a.id, 'job', j.name, "
+    "'kind', j.kind, 'worker', a.worker) "
+    "FROM attempts a JOIN jobs j ON j.id = $1::bigint WHERE a.id = $5::bigint";
+
+static const char SQL_TAKE_RENDER[] =
+    "INSERT INTO takes (job_id, kind, outputs, provenance) "
+    "SELECT j.id, 'render', coalesce((SELECT jsonb_agg(x.o ORDER BY t.seq, x.n) FROM tasks t "
+    "  JOIN attempts a ON a.task_id = t.id AND a.state = 'succeeded', "
+    "  jsonb_array_elements(a.outputs) WITH ORDINALITY AS x(o, n) WHERE t.job_id = j.id), "
+    "'[]'), j.provenance || jsonb_build_object('job', j.name, 'kind', j.kind) "
+    "FROM jobs j WHERE j.id = $1::bigint";
+
+void review_task_succeeded(coord_t *c, task_t *t, attempt_t *a) {
+  char *p[5] = {xasprintf("%" PRIu64, t->job->id), xasprintf("%" PRIu64, t->id),
+                xasprintf("%" PRId64, t->spec.seed),
+                t->spec.take ? xasprintf("%" PRId64, t->spec.take) : NULL,
+                xasprintf("%" PRIu64, a->id)};
+  store_stmt(c, "SQL_TAKE_GENERATE", SQL_TAKE_GENERATE, 5, p);
+}
+
+void review_job_succeeded(coord_t *c, job_t *j) {
+  char *p[1] = {xasprintf("%" PRIu64, j->id)};
+  store_stmt(c, "SQL_TAKE_RENDER", SQL_TAKE_RENDER, 1, p);
+}
+
+/* ------------------------------------------------------------ gates */
+
+void review_wait_for(coord_t *c, job_t *j, uint64_t root) {
+  waiters_t *w = idmap_get(&c->gate_waiters, root);
+  if (!w) {
+    w = xcalloc(1, sizeof *w);
+    idmap_put(&c->gate_waiters, root, w);
+  }
+  for (size_t i = 0; i < w->n; i++)
+    if (w->jobs[i] == j)
+      return;
+  w->jobs = xreallocarray(w->jobs, w->n + 1, sizeof *w->jobs);
+  w->jobs[w->n++] = j;
+}
+
+void review_forget_job(coord_t *c, job_t *j) {
+  for (size_t k = 0; k < j->ngates; k++) {
+    waiters_t *w = j->gates[k] ? idmap_get(&c->gate_waiters, j->gates[k]) : NULL;
+    for (size_t i = 0; w && i < w->n; i++)
+      if (w->jobs[i] == j) {
+        w->jobs[i] = w->jobs[--w->n];
+        break;
+      }
+    if (w && !w->n) {
+      idmap_del(&c->gate_waiters, j->gates[k]);
+      free(w->jobs);
+      free(w);
+    }
+  }
+}
+
+const char *review_approved_output(coord_t *c, uint64_t root) {
+  return idmap_get(&c->approved_roots, root);
+}
+
+void review_approved(coord_t *c, uint64_t root, const char *output) {
+  /* Jobs submitted before this decision is durable must see it too. */
+  if (!idmap_get(&c->approved_roots, root))
+    idmap_put(&c->approved_roots, root, xstrdup(output ? output : ""));
+  waiters_t *w = idmap_del(&c->gate_waiters, root);
+  if (!w)
+    return;
+  for (size_t i = 0; i < w->n; i++) {
+    job_t *j = w->jobs[i];
+    for (size_t k = 0; k < j->ngates; k++) {
+      if (j->gates[k] != root)
+        continue;
+      j->gates[k] = 0; /* met */
+      if (k == 0 && !j->approved_output) {
+        j->approved_output = xstrdup(output ? output : "");
+        store_job(c, j);
+      }
+      if (j->gates_pending)
+        j->gates_pending--;
+    }
+    job_gates_settled(c, j);
+  }
+  free(w->jobs);
+  free(w);
+}
+
+/* Says on the jobs waiting for root why they still wait. */
+static void gate_stuck(coord_t *c, uint64_t root, const char *why) {
+  waiters_t *w = idmap_get(&c->gate_waiters, root);
+  for (size_t i = 0; w && i < w->n; i++) {
+    job_t *j = w->jobs[i];
+    if (strcmp(j->reason, why) != 0) {
+      free(j->reason);
+      j->reason = xstrdup(why);
+      store_job(c, j);
+    }
+  }
+}
+
+void review_free(coord_t *c) {
+  uint64_t key;
+  void *val;
+  for (size_t pos = 0; idmap_next(&c->gate_waiters, &pos, &key, &val);) {
+    waiters_t *w = val;
+    free(w->jobs);
+    free(w);
+  }
+  idmap_free(&c->gate_waiters);
+  for (size_t pos = 0; idmap_next(&c->approved_roots, &pos, &key, &val);)
+    free(val);
+  idmap_free(&c->approved_roots);
+  idmap_free(&c->decided);
+  idmap_free(&c->retake_seeds);
+}
+
+/* ------------------------------------------------------------ decisions */
+
+/* The take, its state, its gate root, its first output, and how many
+ * other takes of its root (retakes included) are not rejected, and are
+ * pending or approved. */
+static const char SQL_TAKE_FOR_DECISION[] =
+    "SELECT " TAKE_OBJ "::text, t.state, coalesce(j.gate_root, j.id), t.outputs->0->>'path', "
+    "(SELECT count(*) FROM takes t2 JOIN jobs j2 ON j2.id = t2.job_id "
+    " WHERE coalesce(j2.gate_root, j2.id) = coalesce(j.gate_root, j.id) "
+    " AND t2.state <> 'rejected' AND t2.id <> t.id), "
+    "(SELECT count(*) FROM takes t2 JOIN jobs j2 ON j2.id = t2.job_id "
+    " WHERE coalesce(j2.gate_root, j2.id) = coalesce(j.gate_root, j.id) "
+    " AND t2.state IN ('pending_review', 'approved') AND t2.id <> t.id)" TAKE_FROM
+    " WHERE t.id = $1::bigint";
+
+static const char SQL_DECIDE[] =
+    "UPDATE takes SET state = $2, decided_by = $3, decided_at = clapper_ts($4), note = $5 "
+    "WHERE id = $1::bigint AND state = 'pending_review'";
+
+typedef struct decision {
+  coord_t *c;
+  creq_t *r;
+  char *actor, *state, *note;
+  uint64_t take;
+} decision_t;
+
+static void decision_free(decision_t *d) {
+  free(d->actor);
+  free(d->state);
+  free(d->note);
+  free(d);
+}
+
+static void on_take(void *arg, PGresult *const *res, size_t n, const char *error) {
+  decision_t *d = arg;
+  coord_t *c = d->c;
+  char msg[200];
+  if (error || n < 1 || PQresultStatus(res[0]) != PGRES_TUPLES_OK) {
+    clients_reply_error(c, d->r, "internal", "the database query failed; see the coordinator log");
+    goto out;
+  }
+  if (PQntuples(res[0]) == 0) {
+    snprintf(msg, sizeof msg, "no such take: %" PRIu64, d->take);
+    clients_reply_error(c, d->r, "not_found", msg);
+    goto out;
+  }
+  const char *state = PQgetvalue(res[0], 0, 1);
+  const char *decided = idmap_get(&c->decided, d->take);
+  if (strcmp(state, "pending_review") != 0 || decided) {
+    snprintf(msg, sizeof msg, "take %" PRIu64 " was already %s: decisions are final", d->take,
+             decided ? decided : state);
+    clients_reply_error(c, d->r, "invalid_state", msg);
+    goto out;
+  }
+  static const char *const states[] = {"approved", "rejected", "changes_requested"};
+  for (size_t i = 0; i < ARRAY_SIZE(states); i++)
+    if (!strcmp(states[i], d->state))
+      idmap_put(&c->decided, d->take, (void *)states[i]);
+  uint64_t root = strtoull(PQgetvalue(res[0], 0, 2), NULL, 10);
+  int64_t now = util_wall_us();
+  char *p[5] = {xasprintf("%" PRIu64, d->take), xstrdup(d->state), xstrdup(d->actor),
+                xasprintf("%" PRId64, now), xstrdup(d->note)};
+  store_stmt(c, "SQL_DECIDE", SQL_DECIDE, 5, p);
+  json_t *take = json_loads(PQgetvalue(res[0], 0, 0), 0, NULL);
+  char at[40];
+  util_iso8601(now, at, sizeof at);
+  json_object_set_new(take, "state", json_string(d->state));
+  json_object_set_new(take, "decided_by", json_string(d->actor));
+  json_object_set_new(take, "decided_at", json_string(at));
+  json_object_set_new(take, "note", json_string(d->note));
+  char sid[24];
+  snprintf(sid, sizeof sid, "%" PRIu64, d->take);
+  json_t *ev = json_pack("{s:s,s:O,s:O,s:s}", "state", d->state, "job_id",
+                         json_object_get(take, "job_id"), "job", json_object_get(take, "job"),
+                         "note", d->note);
+  char *evj = json_dumps(ev, JSON_COMPACT);
+  char kind[48];
+  snprintf(kind, sizeof kind, "take.%s", d->state);
+  store_event(c, d->actor, kind, "take", sid, evj);
+  free(evj);
+  json_decref(ev);
+  log_info("take %" PRIu64 " %s by %s", d->take, d->state, d->actor);
+  if (!strcmp(d->state, "approved")) {
+    review_approved(c, root, PQgetisnull(res[0], 0, 3) ? "" : PQgetvalue(res[0], 0, 3));
+  } else if (!strcmp(PQgetvalue(res[0], 0, 5), "0")) {
+    /* Nothing of root is approved or still in review: say what it waits for. */
+    if (!strcmp(d->state, "rejected") && !strcmp(PQgetvalue(res[0], 0, 4), "0"))
+      snprintf(msg, sizeof msg,
+               "every take of job %" PRIu64 " so far was rejected: waiting for a retake", root);
+    else
+      snprintf(msg, sizeof msg,
+               "no take of job %" PRIu64 " is approved or in review (rejected or changes "
+               "requested): waiting for a retake", root);
+    gate_stuck(c, root, msg);
+  }
+  clients_reply_durable(c, d->r, json_pack("{s:o}", "take", take));
+out:
+  decision_free(d);
+}
+
+void review_decide(coord_t *c, creq_t *r, const char *actor, const char *state,
+                   uint64_t take, const char *note) {
+  if (!take || take > INT64_MAX) {
+    clients_reply_error(c, r, "bad_request", "expected one take id");
+    return;
+  }
+  if (note && strlen(note) > 4096) {
+    clients_reply_error(c, r, "bad_request", "note: at most 4096 characters");
+    return;
+  }
+  decision_t *d = xcalloc(1, sizeof *d);
+  d->c = c;
+  d->r = r;
+  d->actor = xstrdup(actor);
+  d->state = xstrdup(state);
+  d->note = xstrdup(note ? note : "");
+  d->take = take;
+  char *p[1] = {xasprintf("%" PRIu64, take)};
+  pgq_t *q = pgq_new();
+  pgq_add_prepared(q, "SQL_TAKE_FOR_DECISION", SQL_TAKE_FOR_DECISION, 1, p);
+  pgconn_submit(c->rdb, q, on_take, d);
+}
+
+/* ------------------------------------------------------------ retakes */
+
+static const char SQL_TAKE_FOR_RETAKE[] =
+    "SELECT t.kind, coalesce(j.gate_root, j.id), p.name, e.name, j.spec::text, "
+    TAKE_OBJ "::text, "
+    "(SELECT max(tt.seed) FROM tasks tt JOIN jobs jj ON jj.id = tt.job_id "
+    " WHERE coalesce(jj.gate_root, jj.id) = coalesce(j.gate_root, j.id)), "
+    "(SELECT count(*) FROM jobs jj WHERE jj.gate_root = coalesce(j.gate_root, j.id)), "
+    "(SELECT name FROM jobs WHERE id = coalesce(j.gate_root, j.id))" TAKE_FROM
+    " JOIN episodes e ON e.id = j.episode_id JOIN projects p ON p.id = e.project_id "
+    "WHERE t.id = $1::bigint";
+
+typedef struct retake {
+  coord_t *c;
+  creq_t *r;
+  char *actor;
+  uint64_t take;
+} retake_t;
+
+static void on_retake(void *arg, PGresult *const *res, size_t n, const char *error) {
+  retake_t *rt = arg;
+  coord_t *c = rt->c;
+  char msg[600];
+  PGresult *r0 = n >= 1 ? res[0] : NULL;
+  if (error || !r0 || PQresultStatus(r0) != PGRES_TUPLES_OK) {
+    clients_reply_error(c, rt->r, "internal", "the database query failed; see the coordinator log");
+    goto out;
+  }
+  if (PQntuples(r0) == 0) {
+    snprintf(msg, sizeof msg, "no such take: %" PRIu64, rt->take);
+    clients_reply_error(c, rt->r, "not_found", msg);
+    goto out;
+  }
+  if (strcmp(PQgetvalue(r0, 0, 0), "generate") != 0) {
+    snprintf(msg, sizeof msg, "take %" PRIu64 " was rendered: only generated takes have seeds "
+             "to retake", rt->take);
+    clients_reply_error(c, rt->r, "invalid_state", msg);
+    goto out;
+  }
+  uint64_t root = strtoull(PQgetvalue(r0, 0, 1), NULL, 10);
+  int64_t seed = strtoll(PQgetvalue(r0, 0, 6), NULL, 10) + 1;
+  int64_t given = (int64_t)(intptr_t)idmap_get(&c->retake_seeds, root);
+  if (given >= seed)
+    seed = given + 1;
+  idmap_put(&c->retake_seeds, root, (void *)(intptr_t)seed);
+  long nth = strtol(PQgetvalue(r0, 0, 7), NULL, 10) + 1;
+  /* The same job, one take, the next seed; it runs now (no gates). */
+  json_t *spec = json_loads(PQgetvalue(r0, 0, 4), 0, NULL);
+  char *name = xasprintf("%.56s-r%ld", PQgetvalue(r0, 0, 8), nth);
+  json_object_set_new(spec, "name", json_string(name));
+  json_object_set_new(spec, "takes", json_integer(1));
+  json_object_set_new(spec, "seed", json_integer(seed));
+  json_object_del(spec, "after");
+  json_object_del(spec, "after_approval");
+  json_object_del(spec, "frames");
+  json_object_del(spec, "chunk");
+  json_t *file = json_pack("{s:s,s:s,s:[o]}", "project", PQgetvalue(r0, 0, 2), "episode",
+                           PQgetvalue(r0, 0, 3), "jobs", spec);
+  char *text = json_dumps(file, JSON_COMPACT);
+  json_decref(file);
+  char err[512];
+  jobfile_t *jf = jobfile_parse(text, strlen(text), err, sizeof err);
+  free(text);
+  if (!jf) {
+    snprintf(msg, sizeof msg, "the job of take %" PRIu64 " cannot be retaken: %s", rt->take,
+             err);
+    clients_reply_error(c, rt->r, "invalid_state", msg);
+    free(name);
+    goto out;
+  }
+  uint64_t first;
+  job_create_all(c, jf, rt->actor, NULL, 0, &first);
+  job_t *j = idmap_get(&c->jobs, first);
+  j->retake_of = rt->take;
+  j->gate_root = root;
+  char sid[24];
+  snprintf(sid, sizeof sid, "%" PRIu64, rt->take);
+  json_t *ev = json_pack("{s:I,s:s,s:I}", "job_id", (json_int_t)first, "name", name, "seed",
+                         (json_int_t)seed);
+  char *evj = json_dumps(ev, JSON_COMPACT);
+  store_event(c, rt->actor, "take.retake", "take", sid, evj);
+  free(evj);
+  json_decref(ev);
+  log_info("%s: retake of take %" PRIu64 " queued as job %" PRIu64 " %s (seed %" PRId64 ")",
+           rt->actor, rt->take, first, name, seed);
+  json_t *take = json_loads(PQgetvalue(r0, 0, 5), 0, NULL);
+  clients_reply_durable(c, rt->r, json_pack("{s:[{s:I,s:s,s:I,s:I}],s:o}", "jobs", "job_id",
+                                (json_int_t)first, "name", name, "tasks", (json_int_t)1, "seed",
+                                (json_int_t)seed, "take", take));
+  free(name);
+out:
+  free(rt->actor);
+  free(rt);
+}
+
+void review_retake(coord_t *c, creq_t *r, const char *actor, uint64_t take) {
+  if (!take || take > INT64_MAX) {
+    clients_reply_error(c, r, "bad_request", "expected one take id");
+    return;
+  }
+  retake_t *rt = xcalloc(1, sizeof *rt);
+  rt->c = c;
+  rt->r = r;
+  rt->actor = xstrdup(actor);
+  rt->take = take;
+  char *p[1] = {xasprintf("%" PRIu64, take)};
+  pgq_t *q = pgq_new();
+  pgq_add_prepared(q, "SQL_TAKE_FOR_RETAKE", SQL_TAKE_FOR_RETAKE, 1, p);
+  pgconn_submit(c->rdb, q, on_retake, rt);
+}
+
+/* ------------------------------------------------------------ listing */
+
+static const char SQL_TAKES[] =
+    "SELECT json_build_object('takes', coalesce(json_agg(" TAKE_OBJ " ORDER BY t.id), "
+    "'[]'::json))::text" TAKE_FROM
+    " JOIN episodes e ON e.id = j.episode_id JOIN projects p ON p.id = e.project_id "
+    "WHERE ($1::text IS NULL OR p.name || '/' || e.name = $1) "
+    "AND ($2::text IS NULL OR s.name = $2) AND ($3::text IS NULL OR t.state = $3) "
+    "AND ($4::bigint IS NULL OR t.job_id = $4::bigint)";
+
+typedef struct listing {
+  coord_t *c;
+  creq_t *r;
+} listing_t;
+
+static void on_list(void *arg, PGresult *const *res, size_t n, const char *error) {
+  listing_t *l = arg;
+  if (error || n < 1 || PQresultStatus(res[0]) != PGRES_TUPLES_OK || PQntuples(res[0]) < 1)
+    clients_reply_error(l->c, l->r, "internal", "the database query failed; see the coordinator log");
+  else
+    clients_reply_ok(l->c, l->r, PQgetvalue(res[0], 0, 0));
+  free(l);
+}
+
+void review_list(coord_t *c, creq_t *r, const Clapper__Request *req) {
+  static const char *const states[] = {"pending_review", "approved", "changes_requested",
+                                       "rejected"};
+  bool state_ok = !*req->state;
+  for (size_t i = 0; i < ARRAY_SIZE(states); i++)
+    state_ok |= !strcmp(req->state, states[i]);
+  if (!state_ok || (*req->shot && !ident_valid(req->shot)) || req->n_ids > 1 ||
+      strlen(req->name) > 2 * IDENT_MAX + 1) {
+    clients_reply_error(c, r, "bad_request",
+                        !state_ok ? "state: expected pending_review, approved, "
+                                    "changes_requested or rejected"
+                                  : "expected --episode P/E, --shot S and one --job ID at most");
+    return;
+  }
+  listing_t *l = xcalloc(1, sizeof *l);
+  l->c = c;
+  l->r = r;
+  char *p[4] = {*req->name ? xstrdup(req->name) : NULL, *req->shot ? xstrdup(req->shot) : NULL,
+                *req->state ? xstrdup(req->state) : NULL,
+                req->n_ids ? xasprintf("%" PRIu64, req->ids[0] > INT64_MAX ? 0 : req->ids[0])
+                           : NULL};
+  pgq_t *q = pgq_new();
+  pgq_add_prepared(q, "SQL_TAKES", SQL_TAKES, 4, p);
+  pgconn_submit(c->rdb, q, on_list, l);
+}
