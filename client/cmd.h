@@ -139,6 +139,16 @@ json_t *cmd_request(cmd_ctx_t *ctx, Clapper__Request *req) MUSTCHECK;
  * CMD_EXIT_FAIL after cmd_request's cmd_fail. */
 int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, const json_t *doc));
 
+/* Appends the one-line account of a take's review (cmd_review.c), as
+ * `clapper approve` prints it and `clapper audit` lists decisions:
+ * "take 7 approved by alice at TIME: looks great" from take's "take_id",
+ * "state" (changes_requested reads "changes requested", pending_review
+ * "pending review", a missing state "decided"), "decided_by",
+ * "decided_at" (only when with_time) and "note"; the by, at and note
+ * parts are left out when null or empty.  No newline; the text is not
+ * sanitised (output_line does that). */
+void cmd_review_decision(sbuf_t *out, const json_t *take, bool with_time);
+
 /* Shared with `clapper local status`: prints the coordinator's
  * {"workers": [...]} document as the workers table. */
 void cmd_workers_table(FILE *out, const json_t *doc);

@@ -85,17 +85,6 @@ static const struct {
     {"total", "cost_total", "total"},
 };
 
-/* How a review state reads in a sentence: "changes requested". */
-static const char *state_words(const char *state) {
-  if (!state)
-    return "decided";
-  if (!strcmp(state, "changes_requested"))
-    return "changes requested";
-  if (!strcmp(state, "pending_review"))
-    return "pending review";
-  return state;
-}
-
 /* The text of an amount of energy: 3 decimals, "-" when null or missing. */
 static void kwh_text(const json_t *v, sbuf_t *sb) {
   if (json_is_number(v))
@@ -150,18 +139,8 @@ static void print_figures(FILE *out, const json_t *obj, const char *currency) {
 /* "  take 7 approved by alice at TIME: note". */
 static void print_decision(FILE *out, const json_t *d) {
   sbuf_t line = {0};
-  sbuf_puts(&line, "  take ");
-  output_json_text(json_object_get(d, "take_id"), &line);
-  sbuf_printf(&line, " %s", state_words(json_string_value(json_object_get(d, "state"))));
-  const char *by = json_string_value(json_object_get(d, "decided_by"));
-  if (by && *by)
-    sbuf_printf(&line, " by %s", by);
-  const char *at = json_string_value(json_object_get(d, "decided_at"));
-  if (at && *at)
-    sbuf_printf(&line, " at %s", at);
-  const char *note = json_string_value(json_object_get(d, "note"));
-  if (note && *note)
-    sbuf_printf(&line, ": %s", note);
+  sbuf_puts(&line, "  ");
+  cmd_review_decision(&line, d, true);
   output_line(out, line.buf);
   sbuf_free(&line);
 }
@@ -224,24 +203,6 @@ static void print_audit(FILE *out, const json_t *doc) {
 
 /* ---------------------------------------------------------------- CSV */
 
-/* Appends one CSV field, quoted when it holds a comma, a quote or a line
- * break (RFC 4180 §2); NULL is an empty field. */
-static void csv_field(sbuf_t *sb, const char *s) {
-  if (!s)
-    return;
-  if (!strpbrk(s, ",\"\r\n")) {
-    sbuf_puts(sb, s);
-    return;
-  }
-  sbuf_putc(sb, '"');
-  for (; *s; s++) {
-    if (*s == '"')
-      sbuf_putc(sb, '"');
-    sbuf_putc(sb, *s);
-  }
-  sbuf_putc(sb, '"');
-}
-
 /* Appends ",TEXT" for a JSON value: nothing after the comma when null. */
 static void csv_value(sbuf_t *sb, const json_t *v, bool kwh) {
   sbuf_putc(sb, ',');
@@ -252,13 +213,13 @@ static void csv_value(sbuf_t *sb, const json_t *v, bool kwh) {
     kwh_text(v, &text);
   else
     output_json_text(v, &text);
-  csv_field(sb, text.buf);
+  output_csv_field(sb, text.buf);
   sbuf_free(&text);
 }
 
 /* One row: the label (NULL: empty), then the figures of obj. */
 static void csv_row(sbuf_t *sb, const char *label, const json_t *obj) {
-  csv_field(sb, label);
+  output_csv_field(sb, label);
   const json_t *takes = json_object_get(obj, "takes");
   for (size_t k = 0; k < ARRAY_SIZE(counts); k++)
     csv_value(sb, json_object_get(takes, counts[k].key), false);
@@ -266,7 +227,7 @@ static void csv_row(sbuf_t *sb, const char *label, const json_t *obj) {
   for (size_t k = 0; k < ARRAY_SIZE(outcomes); k++)
     csv_value(sb, json_object_get(cost, outcomes[k].key), false);
   csv_value(sb, json_object_get(json_object_get(obj, "energy_kwh"), "total"), true);
-  sbuf_puts(sb, "\r\n");
+  output_csv_end_line(sb);
 }
 
 static void print_audit_csv(FILE *out, const json_t *doc) {
@@ -276,7 +237,8 @@ static void print_audit_csv(FILE *out, const json_t *doc) {
     sbuf_printf(&sb, ",%s", counts[k].csv);
   for (size_t k = 0; k < ARRAY_SIZE(outcomes); k++)
     sbuf_printf(&sb, ",%s", outcomes[k].csv);
-  sbuf_puts(&sb, ",kwh_total\r\n");
+  sbuf_puts(&sb, ",kwh_total");
+  output_csv_end_line(&sb);
   size_t i;
   json_t *shot;
   json_array_foreach(json_object_get(doc, "shots"), i, shot) {

@@ -196,39 +196,21 @@ static void print_table(FILE *out, const json_t *doc, const grouping_t *gr, cons
   fflush(out);
 }
 
-/* Appends one CSV field, quoted when it holds a comma, a quote or a line
- * break (RFC 4180 §2); NULL is an empty field. */
-static void csv_field(sbuf_t *sb, const char *s) {
-  if (!s)
-    return;
-  if (!strpbrk(s, ",\"\r\n")) {
-    sbuf_puts(sb, s);
-    return;
-  }
-  sbuf_putc(sb, '"');
-  for (; *s; s++) {
-    if (*s == '"')
-      sbuf_putc(sb, '"');
-    sbuf_putc(sb, *s);
-  }
-  sbuf_putc(sb, '"');
-}
-
 static void print_csv(FILE *out, const grouping_t *gr, const grid_t *g) {
   sbuf_t sb = {0};
   for (size_t c = 0; c < g->ncols; c++) {
     if (c)
       sbuf_putc(&sb, ',');
-    csv_field(&sb, c < gr->nlabels ? gr->keys[c] : figures[c - gr->nlabels].key);
+    output_csv_field(&sb, c < gr->nlabels ? gr->keys[c] : figures[c - gr->nlabels].key);
   }
-  sbuf_puts(&sb, "\r\n");
+  output_csv_end_line(&sb);
   for (size_t r = 0; r < g->nrows; r++) {
     for (size_t c = 0; c < g->ncols; c++) {
       if (c)
         sbuf_putc(&sb, ',');
-      csv_field(&sb, g->cells[r * g->ncols + c]);
+      output_csv_field(&sb, g->cells[r * g->ncols + c]);
     }
-    sbuf_puts(&sb, "\r\n");
+    output_csv_end_line(&sb);
   }
   fwrite(sb.buf, 1, sb.len, out);
   fflush(out);

@@ -48,19 +48,26 @@ static const char *state_words(const char *state) {
   return state;
 }
 
-/* "take 7 approved by alice: looks great" from the reply's take. */
-static void print_decision(FILE *out, const json_t *doc) {
-  const json_t *take = json_object_get(doc, "take");
-  sbuf_t line = {0};
-  sbuf_puts(&line, "take ");
-  output_json_text(json_object_get(take, "take_id"), &line);
-  sbuf_printf(&line, " %s", state_words(json_string_value(json_object_get(take, "state"))));
+void cmd_review_decision(sbuf_t *out, const json_t *take, bool with_time) {
+  sbuf_puts(out, "take ");
+  output_json_text(json_object_get(take, "take_id"), out);
+  sbuf_printf(out, " %s", state_words(json_string_value(json_object_get(take, "state"))));
   const char *by = json_string_value(json_object_get(take, "decided_by"));
   if (by && *by)
-    sbuf_printf(&line, " by %s", by);
+    sbuf_printf(out, " by %s", by);
+  const char *at = with_time ? json_string_value(json_object_get(take, "decided_at")) : NULL;
+  if (at && *at)
+    sbuf_printf(out, " at %s", at);
   const char *note = json_string_value(json_object_get(take, "note"));
   if (note && *note)
-    sbuf_printf(&line, ": %s", note);
+    sbuf_printf(out, ": %s", note);
+}
+
+/* "take 7 approved by alice: looks great" from the reply's take (its
+ * decided_at is the moment just now, so it is left out). */
+static void print_decision(FILE *out, const json_t *doc) {
+  sbuf_t line = {0};
+  cmd_review_decision(&line, json_object_get(doc, "take"), false);
   output_line(out, line.buf);
   sbuf_free(&line);
   fflush(out);

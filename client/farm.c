@@ -60,20 +60,9 @@ char *farm_default_dir(void) {
 
 char *farm_user(void) {
   struct passwd *pw = getpwuid(getuid());
-  const char *login = pw && pw->pw_name && pw->pw_name[0] ? pw->pw_name : "";
-  sbuf_t sb = {0};
-  for (const char *p = login; *p && sb.len < IDENT_MAX; p++) {
-    char c = *p;
-    if (c >= 'A' && c <= 'Z')
-      c = (char)(c - 'A' + 'a');
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (sb.len == 0 && !alnum)
-      continue;
-    sbuf_putc(&sb, alnum || c == '_' || c == '.' || c == '-' ? c : '-');
-  }
-  char *name = sbuf_steal(&sb);
+  char *name = util_ident_from(pw ? pw->pw_name : NULL);
   uint64_t k;
-  if (!ident_valid(name) || !strcmp(name, "coordinator") ||
+  if (!name || !strcmp(name, "coordinator") ||
       (!strncmp(name, "local-", 6) && util_parse_u64(name + 6, 0, UINT64_MAX, &k) == 0)) {
     free(name);
     name = xstrdup("admin");

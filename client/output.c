@@ -1,6 +1,6 @@
 /*
- * output.c - tables, key: value blocks, JSON, the progress bar and errors
- * of the clapper command, see output.h.
+ * output.c - tables, key: value blocks, CSV, JSON, the progress bar and
+ * errors of the clapper command, see output.h.
  */
 #include "output.h"
 
@@ -218,6 +218,24 @@ void output_json_text(const json_t *v, sbuf_t *out) {
   }
   }
 }
+
+void output_csv_field(sbuf_t *out, const char *s) {
+  if (!s)
+    return;
+  if (!strpbrk(s, ",\"\r\n")) {
+    sbuf_puts(out, s);
+    return;
+  }
+  sbuf_putc(out, '"');
+  for (; *s; s++) {
+    if (*s == '"')
+      sbuf_putc(out, '"');
+    sbuf_putc(out, *s);
+  }
+  sbuf_putc(out, '"');
+}
+
+void output_csv_end_line(sbuf_t *out) { sbuf_puts(out, "\r\n"); }
 
 void output_kv(FILE *f, const json_t *obj) {
   const char *key;

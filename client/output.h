@@ -1,6 +1,7 @@
 /*
  * output.h - what the clapper command prints: aligned tables, key: value
- * blocks, JSON documents, the progress bar of `clapper wait`, and errors.
+ * blocks, CSV records, JSON documents, the progress bar of `clapper wait`,
+ * and errors.
  *
  * Every cell is sanitised on the way in (control characters cannot reach
  * the terminal), and an error is always exactly one line on stderr, plus a
@@ -69,6 +70,19 @@ void table_free(out_table_t *t);
  * integers in decimal, reals with %g, true/false, null or missing as "-",
  * arrays and objects as compact JSON. */
 void output_json_text(const json_t *v, sbuf_t *out);
+
+/* RFC 4180 CSV, built in an sbuf_t one record at a time: the caller puts a
+ * ',' between fields, appends each with output_csv_field and ends the
+ * record with output_csv_end_line.  Cells are not sanitised: CSV quoting
+ * carries any text, line breaks included. */
+
+/* Appends s as one CSV field: as it is, or between double quotes with each
+ * quote doubled when it holds a comma, a double quote, CR or LF (RFC 4180
+ * §2).  NULL is an empty field (nothing is appended). */
+void output_csv_field(sbuf_t *out, const char *s);
+
+/* Ends a CSV record with CRLF (RFC 4180 §2). */
+void output_csv_end_line(sbuf_t *out);
 
 /* Prints an object as "key: value" lines with the keys aligned, in
  * document order, values as output_json_text gives them. */

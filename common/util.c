@@ -205,6 +205,26 @@ bool ident_valid(const char *s) {
   return n <= IDENT_MAX;
 }
 
+char *util_ident_from(const char *s) {
+  if (!s)
+    return NULL;
+  sbuf_t sb = {0};
+  for (const char *p = s; *p && sb.len < IDENT_MAX; p++) {
+    char c = *p;
+    if (c >= 'A' && c <= 'Z')
+      c = (char)(c - 'A' + 'a');
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (sb.len == 0 && !alnum)
+      continue;
+    sbuf_putc(&sb, alnum || c == '_' || c == '.' || c == '-' ? c : '-');
+  }
+  if (sb.len == 0) {
+    sbuf_free(&sb);
+    return NULL;
+  }
+  return sbuf_steal(&sb);
+}
+
 char *util_read_fd(int fd, size_t max, size_t *len) {
   sbuf_t sb = {0};
   char chunk[65536];

@@ -70,6 +70,14 @@ int util_vfail_line(char *err, size_t errlen, const char *fmt, va_list ap)
 #define IDENT_MAX 64
 bool ident_valid(const char *s);
 
+/* An identifier made from a free-form name (a login name, a hostname):
+ * uppercase ASCII letters lowercased, leading characters up to the first
+ * letter or digit dropped, every other character an identifier may not
+ * contain (bytes of multi-byte UTF-8 included) replaced by '-', and the
+ * result cut to IDENT_MAX bytes.  Returns a valid identifier (caller
+ * frees), or NULL when s is NULL or holds no ASCII letter or digit. */
+char *util_ident_from(const char *s) MUSTCHECK;
+
 /* Reads fd to its end, at most max bytes, into a NUL-terminated buffer
  * (caller frees) and stores the number of bytes read in *len unless len is
  * NULL.  Returns NULL with errno set (EFBIG when there is more than max).

@@ -67,6 +67,21 @@ void clients_reply_durable(coord_t *c, creq_t *r, json_t *doc) {
   store_on_commit(c, reply_after_commit, p);
 }
 
+bool clients_split_episode(coord_t *c, creq_t *r, const char *name, char **project,
+                           const char **episode) {
+  const char *slash = strchr(name, '/');
+  *project = slash ? xstrndup(name, (size_t)(slash - name)) : NULL;
+  *episode = slash ? slash + 1 : NULL;
+  if (*project && ident_valid(*project) && ident_valid(*episode))
+    return true;
+  char err[200];
+  snprintf(err, sizeof err, "episode: '%.80s' is not PROJECT/EPISODE (two identifiers)", name);
+  clients_reply_error(c, r, "bad_request", err);
+  free(*project);
+  *project = NULL;
+  return false;
+}
+
 static const char *actor_of(const char *user) { return user && *user ? user : "anonymous"; }
 
 static bool all_digits(const char *s) {
@@ -319,9 +334,6 @@ static void drain(coord_t *c, creq_t *r, const char *user, const Clapper__Reques
   clients_reply_durable(c, r, doc);
 }
 
-static bool split_episode(coord_t *c, creq_t *r, const char *name, char **project,
-                          const char **episode);
-
 static const char SQL_EPISODE_WEIGHT[] =
     "WITH p AS (INSERT INTO projects (name) VALUES ($1) "
     "           ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id) "
@@ -333,7 +345,7 @@ static void episode_weight(coord_t *c, creq_t *r, const char *user,
   char err[200];
   char *project;
   const char *episode;
-  if (!split_episode(c, r, req->name, &project, &episode))
+  if (!clients_split_episode(c, r, req->name, &project, &episode))
     return;
   if (req->value < 1 || req->value > 1000) {
     snprintf(err, sizeof err, "weight: %" PRId64 " is not in [1, 1000]", req->value);
@@ -355,22 +367,6 @@ static void episode_weight(coord_t *c, creq_t *r, const char *user,
   free(project);
 }
 
-/* Splits "project/episode" into its identifiers (project is allocated);
- * false with an error reply when it is not one. */
-static bool split_episode(coord_t *c, creq_t *r, const char *name, char **project,
-                          const char **episode) {
-  const char *slash = strchr(name, '/');
-  *project = slash ? xstrndup(name, (size_t)(slash - name)) : NULL;
-  *episode = slash ? slash + 1 : NULL;
-  if (*project && ident_valid(*project) && ident_valid(*episode))
-    return true;
-  char err[200];
-  snprintf(err, sizeof err, "episode: '%.80s' is not PROJECT/EPISODE (two identifiers)", name);
-  clients_reply_error(c, r, "bad_request", err);
-  free(*project);
-  *project = NULL;
-  return false;
-}
 
 static void rates_set(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
   char err[256], merr[200];
@@ -399,7 +395,7 @@ static void budget(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
                    bool set) {
   char *project;
   const char *episode;
-  if (!split_episode(c, r, req->name, &project, &episode))
+  if (!clients_split_episode(c, r, req->name, &project, &episode))
     return;
   episode_t *ep = dispatch_episode(c, project, episode);
   if (set) {

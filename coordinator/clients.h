@@ -30,6 +30,12 @@ void clients_reply_ok(coord_t *c, creq_t *r, const char *json);
 struct json_t;
 void clients_reply_durable(coord_t *c, creq_t *r, struct json_t *doc);
 
+/* Splits "project/episode" into two identifiers (*project allocated, the
+ * caller frees it; *episode points into name).  When name is not that,
+ * replies with an error (releasing r) and returns false. */
+bool clients_split_episode(coord_t *c, creq_t *r, const char *name, char **project,
+                           const char **episode);
+
 /* Replies with an error and releases r. */
 void clients_reply_error(coord_t *c, creq_t *r, const char *code, const char *message);
 

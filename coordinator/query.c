@@ -333,32 +333,34 @@ static const char SQL_COST_KIND[] =
     COST_HEAD "r AS (SELECT kind, json_build_object('kind', kind, " ROW_FIGURES ") AS o "
               "FROM jc GROUP BY kind) " COST_TAIL("'kind'", "'kinds'", "r.kind");
 
-void query_cost(coord_t *c, creq_t *r, const Clapper__Request *req) {
-  const char *by = req->by && *req->by ? req->by : "shot";
-  const char *sql = !strcmp(by, "shot")   ? SQL_COST_SHOT
-                    : !strcmp(by, "job")  ? SQL_COST_JOB
-                    : !strcmp(by, "kind") ? SQL_COST_KIND
-                                          : NULL;
-  const char *name = !strcmp(by, "shot") ? "SQL_COST_SHOT"
-                     : !strcmp(by, "job") ? "SQL_COST_JOB"
-                                          : "SQL_COST_KIND";
-  const char *slash = strchr(req->name, '/');
-  char *project = slash ? xstrndup(req->name, (size_t)(slash - req->name)) : NULL;
-  if (!sql || !project || !ident_valid(project) || !ident_valid(slash + 1)) {
-    clients_reply_error(c, r, "bad_request",
-                        !sql ? "by: expected shot, job or kind"
-                             : "episode: expected PROJECT/EPISODE (two identifiers)");
-    free(project);
+/* Runs an episode report (sql, prepared as name: $1 project, $2 episode,
+ * $3 currency) for req->name and replies with its document. */
+static void episode_report(coord_t *c, creq_t *r, const char *episode_name, const char *name,
+                           const char *sql) {
+  char *project;
+  const char *episode;
+  if (!clients_split_episode(c, r, episode_name, &project, &episode))
     return;
-  }
   qctx_t *q = xcalloc(1, sizeof *q);
   q->c = c;
   q->r = r;
   q->kind = 3;
-  char *p[3] = {project, xstrdup(slash + 1), xstrdup(c->cfg.currency)};
+  char *p[3] = {project, xstrdup(episode), xstrdup(c->cfg.currency)};
   pgq_t *pq = pgq_new();
   pgq_add_prepared(pq, name, sql, 3, p);
   pgconn_submit(c->rdb, pq, on_result, q);
+}
+
+void query_cost(coord_t *c, creq_t *r, const Clapper__Request *req) {
+  const char *by = req->by && *req->by ? req->by : "shot";
+  if (!strcmp(by, "shot"))
+    episode_report(c, r, req->name, "SQL_COST_SHOT", SQL_COST_SHOT);
+  else if (!strcmp(by, "job"))
+    episode_report(c, r, req->name, "SQL_COST_JOB", SQL_COST_JOB);
+  else if (!strcmp(by, "kind"))
+    episode_report(c, r, req->name, "SQL_COST_KIND", SQL_COST_KIND);
+  else
+    clients_reply_error(c, r, "bad_request", "by: expected shot, job or kind");
 }
 
 /* ------------------------------------------------------------ audit */
@@ -453,21 +455,7 @@ static const char SQL_AUDIT[] =
     "    " KWH("t.e_all") ")))::text END FROM tot t";
 
 void query_audit(coord_t *c, creq_t *r, const Clapper__Request *req) {
-  const char *slash = strchr(req->name, '/');
-  char *project = slash ? xstrndup(req->name, (size_t)(slash - req->name)) : NULL;
-  if (!project || !ident_valid(project) || !ident_valid(slash + 1)) {
-    clients_reply_error(c, r, "bad_request", "episode: expected PROJECT/EPISODE (two identifiers)");
-    free(project);
-    return;
-  }
-  qctx_t *q = xcalloc(1, sizeof *q);
-  q->c = c;
-  q->r = r;
-  q->kind = 3;
-  char *p[3] = {project, xstrdup(slash + 1), xstrdup(c->cfg.currency)};
-  pgq_t *pq = pgq_new();
-  pgq_add_prepared(pq, "SQL_AUDIT", SQL_AUDIT, 3, p);
-  pgconn_submit(c->rdb, pq, on_result, q);
+  episode_report(c, r, req->name, "SQL_AUDIT", SQL_AUDIT);
 }
 
 /* The event log's chain: each row's hash must be the hash of its content

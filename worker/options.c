@@ -68,19 +68,8 @@ static size_t table(options_t *o, cfg_opt_t *t) {
 #define TABLE_MAX 24
 
 char *options_name_from_host(const char *hostname) {
-  sbuf_t sb = {0};
-  for (const char *p = hostname; *p && sb.len < IDENT_MAX; p++) {
-    char c = *p;
-    if (c >= 'A' && c <= 'Z')
-      c = (char)(c - 'A' + 'a');
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (sb.len == 0 && !alnum)
-      continue;
-    sbuf_putc(&sb, alnum || c == '_' || c == '.' || c == '-' ? c : '-');
-  }
-  if (sb.len == 0)
-    sbuf_puts(&sb, "worker");
-  return sbuf_steal(&sb);
+  char *name = util_ident_from(hostname);
+  return name ? name : xstrdup("worker");
 }
 
 /* Appends the comma-separated items of each value to *out; empty items are

@@ -56,9 +56,10 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen)
 /* Releases everything o holds. */
 void options_free(options_t *o);
 
-/* The default worker name: the hostname, lowercased, with characters an
- * identifier may not contain replaced by '-', cut to IDENT_MAX bytes
- * ("worker" when nothing is left).  Caller frees. */
+/* The default worker name: the hostname reduced to an identifier by
+ * util_ident_from (lowercased, characters an identifier may not contain
+ * replaced by '-', cut to IDENT_MAX bytes), or "worker" when nothing is
+ * left.  Caller frees. */
 char *options_name_from_host(const char *hostname);
 
 #endif

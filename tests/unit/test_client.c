@@ -1,8 +1,8 @@
 /*
  * test_client.c - the clapper command's pure pieces and its RPC.
  *
- * Tables and progress lines are compared byte for byte; each verb is run
- * through cmd_run with memory streams to check argument validation and
+ * Tables, CSV fields and progress lines are compared byte for byte; each
+ * verb is run through cmd_run with memory streams to check argument validation and
  * the one-line error (plus the --json error document); rpc_call is tried
  * against an endpoint nobody binds (quick "unavailable") and against a
  * small ROUTER in a thread that answers like the coordinator, also with a
@@ -295,6 +295,18 @@ static void test_values(void) {
   sbuf_reset(&sb);
   output_progress(&sb, 0, 0, 0, 0, 4);
   CHECK_STR(sb.buf, "[....] 0/0 succeeded, 0 failed, 0 running");
+
+  /* CSV fields: quoted only when they must be, quotes doubled, NULL empty;
+   * records end in CRLF. */
+  sbuf_reset(&sb);
+  const char *fields[] = {"plain", NULL, "a,b", "say \"hi\"", "two\nlines", "cr\r", ""};
+  for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+    if (i)
+      sbuf_putc(&sb, ',');
+    output_csv_field(&sb, fields[i]);
+  }
+  output_csv_end_line(&sb);
+  CHECK_STR(sb.buf, "plain,,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\r\",\r\n");
   sbuf_free(&sb);
 
   char mb[32];

@@ -1,9 +1,10 @@
 /*
  * test_util.c - the small helpers: identifier rules at their boundaries,
- * bounded unsigned parsing, whole-file and whole-descriptor reads with a
- * limit, atomic file replacement, error messages into a caller's buffer,
- * the executable's directory, mkdir -p, the growable string buffer, ISO
- * 8601 timestamps (also before 1970), hex and the allocation helpers.
+ * identifiers made from login and host names, bounded unsigned parsing,
+ * whole-file and whole-descriptor reads with a limit, atomic file
+ * replacement, error messages into a caller's buffer, the executable's
+ * directory, mkdir -p, the growable string buffer, ISO 8601 timestamps
+ * (also before 1970), hex and the allocation helpers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +53,59 @@ static void test_ident(void) {
   CHECK(!ident_valid("a+b"));
   CHECK(!ident_valid("caf\xc3\xa9"));
   CHECK(!ident_valid("a\tb"));
+}
+
+/* Checks that util_ident_from(in) is want (NULL: nothing usable) and that
+ * whatever it returns is a valid identifier. */
+static void check_ident_from(const char *in, const char *want) {
+  char *got = util_ident_from(in);
+  if (want) {
+    CHECK_STR(got, want);
+    CHECK(ident_valid(got));
+  } else {
+    CHECK(got == NULL);
+  }
+  free(got);
+}
+
+static void test_ident_from(void) {
+  check_ident_from("alice", "alice");
+  check_ident_from("sh0420", "sh0420");
+  check_ident_from("a_b.c-d", "a_b.c-d");
+  /* Uppercase is lowercased. */
+  check_ident_from("Alice", "alice");
+  check_ident_from("RENDER-01.Farm.Example.COM", "render-01.farm.example.com");
+  /* Characters an identifier may not hold become '-', every byte of a
+   * multi-byte UTF-8 character included. */
+  check_ident_from("john doe", "john-doe");
+  check_ident_from("a/b:c+d", "a-b-c-d");
+  check_ident_from("caf\xc3\xa9", "caf--");
+  check_ident_from("a\tb", "a-b");
+  check_ident_from("a-", "a-");
+  /* Leading characters up to the first letter or digit are dropped. */
+  check_ident_from("_svc", "svc");
+  check_ident_from("..-x", "x");
+  check_ident_from(" \xc3\xa9t\xc3\xa9", "t--");
+  check_ident_from("-9lives", "9lives");
+  /* Nothing usable. */
+  check_ident_from(NULL, NULL);
+  check_ident_from("", NULL);
+  check_ident_from("_", NULL);
+  check_ident_from("._- ", NULL);
+  check_ident_from("\xc3\xa9", NULL);
+  /* Cut to IDENT_MAX bytes, counted after the dropped leading ones. */
+  char s[IDENT_MAX + 8];
+  memset(s, 'A', sizeof s - 1);
+  s[sizeof s - 1] = '\0';
+  char want[IDENT_MAX + 1];
+  memset(want, 'a', IDENT_MAX);
+  want[IDENT_MAX] = '\0';
+  check_ident_from(s, want);
+  s[0] = s[1] = '_';
+  check_ident_from(s, want);
+  s[IDENT_MAX + 1] = '\0'; /* 2 dropped + 63 letters */
+  want[IDENT_MAX - 1] = '\0';
+  check_ident_from(s, want);
 }
 
 static void test_parse_u64(void) {
@@ -487,6 +541,7 @@ int main(void) {
     return 1;
   }
   test_ident();
+  test_ident_from();
   test_parse_u64();
   test_read_file();
   test_read_fd();
