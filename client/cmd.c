@@ -277,3 +277,20 @@ int cmd_dispatch(const struct cmd_entry *const *table, size_t n, int argc, char 
   output_error(stdout, stderr, wants_json(argc, argv), &err);
   return CMD_EXIT_USAGE;
 }
+
+void cmd_print_jobs(FILE *out, const json_t *doc, void (*tail)(sbuf_t *line, const json_t *job)) {
+  size_t i;
+  json_t *job;
+  json_array_foreach(json_object_get(doc, "jobs"), i, job) {
+    sbuf_t line = {0};
+    sbuf_puts(&line, "job ");
+    output_json_text(json_object_get(job, "job_id"), &line);
+    sbuf_putc(&line, ' ');
+    output_json_text(json_object_get(job, "name"), &line);
+    sbuf_puts(&line, ": ");
+    tail(&line, job);
+    output_line(out, line.buf);
+    sbuf_free(&line);
+  }
+  fflush(out);
+}

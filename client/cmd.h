@@ -153,4 +153,8 @@ void cmd_review_decision(sbuf_t *out, const json_t *take, bool with_time);
  * {"workers": [...]} document as the workers table. */
 void cmd_workers_table(FILE *out, const json_t *doc);
 
+/* Prints "job 12 NAME: " followed by what tail appends, one line for every
+ * job of doc's "jobs" array (the replies of submit, cancel, pause, ...). */
+void cmd_print_jobs(FILE *out, const json_t *doc, void (*tail)(sbuf_t *line, const json_t *job));
+
 #endif

@@ -34,25 +34,6 @@ static json_int_t task_count(const json_t *job, const char *state) {
   return json_integer_value(json_object_get(json_object_get(job, "tasks"), state));
 }
 
-/* Prints "job 12 NAME: " + what tail appends, for every job of the reply. */
-static void print_jobs(FILE *out, const json_t *doc,
-                       void (*tail)(sbuf_t *line, const json_t *job)) {
-  size_t i;
-  json_t *job;
-  json_array_foreach(json_object_get(doc, "jobs"), i, job) {
-    sbuf_t line = {0};
-    sbuf_puts(&line, "job ");
-    output_json_text(json_object_get(job, "job_id"), &line);
-    sbuf_putc(&line, ' ');
-    output_json_text(json_object_get(job, "name"), &line);
-    sbuf_puts(&line, ": ");
-    tail(&line, job);
-    output_line(out, line.buf);
-    sbuf_free(&line);
-  }
-  fflush(out);
-}
-
 static json_int_t live_tasks(const json_t *job) {
   return task_count(job, "running") + task_count(job, "dispatched");
 }
@@ -85,10 +66,10 @@ static void retry_tail(sbuf_t *line, const json_t *job) {
               n == 1 ? "task" : "tasks");
 }
 
-static void print_cancel(FILE *out, const json_t *doc) { print_jobs(out, doc, cancel_tail); }
-static void print_pause(FILE *out, const json_t *doc) { print_jobs(out, doc, pause_tail); }
-static void print_resume(FILE *out, const json_t *doc) { print_jobs(out, doc, resume_tail); }
-static void print_retry(FILE *out, const json_t *doc) { print_jobs(out, doc, retry_tail); }
+static void print_cancel(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc, cancel_tail); }
+static void print_pause(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc, pause_tail); }
+static void print_resume(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc, resume_tail); }
+static void print_retry(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc, retry_tail); }
 
 static int control_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   static const struct {

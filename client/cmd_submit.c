@@ -26,24 +26,14 @@ static const cfg_opt_t submit_opts[] = {
      &opt.no_local_check},
 };
 
-/* The human view: "job 12 comp-v3: 8 tasks queued" per job. */
-static void print_queued(FILE *out, const json_t *doc) {
-  size_t i;
-  json_t *job;
-  json_array_foreach(json_object_get(doc, "jobs"), i, job) {
-    sbuf_t line = {0};
-    sbuf_puts(&line, "job ");
-    output_json_text(json_object_get(job, "job_id"), &line);
-    sbuf_putc(&line, ' ');
-    output_json_text(json_object_get(job, "name"), &line);
-    sbuf_puts(&line, ": ");
-    output_json_text(json_object_get(job, "tasks"), &line);
-    json_int_t ntasks = json_integer_value(json_object_get(job, "tasks"));
-    sbuf_puts(&line, ntasks == 1 ? " task queued" : " tasks queued");
-    output_line(out, line.buf);
-    sbuf_free(&line);
-  }
+static void queued_tail(sbuf_t *line, const json_t *job) {
+  output_json_text(json_object_get(job, "tasks"), line);
+  json_int_t ntasks = json_integer_value(json_object_get(job, "tasks"));
+  sbuf_puts(line, ntasks == 1 ? " task queued" : " tasks queued");
 }
+
+/* The human view: "job 12 comp-v3: 8 tasks queued" per job. */
+static void print_queued(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc, queued_tail); }
 
 static int submit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   const char *path = argv[0];

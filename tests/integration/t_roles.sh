@@ -63,7 +63,7 @@ gen=$(job_id_of "$(as submitter-1 submit --json "$T/gen.json")")
 clapper wait "$gen" >/dev/null 2>&1 || fail "generation failed"
 mapfile -t takes < <(clapper takes --json --job "$gen" | jq -r '.takes[].take_id')
 cat >"$T/slow.json" <<JSON
-{"project": "show", "episode": "e1", "jobs": [{"name": "slow", "command": ["sleep", "60"]}]}
+{"project": "show", "episode": "e1", "jobs": [{"name": "slow", "command": ["sleep", "900"]}]}
 JSON
 slow=$(job_id_of "$(as submitter-1 submit --json "$T/slow.json")")
 next_take=0

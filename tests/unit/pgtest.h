@@ -205,4 +205,23 @@ static inline long long pgtest_atoll(const char *s) {
   return (*s == '(' ? -1 : strtoll(s, NULL, 10));
 }
 
+/* Coordinator module tests: flushes c's store and runs loop until nothing
+ * is accumulated or in flight (at most 10 s); true when it got there.
+ * Only for tests that include store.h. */
+#ifdef CLAPPER_STORE_H
+static void pgtest_on_guard(uv_timer_t *t) { (void)t; }
+static inline bool pgtest_flush(coord_t *c, uv_loop_t *loop) {
+  store_flush(c);
+  uv_timer_t guard;
+  uv_timer_init(loop, &guard);
+  uv_timer_start(&guard, pgtest_on_guard, 10, 10);
+  uint64_t deadline = util_mono_us() + 10 * 1000000;
+  while (!store_idle(c) && util_mono_us() < deadline)
+    uv_run(loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&guard, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+  return store_idle(c);
+}
+#endif
+
 #endif

@@ -25,9 +25,9 @@
 #include "log.h"
 #include "migrate.h"
 #include "model.h"
-#include "pgtest.h"
 #include "recover.h"
 #include "store.h"
+#include "pgtest.h" /* after store.h: pgtest_flush */
 #include "workers.h"
 
 static uv_loop_t loop;
@@ -66,21 +66,6 @@ static void coord_free(coord_t *c) {
   free(c);
 }
 
-static void on_guard(uv_timer_t *t) { (void)t; }
-
-static bool flush_and_wait(coord_t *c) {
-  store_flush(c);
-  uv_timer_t guard;
-  uv_timer_init(&loop, &guard);
-  uv_timer_start(&guard, on_guard, 10, 10);
-  uint64_t deadline = util_mono_us() + 10 * 1000000;
-  while (!store_idle(c) && util_mono_us() < deadline)
-    uv_run(&loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&guard, NULL);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  CHECK(store_idle(c));
-  return store_idle(c);
-}
 
 /* An online worker as a Hello leaves it, recorded in the next batch. */
 static worker_t *online_worker(coord_t *c, const char *name, uint32_t cpus, uint32_t ngpus) {
@@ -159,7 +144,7 @@ static void first_life(void) {
 
   job_t *j = submit(c, FINAL); /* job 1, tasks 1-5 */
   dispatch_run(c);             /* tasks 1, 2 on GPUs 0, 1: attempts 1, 2 */
-  CHECK(flush_and_wait(c));
+  CHECK(pgtest_flush(c, &loop));
   attempt_t *a1 = j->tasks[0].live, *a2 = j->tasks[1].live;
   CHECK(a1 && a2 && !j->tasks[2].live);
   if (!a1 || !a2)
@@ -169,14 +154,14 @@ static void first_life(void) {
   dispatch_run(c); /* task 3 on GPU 0: attempt 3 */
   attempt_t *a3 = j->tasks[2].live;
   CHECK(a3 && a3->gpu_mask == 0x1);
-  CHECK(flush_and_wait(c));
+  CHECK(pgtest_flush(c, &loop));
 
   job_t *quick = submit(c, QUICK); /* job 2, task 6 */
   dispatch_run(c);                 /* on w1's CPUs: attempt 4; no GPU left for job 1 */
   attempt_t *a4 = quick->tasks[0].live;
   CHECK(a4 != NULL);
   CHECK(j->tasks[3].live == NULL);
-  CHECK(flush_and_wait(c));
+  CHECK(pgtest_flush(c, &loop));
 
   a2->started_us = util_wall_us();
   CHECK_INT(attempt_set_state(c, a2, ATTEMPT_RUNNING), 0);
@@ -185,7 +170,7 @@ static void first_life(void) {
     succeed(c, a3);
   if (a4)
     succeed(c, a4);
-  CHECK(flush_and_wait(c));
+  CHECK(pgtest_flush(c, &loop));
 
   CHECK_INT(j->counts[TASK_SUCCEEDED], 2);
   CHECK_INT(j->counts[TASK_RUNNING], 1);
@@ -359,7 +344,7 @@ static void second_life(void) {
   CHECK_INT(w1->nlive, 2);
 
   /* What the recovered coordinator writes fits the rows it recovered. */
-  CHECK(flush_and_wait(c));
+  CHECK(pgtest_flush(c, &loop));
   CHECK_STR(pgtest_value(db, "SELECT string_agg(name || ':' || state, ',' ORDER BY name) "
                              "FROM workers"),
             "w1:online,w2:online");
@@ -384,7 +369,7 @@ static void second_life(void) {
   rc = recover_load(c, pgconn_raw(c->wdb), err, sizeof err);
   CHECK_INT(rc, 0);
   CHECK_INT(pgconn_start(c->wdb), 0);
-  CHECK(flush_and_wait(c));
+  CHECK(pgtest_flush(c, &loop));
   CHECK_STR(pgtest_value(db, "SELECT state FROM workers WHERE name = 'w1'"), "offline");
   CHECK_INT(w1_last_seen(), seen);
   CHECK_INT(c->next_attempt_id, 7);

@@ -27,8 +27,8 @@
 #include "log.h"
 #include "migrate.h"
 #include "model.h"
-#include "pgtest.h"
 #include "store.h"
+#include "pgtest.h" /* after store.h: pgtest_flush */
 #include "workers.h"
 
 static uv_loop_t loop;
@@ -44,22 +44,6 @@ static void on_fatal(void *arg, const char *error) {
   exit(1);
 }
 
-static void on_guard(uv_timer_t *t) { (void)t; }
-
-/* Flushes and runs the loop until nothing is accumulated or in flight. */
-static bool flush_and_wait(void) {
-  store_flush(c);
-  uv_timer_t guard;
-  uv_timer_init(&loop, &guard);
-  uv_timer_start(&guard, on_guard, 10, 10);
-  uint64_t deadline = util_mono_us() + 10 * 1000000;
-  while (!store_idle(c) && util_mono_us() < deadline)
-    uv_run(&loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&guard, NULL);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  CHECK(store_idle(c));
-  return store_idle(c);
-}
 
 /* ------------------------------------------------------------ the worker */
 
@@ -361,7 +345,7 @@ static void scenario(void) {
   CHECK_INT(nactions, 0);
   CHECK_INT(recv_msgs(msgs, 16, 50), 0);
   uint64_t batches = store_stats(c).batches;
-  CHECK(flush_and_wait());
+  CHECK(pgtest_flush(c, &loop));
   CHECK(store_stats(c).batches >= batches + 2);
   CHECK_INT(nactions, 3);
   CHECK_INT(action_log[0], 1);
@@ -426,7 +410,7 @@ static void scenario(void) {
   r2->started_us = util_wall_us();
   CHECK_INT(attempt_set_state(c, r2, ATTEMPT_RUNNING), 0);
   CHECK_INT(task_set_state(c, r2->task, TASK_RUNNING), 0);
-  CHECK(flush_and_wait());
+  CHECK(pgtest_flush(c, &loop));
   CHECK(idmap_get(&c->attempts, g1id) == NULL); /* ended attempts released */
   CHECK(idmap_get(&c->attempts, r1id) == NULL);
   check_rows();
@@ -467,7 +451,7 @@ static void scenario(void) {
   CHECK_INT(gen->state, JOB_SUCCEEDED);
   int64_t gen_started = gen->started_us, gen_finished = gen->finished_us;
   CHECK(gen_started > 0 && gen_finished >= gen_started);
-  CHECK(flush_and_wait());
+  CHECK(pgtest_flush(c, &loop));
   CHECK(idmap_get(&c->jobs, gen_id) == NULL);
   check_rows();
   CHECK_STR(pgtest_value(db, "SELECT state FROM jobs WHERE id = %" PRIu64, gen_id), "succeeded");
@@ -494,7 +478,7 @@ static void scenario(void) {
   result(w, q, ATTEMPT_SUCCEEDED, 0, "");
   CHECK_INT(quick->state, JOB_SUCCEEDED);
   int64_t q_started = quick->started_us, q_finished = quick->finished_us;
-  CHECK(flush_and_wait());
+  CHECK(pgtest_flush(c, &loop));
   CHECK(idmap_get(&c->jobs, quick_id) == NULL);
   CHECK(idmap_get(&c->attempts, qid) == NULL);
   CHECK_STR(pgtest_value(db, "SELECT state FROM attempts WHERE id = %" PRIu64, qid), "succeeded");
@@ -533,7 +517,7 @@ static void scenario(void) {
                         "\"requires\":{\"tags\":[\"nobody\"]}}]}");
   big = idmap_get(&c->jobs, big->id + 2);
   CHECK(big && big->ntasks == 20000);
-  CHECK(flush_and_wait());
+  CHECK(pgtest_flush(c, &loop));
   CHECK_INT(store_stats(c).batches, before + 1);
   if (big) {
     CHECK_INT(pgtest_int(db, "SELECT count(*) FROM tasks WHERE job_id = %" PRIu64, big->id),
