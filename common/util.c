@@ -47,6 +47,16 @@ void *xreallocarray(void *p, size_t nmemb, size_t size) {
   return xrealloc(p, nmemb * size);
 }
 
+void *util_grow(void *p, size_t need, size_t *cap, size_t size) {
+  size_t n = *cap ? *cap : 4;
+  do
+    n = n <= SIZE_MAX / 2 ? n * 2 : SIZE_MAX;
+  while (n < need);
+  p = xreallocarray(p, n, size); /* aborts when n * size overflows */
+  *cap = n;
+  return p;
+}
+
 char *xstrdup(const char *s) {
   size_t n = strlen(s);
   char *p = xmalloc(n + 1);

@@ -25,6 +25,19 @@ char *xstrndup(const char *s, size_t n);
 /* xasprintf: a newly allocated formatted string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Growable arrays: an element pointer with a count and a capacity,
+ *   worker_t **workers; size_t nworkers, capworkers;
+ *   ARRAY_PUSH(c->workers, c->nworkers, c->capworkers, w);
+ * util_grow returns p resized to hold at least need elements of size bytes,
+ * at least doubling *cap (from 8), and stores the new capacity in *cap; it
+ * aborts on overflow.  ARRAY_RESERVE makes room for extra more elements,
+ * ARRAY_PUSH appends one (a and n are evaluated more than once). */
+void *util_grow(void *p, size_t need, size_t *cap, size_t size);
+#define ARRAY_RESERVE(a, n, cap, extra)                                                            \
+  ((n) + (extra) > (cap) ? (void)((a) = util_grow((a), (n) + (extra), &(cap), sizeof *(a)))       \
+                         : (void)0)
+#define ARRAY_PUSH(a, n, cap, v) (ARRAY_RESERVE(a, n, cap, 1), (void)((a)[(n)++] = (v)))
+
 /* A growable NUL-terminated byte buffer.  Zero-initialise, append, and
  * release with sbuf_free (or take buf with sbuf_steal). */
 typedef struct sbuf {
