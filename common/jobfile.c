@@ -3,8 +3,9 @@
  *
  * The parse makes three passes over the jobs: every field of each job in
  * file order (its tasks are expanded there, once the running task total is
- * known to stay within the limit), then the "after" and "after_approval"
- * names against the names of the file, then a search for dependency cycles.
+ * known to stay within the limit), then the dependencies written as names
+ * against the names of the file (they become indexes), then a search for
+ * dependency cycles.
  * The first problem found ends the parse and frees everything built so far.
  */
 #include "jobfile.h"
@@ -70,17 +71,28 @@ static const char *const job_fields[] = {
 static const char *const requires_fields[] = {"gpus",      "gpu_memory_mb", "cpus",
                                               "memory_mb", "tags",          NULL};
 
+/* A dependency written as a name, resolved to an index in pass 2. */
+typedef struct pending_name {
+  size_t job, dep; /* jobs[job].deps[dep] */
+  char *name;
+} pending_name_t;
+
 typedef struct parser {
   char *err;
   size_t errlen;
+  pending_name_t *names; /* dependencies by name, in file order */
+  size_t nnames, capnames;
 } parser_t;
 
-/* A resolved dependency: job `to` of the file, through after_approval or
- * after. */
+/* A dependency within the file: job `to`, through after_approval or after. */
 typedef struct edge {
   size_t to;
   bool approval;
 } edge_t;
+
+const char *jf_dep_field(jf_dep_kind_t k) {
+  return k == JF_DEP_APPROVAL ? "after_approval" : "after";
+}
 
 static int fail(parser_t *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* util_fail_line into the parser's error buffer: quoted user text could
@@ -299,59 +311,63 @@ static int get_requires(parser_t *ps, json_t *v, const char *at, jf_requires_t *
   return 0;
 }
 
-/* Reads after/after_approval: job names (checked against the file later) or
- * job ids, as a JSON integer or a decimal string; ids are stored in
- * canonical decimal.  self is the job's own name. */
-static int get_deps(parser_t *ps, json_t *obj, const char *at, const char *key, const char *self,
-                    char ***out, size_t *n) {
+/* Reads after or after_approval (kind) of jobs[i] into job->deps: job names
+ * (resolved in pass 2) or job ids, as a JSON integer or a decimal string
+ * (leading zeros allowed).  The same job listed twice is refused. */
+static int get_deps(parser_t *ps, json_t *obj, const char *at, jf_dep_kind_t kind, size_t i,
+                    jf_job_t *job, size_t *capdeps) {
+  const char *key = jf_dep_field(kind);
   json_t *v = json_object_get(obj, key);
   if (!v)
     return 0;
   if (!json_is_array(v))
     return fail(ps, "%s.%s: must be an array of job names or job ids", at, key);
-  size_t count = json_array_size(v);
-  *out = xcalloc(count, sizeof **out);
-  json_t *seen = json_object();
-  int rc = 0;
-  for (size_t k = 0; k < count && rc == 0; k++) {
+  size_t first = job->ndeps;
+  for (size_t k = 0; k < json_array_size(v); k++) {
     json_t *e = json_array_get(v, k);
-    char *s = NULL;
+    jf_dep_t d = {.kind = kind, .pos = k};
+    const char *name = NULL;
     if (json_is_integer(e)) {
-      if (json_integer_value(e) < 1) {
-        rc = fail(ps, "%s.%s[%zu]: %lld is not a job id (ids start at 1)", at, key, k,
-                  (long long)json_integer_value(e));
-        break;
-      }
-      s = xasprintf("%lld", (long long)json_integer_value(e));
+      if (json_integer_value(e) < 1)
+        return fail(ps, "%s.%s[%zu]: %lld is not a job id (ids start at 1)", at, key, k,
+                    (long long)json_integer_value(e));
+      d.by_id = true;
+      d.job_id = (uint64_t)json_integer_value(e);
     } else if (json_is_string(e)) {
       const char *str = json_string_value(e);
-      uint64_t id;
       if (all_digits(str)) {
-        if (util_parse_u64(str, 1, INT64_MAX, &id) < 0) {
-          rc = fail(ps, "%s.%s[%zu]: '%.*s%s' is not a job id (1 to %lld)", at, key, k, QARG(str),
-                    (long long)INT64_MAX);
-          break;
-        }
-        s = xasprintf("%" PRIu64, id);
+        if (util_parse_u64(str, 1, INT64_MAX, &d.job_id) < 0)
+          return fail(ps, "%s.%s[%zu]: '%.*s%s' is not a job id (1 to %lld)", at, key, k,
+                      QARG(str), (long long)INT64_MAX);
+        d.by_id = true;
+      } else if (!strcmp(str, job->name)) {
+        return fail(ps, "%s.%s[%zu]: a job cannot wait for itself", at, key, k);
       } else {
-        if (!strcmp(str, self)) {
-          rc = fail(ps, "%s.%s[%zu]: a job cannot wait for itself", at, key, k);
-          break;
-        }
-        s = xstrdup(str);
+        name = str;
       }
     } else {
-      rc = fail(ps, "%s.%s[%zu]: must be a job name or a job id", at, key, k);
-      break;
+      return fail(ps, "%s.%s[%zu]: must be a job name or a job id", at, key, k);
     }
-    (*out)[(*n)++] = s;
-    if (json_object_get(seen, s))
-      rc = fail(ps, "%s.%s[%zu]: '%.*s%s' is listed twice", at, key, k, QARG(s));
-    else
-      json_object_set_new(seen, s, json_true());
+    for (size_t m = first; m < job->ndeps; m++) {
+      const jf_dep_t *o = &job->deps[m];
+      bool same = o->by_id ? d.by_id && o->job_id == d.job_id
+                           : name && !strcmp(ps->names[o->index].name, name);
+      if (same) {
+        if (d.by_id)
+          return fail(ps, "%s.%s[%zu]: '%" PRIu64 "' is listed twice", at, key, k, d.job_id);
+        return fail(ps, "%s.%s[%zu]: '%.*s%s' is listed twice", at, key, k, QARG(name));
+      }
+    }
+    if (name) { /* until pass 2, index points into ps->names */
+      d.index = ps->nnames;
+      ARRAY_PUSH(ps->names, ps->nnames, ps->capnames,
+                 ((pending_name_t){.job = i, .dep = job->ndeps, .name = xstrdup(name)}));
+    }
+    ARRAY_PUSH(job->deps, job->ndeps, *capdeps, d);
   }
-  json_decref(seen);
-  return rc;
+  if (kind == JF_DEP_APPROVAL)
+    job->gated = job->ndeps > first;
+  return 0;
 }
 
 /* Runs template_check on one string and reports a problem at at.what[k],
@@ -501,13 +517,13 @@ static int parse_job(parser_t *ps, json_t *obj, size_t i, jf_job_t *job, json_t 
     goto out;
   job->retry_backoff_s = (uint32_t)x;
 
-  if (get_deps(ps, obj, at, "after", job->name, &job->after, &job->nafter) < 0 ||
-      get_deps(ps, obj, at, "after_approval", job->name, &job->after_approval,
-               &job->nafter_approval) < 0)
+  size_t capdeps = 0;
+  if (get_deps(ps, obj, at, JF_DEP_AFTER, i, job, &capdeps) < 0 ||
+      get_deps(ps, obj, at, JF_DEP_APPROVAL, i, job, &capdeps) < 0)
     goto out;
 
   unsigned allowed = TV_BASE | (have_frames ? TV_FRAMES : 0) | (takes ? TV_BIT(TV_TAKE) : 0) |
-                     (job->nafter_approval ? TV_BIT(TV_APPROVED_OUTPUT) : 0);
+                     (job->gated ? TV_BIT(TV_APPROVED_OUTPUT) : 0);
   unsigned used = 0;
   for (size_t k = 0; k < job->ncommand; k++)
     if (check_template(ps, job->command[k], allowed, &used, at, "command", k) < 0)
@@ -547,30 +563,31 @@ out:
   return rc;
 }
 
-/* Pass 2: every non-numeric dependency must name another job of the file.
- * Builds the edges of the dependency graph, eoff[i]..eoff[i+1] for job i. */
+/* Pass 2: every dependency by name must name another job of the file;
+ * fills in its index.  Builds the edges of the dependency graph,
+ * eoff[i]..eoff[i+1] for job i. */
 static int resolve(parser_t *ps, jobfile_t *jf, json_t *names, edge_t **edges, size_t **eoff) {
+  for (size_t n = 0; n < ps->nnames; n++) {
+    const pending_name_t *pn = &ps->names[n];
+    jf_dep_t *d = &jf->jobs[pn->job].deps[pn->dep];
+    json_t *idx = json_object_get(names, pn->name);
+    if (!idx)
+      return fail(ps, "jobs[%zu].%s[%zu]: no job named '%.*s%s' in this file", pn->job,
+                  jf_dep_field(d->kind), d->pos, QARG(pn->name));
+    d->index = (size_t)json_integer_value(idx);
+  }
   size_t total = 0;
   for (size_t i = 0; i < jf->njobs; i++)
-    total += jf->jobs[i].nafter + jf->jobs[i].nafter_approval;
+    total += jf->jobs[i].ndeps;
   *edges = xcalloc(total, sizeof **edges);
   *eoff = xcalloc(jf->njobs + 1, sizeof **eoff);
   size_t ne = 0;
   for (size_t i = 0; i < jf->njobs; i++) {
-    jf_job_t *job = &jf->jobs[i];
     (*eoff)[i] = ne;
-    for (int approval = 0; approval < 2; approval++) {
-      char **list = approval ? job->after_approval : job->after;
-      size_t n = approval ? job->nafter_approval : job->nafter;
-      for (size_t k = 0; k < n; k++) {
-        if (all_digits(list[k]))
-          continue;
-        json_t *idx = json_object_get(names, list[k]);
-        if (!idx)
-          return fail(ps, "jobs[%zu].%s[%zu]: no job named '%.*s%s' in this file", i,
-                      approval ? "after_approval" : "after", k, QARG(list[k]));
-        (*edges)[ne++] = (edge_t){.to = (size_t)json_integer_value(idx), .approval = approval};
-      }
+    for (size_t k = 0; k < jf->jobs[i].ndeps; k++) {
+      const jf_dep_t *d = &jf->jobs[i].deps[k];
+      if (!d->by_id)
+        (*edges)[ne++] = (edge_t){.to = d->index, .approval = d->kind == JF_DEP_APPROVAL};
     }
   }
   (*eoff)[jf->njobs] = ne;
@@ -653,6 +670,11 @@ static int parse_top(parser_t *ps, json_t *root, jobfile_t *jf, json_t *names) {
 }
 
 jobfile_t *jobfile_parse(const char *text, size_t len, char *err, size_t errlen) {
+  return jobfile_parse_flags(text, len, 0, err, errlen);
+}
+
+jobfile_t *jobfile_parse_flags(const char *text, size_t len, unsigned flags, char *err,
+                               size_t errlen) {
   parser_t ps = {.err = err, .errlen = errlen};
   if (err && errlen)
     err[0] = '\0';
@@ -675,10 +697,21 @@ jobfile_t *jobfile_parse(const char *text, size_t len, char *err, size_t errlen)
   edge_t *edges = NULL;
   size_t *eoff = NULL;
   int rc = parse_top(&ps, root, jf, names);
-  if (rc == 0)
+  if (rc == 0 && (flags & JOBFILE_STORED)) {
+    /* Resolved at submit: only their form mattered. */
+    for (size_t i = 0; i < jf->njobs; i++) {
+      free(jf->jobs[i].deps);
+      jf->jobs[i].deps = NULL;
+      jf->jobs[i].ndeps = 0;
+    }
+  } else if (rc == 0) {
     rc = resolve(&ps, jf, names, &edges, &eoff);
-  if (rc == 0)
-    rc = find_cycle(&ps, jf, edges, eoff);
+    if (rc == 0)
+      rc = find_cycle(&ps, jf, edges, eoff);
+  }
+  for (size_t n = 0; n < ps.nnames; n++)
+    free(ps.names[n].name);
+  free(ps.names);
   free(edges);
   free(eoff);
   json_decref(names);
@@ -700,8 +733,7 @@ static void job_free(jf_job_t *job) {
   free(job->env);
   free(job->provenance_json);
   free_strv(job->req.tags, job->req.ntags);
-  free_strv(job->after, job->nafter);
-  free_strv(job->after_approval, job->nafter_approval);
+  free(job->deps);
   free(job->tasks);
   free(job->spec_json);
 }

@@ -55,6 +55,22 @@ typedef struct jf_task {
   int64_t seed;                               /* job seed + take - 1 for takes */
 } jf_task_t;
 
+/* A dependency: `after` (the job waits until the other job succeeded) or
+ * `after_approval` (until a take of the other job, or of a retake of it, is
+ * approved).  The other job is one of the same file, by its index, or an
+ * existing job, by its id; names never leave the parser. */
+typedef enum jf_dep_kind { JF_DEP_AFTER = 0, JF_DEP_APPROVAL } jf_dep_kind_t;
+typedef struct jf_dep {
+  jf_dep_kind_t kind;
+  bool by_id;
+  size_t index;    /* !by_id: jobs[index] of this file (never the job itself) */
+  uint64_t job_id; /* by_id: an id in [1, INT64_MAX] the caller must check exists */
+  size_t pos;      /* where it was written: after[pos] or after_approval[pos] */
+} jf_dep_t;
+
+/* "after" or "after_approval", the field a dependency of kind k came from. */
+const char *jf_dep_field(jf_dep_kind_t k);
+
 typedef struct jf_job {
   char *name;                 /* identifier, unique within the file, not all digits */
   char *shot;                 /* identifier, or NULL when absent */
@@ -76,10 +92,9 @@ typedef struct jf_job {
   unsigned placeholders;      /* TV_BIT mask of placeholders used anywhere */
   bool has_frames;            /* "frames" was given: tasks are frame chunks */
   bool has_takes;             /* "takes" was given: tasks are takes */
-  char **after;               /* names of jobs in this file, or decimal job ids */
-  size_t nafter;
-  char **after_approval;      /* the same, for approval gates */
-  size_t nafter_approval;
+  jf_dep_t *deps;             /* `after` entries in file order, then `after_approval` ones */
+  size_t ndeps;
+  bool gated;                 /* has after_approval entries: {approved_output} is allowed */
   jf_task_t *tasks;           /* at least one */
   size_t ntasks;
   char *spec_json;            /* the job object as submitted, compact JSON */
@@ -95,9 +110,22 @@ typedef struct jobfile {
 
 /* Parses and validates len bytes of JSON.  Returns the job file (release
  * with jobfile_free) or NULL with a one-line message in err naming the
- * field.  "after" entries naming jobs of the same file must not form a
- * cycle; numeric entries are existing job ids the caller must check. */
+ * field.  Dependencies on jobs of the same file must not form a cycle;
+ * those by id name existing jobs the caller must check. */
 jobfile_t *jobfile_parse(const char *text, size_t len, char *err, size_t errlen) MUSTCHECK;
+
+/* Parse flags. */
+enum {
+  /* The text is a job stored after its submission: its dependencies were
+   * resolved to job ids then and are kept elsewhere (job_deps), so after
+   * and after_approval are checked for their form only and not kept
+   * (ndeps is 0; gated still says whether after_approval was given). */
+  JOBFILE_STORED = 1u << 0,
+};
+
+/* jobfile_parse with flags. */
+jobfile_t *jobfile_parse_flags(const char *text, size_t len, unsigned flags, char *err,
+                               size_t errlen) MUSTCHECK;
 
 /* Releases a job file and sets *jf to NULL. */
 void jobfile_free(jobfile_t **jf);

@@ -22,15 +22,26 @@ typedef struct principal {
 
 struct auth {
   principal_t *p;
-  size_t n;
+  size_t n, cap;
   keys_key_t server; /* the coordinator's pair */
   bool secure;
   void *zap;         /* REP on inproc://zeromq.zap.01 */
   zwatch_t *watch;
 };
 
-static const char *const roles[] = {"submitter", "supervisor", "operator", "auditor", "admin",
-                                    "worker"};
+static const char *const roles[ROLE_COUNT] = {
+    [ROLE_SUBMITTER] = "submitter", [ROLE_SUPERVISOR] = "supervisor",
+    [ROLE_OPERATOR] = "operator",   [ROLE_AUDITOR] = "auditor",
+    [ROLE_ADMIN] = "admin",         [ROLE_WORKER] = "worker"};
+
+const char *auth_role_name(role_t r) { return (unsigned)r < ROLE_COUNT ? roles[r] : "?"; }
+
+int auth_role_parse(const char *name) {
+  for (int i = 0; name && i < ROLE_COUNT; i++)
+    if (!strcmp(name, roles[i]))
+      return i;
+  return -1;
+}
 
 static auth_t *get(coord_t *c) {
   if (!c->auth)
@@ -54,7 +65,7 @@ static const principal_t *by_key(const auth_t *a, const char *z85) {
 
 static void add_mem(auth_t *a, const char *name, const char *role, const char *key,
                     const char *by, int64_t at) {
-  a->p = xreallocarray(a->p, a->n + 1, sizeof *a->p);
+  ARRAY_RESERVE(a->p, a->n, a->cap, 1);
   principal_t *p = &a->p[a->n++];
   p->name = xstrdup(name);
   p->role = xstrdup(role);
@@ -223,80 +234,12 @@ void auth_server(coord_t *c, void *sock, const char *domain) {
   zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain));
 }
 
-const char *auth_role(const coord_t *c, const char *user) {
+int auth_role_of(const coord_t *c, const char *user) {
   const auth_t *a = c->auth;
   if (!a || !a->secure)
-    return "admin";
+    return ROLE_ADMIN;
   const principal_t *p = by_name(a, user ? user : "");
-  return p ? p->role : NULL;
-}
-
-/* Which roles may use a verb (admin may use all). */
-#define R_SUB (1u << 0)
-#define R_SUP (1u << 1)
-#define R_OPS (1u << 2)
-#define R_AUD (1u << 3)
-#define R_ADM (1u << 4)
-#define R_ALL (R_SUB | R_SUP | R_OPS | R_AUD | R_ADM)
-
-static unsigned verb_roles(int verb, const char **what) {
-  switch (verb) {
-  case CLAPPER__VERB__VERB_SUBMIT:
-    *what = "submitting jobs";
-    return R_SUB | R_ADM;
-  case CLAPPER__VERB__VERB_CANCEL:
-  case CLAPPER__VERB__VERB_PAUSE:
-  case CLAPPER__VERB__VERB_RESUME:
-  case CLAPPER__VERB__VERB_RETRY:
-    *what = "controlling jobs";
-    return R_SUB | R_OPS | R_ADM; /* submitters: their own jobs (clients.c) */
-  case CLAPPER__VERB__VERB_DRAIN:
-  case CLAPPER__VERB__VERB_UNDRAIN:
-    *what = "draining workers";
-    return R_OPS | R_ADM;
-  case CLAPPER__VERB__VERB_EPISODE_WEIGHT:
-    *what = "setting episode weights";
-    return R_OPS | R_ADM;
-  case CLAPPER__VERB__VERB_RATES_SET:
-    *what = "setting rates";
-    return R_OPS | R_ADM;
-  case CLAPPER__VERB__VERB_BUDGET_SET:
-    *what = "setting budgets";
-    return R_SUP | R_ADM;
-  case CLAPPER__VERB__VERB_APPROVE:
-  case CLAPPER__VERB__VERB_REJECT:
-  case CLAPPER__VERB__VERB_REQUEST_CHANGES:
-  case CLAPPER__VERB__VERB_RETAKE:
-    *what = "reviewing takes";
-    return R_SUP | R_ADM;
-  case CLAPPER__VERB__VERB_USERS_ADD:
-  case CLAPPER__VERB__VERB_USERS_REMOVE:
-  case CLAPPER__VERB__VERB_USERS_LIST:
-    *what = "managing users";
-    return R_ADM;
-  default:
-    *what = "reading";
-    return R_ALL;
-  }
-}
-
-bool auth_allowed(const char *role, int verb, char *err, size_t errlen) {
-  const char *what = "";
-  unsigned allowed = verb_roles(verb, &what);
-  unsigned bit = 0;
-  for (size_t i = 0; i < 5; i++)
-    if (role && !strcmp(role, roles[i]))
-      bit = 1u << i;
-  if (bit & allowed)
-    return true;
-  sbuf_t who = {0};
-  for (size_t i = 0; i < 5; i++)
-    if (allowed & (1u << i))
-      sbuf_printf(&who, "%s%s", who.len ? " or " : "", roles[i]);
-  snprintf(err, errlen, "%s needs the %s role (you are %s)", what, who.buf,
-           role ? role : "not registered");
-  sbuf_free(&who);
-  return false;
+  return p ? auth_role_parse(p->role) : -1;
 }
 
 static json_t *user_json(const principal_t *p) {
@@ -325,10 +268,7 @@ int auth_add(coord_t *c, const char *name, const char *role, const char *public_
   *code = "bad_request";
   if (!ident_valid(name))
     return snprintf(err, errlen, "name: '%.64s' is not an identifier", name), -1;
-  bool known = false;
-  for (size_t i = 0; i < ARRAY_SIZE(roles); i++)
-    known |= !strcmp(role, roles[i]);
-  if (!known)
+  if (auth_role_parse(role) < 0)
     return snprintf(err, errlen, "role: '%.32s' is not one of submitter, supervisor, operator, "
                                  "auditor, admin, worker", role), -1;
   if (!keys_z85_valid(public_key))

@@ -1,5 +1,5 @@
 /*
- * auth.h - who may connect and what each may do (DESIGN.md §5).
+ * auth.h - who may connect, and as whom.
  *
  * With --keys DIR both ROUTER sockets are CURVE servers (DIR/coordinator.key)
  * and a ZAP handler, answering from memory on the loop, admits only public
@@ -9,6 +9,7 @@
  * one the client claims.  The registry (table keys) is changed by admins
  * with `clapper users` and takes effect at once.  Without --keys nothing is
  * authenticated and every client acts as an admin named "anonymous".
+ * What each role may do is the verb table's business (verbs.h).
  */
 #ifndef CLAPPER_AUTH_H
 #define CLAPPER_AUTH_H
@@ -17,6 +18,24 @@
 #include <stdbool.h>
 
 #include "model.h"
+
+/* The roles a key is registered with; a verb lists the ones allowed as
+ * ROLE_BIT()s.  Workers only ever use the workers socket. */
+typedef enum role {
+  ROLE_SUBMITTER = 0,
+  ROLE_SUPERVISOR,
+  ROLE_OPERATOR,
+  ROLE_AUDITOR,
+  ROLE_ADMIN,
+  ROLE_WORKER,
+  ROLE_COUNT
+} role_t;
+#define ROLE_BIT(r) (1u << (r))
+
+/* "submitter", ...; "?" for a value out of range. */
+const char *auth_role_name(role_t r);
+/* The role named name, or -1. */
+int auth_role_parse(const char *name);
 
 /* Loads the registry and, with admin_pub (a .pub file), registers that
  * key as an admin unless its name is registered already.  Start-up only
@@ -32,12 +51,10 @@ int auth_start(coord_t *c, char *err, size_t errlen) MUSTCHECK;
  * without keys). */
 void auth_server(coord_t *c, void *sock, const char *domain);
 
-/* The role of an authenticated user (the User-Id of a message): "admin"
- * for everyone without keys, NULL for a name no longer registered. */
-const char *auth_role(const coord_t *c, const char *user);
-
-/* Whether role may use verb; when not, a one-line reason in err. */
-bool auth_allowed(const char *role, int verb, char *err, size_t errlen);
+/* The role of an authenticated user (the User-Id of a message), looked
+ * up now: ROLE_ADMIN for everyone without keys, -1 for a name not (or no
+ * longer) registered. */
+int auth_role_of(const coord_t *c, const char *user);
 
 /* Registry changes (admin): 0, or -1 with a code ("bad_request",
  * "conflict", "not_found") and a one-line reason.  The reply document

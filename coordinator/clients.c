@@ -19,6 +19,7 @@
 #include "log.h"
 #include "query.h"
 #include "store.h"
+#include "verbs.h"
 #include "workers.h"
 
 #define MAX_IDS 10000 /* job ids in one request */
@@ -84,15 +85,6 @@ bool clients_split_episode(coord_t *c, creq_t *r, const char *name, char **proje
 
 static const char *actor_of(const char *user) { return user && *user ? user : "anonymous"; }
 
-static bool all_digits(const char *s) {
-  if (!*s)
-    return false;
-  for (; *s; s++)
-    if (*s < '0' || *s > '9')
-      return false;
-  return true;
-}
-
 /* ------------------------------------------------------------ submit */
 
 typedef struct submission {
@@ -142,19 +134,15 @@ static void on_dep_states(void *arg, PGresult *const *res, size_t n, const char 
   /* Every id must exist (in memory, or in the database). */
   for (size_t i = 0; i < s->jf->njobs; i++) {
     const jf_job_t *sp = &s->jf->jobs[i];
-    for (size_t k = 0; k < sp->nafter + sp->nafter_approval; k++) {
-      bool gate = k >= sp->nafter;
-      const char *entry = gate ? sp->after_approval[k - sp->nafter] : sp->after[k];
-      if (!all_digits(entry))
-        continue;
-      uint64_t id = strtoull(entry, NULL, 10);
-      bool found = idmap_get(&c->jobs, id) != NULL;
+    for (size_t k = 0; k < sp->ndeps; k++) {
+      const jf_dep_t *d = &sp->deps[k];
+      bool found = !d->by_id || idmap_get(&c->jobs, d->job_id) != NULL;
       for (size_t e = 0; e < next && !found; e++)
-        found = ext[e].id == id;
+        found = ext[e].id == d->job_id;
       if (!found) {
         char err[160];
         snprintf(err, sizeof err, "jobs[%zu].%s[%zu]: no job %" PRIu64, i,
-                 gate ? "after_approval" : "after", gate ? k - sp->nafter : k, id);
+                 jf_dep_field(d->kind), d->pos, d->job_id);
         clients_reply_error(c, s->r, "invalid_job", err);
         free(ext);
         goto drop;
@@ -170,12 +158,9 @@ drop:
   free(s);
 }
 
-static void submit(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
+void clients_submit(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
   char err[512];
-  if (c->stopping) {
-    clients_reply_error(c, r, "unavailable", "the coordinator is shutting down");
-    return;
-  }
   if (req->body.len > JOBFILE_MAX_BYTES) {
     snprintf(err, sizeof err, "job file: %zu bytes, more than the limit of %zu", req->body.len,
              JOBFILE_MAX_BYTES);
@@ -187,29 +172,25 @@ static void submit(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
     clients_reply_error(c, r, "invalid_job", err);
     return;
   }
-  /* Jobs named by id: finished ones are only in the database, and whether
-   * a gate job has an approved take is only there too. */
+  /* Jobs by id: finished ones are only in the database, and whether a
+   * gate job has an approved take is only there too. */
   sbuf_t ids = {0};
-  for (size_t i = 0; i < jf->njobs; i++) {
-    const jf_job_t *sp = &jf->jobs[i];
-    for (size_t k = 0; k < sp->nafter; k++)
-      if (all_digits(sp->after[k]) && !idmap_get(&c->jobs, strtoull(sp->after[k], NULL, 10)))
-        sbuf_printf(&ids, "%s%s", ids.len ? "," : "", sp->after[k]);
-    for (size_t k = 0; k < sp->nafter_approval; k++)
-      if (all_digits(sp->after_approval[k]))
-        sbuf_printf(&ids, "%s%s", ids.len ? "," : "", sp->after_approval[k]);
-  }
+  for (size_t i = 0; i < jf->njobs; i++)
+    for (size_t k = 0; k < jf->jobs[i].ndeps; k++) {
+      const jf_dep_t *d = &jf->jobs[i].deps[k];
+      if (d->by_id && (d->kind == JF_DEP_APPROVAL || !idmap_get(&c->jobs, d->job_id)))
+        sbuf_printf(&ids, "%s%" PRIu64, ids.len ? "," : "", d->job_id);
+    }
   submission_t *s = xcalloc(1, sizeof *s);
   s->c = c;
   s->r = r;
   s->jf = jf;
-  s->actor = xstrdup(actor_of(user));
+  s->actor = xstrdup(v->actor);
   if (!ids.len) {
     sbuf_free(&ids);
     finish_submit(s, NULL, 0);
     return;
   }
-  /* Finished jobs leave memory: ask the database about those. */
   char *p[1] = {xasprintf("{%s}", ids.buf)};
   sbuf_free(&ids);
   pgq_t *q = pgq_new();
@@ -251,10 +232,11 @@ static void on_missing(void *arg, PGresult *const *res, size_t n, const char *er
   free(k);
 }
 
-static void control(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req,
-                    job_action_t act) {
+void clients_control(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
+  job_action_t act = (job_action_t)v->spec->arg;
   char err[256];
-  bool own_only = !strcmp(auth_role(c, user) ? auth_role(c, user) : "", "submitter");
+  bool own_only = (v->spec->own & ROLE_BIT(v->role)) != 0;
   if (!req->n_ids || req->n_ids > MAX_IDS) {
     clients_reply_error(c, r, "bad_request", "expected 1 to 10000 job ids");
     return;
@@ -273,7 +255,7 @@ static void control(coord_t *c, creq_t *r, const char *user, const Clapper__Requ
       pgconn_submit(c->rdb, q, on_missing, k);
       return;
     }
-    if (own_only && strcmp(j->submitted_by, actor_of(user)) != 0) {
+    if (own_only && strcmp(j->submitted_by, v->actor) != 0) {
       snprintf(err, sizeof err, "job %" PRIu64 " is %s's: submitters control their own jobs",
                j->id, j->submitted_by);
       clients_reply_error(c, r, "forbidden", err);
@@ -284,7 +266,7 @@ static void control(coord_t *c, creq_t *r, const char *user, const Clapper__Requ
       return;
     }
   }
-  const char *actor = actor_of(user);
+  const char *actor = v->actor;
   json_t *jobs = json_array();
   for (size_t i = 0; i < req->n_ids; i++) {
     job_t *j = idmap_get(&c->jobs, req->ids[i]);
@@ -318,8 +300,8 @@ static void control(coord_t *c, creq_t *r, const char *user, const Clapper__Requ
   clients_reply_durable(c, r, json_pack("{s:o}", "jobs", jobs));
 }
 
-static void drain(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req,
-                  bool on) {
+void clients_drain(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
   char err[160];
   worker_t *w = ident_valid(req->name) ? workers_find(c, req->name) : NULL;
   if (!w) {
@@ -327,7 +309,7 @@ static void drain(coord_t *c, creq_t *r, const char *user, const Clapper__Reques
     clients_reply_error(c, r, "not_found", err);
     return;
   }
-  workers_drain(c, w, on, actor_of(user));
+  workers_drain(c, w, v->spec->arg != 0, v->actor);
   char *json = workers_one_json(c, w);
   json_t *doc = json_loads(json, 0, NULL);
   free(json);
@@ -340,8 +322,8 @@ static const char SQL_EPISODE_WEIGHT[] =
     "INSERT INTO episodes (project_id, name, weight) SELECT p.id, $2, $3 FROM p "
     "ON CONFLICT (project_id, name) DO UPDATE SET weight = EXCLUDED.weight";
 
-static void episode_weight(coord_t *c, creq_t *r, const char *user,
-                           const Clapper__Request *req) {
+void clients_episode_weight(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
   char err[200];
   char *project;
   const char *episode;
@@ -359,7 +341,7 @@ static void episode_weight(coord_t *c, creq_t *r, const char *user,
   store_stmt(c, "SQL_EPISODE_WEIGHT", SQL_EPISODE_WEIGHT, 3, p);
   json_t *d = json_pack("{s:I}", "weight", (json_int_t)req->value);
   char *dj = json_dumps(d, JSON_COMPACT);
-  store_event(c, actor_of(user), "episode.weight", "episode", ep->key, dj);
+  store_event(c, v->actor, "episode.weight", "episode", ep->key, dj);
   free(dj);
   json_decref(d);
   clients_reply_durable(c, r, json_pack("{s:s,s:I}", "episode", ep->key, "weight",
@@ -368,7 +350,15 @@ static void episode_weight(coord_t *c, creq_t *r, const char *user,
 }
 
 
-static void rates_set(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
+void clients_rates(coord_t *c, creq_t *r, const verb_call_t *v) {
+  (void)v;
+  char *json = rates_json(c);
+  clients_reply_ok(c, r, json);
+  free(json);
+}
+
+void clients_rates_set(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
   char err[256], merr[200];
   int kind = rates_kind_parse(req->kind);
   int64_t micros;
@@ -382,7 +372,7 @@ static void rates_set(coord_t *c, creq_t *r, const char *user, const Clapper__Re
     return;
   }
   const rate_t *rt = rates_add(c, (rate_kind_t)kind, req->name, micros, req->at_us,
-                               actor_of(user), err, sizeof err);
+                               v->actor, err, sizeof err);
   if (!rt) {
     clients_reply_error(c, r, "bad_request", err);
     return;
@@ -391,14 +381,14 @@ static void rates_set(coord_t *c, creq_t *r, const char *user, const Clapper__Re
                                      rates_json_one(c, rt)));
 }
 
-static void budget(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req,
-                   bool set) {
+void clients_budget(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
   char *project;
   const char *episode;
   if (!clients_split_episode(c, r, req->name, &project, &episode))
     return;
   episode_t *ep = dispatch_episode(c, project, episode);
-  if (set) {
+  if (v->spec->arg) {
     char err[256], merr[200];
     int64_t micros;
     if (money_parse(req->amount, &micros, merr, sizeof merr) < 0) {
@@ -407,151 +397,84 @@ static void budget(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
       free(project);
       return;
     }
-    cost_set_budget(c, ep, project, episode, micros, actor_of(user));
+    cost_set_budget(c, ep, project, episode, micros, v->actor);
   }
   clients_reply_durable(c, r, cost_budget_json(c, ep));
   free(project);
 }
 
-static void users(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
+void clients_users_list(coord_t *c, creq_t *r, const verb_call_t *v) {
+  (void)v;
+  clients_reply_durable(c, r, auth_list(c));
+}
+
+void clients_users_add(coord_t *c, creq_t *r, const verb_call_t *v) {
   json_t *doc = NULL;
   const char *code = "bad_request";
   char err[256];
-  int rc = 0;
-  if (req->verb == CLAPPER__VERB__VERB_USERS_LIST) {
-    clients_reply_durable(c, r, auth_list(c));
-    return;
-  }
-  if (req->verb == CLAPPER__VERB__VERB_USERS_ADD)
-    rc = auth_add(c, req->name, req->kind, req->public_key, actor_of(user), &doc, &code, err,
-                  sizeof err);
-  else
-    rc = auth_remove(c, req->name, actor_of(user), &doc, &code, err, sizeof err);
-  if (rc < 0)
+  if (auth_add(c, v->req->name, v->req->kind, v->req->public_key, v->actor, &doc, &code, err,
+               sizeof err) < 0)
     clients_reply_error(c, r, code, err);
   else
     clients_reply_durable(c, r, doc);
 }
 
-static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
-  if (c->stopping && req->verb != CLAPPER__VERB__VERB_PING) {
-    clients_reply_error(c, r, "unavailable", "the coordinator is shutting down");
-    return;
-  }
-  /* Every verb checks the caller's role, looked up now: a key removed
-   * from the registry stops working at once. */
+void clients_users_remove(coord_t *c, creq_t *r, const verb_call_t *v) {
+  json_t *doc = NULL;
+  const char *code = "bad_request";
   char err[256];
-  const char *role = auth_role(c, user);
-  if (req->verb != CLAPPER__VERB__VERB_PING && !auth_allowed(role, (int)req->verb, err, sizeof err)) {
+  if (auth_remove(c, v->req->name, v->actor, &doc, &code, err, sizeof err) < 0)
+    clients_reply_error(c, r, code, err);
+  else
+    clients_reply_durable(c, r, doc);
+}
+
+void clients_ping(coord_t *c, creq_t *r, const verb_call_t *v) {
+  (void)v;
+  char json[128];
+  snprintf(json, sizeof json, "{\"version\":\"%s\"}", CLAPPER_VERSION);
+  clients_reply_ok(c, r, json);
+}
+
+void clients_workers(coord_t *c, creq_t *r, const verb_call_t *v) {
+  (void)v;
+  char *json = workers_json(c);
+  clients_reply_ok(c, r, json);
+  free(json);
+}
+
+void clients_whoami(coord_t *c, creq_t *r, const verb_call_t *v) {
+  json_t *d = json_pack("{s:s,s:s,s:b}", "name", v->actor, "role", auth_role_name(v->role),
+                        "secure", c->cfg.keys_dir != NULL);
+  char *text = json_dumps(d, JSON_COMPACT);
+  json_decref(d);
+  clients_reply_ok(c, r, text);
+  free(text);
+}
+
+/* Looks the verb up and runs it if the caller may: the one gate every
+ * request passes. */
+static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
+  char err[256];
+  const verb_spec_t *spec = verbs_find((int)req->verb);
+  if (!spec) {
+    snprintf(err, sizeof err, "verb %d: this coordinator has no such verb; refused",
+             (int)req->verb);
     clients_reply_error(c, r, "forbidden", err);
     return;
   }
-  switch (req->verb) {
-  case CLAPPER__VERB__VERB_PING: {
-    char json[128];
-    snprintf(json, sizeof json, "{\"version\":\"%s\"}", CLAPPER_VERSION);
-    clients_reply_ok(c, r, json);
-    break;
+  if (c->stopping && !spec->while_stopping) {
+    clients_reply_error(c, r, "unavailable", "the coordinator is shutting down");
+    return;
   }
-  case CLAPPER__VERB__VERB_SUBMIT:
-    submit(c, r, user, req);
-    break;
-  case CLAPPER__VERB__VERB_JOBS:
-    query_jobs(c, r, req);
-    break;
-  case CLAPPER__VERB__VERB_JOB:
-    query_job(c, r, req);
-    break;
-  case CLAPPER__VERB__VERB_TASKS:
-    query_tasks(c, r, req);
-    break;
-  case CLAPPER__VERB__VERB_LOGS:
-    query_logs(c, r, req);
-    break;
-  case CLAPPER__VERB__VERB_WORKERS: {
-    char *json = workers_json(c);
-    clients_reply_ok(c, r, json);
-    free(json);
-    break;
+  /* The role now: a key removed from the registry stops working at once. */
+  int role = auth_role_of(c, user);
+  if (!verbs_allowed(spec, role, err, sizeof err)) {
+    clients_reply_error(c, r, "forbidden", err);
+    return;
   }
-  case CLAPPER__VERB__VERB_CANCEL:
-    control(c, r, user, req, JOB_ACT_CANCEL);
-    break;
-  case CLAPPER__VERB__VERB_PAUSE:
-    control(c, r, user, req, JOB_ACT_PAUSE);
-    break;
-  case CLAPPER__VERB__VERB_RESUME:
-    control(c, r, user, req, JOB_ACT_RESUME);
-    break;
-  case CLAPPER__VERB__VERB_RETRY:
-    control(c, r, user, req, JOB_ACT_RETRY);
-    break;
-  case CLAPPER__VERB__VERB_DRAIN:
-    drain(c, r, user, req, true);
-    break;
-  case CLAPPER__VERB__VERB_UNDRAIN:
-    drain(c, r, user, req, false);
-    break;
-  case CLAPPER__VERB__VERB_EPISODE_WEIGHT:
-    episode_weight(c, r, user, req);
-    break;
-  case CLAPPER__VERB__VERB_RATES: {
-    char *json = rates_json(c);
-    clients_reply_ok(c, r, json);
-    free(json);
-    break;
-  }
-  case CLAPPER__VERB__VERB_RATES_SET:
-    rates_set(c, r, user, req);
-    break;
-  case CLAPPER__VERB__VERB_BUDGET_SET:
-    budget(c, r, user, req, true);
-    break;
-  case CLAPPER__VERB__VERB_BUDGET_SHOW:
-    budget(c, r, user, req, false);
-    break;
-  case CLAPPER__VERB__VERB_COST:
-    query_cost(c, r, req);
-    break;
-  case CLAPPER__VERB__VERB_TAKES:
-    review_list(c, r, req);
-    break;
-  case CLAPPER__VERB__VERB_APPROVE:
-  case CLAPPER__VERB__VERB_REJECT:
-  case CLAPPER__VERB__VERB_REQUEST_CHANGES:
-    review_decide(c, r, actor_of(user),
-                  req->verb == CLAPPER__VERB__VERB_APPROVE  ? "approved"
-                  : req->verb == CLAPPER__VERB__VERB_REJECT ? "rejected"
-                                                            : "changes_requested",
-                  req->n_ids == 1 ? req->ids[0] : 0, req->note);
-    break;
-  case CLAPPER__VERB__VERB_RETAKE:
-    review_retake(c, r, actor_of(user), req->n_ids == 1 ? req->ids[0] : 0);
-    break;
-  case CLAPPER__VERB__VERB_AUDIT:
-    query_audit(c, r, req);
-    break;
-  case CLAPPER__VERB__VERB_AUDIT_VERIFY:
-    query_audit_verify(c, r);
-    break;
-  case CLAPPER__VERB__VERB_USERS_ADD:
-  case CLAPPER__VERB__VERB_USERS_LIST:
-  case CLAPPER__VERB__VERB_USERS_REMOVE:
-    users(c, r, user, req);
-    break;
-  case CLAPPER__VERB__VERB_WHOAMI: {
-    json_t *d = json_pack("{s:s,s:s,s:b}", "name", actor_of(user), "role", role ? role : "",
-                          "secure", user && *user);
-    char *text = json_dumps(d, JSON_COMPACT);
-    json_decref(d);
-    clients_reply_ok(c, r, text);
-    free(text);
-    break;
-  }
-  default:
-    clients_reply_error(c, r, "bad_request", "unknown request verb");
-    break;
-  }
+  verb_call_t v = {.spec = spec, .req = req, .actor = actor_of(user), .role = (role_t)role};
+  spec->fn(c, r, &v);
 }
 
 void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,

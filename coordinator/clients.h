@@ -1,11 +1,14 @@
 /*
  * clients.h - requests from `clapper` clients on the clients socket.
  *
- * Submissions are validated (common/jobfile.c), turned into jobs in memory
- * and answered once the batch holding them committed.  Reads go to
- * PostgreSQL on the reader connection (query.c), so a client only ever
- * sees what is durable; the worker list comes from memory, since it is the
- * coordinator's live view of the farm.
+ * Every request is looked up in the verb table (verbs.h), refused unless
+ * its row allows the caller's role (looked up now, so a removed key stops
+ * at once), and handed to the row's handler.  Submissions are validated
+ * (common/jobfile.c), turned into jobs in memory and answered once the
+ * batch holding them committed.  Reads go to PostgreSQL on the reader
+ * connection (query.c), so a client only ever sees what is durable; the
+ * worker list comes from memory, since it is the coordinator's live view
+ * of the farm.  The handlers of the verbs served here are below.
  */
 #ifndef CLAPPER_CLIENTS_H
 #define CLAPPER_CLIENTS_H
@@ -19,7 +22,10 @@ typedef struct creq {
   uint64_t id;
 } creq_t;
 
-/* Handles one message from a client (env stays the caller's). */
+typedef struct verb_call verb_call_t;
+
+/* Handles one message from a client (env stays the caller's); user is
+ * the name its CURVE key is registered under ("" without keys). */
 void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,
                         envelope_t *env);
 
@@ -38,5 +44,26 @@ bool clients_split_episode(coord_t *c, creq_t *r, const char *name, char **proje
 
 /* Replies with an error and releases r. */
 void clients_reply_error(coord_t *c, creq_t *r, const char *code, const char *message);
+
+/* Verb handlers (verbs.c). */
+void clients_ping(coord_t *c, creq_t *r, const verb_call_t *v);
+void clients_whoami(coord_t *c, creq_t *r, const verb_call_t *v);
+/* Validates and queues the job file in v->req->body. */
+void clients_submit(coord_t *c, creq_t *r, const verb_call_t *v);
+/* cancel, pause, resume or retry (v->spec->arg: a job_action_t) the jobs
+ * v->req->ids, all or none; roles in v->spec->own act on their own jobs
+ * only. */
+void clients_control(coord_t *c, creq_t *r, const verb_call_t *v);
+void clients_workers(coord_t *c, creq_t *r, const verb_call_t *v);
+/* Drains (v->spec->arg 1) or undrains (0) worker v->req->name. */
+void clients_drain(coord_t *c, creq_t *r, const verb_call_t *v);
+void clients_episode_weight(coord_t *c, creq_t *r, const verb_call_t *v);
+void clients_rates(coord_t *c, creq_t *r, const verb_call_t *v);
+void clients_rates_set(coord_t *c, creq_t *r, const verb_call_t *v);
+/* Sets (v->spec->arg 1) or shows (0) the budget of episode v->req->name. */
+void clients_budget(coord_t *c, creq_t *r, const verb_call_t *v);
+void clients_users_add(coord_t *c, creq_t *r, const verb_call_t *v);
+void clients_users_list(coord_t *c, creq_t *r, const verb_call_t *v);
+void clients_users_remove(coord_t *c, creq_t *r, const verb_call_t *v);
 
 #endif

@@ -16,8 +16,11 @@ void coord_init(coord_t *c, uv_loop_t *loop) {
   c->started_mono = util_mono_us();
   c->next_job_id = c->next_task_id = c->next_attempt_id = 1;
   c->farm_version = 1; /* jobs start at 0: never checked */
+  /* The store first: the others register with it. */
   c->store = store_new(c);
   c->dispatch = dispatch_new(c);
+  review_new(c);
+  workers_init(c);
   uv_timer_init(loop, &c->delay_timer);
   c->delay_timer.data = c;
   uv_timer_init(loop, &c->budget_timer);

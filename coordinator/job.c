@@ -14,6 +14,12 @@
 #include "store.h"
 #include "workers.h"
 
+jfref_t *jfref_new(jobfile_t *jf) {
+  jfref_t *r = xcalloc(1, sizeof *r);
+  r->jf = jf;
+  return r;
+}
+
 void jfref_release(jfref_t *r) {
   if (r && --r->refs <= 0) {
     jobfile_free(&r->jf);
@@ -44,10 +50,20 @@ static void job_event(coord_t *c, job_t *j, const char *actor, const char *kind,
 }
 
 void job_add_dependent(job_t *dep, job_t *j) {
-  dep->dependents = xreallocarray(dep->dependents, dep->ndependents + 1,
-                                  sizeof *dep->dependents);
-  dep->dependents[dep->ndependents++] = j;
+  ARRAY_PUSH(dep->dependents, dep->ndependents, dep->capdependents, j);
   j->deps_pending++;
+}
+
+void job_add_gate(coord_t *c, job_t *j, uint64_t root, const char *approved) {
+  bool first = j->ngates == 0;
+  ARRAY_PUSH(j->gates, j->ngates, j->capgates, ((job_gate_t){root, !approved}));
+  if (approved) {
+    if (first)
+      j->approved_output = xstrdup(approved);
+    return;
+  }
+  j->gates_pending++;
+  review_wait_for(c, j, root);
 }
 
 /* Where a job goes when nothing (pause, budget) holds it back. */
@@ -92,11 +108,69 @@ static void init_tasks(job_t *j, task_state_t ts) {
 
 static void cancel(coord_t *c, job_t *j, const char *reason);
 
+job_t *job_new(coord_t *c, uint64_t id, jfref_t *src, jf_job_t *spec, episode_t *ep,
+               uint32_t ntasks, uint64_t first_task_id) {
+  job_t *j = xcalloc(1, sizeof *j);
+  j->id = id;
+  j->src = src;
+  src->refs++;
+  j->spec = spec;
+  j->project = src->jf->project;
+  j->episode = src->jf->episode;
+  j->ep = ep;
+  j->gate_root = id;
+  j->heap_pos = HEAP_NONE;
+  j->ntasks = ntasks;
+  j->first_task_id = first_task_id;
+  j->tasks = xcalloc(ntasks ? ntasks : 1, sizeof *j->tasks);
+  for (uint32_t k = 0; k < ntasks; k++) {
+    task_t *t = &j->tasks[k];
+    t->id = first_task_id + k;
+    t->job = j;
+    t->seq = k;
+    t->delay_pos = HEAP_NONE;
+  }
+  idmap_put(&c->jobs, id, j);
+  return j;
+}
+
+/* The state of the job an `after` entry of job i names: ids in made[] (this
+ * file), in memory, or in ext; a job by id in neither is taken as having
+ * succeeded (the caller checked it exists).  *dep is set when it is in
+ * memory. */
+static job_state_t dep_state(coord_t *c, job_t **made, const jf_dep_t *d, const dep_state_t *ext,
+                             size_t next, uint64_t *id, job_t **dep) {
+  *dep = d->by_id ? idmap_get(&c->jobs, d->job_id) : made[d->index];
+  if (*dep) {
+    *id = (*dep)->id;
+    return (job_state_t)(*dep)->state;
+  }
+  *id = d->job_id;
+  for (size_t e = 0; e < next; e++)
+    if (ext[e].id == d->job_id)
+      return ext[e].state;
+  return JOB_SUCCEEDED;
+}
+
+/* The gate root of an `after_approval` entry and, when a take of it is
+ * approved already, that take's first output (else NULL). */
+static uint64_t gate_root(coord_t *c, job_t **made, const jf_dep_t *d, const dep_state_t *ext,
+                          size_t next, const char **approved) {
+  uint64_t root = d->by_id ? d->job_id : made[d->index]->id;
+  *approved = NULL;
+  for (size_t e = 0; d->by_id && e < next; e++)
+    if (ext[e].id == d->job_id) {
+      root = ext[e].gate_root ? ext[e].gate_root : d->job_id;
+      *approved = ext[e].approved_output;
+    }
+  if (!*approved)
+    *approved = review_approved_output(c, root);
+  return root;
+}
+
 size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_state_t *ext,
                       size_t next, uint64_t *first_job_id) {
-  jfref_t *ref = xcalloc(1, sizeof *ref);
-  ref->jf = jf;
-  ref->refs = (int)jf->njobs;
+  jfref_t *ref = jfref_new(jf);
   *first_job_id = c->next_job_id;
   int64_t now = util_wall_us();
   job_t **made = xcalloc(jf->njobs, sizeof *made);
@@ -104,110 +178,46 @@ size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_st
 
   for (size_t i = 0; i < jf->njobs; i++) {
     jf_job_t *sp = &jf->jobs[i];
-    job_t *j = xcalloc(1, sizeof *j);
+    job_t *j = job_new(c, c->next_job_id++, ref, sp, ep, (uint32_t)sp->ntasks, c->next_task_id);
     made[i] = j;
-    j->id = c->next_job_id++;
-    j->src = ref;
-    j->spec = sp;
-    j->project = jf->project;
-    j->episode = jf->episode;
-    j->ep = ep;
+    c->next_task_id += sp->ntasks;
     j->output_dir = job_output_dir(c, jf->project, jf->episode, sp->shot, sp->name, j->id);
     j->submitted_by = xstrdup(actor);
     j->reason = xstrdup("");
     j->submitted_us = now;
-    j->heap_pos = HEAP_NONE;
-    j->ntasks = (uint32_t)sp->ntasks;
-    j->first_task_id = c->next_task_id;
-    c->next_task_id += sp->ntasks;
-    j->tasks = xcalloc(sp->ntasks, sizeof *j->tasks);
-    for (uint32_t k = 0; k < j->ntasks; k++) {
-      task_t *t = &j->tasks[k];
-      t->id = j->first_task_id + k;
-      t->job = j;
-      t->seq = k;
-      t->spec = sp->tasks[k];
-      t->delay_pos = HEAP_NONE;
-    }
+    for (uint32_t k = 0; k < j->ntasks; k++)
+      j->tasks[k].spec = sp->tasks[k];
     /* The task array now carries the expansion; drop the parser's copy. */
     free(sp->tasks);
     sp->tasks = NULL;
-    idmap_put(&c->jobs, j->id, j);
   }
 
-  /* Dependencies: jobs of this file by name, others by id. */
+  /* Dependencies and approval gates, in file order. */
   char **canceled_by = xcalloc(jf->njobs, sizeof *canceled_by);
   for (size_t i = 0; i < jf->njobs; i++) {
     job_t *j = made[i];
     const jf_job_t *sp = j->spec;
-    j->deps = xcalloc(sp->nafter ? sp->nafter : 1, sizeof *j->deps);
-    j->deps_new = sp->nafter > 0;
-    for (size_t k = 0; k < sp->nafter; k++) {
-      job_t *dep = NULL;
-      uint64_t id = 0;
-      for (size_t m = 0; m < jf->njobs && !dep; m++)
-        if (!strcmp(jf->jobs[m].name, sp->after[k]))
-          dep = made[m];
-      if (!dep) {
-        id = strtoull(sp->after[k], NULL, 10);
-        dep = idmap_get(&c->jobs, id);
+    j->deps = xcalloc(sp->ndeps ? sp->ndeps : 1, sizeof *j->deps);
+    j->deps_new = sp->ndeps > 0;
+    for (size_t k = 0; k < sp->ndeps; k++) {
+      const jf_dep_t *d = &sp->deps[k];
+      if (d->kind == JF_DEP_AFTER) {
+        uint64_t id;
+        job_t *dep;
+        job_state_t st = dep_state(c, made, d, ext, next, &id, &dep);
+        j->deps[j->ndeps++] = id;
+        if (st == JOB_FAILED || st == JOB_CANCELED) {
+          if (!canceled_by[i])
+            canceled_by[i] = xasprintf("dependency job %" PRIu64 " %s", id,
+                                       st == JOB_FAILED ? "failed" : "was canceled");
+        } else if (st != JOB_SUCCEEDED) {
+          job_add_dependent(dep, j);
+        }
+        continue;
       }
-      job_state_t st = JOB_SUCCEEDED;
-      if (dep) {
-        id = dep->id;
-        st = (job_state_t)dep->state;
-      } else {
-        for (size_t e = 0; e < next; e++)
-          if (ext[e].id == id)
-            st = ext[e].state;
-      }
-      j->deps[j->ndeps++] = id;
-      if (st == JOB_FAILED || st == JOB_CANCELED) {
-        if (!canceled_by[i])
-          canceled_by[i] = xasprintf("dependency job %" PRIu64 " %s", id,
-                                     st == JOB_FAILED ? "failed" : "was canceled");
-      } else if (st != JOB_SUCCEEDED) {
-        job_add_dependent(dep, j);
-      }
-    }
-  }
-
-  /* Approval gates: names in this file, or ids (ext says whether a take
-   * of theirs was approved already). */
-  for (size_t i = 0; i < jf->njobs; i++) {
-    job_t *j = made[i];
-    const jf_job_t *sp = j->spec;
-    j->gate_root = j->id;
-    j->gates = xcalloc(sp->nafter_approval ? sp->nafter_approval : 1, sizeof *j->gates);
-    j->approvals = xcalloc(sp->nafter_approval ? sp->nafter_approval : 1, sizeof *j->approvals);
-    j->ngates = sp->nafter_approval;
-    j->deps_new |= sp->nafter_approval > 0;
-    for (size_t k = 0; k < sp->nafter_approval; k++) {
-      uint64_t root = 0;
-      const char *approved = NULL;
-      for (size_t m = 0; m < jf->njobs && !root; m++)
-        if (!strcmp(jf->jobs[m].name, sp->after_approval[k]))
-          root = made[m]->id;
-      if (!root) {
-        uint64_t id = strtoull(sp->after_approval[k], NULL, 10);
-        root = id;
-        for (size_t e = 0; e < next; e++)
-          if (ext[e].id == id) {
-            root = ext[e].gate_root ? ext[e].gate_root : id;
-            approved = ext[e].approved_output;
-          }
-      }
-      j->approvals[k] = root;
-      if (!approved)
-        approved = review_approved_output(c, root);
-      if (approved) {
-        if (k == 0)
-          j->approved_output = xstrdup(approved);
-        continue; /* met already */
-      }
-      j->gates[k] = root;
-      j->gates_pending++;
-      review_wait_for(c, j, root);
+      const char *approved;
+      uint64_t root = gate_root(c, made, d, ext, next, &approved);
+      job_add_gate(c, j, root, approved);
     }
   }
 
@@ -276,12 +286,47 @@ void job_gates_settled(coord_t *c, job_t *j) {
   deps_met(c, j);
 }
 
+/* ------------------------------------------------------------ retirement */
+
+/* Succeeded and canceled jobs whose tasks all ended leave memory once that
+ * is durable; failed jobs stay, since `retry` can run them again. */
+static bool retirable(const job_t *j) {
+  return (j->state == JOB_SUCCEEDED || j->state == JOB_CANCELED) &&
+         j->counts[TASK_SUCCEEDED] + j->counts[TASK_CANCELED] + j->counts[TASK_FAILED] ==
+             j->ntasks;
+}
+
+/* After the batch holding j's end committed: drop it from every index and
+ * free it, unless it changed again meanwhile (then after that change). */
+static void retire(coord_t *c, void *arg) {
+  job_t *j = arg;
+  if (!retirable(j)) {
+    j->retiring = false;
+    return;
+  }
+  if (j->dirty) {
+    store_on_commit(c, retire, j);
+    return;
+  }
+  idmap_del(&c->jobs, j->id);
+  dispatch_forget_job(c, j);
+  review_forget_job(c, j);
+  job_free(j);
+}
+
+static void maybe_retire(coord_t *c, job_t *j) {
+  if (!j->retiring && retirable(j)) {
+    j->retiring = true;
+    store_on_commit(c, retire, j);
+  }
+}
+
 /* j finished: tell the jobs that wait for it. */
 static void notify_dependents(coord_t *c, job_t *j) {
   job_t **ds = j->dependents;
   size_t n = j->ndependents;
   j->dependents = NULL;
-  j->ndependents = 0;
+  j->ndependents = j->capdependents = 0;
   for (size_t i = 0; i < n; i++) {
     job_t *d = ds[i];
     if (j->state == JOB_SUCCEEDED) {
@@ -328,6 +373,7 @@ int job_set_state(coord_t *c, job_t *j, job_state_t to, const char *reason) {
     review_job_succeeded(c, j);
   if (job_state_terminal(to))
     notify_dependents(c, j);
+  maybe_retire(c, j);
   return 0;
 }
 
@@ -343,6 +389,7 @@ void job_refresh(coord_t *c, job_t *j) {
         snprintf(reason, sizeof reason, "%u of %u tasks failed", failed, j->ntasks);
       job_set_state(c, j, to, reason);
     }
+    maybe_retire(c, j);
     return;
   }
   if (j->state == JOB_QUEUED &&
@@ -456,7 +503,7 @@ int job_retry(coord_t *c, job_t *j, const char *actor, uint32_t *retried, char *
   /* A fresh budget, and no worker is held against the job any more. */
   free(j->bad);
   j->bad = NULL;
-  j->nbad = 0;
+  j->nbad = j->capbad = 0;
   for (uint32_t k = 0; k < j->ntasks; k++) {
     task_t *t = &j->tasks[k];
     if (t->state != TASK_FAILED)
@@ -481,8 +528,7 @@ void job_worker_failed(job_t *j, worker_t *w) {
         j->bad[i].failures++;
       return;
     }
-  j->bad = xreallocarray(j->bad, j->nbad + 1, sizeof *j->bad);
-  j->bad[j->nbad++] = (job_bad_worker_t){w, 1};
+  ARRAY_PUSH(j->bad, j->nbad, j->capbad, ((job_bad_worker_t){w, 1}));
 }
 
 bool job_worker_excluded(const job_t *j, const worker_t *w) {
@@ -503,7 +549,6 @@ void job_free(job_t *j) {
   free(j->dependents);
   free(j->bad);
   free(j->gates);
-  free(j->approvals);
   free(j->approved_output);
   jfref_release(j->src);
   free(j);

@@ -64,7 +64,7 @@ struct task {
 };
 
 /* An episode shares the farm with the others of its priority in
- * proportion to its weight (DESIGN.md §3).  Its share is the dominant
+ * proportion to its weight.  Its share is the dominant
  * share of the farm its running attempts hold (the largest of their
  * fractions of the farm's CPUs, memory and GPUs) divided by its weight. */
 struct episode {
@@ -73,7 +73,7 @@ struct episode {
   uint64_t held_cpus, held_mem_mb, held_gpus;
   double share;
   epq_t *prio[PRIORITY_LEVELS]; /* its jobs with ready tasks, per priority */
-  /* Budget (DESIGN.md §4): spent is the ledger's sum; running attempts
+  /* Budget: spent is the ledger's sum; running attempts
    * cost sum_rate micro-units per hour since their starts. */
   int64_t budget_micros;  /* -1: no budget */
   int64_t spent_micros;
@@ -100,6 +100,13 @@ typedef struct job_bad_worker {
   uint16_t failures;
 } job_bad_worker_t;
 
+/* An approval gate of a job: the gate root (the job whose takes, or whose
+ * retakes' takes, count) and whether it still waits for an approval. */
+typedef struct job_gate {
+  uint64_t root;
+  bool pending;
+} job_gate_t;
+
 struct job {
   uint64_t id;
   uint8_t state;          /* job_state_t */
@@ -121,18 +128,18 @@ struct job {
   uint64_t *deps;         /* ids of the jobs it runs after (owned) */
   size_t ndeps;
   bool deps_new;          /* its job_deps rows are not written yet */
-  uint64_t *approvals;    /* the gate jobs of after_approval, as submitted (owned) */
-  uint64_t *gates;        /* the same, 0 once met (owned) */
-  size_t ngates;
+  job_gate_t *gates;      /* its after_approval gates, in file order (owned) */
+  size_t ngates, capgates;
   uint32_t gates_pending; /* of those, the ones with no approved take yet */
   char *approved_output;  /* the first approved take's first output, owned; NULL until then */
   uint64_t retake_of;     /* the take this job retakes, 0 if none */
   uint64_t gate_root;     /* the job whose takes it adds to (itself when not a retake) */
   uint32_t deps_pending;  /* of those, the ones not succeeded yet */
   job_t **dependents;     /* jobs waiting for this one (owned array) */
-  size_t ndependents;
+  size_t ndependents, capdependents;
   job_bad_worker_t *bad;  /* workers it failed on (owned array) */
-  size_t nbad;
+  size_t nbad, capbad;
+  bool retiring;          /* leaves memory once its end committed (job.c) */
   uint64_t unfit_version; /* farm version of the last "can it ever fit" check */
   bool unfit;             /* reason says no connected worker could run it */
 };
@@ -161,7 +168,8 @@ struct attempt {
   int64_t run_rate;       /* micros per hour counted in its episode's running cost, 0 if not */
 };
 
-/* One entry of the rate card (DESIGN.md §4). */
+/* One entry of the rate card: the price of a GPU model's hour, of any other
+ * GPU's hour, or of a CPU's hour, from a time on. */
 typedef enum rate_kind { RATE_GPU_MODEL = 0, RATE_DEFAULT_GPU, RATE_CPU, RATE_KIND_COUNT } rate_kind_t;
 typedef struct rate {
   uint8_t kind;           /* rate_kind_t */
@@ -219,7 +227,7 @@ struct worker {
   out_item_t *out;                /* outbox, in order */
   size_t nout, capout;
   uint64_t *welcome_cancel;       /* for the pending Welcome */
-  size_t nwelcome_cancel;
+  size_t nwelcome_cancel, capwelcome_cancel;
   bool touched;                   /* on coord->touched */
   bool drained;                   /* by an operator (persisted) */
   bool self_draining;             /* the worker said so (SIGTERM) */
@@ -242,6 +250,7 @@ typedef struct coord_settings {
 
 typedef struct store store_t;
 typedef struct dispatch dispatch_t;
+typedef struct review review_t;
 typedef struct auth auth_t;
 
 struct coord {
@@ -264,16 +273,13 @@ struct coord {
   size_t nepisodes, capepisodes;
   uint64_t farm_cpus, farm_mem_mb, farm_gpus; /* connected workers' totals */
   uint64_t farm_version;          /* changes when workers come, go or change */
-  idmap_t gate_waiters;           /* gate job id -> gate_waiters_t*: jobs waiting for its approval */
-  idmap_t decided;                /* take ids decided since start (decisions are final) */
-  idmap_t retake_seeds;           /* gate root -> last seed given to a retake since start */
-  idmap_t approved_roots;         /* gate root -> first output (owned) of approvals since start */
   rate_t *rates;                  /* the rate card, by kind, model and start */
   size_t nrates;
   uv_timer_t budget_timer;        /* running attempts keep costing */
   uint64_t next_job_id, next_task_id, next_attempt_id;
   store_t *store;
   dispatch_t *dispatch;
+  review_t *review;               /* approval gates and decisions (review.c) */
   auth_t *auth;                   /* registry and ZAP handler (auth.c) */
   bool dispatch_needed;
   uint64_t started_mono;          /* coordinator start, for reconnect grace */
@@ -310,13 +316,24 @@ typedef struct dep_state {
   const char *approved_output; /* the first output of its root's first approved take, or NULL */
 } dep_state_t;
 
+/* A new job in memory, registered in c->jobs: id, its spec (spec points
+ * into src->jf; the job holds a reference on src), project and episode
+ * names (point into src->jf), its episode ep (dispatch_episode), and
+ * ntasks tasks with ids first_task_id, first_task_id + 1, ... in order,
+ * each linked to the job, not in any index, with no state counted yet.
+ * Submission and recovery fill in the rest. */
+job_t *job_new(coord_t *c, uint64_t id, jfref_t *src, jf_job_t *spec, episode_t *ep,
+               uint32_t ntasks, uint64_t first_task_id);
+
 /* Creates the jobs of a validated submission with ids allocated here.  A
- * job whose dependencies (`after`: names in the file, or ids of jobs in
+ * job whose dependencies (`after`: jobs of the file, or jobs by id in
  * memory or listed in ext) all succeeded is queued with every task ready;
  * one with a dependency still to finish waits; one with a failed or
- * canceled dependency is canceled.  Marks everything new and dirty and
- * hands ready tasks to dispatch.  Takes ownership of jf.  Returns the
- * number of jobs created; their ids are first_job_id, first_job_id + 1, ... */
+ * canceled dependency is canceled.  `after_approval` dependencies by id
+ * must be listed in ext (whether a take of theirs is approved is in the
+ * database).  Marks everything new and dirty and hands ready tasks to
+ * dispatch.  Takes ownership of jf.  Returns the number of jobs created;
+ * their ids are first_job_id, first_job_id + 1, ... */
 size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_state_t *ext,
                       size_t next, uint64_t *first_job_id);
 
@@ -363,6 +380,11 @@ bool job_worker_excluded(const job_t *j, const worker_t *w);
 /* Links j after the unfinished job dep (recovery). */
 void job_add_dependent(job_t *dep, job_t *j);
 
+/* Adds an after_approval gate on root to j: met when approved is the
+ * first output of an approved take (the first gate's becomes j's
+ * {approved_output}), else pending (j waits, review.c tells it). */
+void job_add_gate(coord_t *c, job_t *j, uint64_t root, const char *approved);
+
 /* A waiting j whose dependencies all succeeded moves on (recovery). */
 void job_deps_settled(coord_t *c, job_t *j);
 
@@ -376,13 +398,18 @@ void job_refresh(coord_t *c, job_t *j);
 /* The output directory of a task (caller frees). */
 char *job_task_output_dir(const job_t *j, const task_t *t);
 
-/* Releases a job, its tasks and its reference on the submission. */
+/* Releases a job, its tasks and its reference on the submission (no
+ * index may hold it any more: see job retirement in job.c). */
 void job_free(job_t *j);
 
 /* A job's output directory for settings and names (caller frees). */
 char *job_output_dir(const coord_t *c, const char *project, const char *episode,
                      const char *shot, const char *name, uint64_t id);
 
+/* A submission's parse, shared by its jobs (takes ownership of jf; no
+ * references until job_new takes them); jfref_release drops one and
+ * frees the parse with the last. */
+jfref_t *jfref_new(jobfile_t *jf);
 void jfref_release(jfref_t *r);
 
 /* ------------------------------------------------------------ task.c */
@@ -405,10 +432,12 @@ attempt_t *attempt_new(coord_t *c, task_t *t, worker_t *w, uint32_t cpus, uint64
                        uint64_t gpu_mask);
 
 /* Moves a to `to` if allowed.  A terminal state releases the worker's
- * resources, unlinks a from the worker and the task and stamps ended_us
- * (when unset).  Returns 0 or -1 (logged) when refused. */
+ * resources, unlinks a from the worker's list and the task (a->worker
+ * stays), stamps ended_us (when unset), writes its ledger row, and frees a
+ * once that batch committed.  Returns 0 or -1 (logged) when refused. */
 int attempt_set_state(coord_t *c, attempt_t *a, attempt_state_t to);
 
+/* Releases a (no index may hold it any more). */
 void attempt_free(attempt_t *a);
 
 #endif

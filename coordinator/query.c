@@ -2,6 +2,7 @@
  * query.c - client reads from PostgreSQL, see query.h.
  */
 #include "query.h"
+#include "verbs.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -98,7 +99,8 @@ static void run(coord_t *c, creq_t *r, int kind, uint64_t id, const char *sql, i
   pgconn_submit(c->rdb, pq, on_result, q);
 }
 
-void query_jobs(coord_t *c, creq_t *r, const Clapper__Request *req) {
+void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
   char *p[2] = {NULL, NULL};
   if (req->n_ids) {
     if (req->n_ids > 10000) {
@@ -126,7 +128,8 @@ static bool one_id(coord_t *c, creq_t *r, const Clapper__Request *req, uint64_t 
   return true;
 }
 
-void query_job(coord_t *c, creq_t *r, const Clapper__Request *req) {
+void query_job(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
   uint64_t id;
   if (!one_id(c, r, req, &id))
     return;
@@ -134,7 +137,8 @@ void query_job(coord_t *c, creq_t *r, const Clapper__Request *req) {
   run(c, r, 1, id, SQL_JOB, 1, p);
 }
 
-void query_tasks(coord_t *c, creq_t *r, const Clapper__Request *req) {
+void query_tasks(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
   uint64_t id;
   if (!one_id(c, r, req, &id))
     return;
@@ -274,7 +278,8 @@ static void on_logs(void *arg, PGresult *const *res, size_t n, const char *error
   free(q);
 }
 
-void query_logs(coord_t *c, creq_t *r, const Clapper__Request *req) {
+void query_logs(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
   if (req->n_ids != 1 || !req->ids[0] || req->ids[0] > INT64_MAX || req->offset > INT64_MAX ||
       req->value < 0) {
     clients_reply_error(c, r, "bad_request", "expected one task id");
@@ -351,7 +356,8 @@ static void episode_report(coord_t *c, creq_t *r, const char *episode_name, cons
   pgconn_submit(c->rdb, pq, on_result, q);
 }
 
-void query_cost(coord_t *c, creq_t *r, const Clapper__Request *req) {
+void query_cost(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
   const char *by = req->by && *req->by ? req->by : "shot";
   if (!strcmp(by, "shot"))
     episode_report(c, r, req->name, "SQL_COST_SHOT", SQL_COST_SHOT);
@@ -454,7 +460,8 @@ static const char SQL_AUDIT[] =
     "    " KWH("t.e_all - t.e_app - t.e_rej - t.e_pen - t.e_chg - t.e_fail") ", 'total', "
     "    " KWH("t.e_all") ")))::text END FROM tot t";
 
-void query_audit(coord_t *c, creq_t *r, const Clapper__Request *req) {
+void query_audit(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
   episode_report(c, r, req->name, "SQL_AUDIT", SQL_AUDIT);
 }
 
@@ -481,7 +488,8 @@ static const char SQL_VERIFY[] =
     "    ELSE 'the last events were removed (the chain ended at event ' || "
     "      (SELECT last_id FROM event_chain) || ')' END))::text";
 
-void query_audit_verify(coord_t *c, creq_t *r) {
+void query_audit_verify(coord_t *c, creq_t *r, const verb_call_t *v) {
+  (void)v;
   qctx_t *q = xcalloc(1, sizeof *q);
   q->c = c;
   q->r = r;

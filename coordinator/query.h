@@ -12,37 +12,39 @@
 #include "clients.h"
 #include "model.h"
 
+/* Verb handlers (verbs.c); v->req holds the request. */
+
 /* {"jobs": [...]}: the jobs in req->ids (all of which must exist), or the
  * most recent req->limit (default 100; req->all: no limit). */
-void query_jobs(coord_t *c, creq_t *r, const Clapper__Request *req);
+void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v);
 
 /* The job req->ids[0] with its specification. */
-void query_job(coord_t *c, creq_t *r, const Clapper__Request *req);
+void query_job(coord_t *c, creq_t *r, const verb_call_t *v);
 
 /* {"tasks": [...]} of job req->ids[0], each with its latest attempt. */
-void query_tasks(coord_t *c, creq_t *r, const Clapper__Request *req);
+void query_tasks(coord_t *c, creq_t *r, const verb_call_t *v);
 
 /* A piece of the log of task req->ids[0]'s attempt req->value (0: the
  * latest) from byte req->offset: {"task_id", "attempt_id", "attempt_state",
  * "offset" (where the next piece starts), "data", "done", "truncated",
  * "log_path"}.  At most about 1 MiB per reply; data ends on a whole UTF-8
  * character (bytes that are not UTF-8 show as U+FFFD). */
-void query_logs(coord_t *c, creq_t *r, const Clapper__Request *req);
+void query_logs(coord_t *c, creq_t *r, const verb_call_t *v);
 
 /* The cost report of episode req->name ("p/e") grouped by req->by (shot,
  * job or kind), from the ledger through the job_cost view: {"episode",
  * "currency", "by", "total_cost", "failed_cost", "lost_cost", "gpu_hours",
  * "cpu_hours", "energy_kwh", "budget", "left", "<by>s": [...]}. */
-void query_cost(coord_t *c, creq_t *r, const Clapper__Request *req);
+void query_cost(coord_t *c, creq_t *r, const verb_call_t *v);
 
 /* The sign-off audit of episode req->name: per shot takes by state, who
  * decided what, what was approved (machine-generated or not, model,
  * outputs with SHA-256) and what each kind of take and failed attempts
  * cost; the totals equal query_cost's. */
-void query_audit(coord_t *c, creq_t *r, const Clapper__Request *req);
+void query_audit(coord_t *c, creq_t *r, const verb_call_t *v);
 
 /* Recomputes the event log's hash chain: {"ok", "events", "first_broken",
  * "message"}. */
-void query_audit_verify(coord_t *c, creq_t *r);
+void query_audit_verify(coord_t *c, creq_t *r, const verb_call_t *v);
 
 #endif

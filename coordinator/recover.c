@@ -129,12 +129,7 @@ static int load_deps(coord_t *c, PGconn *conn, job_t ***cancel, char ***why, siz
     if (!j || PQgetvalue(g, i, 2)[0] == 't')
       continue; /* met: its approved output is in the job's row */
     uint64_t root = (uint64_t)i64(g, i, 1);
-    j->gates = xreallocarray(j->gates, j->ngates + 1, sizeof *j->gates);
-    j->approvals = xreallocarray(j->approvals, j->ngates + 1, sizeof *j->approvals);
-    j->gates[j->ngates] = j->approvals[j->ngates] = root;
-    j->ngates++;
-    j->gates_pending++;
-    review_wait_for(c, j, root);
+    job_add_gate(c, j, root, NULL);
   }
   PQclear(g);
   PGresult *r = query(conn,
@@ -167,7 +162,8 @@ static int load_deps(coord_t *c, PGconn *conn, job_t ***cancel, char ***why, siz
   return 0;
 }
 
-/* Rebuilds the parsed specification of a stored job. */
+/* Rebuilds the parsed specification of a stored job (its dependencies are
+ * in job_deps, resolved to ids at submit). */
 static jobfile_t *reparse(const char *project, const char *episode, const char *spec,
                           char *err, size_t errlen) {
   json_t *s = json_loads(spec, 0, NULL);
@@ -175,16 +171,10 @@ static jobfile_t *reparse(const char *project, const char *episode, const char *
     snprintf(err, errlen, "stored spec is not JSON");
     return NULL;
   }
-  /* Dependencies come back from job_deps, already resolved to job ids. */
-  json_object_del(s, "after");
-  bool gated = json_object_get(s, "after_approval") != NULL;
-  json_object_del(s, "after_approval");
-  if (gated) /* keeps {approved_output} allowed in its templates */
-    json_object_set_new(s, "after_approval", json_pack("[s]", "1"));
   json_t *doc = json_pack("{s:s,s:s,s:[o]}", "project", project, "episode", episode, "jobs", s);
   char *text = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
-  jobfile_t *jf = jobfile_parse(text, strlen(text), err, errlen);
+  jobfile_t *jf = jobfile_parse_flags(text, strlen(text), JOBFILE_STORED, err, errlen);
   free(text);
   return jf;
 }
@@ -249,39 +239,22 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
       jobfile_free(&jf);
       continue;
     }
-    job_t *j = xcalloc(1, sizeof *j);
-    jfref_t *ref = xcalloc(1, sizeof *ref);
-    ref->jf = jf;
-    ref->refs = 1;
-    j->id = id;
+    jf_job_t *sp = &jf->jobs[0];
+    free(sp->tasks); /* the stored tasks are the truth */
+    sp->tasks = NULL;
+    job_t *j = job_new(c, id, jfref_new(jf), sp, dispatch_episode(c, jf->project, jf->episode),
+                       (uint32_t)i64(r, i, 10), (uint64_t)i64(r, i, 11));
     j->state = (uint8_t)st;
     j->persisted = true;
-    j->src = ref;
-    j->spec = &jf->jobs[0];
-    free(j->spec->tasks); /* the stored tasks are the truth */
-    j->spec->tasks = NULL;
-    j->project = jf->project;
-    j->episode = jf->episode;
-    j->ep = dispatch_episode(c, jf->project, jf->episode);
     j->output_dir = xstrdup(PQgetvalue(r, i, 5));
     j->submitted_by = xstrdup(PQgetvalue(r, i, 6));
     j->submitted_us = i64(r, i, 7);
     j->started_us = i64(r, i, 8);
     j->reason = xstrdup(PQgetvalue(r, i, 9));
-    j->ntasks = (uint32_t)i64(r, i, 10);
-    j->first_task_id = (uint64_t)i64(r, i, 11);
     j->retake_of = (uint64_t)i64(r, i, 12);
     j->gate_root = (uint64_t)i64(r, i, 13);
     if (!PQgetisnull(r, i, 14))
       j->approved_output = xstrdup(PQgetvalue(r, i, 14));
-    j->heap_pos = HEAP_NONE;
-    j->tasks = xcalloc(j->ntasks ? j->ntasks : 1, sizeof *j->tasks);
-    for (uint32_t k = 0; k < j->ntasks; k++) {
-      j->tasks[k].id = 0; /* filled from the tasks table below */
-      j->tasks[k].job = j;
-      j->tasks[k].delay_pos = HEAP_NONE;
-    }
-    idmap_put(&c->jobs, j->id, j);
     jobs[njobs++] = j;
   }
   PQclear(r);
@@ -307,9 +280,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
       PQclear(r);
       goto out;
     }
-    task_t *t = &j->tasks[seq];
-    t->id = tid;
-    t->seq = (uint32_t)seq;
+    task_t *t = &j->tasks[seq]; /* job_new numbered it */
     t->state = (uint8_t)st;
     t->persisted = true;
     t->spec.frame_start = i64(r, i, 4);
@@ -325,7 +296,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   PQclear(r);
   for (size_t i = 0; i < njobs; i++)
     for (uint32_t k = 0; k < jobs[i]->ntasks; k++)
-      if (!jobs[i]->tasks[k].id) {
+      if (!jobs[i]->tasks[k].persisted) {
         snprintf(err, errlen, "job %" PRIu64 " is missing task %u; refusing to start",
                  jobs[i]->id, k);
         goto out;
@@ -353,7 +324,6 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     attempt_t *a = xcalloc(1, sizeof *a);
     a->id = aid;
     a->task = t;
-    a->worker = w;
     a->state = (uint8_t)attempt_state_parse(PQgetvalue(r, i, 3));
     a->persisted = true;
     a->cpus = (uint32_t)i64(r, i, 5);
@@ -371,14 +341,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     a->log_next = a->log_bytes = (uint64_t)i64(r, i, 9);
     a->log_truncated = PQgetvalue(r, i, 10)[0] == 't';
     a->dispatched_mono = now_mono; /* the start deadline counts from now */
-    a->wnext = w->live;
-    if (w->live)
-      w->live->wprev = a;
-    w->live = a;
-    w->nlive++;
-    w->cpus_free -= a->cpus < w->cpus_free ? a->cpus : w->cpus_free;
-    w->mem_free -= a->memory_mb < w->mem_free ? a->memory_mb : w->mem_free;
-    w->gpu_busy |= a->gpu_mask;
+    workers_attach(w, a);
     t->live = a;
     idmap_put(&c->attempts, a->id, a);
     dispatch_usage(c, a, +1);

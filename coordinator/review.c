@@ -10,12 +10,23 @@
 
 #include "log.h"
 #include "store.h"
+#include "verbs.h"
 
 /* The jobs waiting for an approved take of one gate job. */
 typedef struct waiters {
   job_t **jobs;
-  size_t n;
+  size_t n, cap;
 } waiters_t;
+
+/* What the coordinator remembers of reviews between database reads. */
+struct review {
+  idmap_t waiters;  /* gate root -> waiters_t*: jobs waiting for its approval */
+  idmap_t decided;  /* take ids decided since start -> state name (decisions are final) */
+  idmap_t seeds;    /* gate root -> last seed given to a retake since start */
+  idmap_t approved; /* gate root -> first output (owned) of its first approval since start */
+};
+
+void review_new(coord_t *c) { c->review = xcalloc(1, sizeof(review_t)); }
 
 /* ------------------------------------------------------------ takes */
 
@@ -50,28 +61,28 @@ void review_job_succeeded(coord_t *c, job_t *j) {
 /* ------------------------------------------------------------ gates */
 
 void review_wait_for(coord_t *c, job_t *j, uint64_t root) {
-  waiters_t *w = idmap_get(&c->gate_waiters, root);
+  waiters_t *w = idmap_get(&c->review->waiters, root);
   if (!w) {
     w = xcalloc(1, sizeof *w);
-    idmap_put(&c->gate_waiters, root, w);
+    idmap_put(&c->review->waiters, root, w);
   }
   for (size_t i = 0; i < w->n; i++)
     if (w->jobs[i] == j)
       return;
-  w->jobs = xreallocarray(w->jobs, w->n + 1, sizeof *w->jobs);
-  w->jobs[w->n++] = j;
+  ARRAY_PUSH(w->jobs, w->n, w->cap, j);
 }
 
 void review_forget_job(coord_t *c, job_t *j) {
   for (size_t k = 0; k < j->ngates; k++) {
-    waiters_t *w = j->gates[k] ? idmap_get(&c->gate_waiters, j->gates[k]) : NULL;
+    uint64_t root = j->gates[k].root;
+    waiters_t *w = j->gates[k].pending ? idmap_get(&c->review->waiters, root) : NULL;
     for (size_t i = 0; w && i < w->n; i++)
       if (w->jobs[i] == j) {
         w->jobs[i] = w->jobs[--w->n];
         break;
       }
     if (w && !w->n) {
-      idmap_del(&c->gate_waiters, j->gates[k]);
+      idmap_del(&c->review->waiters, root);
       free(w->jobs);
       free(w);
     }
@@ -79,22 +90,22 @@ void review_forget_job(coord_t *c, job_t *j) {
 }
 
 const char *review_approved_output(coord_t *c, uint64_t root) {
-  return idmap_get(&c->approved_roots, root);
+  return idmap_get(&c->review->approved, root);
 }
 
 void review_approved(coord_t *c, uint64_t root, const char *output) {
   /* Jobs submitted before this decision is durable must see it too. */
-  if (!idmap_get(&c->approved_roots, root))
-    idmap_put(&c->approved_roots, root, xstrdup(output ? output : ""));
-  waiters_t *w = idmap_del(&c->gate_waiters, root);
+  if (!idmap_get(&c->review->approved, root))
+    idmap_put(&c->review->approved, root, xstrdup(output ? output : ""));
+  waiters_t *w = idmap_del(&c->review->waiters, root);
   if (!w)
     return;
   for (size_t i = 0; i < w->n; i++) {
     job_t *j = w->jobs[i];
     for (size_t k = 0; k < j->ngates; k++) {
-      if (j->gates[k] != root)
+      if (!j->gates[k].pending || j->gates[k].root != root)
         continue;
-      j->gates[k] = 0; /* met */
+      j->gates[k].pending = false;
       if (k == 0 && !j->approved_output) {
         j->approved_output = xstrdup(output ? output : "");
         store_job(c, j);
@@ -110,7 +121,7 @@ void review_approved(coord_t *c, uint64_t root, const char *output) {
 
 /* Says on the jobs waiting for root why they still wait. */
 static void gate_stuck(coord_t *c, uint64_t root, const char *why) {
-  waiters_t *w = idmap_get(&c->gate_waiters, root);
+  waiters_t *w = idmap_get(&c->review->waiters, root);
   for (size_t i = 0; w && i < w->n; i++) {
     job_t *j = w->jobs[i];
     if (strcmp(j->reason, why) != 0) {
@@ -122,19 +133,24 @@ static void gate_stuck(coord_t *c, uint64_t root, const char *why) {
 }
 
 void review_free(coord_t *c) {
+  review_t *rv = c->review;
+  if (!rv)
+    return;
+  c->review = NULL;
   uint64_t key;
   void *val;
-  for (size_t pos = 0; idmap_next(&c->gate_waiters, &pos, &key, &val);) {
+  for (size_t pos = 0; idmap_next(&rv->waiters, &pos, &key, &val);) {
     waiters_t *w = val;
     free(w->jobs);
     free(w);
   }
-  idmap_free(&c->gate_waiters);
-  for (size_t pos = 0; idmap_next(&c->approved_roots, &pos, &key, &val);)
+  idmap_free(&rv->waiters);
+  for (size_t pos = 0; idmap_next(&rv->approved, &pos, &key, &val);)
     free(val);
-  idmap_free(&c->approved_roots);
-  idmap_free(&c->decided);
-  idmap_free(&c->retake_seeds);
+  idmap_free(&rv->approved);
+  idmap_free(&rv->decided);
+  idmap_free(&rv->seeds);
+  free(rv);
 }
 
 /* ------------------------------------------------------------ decisions */
@@ -156,16 +172,21 @@ static const char SQL_DECIDE[] =
     "UPDATE takes SET state = $2, decided_by = $3, decided_at = clapper_ts($4), note = $5 "
     "WHERE id = $1::bigint AND state = 'pending_review'";
 
+/* The take state each decision leads to (review_decision_t order). */
+static const char *const decision_state[] = {[REVIEW_APPROVE] = "approved",
+                                             [REVIEW_REJECT] = "rejected",
+                                             [REVIEW_REQUEST_CHANGES] = "changes_requested"};
+
 typedef struct decision {
   coord_t *c;
   creq_t *r;
-  char *actor, *state, *note;
+  char *actor, *note;
+  const char *state; /* decision_state[] */
   uint64_t take;
 } decision_t;
 
 static void decision_free(decision_t *d) {
   free(d->actor);
-  free(d->state);
   free(d->note);
   free(d);
 }
@@ -184,17 +205,14 @@ static void on_take(void *arg, PGresult *const *res, size_t n, const char *error
     goto out;
   }
   const char *state = PQgetvalue(res[0], 0, 1);
-  const char *decided = idmap_get(&c->decided, d->take);
+  const char *decided = idmap_get(&c->review->decided, d->take);
   if (strcmp(state, "pending_review") != 0 || decided) {
     snprintf(msg, sizeof msg, "take %" PRIu64 " was already %s: decisions are final", d->take,
              decided ? decided : state);
     clients_reply_error(c, d->r, "invalid_state", msg);
     goto out;
   }
-  static const char *const states[] = {"approved", "rejected", "changes_requested"};
-  for (size_t i = 0; i < ARRAY_SIZE(states); i++)
-    if (!strcmp(states[i], d->state))
-      idmap_put(&c->decided, d->take, (void *)states[i]);
+  idmap_put(&c->review->decided, d->take, (void *)d->state);
   uint64_t root = strtoull(PQgetvalue(res[0], 0, 2), NULL, 10);
   int64_t now = util_wall_us();
   char *p[5] = {xasprintf("%" PRIu64, d->take), xstrdup(d->state), xstrdup(d->actor),
@@ -237,22 +255,23 @@ out:
   decision_free(d);
 }
 
-void review_decide(coord_t *c, creq_t *r, const char *actor, const char *state,
-                   uint64_t take, const char *note) {
+void review_decide(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
+  uint64_t take = req->n_ids == 1 ? req->ids[0] : 0;
   if (!take || take > INT64_MAX) {
     clients_reply_error(c, r, "bad_request", "expected one take id");
     return;
   }
-  if (note && strlen(note) > 4096) {
+  if (strlen(req->note) > 4096) {
     clients_reply_error(c, r, "bad_request", "note: at most 4096 characters");
     return;
   }
   decision_t *d = xcalloc(1, sizeof *d);
   d->c = c;
   d->r = r;
-  d->actor = xstrdup(actor);
-  d->state = xstrdup(state);
-  d->note = xstrdup(note ? note : "");
+  d->actor = xstrdup(v->actor);
+  d->state = decision_state[v->spec->arg];
+  d->note = xstrdup(req->note);
   d->take = take;
   char *p[1] = {xasprintf("%" PRIu64, take)};
   pgq_t *q = pgq_new();
@@ -301,10 +320,10 @@ static void on_retake(void *arg, PGresult *const *res, size_t n, const char *err
   }
   uint64_t root = strtoull(PQgetvalue(r0, 0, 1), NULL, 10);
   int64_t seed = strtoll(PQgetvalue(r0, 0, 6), NULL, 10) + 1;
-  int64_t given = (int64_t)(intptr_t)idmap_get(&c->retake_seeds, root);
+  int64_t given = (int64_t)(intptr_t)idmap_get(&c->review->seeds, root);
   if (given >= seed)
     seed = given + 1;
-  idmap_put(&c->retake_seeds, root, (void *)(intptr_t)seed);
+  idmap_put(&c->review->seeds, root, (void *)(intptr_t)seed);
   long nth = strtol(PQgetvalue(r0, 0, 7), NULL, 10) + 1;
   /* The same job, one take, the next seed; it runs now (no gates). */
   json_t *spec = json_loads(PQgetvalue(r0, 0, 4), 0, NULL);
@@ -355,7 +374,8 @@ out:
   free(rt);
 }
 
-void review_retake(coord_t *c, creq_t *r, const char *actor, uint64_t take) {
+void review_retake(coord_t *c, creq_t *r, const verb_call_t *v) {
+  uint64_t take = v->req->n_ids == 1 ? v->req->ids[0] : 0;
   if (!take || take > INT64_MAX) {
     clients_reply_error(c, r, "bad_request", "expected one take id");
     return;
@@ -363,7 +383,7 @@ void review_retake(coord_t *c, creq_t *r, const char *actor, uint64_t take) {
   retake_t *rt = xcalloc(1, sizeof *rt);
   rt->c = c;
   rt->r = r;
-  rt->actor = xstrdup(actor);
+  rt->actor = xstrdup(v->actor);
   rt->take = take;
   char *p[1] = {xasprintf("%" PRIu64, take)};
   pgq_t *q = pgq_new();
@@ -395,7 +415,8 @@ static void on_list(void *arg, PGresult *const *res, size_t n, const char *error
   free(l);
 }
 
-void review_list(coord_t *c, creq_t *r, const Clapper__Request *req) {
+void review_list(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
   static const char *const states[] = {"pending_review", "approved", "changes_requested",
                                        "rejected"};
   bool state_ok = !*req->state;

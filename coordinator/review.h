@@ -30,7 +30,7 @@ void review_task_succeeded(coord_t *c, task_t *t, attempt_t *a);
 /* The render job j succeeded: its take is recorded. */
 void review_job_succeeded(coord_t *c, job_t *j);
 
-/* j waits for an approved take of gate job root (j->gates[k] == root). */
+/* j waits for an approved take of gate root (a pending gate of j). */
 void review_wait_for(coord_t *c, job_t *j, uint64_t root);
 
 /* A take of root (first output path) is approved: the jobs waiting for it
@@ -44,18 +44,28 @@ const char *review_approved_output(coord_t *c, uint64_t root);
 /* j leaves memory: it waits for nothing any more. */
 void review_forget_job(coord_t *c, job_t *j);
 
-/* The review verbs: approve, reject, request-changes (state is the new
- * state), answered once the decision is durable. */
-void review_decide(coord_t *c, creq_t *r, const char *actor, const char *state,
-                   uint64_t take, const char *note);
+/* Verb handlers (verbs.c). */
 
-/* Queues a new take (the next seed) of a generated take's job. */
-void review_retake(coord_t *c, creq_t *r, const char *actor, uint64_t take);
+/* approve, reject, request-changes (v->spec->arg: a review_decision_t) of
+ * take v->req->ids[0] with v->req->note, answered once the decision is
+ * durable. */
+typedef enum review_decision {
+  REVIEW_APPROVE,
+  REVIEW_REJECT,
+  REVIEW_REQUEST_CHANGES
+} review_decision_t;
+void review_decide(coord_t *c, creq_t *r, const verb_call_t *v);
+
+/* Queues a new take (the next seed) of generated take v->req->ids[0]'s job. */
+void review_retake(coord_t *c, creq_t *r, const verb_call_t *v);
 
 /* {"takes": [...]} filtered by req->name ("p/e"), shot, state and ids[0]
  * (a job). */
-void review_list(coord_t *c, creq_t *r, const Clapper__Request *req);
+void review_list(coord_t *c, creq_t *r, const verb_call_t *v);
 
+/* The review state (gates, decisions and retake seeds remembered since
+ * start) of c: made by coord_init, released with the coordinator. */
+void review_new(coord_t *c);
 void review_free(coord_t *c);
 
 #endif

@@ -3,11 +3,17 @@
  *
  * A batch is one pgq: per-row data travels as PostgreSQL array literals
  * (one per column) and is expanded with unnest, so the number of
- * statements does not grow with the number of rows.  Order inside the
- * batch respects the constraints: projects, episodes and shots before
- * jobs, workers before attempts, tasks before attempts, and attempt
- * updates (live -> ended) before attempt inserts, so that the "one live
- * attempt per task" index never sees two.
+ * statements does not grow with the number of rows.  Each statement's
+ * columns are an enum below, in the order of its $n parameters, and one
+ * function per entity fills one row.  Order inside the batch respects the
+ * constraints: projects, episodes and shots before jobs, workers before
+ * attempts, tasks before attempts, and attempt updates (live -> ended)
+ * before attempt inserts, so that the "one live attempt per task" index
+ * never sees two.
+ *
+ * The store knows the entities' fields (model.h) but none of the modules
+ * that change them: what must happen after a commit is what those modules
+ * registered (store_on_commit, store_listen).
  */
 #include "store.h"
 
@@ -17,14 +23,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dispatch.h"
-#include "review.h"
 #include "log.h"
-#include "workers.h"
 
 /* ------------------------------------------------------------ array literals */
 
-/* One column of a batch as a PostgreSQL array literal "{1,2,NULL}". */
+/* One column of a batch as a PostgreSQL array literal "{1,2,NULL}"; n is
+ * its number of rows. */
 typedef struct col {
   sbuf_t b;
   size_t n;
@@ -58,153 +62,29 @@ static void col_us(col_t *c, int64_t us) {
     col_null(c);
 }
 
-typedef struct action {
-  store_commit_fn fn;
-  void *arg;
-} action_t;
-
-typedef struct vec {
-  void **items;
-  size_t n, cap;
-} vec_t;
-
-static void vec_push(vec_t *v, void *p) {
-  if (v->n == v->cap) {
-    v->cap = v->cap ? v->cap * 2 : 256;
-    v->items = xreallocarray(v->items, v->cap, sizeof *v->items);
-  }
-  v->items[v->n++] = p;
+static void col_bool(col_t *c, bool v) {
+  col_sep(c);
+  sbuf_putc(&c->b, v ? 't' : 'f');
 }
 
-typedef struct batch {
-  coord_t *c;
-  uint64_t seq;
-  action_t *actions;
-  size_t nactions;
-  vec_t free_attempts; /* ended attempts: release after the commit */
-  vec_t free_jobs;     /* finished jobs: release after the commit */
-  size_t rows;
-} batch_t;
-
-struct store {
-  coord_t *c;
-  uint64_t seq;          /* batch accumulating */
-  bool pending;          /* something waits for a batch */
-  vec_t jobs, tasks, attempts, workers;
-  sbuf_t ev_at, ev_actor, ev_kind, ev_stype, ev_sid, ev_details;
-  size_t nevents;
-  struct col logs[3]; /* attempt id, position, data (bytea) */
-  size_t nlogs;
-  struct col ledger[13]; /* one row per ended attempt */
-  size_t nledger;
-  struct extra {
-    const char *name, *sql;
-    int nparams;
-    char *params[8];
-  } *extras;          /* one-off statements (store_stmt) */
-  size_t nextras, capextras;
-  action_t *actions;
-  size_t nactions, capactions;
-  batch_t *inflight;
-  store_stats_t stats;
-};
-
-store_t *store_new(coord_t *c) {
-  store_t *s = xcalloc(1, sizeof *s);
-  s->c = c;
-  s->seq = 1;
-  return s;
-}
-
-static void batch_free(batch_t *b) {
-  free(b->actions);
-  free(b->free_attempts.items);
-  free(b->free_jobs.items);
-  free(b);
-}
-
-void store_free(store_t **sp) {
-  store_t *s = *sp;
-  if (!s)
-    return;
-  *sp = NULL;
-  free(s->jobs.items);
-  free(s->tasks.items);
-  free(s->attempts.items);
-  free(s->workers.items);
-  sbuf_free(&s->ev_at);
-  sbuf_free(&s->ev_actor);
-  sbuf_free(&s->ev_kind);
-  sbuf_free(&s->ev_stype);
-  sbuf_free(&s->ev_sid);
-  sbuf_free(&s->ev_details);
-  for (int k = 0; k < 3; k++)
-    sbuf_free(&s->logs[k].b);
-  for (int k = 0; k < 13; k++)
-    sbuf_free(&s->ledger[k].b);
-  for (size_t i = 0; i < s->nextras; i++)
-    for (int k = 0; k < s->extras[i].nparams; k++)
-      free(s->extras[i].params[k]);
-  free(s->extras);
-  free(s->actions);
-  if (s->inflight)
-    batch_free(s->inflight);
-  free(s);
-}
-
-void store_job(coord_t *c, job_t *j) {
-  c->store->pending = true;
-  if (!j->dirty) {
-    j->dirty = true;
-    vec_push(&c->store->jobs, j);
-  }
-}
-
-void store_task(coord_t *c, task_t *t) {
-  c->store->pending = true;
-  if (!t->dirty) {
-    t->dirty = true;
-    vec_push(&c->store->tasks, t);
-  }
-}
-
-void store_attempt(coord_t *c, attempt_t *a) {
-  c->store->pending = true;
-  if (!a->dirty) {
-    a->dirty = true;
-    vec_push(&c->store->attempts, a);
-  }
-}
-
-void store_worker(coord_t *c, worker_t *w) {
-  c->store->pending = true;
-  if (!w->dirty) {
-    w->dirty = true;
-    vec_push(&c->store->workers, w);
-  }
-}
-
-static void quote_into(sbuf_t *b, const char *s) {
-  sbuf_putc(b, '"');
-  for (const char *p = s; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      sbuf_putc(b, '\\');
-    sbuf_putc(b, *p);
-  }
-  sbuf_putc(b, '"');
-}
-
+/* Text, quoted for an array literal; NULL is stored as "". */
 static void col_text(col_t *c, const char *s) {
   col_sep(c);
-  quote_into(&c->b, s ? s : "");
+  sbuf_putc(&c->b, '"');
+  for (const char *p = s ? s : ""; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      sbuf_putc(&c->b, '\\');
+    sbuf_putc(&c->b, *p);
+  }
+  sbuf_putc(&c->b, '"');
 }
 
-/* The literal; the caller owns it. */
-static char *col_end(col_t *c) {
-  if (!c->n)
-    sbuf_putc(&c->b, '{');
-  sbuf_putc(&c->b, '}');
-  return sbuf_steal(&c->b);
+/* Text, or SQL NULL when s is NULL. */
+static void col_text_or_null(col_t *c, const char *s) {
+  if (s)
+    col_text(c, s);
+  else
+    col_null(c);
 }
 
 /* bytea in hex, quoted for an array literal: "\\x0a1b..." */
@@ -220,34 +100,202 @@ static void col_bytea(col_t *c, const uint8_t *data, size_t len) {
   sbuf_putc(&c->b, '"');
 }
 
+/* The literal; the caller owns it, c is empty again. */
+static char *col_end(col_t *c) {
+  if (!c->n)
+    sbuf_putc(&c->b, '{');
+  sbuf_putc(&c->b, '}');
+  c->n = 0;
+  return sbuf_steal(&c->b);
+}
+
+/* ------------------------------------------------------------ columns */
+
+/* The parameters of each statement, in $n order. */
+enum job_update_col { JU_ID, JU_STATE, JU_COUNTS, JU_REASON, JU_STARTED, JU_FINISHED,
+                      JU_APPROVED, JU_NCOLS };
+enum job_dep_col { JD_JOB, JD_ON, JD_KIND, JD_NCOLS };
+enum task_insert_col { TI_ID, TI_JOB, TI_SEQ, TI_STATE, TI_FRAME_START, TI_FRAME_END,
+                       TI_FRAME_STEP, TI_TAKE, TI_SEED, TI_FAILURES, TI_LOSSES, TI_NOT_BEFORE,
+                       TI_NCOLS };
+enum task_update_col { TU_ID, TU_STATE, TU_FAILURES, TU_LOSSES, TU_NOT_BEFORE, TU_NCOLS };
+/* What both attempt statements write, after their own leading columns. */
+enum attempt_col { AC_STARTED, AC_ENDED, AC_EXIT_CODE, AC_TERM_SIGNAL, AC_WALL, AC_CPU, AC_RSS,
+                   AC_ENERGY, AC_ERROR, AC_OUTPUTS, AC_LOG_BYTES, AC_LOG_TRUNCATED, AC_RECORDED,
+                   AC_NCOLS };
+enum attempt_update_col { AU_ID, AU_STATE, AU_COMMON, AU_NCOLS = AU_COMMON + AC_NCOLS };
+enum attempt_insert_col { AI_ID, AI_TASK, AI_WORKER, AI_STATE, AI_GPUS, AI_CPUS, AI_MEMORY,
+                          AI_DISPATCHED, AI_COMMON, AI_NCOLS = AI_COMMON + AC_NCOLS };
+enum ledger_col { LG_ATTEMPT, LG_JOB, LG_STATE, LG_STARTED, LG_ENDED, LG_WALL, LG_GPUS, LG_CPUS,
+                  LG_MODELS, LG_GPU_RATE, LG_CPU_RATE, LG_AMOUNT, LG_ENERGY, LG_NCOLS };
+enum log_col { LOG_ATTEMPT, LOG_POS, LOG_DATA, LOG_NCOLS };
+enum event_col { EV_AT, EV_ACTOR, EV_KIND, EV_STYPE, EV_SID, EV_DETAILS, EV_NCOLS };
+/* Single-row statements: their parameters. */
+enum job_insert_param { JI_PROJECT, JI_EPISODE, JI_ID, JI_SHOT, JI_NAME, JI_KIND, JI_STATE,
+                        JI_PRIORITY, JI_MAX_ATTEMPTS, JI_MAX_LOST, JI_BACKOFF, JI_TIMEOUT,
+                        JI_SEED, JI_REQUIRES, JI_PROVENANCE, JI_SPEC, JI_OUTPUT_DIR, JI_NTASKS,
+                        JI_COUNTS, JI_REASON, JI_SUBMITTED_BY, JI_SUBMITTED, JI_STARTED,
+                        JI_FINISHED, JI_RETAKE_OF, JI_GATE_ROOT, JI_APPROVED, JI_NPARAMS };
+enum worker_param { WK_NAME, WK_HOST, WK_STATE, WK_CPUS, WK_MEMORY, WK_GPUS, WK_TAGS, WK_VERSION,
+                    WK_LAST_SEEN, WK_DRAINED, WK_NPARAMS };
+
+/* ------------------------------------------------------------ the store */
+
+typedef struct action {
+  store_commit_fn fn;
+  void *arg;
+} action_t;
+
+typedef struct listener {
+  store_listener_fn fn;
+  void *arg;
+} listener_t;
+
+/* A one-off statement (store_stmt). */
+typedef struct extra {
+  const char *name, *sql;
+  int nparams;
+  char **params; /* owned */
+} extra_t;
+
+typedef struct batch {
+  uint64_t seq;
+  action_t *actions;
+  size_t nactions;
+  size_t rows;
+} batch_t;
+
+struct store {
+  coord_t *c;
+  uint64_t seq;          /* batch accumulating */
+  bool pending;          /* something waits for a batch */
+  job_t **jobs;          /* dirty entities */
+  size_t njobs, capjobs;
+  task_t **tasks;
+  size_t ntasks, captasks;
+  attempt_t **attempts;
+  size_t nattempts, capattempts;
+  worker_t **workers;
+  size_t nworkers, capworkers;
+  col_t ledger[LG_NCOLS]; /* rows that accumulate between batches */
+  col_t logs[LOG_NCOLS];
+  col_t events[EV_NCOLS];
+  extra_t *extras;
+  size_t nextras, capextras;
+  action_t *actions;     /* for the batch accumulating */
+  size_t nactions, capactions;
+  listener_t *listeners; /* after every batch */
+  size_t nlisteners, caplisteners;
+  batch_t *inflight;
+  store_stats_t stats;
+};
+
+store_t *store_new(coord_t *c) {
+  store_t *s = xcalloc(1, sizeof *s);
+  s->c = c;
+  s->seq = 1;
+  return s;
+}
+
+static void cols_free(col_t *cols, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    sbuf_free(&cols[k].b);
+}
+
+void store_free(store_t **sp) {
+  store_t *s = *sp;
+  if (!s)
+    return;
+  *sp = NULL;
+  free(s->jobs);
+  free(s->tasks);
+  free(s->attempts);
+  free(s->workers);
+  cols_free(s->ledger, LG_NCOLS);
+  cols_free(s->logs, LOG_NCOLS);
+  cols_free(s->events, EV_NCOLS);
+  for (size_t i = 0; i < s->nextras; i++) {
+    for (int k = 0; k < s->extras[i].nparams; k++)
+      free(s->extras[i].params[k]);
+    free(s->extras[i].params);
+  }
+  free(s->extras);
+  free(s->actions);
+  free(s->listeners);
+  if (s->inflight) {
+    free(s->inflight->actions);
+    free(s->inflight);
+  }
+  free(s);
+}
+
+/* Marks an entity dirty once: it goes on the store's list for the next batch. */
+#define MARK_DIRTY(s, e, list, n, cap)                                                         \
+  do {                                                                                         \
+    (s)->pending = true;                                                                       \
+    if (!(e)->dirty) {                                                                         \
+      (e)->dirty = true;                                                                       \
+      ARRAY_PUSH(list, n, cap, e);                                                             \
+    }                                                                                          \
+  } while (0)
+
+void store_job(coord_t *c, job_t *j) {
+  store_t *s = c->store;
+  MARK_DIRTY(s, j, s->jobs, s->njobs, s->capjobs);
+}
+
+void store_task(coord_t *c, task_t *t) {
+  store_t *s = c->store;
+  MARK_DIRTY(s, t, s->tasks, s->ntasks, s->captasks);
+}
+
+void store_attempt(coord_t *c, attempt_t *a) {
+  store_t *s = c->store;
+  MARK_DIRTY(s, a, s->attempts, s->nattempts, s->capattempts);
+}
+
+void store_worker(coord_t *c, worker_t *w) {
+  store_t *s = c->store;
+  MARK_DIRTY(s, w, s->workers, s->nworkers, s->capworkers);
+}
+
 void store_ledger(coord_t *c, const attempt_t *a, uint64_t wall_us, const char *gpu_models,
                   int64_t gpu_rate, int64_t cpu_rate, int64_t amount) {
-  store_t *s = c->store;
-  col_t *x = s->ledger;
-  col_i64(&x[0], (int64_t)a->id);
-  col_i64(&x[1], (int64_t)a->task->job->id);
-  col_text(&x[2], attempt_state_name((attempt_state_t)a->state));
-  col_us(&x[3], a->started_us);
-  col_i64(&x[4], a->ended_us);
-  col_i64(&x[5], (int64_t)wall_us);
-  col_i64(&x[6], __builtin_popcountll(a->gpu_mask));
-  col_i64(&x[7], a->cpus);
-  col_text(&x[8], gpu_models ? gpu_models : "");
-  col_i64(&x[9], gpu_rate);
-  col_i64(&x[10], cpu_rate);
-  col_i64(&x[11], amount);
-  col_i64(&x[12], (int64_t)(a->gpu_energy_mj > INT64_MAX ? 0 : a->gpu_energy_mj));
-  s->nledger++;
-  s->pending = true;
+  col_t *x = c->store->ledger;
+  col_i64(&x[LG_ATTEMPT], (int64_t)a->id);
+  col_i64(&x[LG_JOB], (int64_t)a->task->job->id);
+  col_text(&x[LG_STATE], attempt_state_name((attempt_state_t)a->state));
+  col_us(&x[LG_STARTED], a->started_us);
+  col_i64(&x[LG_ENDED], a->ended_us);
+  col_i64(&x[LG_WALL], (int64_t)wall_us);
+  col_i64(&x[LG_GPUS], __builtin_popcountll(a->gpu_mask));
+  col_i64(&x[LG_CPUS], a->cpus);
+  col_text(&x[LG_MODELS], gpu_models);
+  col_i64(&x[LG_GPU_RATE], gpu_rate);
+  col_i64(&x[LG_CPU_RATE], cpu_rate);
+  col_i64(&x[LG_AMOUNT], amount);
+  col_i64(&x[LG_ENERGY], (int64_t)(a->gpu_energy_mj > INT64_MAX ? 0 : a->gpu_energy_mj));
+  c->store->pending = true;
 }
 
 void store_log(coord_t *c, uint64_t attempt_id, uint64_t pos, const uint8_t *data, size_t len) {
-  store_t *s = c->store;
-  col_i64(&s->logs[0], (int64_t)attempt_id);
-  col_i64(&s->logs[1], (int64_t)pos);
-  col_bytea(&s->logs[2], data, len);
-  s->nlogs++;
-  s->pending = true;
+  col_t *x = c->store->logs;
+  col_i64(&x[LOG_ATTEMPT], (int64_t)attempt_id);
+  col_i64(&x[LOG_POS], (int64_t)pos);
+  col_bytea(&x[LOG_DATA], data, len);
+  c->store->pending = true;
+}
+
+void store_event(coord_t *c, const char *actor, const char *kind, const char *subject_type,
+                 const char *subject_id, const char *details_json) {
+  col_t *x = c->store->events;
+  col_i64(&x[EV_AT], util_wall_us());
+  col_text(&x[EV_ACTOR], actor);
+  col_text(&x[EV_KIND], kind);
+  col_text(&x[EV_STYPE], subject_type);
+  col_text(&x[EV_SID], subject_id);
+  col_text(&x[EV_DETAILS], details_json ? details_json : "{}");
+  c->store->pending = true;
 }
 
 /* ------------------------------------------------------------ statements */
@@ -350,38 +398,25 @@ static const char SQL_EVENTS[] =
 /* Statements of every batch are prepared once per connection. */
 #define PGQ_ADD(q, sql, n, params) pgq_add_prepared(q, #sql, sql, n, params)
 
-void store_event(coord_t *c, const char *actor, const char *kind, const char *subject_type,
-                 const char *subject_id, const char *details_json) {
-  store_t *s = c->store;
-  const char *sep = s->nevents ? "," : "";
-  sbuf_printf(&s->ev_at, "%s%" PRId64, sep, util_wall_us());
-  sbuf_puts(&s->ev_actor, sep);
-  quote_into(&s->ev_actor, actor);
-  sbuf_puts(&s->ev_kind, sep);
-  quote_into(&s->ev_kind, kind);
-  sbuf_puts(&s->ev_stype, sep);
-  quote_into(&s->ev_stype, subject_type);
-  sbuf_puts(&s->ev_sid, sep);
-  quote_into(&s->ev_sid, subject_id);
-  sbuf_puts(&s->ev_details, sep);
-  quote_into(&s->ev_details, details_json ? details_json : "{}");
-  s->nevents++;
-  s->pending = true;
+/* Adds a statement whose parameters are the n columns when they hold rows
+ * (returns how many), else nothing. */
+static size_t add_cols(pgq_t *q, const char *name, const char *sql, col_t *cols, size_t n) {
+  size_t rows = cols[0].n;
+  if (!rows)
+    return 0;
+  char **p = xcalloc(n, sizeof *p);
+  for (size_t k = 0; k < n; k++)
+    p[k] = col_end(&cols[k]);
+  pgq_add_prepared(q, name, sql, (int)n, p);
+  free(p);
+  return rows;
 }
-
-static char *wrap(sbuf_t *b) {
-  sbuf_t out = {0};
-  sbuf_putc(&out, '{');
-  if (b->len)
-    sbuf_append(&out, b->buf, b->len);
-  sbuf_putc(&out, '}');
-  sbuf_reset(b);
-  return sbuf_steal(&out);
-}
+#define ADD_COLS(q, sql, cols) add_cols(q, #sql, sql, cols, ARRAY_SIZE(cols))
 
 static char *i64s(int64_t v) { return xasprintf("%" PRId64, v); }
+static char *us_or_null(int64_t us) { return us ? i64s(us) : NULL; }
 
-/* The task counts of a job as a JSON object text. */
+/* The task counts of a job as a JSON object text (caller frees). */
 static char *counts_json(const job_t *j) {
   sbuf_t b = {0};
   sbuf_putc(&b, '{');
@@ -404,10 +439,14 @@ static char *requires_json(const jf_requires_t *r) {
   return text;
 }
 
-static void add_new_job(pgq_t *q, const job_t *j, const job_t *prev) {
+/* ------------------------------------------------------------ rows */
+
+/* A new job's row, after its project, episode and shot (prev: the job
+ * written before it in this batch, whose project, episode and shot exist
+ * by then). */
+static void put_job_insert(pgq_t *q, const job_t *j, const job_t *prev) {
   const jf_job_t *sp = j->spec;
-  /* Consecutive jobs of one submission share project and episode. */
-  bool same_ep = prev && prev->src == j->src;
+  bool same_ep = prev && prev->src == j->src; /* one submission: one episode */
   if (!same_ep) {
     char *p1[] = {xstrdup(j->project)};
     PGQ_ADD(q, SQL_PROJECT, 1, p1);
@@ -420,293 +459,264 @@ static void add_new_job(pgq_t *q, const job_t *j, const job_t *prev) {
   }
   /* A job is usually dispatched, and may even finish, within the batch
    * that creates it: its times go in with the row. */
-  char *p[27] = {
-      xstrdup(j->project),
-      xstrdup(j->episode),
-      i64s((int64_t)j->id),
-      sp->shot ? xstrdup(sp->shot) : NULL,
-      xstrdup(sp->name),
-      xstrdup(job_kind_name(sp->kind)),
-      xstrdup(job_state_name((job_state_t)j->state)),
-      i64s(sp->priority),
-      i64s(sp->max_attempts),
-      i64s(sp->max_lost),
-      i64s(sp->retry_backoff_s),
-      i64s(sp->timeout_s),
-      i64s(sp->seed),
-      requires_json(&sp->req),
-      xstrdup(sp->provenance_json),
-      xstrdup(sp->spec_json),
-      xstrdup(j->output_dir),
-      i64s(j->ntasks),
-      counts_json(j),
-      xstrdup(j->reason),
-      xstrdup(j->submitted_by),
-      i64s(j->submitted_us),
-      j->started_us ? i64s(j->started_us) : NULL,
-      j->finished_us ? i64s(j->finished_us) : NULL,
-      j->retake_of ? i64s((int64_t)j->retake_of) : NULL,
-      j->gate_root && j->gate_root != j->id ? i64s((int64_t)j->gate_root) : NULL,
-      j->approved_output ? xstrdup(j->approved_output) : NULL,
+  char *p[JI_NPARAMS] = {
+      [JI_PROJECT] = xstrdup(j->project),
+      [JI_EPISODE] = xstrdup(j->episode),
+      [JI_ID] = i64s((int64_t)j->id),
+      [JI_SHOT] = sp->shot ? xstrdup(sp->shot) : NULL,
+      [JI_NAME] = xstrdup(sp->name),
+      [JI_KIND] = xstrdup(job_kind_name(sp->kind)),
+      [JI_STATE] = xstrdup(job_state_name((job_state_t)j->state)),
+      [JI_PRIORITY] = i64s(sp->priority),
+      [JI_MAX_ATTEMPTS] = i64s(sp->max_attempts),
+      [JI_MAX_LOST] = i64s(sp->max_lost),
+      [JI_BACKOFF] = i64s(sp->retry_backoff_s),
+      [JI_TIMEOUT] = i64s(sp->timeout_s),
+      [JI_SEED] = i64s(sp->seed),
+      [JI_REQUIRES] = requires_json(&sp->req),
+      [JI_PROVENANCE] = xstrdup(sp->provenance_json),
+      [JI_SPEC] = xstrdup(sp->spec_json),
+      [JI_OUTPUT_DIR] = xstrdup(j->output_dir),
+      [JI_NTASKS] = i64s(j->ntasks),
+      [JI_COUNTS] = counts_json(j),
+      [JI_REASON] = xstrdup(j->reason),
+      [JI_SUBMITTED_BY] = xstrdup(j->submitted_by),
+      [JI_SUBMITTED] = i64s(j->submitted_us),
+      [JI_STARTED] = us_or_null(j->started_us),
+      [JI_FINISHED] = us_or_null(j->finished_us),
+      [JI_RETAKE_OF] = j->retake_of ? i64s((int64_t)j->retake_of) : NULL,
+      [JI_GATE_ROOT] = j->gate_root && j->gate_root != j->id ? i64s((int64_t)j->gate_root) : NULL,
+      [JI_APPROVED] = j->approved_output ? xstrdup(j->approved_output) : NULL,
   };
-  PGQ_ADD(q, SQL_JOB_INSERT, 27, p);
+  PGQ_ADD(q, SQL_JOB_INSERT, JI_NPARAMS, p);
 }
 
-static void add_worker(pgq_t *q, const worker_t *w) {
+static void put_job_update(col_t x[JU_NCOLS], const job_t *j) {
+  char *counts = counts_json(j);
+  col_i64(&x[JU_ID], (int64_t)j->id);
+  col_text(&x[JU_STATE], job_state_name((job_state_t)j->state));
+  col_text(&x[JU_COUNTS], counts);
+  col_text(&x[JU_REASON], j->reason);
+  col_us(&x[JU_STARTED], j->started_us);
+  col_us(&x[JU_FINISHED], j->finished_us);
+  col_text_or_null(&x[JU_APPROVED], j->approved_output);
+  free(counts);
+}
+
+/* A new job's job_deps rows: ids of `after` jobs, gate jobs of
+ * `after_approval`. */
+static void put_job_deps(col_t x[JD_NCOLS], const job_t *j) {
+  for (size_t k = 0; k < j->ndeps + j->ngates; k++) {
+    bool gate = k >= j->ndeps;
+    col_i64(&x[JD_JOB], (int64_t)j->id);
+    col_i64(&x[JD_ON], (int64_t)(gate ? j->gates[k - j->ndeps].root : j->deps[k]));
+    col_text(&x[JD_KIND], gate ? "after_approval" : "after");
+  }
+}
+
+static void put_worker(pgq_t *q, const worker_t *w) {
   json_t *gpus = json_array();
   for (uint32_t i = 0; i < w->ngpus; i++)
     json_array_append_new(gpus, json_pack("{s:I,s:s,s:s,s:I}", "index",
                                           (json_int_t)w->gpus[i].index, "uuid",
                                           w->gpus[i].uuid, "model", w->gpus[i].model,
                                           "memory_mb", (json_int_t)w->gpus[i].memory_mb));
-  char *gj = json_dumps(gpus, JSON_COMPACT);
-  json_decref(gpus);
   col_t tags = {0};
   for (size_t i = 0; i < w->ntags; i++)
     col_text(&tags, w->tags[i]);
-  char *p[10] = {xstrdup(w->name),
-                xstrdup(w->hostname ? w->hostname : ""),
-                xstrdup(worker_state_name((worker_state_t)w->state)),
-                i64s(w->cpus),
-                i64s((int64_t)w->memory_mb),
-                gj,
-                col_end(&tags),
-                xstrdup(w->version ? w->version : ""),
-                i64s(w->last_seen_us ? w->last_seen_us : util_wall_us()),
-                xstrdup(w->drained ? "t" : "f")};
-  PGQ_ADD(q, SQL_WORKER_UPSERT, 10, p);
+  char *p[WK_NPARAMS] = {
+      [WK_NAME] = xstrdup(w->name),
+      [WK_HOST] = xstrdup(w->hostname ? w->hostname : ""),
+      [WK_STATE] = xstrdup(worker_state_name((worker_state_t)w->state)),
+      [WK_CPUS] = i64s(w->cpus),
+      [WK_MEMORY] = i64s((int64_t)w->memory_mb),
+      [WK_GPUS] = json_dumps(gpus, JSON_COMPACT),
+      [WK_TAGS] = col_end(&tags),
+      [WK_VERSION] = xstrdup(w->version ? w->version : ""),
+      [WK_LAST_SEEN] = i64s(w->last_seen_us ? w->last_seen_us : util_wall_us()),
+      [WK_DRAINED] = xstrdup(w->drained ? "t" : "f"),
+  };
+  json_decref(gpus);
+  PGQ_ADD(q, SQL_WORKER_UPSERT, WK_NPARAMS, p);
 }
 
-static void gpu_list(const attempt_t *a, sbuf_t *b) {
-  sbuf_reset(b);
-  sbuf_putc(b, '{');
-  bool first = true;
-  for (uint32_t i = 0; i < a->worker->ngpus && i < 64; i++) {
+static void put_task_insert(col_t x[TI_NCOLS], const task_t *t) {
+  col_i64(&x[TI_ID], (int64_t)t->id);
+  col_i64(&x[TI_JOB], (int64_t)t->job->id);
+  col_i64(&x[TI_SEQ], t->seq);
+  col_text(&x[TI_STATE], task_state_name((task_state_t)t->state));
+  if (t->job->spec->has_frames) {
+    col_i64(&x[TI_FRAME_START], t->spec.frame_start);
+    col_i64(&x[TI_FRAME_END], t->spec.frame_end);
+    col_i64(&x[TI_FRAME_STEP], t->spec.frame_step);
+  } else {
+    col_null(&x[TI_FRAME_START]);
+    col_null(&x[TI_FRAME_END]);
+    col_null(&x[TI_FRAME_STEP]);
+  }
+  if (t->spec.take)
+    col_i64(&x[TI_TAKE], t->spec.take);
+  else
+    col_null(&x[TI_TAKE]);
+  col_i64(&x[TI_SEED], t->spec.seed);
+  col_i64(&x[TI_FAILURES], t->failures);
+  col_i64(&x[TI_LOSSES], t->losses);
+  col_us(&x[TI_NOT_BEFORE], t->not_before_us);
+}
+
+static void put_task_update(col_t x[TU_NCOLS], const task_t *t) {
+  col_i64(&x[TU_ID], (int64_t)t->id);
+  col_text(&x[TU_STATE], task_state_name((task_state_t)t->state));
+  col_i64(&x[TU_FAILURES], t->failures);
+  col_i64(&x[TU_LOSSES], t->losses);
+  col_us(&x[TU_NOT_BEFORE], t->not_before_us);
+}
+
+/* The columns both attempt statements write: times, outcome, measures,
+ * log.  An ended attempt's end and record times, none for a live one. */
+static void put_attempt_common(col_t x[AC_NCOLS], const attempt_t *a) {
+  bool live = attempt_state_live((attempt_state_t)a->state);
+  col_us(&x[AC_STARTED], a->started_us);
+  col_us(&x[AC_ENDED], live ? 0 : a->ended_us);
+  if (a->has_exit) {
+    col_i64(&x[AC_EXIT_CODE], a->exit_code);
+    col_i64(&x[AC_TERM_SIGNAL], a->term_signal);
+    col_i64(&x[AC_WALL], (int64_t)a->wall_us);
+    col_i64(&x[AC_CPU], (int64_t)a->cpu_us);
+    col_i64(&x[AC_RSS], (int64_t)a->max_rss_kb);
+    col_i64(&x[AC_ENERGY], (int64_t)a->gpu_energy_mj);
+  } else {
+    for (int k = AC_EXIT_CODE; k <= AC_ENERGY; k++)
+      col_null(&x[k]);
+  }
+  col_text(&x[AC_ERROR], a->error);
+  col_text(&x[AC_OUTPUTS], a->outputs_json ? a->outputs_json : "[]");
+  col_i64(&x[AC_LOG_BYTES], (int64_t)a->log_next);
+  col_bool(&x[AC_LOG_TRUNCATED], a->log_truncated);
+  col_us(&x[AC_RECORDED], live ? 0 : a->recorded_us);
+}
+
+static void put_attempt_update(col_t x[AU_NCOLS], const attempt_t *a) {
+  col_i64(&x[AU_ID], (int64_t)a->id);
+  col_text(&x[AU_STATE], attempt_state_name((attempt_state_t)a->state));
+  put_attempt_common(&x[AU_COMMON], a);
+}
+
+static void put_attempt_insert(col_t x[AI_NCOLS], const attempt_t *a, sbuf_t *gpus) {
+  sbuf_reset(gpus);
+  sbuf_putc(gpus, '{');
+  for (uint32_t i = 0, first = 1; i < a->worker->ngpus && i < 64; i++)
     if (a->gpu_mask & (1ull << i)) {
-      sbuf_printf(b, "%s%u", first ? "" : ",", a->worker->gpus[i].index);
-      first = false;
+      sbuf_printf(gpus, "%s%u", first ? "" : ",", a->worker->gpus[i].index);
+      first = 0;
     }
-  }
-  sbuf_putc(b, '}');
+  sbuf_putc(gpus, '}');
+  col_i64(&x[AI_ID], (int64_t)a->id);
+  col_i64(&x[AI_TASK], (int64_t)a->task->id);
+  col_text(&x[AI_WORKER], a->worker->name);
+  col_text(&x[AI_STATE], attempt_state_name((attempt_state_t)a->state));
+  col_text(&x[AI_GPUS], gpus->buf);
+  col_i64(&x[AI_CPUS], a->cpus);
+  col_i64(&x[AI_MEMORY], (int64_t)a->memory_mb);
+  col_i64(&x[AI_DISPATCHED], a->dispatched_us);
+  put_attempt_common(&x[AI_COMMON], a);
 }
 
-/* Adds a statement whose parameters are the n columns (when there are
- * rows), or releases the columns (when there are none). */
-static void add_cols(pgq_t *q, const char *name, const char *sql, col_t *cols, int n,
-                     size_t rows) {
-  if (!rows) {
-    for (int k = 0; k < n; k++)
-      sbuf_free(&cols[k].b);
-    return;
-  }
-  char *p[24];
-  for (int k = 0; k < n; k++)
-    p[k] = col_end(&cols[k]);
-  pgq_add_prepared(q, name, sql, n, p);
-}
-#define ADD_COLS(q, sql, cols, rows) \
-  add_cols(q, #sql, sql, cols, (int)ARRAY_SIZE(cols), rows)
+/* ------------------------------------------------------------ batches */
 
-static void col_bool(col_t *c, bool v) {
-  col_sep(c);
-  sbuf_putc(&c->b, v ? 't' : 'f');
-}
-
-static void build(coord_t *c, pgq_t *q, batch_t *b) {
-  store_t *s = c->store;
+/* Writes the current state of every dirty entity, then what accumulated,
+ * into q, and empties the dirty lists.  Returns the number of rows. */
+static size_t build(store_t *s, pgq_t *q) {
+  size_t rows = 0;
 
   /* Jobs: new ones first (with their project, episode and shot), and the
    * dependencies of new jobs. */
   const job_t *prev = NULL;
-  col_t ju[7] = {0}, jd[3] = {0};
-  size_t nju = 0, njd = 0;
-  for (size_t i = 0; i < s->jobs.n; i++) {
-    job_t *j = s->jobs.items[i];
+  col_t ju[JU_NCOLS] = {0}, jd[JD_NCOLS] = {0};
+  for (size_t i = 0; i < s->njobs; i++) {
+    job_t *j = s->jobs[i];
     j->dirty = false;
     if (!j->persisted) {
-      add_new_job(q, j, prev);
+      put_job_insert(q, j, prev);
       prev = j;
       j->persisted = true;
     } else {
-      char *cj = counts_json(j);
-      col_i64(&ju[0], (int64_t)j->id);
-      col_text(&ju[1], job_state_name((job_state_t)j->state));
-      col_text(&ju[2], cj);
-      col_text(&ju[3], j->reason);
-      col_us(&ju[4], j->started_us);
-      col_us(&ju[5], j->finished_us);
-      if (j->approved_output)
-        col_text(&ju[6], j->approved_output);
-      else
-        col_null(&ju[6]);
-      free(cj);
-      nju++;
+      put_job_update(ju, j);
     }
     if (j->deps_new) {
-      for (size_t k = 0; k < j->ndeps; k++, njd++) {
-        col_i64(&jd[0], (int64_t)j->id);
-        col_i64(&jd[1], (int64_t)j->deps[k]);
-        col_text(&jd[2], "after");
-      }
-      for (size_t k = 0; k < j->ngates; k++, njd++) {
-        col_i64(&jd[0], (int64_t)j->id);
-        col_i64(&jd[1], (int64_t)j->approvals[k]);
-        col_text(&jd[2], "after_approval");
-      }
+      put_job_deps(jd, j);
       j->deps_new = false;
     }
-    if ((j->state == JOB_SUCCEEDED || j->state == JOB_CANCELED) &&
-        j->counts[TASK_SUCCEEDED] + j->counts[TASK_CANCELED] + j->counts[TASK_FAILED] ==
-            j->ntasks)
-      vec_push(&b->free_jobs, j);
-    b->rows++;
   }
-  s->jobs.n = 0;
+  rows += s->njobs;
+  s->njobs = 0;
 
-  for (size_t i = 0; i < s->workers.n; i++) {
-    worker_t *w = s->workers.items[i];
+  for (size_t i = 0; i < s->nworkers; i++) {
+    worker_t *w = s->workers[i];
     w->dirty = false;
     w->persisted = true;
-    add_worker(q, w);
-    b->rows++;
+    put_worker(q, w);
   }
-  s->workers.n = 0;
-  ADD_COLS(q, SQL_JOB_UPDATE, ju, nju);
-  ADD_COLS(q, SQL_DEPS, jd, njd);
+  rows += s->nworkers;
+  s->nworkers = 0;
+  ADD_COLS(q, SQL_JOB_UPDATE, ju);
+  rows += ADD_COLS(q, SQL_DEPS, jd);
 
-  /* Tasks. */
-  col_t ti[12] = {0}, tu[5] = {0};
-  size_t nti = 0, ntu = 0;
-  for (size_t i = 0; i < s->tasks.n; i++) {
-    task_t *t = s->tasks.items[i];
+  col_t ti[TI_NCOLS] = {0}, tu[TU_NCOLS] = {0};
+  for (size_t i = 0; i < s->ntasks; i++) {
+    task_t *t = s->tasks[i];
     t->dirty = false;
-    const char *st = task_state_name((task_state_t)t->state);
     if (!t->persisted) {
       t->persisted = true;
-      col_i64(&ti[0], (int64_t)t->id);
-      col_i64(&ti[1], (int64_t)t->job->id);
-      col_i64(&ti[2], t->seq);
-      col_text(&ti[3], st);
-      if (t->job->spec->has_frames) {
-        col_i64(&ti[4], t->spec.frame_start);
-        col_i64(&ti[5], t->spec.frame_end);
-        col_i64(&ti[6], t->spec.frame_step);
-      } else {
-        col_null(&ti[4]);
-        col_null(&ti[5]);
-        col_null(&ti[6]);
-      }
-      if (t->spec.take)
-        col_i64(&ti[7], t->spec.take);
-      else
-        col_null(&ti[7]);
-      col_i64(&ti[8], t->spec.seed);
-      col_i64(&ti[9], t->failures);
-      col_i64(&ti[10], t->losses);
-      col_us(&ti[11], t->not_before_us);
-      nti++;
+      put_task_insert(ti, t);
     } else {
-      col_i64(&tu[0], (int64_t)t->id);
-      col_text(&tu[1], st);
-      col_i64(&tu[2], t->failures);
-      col_i64(&tu[3], t->losses);
-      col_us(&tu[4], t->not_before_us);
-      ntu++;
+      put_task_update(tu, t);
     }
-    b->rows++;
   }
-  s->tasks.n = 0;
-  ADD_COLS(q, SQL_TASK_INSERT, ti, nti);
-  ADD_COLS(q, SQL_TASK_UPDATE, tu, ntu);
+  rows += s->ntasks;
+  s->ntasks = 0;
+  ADD_COLS(q, SQL_TASK_INSERT, ti);
+  ADD_COLS(q, SQL_TASK_UPDATE, tu);
 
   /* Attempts: updates (which end live attempts) before inserts. */
-  col_t au[15] = {0}, ai[21] = {0};
-  size_t nau = 0, nai = 0;
-  sbuf_t gl = {0};
-  for (size_t i = 0; i < s->attempts.n; i++) {
-    attempt_t *a = s->attempts.items[i];
+  col_t au[AU_NCOLS] = {0}, ai[AI_NCOLS] = {0};
+  sbuf_t gpus = {0};
+  for (size_t i = 0; i < s->nattempts; i++) {
+    attempt_t *a = s->attempts[i];
     a->dirty = false;
-    const char *st = attempt_state_name((attempt_state_t)a->state);
-    col_t *x;
     if (a->persisted) {
-      x = au;
-      col_i64(&x[0], (int64_t)a->id);
-      col_text(&x[1], st);
-      x += 2; /* shared tail below starts at started */
-      nau++;
+      put_attempt_update(au, a);
     } else {
       a->persisted = true;
-      x = ai;
-      gpu_list(a, &gl);
-      col_i64(&x[0], (int64_t)a->id);
-      col_i64(&x[1], (int64_t)a->task->id);
-      col_text(&x[2], a->worker->name);
-      col_text(&x[3], st);
-      col_text(&x[4], gl.buf);
-      col_i64(&x[5], a->cpus);
-      col_i64(&x[6], (int64_t)a->memory_mb);
-      col_i64(&x[7], a->dispatched_us);
-      x += 8;
-      nai++;
+      put_attempt_insert(ai, a, &gpus);
     }
-    /* started, ended, exit_code, term_signal, wall, cpu, rss, energy,
-     * error, outputs, log_bytes, log_truncated */
-    col_us(&x[0], a->started_us);
-    col_us(&x[1], attempt_state_live((attempt_state_t)a->state) ? 0 : a->ended_us);
-    if (a->has_exit) {
-      col_i64(&x[2], a->exit_code);
-      col_i64(&x[3], a->term_signal);
-      col_i64(&x[4], (int64_t)a->wall_us);
-      col_i64(&x[5], (int64_t)a->cpu_us);
-      col_i64(&x[6], (int64_t)a->max_rss_kb);
-      col_i64(&x[7], (int64_t)a->gpu_energy_mj);
-    } else {
-      for (int k = 2; k < 8; k++)
-        col_null(&x[k]);
-    }
-    col_text(&x[8], a->error ? a->error : "");
-    col_text(&x[9], a->outputs_json ? a->outputs_json : "[]");
-    col_i64(&x[10], (int64_t)a->log_next);
-    col_bool(&x[11], a->log_truncated);
-    col_us(&x[12], attempt_state_live((attempt_state_t)a->state) ? 0 : a->recorded_us);
-    if (!attempt_state_live((attempt_state_t)a->state))
-      vec_push(&b->free_attempts, a);
-    b->rows++;
   }
-  sbuf_free(&gl);
-  s->attempts.n = 0;
-  ADD_COLS(q, SQL_ATTEMPT_UPDATE, au, nau);
-  ADD_COLS(q, SQL_ATTEMPT_INSERT, ai, nai);
+  sbuf_free(&gpus);
+  rows += s->nattempts;
+  s->nattempts = 0;
+  ADD_COLS(q, SQL_ATTEMPT_UPDATE, au);
+  ADD_COLS(q, SQL_ATTEMPT_INSERT, ai);
 
   /* The ledger and log pieces after their attempts. */
-  b->rows += s->nledger;
-  ADD_COLS(q, SQL_LEDGER, s->ledger, s->nledger);
-  memset(s->ledger, 0, sizeof s->ledger);
-  s->nledger = 0;
-  b->rows += s->nlogs;
-  ADD_COLS(q, SQL_LOGS, s->logs, s->nlogs);
-  memset(s->logs, 0, sizeof s->logs);
-  s->nlogs = 0;
+  rows += ADD_COLS(q, SQL_LEDGER, s->ledger);
+  rows += ADD_COLS(q, SQL_LOGS, s->logs);
 
-  for (size_t i = 0; i < s->nextras; i++)
-    pgq_add_prepared(q, s->extras[i].name, s->extras[i].sql, s->extras[i].nparams,
-                     s->extras[i].params);
-  b->rows += s->nextras;
+  for (size_t i = 0; i < s->nextras; i++) {
+    extra_t *e = &s->extras[i];
+    pgq_add_prepared(q, e->name, e->sql, e->nparams, e->params);
+    free(e->params);
+  }
+  rows += s->nextras;
   s->nextras = 0;
 
-  if (s->nevents) {
-    char *p[6] = {wrap(&s->ev_at),    wrap(&s->ev_actor), wrap(&s->ev_kind),
-                  wrap(&s->ev_stype), wrap(&s->ev_sid),   wrap(&s->ev_details)};
-    PGQ_ADD(q, SQL_EVENTS, 6, p);
-    b->rows += s->nevents;
-    s->nevents = 0;
-  }
+  rows += ADD_COLS(q, SQL_EVENTS, s->events);
+  return rows;
 }
 
 static void on_committed(void *arg, PGresult *const *results, size_t n, const char *error) {
-  batch_t *b = arg;
-  coord_t *c = b->c;
-  store_t *s = c->store;
+  store_t *s = arg;
+  coord_t *c = s->c;
+  batch_t *b = s->inflight;
   (void)results;
   (void)n;
   if (error) {
@@ -720,24 +730,10 @@ static void on_committed(void *arg, PGresult *const *results, size_t n, const ch
   s->stats.rows += b->rows;
   for (size_t i = 0; i < b->nactions; i++)
     b->actions[i].fn(c, b->actions[i].arg);
-  workers_send_outbox(c, b->seq);
-  for (size_t i = 0; i < b->free_attempts.n; i++) {
-    attempt_t *a = b->free_attempts.items[i];
-    if (a->dirty)
-      continue; /* cannot happen for an ended attempt; keep it safe */
-    idmap_del(&c->attempts, a->id);
-    attempt_free(a);
-  }
-  for (size_t i = 0; i < b->free_jobs.n; i++) {
-    job_t *j = b->free_jobs.items[i];
-    if (j->dirty || idmap_get(&c->jobs, j->id) != j)
-      continue;
-    idmap_del(&c->jobs, j->id);
-    dispatch_forget_job(c, j);
-    review_forget_job(c, j);
-    job_free(j);
-  }
-  batch_free(b);
+  for (size_t i = 0; i < s->nlisteners; i++)
+    s->listeners[i].fn(c, b->seq, s->listeners[i].arg);
+  free(b->actions);
+  free(b);
   store_flush(c);
 }
 
@@ -746,42 +742,36 @@ void store_flush(coord_t *c) {
   if (s->inflight || !s->pending)
     return;
   batch_t *b = xcalloc(1, sizeof *b);
-  b->c = c;
   b->seq = s->seq++;
   b->actions = s->actions;
   b->nactions = s->nactions;
   s->actions = NULL;
   s->nactions = s->capactions = 0;
   pgq_t *q = pgq_new();
-  build(c, q, b);
+  b->rows = build(s, q);
   s->pending = false;
   s->inflight = b;
-  pgconn_submit(c->wdb, q, on_committed, b);
+  pgconn_submit(c->wdb, q, on_committed, s);
 }
 
 void store_stmt(coord_t *c, const char *name, const char *sql, int nparams, char **params) {
   store_t *s = c->store;
-  if (s->nextras == s->capextras) {
-    s->capextras = s->capextras ? s->capextras * 2 : 4;
-    s->extras = xreallocarray(s->extras, s->capextras, sizeof *s->extras);
-  }
-  struct extra *e = &s->extras[s->nextras++];
-  e->name = name;
-  e->sql = sql;
-  e->nparams = nparams < 8 ? nparams : 8;
-  for (int k = 0; k < e->nparams; k++)
-    e->params[k] = params[k];
+  extra_t e = {name, sql, nparams, xcalloc((size_t)(nparams > 0 ? nparams : 1), sizeof(char *))};
+  for (int k = 0; k < nparams; k++)
+    e.params[k] = params[k];
+  ARRAY_PUSH(s->extras, s->nextras, s->capextras, e);
   s->pending = true;
 }
 
 void store_on_commit(coord_t *c, store_commit_fn fn, void *arg) {
   store_t *s = c->store;
-  if (s->nactions == s->capactions) {
-    s->capactions = s->capactions ? s->capactions * 2 : 16;
-    s->actions = xreallocarray(s->actions, s->capactions, sizeof *s->actions);
-  }
-  s->actions[s->nactions++] = (action_t){fn, arg};
+  ARRAY_PUSH(s->actions, s->nactions, s->capactions, ((action_t){fn, arg}));
   s->pending = true;
+}
+
+void store_listen(coord_t *c, store_listener_fn fn, void *arg) {
+  store_t *s = c->store;
+  ARRAY_PUSH(s->listeners, s->nlisteners, s->caplisteners, ((listener_t){fn, arg}));
 }
 
 uint64_t store_seq(const coord_t *c) { return c->store->seq; }

@@ -6,11 +6,16 @@
  * When no batch is in flight, the flush writes the current state of every
  * dirty entity as one transaction (a few multi-row statements with arrays
  * and unnest, whatever the number of rows) and, once PostgreSQL confirmed
- * the commit, runs the batch's commit actions: replies to clients and the
- * worker outboxes.  While a batch is in flight the next one accumulates,
- * so batches grow with load and a lone change still goes out at once.
- * A failed batch is fatal (the coordinator exits and recovers from the
- * database on restart): memory never runs ahead of what can be rebuilt.
+ * the commit, runs what waited for it: first the batch's commit actions
+ * (store_on_commit: replies to clients, releasing ended attempts and
+ * finished jobs), then the listeners (store_listen: the worker outboxes).
+ * While a batch is in flight the next one accumulates, so batches grow
+ * with load and a lone change still goes out at once.  A failed batch is
+ * fatal (the coordinator exits and recovers from the database on
+ * restart): memory never runs ahead of what can be rebuilt.
+ *
+ * Layering: the store reads the entities it writes (model.h) and calls
+ * nothing above it; modules that must act after a commit register here.
  */
 #ifndef CLAPPER_STORE_H
 #define CLAPPER_STORE_H
@@ -44,12 +49,19 @@ void store_event(coord_t *c, const char *actor, const char *kind, const char *su
 
 /* Adds a one-off statement to the next batch, after the entity rows.  name
  * and sql are literals (the statement is prepared under name); takes
- * ownership of params[0..nparams), nparams <= 8. */
+ * ownership of params[0..nparams) (not of the array). */
 void store_stmt(coord_t *c, const char *name, const char *sql, int nparams, char **params);
 
-/* Runs fn(c, arg) after the batch now accumulating committed. */
+/* Runs fn(c, arg) once, after the batch now accumulating committed, in the
+ * order registered.  fn may register again (for the next batch). */
 typedef void (*store_commit_fn)(coord_t *c, void *arg);
 void store_on_commit(coord_t *c, store_commit_fn fn, void *arg);
+
+/* Runs fn(c, seq, arg) after every committed batch (seq: its sequence
+ * number, see store_seq), after that batch's commit actions, in the order
+ * registered.  For modules whose work waits for commits (coord_init). */
+typedef void (*store_listener_fn)(coord_t *c, uint64_t seq, void *arg);
+void store_listen(coord_t *c, store_listener_fn fn, void *arg);
 
 /* The sequence number of the batch now accumulating. */
 uint64_t store_seq(const coord_t *c);

@@ -65,12 +65,56 @@ worker_t *workers_add(coord_t *c, const char *name) {
   worker_t *w = xcalloc(1, sizeof *w);
   w->name = xstrdup(name);
   w->state = WORKER_OFFLINE;
-  if (c->nworkers == c->capworkers) {
-    c->capworkers = c->capworkers ? c->capworkers * 2 : 16;
-    c->workers = xreallocarray(c->workers, c->capworkers, sizeof *c->workers);
-  }
-  c->workers[c->nworkers++] = w;
+  ARRAY_PUSH(c->workers, c->nworkers, c->capworkers, w);
   return w;
+}
+
+/* ------------------------------------------------------------ resources */
+
+/* Takes a's share of w's capacity, never below zero. */
+static void hold(worker_t *w, const attempt_t *a) {
+  w->cpus_free -= a->cpus < w->cpus_free ? a->cpus : w->cpus_free;
+  w->mem_free -= a->memory_mb < w->mem_free ? a->memory_mb : w->mem_free;
+  w->gpu_busy |= a->gpu_mask;
+}
+
+void workers_attach(worker_t *w, attempt_t *a) {
+  a->worker = w;
+  a->wprev = NULL;
+  a->wnext = w->live;
+  if (w->live)
+    w->live->wprev = a;
+  w->live = a;
+  w->nlive++;
+  hold(w, a);
+}
+
+void workers_detach(worker_t *w, attempt_t *a) {
+  w->cpus_free += a->cpus;
+  if (w->cpus_free > w->cpus)
+    w->cpus_free = w->cpus;
+  w->mem_free += a->memory_mb;
+  if (w->mem_free > w->memory_mb)
+    w->mem_free = w->memory_mb;
+  w->gpu_busy &= ~a->gpu_mask;
+  if (a->wprev)
+    a->wprev->wnext = a->wnext;
+  else
+    w->live = a->wnext;
+  if (a->wnext)
+    a->wnext->wprev = a->wprev;
+  a->wprev = a->wnext = NULL;
+  w->nlive--;
+}
+
+/* Free resources from scratch: the capacity less what live attempts hold
+ * (after a hello changed the capacity). */
+static void recount(worker_t *w) {
+  w->cpus_free = w->cpus;
+  w->mem_free = w->memory_mb;
+  w->gpu_busy = 0;
+  for (attempt_t *a = w->live; a; a = a->wnext)
+    hold(w, a);
 }
 
 static void free_gpus(worker_t *w) {
@@ -154,18 +198,10 @@ void workers_drain(coord_t *c, worker_t *w, bool on, const char *actor) {
 /* ------------------------------------------------------------ outbox */
 
 void workers_queue(coord_t *c, worker_t *w, out_kind_t kind, uint64_t id) {
-  if (w->nout == w->capout) {
-    w->capout = w->capout ? w->capout * 2 : 64;
-    w->out = xreallocarray(w->out, w->capout, sizeof *w->out);
-  }
-  w->out[w->nout++] = (out_item_t){store_seq(c), (uint8_t)kind, id};
+  ARRAY_PUSH(w->out, w->nout, w->capout, ((out_item_t){store_seq(c), (uint8_t)kind, id}));
   if (!w->touched) {
     w->touched = true;
-    if (c->ntouched == c->captouched) {
-      c->captouched = c->captouched ? c->captouched * 2 : 16;
-      c->touched = xreallocarray(c->touched, c->captouched, sizeof *c->touched);
-    }
-    c->touched[c->ntouched++] = w;
+    ARRAY_PUSH(c->touched, c->ntouched, c->captouched, w);
   }
   store_kick(c);
 }
@@ -314,7 +350,7 @@ static void send_welcome(coord_t *c, worker_t *w) {
   send_env(c, w, &env);
   free(w->welcome_cancel);
   w->welcome_cancel = NULL;
-  w->nwelcome_cancel = 0;
+  w->nwelcome_cancel = w->capwelcome_cancel = 0;
 }
 
 /* Sends w's items of committed batches; returns true when some remain. */
@@ -344,7 +380,9 @@ static bool flush_worker(coord_t *c, worker_t *w, uint64_t seq) {
   return w->nout > 0;
 }
 
-void workers_send_outbox(coord_t *c, uint64_t committed_seq) {
+/* Store listener: after batch committed_seq, what waited for it goes out. */
+static void send_outbox(coord_t *c, uint64_t committed_seq, void *arg) {
+  (void)arg;
   size_t keep = 0;
   for (size_t i = 0; i < c->ntouched; i++) {
     worker_t *w = c->touched[i];
@@ -355,6 +393,8 @@ void workers_send_outbox(coord_t *c, uint64_t committed_seq) {
   }
   c->ntouched = keep;
 }
+
+void workers_init(coord_t *c) { store_listen(c, send_outbox, NULL); }
 
 /* ------------------------------------------------------------ messages */
 
@@ -588,22 +628,11 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
   /* What is left runs on the worker but is not live here: stop it. */
   uint64_t key;
   void *val;
-  for (size_t pos = 0; idmap_next(&running, &pos, &key, &val);) {
-    w->welcome_cancel = xreallocarray(w->welcome_cancel, w->nwelcome_cancel + 1,
-                                      sizeof *w->welcome_cancel);
-    w->welcome_cancel[w->nwelcome_cancel++] = key;
-  }
+  for (size_t pos = 0; idmap_next(&running, &pos, &key, &val);)
+    ARRAY_PUSH(w->welcome_cancel, w->nwelcome_cancel, w->capwelcome_cancel, key);
   idmap_free(&running);
 
-  /* Free resources: the total less what live attempts hold. */
-  w->cpus_free = w->cpus;
-  w->mem_free = w->memory_mb;
-  w->gpu_busy = 0;
-  for (attempt_t *a = w->live; a; a = a->wnext) {
-    w->cpus_free -= a->cpus < w->cpus_free ? a->cpus : w->cpus_free;
-    w->mem_free -= a->memory_mb < w->mem_free ? a->memory_mb : w->mem_free;
-    w->gpu_busy |= a->gpu_mask;
-  }
+  recount(w);
 
   log_info("worker %s: hello (%s, %u cpus, %" PRIu64 " MB, %u GPUs, %zu running, %zu results)",
            w->name, known ? "reconnected" : "new", w->cpus, w->memory_mb, w->ngpus,

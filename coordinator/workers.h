@@ -11,7 +11,7 @@
  *
  * Everything the coordinator tells a worker (Welcome, Assign, Cancel,
  * ResultAck) waits in the worker's outbox until the batch holding the
- * decision committed; workers_send_outbox then sends it, grouped into one
+ * decision committed; a store listener then sends it, grouped into one
  * message per kind.
  */
 #ifndef CLAPPER_WORKERS_H
@@ -26,11 +26,20 @@
 void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,
                         envelope_t *env);
 
+/* Registers with the store (coord_init): after every commit, the outbox
+ * items that waited for it are sent. */
+void workers_init(coord_t *c);
+
 /* Queues an item for w, to be sent once the accumulating batch committed. */
 void workers_queue(coord_t *c, worker_t *w, out_kind_t kind, uint64_t id);
 
-/* Sends every outbox item whose batch (<= committed_seq) committed. */
-void workers_send_outbox(coord_t *c, uint64_t committed_seq);
+/* a runs on w: w lists it and a holds its cpus, memory and GPUs there
+ * (sets a->worker).  The one place resources are taken. */
+void workers_attach(worker_t *w, attempt_t *a);
+
+/* a ended: it leaves w's list and gives its resources back (a->worker
+ * stays, for the records).  The one place resources are given back. */
+void workers_detach(worker_t *w, attempt_t *a);
 
 /* Declares lost the workers whose lease expired and the attempts that were
  * never started in time.  Called from a timer. */

@@ -110,8 +110,8 @@ static void test_design_example(void) {
   CHECK_INT(g->max_attempts, 3);
   CHECK_INT(g->seed, 1000);
   CHECK_INT(g->placeholders, TV_BIT(TV_SEED) | TV_BIT(TV_OUTPUT_DIR));
-  CHECK_INT(g->nafter, 0);
-  CHECK_INT(g->nafter_approval, 0);
+  CHECK_INT(g->ndeps, 0);
+  CHECK(!g->gated);
   CHECK_INT(g->ntasks, 4);
   CHECK(g->has_takes);
   CHECK(!g->has_frames);
@@ -130,8 +130,11 @@ static void test_design_example(void) {
   jf_job_t *r = &jf->jobs[1];
   CHECK_STR(r->name, "sh0420-final");
   CHECK_INT(r->kind, JOB_KIND_RENDER);
-  CHECK_INT(r->nafter_approval, 1);
-  CHECK_STR(r->after_approval[0], "sh0420-gen");
+  CHECK_INT(r->ndeps, 1);
+  CHECK(r->gated);
+  CHECK_INT(r->deps[0].kind, JF_DEP_APPROVAL);
+  CHECK(!r->deps[0].by_id);
+  CHECK_INT(r->deps[0].index, 0); /* sh0420-gen */
   CHECK_INT(r->placeholders, TV_BIT(TV_APPROVED_OUTPUT) | TV_BIT(TV_FRAME_START) |
                                  TV_BIT(TV_FRAME_END) | TV_BIT(TV_OUTPUT_DIR));
   CHECK_INT(r->ntasks, 12);
@@ -208,8 +211,8 @@ static void test_defaults(void) {
   CHECK_INT(j->retry_backoff_s, 10);
   CHECK_INT(j->seed, 0);
   CHECK_INT(j->placeholders, 0);
-  CHECK_INT(j->nafter, 0);
-  CHECK_INT(j->nafter_approval, 0);
+  CHECK_INT(j->ndeps, 0);
+  CHECK(!j->gated);
   CHECK_INT(j->ntasks, 1);
   CHECK(!j->has_frames);
   CHECK(!j->has_takes);
@@ -349,16 +352,47 @@ static void test_deps(void) {
     fprintf(stderr, "  error: %s\n", err);
     return;
   }
-  CHECK_INT(jf->jobs[0].nafter, 4);
-  CHECK_STR(jf->jobs[0].after[0], "b");
-  CHECK_STR(jf->jobs[0].after[1], "12");
-  CHECK_STR(jf->jobs[0].after[2], "34");
-  CHECK_STR(jf->jobs[0].after[3], "7");
-  CHECK_INT(jf->jobs[2].nafter_approval, 2);
-  CHECK_STR(jf->jobs[2].after_approval[0], "b");
-  CHECK_STR(jf->jobs[2].after_approval[1], "5");
+  /* Typed: a job of the file by index, or an existing job by id. */
+  const jf_dep_t *d = jf->jobs[0].deps;
+  CHECK_INT(jf->jobs[0].ndeps, 4);
+  CHECK(!jf->jobs[0].gated);
+  CHECK(!d[0].by_id && d[0].index == 1 && d[0].kind == JF_DEP_AFTER && d[0].pos == 0);
+  CHECK(d[1].by_id && d[1].job_id == 12 && d[1].kind == JF_DEP_AFTER && d[1].pos == 1);
+  CHECK(d[2].by_id && d[2].job_id == 34 && d[2].pos == 2);
+  CHECK(d[3].by_id && d[3].job_id == 7 && d[3].pos == 3);
+  d = jf->jobs[2].deps;
+  CHECK_INT(jf->jobs[2].ndeps, 3);
+  CHECK(jf->jobs[2].gated);
+  CHECK(!d[0].by_id && d[0].index == 0 && d[0].kind == JF_DEP_AFTER && d[0].pos == 0);
+  CHECK(!d[1].by_id && d[1].index == 1 && d[1].kind == JF_DEP_APPROVAL && d[1].pos == 0);
+  CHECK(d[2].by_id && d[2].job_id == 5 && d[2].kind == JF_DEP_APPROVAL && d[2].pos == 1);
+  CHECK_STR(jf_dep_field(d[1].kind), "after_approval");
+  CHECK_STR(jf_dep_field(d[0].kind), "after");
   CHECK_INT(jf->jobs[2].placeholders, TV_BIT(TV_APPROVED_OUTPUT));
   jobfile_free(&jf);
+
+  /* A stored job: its dependencies were resolved at submit; names that are
+   * not in the text are fine, nothing is kept, {approved_output} stays
+   * allowed.  Their form is still checked. */
+  static const char stored[] =
+      "{\"project\":\"p\",\"episode\":\"e\",\"jobs\":[{\"name\":\"c\",\"command\":"
+      "[\"{approved_output}\"],\"after\":[\"gone\",3],\"after_approval\":[\"b\"]}]}";
+  jf = jobfile_parse_flags(stored, strlen(stored), JOBFILE_STORED, err, sizeof err);
+  CHECK(jf != NULL);
+  if (jf) {
+    CHECK_INT(jf->jobs[0].ndeps, 0);
+    CHECK(jf->jobs[0].deps == NULL);
+    CHECK(jf->jobs[0].gated);
+  }
+  jobfile_free(&jf);
+  CHECK(jobfile_parse(stored, strlen(stored), err, sizeof err) == NULL);
+  CHECK_STR(err, "jobs[0].after[0]: no job named 'gone' in this file");
+  static const char stored_bad[] =
+      "{\"project\":\"p\",\"episode\":\"e\",\"jobs\":[{\"name\":\"c\",\"command\":"
+      "[\"x\"],\"after\":[0]}]}";
+  CHECK(jobfile_parse_flags(stored_bad, strlen(stored_bad), JOBFILE_STORED, err, sizeof err) ==
+        NULL);
+  CHECK_STR(err, "jobs[0].after[0]: 0 is not a job id (ids start at 1)");
 
   /* A diamond is not a cycle. */
   jf = parse(JOBS("{'name':'a','command':['x']},"
