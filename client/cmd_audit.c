@@ -1,7 +1,7 @@
 /*
  * cmd_audit.c - `clapper audit --episode P/E [--csv]` and `clapper audit
  * --verify`: what an episode's takes became, who decided, what each
- * outcome cost, and whether the event log is intact (DESIGN.md §2, §4).
+ * outcome cost, and whether the event log is intact.
  *
  * The audit sends Request{VERB_AUDIT, name = "p/e"} and gets back
  * {"episode", "currency", "shots": [{"shot" (null: jobs without a shot),

@@ -1,8 +1,8 @@
 /*
  * cmd_budget.c - `clapper budget set PROJECT/EPISODE AMOUNT` and
- * `clapper budget show PROJECT/EPISODE`: an episode's budget (DESIGN.md
- * §4: when spent + running would pass it, the episode's tasks that have
- * not started are held; raising it releases them).
+ * `clapper budget show PROJECT/EPISODE`: an episode's budget (when spent +
+ * running would pass it, the episode's tasks that have not started are
+ * held; raising it releases them).
  *
  * PROJECT/EPISODE must be two identifiers and AMOUNT an amount money_parse
  * accepts; anything else is a usage error naming the bad part.  set sends

@@ -1,6 +1,6 @@
 /*
  * cmd_control.c - `clapper cancel|pause|resume|retry ID... [--note TEXT]`:
- * the operator verbs on jobs (DESIGN.md §3).
+ * the operator verbs on jobs.
  *
  * The four verbs differ only in the request's verb and in how the answer
  * reads, so they share this file: four entries, one exec.  Each sends

@@ -1,6 +1,6 @@
 /*
  * cmd_cost.c - `clapper cost --episode P/E [--by shot|job|kind] [--csv]`:
- * what an episode cost, per shot, job or kind of job (DESIGN.md §4).
+ * what an episode cost, per shot, job or kind of job.
  *
  * Sends Request{VERB_COST, name = "p/e", by} and gets back
  * {"episode", "currency", "by", "total_cost", "failed_cost", "lost_cost",

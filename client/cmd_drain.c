@@ -1,6 +1,6 @@
 /*
  * cmd_drain.c - `clapper drain|undrain WORKER`: let a worker finish what it
- * runs and take no more work, or take work again (DESIGN.md §3).
+ * runs and take no more work, or take work again.
  *
  * The two verbs share this file: two entries, one exec.  The worker name
  * is checked locally (an identifier).  Sends Request{VERB_DRAIN or

@@ -1,7 +1,7 @@
 /*
  * cmd_episode.c - `clapper episode weight PROJECT/EPISODE W`: an episode's
- * share of the farm (DESIGN.md §3: within one priority, episodes share the
- * farm in proportion to their weight, default 1).
+ * share of the farm (within one priority, episodes share the farm in
+ * proportion to their weight, default 1).
  *
  * "weight" is a sub-verb, the way `clapper local up` has one, so that more
  * episode settings can join it.  Both parts of PROJECT/EPISODE must be

@@ -1,6 +1,5 @@
 /*
- * cmd_keygen.c - `clapper keygen NAME [--dir DIR]`: a new CURVE key pair
- * (DESIGN.md §5).
+ * cmd_keygen.c - `clapper keygen NAME [--dir DIR]`: a new CURVE key pair.
  *
  * Writes DIR/NAME.key (secret, mode 0600) and DIR/NAME.pub (mode 0644)
  * with keys_generate, making DIR (mode 0700) when it does not exist; an

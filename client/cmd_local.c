@@ -1,6 +1,6 @@
 /*
  * cmd_local.c - `clapper local up|down|status`: a whole farm on this
- * machine, the embedded default (DESIGN.md §6).
+ * machine, the embedded default: nothing to configure on one machine.
  *
  * up:     a private PostgreSQL (localpg.c) in the farm directory (farm.c),
  *         then clapper-coordinator and N clapper-worker daemons (proc.c) on

@@ -1,6 +1,6 @@
 /*
- * cmd_rates.c - `clapper rates` and `clapper rates set ...`: the rate card
- * (DESIGN.md §4), what a GPU-hour and a CPU-hour cost from when on.
+ * cmd_rates.c - `clapper rates` and `clapper rates set ...`: the rate card,
+ * what a GPU-hour and a CPU-hour cost from when on.
  *
  * `clapper rates` sends Request{VERB_RATES} and gets {"currency": "USD",
  * "rates": [{"kind", "gpu_model", "per_hour", "valid_from", "set_by",

@@ -1,8 +1,8 @@
 /*
  * cmd_review.c - `clapper approve|reject|request-changes TAKE [--note
  * TEXT]` and `clapper retake TAKE`: a supervisor's decision on a take and
- * a new take for the same job (DESIGN.md §2: decisions are made by people
- * with the supervisor role and are final).
+ * a new take for the same job (decisions are made by people with the
+ * supervisor role and are final).
  *
  * The three decisions send Request{VERB_APPROVE, VERB_REJECT or
  * VERB_REQUEST_CHANGES, ids = [TAKE], note} and get {"take": {the take as

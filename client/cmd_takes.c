@@ -1,8 +1,8 @@
 /*
  * cmd_takes.c - `clapper takes [--episode P/E] [--shot S] [--state STATE]
  * [--job ID]`: the reviewable results of generate and render jobs
- * (DESIGN.md §2: a generate job makes one take per succeeded task, a
- * render job one take when all its tasks succeeded).
+ * (a generate job makes one take per succeeded task, a render job one
+ * take when all its tasks succeeded).
  *
  * Every filter is checked here before anything is sent: P/E as two
  * identifiers, S as an identifier, STATE one of pending_review, approved,
@@ -11,7 +11,7 @@
  * --job} and gets {"takes": [{"take_id", "job_id", "job", "task_id",
  * "shot", "kind", "state", "seed", "take", "outputs": [{"path", "size",
  * "sha256"}], "provenance", "decided_by", "decided_at", "note",
- * "created_at"}]} back (DESIGN.md §6).  The human view is a table, one row
+ * "created_at"}]} back (docs/json.md).  The human view is a table, one row
  * per take:
  *
  *   TAKE  JOB         SHOT    KIND      STATE           SEED  OUTPUT  DECIDED-BY  NOTE

@@ -1,6 +1,6 @@
 /*
  * cmd_users.c - `clapper users add|list|remove`: the coordinator's key
- * registry, who may connect and as what (DESIGN.md §5).  Admins only; the
+ * registry, who may connect and as what.  Admins only; the
  * coordinator says "forbidden" to anyone else.
  *
  *   users add NAME --role ROLE --public-key FILE

@@ -1,6 +1,6 @@
 /*
  * cmd_whoami.c - `clapper whoami`: who the coordinator takes this client
- * for (DESIGN.md §5).
+ * for.
  *
  * Sends Request{VERB_WHOAMI} (as --key / CLAPPER_KEY, when given) and gets
  * {"name", "role", "secure"} back: the name and role the coordinator

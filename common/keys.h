@@ -1,6 +1,5 @@
 /*
- * keys.h - CURVE key files and the client side of a CURVE connection
- * (DESIGN.md §5).
+ * keys.h - CURVE key files and the client side of a CURVE connection.
  *
  * A key pair lives in two files of "name = value" lines (the format of
  * config.h's files; '#' starts a comment):

@@ -1,7 +1,7 @@
 /*
  * money.h - amounts of money as integer micro-units.
  *
- * Money is never floating point in clapper (DESIGN.md §4): an amount is an
+ * Money is never floating point in clapper: an amount is an
  * int64 count of micro-units (millionths) of the one configured currency,
  * parsed from and printed as a decimal string ("12.345678", "2.5", "0").
  */

@@ -1,5 +1,5 @@
 /*
- * states.h - the states of jobs, tasks and attempts (DESIGN.md §2), their
+ * states.h - the states of jobs, tasks and attempts, their
  * names as stored in PostgreSQL and printed by the CLI, and the table of
  * allowed transitions.  The coordinator's job_set_state, task_set_state and
  * attempt_set_state consult these tables and refuse everything else.
@@ -54,7 +54,8 @@ int job_state_parse(const char *name);
 int task_state_parse(const char *name);
 int attempt_state_parse(const char *name);
 
-/* True when the transition from -> to is in the table of DESIGN.md §2. */
+/* True when the transition from -> to is in the table of allowed transitions
+ * (states.c). */
 bool job_state_allowed(job_state_t from, job_state_t to);
 bool task_state_allowed(task_state_t from, task_state_t to);
 bool attempt_state_allowed(attempt_state_t from, attempt_state_t to);

@@ -1,4 +1,4 @@
--- 001_core.sql: the work model (DESIGN.md §2).
+-- 001_core.sql: the work model.
 --
 -- project -> episode -> shot -> job -> task -> attempt, the workers that run
 -- attempts, and an append-only event log.  Job, task and attempt ids are

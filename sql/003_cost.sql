@@ -1,4 +1,4 @@
--- 003_cost.sql: what things cost (DESIGN.md §4).
+-- 003_cost.sql: what things cost.
 --
 -- Money is bigint micro-units of the one configured currency (settings
 -- row 'currency'), never floating point.  The rate card keeps every rate

@@ -1,5 +1,5 @@
 -- 004_signoff.sql: who may do what, takes and their review, approval
--- gates, and a tamper-evident event log (DESIGN.md §2, §5).
+-- gates, and a tamper-evident event log.
 
 -- The key registry: every CURVE public key the coordinator admits, with the
 -- name and role it stands for.  Workers have the role 'worker' and their

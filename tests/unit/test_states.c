@@ -1,7 +1,7 @@
 /*
  * test_states.c - state names parse back to their states, unknown names are
  * refused, and the transition tables of jobs, tasks and attempts equal the
- * list of DESIGN.md §2 written out below, pair by pair: every transition
+ * list of allowed transitions written out below, pair by pair: every transition
  * not listed must be refused.  Also the terminal and live predicates.
  */
 #include <stdbool.h>
