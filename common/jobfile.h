@@ -1,5 +1,5 @@
 /*
- * jobfile.h - parsing and validating a job file (DESIGN.md §6).
+ * jobfile.h - parsing and validating a job file (docs/jobfile.md).
  *
  * jobfile_parse turns the JSON text of a submission into jobs with their
  * tasks expanded (one per frame chunk, one per take, or a single one).  It

@@ -1,7 +1,7 @@
 /*
  * dispatch.h - the ready index and placement decisions, all in memory.
  *
- * Order (DESIGN.md §3): higher priority first; within a priority, episodes
+ * Order: higher priority first; within a priority, episodes
  * share the farm in proportion to their weights, measured by what their
  * running attempts hold (dominant-resource share: the largest of the
  * fractions of the connected farm's CPUs, memory and GPUs, divided by the
