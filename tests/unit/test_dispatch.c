@@ -15,117 +15,19 @@
 #include <string.h>
 
 #include "check.h"
+#include "memcoord.h"
 #include "dispatch.h"
 #include "log.h"
 #include "model.h"
 #include "store.h"
 #include "workers.h"
 
-static uv_loop_t loop;
-static char output_root[] = "/tmp/clapper-test-dispatch-out";
-
-static coord_t *coord_new(void) {
-  coord_t *c = xcalloc(1, sizeof *c);
-  coord_init(c, &loop);
-  c->cfg.output_root = output_root;
-  return c;
-}
-
-/* Releases everything in coordinator/main.c's order. */
-static void coord_free(coord_t *c) {
-  coord_close_timers(c);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  coord_release(c);
-  free(c);
-}
-
-/* An online worker as a Hello would leave it.  gpu_mb lists the memory of
- * each GPU (ngpus entries); tags is a comma-separated list or NULL. */
-static worker_t *worker(coord_t *c, const char *name, uint32_t cpus, uint64_t memory_mb,
-                        uint32_t ngpus, const uint64_t *gpu_mb, const char *tags) {
-  worker_t *w = workers_add(c, name);
-  w->cpus = w->cpus_free = cpus;
-  w->memory_mb = w->mem_free = memory_mb;
-  w->ngpus = ngpus;
-  w->gpus = xcalloc(ngpus ? ngpus : 1, sizeof *w->gpus);
-  for (uint32_t i = 0; i < ngpus; i++) {
-    w->gpus[i].index = i;
-    w->gpus[i].uuid = xasprintf("GPU-%s-%u", name, i);
-    w->gpus[i].model = xstrdup("Test GPU");
-    w->gpus[i].memory_mb = gpu_mb[i];
-  }
-  w->tags = xcalloc(8, sizeof *w->tags);
-  if (tags) {
-    char *copy = xstrdup(tags), *save = NULL;
-    for (char *t = strtok_r(copy, ",", &save); t && w->ntags < 8; t = strtok_r(NULL, ",", &save))
-      w->tags[w->ntags++] = xstrdup(t);
-    free(copy);
-  }
-  w->identlen = strlen(name);
-  memcpy(w->ident, name, w->identlen);
-  w->state = WORKER_ONLINE;
-  w->last_seen_mono = util_mono_us();
-  return w;
-}
-
-/* Submits a job file (JSON text) and returns the first job. */
-static job_t *submit(coord_t *c, const char *json) {
-  char err[512];
-  jobfile_t *jf = jobfile_parse(json, strlen(json), err, sizeof err);
-  if (!jf) {
-    fprintf(stderr, "job file refused: %s\n%s\n", err, json);
-    CHECK(!"job file parses");
-    exit(1);
-  }
-  uint64_t first;
-  job_create_all(c, jf, "tester", NULL, 0, &first);
-  return idmap_get(&c->jobs, first);
-}
-
-/* A one-job submission with the given extra job fields. */
-static job_t *submit1(coord_t *c, const char *name, const char *fields) {
-  char json[2048];
-  snprintf(json, sizeof json,
-           "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":[{\"name\":\"%s\","
-           "\"command\":[\"true\"]%s%s}]}",
-           name, fields && *fields ? "," : "", fields ? fields : "");
-  return submit(c, json);
-}
-
 static int popcount(uint64_t x) { return __builtin_popcountll(x); }
 
-/* Every live attempt of w: masks disjoint, union == gpu_busy, resources
- * add up with the free ones. */
-static void check_worker_consistent(const worker_t *w) {
-  uint64_t seen = 0;
-  uint32_t cpus = 0, n = 0;
-  uint64_t mem = 0;
-  for (const attempt_t *a = w->live; a; a = a->wnext) {
-    CHECK((seen & a->gpu_mask) == 0);
-    CHECK_INT(popcount(a->gpu_mask), a->task->job->spec->req.gpus);
-    CHECK(a->worker == w);
-    seen |= a->gpu_mask;
-    cpus += a->cpus;
-    mem += a->memory_mb;
-    n++;
-  }
-  CHECK_INT(seen, w->gpu_busy);
-  CHECK_INT(n, w->nlive);
-  CHECK_INT(cpus + w->cpus_free, w->cpus);
-  CHECK_INT(mem + w->mem_free, w->memory_mb);
-  CHECK(cpus <= w->cpus);
-}
-
-/* Ends attempt a in state `to` as a worker's result would. */
-static void end_attempt(coord_t *c, attempt_t *a, attempt_state_t to) {
-  CHECK_INT(attempt_set_state(c, a, to), 0);
-  task_attempt_ended(c, a->task, a);
-}
-
 static void test_fits(void) {
-  coord_t *c = coord_new();
+  coord_t *c = memcoord_new();
   const uint64_t mb[] = {8000, 24000};
-  worker_t *w = worker(c, "w1", 4, 8000, 2, mb, "gpu,diffusion");
+  worker_t *w = memcoord_worker(c, "w1", 4, 8000, 2, mb, "gpu,diffusion");
   char *t_gpu[] = {"gpu"}, *t_both[] = {"diffusion", "gpu"}, *t_other[] = {"gpu", "houdini"};
   uint64_t mask = 0;
 
@@ -163,7 +65,7 @@ static void test_fits(void) {
   CHECK(dispatch_fits(w, &(jf_requires_t){.cpus = 1, .tags = t_gpu, .ntags = 1}, &mask));
   CHECK(dispatch_fits(w, &(jf_requires_t){.cpus = 1, .tags = t_both, .ntags = 2}, &mask));
   CHECK(!dispatch_fits(w, &(jf_requires_t){.cpus = 1, .tags = t_other, .ntags = 2}, &mask));
-  worker_t *plain = worker(c, "w2", 4, 8000, 0, NULL, NULL);
+  worker_t *plain = memcoord_worker(c, "w2", 4, 8000, 0, NULL, NULL);
   CHECK(!dispatch_fits(plain, &(jf_requires_t){.cpus = 1, .tags = t_gpu, .ntags = 1}, &mask));
   CHECK(!dispatch_fits(plain, &(jf_requires_t){.gpus = 1}, &mask));
 
@@ -186,17 +88,17 @@ static void test_fits(void) {
   w->cpus_free = 0;
   CHECK(dispatch_fits(w, &(jf_requires_t){.cpus = 0, .gpus = 1}, &mask));
   CHECK(!dispatch_fits(w, &(jf_requires_t){.cpus = 0, .gpus = 0}, &mask));
-  coord_free(c);
+  memcoord_free(c);
 }
 
 /* Dispatch order is attempt id order. */
 static void test_order(void) {
-  coord_t *c = coord_new();
-  worker(c, "w1", 64, 64000, 0, NULL, NULL);
-  job_t *low = submit1(c, "low", "\"frames\":\"1-3\",\"priority\":10");
-  job_t *mid1 = submit1(c, "mid-a", "\"frames\":\"1-2\",\"priority\":50");
-  job_t *mid2 = submit1(c, "mid-b", "\"frames\":\"1-2\",\"priority\":50");
-  job_t *high = submit1(c, "high", "\"frames\":\"1-3\",\"priority\":90");
+  coord_t *c = memcoord_new();
+  memcoord_worker(c, "w1", 64, 64000, 0, NULL, NULL);
+  job_t *low = memcoord_submit1(c, "low", "\"frames\":\"1-3\",\"priority\":10");
+  job_t *mid1 = memcoord_submit1(c, "mid-a", "\"frames\":\"1-2\",\"priority\":50");
+  job_t *mid2 = memcoord_submit1(c, "mid-b", "\"frames\":\"1-2\",\"priority\":50");
+  job_t *high = memcoord_submit1(c, "high", "\"frames\":\"1-3\",\"priority\":90");
   CHECK(low->id < mid1->id && mid1->id < mid2->id && mid2->id < high->id);
   dispatch_run(c);
   /* high (submitted last) first, then mid-a, mid-b (FIFO within a
@@ -215,68 +117,68 @@ static void test_order(void) {
     }
   }
   CHECK_INT(c->next_attempt_id, 11);
-  coord_free(c);
+  memcoord_free(c);
 
   /* The same with room for only some: the best job's tasks win. */
-  c = coord_new();
-  worker(c, "w1", 3, 64000, 0, NULL, NULL);
-  low = submit1(c, "low", "\"frames\":\"1-4\",\"priority\":10");
-  high = submit1(c, "high", "\"frames\":\"1-2\",\"priority\":90");
+  c = memcoord_new();
+  memcoord_worker(c, "w1", 3, 64000, 0, NULL, NULL);
+  low = memcoord_submit1(c, "low", "\"frames\":\"1-4\",\"priority\":10");
+  high = memcoord_submit1(c, "high", "\"frames\":\"1-2\",\"priority\":90");
   dispatch_run(c);
   CHECK_INT(high->counts[TASK_DISPATCHED], 2);
   CHECK_INT(low->counts[TASK_DISPATCHED], 1);
   CHECK_INT(low->counts[TASK_READY], 3);
   CHECK(low->tasks[0].live != NULL);
   CHECK(low->tasks[1].live == NULL);
-  coord_free(c);
+  memcoord_free(c);
 }
 
 static void test_capacity(void) {
-  coord_t *c = coord_new();
-  worker_t *w = worker(c, "w1", 4, 10000, 0, NULL, NULL);
-  job_t *j = submit1(c, "many", "\"frames\":\"1-10\",\"requires\":{\"cpus\":1}");
+  coord_t *c = memcoord_new();
+  worker_t *w = memcoord_worker(c, "w1", 4, 10000, 0, NULL, NULL);
+  job_t *j = memcoord_submit1(c, "many", "\"frames\":\"1-10\",\"requires\":{\"cpus\":1}");
   dispatch_run(c);
   CHECK_INT(w->nlive, 4);
   CHECK_INT(w->cpus_free, 0);
   CHECK_INT(j->counts[TASK_DISPATCHED], 4);
-  check_worker_consistent(w);
+  memcoord_check_worker(w);
   dispatch_run(c); /* nothing left to give */
   CHECK_INT(w->nlive, 4);
   CHECK_INT(c->next_attempt_id, 5);
-  coord_free(c);
+  memcoord_free(c);
 
   /* Bigger tasks: 4 cpus fit one 3-cpu task; memory limits too. */
-  c = coord_new();
-  w = worker(c, "w1", 4, 10000, 0, NULL, NULL);
-  j = submit1(c, "big", "\"frames\":\"1-3\",\"requires\":{\"cpus\":3}");
+  c = memcoord_new();
+  w = memcoord_worker(c, "w1", 4, 10000, 0, NULL, NULL);
+  j = memcoord_submit1(c, "big", "\"frames\":\"1-3\",\"requires\":{\"cpus\":3}");
   dispatch_run(c);
   CHECK_INT(w->nlive, 1);
   CHECK_INT(w->cpus_free, 1);
   CHECK_INT(j->counts[TASK_READY], 2);
-  coord_free(c);
+  memcoord_free(c);
 
-  c = coord_new();
-  w = worker(c, "w1", 16, 10000, 0, NULL, NULL);
-  j = submit1(c, "fat", "\"frames\":\"1-5\",\"requires\":{\"cpus\":1,\"memory_mb\":3000}");
+  c = memcoord_new();
+  w = memcoord_worker(c, "w1", 16, 10000, 0, NULL, NULL);
+  j = memcoord_submit1(c, "fat", "\"frames\":\"1-5\",\"requires\":{\"cpus\":1,\"memory_mb\":3000}");
   dispatch_run(c);
   CHECK_INT(w->nlive, 3);
   CHECK_INT(w->mem_free, 1000);
-  check_worker_consistent(w);
-  coord_free(c);
+  memcoord_check_worker(w);
+  memcoord_free(c);
 }
 
 static void test_gpus(void) {
-  coord_t *c = coord_new();
+  coord_t *c = memcoord_new();
   const uint64_t mb[] = {16000, 16000, 48000, 48000, 16000, 48000};
-  worker_t *w = worker(c, "w1", 64, 1000000, 6, mb, NULL);
-  job_t *one = submit1(c, "one", "\"takes\":6,\"requires\":{\"gpus\":1}");
-  job_t *two = submit1(c, "two", "\"takes\":4,\"requires\":{\"gpus\":2}");
-  job_t *big = submit1(c, "big", "\"takes\":4,\"requires\":{\"gpus\":1,\"gpu_memory_mb\":40000}");
+  worker_t *w = memcoord_worker(c, "w1", 64, 1000000, 6, mb, NULL);
+  job_t *one = memcoord_submit1(c, "one", "\"takes\":6,\"requires\":{\"gpus\":1}");
+  job_t *two = memcoord_submit1(c, "two", "\"takes\":4,\"requires\":{\"gpus\":2}");
+  job_t *big = memcoord_submit1(c, "big", "\"takes\":4,\"requires\":{\"gpus\":1,\"gpu_memory_mb\":40000}");
   /* Rounds of dispatch and random ends; masks must stay disjoint. */
   unsigned x = 7;
   for (int round = 0; round < 40; round++) {
     dispatch_run(c);
-    check_worker_consistent(w);
+    memcoord_check_worker(w);
     for (attempt_t *a = w->live; a; a = a->wnext)
       if (a->task->job == big)
         for (uint32_t i = 0; i < w->ngpus; i++)
@@ -290,26 +192,26 @@ static void test_gpus(void) {
       next = a->wnext;
       x = x * 1103515245u + 12345u;
       if ((x >> 16) & 1)
-        end_attempt(c, a, ATTEMPT_SUCCEEDED);
+        memcoord_end(c, a, ATTEMPT_SUCCEEDED);
     }
-    check_worker_consistent(w);
+    memcoord_check_worker(w);
   }
   CHECK_INT(one->state, JOB_SUCCEEDED);
   CHECK_INT(two->state, JOB_SUCCEEDED);
   CHECK_INT(big->state, JOB_SUCCEEDED);
   CHECK_INT(w->gpu_busy, 0);
   CHECK_INT(w->cpus_free, 64);
-  coord_free(c);
+  memcoord_free(c);
 }
 
 static void test_no_blocking(void) {
-  coord_t *c = coord_new();
-  worker_t *w = worker(c, "w1", 8, 16000, 0, NULL, "linux");
-  job_t *tagged = submit1(c, "needs-houdini",
+  coord_t *c = memcoord_new();
+  worker_t *w = memcoord_worker(c, "w1", 8, 16000, 0, NULL, "linux");
+  job_t *tagged = memcoord_submit1(c, "needs-houdini",
                           "\"priority\":90,\"requires\":{\"tags\":[\"houdini\"]}");
-  job_t *huge = submit1(c, "needs-32-cpus", "\"priority\":80,\"requires\":{\"cpus\":32}");
-  job_t *gpu = submit1(c, "needs-gpu", "\"priority\":70,\"requires\":{\"gpus\":1}");
-  job_t *small = submit1(c, "small", "\"priority\":10,\"frames\":\"1-2\"");
+  job_t *huge = memcoord_submit1(c, "needs-32-cpus", "\"priority\":80,\"requires\":{\"cpus\":32}");
+  job_t *gpu = memcoord_submit1(c, "needs-gpu", "\"priority\":70,\"requires\":{\"gpus\":1}");
+  job_t *small = memcoord_submit1(c, "small", "\"priority\":10,\"frames\":\"1-2\"");
   dispatch_run(c);
   CHECK_INT(small->counts[TASK_DISPATCHED], 2);
   CHECK_INT(tagged->counts[TASK_READY], 1);
@@ -317,40 +219,40 @@ static void test_no_blocking(void) {
   CHECK_INT(gpu->counts[TASK_READY], 1);
   CHECK_INT(w->nlive, 2);
   /* They stay in the index: a worker that fits them gets them. */
-  worker(c, "w2", 64, 64000, 0, NULL, "houdini");
+  memcoord_worker(c, "w2", 64, 64000, 0, NULL, "houdini");
   dispatch_run(c);
   CHECK_INT(tagged->counts[TASK_DISPATCHED], 1);
   CHECK_INT(huge->counts[TASK_DISPATCHED], 1);
   CHECK_INT(gpu->counts[TASK_READY], 1);
   CHECK(tagged->tasks[0].live && !strcmp(tagged->tasks[0].live->worker->name, "w2"));
-  coord_free(c);
+  memcoord_free(c);
 }
 
 static void test_round_robin(void) {
-  coord_t *c = coord_new();
-  worker_t *ws[3] = {worker(c, "w1", 4, 16000, 0, NULL, NULL),
-                     worker(c, "w2", 4, 16000, 0, NULL, NULL),
-                     worker(c, "w3", 4, 16000, 0, NULL, NULL)};
-  job_t *j = submit1(c, "spread", "\"frames\":\"1-6\"");
+  coord_t *c = memcoord_new();
+  worker_t *ws[3] = {memcoord_worker(c, "w1", 4, 16000, 0, NULL, NULL),
+                     memcoord_worker(c, "w2", 4, 16000, 0, NULL, NULL),
+                     memcoord_worker(c, "w3", 4, 16000, 0, NULL, NULL)};
+  job_t *j = memcoord_submit1(c, "spread", "\"frames\":\"1-6\"");
   dispatch_run(c);
   for (int i = 0; i < 3; i++) {
     CHECK_INT(ws[i]->nlive, 2);
-    check_worker_consistent(ws[i]);
+    memcoord_check_worker(ws[i]);
   }
   /* Consecutive tasks go to different workers. */
   for (uint32_t i = 1; i < j->ntasks; i++)
     CHECK(j->tasks[i].live && j->tasks[i - 1].live &&
           j->tasks[i].live->worker != j->tasks[i - 1].live->worker);
-  coord_free(c);
+  memcoord_free(c);
 }
 
 static void test_release(void) {
-  coord_t *c = coord_new();
+  coord_t *c = memcoord_new();
   const uint64_t mb[] = {24000};
-  worker_t *w = worker(c, "w1", 2, 4000, 1, mb, NULL);
-  job_t *j = submit1(c, "three",
+  worker_t *w = memcoord_worker(c, "w1", 2, 4000, 1, mb, NULL);
+  job_t *j = memcoord_submit1(c, "three",
                      "\"frames\":\"1-3\",\"requires\":{\"cpus\":1,\"memory_mb\":2000}");
-  job_t *g = submit1(c, "gpu", "\"takes\":2,\"requires\":{\"gpus\":1,\"cpus\":0}");
+  job_t *g = memcoord_submit1(c, "gpu", "\"takes\":2,\"requires\":{\"gpus\":1,\"cpus\":0}");
   dispatch_run(c);
   CHECK_INT(w->nlive, 3); /* two CPU tasks and one GPU task */
   CHECK_INT(w->cpus_free, 0);
@@ -361,7 +263,7 @@ static void test_release(void) {
 
   attempt_t *a = j->tasks[0].live;
   c->dispatch_needed = false;
-  end_attempt(c, a, ATTEMPT_SUCCEEDED);
+  memcoord_end(c, a, ATTEMPT_SUCCEEDED);
   CHECK(c->dispatch_needed);
   CHECK_INT(j->tasks[0].state, TASK_SUCCEEDED);
   CHECK(j->tasks[0].live == NULL);
@@ -373,44 +275,44 @@ static void test_release(void) {
   CHECK(j->tasks[2].live && j->tasks[2].live->worker == w);
   CHECK_INT(w->cpus_free, 0);
 
-  end_attempt(c, g->tasks[0].live, ATTEMPT_SUCCEEDED);
+  memcoord_end(c, g->tasks[0].live, ATTEMPT_SUCCEEDED);
   CHECK_INT(w->gpu_busy, 0);
   dispatch_run(c);
   CHECK_INT(w->gpu_busy, 1);
   CHECK_INT(g->tasks[1].state, TASK_DISPATCHED);
-  check_worker_consistent(w);
+  memcoord_check_worker(w);
 
   /* A lost attempt (not the task's fault) is requeued at once. */
   attempt_t *l = j->tasks[1].live;
-  end_attempt(c, l, ATTEMPT_LOST);
+  memcoord_end(c, l, ATTEMPT_LOST);
   CHECK_INT(j->tasks[1].state, TASK_READY);
   CHECK_INT(j->tasks[1].losses, 1);
   CHECK_INT(j->tasks[1].failures, 0);
   dispatch_run(c);
   CHECK_INT(j->tasks[1].state, TASK_DISPATCHED);
-  check_worker_consistent(w);
-  coord_free(c);
+  memcoord_check_worker(w);
+  memcoord_free(c);
 }
 
 /* Runs the loop until the task left the delayed heap, at most ms. */
 static bool wait_undelayed(task_t *t, uint64_t ms) {
   uint64_t deadline = util_mono_us() + ms * 1000;
   while (t->delay_pos != HEAP_NONE && util_mono_us() < deadline)
-    uv_run(&loop, UV_RUN_ONCE);
+    uv_run(memcoord_loop(), UV_RUN_ONCE);
   return t->delay_pos == HEAP_NONE;
 }
 
 static void test_backoff(void) {
-  coord_t *c = coord_new();
-  worker_t *w = worker(c, "w1", 4, 16000, 0, NULL, NULL);
-  job_t *j = submit1(c, "flaky", "\"frames\":\"1-2\",\"retry_backoff_s\":5,\"max_attempts\":3");
+  coord_t *c = memcoord_new();
+  worker_t *w = memcoord_worker(c, "w1", 4, 16000, 0, NULL, NULL);
+  job_t *j = memcoord_submit1(c, "flaky", "\"frames\":\"1-2\",\"retry_backoff_s\":5,\"max_attempts\":3");
   dispatch_run(c);
   CHECK_INT(w->nlive, 2);
   task_t *t0 = &j->tasks[0], *t1 = &j->tasks[1];
 
   uint64_t before = util_mono_us();
-  end_attempt(c, t0->live, ATTEMPT_FAILED);
-  end_attempt(c, t1->live, ATTEMPT_TIMED_OUT);
+  memcoord_end(c, t0->live, ATTEMPT_FAILED);
+  memcoord_end(c, t1->live, ATTEMPT_TIMED_OUT);
   CHECK_INT(t0->state, TASK_READY);
   CHECK_INT(t0->failures, 1);
   CHECK_INT(t1->failures, 1);
@@ -443,7 +345,7 @@ static void test_backoff(void) {
    * failure on w1 (t0 twice, t1 once): w1 gets no more of this job, and
    * the job says why it waits. */
   before = util_mono_us();
-  end_attempt(c, t0->live, ATTEMPT_FAILED);
+  memcoord_end(c, t0->live, ATTEMPT_FAILED);
   CHECK_INT(t0->failures, 2);
   CHECK(t0->not_before >= before + 10000000 && t0->not_before <= util_mono_us() + 10000000);
   dispatch_task_ready(c, t0, 0);
@@ -452,16 +354,16 @@ static void test_backoff(void) {
   CHECK(job_worker_excluded(j, w));
   CHECK_CONTAINS(j->reason, "failed it 3 times");
   /* Another worker takes it; its failure there is the task's third. */
-  worker_t *w2 = worker(c, "w2", 4, 16000, 0, NULL, NULL);
+  worker_t *w2 = memcoord_worker(c, "w2", 4, 16000, 0, NULL, NULL);
   dispatch_farm_changed(c);
   dispatch_run(c);
   CHECK_INT(t0->state, TASK_DISPATCHED);
   CHECK(t0->live && t0->live->worker == w2);
   CHECK_STR(j->reason, "");
-  end_attempt(c, t0->live, ATTEMPT_FAILED);
+  memcoord_end(c, t0->live, ATTEMPT_FAILED);
   CHECK_INT(t0->state, TASK_FAILED);
   CHECK(t0->delay_pos == HEAP_NONE);
-  end_attempt(c, t1->live, ATTEMPT_SUCCEEDED);
+  memcoord_end(c, t1->live, ATTEMPT_SUCCEEDED);
   CHECK_INT(j->state, JOB_FAILED);
   CHECK_INT(j->counts[TASK_FAILED], 1);
   CHECK_INT(j->counts[TASK_SUCCEEDED], 1);
@@ -469,13 +371,13 @@ static void test_backoff(void) {
   CHECK_INT(w->cpus_free, 4);
 
   /* No back-off: a failed task is ready again at once. */
-  job_t *k = submit1(c, "eager", "\"retry_backoff_s\":0");
+  job_t *k = memcoord_submit1(c, "eager", "\"retry_backoff_s\":0");
   dispatch_run(c);
-  end_attempt(c, k->tasks[0].live, ATTEMPT_FAILED);
+  memcoord_end(c, k->tasks[0].live, ATTEMPT_FAILED);
   CHECK(k->tasks[0].delay_pos == HEAP_NONE);
   dispatch_run(c);
   CHECK_INT(k->tasks[0].state, TASK_DISPATCHED);
-  coord_free(c);
+  memcoord_free(c);
 }
 
 /* Running attempts of jobs of episode key on w. */
@@ -492,14 +394,14 @@ static uint32_t held_by(const worker_t *w, const char *key) {
  * dominant resource of a GPU episode. */
 static void test_fair_share(void) {
   for (int weighted = 0; weighted < 2; weighted++) {
-    coord_t *c = coord_new();
-    worker_t *w = worker(c, "w1", 8, 64000, 0, NULL, NULL);
+    coord_t *c = memcoord_new();
+    worker_t *w = memcoord_worker(c, "w1", 8, 64000, 0, NULL, NULL);
     dispatch_farm_changed(c);
     if (weighted)
       dispatch_set_weight(c, dispatch_episode(c, "proj", "a"), 3);
-    job_t *a = submit(c, "{\"project\":\"proj\",\"episode\":\"a\",\"jobs\":[{\"name\":\"x\","
+    job_t *a = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"a\",\"jobs\":[{\"name\":\"x\","
                          "\"command\":[\"true\"],\"frames\":\"1-100\"}]}");
-    job_t *b = submit(c, "{\"project\":\"proj\",\"episode\":\"b\",\"jobs\":[{\"name\":\"y\","
+    job_t *b = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"b\",\"jobs\":[{\"name\":\"y\","
                          "\"command\":[\"true\"],\"frames\":\"1-100\"}]}");
     dispatch_run(c);
     uint32_t want_a = weighted ? 6 : 4;
@@ -513,7 +415,7 @@ static void test_fair_share(void) {
       seed = seed * 1103515245u + 12345u;
       for (unsigned k = (seed >> 16) % 8; k && victim->wnext; k--)
         victim = victim->wnext;
-      end_attempt(c, victim, ATTEMPT_SUCCEEDED);
+      memcoord_end(c, victim, ATTEMPT_SUCCEEDED);
       dispatch_run(c);
       CHECK_INT(w->nlive, 8);
       int da = (int)held_by(w, "proj/a") - (int)want_a;
@@ -523,23 +425,23 @@ static void test_fair_share(void) {
       }
     }
     /* A higher priority outranks every share. */
-    job_t *urgent = submit1(c, "urgent", "\"priority\":90");
-    end_attempt(c, w->live, ATTEMPT_SUCCEEDED);
+    job_t *urgent = memcoord_submit1(c, "urgent", "\"priority\":90");
+    memcoord_end(c, w->live, ATTEMPT_SUCCEEDED);
     dispatch_run(c);
     CHECK_INT(urgent->counts[TASK_DISPATCHED], 1);
     (void)a;
     (void)b;
-    coord_free(c);
+    memcoord_free(c);
   }
 
   /* GPU episodes: the dominant share is their GPU share. */
-  coord_t *c = coord_new();
+  coord_t *c = memcoord_new();
   const uint64_t mb[] = {24000, 24000, 24000, 24000};
-  worker_t *w = worker(c, "g1", 64, 256000, 4, mb, NULL);
+  worker_t *w = memcoord_worker(c, "g1", 64, 256000, 4, mb, NULL);
   dispatch_farm_changed(c);
-  submit(c, "{\"project\":\"proj\",\"episode\":\"gpu\",\"jobs\":[{\"name\":\"g\","
+  memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"gpu\",\"jobs\":[{\"name\":\"g\","
             "\"command\":[\"true\"],\"frames\":\"1-20\",\"requires\":{\"gpus\":1,\"cpus\":1}}]}");
-  submit(c, "{\"project\":\"proj\",\"episode\":\"cpu\",\"jobs\":[{\"name\":\"c\","
+  memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"cpu\",\"jobs\":[{\"name\":\"c\","
             "\"command\":[\"true\"],\"frames\":\"1-100\",\"requires\":{\"cpus\":4}}]}");
   dispatch_run(c);
   episode_t *eg = dispatch_episode(c, "proj", "gpu"), *ec = dispatch_episode(c, "proj", "cpu");
@@ -547,12 +449,11 @@ static void test_fair_share(void) {
   CHECK_INT(ec->held_cpus, 60); /* the CPUs left: 64 - 4 */
   CHECK(eg->share > 0.99 && ec->share > 0.9);
   CHECK_INT(held_by(w, "proj/gpu") + held_by(w, "proj/cpu"), w->nlive);
-  coord_free(c);
+  memcoord_free(c);
 }
 
 int main(void) {
   log_init("test_dispatch", LOG_LVL_WARN);
-  uv_loop_init(&loop);
   test_fits();
   test_order();
   test_capacity();
@@ -562,6 +463,6 @@ int main(void) {
   test_release();
   test_backoff();
   test_fair_share();
-  CHECK_INT(uv_loop_close(&loop), 0);
+  CHECK_INT(uv_loop_close(memcoord_loop()), 0);
   return check_report("test_dispatch");
 }
