@@ -501,21 +501,22 @@ static int parse_job(parser_t *ps, json_t *obj, size_t i, jf_job_t *job, json_t 
          at, (long long)job->seed, takes, LLONG_MAX);
     goto out;
   }
-  if (get_int(ps, obj, at, "priority", 0, MAX_PRIORITY, 50, &x) < 0)
-    goto out;
-  job->priority = (int32_t)x;
-  if (get_int(ps, obj, at, "timeout_s", 0, MAX_TIMEOUT_S, 0, &x) < 0)
-    goto out;
-  job->timeout_s = (uint32_t)x;
-  if (get_int(ps, obj, at, "max_attempts", 1, MAX_ATTEMPTS, 3, &x) < 0)
-    goto out;
-  job->max_attempts = (uint32_t)x;
-  if (get_int(ps, obj, at, "max_lost", 0, MAX_LOST, 5, &x) < 0)
-    goto out;
-  job->max_lost = (uint32_t)x;
-  if (get_int(ps, obj, at, "retry_backoff_s", 0, MAX_BACKOFF_S, 10, &x) < 0)
-    goto out;
-  job->retry_backoff_s = (uint32_t)x;
+  const struct {
+    const char *key;
+    long long min, max, def;
+    uint32_t *out;
+  } limits[] = {
+      {"priority", 0, MAX_PRIORITY, 50, &job->priority},
+      {"timeout_s", 0, MAX_TIMEOUT_S, 0, &job->timeout_s},
+      {"max_attempts", 1, MAX_ATTEMPTS, 3, &job->max_attempts},
+      {"max_lost", 0, MAX_LOST, 5, &job->max_lost},
+      {"retry_backoff_s", 0, MAX_BACKOFF_S, 10, &job->retry_backoff_s},
+  };
+  for (size_t k = 0; k < ARRAY_SIZE(limits); k++) {
+    if (get_int(ps, obj, at, limits[k].key, limits[k].min, limits[k].max, limits[k].def, &x) < 0)
+      goto out;
+    *limits[k].out = (uint32_t)x;
+  }
 
   size_t capdeps = 0;
   if (get_deps(ps, obj, at, JF_DEP_AFTER, i, job, &capdeps) < 0 ||

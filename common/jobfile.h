@@ -83,7 +83,7 @@ typedef struct jf_job {
   size_t nenv;
   char *provenance_json;      /* compact JSON object of strings, "{}" when absent */
   jf_requires_t req;
-  int32_t priority;           /* [0, 100], default 50 */
+  uint32_t priority;          /* [0, 100], default 50 */
   uint32_t timeout_s;         /* [0, 31536000], 0 = none (default) */
   uint32_t max_attempts;      /* [1, 100], default 3 */
   uint32_t max_lost;          /* [0, 100], default 5: requeues after lost attempts */

@@ -14,6 +14,8 @@ static const char *const task_names[TASK_STATE_COUNT] = {
     "failed",  "canceled", "held", "paused"};
 static const char *const attempt_names[ATTEMPT_STATE_COUNT] = {
     "dispatched", "running", "succeeded", "failed", "timed_out", "lost", "canceled"};
+static const char *const worker_names[WORKER_STATE_COUNT] = {"offline", "online", "draining",
+                                                             "lost"};
 
 /* job_next[from]: the states a job may move to. */
 static const unsigned job_next[JOB_STATE_COUNT] = {
@@ -74,6 +76,10 @@ const char *task_state_name(task_state_t s) {
 }
 const char *attempt_state_name(attempt_state_t s) {
   return (unsigned)s < ATTEMPT_STATE_COUNT ? attempt_names[s] : "?";
+}
+
+const char *worker_state_name(worker_state_t s) {
+  return (unsigned)s < WORKER_STATE_COUNT ? worker_names[s] : "?";
 }
 
 int job_state_parse(const char *name) { return parse(job_names, JOB_STATE_COUNT, name); }

@@ -1,5 +1,5 @@
 /*
- * states.h - the states of jobs, tasks and attempts, their
+ * states.h - the states of jobs, tasks, attempts and workers, their
  * names as stored in PostgreSQL and printed by the CLI, and the table of
  * allowed transitions.  The coordinator's job_set_state, task_set_state and
  * attempt_set_state consult these tables and refuse everything else.
@@ -45,9 +45,20 @@ typedef enum attempt_state {
   ATTEMPT_STATE_COUNT
 } attempt_state_t;
 
+/* A worker as the coordinator sees it (its transitions are worker_set_state's:
+ * any state may follow any other). */
+typedef enum worker_state {
+  WORKER_OFFLINE = 0, /* known from the database, not connected since start */
+  WORKER_ONLINE,
+  WORKER_DRAINING,    /* finishes what it runs, gets nothing new */
+  WORKER_LOST,        /* lease expired */
+  WORKER_STATE_COUNT
+} worker_state_t;
+
 const char *job_state_name(job_state_t s);
 const char *task_state_name(task_state_t s);
 const char *attempt_state_name(attempt_state_t s);
+const char *worker_state_name(worker_state_t s);
 
 /* Parse a stored name; return the state or -1. */
 int job_state_parse(const char *name);

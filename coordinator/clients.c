@@ -48,6 +48,20 @@ void clients_reply_error(coord_t *c, creq_t *r, const char *code, const char *me
   send_reply(c, r, false, code, message, NULL);
 }
 
+void clients_reply_text(coord_t *c, creq_t *r, char *json) {
+  clients_reply_ok(c, r, json);
+  free(json);
+}
+
+bool clients_reply_failed(coord_t *c, creq_t *r, PGresult *const *res, size_t n,
+                          const char *error) {
+  if (!error && n >= 1 && res[0] && PQresultStatus(res[0]) == PGRES_TUPLES_OK)
+    return false;
+  log_error("query failed: %s", error ? error : "no result");
+  clients_reply_error(c, r, "internal", "the database query failed; see the coordinator log");
+  return true;
+}
+
 typedef struct pending_reply {
   creq_t *r;
   char *json;
@@ -116,11 +130,8 @@ static void finish_submit(submission_t *s, const dep_state_t *ext, size_t next) 
 static void on_dep_states(void *arg, PGresult *const *res, size_t n, const char *error) {
   submission_t *s = arg;
   coord_t *c = s->c;
-  if (error || n < 1 || PQresultStatus(res[0]) != PGRES_TUPLES_OK) {
-    log_error("dependency lookup failed: %s", error ? error : "no result");
-    clients_reply_error(c, s->r, "internal", "the database query failed; see the coordinator log");
+  if (clients_reply_failed(c, s->r, res, n, error))
     goto drop;
-  }
   size_t next = (size_t)PQntuples(res[0]);
   dep_state_t *ext = xcalloc(next ? next : 1, sizeof *ext);
   for (size_t i = 0; i < next; i++) {
@@ -218,8 +229,8 @@ typedef struct control {
 static void on_missing(void *arg, PGresult *const *res, size_t n, const char *error) {
   control_t *k = arg;
   char err[200];
-  if (error || n < 1 || PQresultStatus(res[0]) != PGRES_TUPLES_OK) {
-    clients_reply_error(k->c, k->r, "internal", "the database query failed; see the coordinator log");
+  if (clients_reply_failed(k->c, k->r, res, n, error)) {
+    /* replied */
   } else if (PQntuples(res[0]) > 0 && !PQgetisnull(res[0], 0, 1)) {
     snprintf(err, sizeof err, "job %s is %s: it has finished", PQgetvalue(res[0], 0, 0),
              PQgetvalue(res[0], 0, 1));
@@ -352,9 +363,7 @@ void clients_episode_weight(coord_t *c, creq_t *r, const verb_call_t *v) {
 
 void clients_rates(coord_t *c, creq_t *r, const verb_call_t *v) {
   (void)v;
-  char *json = rates_json(c);
-  clients_reply_ok(c, r, json);
-  free(json);
+  clients_reply_text(c, r, rates_json(c));
 }
 
 void clients_rates_set(coord_t *c, creq_t *r, const verb_call_t *v) {
@@ -438,18 +447,14 @@ void clients_ping(coord_t *c, creq_t *r, const verb_call_t *v) {
 
 void clients_workers(coord_t *c, creq_t *r, const verb_call_t *v) {
   (void)v;
-  char *json = workers_json(c);
-  clients_reply_ok(c, r, json);
-  free(json);
+  clients_reply_text(c, r, workers_json(c));
 }
 
 void clients_whoami(coord_t *c, creq_t *r, const verb_call_t *v) {
   json_t *d = json_pack("{s:s,s:s,s:b}", "name", v->actor, "role", auth_role_name(v->role),
                         "secure", c->cfg.keys_dir != NULL);
-  char *text = json_dumps(d, JSON_COMPACT);
+  clients_reply_text(c, r, json_dumps(d, JSON_COMPACT));
   json_decref(d);
-  clients_reply_ok(c, r, text);
-  free(text);
 }
 
 /* Looks the verb up and runs it if the caller may: the one gate every

@@ -45,6 +45,16 @@ bool clients_split_episode(coord_t *c, creq_t *r, const char *name, char **proje
 /* Replies with an error and releases r. */
 void clients_reply_error(coord_t *c, creq_t *r, const char *code, const char *message);
 
+/* Replies with json (a document the caller allocated; freed here) and
+ * releases r. */
+void clients_reply_text(coord_t *c, creq_t *r, char *json);
+
+/* For the completion callback of a read (pgconn_cb's res, n, error): when
+ * the query failed or returned no rows set, logs why, replies "internal",
+ * releases r and returns true; else returns false and does nothing. */
+bool clients_reply_failed(coord_t *c, creq_t *r, PGresult *const *res, size_t n,
+                          const char *error);
+
 /* Verb handlers (verbs.c). */
 void clients_ping(coord_t *c, creq_t *r, const verb_call_t *v);
 void clients_whoami(coord_t *c, creq_t *r, const verb_call_t *v);

@@ -207,11 +207,7 @@ static void fifo_push(job_t *j, task_t *t) {
 }
 
 static epq_t *epq_of(job_t *j) {
-  int p = j->spec->priority;
-  if (p < 0)
-    p = 0;
-  if (p >= PRIORITY_LEVELS)
-    p = PRIORITY_LEVELS - 1;
+  int p = j->spec->priority < PRIORITY_LEVELS ? (int)j->spec->priority : PRIORITY_LEVELS - 1;
   episode_t *ep = j->ep;
   if (!ep->prio[p]) {
     epq_t *q = xcalloc(1, sizeof *q);

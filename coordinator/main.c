@@ -78,44 +78,24 @@ static void on_db_fatal(void *arg, const char *error) {
   _exit(1);
 }
 
-static void on_workers(zwatch_t *w, void *sock, void *arg) {
-  coord_t *c = arg;
-  (void)w;
-  for (int i = 0; i < RECV_BUDGET; i++) {
-    uint8_t ident[CODEC_MAX_IDENT];
-    size_t identlen = 0;
-    envelope_t *env = NULL;
-    char err[256];
-    char user[CODEC_MAX_USER];
-    int rc = codec_recv(sock, ident, &identlen, user, CODEC_MAX_WORKER_MSG, &env, err,
-                        sizeof err);
-    if (rc == 0)
-      break;
-    if (rc < 0) {
-      log_warn("worker message refused: %s", err);
-      continue;
-    }
-    workers_on_message(c, ident, identlen, user, env);
-    codec_free(&env);
-  }
-}
-
-static void on_clients(zwatch_t *w, void *sock, void *arg) {
-  coord_t *c = arg;
-  (void)w;
+/* Reads what is waiting on a ROUTER socket (at most RECV_BUDGET messages
+ * per loop iteration) and hands each to the workers' or the clients'
+ * side; a client whose message is refused gets the reason. */
+static void receive(coord_t *c, void *sock, bool clients) {
   for (int i = 0; i < RECV_BUDGET; i++) {
     uint8_t ident[CODEC_MAX_IDENT];
     size_t identlen = 0;
     char user[CODEC_MAX_USER];
     envelope_t *env = NULL;
     char err[256];
-    int rc = codec_recv(sock, ident, &identlen, user, CODEC_MAX_CLIENT_MSG, &env, err,
+    int rc = codec_recv(sock, ident, &identlen, user,
+                        clients ? CODEC_MAX_CLIENT_MSG : CODEC_MAX_WORKER_MSG, &env, err,
                         sizeof err);
     if (rc == 0)
       break;
     if (rc < 0) {
-      log_warn("client message refused: %s", err);
-      if (identlen) {
+      log_warn("%s message refused: %s", clients ? "client" : "worker", err);
+      if (clients && identlen) {
         creq_t *r = xcalloc(1, sizeof *r);
         memcpy(r->ident, ident, identlen);
         r->identlen = identlen;
@@ -123,9 +103,22 @@ static void on_clients(zwatch_t *w, void *sock, void *arg) {
       }
       continue;
     }
-    clients_on_message(c, ident, identlen, user, env);
+    if (clients)
+      clients_on_message(c, ident, identlen, user, env);
+    else
+      workers_on_message(c, ident, identlen, user, env);
     codec_free(&env);
   }
+}
+
+static void on_workers(zwatch_t *w, void *sock, void *arg) {
+  (void)w;
+  receive(arg, sock, false);
+}
+
+static void on_clients(zwatch_t *w, void *sock, void *arg) {
+  (void)w;
+  receive(arg, sock, true);
 }
 
 static void close_all(coord_t *c);

@@ -179,16 +179,6 @@ typedef struct rate {
   char *set_by;           /* owned */
 } rate_t;
 
-typedef enum worker_state {
-  WORKER_OFFLINE = 0, /* known from the database, not connected since start */
-  WORKER_ONLINE,
-  WORKER_DRAINING,    /* finishes what it runs, gets nothing new */
-  WORKER_LOST,        /* lease expired */
-  WORKER_STATE_COUNT
-} worker_state_t;
-
-const char *worker_state_name(worker_state_t s);
-
 typedef struct worker_gpu {
   uint32_t index;
   char *uuid, *model;

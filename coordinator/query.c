@@ -57,18 +57,17 @@ static const char SQL_TASKS[] =
 typedef struct qctx {
   coord_t *c;
   creq_t *r;
-  uint64_t id;
-  int kind; /* 0 jobs, 1 job, 2 tasks, 3 cost */
+  bool missing_first;   /* column 0 lists ids that do not exist, column 1 is the document */
+  char not_found[160];  /* the reply when there is no document */
 } qctx_t;
 
-static void on_result(void *arg, PGresult *const *res, size_t n, const char *error) {
+static void on_document(void *arg, PGresult *const *res, size_t n, const char *error) {
   qctx_t *q = arg;
   coord_t *c = q->c;
   char msg[160];
-  if (error || n < 1 || !res[0] || PQresultStatus(res[0]) != PGRES_TUPLES_OK) {
-    log_error("query failed: %s", error ? error : "no result");
-    clients_reply_error(c, q->r, "internal", "the database query failed; see the coordinator log");
-  } else if (q->kind == 0) {
+  if (clients_reply_failed(c, q->r, res, n, error)) {
+    /* replied */
+  } else if (q->missing_first) {
     if (!PQgetisnull(res[0], 0, 0)) {
       snprintf(msg, sizeof msg, "no such job: %.120s", PQgetvalue(res[0], 0, 0));
       clients_reply_error(c, q->r, "not_found", msg);
@@ -76,27 +75,30 @@ static void on_result(void *arg, PGresult *const *res, size_t n, const char *err
       clients_reply_ok(c, q->r, PQgetvalue(res[0], 0, 1));
     }
   } else if (PQntuples(res[0]) < 1 || PQgetisnull(res[0], 0, 0)) {
-    if (q->kind == 3)
-      snprintf(msg, sizeof msg, "no such episode (nothing was ever submitted to it)");
-    else
-      snprintf(msg, sizeof msg, "no such job: %" PRIu64, q->id);
-    clients_reply_error(c, q->r, "not_found", msg);
+    clients_reply_error(c, q->r, "not_found", q->not_found);
   } else {
     clients_reply_ok(c, q->r, PQgetvalue(res[0], 0, 0));
   }
   free(q);
 }
 
-static void run(coord_t *c, creq_t *r, int kind, uint64_t id, const char *sql, int nparams,
-                char **params) {
+/* Runs sql (prepared as name) with params on the reader; see
+ * query_document. */
+static void run(coord_t *c, creq_t *r, bool missing_first, const char *not_found,
+                const char *name, const char *sql, int nparams, char **params) {
   qctx_t *q = xcalloc(1, sizeof *q);
   q->c = c;
   q->r = r;
-  q->kind = kind;
-  q->id = id;
+  q->missing_first = missing_first;
+  snprintf(q->not_found, sizeof q->not_found, "%s", not_found ? not_found : "not found");
   pgq_t *pq = pgq_new();
-  pgq_add(pq, sql, nparams, params);
-  pgconn_submit(c->rdb, pq, on_result, q);
+  pgq_add_prepared(pq, name, sql, nparams, params);
+  pgconn_submit(c->rdb, pq, on_document, q);
+}
+
+void query_document(coord_t *c, creq_t *r, const char *name, const char *sql, int nparams,
+                    char **params, const char *not_found) {
+  run(c, r, false, not_found, name, sql, nparams, params);
 }
 
 void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v) {
@@ -116,7 +118,7 @@ void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v) {
   } else if (!req->all) {
     p[1] = xasprintf("%u", req->limit ? req->limit : 100);
   }
-  run(c, r, 0, 0, SQL_JOBS, 2, p);
+  run(c, r, true, NULL, NULL, SQL_JOBS, 2, p);
 }
 
 static bool one_id(coord_t *c, creq_t *r, const Clapper__Request *req, uint64_t *id) {
@@ -128,13 +130,20 @@ static bool one_id(coord_t *c, creq_t *r, const Clapper__Request *req, uint64_t 
   return true;
 }
 
+/* A document about job id, or "no such job". */
+static void query_one_job(coord_t *c, creq_t *r, uint64_t id, const char *sql) {
+  char msg[64];
+  snprintf(msg, sizeof msg, "no such job: %" PRIu64, id);
+  char *p[1] = {xasprintf("%" PRIu64, id)};
+  run(c, r, false, msg, NULL, sql, 1, p);
+}
+
 void query_job(coord_t *c, creq_t *r, const verb_call_t *v) {
   const Clapper__Request *req = v->req;
   uint64_t id;
   if (!one_id(c, r, req, &id))
     return;
-  char *p[1] = {xasprintf("%" PRIu64, id)};
-  run(c, r, 1, id, SQL_JOB, 1, p);
+  query_one_job(c, r, id, SQL_JOB);
 }
 
 void query_tasks(coord_t *c, creq_t *r, const verb_call_t *v) {
@@ -142,8 +151,7 @@ void query_tasks(coord_t *c, creq_t *r, const verb_call_t *v) {
   uint64_t id;
   if (!one_id(c, r, req, &id))
     return;
-  char *p[1] = {xasprintf("%" PRIu64, id)};
-  run(c, r, 2, id, SQL_TASKS, 1, p);
+  query_one_job(c, r, id, SQL_TASKS);
 }
 
 /* ------------------------------------------------------------ logs */
@@ -208,9 +216,7 @@ static void on_logs(void *arg, PGresult *const *res, size_t n, const char *error
   lctx_t *q = arg;
   coord_t *c = q->c;
   char msg[120];
-  if (error || n < 1 || !res[0] || PQresultStatus(res[0]) != PGRES_TUPLES_OK) {
-    log_error("logs query failed: %s", error ? error : "no result");
-    clients_reply_error(c, q->r, "internal", "the database query failed; see the coordinator log");
+  if (clients_reply_failed(c, q->r, res, n, error)) {
     free(q);
     return;
   }
@@ -346,14 +352,8 @@ static void episode_report(coord_t *c, creq_t *r, const char *episode_name, cons
   const char *episode;
   if (!clients_split_episode(c, r, episode_name, &project, &episode))
     return;
-  qctx_t *q = xcalloc(1, sizeof *q);
-  q->c = c;
-  q->r = r;
-  q->kind = 3;
   char *p[3] = {project, xstrdup(episode), xstrdup(c->cfg.currency)};
-  pgq_t *pq = pgq_new();
-  pgq_add_prepared(pq, name, sql, 3, p);
-  pgconn_submit(c->rdb, pq, on_result, q);
+  run(c, r, false, "no such episode (nothing was ever submitted to it)", name, sql, 3, p);
 }
 
 void query_cost(coord_t *c, creq_t *r, const verb_call_t *v) {
@@ -490,11 +490,5 @@ static const char SQL_VERIFY[] =
 
 void query_audit_verify(coord_t *c, creq_t *r, const verb_call_t *v) {
   (void)v;
-  qctx_t *q = xcalloc(1, sizeof *q);
-  q->c = c;
-  q->r = r;
-  q->kind = 1;
-  pgq_t *pq = pgq_new();
-  pgq_add_prepared(pq, "SQL_VERIFY", SQL_VERIFY, 0, NULL);
-  pgconn_submit(c->rdb, pq, on_result, q);
+  run(c, r, false, NULL, "SQL_VERIFY", SQL_VERIFY, 0, NULL);
 }

@@ -12,6 +12,14 @@
 #include "clients.h"
 #include "model.h"
 
+/* Runs sql (prepared as name, or not prepared when name is NULL; params
+ * as pgq_add takes them) on the reader connection and replies with the
+ * text of the first column of its first row, a JSON document built by
+ * PostgreSQL; with not_found (copied) when that is NULL or there is no row,
+ * with "internal" when the query fails. */
+void query_document(coord_t *c, creq_t *r, const char *name, const char *sql, int nparams,
+                    char **params, const char *not_found);
+
 /* Verb handlers (verbs.c); v->req holds the request. */
 
 /* {"jobs": [...]}: the jobs in req->ids (all of which must exist), or the

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "query.h"
 #include "store.h"
 #include "verbs.h"
 
@@ -177,33 +178,64 @@ static const char *const decision_state[] = {[REVIEW_APPROVE] = "approved",
                                              [REVIEW_REJECT] = "rejected",
                                              [REVIEW_REQUEST_CHANGES] = "changes_requested"};
 
-typedef struct decision {
+/* A request about one take, while its row is read. */
+typedef struct take_ask {
   coord_t *c;
   creq_t *r;
   char *actor, *note;
-  const char *state; /* decision_state[] */
+  const char *state; /* a decision: decision_state[] */
   uint64_t take;
-} decision_t;
+} take_ask_t;
 
-static void decision_free(decision_t *d) {
+static void take_ask_free(take_ask_t *d) {
   free(d->actor);
   free(d->note);
   free(d);
 }
 
+/* Reads the row of take v->req->ids[0] with sql (prepared as name, $1 the
+ * take id) and hands it to cb with a take_ask_t; replies at once when the
+ * request does not name one take. */
+static void ask_take(coord_t *c, creq_t *r, const verb_call_t *v, const char *name,
+                     const char *sql, pgconn_cb cb, const char *state) {
+  uint64_t take = v->req->n_ids == 1 ? v->req->ids[0] : 0;
+  if (!take || take > INT64_MAX) {
+    clients_reply_error(c, r, "bad_request", "expected one take id");
+    return;
+  }
+  take_ask_t *d = xcalloc(1, sizeof *d);
+  d->c = c;
+  d->r = r;
+  d->actor = xstrdup(v->actor);
+  d->state = state;
+  d->note = xstrdup(v->req->note);
+  d->take = take;
+  char *p[1] = {xasprintf("%" PRIu64, take)};
+  pgq_t *q = pgq_new();
+  pgq_add_prepared(q, name, sql, 1, p);
+  pgconn_submit(c->rdb, q, cb, d);
+}
+
+/* The take's row, or NULL after replying (the query failed, or there is
+ * no such take). */
+static PGresult *take_row(take_ask_t *d, PGresult *const *res, size_t n, const char *error) {
+  if (clients_reply_failed(d->c, d->r, res, n, error))
+    return NULL;
+  if (PQntuples(res[0]) == 0) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "no such take: %" PRIu64, d->take);
+    clients_reply_error(d->c, d->r, "not_found", msg);
+    return NULL;
+  }
+  return res[0];
+}
+
 static void on_take(void *arg, PGresult *const *res, size_t n, const char *error) {
-  decision_t *d = arg;
+  take_ask_t *d = arg;
   coord_t *c = d->c;
   char msg[200];
-  if (error || n < 1 || PQresultStatus(res[0]) != PGRES_TUPLES_OK) {
-    clients_reply_error(c, d->r, "internal", "the database query failed; see the coordinator log");
+  if (!take_row(d, res, n, error))
     goto out;
-  }
-  if (PQntuples(res[0]) == 0) {
-    snprintf(msg, sizeof msg, "no such take: %" PRIu64, d->take);
-    clients_reply_error(c, d->r, "not_found", msg);
-    goto out;
-  }
   const char *state = PQgetvalue(res[0], 0, 1);
   const char *decided = idmap_get(&c->review->decided, d->take);
   if (strcmp(state, "pending_review") != 0 || decided) {
@@ -252,31 +284,16 @@ static void on_take(void *arg, PGresult *const *res, size_t n, const char *error
   }
   clients_reply_durable(c, d->r, json_pack("{s:o}", "take", take));
 out:
-  decision_free(d);
+  take_ask_free(d);
 }
 
 void review_decide(coord_t *c, creq_t *r, const verb_call_t *v) {
-  const Clapper__Request *req = v->req;
-  uint64_t take = req->n_ids == 1 ? req->ids[0] : 0;
-  if (!take || take > INT64_MAX) {
-    clients_reply_error(c, r, "bad_request", "expected one take id");
-    return;
-  }
-  if (strlen(req->note) > 4096) {
+  if (strlen(v->req->note) > 4096) {
     clients_reply_error(c, r, "bad_request", "note: at most 4096 characters");
     return;
   }
-  decision_t *d = xcalloc(1, sizeof *d);
-  d->c = c;
-  d->r = r;
-  d->actor = xstrdup(v->actor);
-  d->state = decision_state[v->spec->arg];
-  d->note = xstrdup(req->note);
-  d->take = take;
-  char *p[1] = {xasprintf("%" PRIu64, take)};
-  pgq_t *q = pgq_new();
-  pgq_add_prepared(q, "SQL_TAKE_FOR_DECISION", SQL_TAKE_FOR_DECISION, 1, p);
-  pgconn_submit(c->rdb, q, on_take, d);
+  ask_take(c, r, v, "SQL_TAKE_FOR_DECISION", SQL_TAKE_FOR_DECISION, on_take,
+           decision_state[v->spec->arg]);
 }
 
 /* ------------------------------------------------------------ retakes */
@@ -291,27 +308,13 @@ static const char SQL_TAKE_FOR_RETAKE[] =
     " JOIN episodes e ON e.id = j.episode_id JOIN projects p ON p.id = e.project_id "
     "WHERE t.id = $1::bigint";
 
-typedef struct retake {
-  coord_t *c;
-  creq_t *r;
-  char *actor;
-  uint64_t take;
-} retake_t;
-
 static void on_retake(void *arg, PGresult *const *res, size_t n, const char *error) {
-  retake_t *rt = arg;
+  take_ask_t *rt = arg;
   coord_t *c = rt->c;
   char msg[600];
-  PGresult *r0 = n >= 1 ? res[0] : NULL;
-  if (error || !r0 || PQresultStatus(r0) != PGRES_TUPLES_OK) {
-    clients_reply_error(c, rt->r, "internal", "the database query failed; see the coordinator log");
+  PGresult *r0 = take_row(rt, res, n, error);
+  if (!r0)
     goto out;
-  }
-  if (PQntuples(r0) == 0) {
-    snprintf(msg, sizeof msg, "no such take: %" PRIu64, rt->take);
-    clients_reply_error(c, rt->r, "not_found", msg);
-    goto out;
-  }
   if (strcmp(PQgetvalue(r0, 0, 0), "generate") != 0) {
     snprintf(msg, sizeof msg, "take %" PRIu64 " was rendered: only generated takes have seeds "
              "to retake", rt->take);
@@ -370,25 +373,11 @@ static void on_retake(void *arg, PGresult *const *res, size_t n, const char *err
                                 (json_int_t)seed, "take", take));
   free(name);
 out:
-  free(rt->actor);
-  free(rt);
+  take_ask_free(rt);
 }
 
 void review_retake(coord_t *c, creq_t *r, const verb_call_t *v) {
-  uint64_t take = v->req->n_ids == 1 ? v->req->ids[0] : 0;
-  if (!take || take > INT64_MAX) {
-    clients_reply_error(c, r, "bad_request", "expected one take id");
-    return;
-  }
-  retake_t *rt = xcalloc(1, sizeof *rt);
-  rt->c = c;
-  rt->r = r;
-  rt->actor = xstrdup(v->actor);
-  rt->take = take;
-  char *p[1] = {xasprintf("%" PRIu64, take)};
-  pgq_t *q = pgq_new();
-  pgq_add_prepared(q, "SQL_TAKE_FOR_RETAKE", SQL_TAKE_FOR_RETAKE, 1, p);
-  pgconn_submit(c->rdb, q, on_retake, rt);
+  ask_take(c, r, v, "SQL_TAKE_FOR_RETAKE", SQL_TAKE_FOR_RETAKE, on_retake, NULL);
 }
 
 /* ------------------------------------------------------------ listing */
@@ -400,20 +389,6 @@ static const char SQL_TAKES[] =
     "WHERE ($1::text IS NULL OR p.name || '/' || e.name = $1) "
     "AND ($2::text IS NULL OR s.name = $2) AND ($3::text IS NULL OR t.state = $3) "
     "AND ($4::bigint IS NULL OR t.job_id = $4::bigint)";
-
-typedef struct listing {
-  coord_t *c;
-  creq_t *r;
-} listing_t;
-
-static void on_list(void *arg, PGresult *const *res, size_t n, const char *error) {
-  listing_t *l = arg;
-  if (error || n < 1 || PQresultStatus(res[0]) != PGRES_TUPLES_OK || PQntuples(res[0]) < 1)
-    clients_reply_error(l->c, l->r, "internal", "the database query failed; see the coordinator log");
-  else
-    clients_reply_ok(l->c, l->r, PQgetvalue(res[0], 0, 0));
-  free(l);
-}
 
 void review_list(coord_t *c, creq_t *r, const verb_call_t *v) {
   const Clapper__Request *req = v->req;
@@ -430,14 +405,9 @@ void review_list(coord_t *c, creq_t *r, const verb_call_t *v) {
                                   : "expected --episode P/E, --shot S and one --job ID at most");
     return;
   }
-  listing_t *l = xcalloc(1, sizeof *l);
-  l->c = c;
-  l->r = r;
   char *p[4] = {*req->name ? xstrdup(req->name) : NULL, *req->shot ? xstrdup(req->shot) : NULL,
                 *req->state ? xstrdup(req->state) : NULL,
                 req->n_ids ? xasprintf("%" PRIu64, req->ids[0] > INT64_MAX ? 0 : req->ids[0])
                            : NULL};
-  pgq_t *q = pgq_new();
-  pgq_add_prepared(q, "SQL_TAKES", SQL_TAKES, 4, p);
-  pgconn_submit(c->rdb, q, on_list, l);
+  query_document(c, r, "SQL_TAKES", SQL_TAKES, 4, p, NULL);
 }

@@ -229,35 +229,21 @@ void store_free(store_t **sp) {
   free(s);
 }
 
-/* Marks an entity dirty once: it goes on the store's list for the next batch. */
-#define MARK_DIRTY(s, e, list, n, cap)                                                         \
-  do {                                                                                         \
-    (s)->pending = true;                                                                       \
-    if (!(e)->dirty) {                                                                         \
-      (e)->dirty = true;                                                                       \
-      ARRAY_PUSH(list, n, cap, e);                                                             \
+/* store_job, store_task, store_attempt, store_worker: an entity is put on
+ * its dirty list once; the next batch writes its state then. */
+#define STORE_DIRTY(fn, type, list)                                                            \
+  void fn(coord_t *c, type *e) {                                                               \
+    store_t *s = c->store;                                                                     \
+    s->pending = true;                                                                         \
+    if (!e->dirty) {                                                                           \
+      e->dirty = true;                                                                         \
+      ARRAY_PUSH(s->list, s->n##list, s->cap##list, e);                                        \
     }                                                                                          \
-  } while (0)
-
-void store_job(coord_t *c, job_t *j) {
-  store_t *s = c->store;
-  MARK_DIRTY(s, j, s->jobs, s->njobs, s->capjobs);
-}
-
-void store_task(coord_t *c, task_t *t) {
-  store_t *s = c->store;
-  MARK_DIRTY(s, t, s->tasks, s->ntasks, s->captasks);
-}
-
-void store_attempt(coord_t *c, attempt_t *a) {
-  store_t *s = c->store;
-  MARK_DIRTY(s, a, s->attempts, s->nattempts, s->capattempts);
-}
-
-void store_worker(coord_t *c, worker_t *w) {
-  store_t *s = c->store;
-  MARK_DIRTY(s, w, s->workers, s->nworkers, s->capworkers);
-}
+  }
+STORE_DIRTY(store_job, job_t, jobs)
+STORE_DIRTY(store_task, task_t, tasks)
+STORE_DIRTY(store_attempt, attempt_t, attempts)
+STORE_DIRTY(store_worker, worker_t, workers)
 
 void store_ledger(coord_t *c, const attempt_t *a, uint64_t wall_us, const char *gpu_models,
                   int64_t gpu_rate, int64_t cpu_rate, int64_t amount) {

@@ -31,13 +31,6 @@
 #define ASSIGN_CHUNK 512 /* tasks per Assign message */
 #define MAX_LOG_CHUNK (64u << 10)
 
-static const char *const worker_names[WORKER_STATE_COUNT] = {"offline", "online", "draining",
-                                                             "lost"};
-
-const char *worker_state_name(worker_state_t s) {
-  return (unsigned)s < WORKER_STATE_COUNT ? worker_names[s] : "?";
-}
-
 static uint64_t ident_hash(const uint8_t *p, size_t n) {
   uint64_t h = 1469598103934665603ull; /* FNV-1a */
   for (size_t i = 0; i < n; i++) {
