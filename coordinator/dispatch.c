@@ -90,11 +90,7 @@ episode_t *dispatch_episode(coord_t *c, const char *project, const char *episode
   ep->key = key;
   ep->weight = 1;
   ep->budget_micros = -1;
-  if (c->nepisodes == c->capepisodes) {
-    c->capepisodes = c->capepisodes ? c->capepisodes * 2 : 16;
-    c->episodes = xreallocarray(c->episodes, c->capepisodes, sizeof *c->episodes);
-  }
-  c->episodes[c->nepisodes++] = ep;
+  ARRAY_PUSH(c->episodes, c->nepisodes, c->capepisodes, ep);
   return ep;
 }
 
@@ -447,13 +443,7 @@ typedef struct aside {
   size_t n, cap;
 } aside_t;
 
-static void aside_push(aside_t *a, void *p) {
-  if (a->n == a->cap) {
-    a->cap = a->cap ? a->cap * 2 : 16;
-    a->items = xreallocarray(a->items, a->cap, sizeof *a->items);
-  }
-  a->items[a->n++] = p;
-}
+static void aside_push(aside_t *a, void *p) { ARRAY_PUSH(a->items, a->n, a->cap, p); }
 
 /* The first job of q with a ready task some worker takes now: its task
  * and worker.  Jobs that cannot be placed go to jobs_aside. */

@@ -52,7 +52,7 @@ static int exec_ok(PGconn *conn, const char *sql, char *err, size_t errlen) {
 
 int migrate_apply(PGconn *conn, const char *dir, char *err, size_t errlen) {
   char **names = NULL;
-  size_t n = 0;
+  size_t n = 0, cap = 0;
   int applied = 0;
   DIR *d = opendir(dir);
   if (!d) {
@@ -63,8 +63,7 @@ int migrate_apply(PGconn *conn, const char *dir, char *err, size_t errlen) {
   while ((e = readdir(d)) != NULL) {
     int v;
     if (is_migration(e->d_name, &v)) {
-      names = xreallocarray(names, n + 1, sizeof *names);
-      names[n++] = xstrdup(e->d_name);
+      ARRAY_PUSH(names, n, cap, xstrdup(e->d_name));
     }
   }
   closedir(d);

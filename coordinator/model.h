@@ -264,7 +264,7 @@ struct coord {
   uint64_t farm_cpus, farm_mem_mb, farm_gpus; /* connected workers' totals */
   uint64_t farm_version;          /* changes when workers come, go or change */
   rate_t *rates;                  /* the rate card, by kind, model and start */
-  size_t nrates;
+  size_t nrates, caprates;
   uv_timer_t budget_timer;        /* running attempts keep costing */
   uint64_t next_job_id, next_task_id, next_attempt_id;
   store_t *store;

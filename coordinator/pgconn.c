@@ -43,7 +43,7 @@ struct pgconn {
   pgq_t *head, *tail; /* queued, head first; head may be in flight */
   bool in_flight;
   const char **prepared; /* statement names prepared on this connection */
-  size_t nprepared;
+  size_t nprepared, capprepared;
   pgconn_fatal_cb fatal;
   void *fatal_arg;
 };
@@ -56,10 +56,7 @@ void pgq_add(pgq_t *q, const char *sql, int nparams, char **params) {
 
 void pgq_add_prepared(pgq_t *q, const char *name, const char *sql, int nparams,
                       char **params) {
-  if (q->n == q->cap) {
-    q->cap = q->cap ? q->cap * 2 : 8;
-    q->stmts = xreallocarray(q->stmts, q->cap, sizeof *q->stmts);
-  }
+  ARRAY_RESERVE(q->stmts, q->n, q->cap, 1);
   pgstmt_t *s = &q->stmts[q->n++];
   s->name = name;
   s->sql = sql;
@@ -141,8 +138,7 @@ static void send_next(pgconn_t *c) {
           return;
         }
         q->slots[q->nslots++] = -1;
-        c->prepared = xreallocarray(c->prepared, c->nprepared + 1, sizeof *c->prepared);
-        c->prepared[c->nprepared++] = s->name;
+        ARRAY_PUSH(c->prepared, c->nprepared, c->capprepared, s->name);
         q->prepared_here[q->nprepared_here++] = s->name;
       }
       ok = PQsendQueryPrepared(c->conn, s->name, s->nparams, (const char *const *)s->params,

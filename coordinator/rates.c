@@ -80,7 +80,7 @@ int64_t rates_attempt(const coord_t *c, const attempt_t *a, int64_t t, char **mo
 
 static void add(coord_t *c, rate_kind_t kind, const char *model, int64_t micros, int64_t from,
                 const char *set_by) {
-  c->rates = xreallocarray(c->rates, c->nrates + 1, sizeof *c->rates);
+  ARRAY_RESERVE(c->rates, c->nrates, c->caprates, 1);
   rate_t *r = &c->rates[c->nrates++];
   r->kind = (uint8_t)kind;
   r->gpu_model = kind == RATE_GPU_MODEL ? xstrdup(model) : NULL;

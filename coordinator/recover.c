@@ -109,11 +109,21 @@ static int load_episodes(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   return 0;
 }
 
-/* Links waiting jobs to the unfinished jobs they run after; returns (in
- * *cancel, caller frees) the jobs whose dependency failed or was canceled
- * meanwhile, with the reason in the matching *why. */
-static int load_deps(coord_t *c, PGconn *conn, job_t ***cancel, char ***why, size_t *ncancel,
-                     char *err, size_t errlen) {
+/* A job whose dependency failed or was canceled while the coordinator was
+ * down, and why: canceled once everything is loaded. */
+typedef struct to_cancel {
+  job_t *job;
+  char *why; /* owned */
+} to_cancel_t;
+typedef struct cancels {
+  to_cancel_t *v;
+  size_t n, cap;
+} cancels_t;
+
+/* Links waiting jobs to the unfinished jobs they run after and their
+ * approval gates; adds to cx the jobs whose dependency failed or was
+ * canceled meanwhile. */
+static int load_deps(coord_t *c, PGconn *conn, cancels_t *cx, char *err, size_t errlen) {
   PGresult *g = query(conn,
                       "SELECT d.job_id, d.depends_on, EXISTS (SELECT 1 FROM takes t "
                       "  JOIN jobs j2 ON j2.id = t.job_id WHERE t.state = 'approved' "
@@ -151,12 +161,10 @@ static int load_deps(coord_t *c, PGconn *conn, job_t ***cancel, char ***why, siz
       job_add_dependent(dep, j);
       continue;
     }
-    *cancel = xreallocarray(*cancel, *ncancel + 1, sizeof **cancel);
-    *why = xreallocarray(*why, *ncancel + 1, sizeof **why);
-    (*cancel)[*ncancel] = j;
-    (*why)[(*ncancel)++] = xasprintf("dependency job %" PRIu64 " %s", dep_id,
-                                     dep ? (strcmp(st, "failed") ? "was canceled" : "failed")
-                                         : "could not be recovered");
+    char *why = xasprintf("dependency job %" PRIu64 " %s", dep_id,
+                          dep ? (strcmp(st, "failed") ? "was canceled" : "failed")
+                              : "could not be recovered");
+    ARRAY_PUSH(cx->v, cx->n, cx->cap, ((to_cancel_t){j, why}));
   }
   PQclear(r);
   return 0;
@@ -349,11 +357,13 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   }
   PQclear(r);
 
-  job_t **cancel = NULL;
-  char **why = NULL;
-  size_t ncancel = 0;
-  if (load_deps(c, conn, &cancel, &why, &ncancel, err, errlen) < 0)
+  cancels_t cx = {0};
+  if (load_deps(c, conn, &cx, err, errlen) < 0) {
+    for (size_t i = 0; i < cx.n; i++)
+      free(cx.v[i].why);
+    free(cx.v);
     goto out;
+  }
 
   /* Back into the ready index; repair tasks that claim to run without a
    * live attempt (cannot happen when both were written in one batch). */
@@ -385,14 +395,13 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
       jobs[i]->ep->over_budget = true;
   for (size_t i = 0; i < c->nepisodes; i++)
     cost_check(c, c->episodes[i]);
-  for (size_t i = 0; i < ncancel; i++) {
+  for (size_t i = 0; i < cx.n; i++) {
     char ignored[160];
-    if (job_cancel(c, cancel[i], "coordinator", why[i], ignored, sizeof ignored) == 0)
-      log_warn("job %" PRIu64 " canceled on recovery: %s", cancel[i]->id, why[i]);
-    free(why[i]);
+    if (job_cancel(c, cx.v[i].job, "coordinator", cx.v[i].why, ignored, sizeof ignored) == 0)
+      log_warn("job %" PRIu64 " canceled on recovery: %s", cx.v[i].job->id, cx.v[i].why);
+    free(cx.v[i].why);
   }
-  free(cancel);
-  free(why);
+  free(cx.v);
   log_info("recovered %zu unfinished jobs, %zu ready tasks, %zu live attempts, %zu workers; "
            "next ids: job %" PRIu64 ", task %" PRIu64 ", attempt %" PRIu64,
            njobs, ready, live, c->nworkers, c->next_job_id, c->next_task_id,
