@@ -309,6 +309,16 @@ static void retire(coord_t *c, void *arg) {
     return;
   }
   idmap_del(&c->jobs, j->id);
+  /* A job canceled while a job it runs after still runs is among that
+   * job's dependents: it must not be told when that one ends. */
+  for (size_t k = 0; k < j->ndeps; k++) {
+    job_t *dep = idmap_get(&c->jobs, j->deps[k]);
+    for (size_t i = 0; dep && i < dep->ndependents; i++)
+      if (dep->dependents[i] == j) {
+        dep->dependents[i] = dep->dependents[--dep->ndependents];
+        break;
+      }
+  }
   dispatch_forget_job(c, j);
   review_forget_job(c, j);
   job_free(j);

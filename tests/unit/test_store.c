@@ -538,6 +538,36 @@ static void scenario(void) {
                            "WHERE e.name = 'e1'"),
             2);
   check_rows();
+
+  /* Phase 6: a waiting job canceled while the job it runs after still
+   * runs leaves memory once that is durable; the other job succeeding
+   * later must not reach it (it is no longer among its dependents). */
+  while (w->live) /* room on the worker */
+    result(w, w->live, ATTEMPT_SUCCEEDED, 0, "");
+  CHECK(pgtest_flush(c, &loop));
+  free_msgs(msgs, recv_msgs(msgs, 16, 200));
+  job_t *first = submit("{\"project\":\"hod\",\"episode\":\"s02e03\",\"jobs\":["
+                        "{\"name\":\"first\",\"command\":[\"true\"]},"
+                        "{\"name\":\"then\",\"command\":[\"true\"],\"after\":[\"first\"]}]}");
+  job_t *then = idmap_get(&c->jobs, first->id + 1);
+  uint64_t then_id = then->id;
+  CHECK_INT(then->state, JOB_WAITING);
+  CHECK_INT(first->ndependents, 1);
+  char err[160];
+  CHECK_INT(job_cancel(c, then, "alice", "not needed", err, sizeof err), 0);
+  CHECK_INT(then->state, JOB_CANCELED);
+  CHECK(pgtest_flush(c, &loop));
+  CHECK(idmap_get(&c->jobs, then_id) == NULL);
+  CHECK_INT(first->ndependents, 0);
+  dispatch_run(c);
+  attempt_t *fa = first->tasks[0].live;
+  CHECK(fa != NULL);
+  if (fa)
+    result(w, fa, ATTEMPT_SUCCEEDED, 0, "");
+  CHECK_INT(first->state, JOB_SUCCEEDED);
+  CHECK(pgtest_flush(c, &loop));
+  CHECK_STR(pgtest_value(db, "SELECT state FROM jobs WHERE id = %" PRIu64, then_id), "canceled");
+  free_msgs(msgs, recv_msgs(msgs, 16, 200));
 }
 
 int main(void) {
