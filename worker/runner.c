@@ -526,9 +526,8 @@ static void env_set(env_list_t *e, const char *name, const char *value) {
 }
 
 static void env_free(env_list_t *e) {
-  for (size_t i = 0; i < e->n; i++)
-    free(e->v[i]);
-  free(e->v);
+  util_strv_free(&e->v, &e->n);
+  e->cap = 0;
 }
 
 static void build_env(const runner_t *r, const Clapper__Task *t, env_list_t *e) {
