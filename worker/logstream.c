@@ -166,9 +166,7 @@ static int pass(logstream_t *ls, bool ended_only, bool whole) {
   Clapper__Logs body = CLAPPER__LOGS__INIT;
   body.n_chunks = ls->n_chunks;
   body.chunks = ptrs;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_LOGS;
-  env.logs = &body;
+  envelope_t env = CODEC_ENVELOPE(LOGS, logs, &body);
   int rc = ls->send(ls->arg, &env);
   free(ptrs);
   ls->n_chunks = 0;

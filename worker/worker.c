@@ -101,9 +101,7 @@ static void send_results(node_t *w, Clapper__Result *const *rs, size_t n) {
     Clapper__Results body = CLAPPER__RESULTS__INIT;
     body.n_results = k - i;
     body.results = (Clapper__Result **)&rs[i];
-    envelope_t env = CLAPPER__ENVELOPE__INIT;
-    env.body_case = CLAPPER__ENVELOPE__BODY_RESULTS;
-    env.results = &body;
+    envelope_t env = CODEC_ENVELOPE(RESULTS, results, &body);
     if (send_body(w, &env) < 0)
       return; /* the journal keeps them; retransmission or Hello sends them */
     i = k;
@@ -155,9 +153,7 @@ static int on_link_hello(void *arg) {
   h.n_results = k;
   h.results = (Clapper__Result **)pending;
   h.draining = w->state != NODE_RUNNING;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_HELLO;
-  env.hello = &h;
+  envelope_t env = CODEC_ENVELOPE(HELLO, hello, &h);
   int rc = send_body(w, &env);
   if (rc == 0)
     log_info("Hello sent: %zu running, %zu unacknowledged results", h.n_running, k);
@@ -174,9 +170,7 @@ static void on_link_heartbeat(void *arg) {
   hb.n_running = runner_running_ids(w->runner, &running);
   hb.running = running;
   hb.draining = w->state != NODE_RUNNING;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_HEARTBEAT;
-  env.heartbeat = &hb;
+  envelope_t env = CODEC_ENVELOPE(HEARTBEAT, heartbeat, &hb);
   if (send_body(w, &env) < 0)
     log_debug("heartbeat dropped");
   free(running);
@@ -198,9 +192,7 @@ static void on_link_retransmit(void *arg) {
 static void send_drain(node_t *w) {
   Clapper__Drain d = CLAPPER__DRAIN__INIT;
   d.on = 1;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_DRAIN;
-  env.drain = &d;
+  envelope_t env = CODEC_ENVELOPE(DRAIN, drain, &d);
   if (send_body(w, &env) < 0)
     log_warn("Drain not sent now; heartbeats and Hello carry draining=true");
 }
@@ -292,9 +284,7 @@ static void flush_started(node_t *w) {
     ptrs[i] = &w->started[i];
   body.n_attempts = w->n_started;
   body.attempts = ptrs;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_STARTED;
-  env.started = &body;
+  envelope_t env = CODEC_ENVELOPE(STARTED, started, &body);
   if (send_body(w, &env) < 0)
     log_debug("Started not sent; heartbeats report the running attempts");
   free(ptrs);
