@@ -87,7 +87,7 @@ struct runner {
   const gpu_set_t *gpus;
   runner_finished_cb finished;
   void *arg;
-  run_t *runs;   /* every allocated run */
+  run_t *runs; /* every allocated run */
   size_t n_alloc;
   size_t n_live; /* runs before PHASE_DONE */
   bool closing;
