@@ -180,10 +180,7 @@ int frames_parse(const char *spec, frame_set_t *out, char *err, size_t errlen) {
                        qcut(len));
       goto fail;
     }
-    if (n == cap) {
-      cap = cap ? cap * 2 : 8;
-      items = xreallocarray(items, cap, sizeof *items);
-    }
+    ARRAY_RESERVE(items, n, cap, 1);
     if (parse_item(is, (size_t)(ie - is), &items[n], err, errlen) < 0)
       goto fail;
     n++;

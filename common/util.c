@@ -120,13 +120,8 @@ int util_fail_line(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 void sbuf_reserve(sbuf_t *sb, size_t extra) {
-  if (sb->len + extra + 1 <= sb->cap)
-    return;
-  size_t cap = sb->cap ? sb->cap : 64;
-  while (cap < sb->len + extra + 1)
-    cap *= 2;
-  sb->buf = xrealloc(sb->buf, cap);
-  sb->cap = cap;
+  if (sb->len + extra + 1 > sb->cap) /* + 1: the terminating NUL */
+    sb->buf = util_grow(sb->buf, sb->len + extra + 1, &sb->cap, 1);
 }
 
 void sbuf_append(sbuf_t *sb, const char *data, size_t len) {

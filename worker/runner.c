@@ -517,10 +517,7 @@ static void env_set(env_list_t *e, const char *name, const char *value) {
       i--;
     }
   }
-  if (e->n + 2 > e->cap) {
-    e->cap = e->cap ? e->cap * 2 : 64;
-    e->v = xreallocarray(e->v, e->cap, sizeof *e->v);
-  }
+  ARRAY_RESERVE(e->v, e->n, e->cap, 2); /* the entry and the terminating NULL */
   e->v[e->n++] = xasprintf("%s=%s", name, value);
   e->v[e->n] = NULL;
 }
@@ -531,8 +528,8 @@ static void env_free(env_list_t *e) {
 }
 
 static void build_env(const runner_t *r, const Clapper__Task *t, env_list_t *e) {
-  e->cap = 64;
-  e->v = xcalloc(e->cap, sizeof *e->v);
+  ARRAY_RESERVE(e->v, e->n, e->cap, 64); /* room for a usual environment */
+  e->v[e->n] = NULL;                     /* NULL-terminated even when empty */
   for (char **p = environ; p && *p; p++) {
     const char *eq = strchr(*p, '=');
     if (!eq || eq == *p)

@@ -330,11 +330,7 @@ static void schedule_flush(node_t *w) {
 }
 
 static void add_done(node_t *w, Clapper__Result *r) {
-  if (w->n_done == w->cap_done) {
-    w->cap_done = w->cap_done ? w->cap_done * 2 : 16;
-    w->done = xreallocarray(w->done, w->cap_done, sizeof *w->done);
-  }
-  w->done[w->n_done++] = r;
+  ARRAY_PUSH(w->done, w->n_done, w->cap_done, r);
   schedule_flush(w);
 }
 
@@ -380,10 +376,7 @@ static void handle_task(node_t *w, const Clapper__Task *t) {
     add_done(w, runner_result_unstarted(t->attempt_id, CLAPPER__OUTCOME__OUTCOME_FAILED, err));
     return;
   }
-  if (w->n_started == w->cap_started) {
-    w->cap_started = w->cap_started ? w->cap_started * 2 : 16;
-    w->started = xreallocarray(w->started, w->cap_started, sizeof *w->started);
-  }
+  ARRAY_RESERVE(w->started, w->n_started, w->cap_started, 1);
   Clapper__StartedAttempt *s = &w->started[w->n_started++];
   clapper__started_attempt__init(s);
   s->attempt_id = t->attempt_id;
