@@ -1,25 +1,32 @@
 # clapper: a thin layer over CMake.
-#   make demo   install what is missing, build, run a sample episode on a local farm
-#   make test   install what is missing, build with ASan+UBSan, run the whole suite
+#   make        build (release, no tests) into $(BUILD)/release; installs nothing
+#   make deps   install the missing Debian packages (DEPS=build, the default, test or demo)
+#   make demo   make deps DEPS=demo, build, run a sample episode on a local farm
+#   make test   make deps DEPS=test, build with ASan+UBSan and -Werror, run the whole suite
 #   make bench  build optimised and run clapper-bench (N=100000) on a private PostgreSQL
+#   make install, make clean
 BUILD ?= build
 JOBS ?= $(shell nproc)
+DEPS ?= build
 
 .PHONY: all deps test demo bench install clean
 
 all:
-	@./scripts/install-deps build
 	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DCLAPPER_TESTS=OFF
 	cmake --build $(BUILD)/release -j$(JOBS)
 
+deps:
+	@./scripts/install-deps $(DEPS)
+
 test:
-	@./scripts/install-deps test
-	cmake -S . -B $(BUILD)/test -DCLAPPER_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	@$(MAKE) --no-print-directory deps DEPS=test
+	cmake -S . -B $(BUILD)/test -DCLAPPER_SANITIZE=ON -DCLAPPER_WERROR=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(BUILD)/test -j$(JOBS)
 	ctest --test-dir $(BUILD)/test --output-on-failure -j$(JOBS)
 
-demo: all
-	@./scripts/install-deps demo
+demo:
+	@$(MAKE) --no-print-directory deps DEPS=demo
+	@$(MAKE) --no-print-directory all
 	./deploy/demo.sh $(BUILD)/release
 
 bench: all

@@ -86,9 +86,7 @@ static void hello(sim_worker_t *w) {
   h.hostname = "bench";
   h.cpus = (uint32_t)slots;
   h.memory_mb = 1 << 20;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_HELLO;
-  env.hello = &h;
+  envelope_t env = CODEC_ENVELOPE(HELLO, hello, &h);
   send_or_die(w->sock, &env);
 }
 
@@ -179,9 +177,7 @@ int main(int argc, char **argv) {
   for (;;) {
     Clapper__Request rq = CLAPPER__REQUEST__INIT;
     rq.verb = CLAPPER__VERB__VERB_PING;
-    envelope_t env = CLAPPER__ENVELOPE__INIT;
-    env.body_case = CLAPPER__ENVELOPE__BODY_REQUEST;
-    env.request = &rq;
+    envelope_t env = CODEC_ENVELOPE(REQUEST, request, &rq);
     send_or_die(client, &env);
     zmq_pollitem_t it = {client, 0, ZMQ_POLLIN, 0};
     if (zmq_poll(&it, 1, 500) > 0) {
@@ -228,9 +224,7 @@ int main(int argc, char **argv) {
       rq.verb = CLAPPER__VERB__VERB_SUBMIT;
       rq.body.data = (uint8_t *)file;
       rq.body.len = strlen(file);
-      envelope_t env = CLAPPER__ENVELOPE__INIT;
-      env.body_case = CLAPPER__ENVELOPE__BODY_REQUEST;
-      env.request = &rq;
+      envelope_t env = CODEC_ENVELOPE(REQUEST, request, &rq);
       if (!start)
         start = util_mono_us();
       submit_at[submitted] = util_mono_us();
@@ -246,9 +240,7 @@ int main(int argc, char **argv) {
       last_hb = now;
       for (long long i = 0; i < nworkers; i++) {
         Clapper__Heartbeat hb = CLAPPER__HEARTBEAT__INIT;
-        envelope_t env = CLAPPER__ENVELOPE__INIT;
-        env.body_case = CLAPPER__ENVELOPE__BODY_HEARTBEAT;
-        env.heartbeat = &hb;
+        envelope_t env = CODEC_ENVELOPE(HEARTBEAT, heartbeat, &hb);
         send_or_die(ws[i].sock, &env);
       }
     }
@@ -303,9 +295,7 @@ int main(int argc, char **argv) {
           Clapper__Results rs = CLAPPER__RESULTS__INIT;
           rs.n_results = as->n_tasks;
           rs.results = rptr;
-          envelope_t out = CLAPPER__ENVELOPE__INIT;
-          out.body_case = CLAPPER__ENVELOPE__BODY_RESULTS;
-          out.results = &rs;
+          envelope_t out = CODEC_ENVELOPE(RESULTS, results, &rs);
           send_or_die(w->sock, &out);
           break;
         }

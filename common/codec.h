@@ -27,6 +27,15 @@
 
 typedef Clapper__Envelope envelope_t;
 
+/* An envelope to send, holding body (borrowed) as its CASE body; CASE and
+ * member are the body's names as protobuf-c spells them:
+ *   envelope_t env = CODEC_ENVELOPE(LOGS, logs, &body);
+ * codec_pack and codec_send set the version. */
+#define CODEC_ENVELOPE(CASE, member, body)                                                         \
+  ((envelope_t){.base = PROTOBUF_C_MESSAGE_INIT(&clapper__envelope__descriptor),                   \
+                .body_case = CLAPPER__ENVELOPE__BODY_##CASE,                                       \
+                .member = (body)})
+
 /* Unpacks len bytes.  Refuses an empty message, one larger than max (before
  * unpacking), malformed bytes, another protocol version and an envelope
  * without a body.  Returns the envelope (release with codec_free) or NULL

@@ -10,13 +10,7 @@
 
 enum { SRC_DEFAULT, SRC_FILE, SRC_ENV, SRC_ARGV };
 
-static void list_clear(cfg_list_t *l) {
-  for (size_t i = 0; i < l->n; i++)
-    free(l->items[i]);
-  free(l->items);
-  l->items = NULL;
-  l->n = 0;
-}
+static void list_clear(cfg_list_t *l) { util_strv_free(&l->items, &l->n); }
 
 static void list_add(cfg_list_t *l, const char *v) {
   l->items = xreallocarray(l->items, l->n + 1, sizeof *l->items);

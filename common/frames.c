@@ -54,53 +54,53 @@ static void item_text(const frame_item_t *it, char *buf, size_t len) {
              (long long)it->step);
 }
 
-/* Parses one item (s, n bytes, already trimmed) into *it. */
+/* Reads one number of the item s (n bytes) at *p, as number() does.  When
+ * it exceeds FRAMES_MAX, puts "WHAT N is larger than FRAMES_MAX" in err,
+ * naming the item too when in_item, and returns -2. */
+static int item_number(const char **p, const char *end, int64_t *out, const char *what,
+                       bool in_item, const char *s, size_t n, char *err, size_t errlen) {
+  const char *num = *p;
+  int rc = number(p, end, out);
+  if (rc != -2)
+    return rc;
+  size_t len = (size_t)(*p - num);
+  if (in_item)
+    util_fail_line(err, errlen, "%s %.*s%s in '%.*s%s' is larger than %lld", what, qlen(len), num,
+                   qcut(len), qlen(n), s, qcut(n), FRAMES_MAX);
+  else
+    util_fail_line(err, errlen, "%s %.*s%s is larger than %lld", what, qlen(len), num, qcut(len),
+                   FRAMES_MAX);
+  return -2;
+}
+
+/* Parses one item (s, n bytes, already trimmed) into *it: A, A-B or A-BxSTEP. */
 static int parse_item(const char *s, size_t n, frame_item_t *it, char *err, size_t errlen) {
   const char *p = s, *end = s + n;
-  const char *num0 = p;
   int64_t a = 0, b = 0, step = 1;
-  int rc = number(&p, end, &a);
-  if (rc == -2)
-    return util_fail_line(err, errlen, "frame %.*s%s is larger than %lld", qlen((size_t)(p - num0)),
-                          num0, qcut((size_t)(p - num0)), FRAMES_MAX);
-  if (rc < 0)
-    goto syntax;
+  int rc = item_number(&p, end, &a, "frame", false, s, n, err, errlen);
   b = a;
-  if (p < end && *p == '-') {
+  if (rc == 0 && p < end && *p == '-') {
     p++;
-    const char *num1 = p;
-    rc = number(&p, end, &b);
-    if (rc == -2)
-      return util_fail_line(err, errlen, "frame %.*s%s is larger than %lld",
-                            qlen((size_t)(p - num1)), num1, qcut((size_t)(p - num1)), FRAMES_MAX);
-    if (rc < 0)
-      goto syntax;
-    if (p < end && *p == 'x') {
+    rc = item_number(&p, end, &b, "frame", false, s, n, err, errlen);
+    if (rc == 0 && p < end && *p == 'x') {
       p++;
-      const char *num2 = p;
-      rc = number(&p, end, &step);
-      if (rc == -2)
-        return util_fail_line(err, errlen, "step %.*s%s in '%.*s%s' is larger than %lld",
-                              qlen((size_t)(p - num2)), num2, qcut((size_t)(p - num2)), qlen(n), s,
-                              qcut(n), FRAMES_MAX);
-      if (rc < 0)
-        goto syntax;
-      if (step < 1)
+      rc = item_number(&p, end, &step, "step", true, s, n, err, errlen);
+      if (rc == 0 && step < 1)
         return util_fail_line(err, errlen, "step in '%.*s%s' must be at least 1", qlen(n), s,
                               qcut(n));
     }
   }
-  if (p != end)
-    goto syntax;
+  if (rc == -2)
+    return -1;
+  if (rc < 0 || p != end)
+    return util_fail_line(err, errlen, "'%.*s%s' is not a frame range " EXPECTED, qlen(n), s,
+                          qcut(n));
   if (a > b)
     return util_fail_line(err, errlen, "range %lld-%lld is reversed", (long long)a, (long long)b);
   it->start = a;
   it->end = a + (b - a) / step * step;
   it->step = step;
   return 0;
-syntax:
-  return util_fail_line(err, errlen, "'%.*s%s' is not a frame range " EXPECTED, qlen(n), s,
-                        qcut(n));
 }
 
 static int cmp_start(const void *x, const void *y) {
@@ -180,10 +180,7 @@ int frames_parse(const char *spec, frame_set_t *out, char *err, size_t errlen) {
                        qcut(len));
       goto fail;
     }
-    if (n == cap) {
-      cap = cap ? cap * 2 : 8;
-      items = xreallocarray(items, cap, sizeof *items);
-    }
+    ARRAY_RESERVE(items, n, cap, 1);
     if (parse_item(is, (size_t)(ie - is), &items[n], err, errlen) < 0)
       goto fail;
     n++;

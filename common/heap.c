@@ -51,10 +51,7 @@ static void sift_down(heap_t *h, size_t i) {
 }
 
 void heap_push(heap_t *h, void *e) {
-  if (h->len == h->cap) {
-    h->cap = h->cap ? h->cap * 2 : 64;
-    h->items = xreallocarray(h->items, h->cap, sizeof *h->items);
-  }
+  ARRAY_RESERVE(h->items, h->len, h->cap, 1);
   place(h, h->len++, e);
   sift_up(h, h->len - 1);
 }

@@ -83,6 +83,14 @@ char *xasprintf(const char *fmt, ...) {
   return out;
 }
 
+void util_strv_free(char ***v, size_t *n) {
+  for (size_t i = 0; i < *n; i++)
+    free((*v)[i]);
+  free(*v);
+  *v = NULL;
+  *n = 0;
+}
+
 int util_fail(char *err, size_t errlen, const char *fmt, ...) {
   if (err && errlen) {
     va_list ap;
@@ -112,13 +120,8 @@ int util_fail_line(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 void sbuf_reserve(sbuf_t *sb, size_t extra) {
-  if (sb->len + extra + 1 <= sb->cap)
-    return;
-  size_t cap = sb->cap ? sb->cap : 64;
-  while (cap < sb->len + extra + 1)
-    cap *= 2;
-  sb->buf = xrealloc(sb->buf, cap);
-  sb->cap = cap;
+  if (sb->len + extra + 1 > sb->cap) /* + 1: the terminating NUL */
+    sb->buf = util_grow(sb->buf, sb->len + extra + 1, &sb->cap, 1);
 }
 
 void sbuf_append(sbuf_t *sb, const char *data, size_t len) {
@@ -239,12 +242,9 @@ char *util_read_fd(int fd, size_t max, size_t *len) {
   sbuf_t sb = {0};
   char chunk[65536];
   for (;;) {
-    ssize_t n = read(fd, chunk, sizeof chunk);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
+    ssize_t n = util_read(fd, chunk, sizeof chunk);
+    if (n < 0)
       goto fail;
-    }
     if (n == 0)
       break;
     if (sb.len + (size_t)n > max) {
@@ -316,6 +316,14 @@ int util_mkdir_p(const char *dir, unsigned mode) {
     return -1;
   }
   return 0;
+}
+
+ssize_t util_read(int fd, void *buf, size_t len) {
+  ssize_t n;
+  do
+    n = read(fd, buf, len);
+  while (n < 0 && errno == EINTR);
+  return n;
 }
 
 int util_write_all(int fd, const void *buf, size_t len) {

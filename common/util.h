@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MUSTCHECK __attribute__((warn_unused_result))
@@ -24,6 +25,9 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* xasprintf: a newly allocated formatted string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Frees the *n strings of *v and the array itself, and sets *v to NULL and
+ * *n to 0 (an array of owned strings: char **v; size_t n). */
+void util_strv_free(char ***v, size_t *n);
 
 /* Growable arrays: an element pointer with a count and a capacity,
  *   worker_t **workers; size_t nworkers, capworkers;
@@ -107,6 +111,10 @@ char *util_exe_dir(void);
 
 /* Creates dir and its parents with the given mode; 0 or -1 with errno. */
 int util_mkdir_p(const char *dir, unsigned mode) MUSTCHECK;
+
+/* read(2) retried on EINTR: the number of bytes read (0 at end of file),
+ * or -1 with errno set. */
+ssize_t util_read(int fd, void *buf, size_t len) MUSTCHECK;
 
 /* Writes len bytes to fd, retrying on EINTR and short writes; 0 or -1. */
 int util_write_all(int fd, const void *buf, size_t len) MUSTCHECK;

@@ -49,6 +49,16 @@ const gpu_info_t *gpu_find(const gpu_set_t *s, uint32_t index) {
   return NULL;
 }
 
+/* Shuts NVML down when inited, unloads it and releases nv. */
+static void nvml_free(gpu_nvml_t *nv, bool inited) {
+  if (inited)
+    nv->shutdown();
+  if (nv->lib)
+    dlclose(nv->lib);
+  free(nv->devices);
+  free(nv);
+}
+
 void gpu_set_free(gpu_set_t **sp) {
   gpu_set_t *s = *sp;
   if (!s)
@@ -59,12 +69,8 @@ void gpu_set_free(gpu_set_t **sp) {
     free(s->gpus[i].model);
   }
   free(s->gpus);
-  if (s->nvml) {
-    s->nvml->shutdown();
-    dlclose(s->nvml->lib);
-    free(s->nvml->devices);
-    free(s->nvml);
-  }
+  if (s->nvml)
+    nvml_free(s->nvml, true);
   free(s);
 }
 
@@ -135,20 +141,8 @@ gpu_set_t *gpu_discover(void) {
   }
   s->nvml = nv;
   return s;
-fail:
-  if (inited)
-    nv->shutdown();
-  if (nv->lib)
-    dlclose(nv->lib);
-  free(nv->devices);
-  free(nv);
-  for (size_t i = 0; i < s->n; i++) {
-    free(s->gpus[i].uuid);
-    free(s->gpus[i].model);
-  }
-  free(s->gpus);
-  s->gpus = NULL;
-  s->n = 0;
+fail: /* before any GPU was added: s is still empty */
+  nvml_free(nv, inited);
   return s;
 }
 

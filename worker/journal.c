@@ -87,11 +87,7 @@ static ssize_t find_pending(const journal_t *j, uint64_t id) {
 }
 
 static void pending_add(journal_t *j, Clapper__Result *r) {
-  if (j->n == j->cap) {
-    j->cap = j->cap ? j->cap * 2 : 16;
-    j->pending = xreallocarray(j->pending, j->cap, sizeof *j->pending);
-  }
-  j->pending[j->n++] = r;
+  ARRAY_PUSH(j->pending, j->n, j->cap, r);
   j->live += JOURNAL_HEADER + clapper__result__get_packed_size(r);
 }
 

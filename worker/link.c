@@ -303,9 +303,7 @@ bool link_welcomed(const link_t *l) { return l->state == LINK_READY; }
 static void on_closed(uv_handle_t *h) {
   link_t *l = h->data;
   if (--l->open_handles == 0) {
-    for (size_t i = 0; i < l->n_endpoints; i++)
-      free(l->endpoints[i]);
-    free(l->endpoints);
+    util_strv_free(&l->endpoints, &l->n_endpoints);
     free(l->key);
     free(l->server_key);
     free(l);

@@ -83,10 +83,7 @@ static void stream_release(stream_t *st) {
 /* ---------------------------------------------------------------- passes */
 
 static void add_chunk(logstream_t *ls, uint64_t id, uint64_t offset, uint8_t *data, size_t len) {
-  if (ls->n_chunks == ls->cap_chunks) {
-    ls->cap_chunks = ls->cap_chunks ? ls->cap_chunks * 2 : 32;
-    ls->chunks = xreallocarray(ls->chunks, ls->cap_chunks, sizeof *ls->chunks);
-  }
+  ARRAY_RESERVE(ls->chunks, ls->n_chunks, ls->cap_chunks, 1);
   Clapper__LogChunk *c = &ls->chunks[ls->n_chunks++];
   clapper__log_chunk__init(c);
   c->attempt_id = id;
@@ -166,9 +163,7 @@ static int pass(logstream_t *ls, bool ended_only, bool whole) {
   Clapper__Logs body = CLAPPER__LOGS__INIT;
   body.n_chunks = ls->n_chunks;
   body.chunks = ptrs;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_LOGS;
-  env.logs = &body;
+  envelope_t env = CODEC_ENVELOPE(LOGS, logs, &body);
   int rc = ls->send(ls->arg, &env);
   free(ptrs);
   ls->n_chunks = 0;
@@ -243,10 +238,7 @@ int logstream_add(logstream_t *ls, uint64_t attempt_id, const char *path) {
     errno = saved;
     return -1;
   }
-  if (ls->n == ls->cap) {
-    ls->cap = ls->cap ? ls->cap * 2 : 16;
-    ls->s = xreallocarray(ls->s, ls->cap, sizeof *ls->s);
-  }
+  ARRAY_RESERVE(ls->s, ls->n, ls->cap, 1);
   stream_t *st = &ls->s[ls->n++];
   memset(st, 0, sizeof *st);
   st->id = attempt_id;

@@ -227,13 +227,6 @@ void options_free(options_t *o) {
   cfg_opt_t t[TABLE_MAX];
   size_t n = table(o, t);
   config_free(t, n);
-  for (size_t i = 0; i < o->n_endpoints; i++)
-    free(o->endpoints[i]);
-  free(o->endpoints);
-  for (size_t i = 0; i < o->n_tags; i++)
-    free(o->tags[i]);
-  free(o->tags);
-  o->endpoints = NULL;
-  o->tags = NULL;
-  o->n_endpoints = o->n_tags = 0;
+  util_strv_free(&o->endpoints, &o->n_endpoints);
+  util_strv_free(&o->tags, &o->n_tags);
 }

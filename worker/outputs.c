@@ -23,12 +23,9 @@ int outputs_sha256_file(const char *path, char hex[OUTPUTS_SHA256_HEX], uint64_t
   crypto_hash_sha256_init(&st);
   uint64_t total = 0;
   for (;;) {
-    ssize_t n = read(fd, buf, BLOCK);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
+    ssize_t n = util_read(fd, buf, BLOCK);
+    if (n < 0)
       goto fail;
-    }
     if (n == 0)
       break;
     crypto_hash_sha256_update(&st, buf, (unsigned long long)n);

@@ -19,15 +19,15 @@
 
 extern char **environ;
 
-/* The life of one attempt; attempt_set_phase performs every transition. */
-typedef enum attempt_phase {
+/* The life of a run; run_set_phase performs every transition. */
+typedef enum run_phase {
   PHASE_RUNNING = 0, /* process alive, nobody asked it to stop */
   PHASE_STOPPING,    /* SIGTERM sent (timeout or cancel); grace timer running */
   PHASE_KILLED,      /* SIGKILL sent to the group */
   PHASE_CHECKING,    /* process exited; outputs being checked on the thread pool */
   PHASE_DONE,        /* result delivered or dropped; handles closing */
   PHASE_COUNT
-} attempt_phase_t;
+} run_phase_t;
 
 static const char *const phase_names[PHASE_COUNT] = {"running", "stopping", "killed",
                                                      "checking", "done"};
@@ -41,10 +41,13 @@ static const bool phase_allowed[PHASE_COUNT][PHASE_COUNT] = {
     [PHASE_DONE] = {0},
 };
 
-typedef struct attempt {
-  struct attempt *prev, *next; /* on runner.attempts */
+/* A run: one attempt as this runner executes it, from its spawn until its
+ * result is delivered and its handles are closed.  (The coordinator's
+ * attempt_t is its record of the same attempt.) */
+typedef struct run {
+  struct run *prev, *next; /* on runner.runs */
   runner_t *r;
-  attempt_phase_t phase;
+  run_phase_t phase;
   uint64_t id;
   uint32_t timeout_s;
   uint32_t *gpus;
@@ -74,7 +77,7 @@ typedef struct attempt {
   shim_report_t report;
   bool energy_ok;
   uint64_t energy_start, energy_end;
-} attempt_t;
+} run_t;
 
 struct runner {
   uv_loop_t *loop;
@@ -84,13 +87,13 @@ struct runner {
   const gpu_set_t *gpus;
   runner_finished_cb finished;
   void *arg;
-  attempt_t *attempts; /* every allocated attempt */
+  run_t *runs; /* every allocated run */
   size_t n_alloc;
-  size_t n_live; /* attempts before PHASE_DONE */
+  size_t n_live; /* runs before PHASE_DONE */
   bool closing;
 };
 
-static void attempt_set_phase(attempt_t *a, attempt_phase_t to) {
+static void run_set_phase(run_t *a, run_phase_t to) {
   if (!phase_allowed[a->phase][to]) {
     log_error("attempt %llu: refused transition %s -> %s", (unsigned long long)a->id,
               phase_names[a->phase], phase_names[to]);
@@ -103,7 +106,7 @@ static void attempt_set_phase(attempt_t *a, attempt_phase_t to) {
   a->phase = to;
 }
 
-static bool phase_live(attempt_phase_t p) { return p != PHASE_DONE; }
+static bool phase_live(run_phase_t p) { return p != PHASE_DONE; }
 
 runner_t *runner_new(uv_loop_t *loop, const runner_config_t *cfg, char *err, size_t errlen) {
   if (sodium_init() < 0) {
@@ -137,8 +140,8 @@ static void runner_free(runner_t *r) {
   free(r);
 }
 
-static attempt_t *find(const runner_t *r, uint64_t id) {
-  for (attempt_t *a = r->attempts; a; a = a->next)
+static run_t *find(const runner_t *r, uint64_t id) {
+  for (run_t *a = r->runs; a; a = a->next)
     if (a->id == id)
       return a;
   return NULL;
@@ -149,7 +152,7 @@ char *runner_log_path(const runner_t *r, uint64_t attempt_id) {
 }
 
 bool runner_has(const runner_t *r, uint64_t attempt_id) {
-  attempt_t *a = find(r, attempt_id);
+  run_t *a = find(r, attempt_id);
   return a && phase_live(a->phase);
 }
 
@@ -161,19 +164,19 @@ size_t runner_running_ids(const runner_t *r, uint64_t **ids) {
     return 0;
   uint64_t *v = xcalloc(r->n_live, sizeof *v);
   size_t n = 0;
-  for (attempt_t *a = r->attempts; a; a = a->next)
+  for (run_t *a = r->runs; a; a = a->next)
     if (phase_live(a->phase) && n < r->n_live)
       v[n++] = a->id;
   *ids = v;
   return n;
 }
 
-static void attempt_free(attempt_t *a) {
+static void run_free(run_t *a) {
   runner_t *r = a->r;
   if (a->prev)
     a->prev->next = a->next;
   else
-    r->attempts = a->next;
+    r->runs = a->next;
   if (a->next)
     a->next->prev = a->prev;
   r->n_alloc--;
@@ -194,24 +197,24 @@ static void attempt_free(attempt_t *a) {
     runner_free(r);
 }
 
-static void maybe_free(attempt_t *a) {
+static void maybe_free(run_t *a) {
   if (a->open_handles == 0 && !a->work_queued)
-    attempt_free(a);
+    run_free(a);
 }
 
 static void on_handle_closed(uv_handle_t *h) {
-  attempt_t *a = h->data;
+  run_t *a = h->data;
   a->open_handles--;
   maybe_free(a);
 }
 
-static void close_handles(attempt_t *a) {
+static void close_handles(run_t *a) {
   uv_close((uv_handle_t *)&a->proc, on_handle_closed);
   uv_close((uv_handle_t *)&a->timeout, on_handle_closed);
   uv_close((uv_handle_t *)&a->grace, on_handle_closed);
 }
 
-static void group_kill(attempt_t *a, int sig) {
+static void group_kill(run_t *a, int sig) {
   if (a->pid > 0 && kill(-a->pid, sig) < 0 && errno != ESRCH)
     log_warn("attempt %llu: kill(-%d, %d): %s", (unsigned long long)a->id, (int)a->pid, sig,
              strerror(errno));
@@ -256,7 +259,7 @@ static void utf8_trim_tail(char *s) {
 }
 
 /* Builds the owned Result of a finished attempt. */
-static Clapper__Result *build_result(const attempt_t *a) {
+static Clapper__Result *build_result(const run_t *a) {
   Clapper__Result tmp = CLAPPER__RESULT__INIT;
   char error[1024] = "";
   tmp.attempt_id = a->id;
@@ -351,7 +354,7 @@ static Clapper__Result *build_result(const attempt_t *a) {
 
 /* Thread pool: hash outputs and read the energy counters. */
 static void check_work(uv_work_t *req) {
-  attempt_t *a = req->data;
+  run_t *a = req->data;
   if (a->check_outputs)
     outputs_check(a->outputs, a->n_outputs);
   if (a->energy_ok) {
@@ -361,16 +364,16 @@ static void check_work(uv_work_t *req) {
   }
 }
 
-/* Loop: deliver the result, then close the handles; the attempt is freed
+/* Loop: deliver the result, then close the handles; the run is freed
  * by the last close callback. */
 static void check_done(uv_work_t *req, int status) {
-  attempt_t *a = req->data;
+  run_t *a = req->data;
   runner_t *r = a->r;
   a->work_queued = false;
   if (status < 0) /* canceled: nothing was checked */
     a->check_outputs = false;
   Clapper__Result *res = r->closing ? NULL : build_result(a);
-  attempt_set_phase(a, PHASE_DONE);
+  run_set_phase(a, PHASE_DONE);
   if (res) {
     if (res->outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED)
       log_info("attempt %llu: succeeded", (unsigned long long)a->id);
@@ -382,7 +385,7 @@ static void check_done(uv_work_t *req, int status) {
 }
 
 static void on_process_exit(uv_process_t *p, int64_t exit_status, int term_signal) {
-  attempt_t *a = p->data;
+  run_t *a = p->data;
   runner_t *r = a->r;
   a->ended_wall = util_wall_us();
   a->ended_hr = uv_hrtime();
@@ -397,7 +400,7 @@ static void on_process_exit(uv_process_t *p, int64_t exit_status, int term_signa
   group_kill(a, SIGKILL);
   uv_timer_stop(&a->timeout);
   uv_timer_stop(&a->grace);
-  attempt_set_phase(a, PHASE_CHECKING);
+  run_set_phase(a, PHASE_CHECKING);
   a->check_outputs = !a->kill_outcome && a->have_report && !a->report.exec_errno &&
                      a->report.exit_code == 0 && a->report.term_signal == 0;
   if (r->closing) {
@@ -417,21 +420,21 @@ static void on_process_exit(uv_process_t *p, int64_t exit_status, int term_signa
 /* ---------------------------------------------------------------- stopping */
 
 static void on_grace(uv_timer_t *t) {
-  attempt_t *a = t->data;
+  run_t *a = t->data;
   if (a->phase != PHASE_STOPPING)
     return;
-  attempt_set_phase(a, PHASE_KILLED);
+  run_set_phase(a, PHASE_KILLED);
   group_kill(a, SIGKILL);
 }
 
 /* SIGTERM now, SIGKILL after the grace period. */
-static void begin_stop(attempt_t *a, Clapper__Outcome why) {
+static void begin_stop(run_t *a, Clapper__Outcome why) {
   a->kill_outcome = why;
   uv_timer_stop(&a->timeout);
-  attempt_set_phase(a, PHASE_STOPPING);
+  run_set_phase(a, PHASE_STOPPING);
   group_kill(a, SIGTERM);
   if (a->r->kill_grace_ms == 0) {
-    attempt_set_phase(a, PHASE_KILLED);
+    run_set_phase(a, PHASE_KILLED);
     group_kill(a, SIGKILL);
   } else {
     uv_timer_start(&a->grace, on_grace, a->r->kill_grace_ms, 0);
@@ -439,7 +442,7 @@ static void begin_stop(attempt_t *a, Clapper__Outcome why) {
 }
 
 static void on_timeout(uv_timer_t *t) {
-  attempt_t *a = t->data;
+  run_t *a = t->data;
   if (a->phase != PHASE_RUNNING)
     return;
   log_info("attempt %llu: timed out after %u s", (unsigned long long)a->id, a->timeout_s);
@@ -447,7 +450,7 @@ static void on_timeout(uv_timer_t *t) {
 }
 
 int runner_cancel(runner_t *r, uint64_t attempt_id, const char *reason) {
-  attempt_t *a = find(r, attempt_id);
+  run_t *a = find(r, attempt_id);
   if (!a || a->phase >= PHASE_CHECKING)
     return -1;
   if (a->phase == PHASE_RUNNING) {
@@ -461,7 +464,7 @@ int runner_cancel(runner_t *r, uint64_t attempt_id, const char *reason) {
 }
 
 void runner_kill_all(runner_t *r) {
-  for (attempt_t *a = r->attempts; a; a = a->next) {
+  for (run_t *a = r->runs; a; a = a->next) {
     if (a->phase != PHASE_RUNNING && a->phase != PHASE_STOPPING)
       continue;
     if (!a->kill_outcome) {
@@ -471,7 +474,7 @@ void runner_kill_all(runner_t *r) {
     }
     uv_timer_stop(&a->timeout);
     uv_timer_stop(&a->grace);
-    attempt_set_phase(a, PHASE_KILLED);
+    run_set_phase(a, PHASE_KILLED);
     group_kill(a, SIGKILL);
   }
 }
@@ -514,23 +517,19 @@ static void env_set(env_list_t *e, const char *name, const char *value) {
       i--;
     }
   }
-  if (e->n + 2 > e->cap) {
-    e->cap = e->cap ? e->cap * 2 : 64;
-    e->v = xreallocarray(e->v, e->cap, sizeof *e->v);
-  }
+  ARRAY_RESERVE(e->v, e->n, e->cap, 2); /* the entry and the terminating NULL */
   e->v[e->n++] = xasprintf("%s=%s", name, value);
   e->v[e->n] = NULL;
 }
 
 static void env_free(env_list_t *e) {
-  for (size_t i = 0; i < e->n; i++)
-    free(e->v[i]);
-  free(e->v);
+  util_strv_free(&e->v, &e->n);
+  e->cap = 0;
 }
 
 static void build_env(const runner_t *r, const Clapper__Task *t, env_list_t *e) {
-  e->cap = 64;
-  e->v = xcalloc(e->cap, sizeof *e->v);
+  ARRAY_RESERVE(e->v, e->n, e->cap, 64); /* room for a usual environment */
+  e->v[e->n] = NULL;                     /* NULL-terminated even when empty */
   for (char **p = environ; p && *p; p++) {
     const char *eq = strchr(*p, '=');
     if (!eq || eq == *p)
@@ -599,7 +598,7 @@ static int validate(const runner_t *r, const Clapper__Task *t, char *err, size_t
 
 int runner_start(runner_t *r, const Clapper__Task *t, uint32_t *pid, int64_t *started_at_us,
                  char *err, size_t errlen) {
-  attempt_t *a = NULL;
+  run_t *a = NULL;
   char *log_path = NULL;
   char **args = NULL;
   env_list_t env = {0};
@@ -691,10 +690,10 @@ int runner_start(runner_t *r, const Clapper__Task *t, uint32_t *pid, int64_t *st
   a->started_wall = util_wall_us();
   a->started_hr = uv_hrtime();
   /* Linked before spawning so that close callbacks find it either way. */
-  a->next = r->attempts;
-  if (r->attempts)
-    r->attempts->prev = a;
-  r->attempts = a;
+  a->next = r->runs;
+  if (r->runs)
+    r->runs->prev = a;
+  r->runs = a;
   r->n_alloc++;
   r->n_live++;
   int rc = uv_spawn(r->loop, &a->proc, &opts);

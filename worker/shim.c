@@ -121,10 +121,7 @@ void shim_main(int argc, char **argv) {
 
   shim_report_t r = {0};
   int e = 0;
-  ssize_t n;
-  do
-    n = read(pfd[0], &e, sizeof e);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = util_read(pfd[0], &e, sizeof e);
   close(pfd[0]);
   if (n == (ssize_t)sizeof e)
     r.exec_errno = e;

@@ -27,21 +27,22 @@
 /* A Hello carries at most this many bytes of results. */
 #define HELLO_RESULT_BYTES ((size_t)16 << 20)
 
-/* The daemon's life; worker_set_state performs every transition. */
-typedef enum worker_state {
-  WORKER_RUNNING = 0, /* taking work */
-  WORKER_DRAINING,    /* SIGTERM: finishing attempts, refusing new ones */
-  WORKER_STOPPING,    /* closing: the loop ends when every handle is closed */
-  WORKER_STATE_COUNT
-} worker_state_t;
+/* The daemon's life; node_set_state performs every transition. */
+typedef enum node_state {
+  NODE_RUNNING = 0, /* taking work */
+  NODE_DRAINING,    /* SIGTERM: finishing attempts, refusing new ones */
+  NODE_STOPPING,    /* closing: the loop ends when every handle is closed */
+  NODE_STATE_COUNT
+} node_state_t;
 
-static const char *const state_names[WORKER_STATE_COUNT] = {"running", "draining",
-                                                            "stopping"};
+static const char *const state_names[NODE_STATE_COUNT] = {"running", "draining", "stopping"};
 
-typedef struct worker {
+/* This node: the worker daemon's own state.  (The coordinator's worker_t
+ * is its record of a connected worker.) */
+typedef struct node {
   uv_loop_t loop;
   const options_t *opt;
-  worker_state_t state;
+  node_state_t state;
   char hostname[256];
   char *shim;
   int lock_fd;
@@ -62,13 +63,13 @@ typedef struct worker {
   size_t n_started, cap_started;
   Clapper__Result **done; /* owned */
   size_t n_done, cap_done;
-} worker_t;
+} node_t;
 
-static void worker_set_state(worker_t *w, worker_state_t to) {
-  static const bool allowed[WORKER_STATE_COUNT][WORKER_STATE_COUNT] = {
-      [WORKER_RUNNING] = {[WORKER_DRAINING] = true, [WORKER_STOPPING] = true},
-      [WORKER_DRAINING] = {[WORKER_STOPPING] = true},
-      [WORKER_STOPPING] = {0},
+static void node_set_state(node_t *w, node_state_t to) {
+  static const bool allowed[NODE_STATE_COUNT][NODE_STATE_COUNT] = {
+      [NODE_RUNNING] = {[NODE_DRAINING] = true, [NODE_STOPPING] = true},
+      [NODE_DRAINING] = {[NODE_STOPPING] = true},
+      [NODE_STOPPING] = {0},
   };
   if (!allowed[w->state][to]) {
     log_error("refused transition %s -> %s", state_names[w->state], state_names[to]);
@@ -78,19 +79,19 @@ static void worker_set_state(worker_t *w, worker_state_t to) {
   w->state = to;
 }
 
-static void schedule_flush(worker_t *w);
-static void flush_started(worker_t *w);
+static void schedule_flush(node_t *w);
+static void flush_started(node_t *w);
 
 /* ---------------------------------------------------------------- sending */
 
-static int send_body(worker_t *w, envelope_t *env) {
+static int send_body(node_t *w, envelope_t *env) {
   if (!w->link)
     return -1;
   return link_send(w->link, env);
 }
 
 /* Sends rs[0..n) in Results messages of bounded size. */
-static void send_results(worker_t *w, Clapper__Result *const *rs, size_t n) {
+static void send_results(node_t *w, Clapper__Result *const *rs, size_t n) {
   size_t i = 0;
   while (i < n) {
     size_t k = i, bytes = 0;
@@ -100,9 +101,7 @@ static void send_results(worker_t *w, Clapper__Result *const *rs, size_t n) {
     Clapper__Results body = CLAPPER__RESULTS__INIT;
     body.n_results = k - i;
     body.results = (Clapper__Result **)&rs[i];
-    envelope_t env = CLAPPER__ENVELOPE__INIT;
-    env.body_case = CLAPPER__ENVELOPE__BODY_RESULTS;
-    env.results = &body;
+    envelope_t env = CODEC_ENVELOPE(RESULTS, results, &body);
     if (send_body(w, &env) < 0)
       return; /* the journal keeps them; retransmission or Hello sends them */
     i = k;
@@ -112,13 +111,13 @@ static void send_results(worker_t *w, Clapper__Result *const *rs, size_t n) {
 /* Sends a Logs message for the log streamer.  Started goes first, so that
  * the coordinator never sees log of an attempt it was not told started. */
 static int send_logs(void *arg, envelope_t *env) {
-  worker_t *w = arg;
+  node_t *w = arg;
   flush_started(w);
   return send_body(w, env);
 }
 
 static int on_link_hello(void *arg) {
-  worker_t *w = arg;
+  node_t *w = arg;
   const options_t *o = w->opt;
   Clapper__Hello h = CLAPPER__HELLO__INIT;
   h.name = o->name;
@@ -153,10 +152,8 @@ static int on_link_hello(void *arg) {
     log_warn("Hello carries %zu of %zu unacknowledged results; the rest follow", k, n);
   h.n_results = k;
   h.results = (Clapper__Result **)pending;
-  h.draining = w->state != WORKER_RUNNING;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_HELLO;
-  env.hello = &h;
+  h.draining = w->state != NODE_RUNNING;
+  envelope_t env = CODEC_ENVELOPE(HELLO, hello, &h);
   int rc = send_body(w, &env);
   if (rc == 0)
     log_info("Hello sent: %zu running, %zu unacknowledged results", h.n_running, k);
@@ -167,15 +164,13 @@ static int on_link_hello(void *arg) {
 }
 
 static void on_link_heartbeat(void *arg) {
-  worker_t *w = arg;
+  node_t *w = arg;
   Clapper__Heartbeat hb = CLAPPER__HEARTBEAT__INIT;
   uint64_t *running = NULL;
   hb.n_running = runner_running_ids(w->runner, &running);
   hb.running = running;
-  hb.draining = w->state != WORKER_RUNNING;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_HEARTBEAT;
-  env.heartbeat = &hb;
+  hb.draining = w->state != NODE_RUNNING;
+  envelope_t env = CODEC_ENVELOPE(HEARTBEAT, heartbeat, &hb);
   if (send_body(w, &env) < 0)
     log_debug("heartbeat dropped");
   free(running);
@@ -185,7 +180,7 @@ static void on_link_heartbeat(void *arg) {
 }
 
 static void on_link_retransmit(void *arg) {
-  worker_t *w = arg;
+  node_t *w = arg;
   size_t n;
   Clapper__Result *const *pending = journal_pending(w->journal, &n);
   if (!n)
@@ -194,12 +189,10 @@ static void on_link_retransmit(void *arg) {
   send_results(w, pending, n);
 }
 
-static void send_drain(worker_t *w) {
+static void send_drain(node_t *w) {
   Clapper__Drain d = CLAPPER__DRAIN__INIT;
   d.on = 1;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_DRAIN;
-  env.drain = &d;
+  envelope_t env = CODEC_ENVELOPE(DRAIN, drain, &d);
   if (send_body(w, &env) < 0)
     log_warn("Drain not sent now; heartbeats and Hello carry draining=true");
 }
@@ -210,7 +203,7 @@ static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
 /* Closes everything; the loop ends once libuv has closed the handles and
  * the runner has seen its processes exit. */
-static void do_close(worker_t *w) {
+static void do_close(node_t *w) {
   if (!w->handles_open)
     return;
   w->handles_open = false;
@@ -228,15 +221,15 @@ static void do_close(worker_t *w) {
   uv_close((uv_handle_t *)&w->drain_wait, on_handle_closed);
 }
 
-static void request_stop(worker_t *w) {
-  if (w->state == WORKER_STOPPING)
+static void request_stop(node_t *w) {
+  if (w->state == NODE_STOPPING)
     return;
-  worker_set_state(w, WORKER_STOPPING);
+  node_set_state(w, NODE_STOPPING);
   w->close_requested = true;
   schedule_flush(w);
 }
 
-static void stop_now(worker_t *w, const char *why) {
+static void stop_now(node_t *w, const char *why) {
   log_info("stopping now (%s): killing %zu attempts", why,
            w->runner ? runner_count(w->runner) : (size_t)0);
   if (w->runner)
@@ -245,7 +238,7 @@ static void stop_now(worker_t *w, const char *why) {
 }
 
 static void on_drain_wait(uv_timer_t *t) {
-  worker_t *w = t->data;
+  node_t *w = t->data;
   log_warn("drained: exiting with %zu unacknowledged results (kept in the journal)",
            journal_pending_count(w->journal));
   request_stop(w);
@@ -253,8 +246,8 @@ static void on_drain_wait(uv_timer_t *t) {
 
 /* A draining worker exits when nothing runs and everything is acknowledged,
  * or drain_timeout_ms after the last attempt ended. */
-static void check_drain(worker_t *w) {
-  if (w->state != WORKER_DRAINING || runner_count(w->runner) || w->n_done)
+static void check_drain(node_t *w) {
+  if (w->state != NODE_DRAINING || runner_count(w->runner) || w->n_done)
     return;
   if (journal_pending_count(w->journal) == 0) {
     log_info("drained: every result acknowledged");
@@ -267,22 +260,22 @@ static void check_drain(worker_t *w) {
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
-  worker_t *w = s->data;
-  if (signum == SIGTERM && w->state == WORKER_RUNNING) {
+  node_t *w = s->data;
+  if (signum == SIGTERM && w->state == NODE_RUNNING) {
     log_info("SIGTERM: draining (%zu attempts running)", runner_count(w->runner));
-    worker_set_state(w, WORKER_DRAINING);
+    node_set_state(w, NODE_DRAINING);
     send_drain(w);
     check_drain(w);
     return;
   }
-  if (w->state == WORKER_STOPPING)
+  if (w->state == NODE_STOPPING)
     return;
   stop_now(w, signum == SIGTERM ? "second SIGTERM" : "SIGINT");
 }
 
 /* ---------------------------------------------------------------- batching */
 
-static void flush_started(worker_t *w) {
+static void flush_started(node_t *w) {
   if (!w->n_started)
     return;
   Clapper__Started body = CLAPPER__STARTED__INIT;
@@ -291,16 +284,14 @@ static void flush_started(worker_t *w) {
     ptrs[i] = &w->started[i];
   body.n_attempts = w->n_started;
   body.attempts = ptrs;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_STARTED;
-  env.started = &body;
+  envelope_t env = CODEC_ENVELOPE(STARTED, started, &body);
   if (send_body(w, &env) < 0)
     log_debug("Started not sent; heartbeats report the running attempts");
   free(ptrs);
   w->n_started = 0;
 }
 
-static void flush_results(worker_t *w) {
+static void flush_results(node_t *w) {
   if (!w->n_done)
     return;
   /* The rest of the attempts' logs goes out before their Results, so that
@@ -322,7 +313,7 @@ static void flush_results(worker_t *w) {
 }
 
 static void on_flush(uv_idle_t *h) {
-  worker_t *w = h->data;
+  node_t *w = h->data;
   uv_idle_stop(&w->flush);
   if (w->close_requested) {
     do_close(w);
@@ -333,23 +324,19 @@ static void on_flush(uv_idle_t *h) {
   check_drain(w);
 }
 
-static void schedule_flush(worker_t *w) {
+static void schedule_flush(node_t *w) {
   if (w->handles_open)
     uv_idle_start(&w->flush, on_flush);
 }
 
-static void add_done(worker_t *w, Clapper__Result *r) {
-  if (w->n_done == w->cap_done) {
-    w->cap_done = w->cap_done ? w->cap_done * 2 : 16;
-    w->done = xreallocarray(w->done, w->cap_done, sizeof *w->done);
-  }
-  w->done[w->n_done++] = r;
+static void add_done(node_t *w, Clapper__Result *r) {
+  ARRAY_PUSH(w->done, w->n_done, w->cap_done, r);
   schedule_flush(w);
 }
 
 static void on_finished(void *arg, Clapper__Result *r) {
-  worker_t *w = arg;
-  if (w->state == WORKER_STOPPING) {
+  node_t *w = arg;
+  if (w->state == NODE_STOPPING) {
     clapper__result__free_unpacked(r, NULL);
     return;
   }
@@ -358,7 +345,7 @@ static void on_finished(void *arg, Clapper__Result *r) {
 
 /* ---------------------------------------------------------------- messages */
 
-static bool known_attempt(worker_t *w, uint64_t id) {
+static bool known_attempt(node_t *w, uint64_t id) {
   if (runner_has(w->runner, id) || journal_known(w->journal, id))
     return true;
   for (size_t i = 0; i < w->n_done; i++)
@@ -367,7 +354,7 @@ static bool known_attempt(worker_t *w, uint64_t id) {
   return false;
 }
 
-static void handle_task(worker_t *w, const Clapper__Task *t) {
+static void handle_task(node_t *w, const Clapper__Task *t) {
   if (known_attempt(w, t->attempt_id)) {
     log_debug("attempt %llu: duplicate assignment ignored", (unsigned long long)t->attempt_id);
     return;
@@ -376,7 +363,7 @@ static void handle_task(worker_t *w, const Clapper__Task *t) {
     log_warn("task %llu: attempt id 0 ignored", (unsigned long long)t->task_id);
     return;
   }
-  if (w->state != WORKER_RUNNING) {
+  if (w->state != NODE_RUNNING) {
     log_info("attempt %llu: refused, worker is draining", (unsigned long long)t->attempt_id);
     add_done(w, runner_result_unstarted(t->attempt_id, CLAPPER__OUTCOME__OUTCOME_CANCELED,
                                         "worker is draining"));
@@ -389,10 +376,7 @@ static void handle_task(worker_t *w, const Clapper__Task *t) {
     add_done(w, runner_result_unstarted(t->attempt_id, CLAPPER__OUTCOME__OUTCOME_FAILED, err));
     return;
   }
-  if (w->n_started == w->cap_started) {
-    w->cap_started = w->cap_started ? w->cap_started * 2 : 16;
-    w->started = xreallocarray(w->started, w->cap_started, sizeof *w->started);
-  }
+  ARRAY_RESERVE(w->started, w->n_started, w->cap_started, 1);
   Clapper__StartedAttempt *s = &w->started[w->n_started++];
   clapper__started_attempt__init(s);
   s->attempt_id = t->attempt_id;
@@ -405,15 +389,15 @@ static void handle_task(worker_t *w, const Clapper__Task *t) {
   schedule_flush(w);
 }
 
-static void cancel_attempts(worker_t *w, const uint64_t *ids, size_t n, const char *reason) {
+static void cancel_attempts(node_t *w, const uint64_t *ids, size_t n, const char *reason) {
   for (size_t i = 0; i < n; i++)
     if (runner_cancel(w->runner, ids[i], reason) < 0)
       log_debug("cancel of attempt %llu ignored: not running", (unsigned long long)ids[i]);
 }
 
 static void on_link_message(void *arg, envelope_t *env) {
-  worker_t *w = arg;
-  if (w->state == WORKER_STOPPING) {
+  node_t *w = arg;
+  if (w->state == NODE_STOPPING) {
     codec_free(&env);
     return;
   }
@@ -456,7 +440,7 @@ static void on_link_message(void *arg, envelope_t *env) {
 
 /* ---------------------------------------------------------------- start */
 
-static int lock_workdir(worker_t *w, const char *dir) {
+static int lock_workdir(node_t *w, const char *dir) {
   char *path = xasprintf("%s/lock", dir);
   w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (w->lock_fd < 0) {
@@ -474,7 +458,7 @@ static int lock_workdir(worker_t *w, const char *dir) {
 }
 
 int worker_run(const options_t *o) {
-  worker_t w;
+  node_t w;
   memset(&w, 0, sizeof w);
   w.opt = o;
   w.lock_fd = -1;

@@ -34,21 +34,36 @@ static char pgtest_script[PATH_MAX];
 static pid_t pgtest_watchdog = -1;
 static int pgtest_wfd = -1; /* write end of the watchdog's pipe */
 
+/* Formats into buf (size bytes) as snprintf does, and exits with a message
+ * when the result does not fit: no test runs with a cut path. */
+static inline void pgtest_fmt(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline void pgtest_fmt(char *buf, size_t size, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, size, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= size) {
+    fprintf(stderr, "pgtest: too long (%d bytes, room for %zu): %s\n", n, size, buf);
+    exit(1);
+  }
+}
+
 /* The source tree (ctest sets CLAPPER_SOURCE_DIR; the build knows it too). */
 static inline const char *pgtest_source_dir(void) {
   static char dir[PATH_MAX];
   const char *env = getenv("CLAPPER_SOURCE_DIR");
   if (env && *env)
-    snprintf(dir, sizeof dir, "%s", env);
+    pgtest_fmt(dir, sizeof dir, "%s", env);
   else
-    snprintf(dir, sizeof dir, "%s/..", CLAPPER_SQL_SOURCE_DIR);
+    pgtest_fmt(dir, sizeof dir, "%s/..", CLAPPER_SQL_SOURCE_DIR);
   return dir;
 }
 
 /* The directory of the schema migrations in the source tree. */
 static inline const char *pgtest_sql_dir(void) {
   static char dir[PATH_MAX];
-  snprintf(dir, sizeof dir, "%s/sql", pgtest_source_dir());
+  pgtest_fmt(dir, sizeof dir, "%s/sql", pgtest_source_dir());
   return dir;
 }
 
@@ -108,7 +123,7 @@ static inline void pgtest_fork_watchdog(void) {
 
 /* Starts a private server and returns its conninfo; exits on failure. */
 static inline const char *pgtest_start(void) {
-  snprintf(pgtest_script, sizeof pgtest_script, "%s/tests/lib/pgtmp.sh", pgtest_source_dir());
+  pgtest_fmt(pgtest_script, sizeof pgtest_script, "%s/tests/lib/pgtmp.sh", pgtest_source_dir());
   snprintf(pgtest_dir, sizeof pgtest_dir, "/tmp/clapper-pgtest-XXXXXX");
   if (!mkdtemp(pgtest_dir) || chmod(pgtest_dir, 0755) < 0) {
     perror("pgtest: mkdtemp");

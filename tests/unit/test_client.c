@@ -807,8 +807,8 @@ static void test_drain_and_episode(void) {
       "\"memory_mb\": 8192, \"gpus\": 0}, \"running\": 2, \"last_heartbeat\": null}}",
       "{\"worker\": {\"name\": \"local-2\", \"state\": \"draining\", \"running\": 1}}",
       "{\"worker\": {\"name\": \"local-3\", \"state\": \"draining\", \"running\": 0}}",
-      "{\"worker\": {\"name\": \"local-1\", \"hostname\": \"h\", \"state\": \"online\", "
-      "\"running\": 2}}",
+      ("{\"worker\": {\"name\": \"local-1\", \"hostname\": \"h\", \"state\": \"online\", "
+       "\"running\": 2}}"),
       "{\"worker\": {\"name\": \"local-1\", \"state\": \"online\", \"running\": 0}}",
       "{\"episode\": \"hod/s02e03\", \"weight\": 3}",
       "{\"episode\": \"hod/s02e03\", \"weight\": 1000}",
@@ -1137,8 +1137,8 @@ static void test_reasons(void) {
       "{\"jobs\": [{\"job_id\": 13, \"name\": \"ok\", \"project\": \"hod\", \"episode\": "
       "\"e1\", \"shot\": null, \"kind\": \"render\", \"state\": \"running\", \"priority\": 50, "
       "\"ntasks\": 2, \"tasks\": {\"running\": 1, \"succeeded\": 1}, \"reason\": \"\"}]}",
-      "{\"job_id\": 12, \"name\": \"big\", \"state\": \"queued\", \"reason\": \"no connected "
-      "worker has 4 GPUs with 80000 MB each\"}",
+      ("{\"job_id\": 12, \"name\": \"big\", \"state\": \"queued\", \"reason\": \"no connected "
+       "worker has 4 GPUs with 80000 MB each\"}"),
       "{\"job_id\": 13, \"name\": \"ok\", \"state\": \"running\", \"reason\": \"\"}",
   };
   fake_t fk = {.nreq = 4, .jsons = jsons, .njsons = 4};

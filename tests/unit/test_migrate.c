@@ -44,8 +44,8 @@ static int copy_sql_dir(void) {
     size_t len = strlen(e->d_name);
     if (len < 5 || strcmp(e->d_name + len - 4, ".sql"))
       continue;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", pgtest_sql_dir(), e->d_name);
+    char path[PATH_MAX + 256];
+    pgtest_fmt(path, sizeof path, "%s/%s", pgtest_sql_dir(), e->d_name);
     char *text = util_read_file(path, 16 << 20, NULL);
     if (text) {
       write_file(e->d_name, text);

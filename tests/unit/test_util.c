@@ -3,8 +3,9 @@
  * identifiers made from login and host names, bounded unsigned parsing,
  * whole-file and whole-descriptor reads with a limit, atomic file
  * replacement, error messages into a caller's buffer, the executable's
- * directory, mkdir -p, the growable string buffer, ISO 8601 timestamps
- * (also before 1970), hex and the allocation helpers.
+ * directory, mkdir -p, the growable string buffer, growable arrays
+ * (util_grow, ARRAY_PUSH, ARRAY_RESERVE), ISO 8601 timestamps (also
+ * before 1970), hex and the allocation helpers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -482,6 +483,90 @@ static void test_sbuf(void) {
   sbuf_free(&sb);
 }
 
+/* Growable arrays: the capacity starts at 8 and doubles, never changes
+ * while there is room, jumps far enough for a large reserve, and every
+ * element survives each move. */
+static void test_grow(void) {
+  int *v = NULL;
+  size_t n = 0, cap = 0, grew = 0;
+  bool doubled = true, fits = true;
+  for (int i = 0; i < 1000; i++) {
+    size_t before = cap;
+    ARRAY_PUSH(v, n, cap, 3 * i);
+    if (cap != before) {
+      grew++;
+      doubled = doubled && cap == (before ? 2 * before : 8);
+    }
+    fits = fits && n <= cap;
+  }
+  CHECK(doubled);
+  CHECK(fits);
+  CHECK_INT(n, 1000);
+  CHECK_INT(cap, 1024);
+  CHECK_INT(grew, 8); /* 8, 16, ..., 1024 */
+  bool kept = true;
+  for (size_t i = 0; i < n; i++)
+    kept = kept && v[i] == 3 * (int)i;
+  CHECK(kept);
+
+  /* Room for 24 more is there already: nothing moves. */
+  int *same = v;
+  ARRAY_RESERVE(v, n, cap, 24);
+  CHECK(v == same);
+  CHECK_INT(cap, 1024);
+  /* 5000 more: doubled until it fits, in one step. */
+  ARRAY_RESERVE(v, n, cap, 5000);
+  CHECK_INT(cap, 8192);
+  CHECK_INT(n, 1000);
+  kept = true;
+  for (size_t i = 0; i < n; i++)
+    kept = kept && v[i] == 3 * (int)i;
+  CHECK(kept);
+  free(v);
+
+  /* util_grow itself, with elements of another size and an odd capacity. */
+  size_t c = 0;
+  char *p = util_grow(NULL, 1, &c, 1);
+  CHECK_INT(c, 8);
+  p = util_grow(p, 9, &c, 1);
+  CHECK_INT(c, 16);
+  p = util_grow(p, 100, &c, 1);
+  CHECK_INT(c, 128);
+  free(p);
+  typedef struct {
+    uint64_t id;
+    char name[24];
+  } item_t;
+  item_t *items = NULL;
+  size_t nitems = 0;
+  c = 10;
+  items = util_grow(NULL, 11, &c, sizeof *items);
+  CHECK_INT(c, 20);
+  for (int i = 0; i < 20; i++) {
+    item_t it = {.id = (uint64_t)i};
+    snprintf(it.name, sizeof it.name, "item-%d", i);
+    ARRAY_PUSH(items, nitems, c, it);
+  }
+  CHECK_INT(c, 20);
+  ARRAY_PUSH(items, nitems, c, ((item_t){.id = 20, .name = "last"}));
+  CHECK_INT(c, 40);
+  CHECK_INT(nitems, 21);
+  CHECK_INT(items[7].id, 7);
+  CHECK_STR(items[19].name, "item-19");
+  CHECK_STR(items[20].name, "last");
+  free(items);
+
+  /* util_strv_free empties an array of owned strings. */
+  char **strv = NULL;
+  size_t nstrv = 0, capstrv = 0;
+  ARRAY_PUSH(strv, nstrv, capstrv, xstrdup("a"));
+  ARRAY_PUSH(strv, nstrv, capstrv, xstrdup("b"));
+  util_strv_free(&strv, &nstrv);
+  CHECK(strv == NULL);
+  CHECK_INT(nstrv, 0);
+  util_strv_free(&strv, &nstrv); /* an empty one too */
+}
+
 static void test_iso8601(void) {
   char out[40];
   util_iso8601(0, out, sizeof out);
@@ -550,6 +635,7 @@ int main(void) {
   test_exe_dir();
   test_mkdir_p();
   test_sbuf();
+  test_grow();
   test_iso8601();
   test_hex_and_alloc();
   char cmd[512];
