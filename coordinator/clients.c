@@ -32,9 +32,7 @@ static void send_reply(coord_t *c, creq_t *r, bool ok, const char *code, const c
   rep.error_code = (char *)(code ? code : "");
   rep.error_message = (char *)(message ? message : "");
   rep.json = (char *)(json ? json : "");
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_REPLY;
-  env.reply = &rep;
+  envelope_t env = CODEC_ENVELOPE(REPLY, reply, &rep);
   if (codec_send(c->csock, r->ident, r->identlen, &env) < 0)
     log_debug("reply to request %" PRIu64 " not sent: %s", r->id, zmq_strerror(errno));
   free(r);

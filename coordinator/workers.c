@@ -299,9 +299,7 @@ static void send_assigns(coord_t *c, worker_t *w, const uint64_t *ids, size_t n)
       Clapper__Assign as = CLAPPER__ASSIGN__INIT;
       as.n_tasks = k;
       as.tasks = ptrs;
-      envelope_t env = CLAPPER__ENVELOPE__INIT;
-      env.body_case = CLAPPER__ENVELOPE__BODY_ASSIGN;
-      env.assign = &as;
+      envelope_t env = CODEC_ENVELOPE(ASSIGN, assign, &as);
       send_env(c, w, &env);
       for (size_t m = 0; m < k; m++)
         free_task(&tasks[m]);
@@ -337,9 +335,7 @@ static void send_welcome(coord_t *c, worker_t *w) {
   wel.lease_ms = (uint32_t)c->cfg.lease_ms;
   wel.n_cancel = w->nwelcome_cancel;
   wel.cancel = w->welcome_cancel;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_WELCOME;
-  env.welcome = &wel;
+  envelope_t env = CODEC_ENVELOPE(WELCOME, welcome, &wel);
   send_env(c, w, &env);
   free(w->welcome_cancel);
   w->welcome_cancel = NULL;
@@ -394,9 +390,7 @@ void workers_init(coord_t *c) { store_listen(c, send_outbox, NULL); }
 static void send_reset(coord_t *c, const uint8_t *ident, size_t identlen, const char *why) {
   Clapper__Reset r = CLAPPER__RESET__INIT;
   r.reason = (char *)why;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_RESET;
-  env.reset = &r;
+  envelope_t env = CODEC_ENVELOPE(RESET, reset, &r);
   if (codec_send(c->wsock, ident, identlen, &env) < 0)
     log_debug("reset not sent: %s", zmq_strerror(errno));
 }
@@ -643,9 +637,7 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
  * that hears nothing for three heartbeats says hello again). */
 static void send_alive(coord_t *c, worker_t *w) {
   Clapper__ResultAck ack = CLAPPER__RESULT_ACK__INIT;
-  envelope_t env = CLAPPER__ENVELOPE__INIT;
-  env.body_case = CLAPPER__ENVELOPE__BODY_RESULT_ACK;
-  env.result_ack = &ack;
+  envelope_t env = CODEC_ENVELOPE(RESULT_ACK, result_ack, &ack);
   send_env(c, w, &env);
 }
 
