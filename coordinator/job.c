@@ -264,10 +264,11 @@ static void deps_met(coord_t *c, job_t *j) {
     for (uint32_t k = 0; k < j->ntasks; k++)
       if (j->tasks[k].state == TASK_WAITING && task_set_state(c, &j->tasks[k], TASK_READY) == 0)
         dispatch_task_ready(c, &j->tasks[k], 0);
-  } else if (j->state == JOB_PAUSED) {
+  } else if (j->state == JOB_PAUSED || j->state == JOB_HELD) {
+    /* Resume and release make paused and held tasks ready. */
     for (uint32_t k = 0; k < j->ntasks; k++)
       if (j->tasks[k].state == TASK_WAITING)
-        task_set_state(c, &j->tasks[k], TASK_PAUSED);
+        task_set_state(c, &j->tasks[k], job_requeue_state(j));
   }
 }
 
