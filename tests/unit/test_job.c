@@ -28,20 +28,6 @@
 #include "model.h"
 #include "workers.h"
 
-/* Submits a job file with the states of finished jobs in ext. */
-static job_t *submit_ext(coord_t *c, const char *json, const dep_state_t *ext, size_t next) {
-  char err[512];
-  jobfile_t *jf = jobfile_parse(json, strlen(json), err, sizeof err);
-  if (!jf) {
-    fprintf(stderr, "job file refused: %s\n%s\n", err, json);
-    CHECK(!"job file parses");
-    exit(1);
-  }
-  uint64_t first;
-  job_create_all(c, jf, "tester", ext, next, &first);
-  return idmap_get(&c->jobs, first);
-}
-
 /* Dispatches, then ends every live attempt of j in state `to`. */
 static void end_live(coord_t *c, job_t *j, attempt_state_t to) {
   dispatch_run(c);
@@ -264,13 +250,14 @@ static void test_after_ext(void) {
   const dep_state_t ext[] = {{.id = 900, .state = JOB_SUCCEEDED},
                              {.id = 901, .state = JOB_FAILED},
                              {.id = 902, .state = JOB_CANCELED}};
-  job_t *s = submit_ext(c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
-                           "{\"name\":\"s\",\"command\":[\"true\"],\"after\":[900]},"
-                           "{\"name\":\"f\",\"command\":[\"true\"],\"after\":[901]},"
-                           "{\"name\":\"k\",\"command\":[\"true\"],\"after\":[902]},"
-                           "{\"name\":\"both\",\"command\":[\"true\"],\"after\":[900,901]},"
-                           "{\"name\":\"g\",\"command\":[\"true\"],\"after\":[\"f\"]}]}",
-                        ext, 3);
+  job_t *s = memcoord_submit_ext(
+      c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
+         "{\"name\":\"s\",\"command\":[\"true\"],\"after\":[900]},"
+         "{\"name\":\"f\",\"command\":[\"true\"],\"after\":[901]},"
+         "{\"name\":\"k\",\"command\":[\"true\"],\"after\":[902]},"
+         "{\"name\":\"both\",\"command\":[\"true\"],\"after\":[900,901]},"
+         "{\"name\":\"g\",\"command\":[\"true\"],\"after\":[\"f\"]}]}",
+      ext, 3);
   job_t *f = idmap_get(&c->jobs, s->id + 1), *k = idmap_get(&c->jobs, s->id + 2),
         *both = idmap_get(&c->jobs, s->id + 3), *g = idmap_get(&c->jobs, s->id + 4);
   CHECK_INT(s->state, JOB_QUEUED);

@@ -26,19 +26,6 @@
 #include "model.h"
 #include "review.h"
 
-static job_t *submit_ext(coord_t *c, const char *json, const dep_state_t *ext, size_t next) {
-  char err[512];
-  jobfile_t *jf = jobfile_parse(json, strlen(json), err, sizeof err);
-  if (!jf) {
-    fprintf(stderr, "job file refused: %s\n%s\n", err, json);
-    CHECK(!"job file parses");
-    exit(1);
-  }
-  uint64_t first;
-  job_create_all(c, jf, "tester", ext, next, &first);
-  return idmap_get(&c->jobs, first);
-}
-
 /* A job gated by id on root (after_approval: [root]). */
 static job_t *gated_on(coord_t *c, const char *name, uint64_t root, const dep_state_t *ext,
                        size_t next) {
@@ -47,7 +34,7 @@ static job_t *gated_on(coord_t *c, const char *name, uint64_t root, const dep_st
            "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":[{\"name\":\"%s\","
            "\"command\":[\"grade\",\"{approved_output}\"],\"after_approval\":[%" PRIu64 "]}]}",
            name, root);
-  return submit_ext(c, json, ext, next);
+  return memcoord_submit_ext(c, json, ext, next);
 }
 
 static bool tasks_all(const job_t *j, task_state_t s) { return j->counts[s] == j->ntasks; }
