@@ -153,10 +153,15 @@ static job_state_t dep_state(coord_t *c, job_t **made, const jf_dep_t *d, const 
 }
 
 /* The gate root of an `after_approval` entry and, when a take of it is
- * approved already, that take's first output (else NULL). */
+ * approved already, that take's first output (else NULL).  A job by id
+ * counts for its gate root: ext's, else its own when in memory (a retake
+ * not yet in the database). */
 static uint64_t gate_root(coord_t *c, job_t **made, const jf_dep_t *d, const dep_state_t *ext,
                           size_t next, const char **approved) {
   uint64_t root = d->by_id ? d->job_id : made[d->index]->id;
+  const job_t *mem = d->by_id ? idmap_get(&c->jobs, d->job_id) : NULL;
+  if (mem && mem->gate_root)
+    root = mem->gate_root;
   *approved = NULL;
   for (size_t e = 0; d->by_id && e < next; e++)
     if (ext[e].id == d->job_id) {
@@ -264,10 +269,11 @@ static void deps_met(coord_t *c, job_t *j) {
     for (uint32_t k = 0; k < j->ntasks; k++)
       if (j->tasks[k].state == TASK_WAITING && task_set_state(c, &j->tasks[k], TASK_READY) == 0)
         dispatch_task_ready(c, &j->tasks[k], 0);
-  } else if (j->state == JOB_PAUSED) {
+  } else if (j->state == JOB_PAUSED || j->state == JOB_HELD) {
+    /* Resume and release make paused and held tasks ready. */
     for (uint32_t k = 0; k < j->ntasks; k++)
       if (j->tasks[k].state == TASK_WAITING)
-        task_set_state(c, &j->tasks[k], TASK_PAUSED);
+        task_set_state(c, &j->tasks[k], job_requeue_state(j));
   }
 }
 

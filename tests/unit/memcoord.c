@@ -69,6 +69,10 @@ worker_t *memcoord_worker(coord_t *c, const char *name, uint32_t cpus, uint64_t 
 }
 
 job_t *memcoord_submit(coord_t *c, const char *json) {
+  return memcoord_submit_ext(c, json, NULL, 0);
+}
+
+job_t *memcoord_submit_ext(coord_t *c, const char *json, const dep_state_t *ext, size_t next) {
   char err[512];
   jobfile_t *jf = jobfile_parse(json, strlen(json), err, sizeof err);
   if (!jf) {
@@ -77,7 +81,7 @@ job_t *memcoord_submit(coord_t *c, const char *json) {
     exit(1);
   }
   uint64_t first;
-  job_create_all(c, jf, "tester", NULL, 0, &first);
+  job_create_all(c, jf, "tester", ext, next, &first);
   return idmap_get(&c->jobs, first);
 }
 

@@ -34,6 +34,10 @@ worker_t *memcoord_worker(coord_t *c, const char *name, uint32_t cpus, uint64_t 
  * file that does not parse fails the test and exits. */
 job_t *memcoord_submit(coord_t *c, const char *json);
 
+/* The same with the states of finished jobs an `after` or
+ * `after_approval` names by id (job_create_all's ext). */
+job_t *memcoord_submit_ext(coord_t *c, const char *json, const dep_state_t *ext, size_t next);
+
 /* A one-job submission to proj/ep1 with command ["true"] and the given
  * extra job fields (JSON members, may be NULL). */
 job_t *memcoord_submit1(coord_t *c, const char *name, const char *fields);
