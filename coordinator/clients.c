@@ -124,7 +124,7 @@ static void finish_submit(submission_t *s, const dep_state_t *ext, size_t next) 
   free(s);
 }
 
-/* The states of the `after` jobs that are no longer in memory. */
+/* The database's answer about the jobs named by id. */
 static void on_dep_states(void *arg, PGresult *const *res, size_t n, const char *error) {
   submission_t *s = arg;
   coord_t *c = s->c;
@@ -140,22 +140,33 @@ static void on_dep_states(void *arg, PGresult *const *res, size_t n, const char 
     ext[i].approved_output =
         PQgetisnull(res[0], (int)i, 3) ? NULL : PQgetvalue(res[0], (int)i, 3);
   }
-  /* Every id must exist (in memory, or in the database). */
+  /* Every id must exist (in memory, or in the database), and a job this
+   * one runs after must be in memory unless it finished. */
   for (size_t i = 0; i < s->jf->njobs; i++) {
     const jf_job_t *sp = &s->jf->jobs[i];
     for (size_t k = 0; k < sp->ndeps; k++) {
       const jf_dep_t *d = &sp->deps[k];
-      bool found = !d->by_id || idmap_get(&c->jobs, d->job_id) != NULL;
+      if (!d->by_id || idmap_get(&c->jobs, d->job_id))
+        continue;
+      const dep_state_t *found = NULL;
       for (size_t e = 0; e < next && !found; e++)
-        found = ext[e].id == d->job_id;
-      if (!found) {
-        char err[160];
+        if (ext[e].id == d->job_id)
+          found = &ext[e];
+      char err[300];
+      if (!found)
         snprintf(err, sizeof err, "jobs[%zu].%s[%zu]: no job %" PRIu64, i,
                  jf_dep_field(d->kind), d->pos, d->job_id);
-        clients_reply_error(c, s->r, "invalid_job", err);
-        free(ext);
-        goto drop;
-      }
+      else if (d->kind == JF_DEP_AFTER && !job_state_terminal(found->state))
+        snprintf(err, sizeof err,
+                 "jobs[%zu].after[%zu]: job %" PRIu64 " is %s in the database but not running "
+                 "here (it just finished, or it could not be recovered: see the coordinator "
+                 "log); submit again",
+                 i, d->pos, d->job_id, job_state_name(found->state));
+      else
+        continue;
+      clients_reply_error(c, s->r, "invalid_job", err);
+      free(ext);
+      goto drop;
     }
   }
   finish_submit(s, ext, next);
@@ -183,13 +194,19 @@ void clients_submit(coord_t *c, creq_t *r, const verb_call_t *v) {
   }
   /* Jobs by id: finished ones are only in the database, and whether a
    * gate job has an approved take is only there too. */
-  sbuf_t ids = {0};
+  bool ask = false;
   for (size_t i = 0; i < jf->njobs; i++)
     for (size_t k = 0; k < jf->jobs[i].ndeps; k++) {
       const jf_dep_t *d = &jf->jobs[i].deps[k];
-      if (d->by_id && (d->kind == JF_DEP_APPROVAL || !idmap_get(&c->jobs, d->job_id)))
-        sbuf_printf(&ids, "%s%" PRIu64, ids.len ? "," : "", d->job_id);
+      ask |= d->by_id && (d->kind == JF_DEP_APPROVAL || !idmap_get(&c->jobs, d->job_id));
     }
+  /* When asking, ask about every job by id: one in memory now may have
+   * left it by the time the answer comes. */
+  sbuf_t ids = {0};
+  for (size_t i = 0; ask && i < jf->njobs; i++)
+    for (size_t k = 0; k < jf->jobs[i].ndeps; k++)
+      if (jf->jobs[i].deps[k].by_id)
+        sbuf_printf(&ids, "%s%" PRIu64, ids.len ? "," : "", jf->jobs[i].deps[k].job_id);
   submission_t *s = xcalloc(1, sizeof *s);
   s->c = c;
   s->r = r;

@@ -134,10 +134,9 @@ job_t *job_new(coord_t *c, uint64_t id, jfref_t *src, jf_job_t *spec, episode_t 
   return j;
 }
 
-/* The state of the job an `after` entry of job i names: ids in made[] (this
- * file), in memory, or in ext; a job by id in neither is taken as having
- * succeeded (the caller checked it exists).  *dep is set when it is in
- * memory. */
+/* The state of the job an `after` entry names: in made[] (this file), in
+ * memory, or in ext; a job by id in neither is taken as having succeeded
+ * (the caller checked it exists).  *dep is set when it is in memory. */
 static job_state_t dep_state(coord_t *c, job_t **made, const jf_dep_t *d, const dep_state_t *ext,
                              size_t next, uint64_t *id, job_t **dep) {
   *dep = d->by_id ? idmap_get(&c->jobs, d->job_id) : made[d->index];
@@ -211,6 +210,10 @@ size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_st
         job_t *dep;
         job_state_t st = dep_state(c, made, d, ext, next, &id, &dep);
         j->deps[j->ndeps++] = id;
+        /* Unfinished but not in memory (the caller refuses that; never
+         * wait on nothing): as if it could not be recovered. */
+        if (st != JOB_SUCCEEDED && !dep && st != JOB_FAILED)
+          st = JOB_CANCELED;
         if (st == JOB_FAILED || st == JOB_CANCELED) {
           if (!canceled_by[i])
             canceled_by[i] = xasprintf("dependency job %" PRIu64 " %s", id,

@@ -278,6 +278,18 @@ static void test_after_ext(void) {
   char why[64];
   snprintf(why, sizeof why, "dependency job %" PRIu64 " was canceled", f->id);
   CHECK_STR(g->reason, why);
+
+  /* A job the database says runs but memory does not hold (it could not
+   * be recovered; clients.c refuses such a submission) is never waited
+   * on: the job is canceled, and nothing dereferences a missing job. */
+  const dep_state_t lost[] = {{.id = 903, .state = JOB_RUNNING}};
+  job_t *orphan = memcoord_submit_ext(
+      c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
+         "{\"name\":\"o\",\"command\":[\"true\"],\"after\":[903]}]}",
+      lost, 1);
+  CHECK_INT(orphan->state, JOB_CANCELED);
+  CHECK_STR(orphan->reason, "dependency job 903 was canceled");
+  CHECK_INT(orphan->deps_pending, 0);
   memcoord_free(c);
 }
 
