@@ -112,32 +112,125 @@ static char *col_end(col_t *c) {
 /* ------------------------------------------------------------ columns */
 
 /* The parameters of each statement, in $n order. */
-enum job_update_col { JU_ID, JU_STATE, JU_COUNTS, JU_REASON, JU_STARTED, JU_FINISHED,
-                      JU_APPROVED, JU_NCOLS };
+enum job_update_col {
+  JU_ID,
+  JU_STATE,
+  JU_COUNTS,
+  JU_REASON,
+  JU_STARTED,
+  JU_FINISHED,
+  JU_APPROVED,
+  JU_NCOLS
+};
 enum job_dep_col { JD_JOB, JD_ON, JD_KIND, JD_NCOLS };
-enum task_insert_col { TI_ID, TI_JOB, TI_SEQ, TI_STATE, TI_FRAME_START, TI_FRAME_END,
-                       TI_FRAME_STEP, TI_TAKE, TI_SEED, TI_FAILURES, TI_LOSSES, TI_NOT_BEFORE,
-                       TI_NCOLS };
+enum task_insert_col {
+  TI_ID,
+  TI_JOB,
+  TI_SEQ,
+  TI_STATE,
+  TI_FRAME_START,
+  TI_FRAME_END,
+  TI_FRAME_STEP,
+  TI_TAKE,
+  TI_SEED,
+  TI_FAILURES,
+  TI_LOSSES,
+  TI_NOT_BEFORE,
+  TI_NCOLS
+};
 enum task_update_col { TU_ID, TU_STATE, TU_FAILURES, TU_LOSSES, TU_NOT_BEFORE, TU_NCOLS };
 /* What both attempt statements write, after their own leading columns. */
-enum attempt_col { AC_STARTED, AC_ENDED, AC_EXIT_CODE, AC_TERM_SIGNAL, AC_WALL, AC_CPU, AC_RSS,
-                   AC_ENERGY, AC_ERROR, AC_OUTPUTS, AC_LOG_BYTES, AC_LOG_TRUNCATED, AC_RECORDED,
-                   AC_NCOLS };
+enum attempt_col {
+  AC_STARTED,
+  AC_ENDED,
+  AC_EXIT_CODE,
+  AC_TERM_SIGNAL,
+  AC_WALL,
+  AC_CPU,
+  AC_RSS,
+  AC_ENERGY,
+  AC_ERROR,
+  AC_OUTPUTS,
+  AC_LOG_BYTES,
+  AC_LOG_TRUNCATED,
+  AC_RECORDED,
+  AC_NCOLS
+};
 enum attempt_update_col { AU_ID, AU_STATE, AU_COMMON, AU_NCOLS = AU_COMMON + AC_NCOLS };
-enum attempt_insert_col { AI_ID, AI_TASK, AI_WORKER, AI_STATE, AI_GPUS, AI_CPUS, AI_MEMORY,
-                          AI_DISPATCHED, AI_COMMON, AI_NCOLS = AI_COMMON + AC_NCOLS };
-enum ledger_col { LG_ATTEMPT, LG_JOB, LG_STATE, LG_STARTED, LG_ENDED, LG_WALL, LG_GPUS, LG_CPUS,
-                  LG_MODELS, LG_GPU_RATE, LG_CPU_RATE, LG_AMOUNT, LG_ENERGY, LG_NCOLS };
+enum attempt_insert_col {
+  AI_ID,
+  AI_TASK,
+  AI_WORKER,
+  AI_STATE,
+  AI_GPUS,
+  AI_CPUS,
+  AI_MEMORY,
+  AI_DISPATCHED,
+  AI_COMMON,
+  AI_NCOLS = AI_COMMON + AC_NCOLS
+};
+enum ledger_col {
+  LG_ATTEMPT,
+  LG_JOB,
+  LG_STATE,
+  LG_STARTED,
+  LG_ENDED,
+  LG_WALL,
+  LG_GPUS,
+  LG_CPUS,
+  LG_MODELS,
+  LG_GPU_RATE,
+  LG_CPU_RATE,
+  LG_AMOUNT,
+  LG_ENERGY,
+  LG_NCOLS
+};
 enum log_col { LOG_ATTEMPT, LOG_POS, LOG_DATA, LOG_NCOLS };
 enum event_col { EV_AT, EV_ACTOR, EV_KIND, EV_STYPE, EV_SID, EV_DETAILS, EV_NCOLS };
 /* Single-row statements: their parameters. */
-enum job_insert_param { JI_PROJECT, JI_EPISODE, JI_ID, JI_SHOT, JI_NAME, JI_KIND, JI_STATE,
-                        JI_PRIORITY, JI_MAX_ATTEMPTS, JI_MAX_LOST, JI_BACKOFF, JI_TIMEOUT,
-                        JI_SEED, JI_REQUIRES, JI_PROVENANCE, JI_SPEC, JI_OUTPUT_DIR, JI_NTASKS,
-                        JI_COUNTS, JI_REASON, JI_SUBMITTED_BY, JI_SUBMITTED, JI_STARTED,
-                        JI_FINISHED, JI_RETAKE_OF, JI_GATE_ROOT, JI_APPROVED, JI_NPARAMS };
-enum worker_param { WK_NAME, WK_HOST, WK_STATE, WK_CPUS, WK_MEMORY, WK_GPUS, WK_TAGS, WK_VERSION,
-                    WK_LAST_SEEN, WK_DRAINED, WK_NPARAMS };
+enum job_insert_param {
+  JI_PROJECT,
+  JI_EPISODE,
+  JI_ID,
+  JI_SHOT,
+  JI_NAME,
+  JI_KIND,
+  JI_STATE,
+  JI_PRIORITY,
+  JI_MAX_ATTEMPTS,
+  JI_MAX_LOST,
+  JI_BACKOFF,
+  JI_TIMEOUT,
+  JI_SEED,
+  JI_REQUIRES,
+  JI_PROVENANCE,
+  JI_SPEC,
+  JI_OUTPUT_DIR,
+  JI_NTASKS,
+  JI_COUNTS,
+  JI_REASON,
+  JI_SUBMITTED_BY,
+  JI_SUBMITTED,
+  JI_STARTED,
+  JI_FINISHED,
+  JI_RETAKE_OF,
+  JI_GATE_ROOT,
+  JI_APPROVED,
+  JI_NPARAMS
+};
+enum worker_param {
+  WK_NAME,
+  WK_HOST,
+  WK_STATE,
+  WK_CPUS,
+  WK_MEMORY,
+  WK_GPUS,
+  WK_TAGS,
+  WK_VERSION,
+  WK_LAST_SEEN,
+  WK_DRAINED,
+  WK_NPARAMS
+};
 
 /* ------------------------------------------------------------ the store */
 
@@ -167,9 +260,9 @@ typedef struct batch {
 
 struct store {
   coord_t *c;
-  uint64_t seq;          /* batch accumulating */
-  bool pending;          /* something waits for a batch */
-  job_t **jobs;          /* dirty entities */
+  uint64_t seq; /* batch accumulating */
+  bool pending; /* something waits for a batch */
+  job_t **jobs; /* dirty entities */
   size_t njobs, capjobs;
   task_t **tasks;
   size_t ntasks, captasks;
@@ -182,7 +275,7 @@ struct store {
   col_t events[EV_NCOLS];
   extra_t *extras;
   size_t nextras, capextras;
-  action_t *actions;     /* for the batch accumulating */
+  action_t *actions; /* for the batch accumulating */
   size_t nactions, capactions;
   listener_t *listeners; /* after every batch */
   size_t nlisteners, caplisteners;
@@ -231,14 +324,14 @@ void store_free(store_t **sp) {
 
 /* store_job, store_task, store_attempt, store_worker: an entity is put on
  * its dirty list once; the next batch writes its state then. */
-#define STORE_DIRTY(fn, type, list)                                                            \
-  void fn(coord_t *c, type *e) {                                                               \
-    store_t *s = c->store;                                                                     \
-    s->pending = true;                                                                         \
-    if (!e->dirty) {                                                                           \
-      e->dirty = true;                                                                         \
-      ARRAY_PUSH(s->list, s->n##list, s->cap##list, e);                                        \
-    }                                                                                          \
+#define STORE_DIRTY(fn, type, list)                                                                \
+  void fn(coord_t *c, type *e) {                                                                   \
+    store_t *s = c->store;                                                                         \
+    s->pending = true;                                                                             \
+    if (!e->dirty) {                                                                               \
+      e->dirty = true;                                                                             \
+      ARRAY_PUSH(s->list, s->n##list, s->cap##list, e);                                            \
+    }                                                                                              \
   }
 STORE_DIRTY(store_job, job_t, jobs)
 STORE_DIRTY(store_task, task_t, tasks)
@@ -359,10 +452,9 @@ static const char SQL_ATTEMPT_INSERT[] =
     "AS u(id, task_id, worker, state, gpus, cpus, mem, disp, started, ended, exit_code, "
     "term_signal, wall_us, cpu_us, rss, energy, error, outputs, log_bytes, log_truncated, "
     "recorded)";
-static const char SQL_LOGS[] =
-    "INSERT INTO attempt_logs (attempt_id, pos, data) "
-    "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) "
-    "ON CONFLICT (attempt_id, pos) DO NOTHING";
+static const char SQL_LOGS[] = "INSERT INTO attempt_logs (attempt_id, pos, data) "
+                               "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) "
+                               "ON CONFLICT (attempt_id, pos) DO NOTHING";
 static const char SQL_LEDGER[] =
     "INSERT INTO ledger (attempt_id, job_id, episode_id, state, started_at, ended_at, wall_us, "
     "gpus, cpus, gpu_model, gpu_micros_per_hour, cpu_micros_per_hour, amount_micros, energy_mj) "
@@ -407,8 +499,7 @@ static char *counts_json(const job_t *j) {
   sbuf_t b = {0};
   sbuf_putc(&b, '{');
   for (int i = 0; i < TASK_STATE_COUNT; i++)
-    sbuf_printf(&b, "%s\"%s\":%u", i ? "," : "", task_state_name((task_state_t)i),
-                j->counts[i]);
+    sbuf_printf(&b, "%s\"%s\":%u", i ? "," : "", task_state_name((task_state_t)i), j->counts[i]);
   sbuf_putc(&b, '}');
   return sbuf_steal(&b);
 }
@@ -418,8 +509,8 @@ static char *requires_json(const jf_requires_t *r) {
   for (size_t i = 0; i < r->ntags; i++)
     json_array_append_new(tags, json_string(r->tags[i]));
   json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:o}", "gpus", (json_int_t)r->gpus, "gpu_memory_mb",
-                        (json_int_t)r->gpu_memory_mb, "cpus", (json_int_t)r->cpus,
-                        "memory_mb", (json_int_t)r->memory_mb, "tags", tags);
+                        (json_int_t)r->gpu_memory_mb, "cpus", (json_int_t)r->cpus, "memory_mb",
+                        (json_int_t)r->memory_mb, "tags", tags);
   char *text = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   return text;
@@ -503,10 +594,10 @@ static void put_job_deps(col_t x[JD_NCOLS], const job_t *j) {
 static void put_worker(pgq_t *q, const worker_t *w) {
   json_t *gpus = json_array();
   for (uint32_t i = 0; i < w->ngpus; i++)
-    json_array_append_new(gpus, json_pack("{s:I,s:s,s:s,s:I}", "index",
-                                          (json_int_t)w->gpus[i].index, "uuid",
-                                          w->gpus[i].uuid, "model", w->gpus[i].model,
-                                          "memory_mb", (json_int_t)w->gpus[i].memory_mb));
+    json_array_append_new(gpus,
+                          json_pack("{s:I,s:s,s:s,s:I}", "index", (json_int_t)w->gpus[i].index,
+                                    "uuid", w->gpus[i].uuid, "model", w->gpus[i].model, "memory_mb",
+                                    (json_int_t)w->gpus[i].memory_mb));
   col_t tags = {0};
   for (size_t i = 0; i < w->ntags; i++)
     col_text(&tags, w->tags[i]);

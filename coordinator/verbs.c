@@ -18,6 +18,9 @@
 
 #define V(name) CLAPPER__VERB__VERB_##name
 
+/* The table is laid out as a table, one verb a row or two. */
+// clang-format off
+
 /* Reads: every role, not while stopping. */
 #define READ(name, cli_, fn_, what_)                                                           \
   {.verb = V(name), .cli = cli_, .fn = fn_, .roles = ALL, .what = what_}
@@ -73,6 +76,7 @@ static const verb_spec_t table[] = {
      .what = "managing users", .writes = true},
     READ(WHOAMI, "whoami", clients_whoami, "asking who you are"),
 };
+// clang-format on
 
 const verb_spec_t *verbs_find(int verb) {
   for (size_t i = 0; i < ARRAY_SIZE(table); i++)
@@ -93,8 +97,7 @@ bool verbs_allowed(const verb_spec_t *spec, int role, char *err, size_t errlen) 
   for (int r = 0; r < ROLE_COUNT; r++)
     if (spec->roles & ROLE_BIT(r))
       sbuf_printf(&who, "%s%s", who.len ? " or " : "", auth_role_name((role_t)r));
-  snprintf(err, errlen, "%s needs the %s role (you are %s)", spec->what,
-           who.len ? who.buf : "(no)",
+  snprintf(err, errlen, "%s needs the %s role (you are %s)", spec->what, who.len ? who.buf : "(no)",
            role >= 0 ? auth_role_name((role_t)role) : "not registered");
   sbuf_free(&who);
   return false;

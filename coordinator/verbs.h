@@ -37,8 +37,8 @@ struct verb_call {
 typedef void (*verb_fn)(coord_t *c, creq_t *r, const verb_call_t *v);
 
 typedef struct verb_spec {
-  int verb;            /* Clapper__Verb */
-  const char *cli;     /* the clapper commands that send it, e.g. "jobs, wait" */
+  int verb;        /* Clapper__Verb */
+  const char *cli; /* the clapper commands that send it, e.g. "jobs, wait" */
   verb_fn fn;
   int arg;             /* for a handler serving several verbs (its enum) */
   unsigned roles;      /* ROLE_BIT()s of the roles allowed */

@@ -61,14 +61,14 @@ static void test_rows(void) {
     CHECK(v->fn != NULL);
     CHECK(v->cli && *v->cli);
     CHECK(v->what && *v->what);
-    CHECK(v->roles & ROLE_BIT(ROLE_ADMIN));           /* admins may do everything */
-    CHECK(!(v->roles & ROLE_BIT(ROLE_WORKER)));       /* workers use the other socket */
-    CHECK((v->own & ~v->roles) == 0);                 /* own jobs: a limit, not a grant */
-    CHECK(!(v->own & ROLE_BIT(ROLE_ADMIN)));          /* admins act on every job */
+    CHECK(v->roles & ROLE_BIT(ROLE_ADMIN));     /* admins may do everything */
+    CHECK(!(v->roles & ROLE_BIT(ROLE_WORKER))); /* workers use the other socket */
+    CHECK((v->own & ~v->roles) == 0);           /* own jobs: a limit, not a grant */
+    CHECK(!(v->own & ROLE_BIT(ROLE_ADMIN)));    /* admins act on every job */
     if (v->writes)
-      CHECK(!(v->roles & ROLE_BIT(ROLE_AUDITOR)));    /* auditors only read */
+      CHECK(!(v->roles & ROLE_BIT(ROLE_AUDITOR))); /* auditors only read */
     if (v->while_stopping)
-      CHECK(!v->writes);                              /* nothing new while stopping */
+      CHECK(!v->writes); /* nothing new while stopping */
   }
   /* Spot checks of the matrix people rely on. */
   const verb_spec_t *submit = verbs_find(CLAPPER__VERB__VERB_SUBMIT);
@@ -98,8 +98,7 @@ static void test_allowed(void) {
         CHECK(strchr(err, '\n') == NULL);
       }
     }
-  CHECK(!verbs_allowed(verbs_find(CLAPPER__VERB__VERB_USERS_ADD), ROLE_SUBMITTER, err,
-                       sizeof err));
+  CHECK(!verbs_allowed(verbs_find(CLAPPER__VERB__VERB_USERS_ADD), ROLE_SUBMITTER, err, sizeof err));
   CHECK_STR(err, "managing users needs the admin role (you are submitter)");
   CHECK(!verbs_allowed(verbs_find(CLAPPER__VERB__VERB_CANCEL), ROLE_AUDITOR, err, sizeof err));
   CHECK_STR(err, "controlling jobs needs the submitter or operator or admin role (you are "
@@ -131,8 +130,8 @@ static envelope_t *ask(coord_t *c, int verb) {
   size_t identlen = 0;
   char user[CODEC_MAX_USER], err[256];
   envelope_t *got = NULL;
-  CHECK(codec_recv(router, ident, &identlen, user, CODEC_MAX_CLIENT_MSG, &got, err,
-                   sizeof err) == 1);
+  CHECK(codec_recv(router, ident, &identlen, user, CODEC_MAX_CLIENT_MSG, &got, err, sizeof err) ==
+        1);
   if (!got)
     return NULL;
   clients_on_message(c, ident, identlen, user, got);
@@ -140,8 +139,7 @@ static envelope_t *ask(coord_t *c, int verb) {
   zmq_pollitem_t back = {dealer, 0, ZMQ_POLLIN, 0};
   CHECK(zmq_poll(&back, 1, 2000) == 1);
   envelope_t *reply = NULL;
-  CHECK(codec_recv(dealer, NULL, NULL, NULL, CODEC_MAX_CLIENT_MSG, &reply, err, sizeof err) ==
-        1);
+  CHECK(codec_recv(dealer, NULL, NULL, NULL, CODEC_MAX_CLIENT_MSG, &reply, err, sizeof err) == 1);
   CHECK(reply && reply->body_case == CLAPPER__ENVELOPE__BODY_REPLY);
   if (reply && reply->body_case == CLAPPER__ENVELOPE__BODY_REPLY)
     CHECK_INT(reply->reply->id, req.id);
@@ -292,8 +290,9 @@ static void test_readme_matrix(void) {
         p = eol;
       }
       if (!got.buf || strcmp(got.buf, want) != 0)
-        fprintf(stderr, "README.md's role matrix differs from coordinator/verbs.c; it should "
-                        "read:\n%s",
+        fprintf(stderr,
+                "README.md's role matrix differs from coordinator/verbs.c; it should "
+                "read:\n%s",
                 want);
       CHECK_STR(got.buf ? got.buf : "", want);
       sbuf_free(&got);
