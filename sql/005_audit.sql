@@ -5,21 +5,26 @@
 -- ledger; the reports turn them into currency and kWh.
 
 -- One row per take with the ledger rows that made it: a generated take's
--- own attempt, a rendered take's succeeded attempts of its job.  The two
--- ledger joins are keyed by kind, so each take meets at most one of them
--- (no fan-out) and both stay hash/index joins.
+-- own attempt (attempt_id is the ledger's key: one row at most), a
+-- rendered take's succeeded attempts of its job.  One branch per kind, so
+-- that each is a plain equi-join.
 CREATE VIEW take_cost AS
 SELECT t.id AS take_id, t.job_id, j.episode_id, s.name AS shot, t.kind, t.state,
-       count(g.attempt_id) + count(r.attempt_id) AS attempts,
-       (coalesce(sum(g.amount_micros), 0) + coalesce(sum(r.amount_micros), 0))::bigint
-         AS cost_micros,
-       (coalesce(sum(g.energy_mj), 0) + coalesce(sum(r.energy_mj), 0))::bigint AS energy_mj
+       (l.attempt_id IS NOT NULL)::int::bigint AS attempts,
+       coalesce(l.amount_micros, 0) AS cost_micros, coalesce(l.energy_mj, 0) AS energy_mj
 FROM takes t
 JOIN jobs j ON j.id = t.job_id
 LEFT JOIN shots s ON s.id = j.shot_id
-LEFT JOIN ledger g ON g.attempt_id = CASE WHEN t.kind = 'generate' THEN t.attempt_id END
-LEFT JOIN ledger r ON r.job_id = CASE WHEN t.kind = 'render' THEN t.job_id END
-                  AND r.state = 'succeeded'
+LEFT JOIN ledger l ON l.attempt_id = t.attempt_id
+WHERE t.kind = 'generate'
+UNION ALL
+SELECT t.id, t.job_id, j.episode_id, s.name, t.kind, t.state, count(l.attempt_id),
+       coalesce(sum(l.amount_micros), 0)::bigint, coalesce(sum(l.energy_mj), 0)::bigint
+FROM takes t
+JOIN jobs j ON j.id = t.job_id
+LEFT JOIN shots s ON s.id = j.shot_id
+LEFT JOIN ledger l ON l.job_id = t.job_id AND l.state = 'succeeded'
+WHERE t.kind = 'render'
 GROUP BY t.id, j.episode_id, s.name;
 
 -- One row per episode and shot (NULL: the episode's jobs without a shot)
