@@ -371,94 +371,68 @@ void query_cost(coord_t *c, creq_t *r, const verb_call_t *v) {
 
 /* ------------------------------------------------------------ audit */
 
-/* Ledger rows that made take tk: a generated take's attempt, a rendered
- * take's succeeded attempts. */
-#define MADE_BY(tk)                                                                            \
-  "((" tk ".kind = 'generate' AND lg.attempt_id = " tk ".attempt_id) OR (" tk ".kind = "       \
-  "'render' AND lg.job_id = " tk ".job_id AND lg.state = 'succeeded'))"
 #define KWH(x) "round(coalesce(" x ", 0) / 3600000000.0, 6)"
-#define SAME_SHOT(a, b) a " IS NOT DISTINCT FROM " b
+/* The audit's figures of x, a row of shot_audit or of the totals. */
+#define AUDIT_TAKES(x)                                                                         \
+  "json_build_object('generated', " x ".takes, 'approved', " x ".approved_takes, 'rejected', "  \
+  x ".rejected_takes, 'pending', " x ".pending_takes, 'changes_requested', "                    \
+  x ".changes_requested_takes)"
+#define AUDIT_COST(x)                                                                          \
+  "'cost', json_build_object('approved', " MONEY(x ".approved_cost_micros") ", 'rejected', "    \
+  MONEY(x ".rejected_cost_micros") ", 'pending', " MONEY(x ".pending_cost_micros")              \
+  ", 'changes_requested', " MONEY(x ".changes_requested_cost_micros") ", 'failed_attempts', "   \
+  MONEY(x ".failed_cost_micros") ", 'other', " MONEY(x ".other_cost_micros") ", 'total', "      \
+  MONEY(x ".cost_micros") "), "                                                                 \
+  "'energy_kwh', json_build_object('approved', " KWH(x ".approved_energy_mj") ", 'rejected', "  \
+  KWH(x ".rejected_energy_mj") ", 'pending', " KWH(x ".pending_energy_mj")                      \
+  ", 'changes_requested', " KWH(x ".changes_requested_energy_mj") ", 'failed_attempts', "       \
+  KWH(x ".failed_energy_mj") ", 'other', " KWH(x ".other_energy_mj") ", 'total', "              \
+  KWH(x ".energy_mj") ")"
+#define AUDIT_SUM(col) "coalesce(sum(" col "), 0) AS " col
 
 /* $1 project, $2 episode, $3 currency.  NULL when there is no such
  * episode.  Per shot: takes by state, who decided what, what was approved
  * (machine-generated or not, model, outputs with SHA-256), cost and energy
  * of approved, rejected, pending and changes-requested takes, of failed
- * attempts and of everything else; the totals equal the cost report's. */
-static const char SQL_AUDIT[] =
+ * attempts and of everything else; the totals equal the cost report's.
+ * The figures are the shot_audit view's (sql/005_audit.sql); the lists
+ * are one pass over the episode's takes, grouped by shot. */
+const char SQL_AUDIT[] =
     "WITH ep AS (SELECT e.id FROM episodes e JOIN projects p ON p.id = e.project_id "
     "            WHERE p.name = $1 AND e.name = $2), "
-    "je AS (SELECT j.id, j.name, j.kind, s.name AS shot FROM jobs j "
-    "       LEFT JOIN shots s ON s.id = j.shot_id WHERE j.episode_id = (SELECT id FROM ep)), "
-    "lg AS (SELECT l.*, je.shot FROM ledger l JOIN je ON je.id = l.job_id), "
-    "tk AS (SELECT t.*, je.shot, je.name AS job FROM takes t JOIN je ON je.id = t.job_id), "
-    "tc AS (SELECT tk.id, tk.state, tk.shot, "
-    "       (SELECT coalesce(sum(lg.amount_micros), 0) FROM lg WHERE " MADE_BY("tk") ") AS amt, "
-    "       (SELECT coalesce(sum(lg.energy_mj), 0) FROM lg WHERE " MADE_BY("tk") ") AS mj "
-    "       FROM tk), "
-    "per AS (SELECT sh.shot, "
-    "  (SELECT count(*) FROM tk WHERE " SAME_SHOT("tk.shot", "sh.shot") ") AS n_gen, "
-    "  (SELECT count(*) FROM tk WHERE " SAME_SHOT("tk.shot", "sh.shot") " AND tk.state = 'approved') AS n_app, "
-    "  (SELECT count(*) FROM tk WHERE " SAME_SHOT("tk.shot", "sh.shot") " AND tk.state = 'rejected') AS n_rej, "
-    "  (SELECT count(*) FROM tk WHERE " SAME_SHOT("tk.shot", "sh.shot") " AND tk.state = 'pending_review') AS n_pen, "
-    "  (SELECT count(*) FROM tk WHERE " SAME_SHOT("tk.shot", "sh.shot") " AND tk.state = 'changes_requested') AS n_chg, "
-    "  (SELECT coalesce(sum(amt), 0) FROM tc WHERE " SAME_SHOT("tc.shot", "sh.shot") " AND tc.state = 'approved') AS c_app, "
-    "  (SELECT coalesce(sum(amt), 0) FROM tc WHERE " SAME_SHOT("tc.shot", "sh.shot") " AND tc.state = 'rejected') AS c_rej, "
-    "  (SELECT coalesce(sum(amt), 0) FROM tc WHERE " SAME_SHOT("tc.shot", "sh.shot") " AND tc.state = 'pending_review') AS c_pen, "
-    "  (SELECT coalesce(sum(amt), 0) FROM tc WHERE " SAME_SHOT("tc.shot", "sh.shot") " AND tc.state = 'changes_requested') AS c_chg, "
-    "  (SELECT coalesce(sum(lg.amount_micros), 0) FROM lg WHERE " SAME_SHOT("lg.shot", "sh.shot") " AND lg.state IN ('failed', 'timed_out')) AS c_fail, "
-    "  (SELECT coalesce(sum(lg.amount_micros), 0) FROM lg WHERE " SAME_SHOT("lg.shot", "sh.shot") ") AS c_all, "
-    "  (SELECT coalesce(sum(mj), 0) FROM tc WHERE " SAME_SHOT("tc.shot", "sh.shot") " AND tc.state = 'approved') AS e_app, "
-    "  (SELECT coalesce(sum(mj), 0) FROM tc WHERE " SAME_SHOT("tc.shot", "sh.shot") " AND tc.state = 'rejected') AS e_rej, "
-    "  (SELECT coalesce(sum(mj), 0) FROM tc WHERE " SAME_SHOT("tc.shot", "sh.shot") " AND tc.state = 'pending_review') AS e_pen, "
-    "  (SELECT coalesce(sum(mj), 0) FROM tc WHERE " SAME_SHOT("tc.shot", "sh.shot") " AND tc.state = 'changes_requested') AS e_chg, "
-    "  (SELECT coalesce(sum(lg.energy_mj), 0) FROM lg WHERE " SAME_SHOT("lg.shot", "sh.shot") " AND lg.state IN ('failed', 'timed_out')) AS e_fail, "
-    "  (SELECT coalesce(sum(lg.energy_mj), 0) FROM lg WHERE " SAME_SHOT("lg.shot", "sh.shot") ") AS e_all "
-    "  FROM (SELECT DISTINCT shot FROM je) sh), "
-    "tot AS (SELECT sum(n_gen) AS n_gen, sum(n_app) AS n_app, sum(n_rej) AS n_rej, "
-    "  sum(n_pen) AS n_pen, sum(n_chg) AS n_chg, sum(c_app) AS c_app, sum(c_rej) AS c_rej, "
-    "  sum(c_pen) AS c_pen, sum(c_chg) AS c_chg, sum(c_fail) AS c_fail, sum(c_all) AS c_all, "
-    "  sum(e_app) AS e_app, sum(e_rej) AS e_rej, sum(e_pen) AS e_pen, sum(e_chg) AS e_chg, "
-    "  sum(e_fail) AS e_fail, sum(e_all) AS e_all FROM per) "
+    "sa AS (SELECT * FROM shot_audit WHERE episode_id = (SELECT id FROM ep)), "
+    "tl AS (SELECT s.name AS shot, "
+    "  json_agg(json_build_object('take_id', t.id, 'job', j.name, 'kind', t.kind, 'state', "
+    "    t.state, 'decided_by', t.decided_by, 'decided_at', t.decided_at, 'note', t.note) "
+    "    ORDER BY t.decided_at, t.id) FILTER (WHERE t.decided_by IS NOT NULL) AS decisions, "
+    "  json_agg(json_build_object('take_id', t.id, 'job', j.name, 'kind', t.kind, "
+    "    'machine_generated', t.kind = 'generate', 'model', t.provenance->>'model', "
+    "    'model_version', t.provenance->>'model_version', 'outputs', "
+    "    (SELECT coalesce(json_agg(json_build_object('path', o->>'path', 'sha256', "
+    "     o->>'sha256')), '[]'::json) FROM jsonb_array_elements(t.outputs) o)) ORDER BY t.id) "
+    "    FILTER (WHERE t.state = 'approved') AS approved "
+    "  FROM takes t JOIN jobs j ON j.id = t.job_id LEFT JOIN shots s ON s.id = j.shot_id "
+    "  WHERE j.episode_id = (SELECT id FROM ep) GROUP BY s.name), "
+    "tot AS (SELECT " AUDIT_SUM("takes") ", " AUDIT_SUM("approved_takes") ", "
+    "  " AUDIT_SUM("rejected_takes") ", " AUDIT_SUM("pending_takes") ", "
+    "  " AUDIT_SUM("changes_requested_takes") ", " AUDIT_SUM("approved_cost_micros") ", "
+    "  " AUDIT_SUM("rejected_cost_micros") ", " AUDIT_SUM("pending_cost_micros") ", "
+    "  " AUDIT_SUM("changes_requested_cost_micros") ", " AUDIT_SUM("failed_cost_micros") ", "
+    "  " AUDIT_SUM("other_cost_micros") ", " AUDIT_SUM("cost_micros") ", "
+    "  " AUDIT_SUM("approved_energy_mj") ", " AUDIT_SUM("rejected_energy_mj") ", "
+    "  " AUDIT_SUM("pending_energy_mj") ", " AUDIT_SUM("changes_requested_energy_mj") ", "
+    "  " AUDIT_SUM("failed_energy_mj") ", " AUDIT_SUM("other_energy_mj") ", "
+    "  " AUDIT_SUM("energy_mj") " FROM sa) "
     "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM ep) THEN NULL ELSE json_build_object("
     "'episode', $1 || '/' || $2, 'currency', $3::text, "
     "'shots', coalesce((SELECT json_agg(json_build_object('shot', x.shot, "
-    "  'takes', json_build_object('generated', x.n_gen, 'approved', x.n_app, 'rejected', "
-    "    x.n_rej, 'pending', x.n_pen, 'changes_requested', x.n_chg), "
-    "  'decisions', coalesce((SELECT json_agg(json_build_object('take_id', tk.id, 'job', "
-    "    tk.job, 'kind', tk.kind, 'state', tk.state, 'decided_by', tk.decided_by, "
-    "    'decided_at', tk.decided_at, 'note', tk.note) ORDER BY tk.decided_at, tk.id) "
-    "    FROM tk WHERE " SAME_SHOT("tk.shot", "x.shot") " AND tk.decided_by IS NOT NULL), '[]'::json), "
-    "  'approved', coalesce((SELECT json_agg(json_build_object('take_id', tk.id, 'job', tk.job, "
-    "    'kind', tk.kind, 'machine_generated', tk.kind = 'generate', 'model', "
-    "    tk.provenance->>'model', 'model_version', tk.provenance->>'model_version', 'outputs', "
-    "    (SELECT coalesce(json_agg(json_build_object('path', o->>'path', 'sha256', "
-    "     o->>'sha256')), '[]'::json) FROM jsonb_array_elements(tk.outputs) o)) ORDER BY tk.id) "
-    "    FROM tk WHERE " SAME_SHOT("tk.shot", "x.shot") " AND tk.state = 'approved'), '[]'::json), "
-    "  'cost', json_build_object('approved', " MONEY("x.c_app") ", 'rejected', "
-    "    " MONEY("x.c_rej") ", 'pending', " MONEY("x.c_pen") ", 'changes_requested', "
-    "    " MONEY("x.c_chg") ", 'failed_attempts', " MONEY("x.c_fail") ", 'other', "
-    "    " MONEY("x.c_all - x.c_app - x.c_rej - x.c_pen - x.c_chg - x.c_fail") ", 'total', "
-    "    " MONEY("x.c_all") "), "
-    "  'energy_kwh', json_build_object('approved', " KWH("x.e_app") ", 'rejected', "
-    "    " KWH("x.e_rej") ", 'pending', " KWH("x.e_pen") ", 'changes_requested', "
-    "    " KWH("x.e_chg") ", 'failed_attempts', " KWH("x.e_fail") ", 'other', "
-    "    " KWH("x.e_all - x.e_app - x.e_rej - x.e_pen - x.e_chg - x.e_fail") ", 'total', "
-    "    " KWH("x.e_all") ")) ORDER BY x.shot NULLS FIRST) FROM per x), '[]'::json), "
-    "'totals', json_build_object("
-    "  'takes', json_build_object('generated', coalesce(t.n_gen, 0), 'approved', "
-    "    coalesce(t.n_app, 0), 'rejected', coalesce(t.n_rej, 0), 'pending', "
-    "    coalesce(t.n_pen, 0), 'changes_requested', coalesce(t.n_chg, 0)), "
-    "  'cost', json_build_object('approved', " MONEY("coalesce(t.c_app, 0)") ", 'rejected', "
-    "    " MONEY("coalesce(t.c_rej, 0)") ", 'pending', " MONEY("coalesce(t.c_pen, 0)")
-    ", 'changes_requested', " MONEY("coalesce(t.c_chg, 0)") ", 'failed_attempts', "
-    "    " MONEY("coalesce(t.c_fail, 0)") ", 'other', "
-    "    " MONEY("coalesce(t.c_all - t.c_app - t.c_rej - t.c_pen - t.c_chg - t.c_fail, 0)")
-    ", 'total', " MONEY("coalesce(t.c_all, 0)") "), "
-    "  'energy_kwh', json_build_object('approved', " KWH("t.e_app") ", 'rejected', "
-    "    " KWH("t.e_rej") ", 'pending', " KWH("t.e_pen") ", 'changes_requested', "
-    "    " KWH("t.e_chg") ", 'failed_attempts', " KWH("t.e_fail") ", 'other', "
-    "    " KWH("t.e_all - t.e_app - t.e_rej - t.e_pen - t.e_chg - t.e_fail") ", 'total', "
-    "    " KWH("t.e_all") ")))::text END FROM tot t";
+    "  'takes', " AUDIT_TAKES("x") ", "
+    "  'decisions', coalesce(l.decisions, '[]'::json), "
+    "  'approved', coalesce(l.approved, '[]'::json), "
+    "  " AUDIT_COST("x") ") ORDER BY x.shot NULLS FIRST) "
+    "  FROM sa x LEFT JOIN tl l ON l.shot IS NOT DISTINCT FROM x.shot), '[]'::json), "
+    "'totals', json_build_object('takes', " AUDIT_TAKES("t") ", " AUDIT_COST("t") "))::text END "
+    "FROM tot t";
 
 void query_audit(coord_t *c, creq_t *r, const verb_call_t *v) {
   const Clapper__Request *req = v->req;
