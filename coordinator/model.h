@@ -10,8 +10,9 @@
  * batch committed.
  *
  * Ownership: the coordinator (coord_t) owns every job; a job owns its task
- * array; attempts are owned by the attempts map and freed after their
- * terminal state committed; workers are owned by the worker list.
+ * array; attempts are owned by the attempts map and freed (attempt.c) after
+ * their terminal state committed; succeeded and canceled jobs are freed
+ * (job.c) after their end committed; workers are owned by the worker list.
  */
 #ifndef CLAPPER_MODEL_H
 #define CLAPPER_MODEL_H
@@ -283,16 +284,18 @@ struct coord {
 
 /* ------------------------------------------------------------ coord.c */
 
-/* Prepares a zeroed c to run on loop: id counters at 1, an empty store and
- * dispatch index, the back-off timer.  Settings (c->cfg) are the caller's. */
+/* Prepares a zeroed c to run on loop: id counters at 1, an empty store,
+ * dispatch index and review state, the worker outbox registered with the
+ * store, the back-off and budget timers.  Settings (c->cfg) are the
+ * caller's. */
 void coord_init(coord_t *c, uv_loop_t *loop);
 
 /* Closes the timers coord_init started (their memory is c's). */
 void coord_close_timers(coord_t *c);
 
-/* Releases every job, task, attempt and worker and the store and dispatch
- * index.  The caller closed the loop's handles (c->delay_timer included)
- * first; c itself stays the caller's. */
+/* Releases every job, task, attempt and worker, the store, the dispatch
+ * index and the review state.  The caller closed the loop's handles
+ * (c->delay_timer included) first; c itself stays the caller's. */
 void coord_release(coord_t *c);
 
 /* ------------------------------------------------------------ job.c */
