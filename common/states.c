@@ -3,7 +3,10 @@
  */
 #include "states.h"
 
+#include <inttypes.h>
 #include <string.h>
+
+#include "log.h"
 
 #define BIT(s) (1u << (s))
 
@@ -109,4 +112,23 @@ bool task_state_terminal(task_state_t s) {
 }
 bool attempt_state_live(attempt_state_t s) {
   return s == ATTEMPT_DISPATCHED || s == ATTEMPT_RUNNING;
+}
+
+int state_step(state_kind_t kind, uint64_t id, int from, int to) {
+  static const char *const what[] = {"job", "task", "attempt"};
+  if (from == to)
+    return 0;
+  bool ok = kind == STATE_JOB    ? job_state_allowed((job_state_t)from, (job_state_t)to)
+            : kind == STATE_TASK ? task_state_allowed((task_state_t)from, (task_state_t)to)
+                                 : attempt_state_allowed((attempt_state_t)from, (attempt_state_t)to);
+  if (ok)
+    return 1;
+  const char *f = kind == STATE_JOB    ? job_state_name((job_state_t)from)
+                  : kind == STATE_TASK ? task_state_name((task_state_t)from)
+                                       : attempt_state_name((attempt_state_t)from);
+  const char *t = kind == STATE_JOB    ? job_state_name((job_state_t)to)
+                  : kind == STATE_TASK ? task_state_name((task_state_t)to)
+                                       : attempt_state_name((attempt_state_t)to);
+  log_error("%s %" PRIu64 ": transition %s -> %s refused", what[kind], id, f, t);
+  return -1;
 }

@@ -8,6 +8,7 @@
 #define CLAPPER_STATES_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef enum job_state {
   JOB_WAITING = 0, /* dependencies or an approval gate not met */
@@ -70,6 +71,14 @@ int attempt_state_parse(const char *name);
 bool job_state_allowed(job_state_t from, job_state_t to);
 bool task_state_allowed(task_state_t from, task_state_t to);
 bool attempt_state_allowed(attempt_state_t from, attempt_state_t to);
+
+/* The entities with a transition table. */
+typedef enum state_kind { STATE_JOB = 0, STATE_TASK, STATE_ATTEMPT } state_kind_t;
+
+/* One step of entity id (of kind) from -> to, as its transition function
+ * takes it: 0 when to is from (nothing to do), 1 when the table allows the
+ * step, -1 when it refuses it (logged as an error naming both states). */
+int state_step(state_kind_t kind, uint64_t id, int from, int to);
 
 /* Finished: succeeded, failed or canceled (a failed job may still be retried). */
 bool job_state_terminal(job_state_t s);

@@ -45,14 +45,9 @@ static void retire(coord_t *c, void *arg) {
 }
 
 int attempt_set_state(coord_t *c, attempt_t *a, attempt_state_t to) {
-  attempt_state_t from = (attempt_state_t)a->state;
-  if (from == to)
-    return 0;
-  if (!attempt_state_allowed(from, to)) {
-    log_error("attempt %" PRIu64 ": transition %s -> %s refused", a->id,
-              attempt_state_name(from), attempt_state_name(to));
-    return -1;
-  }
+  int step = state_step(STATE_ATTEMPT, a->id, a->state, to);
+  if (step <= 0)
+    return step;
   a->state = (uint8_t)to;
   if (!attempt_state_live(to)) {
     a->recorded_us = util_wall_us();

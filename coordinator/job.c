@@ -363,13 +363,9 @@ static void notify_dependents(coord_t *c, job_t *j) {
 
 int job_set_state(coord_t *c, job_t *j, job_state_t to, const char *reason) {
   job_state_t from = (job_state_t)j->state;
-  if (from == to)
-    return 0;
-  if (!job_state_allowed(from, to)) {
-    log_error("job %" PRIu64 ": transition %s -> %s refused", j->id, job_state_name(from),
-              job_state_name(to));
-    return -1;
-  }
+  int step = state_step(STATE_JOB, j->id, from, to);
+  if (step <= 0)
+    return step;
   j->state = (uint8_t)to;
   int64_t now = util_wall_us();
   if (to == JOB_RUNNING && !j->started_us)

@@ -11,13 +11,9 @@
 
 int task_set_state(coord_t *c, task_t *t, task_state_t to) {
   task_state_t from = (task_state_t)t->state;
-  if (from == to)
-    return 0;
-  if (!task_state_allowed(from, to)) {
-    log_error("task %" PRIu64 ": transition %s -> %s refused", t->id, task_state_name(from),
-              task_state_name(to));
-    return -1;
-  }
+  int step = state_step(STATE_TASK, t->id, from, to);
+  if (step <= 0)
+    return step;
   job_t *j = t->job;
   j->counts[from]--;
   j->counts[to]++;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "check.h"
+#include "log.h"
 #include "states.h"
 #include "util.h"
 
@@ -225,8 +226,34 @@ static void test_predicates(void) {
         CHECK(!task_state_allowed((task_state_t)f, (task_state_t)t));
 }
 
+/* state_step: what the transition functions start with, for every pair of
+ * every kind, agrees with the tables. */
+static void test_step(void) {
+  log_init("test_states", -1); /* refusals are logged as errors */
+  for (int from = 0; from < JOB_STATE_COUNT; from++)
+    for (int to = 0; to < JOB_STATE_COUNT; to++)
+      CHECK_INT(state_step(STATE_JOB, 1, from, to),
+                from == to ? 0 : job_state_allowed((job_state_t)from, (job_state_t)to) ? 1 : -1);
+  for (int from = 0; from < TASK_STATE_COUNT; from++)
+    for (int to = 0; to < TASK_STATE_COUNT; to++)
+      CHECK_INT(state_step(STATE_TASK, 2, from, to),
+                from == to ? 0 : task_state_allowed((task_state_t)from, (task_state_t)to) ? 1 : -1);
+  for (int from = 0; from < ATTEMPT_STATE_COUNT; from++)
+    for (int to = 0; to < ATTEMPT_STATE_COUNT; to++)
+      CHECK_INT(state_step(STATE_ATTEMPT, 3, from, to),
+                from == to ? 0
+                : attempt_state_allowed((attempt_state_t)from, (attempt_state_t)to) ? 1
+                                                                                    : -1);
+  CHECK_INT(state_step(STATE_JOB, 4, JOB_SUCCEEDED, JOB_RUNNING), -1);
+  CHECK_INT(state_step(STATE_TASK, 5, TASK_READY, TASK_DISPATCHED), 1);
+  CHECK_INT(state_step(STATE_ATTEMPT, 6, ATTEMPT_LOST, ATTEMPT_RUNNING), -1);
+  CHECK_STR(worker_state_name(WORKER_DRAINING), "draining");
+  CHECK_STR(worker_state_name(WORKER_STATE_COUNT), "?");
+}
+
 int main(void) {
   test_names();
+  test_step();
   test_job_matrix();
   test_task_matrix();
   test_attempt_matrix();
