@@ -3,6 +3,8 @@
  *
  * A failed CHECK prints the file, line and expression and counts a failure;
  * the test's main() returns check_report(), non-zero when anything failed.
+ * The counters live in check.c, so that the helpers a test links from
+ * tests/unit/ (fakecoord.c, ...) count into the same totals.
  */
 #ifndef CLAPPER_CHECK_H
 #define CLAPPER_CHECK_H
@@ -11,8 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int check_failures;
-static int check_count;
+extern int check_failures; /* CHECKs that failed */
+extern int check_count;    /* CHECKs run */
 
 #define CHECK(expr)                                                            \
   do {                                                                         \
