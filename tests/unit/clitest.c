@@ -93,15 +93,57 @@ int argv_len(const char *const *argv, int max) {
   return n;
 }
 
-void check_usage_cases(const usage_case_t *cases, size_t ncases) {
-  fake_t fk = {.nreq = 1, .jsons = (const char *const[]){"{}"}, .njsons = 1};
-  fake_start(&fk);
+/* Runs e with argv and, unless endpoint is NULL, --coordinator endpoint. */
+static run_t run_argv(const struct cmd_entry *e, const char *endpoint, const char *const *argv) {
+  int argc = argv_len(argv, 16);
+  return endpoint ? run_at(e, endpoint, argc, argv) : run_cmd(e, argc, argv);
+}
+
+void check_run_ok(const struct cmd_entry *e, const char *endpoint, const char *const *argv,
+                  const char *want) {
+  run_t r = run_argv(e, endpoint, argv);
+  check_ok(&r, want);
+  run_free(&r);
+}
+
+void check_run_error(const struct cmd_entry *e, const char *endpoint, const char *const *argv,
+                     int status, const char *needle, bool json, const char *code) {
+  run_t r = run_argv(e, endpoint, argv);
+  check_error(&r, status, needle, json, code);
+  run_free(&r);
+}
+
+json_t *run_json(const struct cmd_entry *e, const char *endpoint, const char *const *argv,
+                 int status, const char *err) {
+  run_t r = run_argv(e, endpoint, argv);
+  CHECK_INT(r.status, status);
+  if (err)
+    CHECK_STR(r.err, err);
+  json_t *doc = json_loads(r.out, 0, NULL);
+  run_free(&r);
+  return doc;
+}
+
+void check_run_refused(const struct cmd_entry *e, const char *endpoint, const char *const *argv,
+                       const char *needle, const char *code) {
+  const char *more[16];
+  int n = argv_len(argv, (int)ARRAY_SIZE(more) - 2);
+  memcpy(more, argv, (size_t)n * sizeof *more);
+  more[n + 1] = NULL;
+  check_run_error(e, endpoint, argv, 1, needle, false, NULL);
+  more[n] = "--csv";
+  check_run_error(e, endpoint, more, 1, needle, false, NULL);
+  more[n] = "--json";
+  check_run_error(e, endpoint, more, 1, needle, true, code);
+}
+
+void run_usage_cases(const usage_case_t *cases, size_t ncases, const char *endpoint) {
   for (size_t i = 0; i < ncases; i++) {
     int n = argv_len(cases[i].argv, (int)ARRAY_SIZE(cases[i].argv) - 1);
     const char *full[ARRAY_SIZE(cases[i].argv) + 3];
     memcpy(full, cases[i].argv, (size_t)n * sizeof *full);
     full[n] = "--coordinator";
-    full[n + 1] = fk.endpoint;
+    full[n + 1] = endpoint;
     bool has_json = false;
     for (int k = 0; k < n; k++)
       has_json |= !strcmp(full[k], "--json");
@@ -120,6 +162,12 @@ void check_usage_cases(const usage_case_t *cases, size_t ncases) {
       fprintf(stderr, "  (case %zu with --json: %s)\n", i, r.err);
     run_free(&r);
   }
+}
+
+void check_usage_cases(const usage_case_t *cases, size_t ncases) {
+  fake_t fk = {.nreq = 1, .jsons = (const char *const[]){"{}"}, .njsons = 1};
+  fake_start(&fk);
+  run_usage_cases(cases, ncases, fk.endpoint);
   /* Nothing was sent: the fake's one request is a ping of our own. */
   Clapper__Request ping = CLAPPER__REQUEST__INIT;
   ping.verb = CLAPPER__VERB__VERB_PING;

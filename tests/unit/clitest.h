@@ -47,8 +47,35 @@ void check_error(const run_t *r, int status, const char *needle, bool json, cons
 /* Checks that r succeeded with exactly want on stdout and nothing on stderr. */
 void check_ok(const run_t *r, const char *want);
 
+/* An argument vector for the two checks below: ARGV("jobs", "--all") is
+ * {"jobs", "--all", NULL}. */
+#define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Runs e with argv (argv[0] the verb's name, NULL after the last) and,
+ * unless endpoint is NULL, "--coordinator ENDPOINT" as run_at does; then
+ * check_ok(want). */
+void check_run_ok(const struct cmd_entry *e, const char *endpoint, const char *const *argv,
+                  const char *want);
+
+/* Runs e as check_run_ok does; then check_error(status, needle, json, code). */
+void check_run_error(const struct cmd_entry *e, const char *endpoint, const char *const *argv,
+                     int status, const char *needle, bool json, const char *code);
+
 /* Removes path and everything below it. */
 void rm_rf(const char *path);
+
+/* Runs e as check_run_ok does and checks that it exited with status and,
+ * unless err is NULL, printed exactly err on stderr.  Returns what it
+ * printed on stdout parsed as JSON (NULL when that is not JSON; the caller
+ * owns it). */
+json_t *run_json(const struct cmd_entry *e, const char *endpoint, const char *const *argv,
+                 int status, const char *err);
+
+/* The coordinator's refusal in every output mode of a verb that has a
+ * --csv: runs e with argv, with argv and --csv, and with argv and --json
+ * (check_run_error with status 1), the last also checking code. */
+void check_run_refused(const struct cmd_entry *e, const char *endpoint, const char *const *argv,
+                       const char *needle, const char *code);
 
 /* A usage error found before anything is sent: the verb, its arguments
  * (argv[0] its name, NULL after the last) and what the error line says. */
@@ -61,9 +88,14 @@ typedef struct usage_case {
 /* The number of arguments before the first NULL, at most max. */
 int argv_len(const char *const *argv, int max);
 
-/* Runs each usage case with and without --json against a fake coordinator
- * that must receive nothing: status 2, the one-line error, the usage
- * document.  Then proves that nothing was sent with a ping of its own. */
+/* Runs each usage case with "--coordinator ENDPOINT", without --json
+ * (unless the case has it) and with: status 2, the one-line error, the
+ * usage document.  Whether anything reached endpoint is the caller's to
+ * check. */
+void run_usage_cases(const usage_case_t *cases, size_t ncases, const char *endpoint);
+
+/* run_usage_cases against a fake coordinator that must receive nothing,
+ * proved with a ping of its own afterwards. */
 void check_usage_cases(const usage_case_t *cases, size_t ncases);
 
 /* RFC 4180 text split into records of fields (CRLF line ends, quoted

@@ -76,34 +76,6 @@ static void *fake_main(void *arg) {
   return NULL;
 }
 
-static void *zap_deny_main(void *arg) {
-  zap_deny_t *z = arg;
-  while (!z->stop) {
-    zmq_pollitem_t it = {z->rep, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, 50) <= 0)
-      continue;
-    char frames[8][64];
-    size_t sizes[8] = {0};
-    int n = 0, more = 1;
-    while (more && n < 8) {
-      int got = zmq_recv(z->rep, frames[n], sizeof frames[n], 0);
-      if (got < 0)
-        return NULL;
-      sizes[n++] = (size_t)(got > 64 ? 64 : got);
-      size_t ml = sizeof more;
-      zmq_getsockopt(z->rep, ZMQ_RCVMORE, &more, &ml);
-    }
-    zmq_send(z->rep, "1.0", 3, ZMQ_SNDMORE);
-    zmq_send(z->rep, frames[1], sizes[1], ZMQ_SNDMORE);
-    zmq_send(z->rep, "400", 3, ZMQ_SNDMORE);
-    zmq_send(z->rep, "no such key", 11, ZMQ_SNDMORE);
-    zmq_send(z->rep, "", 0, ZMQ_SNDMORE);
-    zmq_send(z->rep, "", 0, 0);
-    z->served++;
-  }
-  return NULL;
-}
-
 /* Binds f's ROUTER in f->ctx, a CURVE server with server's secret key
  * unless server is NULL, and starts the thread that answers. */
 static void fake_bind(fake_t *f, const keys_key_t *server) {
@@ -126,26 +98,18 @@ void fake_start(fake_t *f) {
   fake_bind(f, NULL);
 }
 
-void fake_start_curve(fake_t *f, const keys_key_t *server, zap_deny_t *deny) {
+void fake_start_curve(fake_t *f, const keys_key_t *server, zap_t *zap) {
   f->ctx = zmq_ctx_new();
-  f->deny = deny;
-  if (deny) {
-    int zero = 0;
-    deny->rep = zmq_socket(f->ctx, ZMQ_REP);
-    zmq_setsockopt(deny->rep, ZMQ_LINGER, &zero, sizeof zero);
-    CHECK_INT(zmq_bind(deny->rep, "inproc://zeromq.zap.01"), 0);
-    pthread_create(&deny->thr, NULL, zap_deny_main, deny);
-  }
+  f->zap = zap;
+  if (zap)
+    zap_start(zap, f->ctx);
   fake_bind(f, server);
 }
 
 void fake_stop(fake_t *f) {
   pthread_join(f->thr, NULL);
   zmq_close(f->sock);
-  if (f->deny) {
-    f->deny->stop = 1;
-    pthread_join(f->deny->thr, NULL);
-    zmq_close(f->deny->rep);
-  }
+  if (f->zap)
+    zap_stop(f->zap);
   zmq_ctx_term(f->ctx);
 }

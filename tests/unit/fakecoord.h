@@ -5,7 +5,7 @@
  * replies (or one canned error) and records what each request carried, so
  * that a test can run a verb against it and then check both the output and
  * the request.  fake_start_curve makes it a CURVE server, optionally with a
- * ZAP handler that refuses every key.
+ * ZAP handler (zaptest.h).
  */
 #ifndef CLAPPER_TEST_FAKECOORD_H
 #define CLAPPER_TEST_FAKECOORD_H
@@ -17,6 +17,7 @@
 
 #include "clapper.pb-c.h"
 #include "keys.h"
+#include "zaptest.h"
 
 #define FAKE_MAX 32
 
@@ -31,15 +32,6 @@
   "\"episode\": \"e\", \"shot\": null, \"kind\": \"process\", \"state\": \"failed\", "             \
   "\"priority\": 50, \"ntasks\": 1, \"tasks\": {\"failed\": 1}}]}"
 
-/* A ZAP handler that refuses every key (status 400), in the fake's
- * context, until fake_stop. */
-typedef struct zap_deny {
-  void *rep;
-  pthread_t thr;
-  volatile int stop;
-  int served;
-} zap_deny_t;
-
 /* A ROUTER in a thread that answers up to nreq requests: reply i carries
  * jsons[min(i, njsons-1)] (or an error when error_code is set); with
  * wrong_id_first every answer is preceded by one for another id.  The test
@@ -48,7 +40,7 @@ typedef struct fake {
   void *ctx, *sock;
   char endpoint[256];
   pthread_t thr;
-  zap_deny_t *deny; /* set by fake_start_curve */
+  zap_t *zap; /* set by fake_start_curve */
   int nreq;
   const char *const *jsons;
   int njsons;
@@ -81,13 +73,13 @@ typedef struct fake {
 void fake_start(fake_t *f);
 
 /* fake_start with the ROUTER a CURVE server using server's secret key;
- * with deny (which must outlive the fake), a ZAP handler in the fake's
- * context refuses every key. */
-void fake_start_curve(fake_t *f, const keys_key_t *server, zap_deny_t *deny);
+ * with zap (which must outlive the fake), that ZAP handler runs in the
+ * fake's context (zap_start) and decides on every key. */
+void fake_start_curve(fake_t *f, const keys_key_t *server, zap_t *zap);
 
 /* Waits until the fake has answered its nreq requests (or waited 10 s for
  * one; zmq_ctx_shutdown(f->ctx) ends that wait at once), then closes it
- * and its ZAP handler.  What it received stays in f. */
+ * and stops its ZAP handler.  What it received stays in f. */
 void fake_stop(fake_t *f);
 
 #endif

@@ -174,26 +174,18 @@ static void test_arguments(void) {
     run_free(&r);
   }
   /* With --json the error is also a document on stdout. */
-  const char *argv[] = {"job", "12x", "--json"};
-  run_t r = run_cmd(&cmd_job_entry, 3, argv);
-  check_error(&r, 2, "invalid job id '12x'", true, "usage");
-  run_free(&r);
-  const char *argv1[] = {"logs", "5", "--follow", "--json"};
-  r = run_cmd(&cmd_logs_entry, 4, argv1);
-  check_error(&r, 2, "cannot be combined with --follow", true, "usage");
-  run_free(&r);
-  const char *argv1b[] = {"episode", "weight", "hod/e1", "x", "--json"};
-  r = run_cmd(&cmd_episode_entry, 5, argv1b);
-  check_error(&r, 2, "invalid weight 'x'", true, "usage");
-  run_free(&r);
-  const char *argv2[] = {"jobs", "--json", "--frob"};
-  r = run_cmd(&cmd_jobs_entry, 3, argv2);
-  check_error(&r, 2, "unknown option --frob", true, "usage");
-  run_free(&r);
+  check_run_error(&cmd_job_entry, NULL, ARGV("job", "12x", "--json"), 2, "invalid job id '12x'",
+                  true, "usage");
+  check_run_error(&cmd_logs_entry, NULL, ARGV("logs", "5", "--follow", "--json"), 2,
+                  "cannot be combined with --follow", true, "usage");
+  check_run_error(&cmd_episode_entry, NULL, ARGV("episode", "weight", "hod/e1", "x", "--json"), 2,
+                  "invalid weight 'x'", true, "usage");
+  check_run_error(&cmd_jobs_entry, NULL, ARGV("jobs", "--json", "--frob"), 2,
+                  "unknown option --frob", true, "usage");
 
   /* --help is not an error (config_parse prints it on the real stdout). */
   const char *argv3[] = {"wait", "--help"};
-  r = run_cmd(&cmd_wait_entry, 2, argv3);
+  run_t r = run_cmd(&cmd_wait_entry, 2, argv3);
   CHECK_INT(r.status, 0);
   CHECK_STR(r.err, "");
   run_free(&r);
@@ -213,28 +205,23 @@ static void test_submit_local_checks(void) {
   /* A coordinator that must not hear anything. */
   fake_t fk = {.nreq = 0};
   fake_start(&fk);
-  const char *a1[] = {"submit", bad, "--coordinator", fk.endpoint, "--json"};
-  run_t r = run_cmd(&cmd_submit_entry, 5, a1);
-  check_error(&r, 1, "jobs[0]", true, "invalid_job");
-  run_free(&r);
-  const char *a2[] = {"submit", big, "--coordinator", fk.endpoint};
-  r = run_cmd(&cmd_submit_entry, 4, a2);
-  check_error(&r, 1, "16 MiB", false, NULL);
-  run_free(&r);
-  const char *a3[] = {"submit", "/nonexistent/job.json", "--coordinator", fk.endpoint};
-  r = run_cmd(&cmd_submit_entry, 4, a3);
-  check_error(&r, 1, "cannot read /nonexistent/job.json", false, NULL);
-  run_free(&r);
+  check_run_error(&cmd_submit_entry, NULL,
+                  ARGV("submit", bad, "--coordinator", fk.endpoint, "--json"), 1, "jobs[0]", true,
+                  "invalid_job");
+  check_run_error(&cmd_submit_entry, NULL, ARGV("submit", big, "--coordinator", fk.endpoint), 1,
+                  "16 MiB", false, NULL);
+  check_run_error(&cmd_submit_entry, NULL,
+                  ARGV("submit", "/nonexistent/job.json", "--coordinator", fk.endpoint), 1,
+                  "cannot read /nonexistent/job.json", false, NULL);
   fake_stop(&fk);
   CHECK_INT(fk.served, 0);
 
   /* --no-local-check leaves the verdict to the coordinator. */
   fake_t fc = {.nreq = 1, .error_code = "invalid_job", .error_message = "jobs[0].name: bad"};
   fake_start(&fc);
-  const char *a4[] = {"submit", "--no-local-check", bad, "--coordinator", fc.endpoint};
-  r = run_cmd(&cmd_submit_entry, 5, a4);
-  check_error(&r, 1, "jobs[0].name: bad", false, NULL);
-  run_free(&r);
+  check_run_error(&cmd_submit_entry, NULL,
+                  ARGV("submit", "--no-local-check", bad, "--coordinator", fc.endpoint), 1,
+                  "jobs[0].name: bad", false, NULL);
   fake_stop(&fc);
   CHECK_INT(fc.served, 1);
   CHECK_INT(fc.verb[0], CLAPPER__VERB__VERB_SUBMIT);

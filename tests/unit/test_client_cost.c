@@ -131,29 +131,7 @@ static void test_cost_arguments(void) {
   /* A coordinator that must not hear anything. */
   fake_t fk = {.nreq = 0};
   fake_start(&fk);
-  for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-    int n = argv_len(cases[i].argv, (int)ARRAY_SIZE(cases[i].argv) - 1);
-    const char *full[ARRAY_SIZE(cases[i].argv) + 3];
-    memcpy(full, cases[i].argv, (size_t)n * sizeof *full);
-    full[n] = "--coordinator";
-    full[n + 1] = fk.endpoint;
-    bool has_json = false;
-    for (int k = 0; k < n; k++)
-      has_json |= !strcmp(full[k], "--json");
-    run_t r;
-    if (!has_json) {
-      r = run_cmd(cases[i].e, n + 2, full);
-      check_error(&r, 2, cases[i].needle, false, NULL);
-      if (r.status != 2 || !strstr(r.err, cases[i].needle))
-        fprintf(stderr, "  (case %zu: %s)\n", i, r.err);
-      run_free(&r);
-    }
-    /* With --json, the same error as a document. */
-    full[n + 2] = "--json";
-    r = run_cmd(cases[i].e, n + 3, full);
-    check_error(&r, 2, cases[i].needle, true, "usage");
-    run_free(&r);
-  }
+  run_usage_cases(cases, ARRAY_SIZE(cases), fk.endpoint);
   fake_stop(&fk);
   CHECK_INT(fk.served, 0);
 
@@ -204,59 +182,43 @@ static void test_rates(void) {
   fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
   fake_start(&fk);
 
-  const char *a0[] = {"rates"};
-  run_t r = run_at(&cmd_rates_entry, fk.endpoint, 1, a0);
-  check_ok(&r, "  KIND         MODEL                  PER-HOUR (USD)  FROM (UTC)           SET-BY\n"
+  const char *const *a0 = ARGV("rates");
+  check_run_ok(&cmd_rates_entry, fk.endpoint, a0,
+               "  KIND         MODEL                  PER-HOUR (USD)  FROM (UTC)           SET-BY\n"
                "* gpu_model    NVIDIA H100 80GB HBM3        2.500000  2026-12-01 00:00:00  alice\n"
                "  gpu_model    NVIDIA H100 80GB HBM3        3.000000  2027-01-01 00:00:00  bob\n"
                "* default_gpu  -                            2.000000  2026-11-01 12:30:00  alice\n"
                "* cpu          -                            0.050000  2026-11-01 12:30:00  alice\n"
                "* in force now\n");
-  run_free(&r);
-  r = run_at(&cmd_rates_entry, fk.endpoint, 1, a0);
-  check_ok(&r, "no rates set: every attempt costs 0\n");
-  run_free(&r);
-  const char *a1[] = {"rates", "--json"};
-  r = run_at(&cmd_rates_entry, fk.endpoint, 2, a1);
-  CHECK_INT(r.status, 0);
-  CHECK_STR(r.err, "");
-  json_t *doc = json_loads(r.out, 0, NULL);
+  check_run_ok(&cmd_rates_entry, fk.endpoint, a0, "no rates set: every attempt costs 0\n");
+  json_t *doc = run_json(&cmd_rates_entry, fk.endpoint, ARGV("rates", "--json"), 0, "");
   CHECK_STR(json_string_value(json_object_get(doc, "currency")), "USD");
   json_t *rate0 = json_array_get(json_object_get(doc, "rates"), 0);
   CHECK_STR(json_string_value(json_object_get(rate0, "per_hour")), "2.500000");
   CHECK(json_is_true(json_object_get(rate0, "in_force")));
   CHECK_INT(json_array_size(json_object_get(doc, "rates")), 4);
   json_decref(doc);
-  run_free(&r);
 
-  const char *s0[] = {"rates",          "set", "--gpu-model", "NVIDIA H100 80GB HBM3",
-                      "--per-gpu-hour", "2.5", "--from",      "2026-12-01T00:00:00Z"};
-  r = run_at(&cmd_rates_entry, fk.endpoint, 8, s0);
-  check_ok(&r, "rate set: gpu NVIDIA H100 80GB HBM3 2.500000 USD/hour from 2026-12-01T00:00:00Z\n");
-  run_free(&r);
-  const char *s1[] = {"rates", "set",    "--default-gpu-hour",
-                      "2",     "--from", "2026-12-01T01:00:00+01:00"};
-  r = run_at(&cmd_rates_entry, fk.endpoint, 6, s1);
-  check_ok(&r, "rate set: default gpu 2.000000 EUR/hour from 2026-12-01T00:00:00Z\n");
-  run_free(&r);
-  const char *s2[] = {"rates", "set", "--per-cpu-hour", "0.05", "--from", "2026-12-01 00:00:00.5"};
-  r = run_at(&cmd_rates_entry, fk.endpoint, 6, s2);
-  check_ok(&r, "rate set: cpu 0.050000 per hour from 2026-12-01T00:00:00.500000Z\n");
-  run_free(&r);
-  const char *s3[] = {"rates", "set", "--per-cpu-hour", "0.05"};
-  r = run_at(&cmd_rates_entry, fk.endpoint, 4, s3);
-  check_ok(&r, "rate set: cpu 0.050000 USD/hour from 2026-11-26T04:10:10.123456Z\n");
-  run_free(&r);
-  const char *s4[] = {"rates", "set", "--per-cpu-hour=0.050000", "--from", "2026-12-01", "--json"};
-  r = run_at(&cmd_rates_entry, fk.endpoint, 6, s4);
-  CHECK_INT(r.status, 0);
-  CHECK_STR(r.err, "");
-  doc = json_loads(r.out, 0, NULL);
+  check_run_ok(&cmd_rates_entry, fk.endpoint,
+               ARGV("rates", "set", "--gpu-model", "NVIDIA H100 80GB HBM3", "--per-gpu-hour", "2.5",
+                    "--from", "2026-12-01T00:00:00Z"),
+               "rate set: gpu NVIDIA H100 80GB HBM3 2.500000 USD/hour from 2026-12-01T00:00:00Z\n");
+  check_run_ok(
+      &cmd_rates_entry, fk.endpoint,
+      ARGV("rates", "set", "--default-gpu-hour", "2", "--from", "2026-12-01T01:00:00+01:00"),
+      "rate set: default gpu 2.000000 EUR/hour from 2026-12-01T00:00:00Z\n");
+  check_run_ok(&cmd_rates_entry, fk.endpoint,
+               ARGV("rates", "set", "--per-cpu-hour", "0.05", "--from", "2026-12-01 00:00:00.5"),
+               "rate set: cpu 0.050000 per hour from 2026-12-01T00:00:00.500000Z\n");
+  check_run_ok(&cmd_rates_entry, fk.endpoint, ARGV("rates", "set", "--per-cpu-hour", "0.05"),
+               "rate set: cpu 0.050000 USD/hour from 2026-11-26T04:10:10.123456Z\n");
+  doc = run_json(&cmd_rates_entry, fk.endpoint,
+                 ARGV("rates", "set", "--per-cpu-hour=0.050000", "--from", "2026-12-01", "--json"),
+                 0, "");
   CHECK_STR(json_string_value(json_object_get(json_object_get(doc, "rate"), "kind")), "cpu");
   CHECK_STR(json_string_value(json_object_get(json_object_get(doc, "rate"), "per_hour")),
             "0.050000");
   json_decref(doc);
-  run_free(&r);
   fake_stop(&fk);
 
   CHECK_INT(fk.served, (int)ARRAY_SIZE(jsons));
@@ -300,10 +262,9 @@ static void test_rates(void) {
                .error_message = "from: a rate cannot start in the past"};
   fake_start(&ff);
   for (size_t i = 0; i < ARRAY_SIZE(froms); i++) {
-    const char *a[] = {"rates", "set", "--per-cpu-hour", "1", "--from", froms[i].from};
-    r = run_at(&cmd_rates_entry, ff.endpoint, 6, a);
-    check_error(&r, 1, "from: a rate cannot start in the past", false, NULL);
-    run_free(&r);
+    check_run_error(&cmd_rates_entry, ff.endpoint,
+                    ARGV("rates", "set", "--per-cpu-hour", "1", "--from", froms[i].from), 1,
+                    "from: a rate cannot start in the past", false, NULL);
   }
   fake_stop(&ff);
   CHECK_INT(ff.served, (int)ARRAY_SIZE(froms));
@@ -324,30 +285,20 @@ static void test_budget(void) {
   };
   fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
   fake_start(&fk);
-  const char *a0[] = {"budget", "set", "hod/e1", "100"};
-  run_t r = run_at(&cmd_budget_entry, fk.endpoint, 4, a0);
-  check_ok(&r, "episode hod/e1: budget 100.000000 USD, spent 12.300000, running 0.500000, "
+  check_run_ok(&cmd_budget_entry, fk.endpoint, ARGV("budget", "set", "hod/e1", "100"),
+               "episode hod/e1: budget 100.000000 USD, spent 12.300000, running 0.500000, "
                "left 87.200000\n");
-  run_free(&r);
-  const char *a1[] = {"budget", "show", "hod/e1"};
-  r = run_at(&cmd_budget_entry, fk.endpoint, 3, a1);
-  check_ok(&r, "episode hod/e1: budget 10.000000 USD, spent 12.300000, running 0.500000, "
+  check_run_ok(&cmd_budget_entry, fk.endpoint, ARGV("budget", "show", "hod/e1"),
+               "episode hod/e1: budget 10.000000 USD, spent 12.300000, running 0.500000, "
                "left -2.300000 (held: over budget)\n");
-  run_free(&r);
-  const char *a2[] = {"budget", "show", "hod/e2"};
-  r = run_at(&cmd_budget_entry, fk.endpoint, 3, a2);
-  check_ok(&r, "episode hod/e2: no budget, spent 12.300000 USD, running 0.000000\n");
-  run_free(&r);
-  const char *a3[] = {"budget", "--json", "set", "hod/e1", "0.000001"};
-  r = run_at(&cmd_budget_entry, fk.endpoint, 5, a3);
-  CHECK_INT(r.status, 0);
-  CHECK_STR(r.err, "");
-  json_t *doc = json_loads(r.out, 0, NULL);
+  check_run_ok(&cmd_budget_entry, fk.endpoint, ARGV("budget", "show", "hod/e2"),
+               "episode hod/e2: no budget, spent 12.300000 USD, running 0.000000\n");
+  json_t *doc = run_json(&cmd_budget_entry, fk.endpoint,
+                         ARGV("budget", "--json", "set", "hod/e1", "0.000001"), 0, "");
   CHECK_STR(json_string_value(json_object_get(doc, "budget")), "100.000000");
   CHECK_STR(json_string_value(json_object_get(doc, "left")), "87.200000");
   CHECK(json_is_false(json_object_get(doc, "held")));
   json_decref(doc);
-  run_free(&r);
   fake_stop(&fk);
   CHECK_INT(fk.served, 4);
   CHECK_INT(fk.verb[0], CLAPPER__VERB__VERB_BUDGET_SET);
@@ -362,10 +313,8 @@ static void test_budget(void) {
 
   fake_t fn = {.nreq = 1, .error_code = "not_found", .error_message = "no such episode: hod/e9"};
   fake_start(&fn);
-  const char *b0[] = {"budget", "show", "hod/e9", "--json"};
-  r = run_at(&cmd_budget_entry, fn.endpoint, 4, b0);
-  check_error(&r, 1, "no such episode: hod/e9", true, "not_found");
-  run_free(&r);
+  check_run_error(&cmd_budget_entry, fn.endpoint, ARGV("budget", "show", "hod/e9", "--json"), 1,
+                  "no such episode: hod/e9", true, "not_found");
   fake_stop(&fn);
 }
 
@@ -495,17 +444,13 @@ static void test_cost(void) {
   run_free(&r);
   run_free(&table);
   /* --json: the reply as it is, money as strings. */
-  const char *a2[] = {"cost", "--episode", "hod/e1", "--json"};
-  r = run_at(&cmd_cost_entry, fk.endpoint, 4, a2);
-  CHECK_INT(r.status, 0);
-  CHECK_STR(r.err, "");
-  json_t *doc = json_loads(r.out, 0, NULL);
+  json_t *doc =
+      run_json(&cmd_cost_entry, fk.endpoint, ARGV("cost", "--episode", "hod/e1", "--json"), 0, "");
   CHECK_STR(json_string_value(json_object_get(doc, "total_cost")), "12.345678");
   CHECK(json_is_real(json_object_get(doc, "gpu_hours")));
   CHECK_INT(json_array_size(json_object_get(doc, "shots")), 2);
   CHECK(json_is_null(json_object_get(json_array_get(json_object_get(doc, "shots"), 1), "shot")));
   json_decref(doc);
-  run_free(&r);
 
   /* By job: labels job_id, job, kind, shot; a name that needs quoting. */
   const char *a3[] = {"cost", "--episode", "hod/e1", "--by", "job"};
@@ -547,11 +492,10 @@ static void test_cost(void) {
                    "TOTAL         0    0.000000  0.000000  0.000000      0.000      0.000  0.000\n"
                    "budget: 5.000000 USD, left: 5.000000\n");
   run_free(&table);
-  const char *a6[] = {"cost", "--episode", "hod/e1", "--by", "kind", "--csv"};
-  r = run_at(&cmd_cost_entry, fk.endpoint, 6, a6);
-  check_ok(&r, "kind,attempts,total_cost,failed_cost,lost_cost,gpu_hours,cpu_hours,energy_kwh\r\n"
+  check_run_ok(&cmd_cost_entry, fk.endpoint,
+               ARGV("cost", "--episode", "hod/e1", "--by", "kind", "--csv"),
+               "kind,attempts,total_cost,failed_cost,lost_cost,gpu_hours,cpu_hours,energy_kwh\r\n"
                "TOTAL,0,0.000000,0.000000,0.000000,0.000,0.000,0.000\r\n");
-  run_free(&r);
   fake_stop(&fk);
 
   CHECK_INT(fk.served, (int)ARRAY_SIZE(jsons));
@@ -565,18 +509,8 @@ static void test_cost(void) {
   /* The coordinator's refusal, in every output mode. */
   fake_t fn = {.nreq = 3, .error_code = "not_found", .error_message = "no such episode: hod/e9"};
   fake_start(&fn);
-  const char *b0[] = {"cost", "--episode", "hod/e9"};
-  r = run_at(&cmd_cost_entry, fn.endpoint, 3, b0);
-  check_error(&r, 1, "no such episode: hod/e9", false, NULL);
-  run_free(&r);
-  const char *b1[] = {"cost", "--episode", "hod/e9", "--csv"};
-  r = run_at(&cmd_cost_entry, fn.endpoint, 4, b1);
-  check_error(&r, 1, "no such episode: hod/e9", false, NULL);
-  run_free(&r);
-  const char *b2[] = {"cost", "--episode", "hod/e9", "--json"};
-  r = run_at(&cmd_cost_entry, fn.endpoint, 4, b2);
-  check_error(&r, 1, "no such episode: hod/e9", true, "not_found");
-  run_free(&r);
+  check_run_refused(&cmd_cost_entry, fn.endpoint, ARGV("cost", "--episode", "hod/e9"),
+                    "no such episode: hod/e9", "not_found");
   fake_stop(&fn);
   CHECK_INT(fn.served, 3);
 }

@@ -49,10 +49,9 @@ static void test_rpc_unavailable(void) {
   free(want);
 
   /* The same through a verb, with the exact line and document. */
-  const char *argv[] = {"workers", "--coordinator", ep, "--timeout-ms", "200", "--json"};
-  run_t r = run_cmd(&cmd_workers_entry, 6, argv);
-  check_error(&r, 1, "within 200 ms", true, "unavailable");
-  run_free(&r);
+  check_run_error(&cmd_workers_entry, NULL,
+                  ARGV("workers", "--coordinator", ep, "--timeout-ms", "200", "--json"), 1,
+                  "within 200 ms", true, "unavailable");
 
   /* A malformed endpoint fails at once. */
   CHECK_INT(rpc_call("bogus://x", &req, 5000, &reply, &err), -1);
@@ -89,10 +88,8 @@ static void test_rpc_roundtrip(void) {
   /* ok == false becomes the error, code and message as sent. */
   fake_t fe = {.nreq = 1, .error_code = "not_found", .error_message = "job 99 not found"};
   fake_start(&fe);
-  const char *argv[] = {"job", "99", "--coordinator", fe.endpoint, "--json"};
-  run_t r = run_cmd(&cmd_job_entry, 5, argv);
-  check_error(&r, 1, "job 99 not found", true, "not_found");
-  run_free(&r);
+  check_run_error(&cmd_job_entry, NULL, ARGV("job", "99", "--coordinator", fe.endpoint, "--json"),
+                  1, "job 99 not found", true, "not_found");
   fake_stop(&fe);
   CHECK_INT(fe.verb[0], CLAPPER__VERB__VERB_JOB);
   CHECK_INT(fe.nids[0], 1);
@@ -117,15 +114,12 @@ static void test_verbs_against_fake(void) {
             "     1        0\n");
   run_free(&r);
   /* --json prints the document. */
-  const char *a2[] = {"jobs", "--json", "--coordinator", fk.endpoint};
-  r = run_cmd(&cmd_jobs_entry, 4, a2);
-  CHECK_INT(r.status, 0);
-  json_t *doc = json_loads(r.out, 0, NULL);
+  json_t *doc = run_json(&cmd_jobs_entry, NULL,
+                         ARGV("jobs", "--json", "--coordinator", fk.endpoint), 0, NULL);
   CHECK_INT(json_integer_value(json_object_get(json_array_get(json_object_get(doc, "jobs"), 0),
                                                "job_id")),
             12);
   json_decref(doc);
-  run_free(&r);
   fake_stop(&fk);
   CHECK(fk.all[0] && fk.limit[0] == 5);
   CHECK(!fk.all[1] && fk.limit[1] == 0);
@@ -138,45 +132,35 @@ static void test_verbs_against_fake(void) {
       "\"tasks\": {\"succeeded\": 2}}]}"};
   fake_t fw = {.nreq = 2, .jsons = wj, .njsons = 2};
   fake_start(&fw);
-  const char *a3[] = {"wait", "12", "--coordinator", fw.endpoint};
-  r = run_cmd(&cmd_wait_entry, 4, a3);
-  CHECK_INT(r.status, 0);
-  CHECK_STR(r.out, "job 12 a: succeeded (2/2 tasks succeeded)\n");
-  CHECK_STR(r.err, ""); /* not a terminal: no bar */
-  run_free(&r);
+  /* Not a terminal: no bar on stderr. */
+  check_run_ok(&cmd_wait_entry, NULL, ARGV("wait", "12", "--coordinator", fw.endpoint),
+               "job 12 a: succeeded (2/2 tasks succeeded)\n");
   fake_stop(&fw);
   CHECK_INT(fw.served, 2);
   CHECK(fw.all[0] && fw.nids[0] == 1 && fw.id0[0] == 12);
 
   fake_t ff = {.nreq = 1, .jsons = jsons, .njsons = 1};
   fake_start(&ff);
-  const char *a4[] = {"wait", "3", "--coordinator", ff.endpoint, "--json"};
-  r = run_cmd(&cmd_wait_entry, 5, a4);
-  CHECK_INT(r.status, 1);
-  CHECK_STR(r.err, "clapper: job 3 failed\n");
-  doc = json_loads(r.out, 0, NULL); /* the jobs document, not an error */
+  doc = run_json(&cmd_wait_entry, NULL, ARGV("wait", "3", "--coordinator", ff.endpoint, "--json"),
+                 1, "clapper: job 3 failed\n"); /* the jobs document, not an error */
   CHECK(json_is_array(json_object_get(doc, "jobs")));
   json_decref(doc);
-  run_free(&r);
   fake_stop(&ff);
 
   /* wait for a job the coordinator does not list. */
   fake_t fn = {.nreq = 1, .jsons = jsons, .njsons = 1};
   fake_start(&fn);
-  const char *a5[] = {"wait", "77", "--coordinator", fn.endpoint, "--json"};
-  r = run_cmd(&cmd_wait_entry, 5, a5);
-  check_error(&r, 1, "job 77 not found", true, "not_found");
-  run_free(&r);
+  check_run_error(&cmd_wait_entry, NULL, ARGV("wait", "77", "--coordinator", fn.endpoint, "--json"),
+                  1, "job 77 not found", true, "not_found");
   fake_stop(&fn);
 
   /* --max-wait-s gives up. */
   const char *never[] = {"{\"jobs\": [{\"job_id\": 12, \"state\": \"running\", \"ntasks\": 1}]}"};
   fake_t fm = {.nreq = FAKE_MAX, .jsons = never, .njsons = 1};
   fake_start(&fm);
-  const char *a6[] = {"wait", "12", "--max-wait-s", "1", "--coordinator", fm.endpoint};
-  r = run_cmd(&cmd_wait_entry, 6, a6);
-  check_error(&r, 1, "still unfinished after 1 s", false, NULL);
-  run_free(&r);
+  check_run_error(&cmd_wait_entry, NULL,
+                  ARGV("wait", "12", "--max-wait-s", "1", "--coordinator", fm.endpoint), 1,
+                  "still unfinished after 1 s", false, NULL);
   zmq_ctx_shutdown(fm.ctx); /* ends the fake's poll at once */
   fake_stop(&fm);
 
@@ -268,44 +252,26 @@ static void test_control_verbs(void) {
   fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
   fake_start(&fk);
 
-  const char *a0[] = {"cancel", "12", "13", "--note", "wrong seed"};
-  run_t r = run_at(&cmd_cancel_entry, fk.endpoint, 5, a0);
-  check_ok(&r, "job 12 sh0420-gen: canceled (3 running tasks are being stopped)\n"
+  check_run_ok(&cmd_cancel_entry, fk.endpoint, ARGV("cancel", "12", "13", "--note", "wrong seed"),
+               "job 12 sh0420-gen: canceled (3 running tasks are being stopped)\n"
                "job 13 one: canceled\n");
-  run_free(&r);
-  const char *a1[] = {"cancel", "14"};
-  r = run_at(&cmd_cancel_entry, fk.endpoint, 2, a1);
-  check_ok(&r, "job 14 b: canceled (1 running task is being stopped)\n");
-  run_free(&r);
-  const char *a2[] = {"pause", "12"};
-  r = run_at(&cmd_pause_entry, fk.endpoint, 2, a2);
-  check_ok(&r, "job 12 a: paused (2 running tasks finish, nothing new starts)\n");
-  run_free(&r);
-  const char *a3[] = {"pause", "13", "14"};
-  r = run_at(&cmd_pause_entry, fk.endpoint, 3, a3);
-  check_ok(&r, "job 13 b: paused (1 running task finishes, nothing new starts)\n"
+  check_run_ok(&cmd_cancel_entry, fk.endpoint, ARGV("cancel", "14"),
+               "job 14 b: canceled (1 running task is being stopped)\n");
+  check_run_ok(&cmd_pause_entry, fk.endpoint, ARGV("pause", "12"),
+               "job 12 a: paused (2 running tasks finish, nothing new starts)\n");
+  check_run_ok(&cmd_pause_entry, fk.endpoint, ARGV("pause", "13", "14"),
+               "job 13 b: paused (1 running task finishes, nothing new starts)\n"
                "job 14 c: paused (nothing new starts)\n");
-  run_free(&r);
-  const char *a4[] = {"resume", "12"};
-  r = run_at(&cmd_resume_entry, fk.endpoint, 2, a4);
-  check_ok(&r, "job 12 a: queued\n");
-  run_free(&r);
-  const char *a5[] = {"retry", "12", "15"};
-  r = run_at(&cmd_retry_entry, fk.endpoint, 3, a5);
-  check_ok(&r, "job 12 a: running again: 3 failed tasks requeued\n"
+  check_run_ok(&cmd_resume_entry, fk.endpoint, ARGV("resume", "12"), "job 12 a: queued\n");
+  check_run_ok(&cmd_retry_entry, fk.endpoint, ARGV("retry", "12", "15"),
+               "job 12 a: running again: 3 failed tasks requeued\n"
                "job 15 d: running again: 1 failed task requeued\n");
-  run_free(&r);
-  const char *a6[] = {"cancel", "--json", "12"};
-  r = run_at(&cmd_cancel_entry, fk.endpoint, 3, a6);
-  CHECK_INT(r.status, 0);
-  CHECK_STR(r.err, "");
-  json_t *doc = json_loads(r.out, 0, NULL);
+  json_t *doc = run_json(&cmd_cancel_entry, fk.endpoint, ARGV("cancel", "--json", "12"), 0, "");
   json_t *job = json_array_get(json_object_get(doc, "jobs"), 0);
   CHECK_INT(json_integer_value(json_object_get(job, "job_id")), 12);
   CHECK_STR(json_string_value(json_object_get(job, "state")), "canceled");
   CHECK_INT(json_integer_value(json_object_get(json_object_get(job, "tasks"), "canceled")), 2);
   json_decref(doc);
-  run_free(&r);
   fake_stop(&fk);
 
   CHECK_INT(fk.served, 7);
@@ -329,14 +295,10 @@ static void test_control_verbs(void) {
   /* The coordinator's refusals, as it words them. */
   fake_t fn = {.nreq = 2, .error_code = "not_found", .error_message = "no such job: 12"};
   fake_start(&fn);
-  const char *b0[] = {"cancel", "12"};
-  r = run_at(&cmd_cancel_entry, fn.endpoint, 2, b0);
-  check_error(&r, 1, "no such job: 12", false, NULL);
-  run_free(&r);
-  const char *b1[] = {"retry", "12", "--json"};
-  r = run_at(&cmd_retry_entry, fn.endpoint, 3, b1);
-  check_error(&r, 1, "no such job: 12", true, "not_found");
-  run_free(&r);
+  check_run_error(&cmd_cancel_entry, fn.endpoint, ARGV("cancel", "12"), 1, "no such job: 12", false,
+                  NULL);
+  check_run_error(&cmd_retry_entry, fn.endpoint, ARGV("retry", "12", "--json"), 1,
+                  "no such job: 12", true, "not_found");
   fake_stop(&fn);
   CHECK_INT(fn.verb[1], CLAPPER__VERB__VERB_RETRY);
 
@@ -344,10 +306,8 @@ static void test_control_verbs(void) {
                .error_code = "invalid_state",
                .error_message = "job 12 is succeeded: there is nothing to pause"};
   fake_start(&fi);
-  const char *b2[] = {"pause", "12", "--json"};
-  r = run_at(&cmd_pause_entry, fi.endpoint, 3, b2);
-  check_error(&r, 1, "job 12 is succeeded: there is nothing to pause", true, "invalid_state");
-  run_free(&r);
+  check_run_error(&cmd_pause_entry, fi.endpoint, ARGV("pause", "12", "--json"), 1,
+                  "job 12 is succeeded: there is nothing to pause", true, "invalid_state");
   fake_stop(&fi);
 }
 
@@ -366,42 +326,26 @@ static void test_drain_and_episode(void) {
   };
   fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
   fake_start(&fk);
-  const char *a0[] = {"drain", "local-1"};
-  run_t r = run_at(&cmd_drain_entry, fk.endpoint, 2, a0);
-  check_ok(&r, "worker local-1: draining (2 running attempts finish, nothing new starts)\n");
-  run_free(&r);
-  const char *a1[] = {"drain", "local-2"};
-  r = run_at(&cmd_drain_entry, fk.endpoint, 2, a1);
-  check_ok(&r, "worker local-2: draining (1 running attempt finishes, nothing new starts)\n");
-  run_free(&r);
-  const char *a2[] = {"drain", "local-3"};
-  r = run_at(&cmd_drain_entry, fk.endpoint, 2, a2);
-  check_ok(&r, "worker local-3: draining (nothing new starts)\n");
-  run_free(&r);
-  const char *a3[] = {"undrain", "local-1"};
-  r = run_at(&cmd_undrain_entry, fk.endpoint, 2, a3);
-  check_ok(&r, "worker local-1: online\n");
-  run_free(&r);
-  const char *a4[] = {"undrain", "local-1", "--json"};
-  r = run_at(&cmd_undrain_entry, fk.endpoint, 3, a4);
-  CHECK_INT(r.status, 0);
-  json_t *doc = json_loads(r.out, 0, NULL);
+  check_run_ok(&cmd_drain_entry, fk.endpoint, ARGV("drain", "local-1"),
+               "worker local-1: draining (2 running attempts finish, nothing new starts)\n");
+  check_run_ok(&cmd_drain_entry, fk.endpoint, ARGV("drain", "local-2"),
+               "worker local-2: draining (1 running attempt finishes, nothing new starts)\n");
+  check_run_ok(&cmd_drain_entry, fk.endpoint, ARGV("drain", "local-3"),
+               "worker local-3: draining (nothing new starts)\n");
+  check_run_ok(&cmd_undrain_entry, fk.endpoint, ARGV("undrain", "local-1"),
+               "worker local-1: online\n");
+  json_t *doc =
+      run_json(&cmd_undrain_entry, fk.endpoint, ARGV("undrain", "local-1", "--json"), 0, NULL);
   CHECK_STR(json_string_value(json_object_get(json_object_get(doc, "worker"), "state")),
             "online");
   json_decref(doc);
-  run_free(&r);
-  const char *a5[] = {"episode", "weight", "hod/s02e03", "3"};
-  r = run_at(&cmd_episode_entry, fk.endpoint, 4, a5);
-  check_ok(&r, "episode hod/s02e03: weight 3\n");
-  run_free(&r);
-  const char *a6[] = {"episode", "--json", "weight", "hod/s02e03", "1000"};
-  r = run_at(&cmd_episode_entry, fk.endpoint, 5, a6);
-  CHECK_INT(r.status, 0);
-  doc = json_loads(r.out, 0, NULL);
+  check_run_ok(&cmd_episode_entry, fk.endpoint, ARGV("episode", "weight", "hod/s02e03", "3"),
+               "episode hod/s02e03: weight 3\n");
+  doc = run_json(&cmd_episode_entry, fk.endpoint,
+                 ARGV("episode", "--json", "weight", "hod/s02e03", "1000"), 0, NULL);
   CHECK_STR(json_string_value(json_object_get(doc, "episode")), "hod/s02e03");
   CHECK_INT(json_integer_value(json_object_get(doc, "weight")), 1000);
   json_decref(doc);
-  run_free(&r);
   fake_stop(&fk);
   CHECK_INT(fk.served, 7);
   CHECK_INT(fk.verb[0], CLAPPER__VERB__VERB_DRAIN);
@@ -416,10 +360,8 @@ static void test_drain_and_episode(void) {
 
   fake_t fn = {.nreq = 1, .error_code = "not_found", .error_message = "no such worker: local-9"};
   fake_start(&fn);
-  const char *b0[] = {"drain", "local-9", "--json"};
-  r = run_at(&cmd_drain_entry, fn.endpoint, 3, b0);
-  check_error(&r, 1, "no such worker: local-9", true, "not_found");
-  run_free(&r);
+  check_run_error(&cmd_drain_entry, fn.endpoint, ARGV("drain", "local-9", "--json"), 1,
+                  "no such worker: local-9", true, "not_found");
   fake_stop(&fn);
   CHECK_INT(fn.served, 1);
 }
@@ -468,10 +410,8 @@ static void test_logs(void) {
                   logs_reply(17, 12, "", false)};
   fake_t fk = {.nreq = 3, .jsons = (const char *const *)once, .njsons = 3};
   fake_start(&fk);
-  const char *a0[] = {"logs", "5"};
-  run_t r = run_at(&cmd_logs_entry, fk.endpoint, 2, a0);
-  check_ok(&r, "hello\nworld\n");
-  run_free(&r);
+  const char *const *a0 = ARGV("logs", "5");
+  check_run_ok(&cmd_logs_entry, fk.endpoint, a0, "hello\nworld\n");
   fake_stop(&fk);
   CHECK_INT(fk.served, 3);
   for (int i = 0; i < 3; i++) {
@@ -492,11 +432,8 @@ static void test_logs(void) {
   char *js[] = {logs_reply(16, 6, "hello\\n", false), logs_reply(16, 13, "w\\u00f6rld\\n", true)};
   fake_t fj = {.nreq = 2, .jsons = (const char *const *)js, .njsons = 2};
   fake_start(&fj);
-  const char *a1[] = {"logs", "5", "--json", "--attempt", "16"};
-  r = run_at(&cmd_logs_entry, fj.endpoint, 5, a1);
-  CHECK_INT(r.status, 0);
-  CHECK_STR(r.err, "");
-  json_t *doc = json_loads(r.out, 0, NULL);
+  json_t *doc =
+      run_json(&cmd_logs_entry, fj.endpoint, ARGV("logs", "5", "--json", "--attempt", "16"), 0, "");
   CHECK_STR(json_string_value(json_object_get(doc, "data")), "hello\nw\xc3\xb6rld\n");
   CHECK_INT(json_integer_value(json_object_get(doc, "offset")), 13);
   CHECK_INT(json_integer_value(json_object_get(doc, "attempt_id")), 16);
@@ -504,7 +441,6 @@ static void test_logs(void) {
   CHECK(json_is_true(json_object_get(doc, "done")));
   CHECK(json_is_false(json_object_get(doc, "truncated")));
   json_decref(doc);
-  run_free(&r);
   fake_stop(&fj);
   CHECK_INT(fj.served, 2);
   CHECK_INT(fj.value[0], 16);
@@ -517,19 +453,14 @@ static void test_logs(void) {
   char *none[] = {logs_reply(0, 0, "", false)};
   fake_t fz = {.nreq = 2, .jsons = (const char *const *)none, .njsons = 1};
   fake_start(&fz);
-  r = run_at(&cmd_logs_entry, fz.endpoint, 2, a0);
+  run_t r = run_at(&cmd_logs_entry, fz.endpoint, 2, a0);
   CHECK_INT(r.status, 0);
   CHECK_STR(r.out, "");
   CHECK_STR(r.err, "clapper: task 5 has not started yet\n");
   run_free(&r);
-  const char *a2[] = {"logs", "5", "--json"};
-  r = run_at(&cmd_logs_entry, fz.endpoint, 3, a2);
-  CHECK_INT(r.status, 0);
-  CHECK_STR(r.err, "");
-  doc = json_loads(r.out, 0, NULL);
+  doc = run_json(&cmd_logs_entry, fz.endpoint, ARGV("logs", "5", "--json"), 0, "");
   CHECK(json_is_null(json_object_get(doc, "attempt_id")));
   json_decref(doc);
-  run_free(&r);
   fake_stop(&fz);
   CHECK_INT(fz.served, 2);
   free_replies(none, 1);
@@ -563,10 +494,8 @@ static void test_logs(void) {
                  logs_reply(17, 3, "b", true), logs_reply(18, 4, "new\\n", true)};
   fake_t fr = {.nreq = 4, .jsons = (const char *const *)ret, .njsons = 4};
   fake_start(&fr);
-  const char *a4[] = {"logs", "--follow", "5"};
-  r = run_at(&cmd_logs_entry, fr.endpoint, 3, a4);
-  check_ok(&r, "a\nb\n--- attempt 18 ---\nnew\n");
-  run_free(&r);
+  check_run_ok(&cmd_logs_entry, fr.endpoint, ARGV("logs", "--follow", "5"),
+               "a\nb\n--- attempt 18 ---\nnew\n");
   fake_stop(&fr);
   CHECK_INT(fr.served, 4);
   static const uint64_t ret_off[] = {0, 2, 2, 0};
@@ -580,14 +509,10 @@ static void test_logs(void) {
   /* A task the coordinator does not know. */
   fake_t fn = {.nreq = 2, .error_code = "not_found", .error_message = "no such task: 99"};
   fake_start(&fn);
-  const char *b0[] = {"logs", "99"};
-  r = run_at(&cmd_logs_entry, fn.endpoint, 2, b0);
-  check_error(&r, 1, "no such task: 99", false, NULL);
-  run_free(&r);
-  const char *b1[] = {"logs", "99", "-f"};
-  r = run_at(&cmd_logs_entry, fn.endpoint, 3, b1);
-  check_error(&r, 1, "no such task: 99", false, NULL);
-  run_free(&r);
+  check_run_error(&cmd_logs_entry, fn.endpoint, ARGV("logs", "99"), 1, "no such task: 99", false,
+                  NULL);
+  check_run_error(&cmd_logs_entry, fn.endpoint, ARGV("logs", "99", "-f"), 1, "no such task: 99",
+                  false, NULL);
   fake_stop(&fn);
   CHECK_INT(fn.id0[1], 99);
 
@@ -635,9 +560,7 @@ static void test_logs(void) {
       "\"local-1\", \"path\": \"/w/logs/17.log\"}}"};
   fake_t ft = {.nreq = 2, .jsons = trunc, .njsons = 1};
   fake_start(&ft);
-  r = run_at(&cmd_logs_entry, ft.endpoint, 2, a0);
-  check_ok(&r, "abc");
-  run_free(&r);
+  check_run_ok(&cmd_logs_entry, ft.endpoint, a0, "abc");
   int master = posix_openpt(O_RDWR | O_NOCTTY);
   if (master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0) {
     int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
@@ -694,30 +617,24 @@ static void test_reasons(void) {
   };
   fake_t fk = {.nreq = 4, .jsons = jsons, .njsons = 4};
   fake_start(&fk);
-  const char *a0[] = {"jobs"};
-  run_t r = run_at(&cmd_jobs_entry, fk.endpoint, 1, a0);
-  check_ok(&r, "ID  NAME  PROJECT/EPISODE  SHOT  KIND      STATE    PRI  DONE/TOTAL  FAILED  "
+  const char *const *a0 = ARGV("jobs");
+  check_run_ok(&cmd_jobs_entry, fk.endpoint, a0,
+               "ID  NAME  PROJECT/EPISODE  SHOT  KIND      STATE    PRI  DONE/TOTAL  FAILED  "
                "RUNNING  REASON\n"
                "12  big   hod/e1           -     generate  queued    50         0/1       0  "
                "      0  no connected worker has 4 GPUs with 80000 MB each\n"
                "13  ok    hod/e1           -     render    running   50         1/2       0  "
                "      1  -\n");
-  run_free(&r);
-  r = run_at(&cmd_jobs_entry, fk.endpoint, 1, a0);
-  check_ok(&r, "ID  NAME  PROJECT/EPISODE  SHOT  KIND    STATE    PRI  DONE/TOTAL  FAILED  "
+  check_run_ok(&cmd_jobs_entry, fk.endpoint, a0,
+               "ID  NAME  PROJECT/EPISODE  SHOT  KIND    STATE    PRI  DONE/TOTAL  FAILED  "
                "RUNNING\n"
                "13  ok    hod/e1           -     render  running   50         1/2       0  "
                "      1\n");
-  run_free(&r);
-  const char *a1[] = {"job", "12"};
-  r = run_at(&cmd_job_entry, fk.endpoint, 2, a1);
-  check_ok(&r, "job_id: 12\nname:   big\nstate:  queued\n"
+  check_run_ok(&cmd_job_entry, fk.endpoint, ARGV("job", "12"),
+               "job_id: 12\nname:   big\nstate:  queued\n"
                "reason: no connected worker has 4 GPUs with 80000 MB each\n");
-  run_free(&r);
-  const char *a2[] = {"job", "13"};
-  r = run_at(&cmd_job_entry, fk.endpoint, 2, a2);
-  check_ok(&r, "job_id: 13\nname:   ok\nstate:  running\n");
-  run_free(&r);
+  check_run_ok(&cmd_job_entry, fk.endpoint, ARGV("job", "13"),
+               "job_id: 13\nname:   ok\nstate:  running\n");
   fake_stop(&fk);
   CHECK_INT(fk.served, 4);
 }

@@ -61,17 +61,15 @@ static void test_keys_arguments(void) {
     check_error(&r, 2, cases[i].needle, false, NULL);
     run_free(&r);
   }
-  const char *a[] = {"users", "add", "alice", "--role", "boss", "--json"};
-  run_t r = run_cmd(&cmd_users_entry, 6, a);
-  check_error(&r, 2, "invalid role 'boss'", true, "usage");
-  run_free(&r);
+  check_run_error(&cmd_users_entry, NULL, ARGV("users", "add", "alice", "--role", "boss", "--json"),
+                  2, "invalid role 'boss'", true, "usage");
 }
 
 static void test_keygen(void) {
   char dir[] = "/tmp/clapper-test-keygen-XXXXXX";
   CHECK(mkdtemp(dir) != NULL);
   char *sub = xasprintf("%s/new/keys", dir);
-  const char *a0[] = {"keygen", "alice", "--dir", sub};
+  const char *const *a0 = ARGV("keygen", "alice", "--dir", sub);
   run_t r = run_cmd(&cmd_keygen_entry, 4, a0);
   char *want = xasprintf("wrote %s/alice.key (secret: keep it to yourself; use it with --key "
                          "or CLAPPER_KEY)\n"
@@ -93,16 +91,12 @@ static void test_keygen(void) {
   CHECK_STR(k.name, "alice");
 
   /* Never over an existing key, and --json. */
-  r = run_cmd(&cmd_keygen_entry, 4, a0);
-  check_error(&r, 1, "alice.key already exists", false, NULL);
-  run_free(&r);
+  check_run_error(&cmd_keygen_entry, NULL, a0, 1, "alice.key already exists", false, NULL);
   char *after = util_read_file(kp, 4096, NULL);
   CHECK_CONTAINS(after, k.secret_key);
   free(after);
-  const char *a1[] = {"keygen", "bob", "--dir", sub, "--json"};
-  r = run_cmd(&cmd_keygen_entry, 5, a1);
-  CHECK_INT(r.status, 0);
-  json_t *doc = json_loads(r.out, 0, NULL);
+  const char *const *a1 = ARGV("keygen", "bob", "--dir", sub, "--json");
+  json_t *doc = run_json(&cmd_keygen_entry, NULL, a1, 0, NULL);
   char *bpub = xasprintf("%s/bob.pub", sub), *bkey = xasprintf("%s/bob.key", sub);
   CHECK_STR(json_string_value(json_object_get(doc, "name")), "bob");
   CHECK_STR(json_string_value(json_object_get(doc, "key")), bkey);
@@ -110,10 +104,7 @@ static void test_keygen(void) {
   CHECK_INT(keys_load(bpub, &p, err, sizeof err), 0);
   CHECK_STR(json_string_value(json_object_get(doc, "public_key")), p.public_key);
   json_decref(doc);
-  run_free(&r);
-  r = run_cmd(&cmd_keygen_entry, 5, a1);
-  check_error(&r, 1, "bob.key already exists", true, "io");
-  run_free(&r);
+  check_run_error(&cmd_keygen_entry, NULL, a1, 1, "bob.key already exists", true, "io");
   keys_wipe(&k);
   free(bpub);
   free(bkey);
@@ -145,17 +136,14 @@ static void test_users(void) {
   check_error(&r, 1, want, true, "invalid_key");
   free(want);
   run_free(&r);
-  const char *b1[] = {"users", "add", "bob", "--role", "admin", "--public-key",
-                      "/nonexistent/bob.pub"};
-  r = run_at(&cmd_users_entry, fz.endpoint, 7, b1);
-  check_error(&r, 1, "cannot read /nonexistent/bob.pub: No such file or directory", false,
-              NULL);
-  run_free(&r);
+  check_run_error(
+      &cmd_users_entry, fz.endpoint,
+      ARGV("users", "add", "bob", "--role", "admin", "--public-key", "/nonexistent/bob.pub"), 1,
+      "cannot read /nonexistent/bob.pub: No such file or directory", false, NULL);
   CHECK_INT(chmod(akey, 0640), 0);
-  const char *b2[] = {"users", "add", "alice", "--role", "admin", "--public-key", akey};
-  r = run_at(&cmd_users_entry, fz.endpoint, 7, b2);
-  check_error(&r, 1, "is readable by others (mode 0640): chmod 600", false, NULL);
-  run_free(&r);
+  check_run_error(&cmd_users_entry, fz.endpoint,
+                  ARGV("users", "add", "alice", "--role", "admin", "--public-key", akey), 1,
+                  "is readable by others (mode 0640): chmod 600", false, NULL);
   CHECK_INT(chmod(akey, 0600), 0);
   fake_stop(&fz);
   CHECK_INT(fz.served, 0);
@@ -177,50 +165,35 @@ static void test_users(void) {
   fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
   fake_start(&fk);
   /* add: a .key file works too, and only its public key is sent */
-  const char *a0[] = {"users", "add", "alice", "--role", "submitter", "--public-key", apub};
-  r = run_at(&cmd_users_entry, fk.endpoint, 7, a0);
-  check_ok(&r, "user alice (submitter) added, public key "
+  check_run_ok(&cmd_users_entry, fk.endpoint,
+               ARGV("users", "add", "alice", "--role", "submitter", "--public-key", apub),
+               "user alice (submitter) added, public key "
                "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\n");
-  run_free(&r);
-  const char *a1[] = {"users", "--json", "add", "alice", "--role=worker", "--public-key", akey};
-  r = run_at(&cmd_users_entry, fk.endpoint, 7, a1);
-  CHECK_INT(r.status, 0);
-  json_t *doc = json_loads(r.out, 0, NULL);
+  json_t *doc = run_json(
+      &cmd_users_entry, fk.endpoint,
+      ARGV("users", "--json", "add", "alice", "--role=worker", "--public-key", akey), 0, NULL);
   CHECK_STR(json_string_value(json_object_get(json_object_get(doc, "user"), "added_by")),
             "root");
   json_decref(doc);
-  run_free(&r);
-  const char *a2[] = {"users", "list"};
-  r = run_at(&cmd_users_entry, fk.endpoint, 2, a2);
-  check_ok(&r, "NAME     ROLE    ADDED BY     ADDED AT             PUBLIC KEY\n"
+  const char *const *a2 = ARGV("users", "list");
+  check_run_ok(&cmd_users_entry, fk.endpoint, a2,
+               "NAME     ROLE    ADDED BY     ADDED AT             PUBLIC KEY\n"
                "root     admin   coordinator  2026-11-26 06:22:19  "
                "8Y$EUd*Rl4nCbPu=+v$bK3uNQk?v!L!TY:v2y-{l\n"
                "local-1  worker  root         2026-11-26 06:22:19  "
                "%gmmCxL8^Pidz-Q8VSPFDkBCD3&D27I{<mUIv!-!\n");
-  run_free(&r);
-  r = run_at(&cmd_users_entry, fk.endpoint, 2, a2);
-  check_ok(&r, "NAME  ROLE  ADDED BY  ADDED AT  PUBLIC KEY\n");
-  run_free(&r);
-  const char *a3[] = {"users", "remove", "alice"};
-  r = run_at(&cmd_users_entry, fk.endpoint, 3, a3);
-  check_ok(&r, "user alice (submitter) removed\n");
-  run_free(&r);
-  const char *a4[] = {"whoami"};
-  r = run_at(&cmd_whoami_entry, fk.endpoint, 1, a4);
-  check_ok(&r, "alice (admin)\n");
-  run_free(&r);
-  r = run_at(&cmd_whoami_entry, fk.endpoint, 1, a4);
-  check_ok(&r, "anonymous (admin; not authenticated: the coordinator runs without keys)\n");
-  run_free(&r);
-  const char *a5[] = {"whoami", "--json"};
-  r = run_at(&cmd_whoami_entry, fk.endpoint, 2, a5);
-  CHECK_INT(r.status, 0);
-  doc = json_loads(r.out, 0, NULL);
+  check_run_ok(&cmd_users_entry, fk.endpoint, a2, "NAME  ROLE  ADDED BY  ADDED AT  PUBLIC KEY\n");
+  check_run_ok(&cmd_users_entry, fk.endpoint, ARGV("users", "remove", "alice"),
+               "user alice (submitter) removed\n");
+  const char *const *a4 = ARGV("whoami");
+  check_run_ok(&cmd_whoami_entry, fk.endpoint, a4, "alice (admin)\n");
+  check_run_ok(&cmd_whoami_entry, fk.endpoint, a4,
+               "anonymous (admin; not authenticated: the coordinator runs without keys)\n");
+  doc = run_json(&cmd_whoami_entry, fk.endpoint, ARGV("whoami", "--json"), 0, NULL);
   CHECK_STR(json_string_value(json_object_get(doc, "name")), "alice");
   CHECK_STR(json_string_value(json_object_get(doc, "role")), "admin");
   CHECK(json_is_true(json_object_get(doc, "secure")));
   json_decref(doc);
-  run_free(&r);
   fake_stop(&fk);
   CHECK_INT(fk.served, 8);
   CHECK_INT(fk.verb[0], CLAPPER__VERB__VERB_USERS_ADD);
@@ -241,13 +214,10 @@ static void test_users(void) {
   fake_t ff = {.nreq = 2, .error_code = "forbidden",
                .error_message = "managing users needs the admin role (you are submitter)"};
   fake_start(&ff);
-  r = run_at(&cmd_users_entry, ff.endpoint, 2, a2);
-  check_error(&r, 1, "managing users needs the admin role", false, NULL);
-  run_free(&r);
-  const char *a6[] = {"users", "remove", "alice", "--json"};
-  r = run_at(&cmd_users_entry, ff.endpoint, 4, a6);
-  check_error(&r, 1, "needs the admin role", true, "forbidden");
-  run_free(&r);
+  check_run_error(&cmd_users_entry, ff.endpoint, a2, 1, "managing users needs the admin role",
+                  false, NULL);
+  check_run_error(&cmd_users_entry, ff.endpoint, ARGV("users", "remove", "alice", "--json"), 1,
+                  "needs the admin role", true, "forbidden");
   fake_stop(&ff);
   keys_wipe(&alice);
   free(apub);
@@ -272,13 +242,10 @@ static void test_curve_client(void) {
   /* --key (coordinator.pub found next to it), then CLAPPER_KEY. */
   fake_t fk = {.nreq = 3, .jsons = jsons, .njsons = 2};
   fake_start_curve(&fk, &server, NULL);
-  const char *a0[] = {"whoami", "--key", akey};
-  run_t r = run_at(&cmd_whoami_entry, fk.endpoint, 3, a0);
-  check_ok(&r, "alice (admin)\n");
-  run_free(&r);
+  check_run_ok(&cmd_whoami_entry, fk.endpoint, ARGV("whoami", "--key", akey), "alice (admin)\n");
   setenv("CLAPPER_KEY", akey, 1);
   const char *a1[] = {"jobs", "--json"};
-  r = run_at(&cmd_jobs_entry, fk.endpoint, 2, a1);
+  run_t r = run_at(&cmd_jobs_entry, fk.endpoint, 2, a1);
   CHECK_INT(r.status, 0);
   CHECK_CONTAINS(r.out, "sh0420-gen");
   run_free(&r);
@@ -297,10 +264,7 @@ static void test_curve_client(void) {
    * mismatch reported at once. */
   fake_t fp = {.nreq = 1, .jsons = jsons, .njsons = 1};
   fake_start(&fp);
-  const char *a2[] = {"whoami", "--key="};
-  r = run_at(&cmd_whoami_entry, fp.endpoint, 2, a2);
-  check_ok(&r, "alice (admin)\n");
-  run_free(&r);
+  check_run_ok(&cmd_whoami_entry, fp.endpoint, ARGV("whoami", "--key="), "alice (admin)\n");
   const char *a3[] = {"whoami", "--json"};
   uint64_t t0 = util_mono_us();
   r = run_at(&cmd_whoami_entry, fp.endpoint, 2, a3);
@@ -316,7 +280,7 @@ static void test_curve_client(void) {
   CHECK_INT(fp.served, 1);
 
   /* A key the coordinator's ZAP handler refuses: an error at once. */
-  zap_deny_t deny = {0};
+  zap_t deny = {.status = "400"};
   fake_t fd = {.nreq = 0};
   fake_start_curve(&fd, &server, &deny);
   const char *a4[] = {"jobs", "--key", akey, "--json"};
@@ -358,15 +322,11 @@ static void test_curve_client(void) {
   run_free(&r);
 
   /* Key files that cannot be used. */
-  const char *a7[] = {"workers", "--key", "/nonexistent/me.key", "--json"};
-  r = run_at(&cmd_workers_entry, ep, 4, a7);
-  check_error(&r, 1, "cannot read /nonexistent/me.key", true, "invalid_key");
-  run_free(&r);
+  check_run_error(&cmd_workers_entry, ep, ARGV("workers", "--key", "/nonexistent/me.key", "--json"),
+                  1, "cannot read /nonexistent/me.key", true, "invalid_key");
   char *apub = xasprintf("%s/alice.pub", dir);
-  const char *a8[] = {"workers", "--key", apub};
-  r = run_at(&cmd_workers_entry, ep, 3, a8);
-  check_error(&r, 1, "holds no secret key: give the alice.key file", false, NULL);
-  run_free(&r);
+  check_run_error(&cmd_workers_entry, ep, ARGV("workers", "--key", apub), 1,
+                  "holds no secret key: give the alice.key file", false, NULL);
   char *okey = xasprintf("%s/coordinator.key", odir);
   CHECK_INT(unlink(opub), 0);
   const char *a9[] = {"workers", "--key", okey};

@@ -138,11 +138,8 @@ static void test_takes(void) {
   CHECK_INT(count_lines(r.out), 4);
   run_free(&r);
   /* --json: the reply as it is. */
-  const char *a2[] = {"takes", "--json", "--state=pending_review"};
-  r = run_at(&cmd_takes_entry, fk.endpoint, 3, a2);
-  CHECK_INT(r.status, 0);
-  CHECK_STR(r.err, "");
-  json_t *doc = json_loads(r.out, 0, NULL);
+  json_t *doc = run_json(&cmd_takes_entry, fk.endpoint,
+                         ARGV("takes", "--json", "--state=pending_review"), 0, "");
   json_t *takes = json_object_get(doc, "takes");
   CHECK_INT(json_array_size(takes), 3);
   json_t *t0 = json_array_get(takes, 0);
@@ -160,12 +157,8 @@ static void test_takes(void) {
   CHECK(json_is_null(json_object_get(t2, "seed")));
   CHECK(json_is_null(json_object_get(json_array_get(takes, 1), "decided_by")));
   json_decref(doc);
-  run_free(&r);
   /* No takes. */
-  const char *a3[] = {"takes", "--episode", "hod/e2"};
-  r = run_at(&cmd_takes_entry, fk.endpoint, 3, a3);
-  check_ok(&r, "no takes\n");
-  run_free(&r);
+  check_run_ok(&cmd_takes_entry, fk.endpoint, ARGV("takes", "--episode", "hod/e2"), "no takes\n");
   fake_stop(&fk);
 
   CHECK_INT(fk.served, 4);
@@ -193,10 +186,8 @@ static void test_takes(void) {
   /* The coordinator's refusal. */
   fake_t fn = {.nreq = 1, .error_code = "not_found", .error_message = "no such job: 99"};
   fake_start(&fn);
-  const char *b0[] = {"takes", "--job", "99", "--json"};
-  r = run_at(&cmd_takes_entry, fn.endpoint, 4, b0);
-  check_error(&r, 1, "no such job: 99", true, "not_found");
-  run_free(&r);
+  check_run_error(&cmd_takes_entry, fn.endpoint, ARGV("takes", "--job", "99", "--json"), 1,
+                  "no such job: 99", true, "not_found");
   fake_stop(&fn);
 }
 
@@ -232,46 +223,30 @@ static void test_review(void) {
   fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
   fake_start(&fk);
 
-  const char *a0[] = {"approve", "7", "--note", "looks great"};
-  run_t r = run_at(&cmd_approve_entry, fk.endpoint, 4, a0);
-  check_ok(&r, "take 7 approved by alice: looks great\n");
-  run_free(&r);
-  const char *a1[] = {"reject", "8"};
-  r = run_at(&cmd_reject_entry, fk.endpoint, 2, a1);
-  check_ok(&r, "take 8 rejected by bob\n");
-  run_free(&r);
-  const char *a2[] = {"request-changes", "--note=more rain", "9"};
-  r = run_at(&cmd_request_changes_entry, fk.endpoint, 3, a2);
-  check_ok(&r, "take 9 changes requested by alice: more rain\n");
-  run_free(&r);
-  const char *a3[] = {"retake", "7"};
-  r = run_at(&cmd_retake_entry, fk.endpoint, 2, a3);
-  check_ok(&r, "take 7: retake queued as job 14 sh0420-gen-r1 (seed 1004)\n");
-  run_free(&r);
+  check_run_ok(&cmd_approve_entry, fk.endpoint, ARGV("approve", "7", "--note", "looks great"),
+               "take 7 approved by alice: looks great\n");
+  check_run_ok(&cmd_reject_entry, fk.endpoint, ARGV("reject", "8"), "take 8 rejected by bob\n");
+  check_run_ok(&cmd_request_changes_entry, fk.endpoint,
+               ARGV("request-changes", "--note=more rain", "9"),
+               "take 9 changes requested by alice: more rain\n");
+  check_run_ok(&cmd_retake_entry, fk.endpoint, ARGV("retake", "7"),
+               "take 7: retake queued as job 14 sh0420-gen-r1 (seed 1004)\n");
   /* --json: the reply as it is. */
-  const char *a4[] = {"approve", "10", "--json", "--note", "ok"};
-  r = run_at(&cmd_approve_entry, fk.endpoint, 5, a4);
-  CHECK_INT(r.status, 0);
-  CHECK_STR(r.err, "");
-  json_t *doc = json_loads(r.out, 0, NULL);
+  json_t *doc = run_json(&cmd_approve_entry, fk.endpoint,
+                         ARGV("approve", "10", "--json", "--note", "ok"), 0, "");
   json_t *take = json_object_get(doc, "take");
   CHECK_INT(json_integer_value(json_object_get(take, "take_id")), 10);
   CHECK_STR(json_string_value(json_object_get(take, "state")), "approved");
   CHECK_STR(json_string_value(json_object_get(take, "decided_by")), "alice");
   CHECK_STR(json_string_value(json_object_get(take, "note")), "ok");
   json_decref(doc);
-  run_free(&r);
-  const char *a5[] = {"retake", "--json", "7"};
-  r = run_at(&cmd_retake_entry, fk.endpoint, 3, a5);
-  CHECK_INT(r.status, 0);
-  doc = json_loads(r.out, 0, NULL);
+  doc = run_json(&cmd_retake_entry, fk.endpoint, ARGV("retake", "--json", "7"), 0, NULL);
   json_t *job = json_array_get(json_object_get(doc, "jobs"), 0);
   CHECK_INT(json_integer_value(json_object_get(job, "job_id")), 15);
   CHECK_STR(json_string_value(json_object_get(job, "name")), "sh0420-gen-r2");
   CHECK_INT(json_integer_value(json_object_get(job, "seed")), 1005);
   CHECK_INT(json_integer_value(json_object_get(json_object_get(doc, "take"), "take_id")), 7);
   json_decref(doc);
-  run_free(&r);
   fake_stop(&fk);
   for (size_t i = 0; i < ARRAY_SIZE(replies); i++)
     free(replies[i]);
@@ -304,14 +279,10 @@ static void test_review(void) {
   for (size_t i = 0; i < ARRAY_SIZE(refusals); i++) {
     fake_t fe = {.nreq = 2, .error_code = refusals[i].code, .error_message = refusals[i].message};
     fake_start(&fe);
-    const char *b0[] = {refusals[i].verb, "70"};
-    r = run_at(refusals[i].e, fe.endpoint, 2, b0);
-    check_error(&r, 1, refusals[i].message, false, NULL);
-    run_free(&r);
-    const char *b1[] = {refusals[i].verb, "70", "--json"};
-    r = run_at(refusals[i].e, fe.endpoint, 3, b1);
-    check_error(&r, 1, refusals[i].message, true, refusals[i].code);
-    run_free(&r);
+    check_run_error(refusals[i].e, fe.endpoint, ARGV(refusals[i].verb, "70"), 1,
+                    refusals[i].message, false, NULL);
+    check_run_error(refusals[i].e, fe.endpoint, ARGV(refusals[i].verb, "70", "--json"), 1,
+                    refusals[i].message, true, refusals[i].code);
     fake_stop(&fe);
     CHECK_INT(fe.served, 2);
   }
@@ -459,11 +430,8 @@ static void test_audit(void) {
   run_free(&r);
 
   /* --json: the reply as it is, money as strings. */
-  const char *a2[] = {"audit", "--episode", "hod/e1", "--json"};
-  r = run_at(&cmd_audit_entry, fk.endpoint, 4, a2);
-  CHECK_INT(r.status, 0);
-  CHECK_STR(r.err, "");
-  json_t *doc = json_loads(r.out, 0, NULL);
+  json_t *doc = run_json(&cmd_audit_entry, fk.endpoint,
+                         ARGV("audit", "--episode", "hod/e1", "--json"), 0, "");
   CHECK_STR(json_string_value(json_object_get(doc, "episode")), "hod/e1");
   json_t *s0 = json_array_get(json_object_get(doc, "shots"), 0);
   CHECK_STR(json_string_value(json_object_get(json_object_get(s0, "cost"), "total")), "3.500000");
@@ -477,19 +445,16 @@ static void test_audit(void) {
                 json_object_get(json_object_get(doc, "totals"), "takes"), "generated")),
             4);
   json_decref(doc);
-  run_free(&r);
 
   /* An episode without takes: the TOTAL block only. */
-  const char *a3[] = {"audit", "--episode", "hod/e2"};
-  r = run_at(&cmd_audit_entry, fk.endpoint, 3, a3);
-  check_ok(&r, "audit of episode hod/e2\n"
+  check_run_ok(&cmd_audit_entry, fk.endpoint, ARGV("audit", "--episode", "hod/e2"),
+               "audit of episode hod/e2\n"
                "TOTAL: 0 takes generated, 0 approved, 0 rejected, 0 pending, 0 changes "
                "requested\n"
                "  cost USD: approved 0.000000, rejected 0.000000, pending 0.000000, changes "
                "requested 0.000000, failed attempts 0.000000, other 0.000000, total 0.000000\n"
                "  energy kWh: approved 0.000, rejected 0.000, pending 0.000, changes requested "
                "0.000, failed attempts 0.000, other 0.000, total 0.000\n");
-  run_free(&r);
   fake_stop(&fk);
 
   CHECK_INT(fk.served, 4);
@@ -502,18 +467,8 @@ static void test_audit(void) {
   fake_t fn = {.nreq = 3, .error_code = "forbidden",
                .error_message = "audit: the role submitter may not read audits"};
   fake_start(&fn);
-  const char *b0[] = {"audit", "--episode", "hod/e1"};
-  r = run_at(&cmd_audit_entry, fn.endpoint, 3, b0);
-  check_error(&r, 1, "may not read audits", false, NULL);
-  run_free(&r);
-  const char *b1[] = {"audit", "--episode", "hod/e1", "--csv"};
-  r = run_at(&cmd_audit_entry, fn.endpoint, 4, b1);
-  check_error(&r, 1, "may not read audits", false, NULL);
-  run_free(&r);
-  const char *b2[] = {"audit", "--episode", "hod/e1", "--json"};
-  r = run_at(&cmd_audit_entry, fn.endpoint, 4, b2);
-  check_error(&r, 1, "may not read audits", true, "forbidden");
-  run_free(&r);
+  check_run_refused(&cmd_audit_entry, fn.endpoint, ARGV("audit", "--episode", "hod/e1"),
+                    "may not read audits", "forbidden");
   fake_stop(&fn);
   CHECK_INT(fn.served, 3);
 }
@@ -528,12 +483,10 @@ static void test_audit_verify(void) {
   fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
   fake_start(&fk);
 
-  const char *a0[] = {"audit", "--verify"};
-  run_t r = run_at(&cmd_audit_entry, fk.endpoint, 2, a0);
-  check_ok(&r, "event log: 1234 events, hash chain intact\n");
-  run_free(&r);
+  const char *const *a0 = ARGV("audit", "--verify");
+  check_run_ok(&cmd_audit_entry, fk.endpoint, a0, "event log: 1234 events, hash chain intact\n");
   /* Broken: exit 1, one line naming the first broken event. */
-  r = run_at(&cmd_audit_entry, fk.endpoint, 2, a0);
+  run_t r = run_at(&cmd_audit_entry, fk.endpoint, 2, a0);
   check_error(&r, 1,
               "event log: the chain breaks at event 57: its hash does not match its content",
               false, NULL);
@@ -541,16 +494,12 @@ static void test_audit_verify(void) {
                    "its content\n");
   run_free(&r);
   /* --json: the document either way; the exit status says whether it is intact. */
-  const char *a1[] = {"audit", "--verify", "--json"};
-  r = run_at(&cmd_audit_entry, fk.endpoint, 3, a1);
-  CHECK_INT(r.status, 0);
-  CHECK_STR(r.err, "");
-  json_t *doc = json_loads(r.out, 0, NULL);
+  const char *const *a1 = ARGV("audit", "--verify", "--json");
+  json_t *doc = run_json(&cmd_audit_entry, fk.endpoint, a1, 0, "");
   CHECK(json_is_true(json_object_get(doc, "ok")));
   CHECK_INT(json_integer_value(json_object_get(doc, "events")), 1234);
   CHECK(json_is_null(json_object_get(doc, "first_broken")));
   json_decref(doc);
-  run_free(&r);
   r = run_at(&cmd_audit_entry, fk.endpoint, 3, a1);
   CHECK_INT(r.status, 1);
   CHECK_INT(count_lines(r.err), 1);
@@ -563,14 +512,10 @@ static void test_audit_verify(void) {
   json_decref(doc);
   run_free(&r);
   /* One event; --episode may be named too (the chain is the whole log). */
-  const char *a2[] = {"audit", "--verify", "--episode", "hod/e1"};
-  r = run_at(&cmd_audit_entry, fk.endpoint, 4, a2);
-  check_ok(&r, "event log: 1 event, hash chain intact\n");
-  run_free(&r);
+  check_run_ok(&cmd_audit_entry, fk.endpoint, ARGV("audit", "--verify", "--episode", "hod/e1"),
+               "event log: 1 event, hash chain intact\n");
   /* An answer without "ok" is not taken for intact. */
-  r = run_at(&cmd_audit_entry, fk.endpoint, 2, a0);
-  check_error(&r, 1, "has no \"ok\"", false, NULL);
-  run_free(&r);
+  check_run_error(&cmd_audit_entry, fk.endpoint, a0, 1, "has no \"ok\"", false, NULL);
   fake_stop(&fk);
 
   CHECK_INT(fk.served, (int)ARRAY_SIZE(jsons));
@@ -583,10 +528,8 @@ static void test_audit_verify(void) {
   fake_t fn = {.nreq = 1, .error_code = "forbidden",
                .error_message = "audit: the role submitter may not read audits"};
   fake_start(&fn);
-  const char *b0[] = {"audit", "--verify", "--json"};
-  r = run_at(&cmd_audit_entry, fn.endpoint, 3, b0);
-  check_error(&r, 1, "may not read audits", true, "forbidden");
-  run_free(&r);
+  check_run_error(&cmd_audit_entry, fn.endpoint, ARGV("audit", "--verify", "--json"), 1,
+                  "may not read audits", true, "forbidden");
   fake_stop(&fn);
 }
 
