@@ -31,16 +31,12 @@ static void print_budget(FILE *out, const json_t *doc) {
   output_json_text(json_object_get(doc, "episode"), &line);
   if (budget && !json_is_null(budget)) {
     sbuf_puts(&line, ": budget ");
-    output_json_text(budget, &line);
-    if (currency)
-      sbuf_printf(&line, " %s", currency);
+    output_money(budget, currency, &line);
     sbuf_puts(&line, ", spent ");
     output_json_text(json_object_get(doc, "spent"), &line);
   } else {
     sbuf_puts(&line, ": no budget, spent ");
-    output_json_text(json_object_get(doc, "spent"), &line);
-    if (currency)
-      sbuf_printf(&line, " %s", currency);
+    output_money(json_object_get(doc, "spent"), currency, &line);
   }
   sbuf_puts(&line, ", running ");
   output_json_text(json_object_get(doc, "running"), &line);

@@ -185,9 +185,7 @@ static void print_table(FILE *out, const json_t *doc, const grouping_t *gr, cons
   if (budget && !json_is_null(budget)) {
     sbuf_t line = {0};
     sbuf_puts(&line, "budget: ");
-    output_json_text(budget, &line);
-    if (currency)
-      sbuf_printf(&line, " %s", currency);
+    output_money(budget, currency, &line);
     sbuf_puts(&line, ", left: ");
     output_json_text(json_object_get(doc, "left"), &line);
     output_line(out, line.buf);

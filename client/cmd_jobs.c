@@ -52,18 +52,14 @@ static void print_jobs(FILE *out, const json_t *doc) {
   table_align_right(&t, 8);
   table_align_right(&t, 9);
   json_array_foreach(json_object_get(doc, "jobs"), i, job) {
-    table_add_json(&t, json_object_get(job, "job_id"));
-    table_add_json(&t, json_object_get(job, "name"));
+    table_add_fields(&t, job, "job_id", "name", NULL);
     sbuf_t pe = {0};
     output_json_text(json_object_get(job, "project"), &pe);
     sbuf_putc(&pe, '/');
     output_json_text(json_object_get(job, "episode"), &pe);
     table_add(&t, pe.buf);
     sbuf_free(&pe);
-    table_add_json(&t, json_object_get(job, "shot"));
-    table_add_json(&t, json_object_get(job, "kind"));
-    table_add_json(&t, json_object_get(job, "state"));
-    table_add_json(&t, json_object_get(job, "priority"));
+    table_add_fields(&t, job, "shot", "kind", "state", "priority", NULL);
     table_addf(&t, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
                task_count(job, "succeeded"), json_integer_value(json_object_get(job, "ntasks")));
     table_addf(&t, "%" JSON_INTEGER_FORMAT, task_count(job, "failed"));

@@ -851,9 +851,7 @@ static int local_status(cmd_ctx_t *ctx) {
     size_t i;
     json_t *p;
     json_array_foreach(procs, i, p) {
-      table_add_json(&t, json_object_get(p, "name"));
-      table_add_json(&t, json_object_get(p, "pid"));
-      table_add_json(&t, json_object_get(p, "state"));
+      table_add_fields(&t, p, "name", "pid", "state", NULL);
       const char *name = json_string_value(json_object_get(p, "name"));
       char *log = strcmp(name, "postgres") ? farm_logfile(&f, name) : localpg_logfile(&f);
       table_add(&t, log);

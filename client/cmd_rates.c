@@ -196,13 +196,10 @@ static void print_rates(FILE *out, const json_t *doc) {
     sbuf_puts(&sb, json_is_true(json_object_get(r, "in_force")) ? "* " : "  ");
     output_json_text(json_object_get(r, "kind"), &sb);
     table_add(&t, sb.buf);
-    table_add_json(&t, json_object_get(r, "gpu_model"));
-    table_add_json(&t, json_object_get(r, "per_hour"));
-    sbuf_reset(&sb);
-    output_time(json_object_get(r, "valid_from"), &sb);
-    table_add(&t, sb.buf);
-    table_add_json(&t, json_object_get(r, "set_by"));
     sbuf_free(&sb);
+    table_add_fields(&t, r, "gpu_model", "per_hour", NULL);
+    table_add_time(&t, json_object_get(r, "valid_from"));
+    table_add_fields(&t, r, "set_by", NULL);
   }
   table_print(&t, out);
   table_free(&t);

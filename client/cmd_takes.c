@@ -80,10 +80,7 @@ static void print_takes(FILE *out, const json_t *doc) {
     table_add_json(&t, json_object_get(take, "take_id"));
     const json_t *job = json_object_get(take, "job");
     table_add_json(&t, json_is_string(job) ? job : json_object_get(take, "job_id"));
-    table_add_json(&t, json_object_get(take, "shot"));
-    table_add_json(&t, json_object_get(take, "kind"));
-    table_add_json(&t, json_object_get(take, "state"));
-    table_add_json(&t, json_object_get(take, "seed"));
+    table_add_fields(&t, take, "shot", "kind", "state", "seed", NULL);
     const json_t *first = json_array_get(json_object_get(take, "outputs"), 0);
     table_add(&t, nonempty(first, "path"));
     table_add(&t, nonempty(take, "decided_by"));

@@ -39,19 +39,11 @@ static void print_tasks(FILE *out, const json_t *doc) {
   size_t i;
   json_t *task;
   json_array_foreach(json_object_get(doc, "tasks"), i, task) {
-    table_add_json(&t, json_object_get(task, "task_id"));
-    table_add_json(&t, json_object_get(task, "seq"));
-    table_add_json(&t, json_object_get(task, "state"));
-    table_add_json(&t, json_object_get(task, "attempts"));
-    table_add_json(&t, json_object_get(task, "worker"));
-    table_add_json(&t, json_object_get(task, "exit_code"));
+    table_add_fields(&t, task, "task_id", "seq", "state", "attempts", "worker", "exit_code", NULL);
     add_frames(&t, task);
-    table_add_json(&t, json_object_get(task, "take"));
-    table_add_json(&t, json_object_get(task, "seed"));
+    table_add_fields(&t, task, "take", "seed", NULL);
+    table_add_time(&t, json_object_get(task, "started_at"));
     sbuf_t sb = {0};
-    output_time(json_object_get(task, "started_at"), &sb);
-    table_add(&t, sb.buf);
-    sbuf_reset(&sb);
     const json_t *wall = json_object_get(task, "wall_s");
     if (json_is_number(wall))
       sbuf_printf(&sb, "%.1fs", json_number_value(wall));

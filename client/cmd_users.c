@@ -83,14 +83,9 @@ static void print_list(FILE *out, const json_t *doc) {
   size_t i;
   json_t *u;
   json_array_foreach(json_object_get(doc, "users"), i, u) {
-    table_add_json(&t, json_object_get(u, "name"));
-    table_add_json(&t, json_object_get(u, "role"));
-    table_add_json(&t, json_object_get(u, "added_by"));
-    sbuf_t at = {0};
-    output_time(json_object_get(u, "added_at"), &at);
-    table_add(&t, at.buf ? at.buf : "-");
-    sbuf_free(&at);
-    table_add_json(&t, json_object_get(u, "public_key"));
+    table_add_fields(&t, u, "name", "role", "added_by", NULL);
+    table_add_time(&t, json_object_get(u, "added_at"));
+    table_add_fields(&t, u, "public_key", NULL);
   }
   table_print(&t, out);
   table_free(&t);

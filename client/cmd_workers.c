@@ -22,10 +22,7 @@ void cmd_workers_table(FILE *out, const json_t *doc) {
   json_t *w;
   json_array_foreach(json_object_get(doc, "workers"), i, w) {
     char mem[32], freemem[32];
-    table_add_json(&t, json_object_get(w, "name"));
-    table_add_json(&t, json_object_get(w, "hostname"));
-    table_add_json(&t, json_object_get(w, "state"));
-    table_add_json(&t, json_object_get(w, "cpus"));
+    table_add_fields(&t, w, "name", "hostname", "state", "cpus", NULL);
     output_mb(json_integer_value(json_object_get(w, "memory_mb")), mem, sizeof mem);
     table_add(&t, mem);
     table_addf(&t, "%zu", json_array_size(json_object_get(w, "gpus")));
@@ -44,10 +41,8 @@ void cmd_workers_table(FILE *out, const json_t *doc) {
       output_json_text(tag, &sb);
     }
     table_add(&t, sb.len ? sb.buf : "-");
-    sbuf_reset(&sb);
-    output_time(json_object_get(w, "last_heartbeat"), &sb);
-    table_add(&t, sb.buf);
     sbuf_free(&sb);
+    table_add_time(&t, json_object_get(w, "last_heartbeat"));
   }
   table_print(&t, out);
   table_free(&t);

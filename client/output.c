@@ -78,8 +78,7 @@ void table_align_right(out_table_t *t, size_t col) {
 }
 
 static void add_owned(out_table_t *t, char *cell) {
-  t->cells = xreallocarray(t->cells, t->ncells + 1, sizeof *t->cells);
-  t->cells[t->ncells++] = cell;
+  ARRAY_PUSH(t->cells, t->ncells, t->capcells, cell);
 }
 
 void table_add(out_table_t *t, const char *cell) {
@@ -122,6 +121,21 @@ void table_add_json(out_table_t *t, const json_t *v) {
   sbuf_t sb = {0};
   output_json_text(v, &sb);
   table_add(t, sb.buf ? sb.buf : "");
+  sbuf_free(&sb);
+}
+
+void table_add_fields(out_table_t *t, const json_t *obj, ...) {
+  va_list ap;
+  va_start(ap, obj);
+  for (const char *key; (key = va_arg(ap, const char *));)
+    table_add_json(t, json_object_get(obj, key));
+  va_end(ap);
+}
+
+void table_add_time(out_table_t *t, const json_t *v) {
+  sbuf_t sb = {0};
+  output_time(v, &sb);
+  table_add(t, sb.buf);
   sbuf_free(&sb);
 }
 
@@ -280,6 +294,12 @@ void output_time(const json_t *v, sbuf_t *out) {
     return;
   }
   output_json_text(v, out);
+}
+
+void output_money(const json_t *amount, const char *currency, sbuf_t *out) {
+  output_json_text(amount, out);
+  if (currency)
+    sbuf_printf(out, " %s", currency);
 }
 
 void output_mb(long long mb, char *buf, size_t len) {

@@ -46,6 +46,7 @@ void output_json(FILE *f, const json_t *doc);
 typedef struct out_table {
   size_t ncols;
   size_t ncells;  /* cells added, headers included */
+  size_t capcells; /* room in cells */
   char **cells;   /* row-major, owned */
   bool *right;    /* per column: right aligned */
 } out_table_t;
@@ -61,6 +62,11 @@ void table_addf(out_table_t *t, const char *fmt, ...) __attribute__((format(prin
 void table_add_trunc(out_table_t *t, const char *cell, size_t max);
 /* Adds the text of a JSON value (see output_json_text). */
 void table_add_json(out_table_t *t, const json_t *v);
+/* Adds one cell per key of the NULL-terminated list: the text of obj's
+ * member key, as table_add_json gives it ("-" when it is missing). */
+void table_add_fields(out_table_t *t, const json_t *obj, ...) __attribute__((sentinel));
+/* Adds a time stamp as output_time formats it. */
+void table_add_time(out_table_t *t, const json_t *v);
 /* Appends the table to out; an incomplete last row is padded with "". */
 void table_render(const out_table_t *t, sbuf_t *out);
 void table_print(const out_table_t *t, FILE *f);
@@ -100,6 +106,10 @@ void output_progress(sbuf_t *out, uint64_t succeeded, uint64_t failed, uint64_t 
 /* Formats an ISO-8601 time stamp for tables: "2026-11-26T04:10:10.123456Z"
  * becomes "2026-11-26 04:10:10"; anything else is copied as it is. */
 void output_time(const json_t *v, sbuf_t *out);
+
+/* Appends an amount of money from a reply (output_json_text) followed by
+ * " CURRENCY" unless currency is NULL: "100.000000 USD". */
+void output_money(const json_t *amount, const char *currency, sbuf_t *out);
 
 /* Formats megabytes for tables: "512M", "15.6G". */
 void output_mb(long long mb, char *buf, size_t len);
