@@ -85,6 +85,10 @@ int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, con
   return CMD_EXIT_OK;
 }
 
+json_int_t cmd_task_count(const json_t *job, const char *state) {
+  return json_integer_value(json_object_get(json_object_get(job, "tasks"), state));
+}
+
 /* True when argv (before any "--") holds the flag --json, so that even a
  * usage error found while parsing is reported as JSON. */
 static bool wants_json(int argc, char **argv) {

@@ -139,6 +139,10 @@ json_t *cmd_request(cmd_ctx_t *ctx, Clapper__Request *req) MUSTCHECK;
  * CMD_EXIT_FAIL after cmd_request's cmd_fail. */
 int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, const json_t *doc));
 
+/* The number of a job's tasks in state, from the job object's "tasks"
+ * counts (0 when it has none). */
+json_int_t cmd_task_count(const json_t *job, const char *state);
+
 /* Appends the one-line account of a take's review (cmd_review.c), as
  * `clapper approve` prints it and `clapper audit` lists decisions:
  * "take 7 approved by alice at TIME: looks great" from take's "take_id",

@@ -30,12 +30,8 @@ static const cfg_opt_t control_opts[] = {
      "why, recorded with the change (optional)", &opt.note},
 };
 
-static json_int_t task_count(const json_t *job, const char *state) {
-  return json_integer_value(json_object_get(json_object_get(job, "tasks"), state));
-}
-
 static json_int_t live_tasks(const json_t *job) {
-  return task_count(job, "running") + task_count(job, "dispatched");
+  return cmd_task_count(job, "running") + cmd_task_count(job, "dispatched");
 }
 
 static void cancel_tail(sbuf_t *line, const json_t *job) {

@@ -22,10 +22,6 @@ static const cfg_opt_t jobs_opts[] = {
      "show at most N jobs (0: the coordinator's default)", &opt.limit},
 };
 
-static json_int_t task_count(const json_t *job, const char *state) {
-  return json_integer_value(json_object_get(json_object_get(job, "tasks"), state));
-}
-
 /* The job's reason, or NULL when it has none (absent, null or ""). */
 static const char *job_reason(const json_t *job) {
   const char *reason = json_string_value(json_object_get(job, "reason"));
@@ -61,9 +57,10 @@ static void print_jobs(FILE *out, const json_t *doc) {
     sbuf_free(&pe);
     table_add_fields(&t, job, "shot", "kind", "state", "priority", NULL);
     table_addf(&t, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
-               task_count(job, "succeeded"), json_integer_value(json_object_get(job, "ntasks")));
-    table_addf(&t, "%" JSON_INTEGER_FORMAT, task_count(job, "failed"));
-    table_addf(&t, "%" JSON_INTEGER_FORMAT, task_count(job, "running"));
+               cmd_task_count(job, "succeeded"),
+               json_integer_value(json_object_get(job, "ntasks")));
+    table_addf(&t, "%" JSON_INTEGER_FORMAT, cmd_task_count(job, "failed"));
+    table_addf(&t, "%" JSON_INTEGER_FORMAT, cmd_task_count(job, "running"));
     if (reasons)
       table_add(&t, job_reason(job));
   }
