@@ -85,6 +85,28 @@ int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, con
   return CMD_EXIT_OK;
 }
 
+int cmd_exec_ask(cmd_ctx_t *ctx, int argc, char **argv) {
+  const cmd_ask_t *ask = &ctx->entry->ask;
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  uint64_t *ids = NULL;
+  int status = CMD_EXIT_USAGE;
+  req.verb = ask->verb;
+  if (ask->ids && argc > 0) {
+    ids = xcalloc((size_t)argc, sizeof *ids);
+    for (int i = 0; i < argc; i++)
+      if (cmd_parse_id(ctx, ask->ids, argv[i], &ids[i]) < 0)
+        goto out;
+    req.n_ids = (size_t)argc;
+    req.ids = ids;
+  }
+  if (ask->note && *ask->note)
+    req.note = *ask->note;
+  status = cmd_show(ctx, &req, ask->human);
+out:
+  free(ids);
+  return status;
+}
+
 json_int_t cmd_task_count(const json_t *job, const char *state) {
   return json_integer_value(json_object_get(json_object_get(job, "tasks"), state));
 }
@@ -102,7 +124,7 @@ static bool wants_json(int argc, char **argv) {
 }
 
 int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *err) {
-  cmd_ctx_t ctx = {.verb = e->name, .out = out, .err = err};
+  cmd_ctx_t ctx = {.entry = e, .out = out, .err = err};
   const cfg_opt_t common[] = {
       {"coordinator", 0, CFG_STRING, "CLAPPER_COORDINATOR", CMD_DEFAULT_COORDINATOR, 0, 0,
        "ENDPOINT", "the coordinator's client endpoint", &ctx.coordinator},

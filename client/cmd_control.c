@@ -3,7 +3,7 @@
  * the operator verbs on jobs (DESIGN.md §3).
  *
  * The four verbs differ only in the request's verb and in how the answer
- * reads, so they share this file: four entries, one exec.  Each sends
+ * reads, so they share this file: four entries, all cmd_exec_ask.  Each sends
  * Request{verb, ids = the jobs, note} and gets {"jobs": [{"job_id", "name",
  * "state", "tasks": {"ready": n, ...}, "retried": n}]} back ("retried" only
  * matters to retry).  The human view is one line per job:
@@ -16,9 +16,6 @@
  * where "running" counts running and dispatched tasks.  The coordinator's
  * refusals (not_found, invalid_state) are printed as it words them.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "cmd.h"
 
 static struct {
@@ -67,78 +64,15 @@ static void print_pause(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc,
 static void print_resume(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc, resume_tail); }
 static void print_retry(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc, retry_tail); }
 
-static int control_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  static const struct {
-    const char *name;
-    Clapper__Verb verb;
-    void (*human)(FILE *out, const json_t *doc);
-  } verbs[] = {
-      {"cancel", CLAPPER__VERB__VERB_CANCEL, print_cancel},
-      {"pause", CLAPPER__VERB__VERB_PAUSE, print_pause},
-      {"resume", CLAPPER__VERB__VERB_RESUME, print_resume},
-      {"retry", CLAPPER__VERB__VERB_RETRY, print_retry},
-  };
-  size_t v = 0;
-  while (v + 1 < ARRAY_SIZE(verbs) && strcmp(verbs[v].name, ctx->verb) != 0)
-    v++;
+/* cmd_cancel_entry, cmd_pause_entry, cmd_resume_entry and cmd_retry_entry:
+ * Request{VERB_<VERB>, ids, note} shown with print_<verb>. */
+#define CONTROL_ENTRY(verb, VERB, help_)                                                           \
+  const struct cmd_entry cmd_##verb##_entry = {                                                    \
+      .name = #verb, .usage = "[--note TEXT] [options] ID...", .min_args = 1, .max_args = -1,      \
+      .help = help_, CMD_OPTS(control_opts), .exec = cmd_exec_ask,                                \
+      .ask = {CLAPPER__VERB__VERB_##VERB, "job id", &opt.note, print_##verb}}
 
-  uint64_t *ids = xcalloc((size_t)argc, sizeof *ids);
-  int status = CMD_EXIT_USAGE;
-  for (int i = 0; i < argc; i++)
-    if (cmd_parse_id(ctx, "job id", argv[i], &ids[i]) < 0)
-      goto out;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = verbs[v].verb;
-  req.n_ids = (size_t)argc;
-  req.ids = ids;
-  if (opt.note)
-    req.note = opt.note;
-  status = cmd_show(ctx, &req, verbs[v].human);
-out:
-  free(ids);
-  return status;
-}
-
-const struct cmd_entry cmd_cancel_entry = {
-    .name = "cancel",
-    .usage = "[--note TEXT] [options] ID...",
-    .help = "cancel jobs: stop their running tasks, start nothing more",
-    .opts = control_opts,
-    .nopts = ARRAY_SIZE(control_opts),
-    .min_args = 1,
-    .max_args = -1,
-    .exec = control_exec,
-};
-
-const struct cmd_entry cmd_pause_entry = {
-    .name = "pause",
-    .usage = "[--note TEXT] [options] ID...",
-    .help = "pause jobs: running tasks finish, nothing new starts",
-    .opts = control_opts,
-    .nopts = ARRAY_SIZE(control_opts),
-    .min_args = 1,
-    .max_args = -1,
-    .exec = control_exec,
-};
-
-const struct cmd_entry cmd_resume_entry = {
-    .name = "resume",
-    .usage = "[--note TEXT] [options] ID...",
-    .help = "resume paused jobs",
-    .opts = control_opts,
-    .nopts = ARRAY_SIZE(control_opts),
-    .min_args = 1,
-    .max_args = -1,
-    .exec = control_exec,
-};
-
-const struct cmd_entry cmd_retry_entry = {
-    .name = "retry",
-    .usage = "[--note TEXT] [options] ID...",
-    .help = "run the failed tasks of jobs again",
-    .opts = control_opts,
-    .nopts = ARRAY_SIZE(control_opts),
-    .min_args = 1,
-    .max_args = -1,
-    .exec = control_exec,
-};
+CONTROL_ENTRY(cancel, CANCEL, "cancel jobs: stop their running tasks, start nothing more");
+CONTROL_ENTRY(pause, PAUSE, "pause jobs: running tasks finish, nothing new starts");
+CONTROL_ENTRY(resume, RESUME, "resume paused jobs");
+CONTROL_ENTRY(retry, RETRY, "run the failed tasks of jobs again");

@@ -98,73 +98,21 @@ static void print_retake(FILE *out, const json_t *doc) {
   fflush(out);
 }
 
-static int review_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  static const struct {
-    const char *name;
-    Clapper__Verb verb;
-    void (*human)(FILE *out, const json_t *doc);
-  } verbs[] = {
-      {"approve", CLAPPER__VERB__VERB_APPROVE, print_decision},
-      {"reject", CLAPPER__VERB__VERB_REJECT, print_decision},
-      {"request-changes", CLAPPER__VERB__VERB_REQUEST_CHANGES, print_decision},
-      {"retake", CLAPPER__VERB__VERB_RETAKE, print_retake},
-  };
-  (void)argc;
-  size_t v = 0;
-  while (v + 1 < ARRAY_SIZE(verbs) && strcmp(verbs[v].name, ctx->verb) != 0)
-    v++;
-  uint64_t id;
-  if (cmd_parse_id(ctx, "take id", argv[0], &id) < 0)
-    return CMD_EXIT_USAGE;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = verbs[v].verb;
-  req.n_ids = 1;
-  req.ids = &id;
-  if (verbs[v].verb != CLAPPER__VERB__VERB_RETAKE && opt.note)
-    req.note = opt.note;
-  return cmd_show(ctx, &req, verbs[v].human);
-}
+/* cmd_approve_entry, cmd_reject_entry and cmd_request_changes_entry:
+ * Request{VERB_<VERB>, ids = [TAKE], note}, the reply read as one line. */
+#define DECISION_ENTRY(entry, name_, VERB, help_)                                                  \
+  const struct cmd_entry cmd_##entry##_entry = {                                                   \
+      .name = name_, .usage = "[--note TEXT] [options] TAKE", .min_args = 1, .max_args = 1,        \
+      .help = help_, CMD_OPTS(review_opts), .exec = cmd_exec_ask,                                 \
+      .ask = {CLAPPER__VERB__VERB_##VERB, "take id", &opt.note, print_decision}}
 
-const struct cmd_entry cmd_approve_entry = {
-    .name = "approve",
-    .usage = "[--note TEXT] [options] TAKE",
-    .help = "approve a take (supervisor; final)",
-    .opts = review_opts,
-    .nopts = ARRAY_SIZE(review_opts),
-    .min_args = 1,
-    .max_args = 1,
-    .exec = review_exec,
-};
-
-const struct cmd_entry cmd_reject_entry = {
-    .name = "reject",
-    .usage = "[--note TEXT] [options] TAKE",
-    .help = "reject a take (supervisor; final)",
-    .opts = review_opts,
-    .nopts = ARRAY_SIZE(review_opts),
-    .min_args = 1,
-    .max_args = 1,
-    .exec = review_exec,
-};
-
-const struct cmd_entry cmd_request_changes_entry = {
-    .name = "request-changes",
-    .usage = "[--note TEXT] [options] TAKE",
-    .help = "send a take back for changes (supervisor; final for this take)",
-    .opts = review_opts,
-    .nopts = ARRAY_SIZE(review_opts),
-    .min_args = 1,
-    .max_args = 1,
-    .exec = review_exec,
-};
+DECISION_ENTRY(approve, "approve", APPROVE, "approve a take (supervisor; final)");
+DECISION_ENTRY(reject, "reject", REJECT, "reject a take (supervisor; final)");
+DECISION_ENTRY(request_changes, "request-changes", REQUEST_CHANGES,
+               "send a take back for changes (supervisor; final for this take)");
 
 const struct cmd_entry cmd_retake_entry = {
-    .name = "retake",
-    .usage = "[options] TAKE",
+    .name = "retake", .usage = "[options] TAKE", .min_args = 1, .max_args = 1,
     .help = "queue a new take (next seed) for the job of a take",
-    .opts = NULL,
-    .nopts = 0,
-    .min_args = 1,
-    .max_args = 1,
-    .exec = review_exec,
+    .exec = cmd_exec_ask, .ask = {CLAPPER__VERB__VERB_RETAKE, "take id", NULL, print_retake},
 };

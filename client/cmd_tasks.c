@@ -58,25 +58,8 @@ static void print_tasks(FILE *out, const json_t *doc) {
   table_free(&t);
 }
 
-static int tasks_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  (void)argc;
-  uint64_t id;
-  if (cmd_parse_id(ctx, "job id", argv[0], &id) < 0)
-    return CMD_EXIT_USAGE;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = CLAPPER__VERB__VERB_TASKS;
-  req.n_ids = 1;
-  req.ids = &id;
-  return cmd_show(ctx, &req, print_tasks);
-}
-
 const struct cmd_entry cmd_tasks_entry = {
-    .name = "tasks",
-    .usage = "[options] ID",
+    .name = "tasks", .usage = "[options] ID", .min_args = 1, .max_args = 1,
     .help = "list the tasks of a job",
-    .opts = NULL,
-    .nopts = 0,
-    .min_args = 1,
-    .max_args = 1,
-    .exec = tasks_exec,
+    .exec = cmd_exec_ask, .ask = {CLAPPER__VERB__VERB_TASKS, "job id", NULL, print_tasks},
 };

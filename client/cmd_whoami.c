@@ -25,21 +25,8 @@ static void print_whoami(FILE *out, const json_t *doc) {
   fflush(out);
 }
 
-static int whoami_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = CLAPPER__VERB__VERB_WHOAMI;
-  return cmd_show(ctx, &req, print_whoami);
-}
-
 const struct cmd_entry cmd_whoami_entry = {
-    .name = "whoami",
-    .usage = "[options]",
+    .name = "whoami", .usage = "[options]", .min_args = 0, .max_args = 0,
     .help = "show the name and role the coordinator knows this client by",
-    .opts = NULL,
-    .nopts = 0,
-    .min_args = 0,
-    .max_args = 0,
-    .exec = whoami_exec,
+    .exec = cmd_exec_ask, .ask = {CLAPPER__VERB__VERB_WHOAMI, NULL, NULL, print_whoami},
 };

@@ -48,21 +48,8 @@ void cmd_workers_table(FILE *out, const json_t *doc) {
   table_free(&t);
 }
 
-static int workers_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = CLAPPER__VERB__VERB_WORKERS;
-  return cmd_show(ctx, &req, cmd_workers_table);
-}
-
 const struct cmd_entry cmd_workers_entry = {
-    .name = "workers",
-    .usage = "[options]",
+    .name = "workers", .usage = "[options]", .min_args = 0, .max_args = 0,
     .help = "list the worker nodes, their resources and what they run",
-    .opts = NULL,
-    .nopts = 0,
-    .min_args = 0,
-    .max_args = 0,
-    .exec = workers_exec,
+    .exec = cmd_exec_ask, .ask = {CLAPPER__VERB__VERB_WORKERS, NULL, NULL, cmd_workers_table},
 };
