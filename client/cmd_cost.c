@@ -248,12 +248,8 @@ static int cost_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_cost_entry = {
-    .name = "cost",
+    .name = "cost", .min_args = 0, .max_args = 0,
     .usage = "--episode PROJECT/EPISODE [--by shot|job|kind] [--csv] [options]",
     .help = "what an episode cost per shot, job or kind (table, CSV or JSON)",
-    .opts = cost_opts,
-    .nopts = ARRAY_SIZE(cost_opts),
-    .min_args = 0,
-    .max_args = 0,
-    .exec = cost_exec,
+    CMD_OPTS(cost_opts), .exec = cost_exec,
 };

@@ -55,12 +55,7 @@ static int episode_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_episode_entry = {
-    .name = "episode",
-    .usage = "weight PROJECT/EPISODE W [options]",
+    .name = "episode", .usage = "weight PROJECT/EPISODE W [options]", .min_args = 1, .max_args = 3,
     .help = "set an episode's share of the farm (weight 1-1000, default 1)",
-    .opts = NULL,
-    .nopts = 0,
-    .min_args = 1,
-    .max_args = 3,
     .exec = episode_exec,
 };

@@ -79,12 +79,7 @@ static int jobs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_jobs_entry = {
-    .name = "jobs",
-    .usage = "[--all] [--limit N] [options]",
+    .name = "jobs", .usage = "[--all] [--limit N] [options]", .min_args = 0, .max_args = 0,
     .help = "list the jobs in the queue (--all: finished ones too)",
-    .opts = jobs_opts,
-    .nopts = ARRAY_SIZE(jobs_opts),
-    .min_args = 0,
-    .max_args = 0,
-    .exec = jobs_exec,
+    CMD_OPTS(jobs_opts), .exec = jobs_exec,
 };

@@ -67,12 +67,7 @@ static int keygen_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_keygen_entry = {
-    .name = "keygen",
-    .usage = "NAME [--dir DIR] [options]",
+    .name = "keygen", .usage = "NAME [--dir DIR] [options]", .min_args = 1, .max_args = 1,
     .help = "make a key pair NAME.key (secret) and NAME.pub (to register with clapper users)",
-    .opts = keygen_opts,
-    .nopts = ARRAY_SIZE(keygen_opts),
-    .min_args = 1,
-    .max_args = 1,
-    .exec = keygen_exec,
+    CMD_OPTS(keygen_opts), .exec = keygen_exec,
 };

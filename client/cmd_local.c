@@ -892,12 +892,8 @@ static int local_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_local_entry = {
-    .name = "local",
+    .name = "local", .min_args = 1, .max_args = 1,
     .usage = "up|down|status [--dir DIR] [--workers N] [--drain] [options]",
     .help = "run a whole farm on this machine (PostgreSQL, coordinator, workers)",
-    .opts = local_opts,
-    .nopts = ARRAY_SIZE(local_opts),
-    .min_args = 1,
-    .max_args = 1,
-    .exec = local_exec,
+    CMD_OPTS(local_opts), .exec = local_exec,
 };

@@ -123,12 +123,8 @@ static int takes_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_takes_entry = {
-    .name = "takes",
+    .name = "takes", .min_args = 0, .max_args = 0,
     .usage = "[--episode PROJECT/EPISODE] [--shot SHOT] [--state STATE] [--job ID] [options]",
     .help = "list takes (reviewable results) and their review state",
-    .opts = takes_opts,
-    .nopts = ARRAY_SIZE(takes_opts),
-    .min_args = 0,
-    .max_args = 0,
-    .exec = takes_exec,
+    CMD_OPTS(takes_opts), .exec = takes_exec,
 };

@@ -170,14 +170,10 @@ static int users_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_users_entry = {
-    .name = "users",
+    .name = "users", .min_args = 0, .max_args = -1, /* users_exec words the errors */
     .usage = "add NAME --role ROLE --public-key FILE [options]\n"
              "   or: " LIST_USAGE " [options]\n"
              "   or: " REMOVE_USAGE " [options]",
     .help = "register, list or remove the keys the coordinator admits (admins)",
-    .opts = users_opts,
-    .nopts = ARRAY_SIZE(users_opts),
-    .min_args = 0,
-    .max_args = -1, /* users_exec words the errors */
-    .exec = users_exec,
+    CMD_OPTS(users_opts), .exec = users_exec,
 };
