@@ -93,13 +93,11 @@ static const grouping_t *find_grouping(const char *by) {
 typedef struct grid {
   size_t ncols, nrows;
   size_t ncells; /* nrows * ncols once a row is complete */
+  size_t cap;    /* room in cells */
   char **cells;
 } grid_t;
 
-static void grid_add(grid_t *g, char *cell) {
-  g->cells = xreallocarray(g->cells, g->ncells + 1, sizeof *g->cells);
-  g->cells[g->ncells++] = cell;
-}
+static void grid_add(grid_t *g, char *cell) { ARRAY_PUSH(g->cells, g->ncells, g->cap, cell); }
 
 static void grid_free(grid_t *g) {
   for (size_t i = 0; i < g->ncells; i++)
