@@ -73,16 +73,20 @@ json_t *cmd_request(cmd_ctx_t *ctx, Clapper__Request *req) {
   return rpc_call_json_as(ctx->coordinator, &keys, req, (int)ctx->timeout_ms, &ctx->error);
 }
 
-int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, const json_t *doc)) {
-  json_t *doc = cmd_request(ctx, req);
-  if (!doc)
-    return CMD_EXIT_FAIL;
+int cmd_show_doc(cmd_ctx_t *ctx, json_t *doc, void (*human)(FILE *out, const json_t *doc)) {
   if (ctx->json)
     cmd_print_json(ctx, doc);
   else
     human(ctx->out, doc);
   json_decref(doc);
   return CMD_EXIT_OK;
+}
+
+int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, const json_t *doc)) {
+  json_t *doc = cmd_request(ctx, req);
+  if (!doc)
+    return CMD_EXIT_FAIL;
+  return cmd_show_doc(ctx, doc, human);
 }
 
 int cmd_exec_ask(cmd_ctx_t *ctx, int argc, char **argv) {
@@ -105,6 +109,14 @@ int cmd_exec_ask(cmd_ctx_t *ctx, int argc, char **argv) {
 out:
   free(ids);
   return status;
+}
+
+void cmd_running_note(sbuf_t *line, json_int_t n, const char *one, const char *many,
+                      const char *none) {
+  if (n > 0)
+    sbuf_printf(line, " (%" JSON_INTEGER_FORMAT " running %s)", n, n == 1 ? one : many);
+  else if (none)
+    sbuf_printf(line, " (%s)", none);
 }
 
 json_int_t cmd_task_count(const json_t *job, const char *state) {
@@ -309,11 +321,7 @@ void cmd_print_jobs(FILE *out, const json_t *doc, void (*tail)(sbuf_t *line, con
   json_t *job;
   json_array_foreach(json_object_get(doc, "jobs"), i, job) {
     sbuf_t line = {0};
-    sbuf_puts(&line, "job ");
-    output_json_text(json_object_get(job, "job_id"), &line);
-    sbuf_putc(&line, ' ');
-    output_json_text(json_object_get(job, "name"), &line);
-    sbuf_puts(&line, ": ");
+    output_fill(&line, job, "job {job_id} {name}: ");
     tail(&line, job);
     output_line(out, line.buf);
     sbuf_free(&line);

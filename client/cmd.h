@@ -67,6 +67,10 @@ typedef struct cmd_ask {
   void (*human)(FILE *out, const json_t *doc); /* the human view of the reply */
 } cmd_ask_t;
 
+/* The row of an option table for --note TEXT, the free text a verb records
+ * with what it changes; the verb's file keeps it in *dest. */
+#define CMD_NOTE_OPT(help, dest) {"note", 0, CFG_STRING, NULL, NULL, 0, 0, "TEXT", help, dest}
+
 /* In an entry: the verb's option table and its size, from the one name. */
 #define CMD_OPTS(table) .opts = (table), .nopts = ARRAY_SIZE(table)
 
@@ -135,11 +139,16 @@ void cmd_print_json(cmd_ctx_t *ctx, const json_t *doc);
  * rpc_call_json_as. */
 json_t *cmd_request(cmd_ctx_t *ctx, Clapper__Request *req) MUSTCHECK;
 
-/* The body of a verb that asks one question and shows the answer: sends
- * req as cmd_request does; with --json prints the reply with
+/* Shows doc, what a verb found out: with --json prints it with
  * cmd_print_json, otherwise passes it to human, which writes the human view
- * to out (ctx->out).  Releases the reply.  Returns CMD_EXIT_OK, or
- * CMD_EXIT_FAIL after cmd_request's cmd_fail. */
+ * to out (ctx->out).  Takes ownership of doc (releases it).  Returns
+ * CMD_EXIT_OK. */
+int cmd_show_doc(cmd_ctx_t *ctx, json_t *doc, void (*human)(FILE *out, const json_t *doc));
+
+/* The body of a verb that asks one question and shows the answer: sends
+ * req as cmd_request does and shows the reply with cmd_show_doc.  Releases
+ * the reply.  Returns CMD_EXIT_OK, or CMD_EXIT_FAIL after cmd_request's
+ * cmd_fail. */
 int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, const json_t *doc));
 
 /* The exec of a verb that asks one question (its entry's ask): sends
@@ -148,6 +157,12 @@ int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, con
  * ask.human.  Returns CMD_EXIT_USAGE after cmd_parse_id refused an
  * argument, else cmd_show's status. */
 int cmd_exec_ask(cmd_ctx_t *ctx, int argc, char **argv);
+
+/* Appends what still runs after a verb that lets running work finish or
+ * stops it: " (N running ONE)" when n is 1, " (N running MANY)" when n > 1,
+ * else " (NONE)" unless none is NULL. */
+void cmd_running_note(sbuf_t *line, json_int_t n, const char *one, const char *many,
+                      const char *none);
 
 /* The number of a job's tasks in state, from the job object's "tasks"
  * counts (0 when it has none). */

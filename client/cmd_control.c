@@ -18,13 +18,10 @@
  */
 #include "cmd.h"
 
-static struct {
-  char *note;
-} opt;
+static char *opt_note; /* --note */
 
 static const cfg_opt_t control_opts[] = {
-    {"note", 0, CFG_STRING, NULL, NULL, 0, 0, "TEXT",
-     "why, recorded with the change (optional)", &opt.note},
+    CMD_NOTE_OPT("why, recorded with the change (optional)", &opt_note),
 };
 
 static json_int_t live_tasks(const json_t *job) {
@@ -33,20 +30,14 @@ static json_int_t live_tasks(const json_t *job) {
 
 static void cancel_tail(sbuf_t *line, const json_t *job) {
   output_json_text(json_object_get(job, "state"), line);
-  json_int_t n = live_tasks(job);
-  if (n > 0)
-    sbuf_printf(line, " (%" JSON_INTEGER_FORMAT " running %s being stopped)", n,
-                n == 1 ? "task is" : "tasks are");
+  cmd_running_note(line, live_tasks(job), "task is being stopped", "tasks are being stopped",
+                   NULL);
 }
 
 static void pause_tail(sbuf_t *line, const json_t *job) {
   output_json_text(json_object_get(job, "state"), line);
-  json_int_t n = live_tasks(job);
-  if (n > 0)
-    sbuf_printf(line, " (%" JSON_INTEGER_FORMAT " running %s, nothing new starts)", n,
-                n == 1 ? "task finishes" : "tasks finish");
-  else
-    sbuf_puts(line, " (nothing new starts)");
+  cmd_running_note(line, live_tasks(job), "task finishes, nothing new starts",
+                   "tasks finish, nothing new starts", "nothing new starts");
 }
 
 static void resume_tail(sbuf_t *line, const json_t *job) {
@@ -68,9 +59,10 @@ static void print_retry(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc,
  * Request{VERB_<VERB>, ids, note} shown with print_<verb>. */
 #define CONTROL_ENTRY(verb, VERB, help_)                                                           \
   const struct cmd_entry cmd_##verb##_entry = {                                                    \
-      .name = #verb, .usage = "[--note TEXT] [options] ID...", .min_args = 1, .max_args = -1,      \
-      .help = help_, CMD_OPTS(control_opts), .exec = cmd_exec_ask,                                \
-      .ask = {CLAPPER__VERB__VERB_##VERB, "job id", &opt.note, print_##verb}}
+      .name = #verb, CMD_OPTS(control_opts), .min_args = 1, .max_args = -1, .exec = cmd_exec_ask,  \
+      .ask = {CLAPPER__VERB__VERB_##VERB, "job id", &opt_note, print_##verb},                      \
+      .usage = "[--note TEXT] [options] ID...",                                                   \
+      .help = help_}
 
 CONTROL_ENTRY(cancel, CANCEL, "cancel jobs: stop their running tasks, start nothing more");
 CONTROL_ENTRY(pause, PAUSE, "pause jobs: running tasks finish, nothing new starts");

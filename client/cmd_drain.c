@@ -18,22 +18,13 @@
 static void worker_line(FILE *out, const json_t *doc, bool drain) {
   const json_t *w = json_object_get(doc, "worker");
   sbuf_t line = {0};
-  sbuf_puts(&line, "worker ");
-  output_json_text(json_object_get(w, "name"), &line);
-  sbuf_puts(&line, ": ");
-  output_json_text(json_object_get(w, "state"), &line);
+  output_fill(&line, w, "worker {name}: {state}");
   const char *state = json_string_value(json_object_get(w, "state"));
-  if (drain && state && !strcmp(state, "draining")) {
-    json_int_t n = json_integer_value(json_object_get(w, "running"));
-    if (n > 0)
-      sbuf_printf(&line, " (%" JSON_INTEGER_FORMAT " running %s, nothing new starts)", n,
-                  n == 1 ? "attempt finishes" : "attempts finish");
-    else
-      sbuf_puts(&line, " (nothing new starts)");
-  }
-  output_line(out, line.buf);
-  sbuf_free(&line);
-  fflush(out);
+  if (drain && state && !strcmp(state, "draining"))
+    cmd_running_note(&line, json_integer_value(json_object_get(w, "running")),
+                     "attempt finishes, nothing new starts",
+                     "attempts finish, nothing new starts", "nothing new starts");
+  output_line_done(out, &line);
 }
 
 static void print_drain(FILE *out, const json_t *doc) { worker_line(out, doc, true); }

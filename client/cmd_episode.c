@@ -20,13 +20,8 @@
 
 static void print_weight(FILE *out, const json_t *doc) {
   sbuf_t line = {0};
-  sbuf_puts(&line, "episode ");
-  output_json_text(json_object_get(doc, "episode"), &line);
-  sbuf_puts(&line, ": weight ");
-  output_json_text(json_object_get(doc, "weight"), &line);
-  output_line(out, line.buf);
-  sbuf_free(&line);
-  fflush(out);
+  output_fill(&line, doc, "episode {episode}: weight {weight}");
+  output_line_done(out, &line);
 }
 
 static int weight_exec(cmd_ctx_t *ctx, int argc, char **argv) {

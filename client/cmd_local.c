@@ -657,10 +657,9 @@ static int local_up(cmd_ctx_t *ctx) {
     fprintf(ctx->out, started ? "clapper local farm is up in %s\n"
                               : "clapper local farm in %s is already up\n",
             f.dir);
-    static const char *const hdr[] = {"PROCESS", "PID", "WHERE"};
+    static const char *const hdr[] = {"PROCESS", ">PID", "WHERE"};
     out_table_t t;
-    table_init(&t, 3, hdr);
-    table_align_right(&t, 1);
+    table_init(&t, ARRAY_SIZE(hdr), hdr);
     table_add(&t, "postgres");
     table_addf(&t, "%ld", (long)pgpid);
     table_add(&t, f.pgsock);
@@ -803,6 +802,16 @@ out:
 
 /* ---------------------------------------------------------------- status */
 
+/* One row of the status table: a process of process_json and its log in
+ * the farm. */
+static void process_row(out_table_t *t, const json_t *p, void *farm) {
+  table_add_fields(t, p, "name", "pid", "state", NULL);
+  const char *name = json_string_value(json_object_get(p, "name"));
+  char *log = strcmp(name, "postgres") ? farm_logfile(farm, name) : localpg_logfile(farm);
+  table_add(t, log);
+  free(log);
+}
+
 static int local_status(cmd_ctx_t *ctx) {
   char *dir = resolve_dir();
   farm_t f = {0};
@@ -855,21 +864,8 @@ static int local_status(cmd_ctx_t *ctx) {
     json_decref(doc);
   } else {
     fprintf(ctx->out, "clapper local farm in %s\n", f.dir);
-    static const char *const hdr[] = {"PROCESS", "PID", "STATE", "LOG"};
-    out_table_t t;
-    table_init(&t, 4, hdr);
-    table_align_right(&t, 1);
-    size_t i;
-    json_t *p;
-    json_array_foreach(procs, i, p) {
-      table_add_fields(&t, p, "name", "pid", "state", NULL);
-      const char *name = json_string_value(json_object_get(p, "name"));
-      char *log = strcmp(name, "postgres") ? farm_logfile(&f, name) : localpg_logfile(&f);
-      table_add(&t, log);
-      free(log);
-    }
-    table_print(&t, ctx->out);
-    table_free(&t);
+    static const char *const hdr[] = {"PROCESS", ">PID", "STATE", "LOG"};
+    output_table(ctx->out, ARRAY_SIZE(hdr), hdr, procs, process_row, &f);
     if (workers) {
       fprintf(ctx->out, "\nworkers known to the coordinator at %s:\n", f.clients_ep);
       cmd_workers_table(ctx->out, workers);

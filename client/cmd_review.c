@@ -28,13 +28,10 @@
 
 #include "cmd.h"
 
-static struct {
-  char *note;
-} opt;
+static char *opt_note; /* --note */
 
 static const cfg_opt_t review_opts[] = {
-    {"note", 0, CFG_STRING, NULL, NULL, 0, 0, "TEXT",
-     "why, recorded with the decision (optional)", &opt.note},
+    CMD_NOTE_OPT("why, recorded with the decision (optional)", &opt_note),
 };
 
 /* How a review state reads in a sentence: "changes requested". */
@@ -49,17 +46,16 @@ static const char *state_words(const char *state) {
 }
 
 void cmd_review_decision(sbuf_t *out, const json_t *take, bool with_time) {
-  sbuf_puts(out, "take ");
-  output_json_text(json_object_get(take, "take_id"), out);
+  output_fill(out, take, "take {take_id}");
   sbuf_printf(out, " %s", state_words(json_string_value(json_object_get(take, "state"))));
-  const char *by = json_string_value(json_object_get(take, "decided_by"));
-  if (by && *by)
+  const char *by = output_string(take, "decided_by");
+  if (by)
     sbuf_printf(out, " by %s", by);
-  const char *at = with_time ? json_string_value(json_object_get(take, "decided_at")) : NULL;
-  if (at && *at)
+  const char *at = with_time ? output_string(take, "decided_at") : NULL;
+  if (at)
     sbuf_printf(out, " at %s", at);
-  const char *note = json_string_value(json_object_get(take, "note"));
-  if (note && *note)
+  const char *note = output_string(take, "note");
+  if (note)
     sbuf_printf(out, ": %s", note);
 }
 
@@ -68,30 +64,21 @@ void cmd_review_decision(sbuf_t *out, const json_t *take, bool with_time) {
 static void print_decision(FILE *out, const json_t *doc) {
   sbuf_t line = {0};
   cmd_review_decision(&line, json_object_get(doc, "take"), false);
-  output_line(out, line.buf);
-  sbuf_free(&line);
-  fflush(out);
+  output_line_done(out, &line);
 }
 
 /* "take 7: retake queued as job 14 sh0420-gen-r1 (seed 1004)" per job. */
 static void print_retake(FILE *out, const json_t *doc) {
-  const json_t *take_id = json_object_get(json_object_get(doc, "take"), "take_id");
+  const json_t *take = json_object_get(doc, "take");
   size_t i;
   json_t *job;
   json_array_foreach(json_object_get(doc, "jobs"), i, job) {
     sbuf_t line = {0};
-    sbuf_puts(&line, "take ");
-    output_json_text(take_id, &line);
-    sbuf_puts(&line, ": retake queued as job ");
-    output_json_text(json_object_get(job, "job_id"), &line);
-    sbuf_putc(&line, ' ');
-    output_json_text(json_object_get(job, "name"), &line);
+    output_fill(&line, take, "take {take_id}");
+    output_fill(&line, job, ": retake queued as job {job_id} {name}");
     const json_t *seed = json_object_get(job, "seed");
-    if (seed && !json_is_null(seed)) {
-      sbuf_puts(&line, " (seed ");
-      output_json_text(seed, &line);
-      sbuf_putc(&line, ')');
-    }
+    if (seed && !json_is_null(seed))
+      output_fill(&line, job, " (seed {seed})");
     output_line(out, line.buf);
     sbuf_free(&line);
   }
@@ -102,9 +89,10 @@ static void print_retake(FILE *out, const json_t *doc) {
  * Request{VERB_<VERB>, ids = [TAKE], note}, the reply read as one line. */
 #define DECISION_ENTRY(entry, name_, VERB, help_)                                                  \
   const struct cmd_entry cmd_##entry##_entry = {                                                   \
-      .name = name_, .usage = "[--note TEXT] [options] TAKE", .min_args = 1, .max_args = 1,        \
-      .help = help_, CMD_OPTS(review_opts), .exec = cmd_exec_ask,                                 \
-      .ask = {CLAPPER__VERB__VERB_##VERB, "take id", &opt.note, print_decision}}
+      .name = name_, CMD_OPTS(review_opts), .min_args = 1, .max_args = 1, .exec = cmd_exec_ask,    \
+      .ask = {CLAPPER__VERB__VERB_##VERB, "take id", &opt_note, print_decision},                   \
+      .usage = "[--note TEXT] [options] TAKE",                                                    \
+      .help = help_}
 
 DECISION_ENTRY(approve, "approve", APPROVE, "approve a take (supervisor; final)");
 DECISION_ENTRY(reject, "reject", REJECT, "reject a take (supervisor; final)");

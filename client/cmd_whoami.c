@@ -14,15 +14,11 @@
 
 static void print_whoami(FILE *out, const json_t *doc) {
   sbuf_t line = {0};
-  output_json_text(json_object_get(doc, "name"), &line);
-  sbuf_puts(&line, " (");
-  output_json_text(json_object_get(doc, "role"), &line);
+  output_fill(&line, doc, "{name} ({role}");
   if (!json_is_true(json_object_get(doc, "secure")))
     sbuf_puts(&line, "; not authenticated: the coordinator runs without keys");
   sbuf_puts(&line, ")");
-  output_line(out, line.buf);
-  sbuf_free(&line);
-  fflush(out);
+  output_line_done(out, &line);
 }
 
 const struct cmd_entry cmd_whoami_entry = {

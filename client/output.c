@@ -56,6 +56,12 @@ void output_line(FILE *f, const char *s) {
   free(clean);
 }
 
+void output_line_done(FILE *f, sbuf_t *line) {
+  output_line(f, line->buf);
+  sbuf_free(line);
+  fflush(f);
+}
+
 void output_json(FILE *f, const json_t *doc) {
   json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   fputc('\n', f);
@@ -68,8 +74,14 @@ void table_init(out_table_t *t, size_t ncols, const char *const *headers) {
   memset(t, 0, sizeof *t);
   t->ncols = ncols;
   t->right = xcalloc(ncols, sizeof *t->right);
-  for (size_t i = 0; i < ncols; i++)
-    table_add(t, headers[i]);
+  for (size_t i = 0; i < ncols; i++) {
+    const char *h = headers[i];
+    if (h[0] == '>') {
+      t->right[i] = true;
+      h++;
+    }
+    table_add(t, h);
+  }
 }
 
 void table_align_right(out_table_t *t, size_t col) {
@@ -201,6 +213,18 @@ void table_free(out_table_t *t) {
   memset(t, 0, sizeof *t);
 }
 
+void output_table(FILE *f, size_t ncols, const char *const *headers, const json_t *rows,
+                  void (*row)(out_table_t *t, const json_t *item, void *arg), void *arg) {
+  out_table_t t;
+  table_init(&t, ncols, headers);
+  size_t i;
+  json_t *item;
+  json_array_foreach(rows, i, item)
+    row(&t, item, arg);
+  table_print(&t, f);
+  table_free(&t);
+}
+
 /* ---------------------------------------------------------------- values */
 
 void output_json_text(const json_t *v, sbuf_t *out) {
@@ -231,6 +255,23 @@ void output_json_text(const json_t *v, sbuf_t *out) {
     return;
   }
   }
+}
+
+const char *output_string(const json_t *obj, const char *key) {
+  const char *s = json_string_value(json_object_get(obj, key));
+  return s && *s ? s : NULL;
+}
+
+void output_fill(sbuf_t *out, const json_t *obj, const char *tmpl) {
+  const char *p = tmpl, *open, *close;
+  while ((open = strchr(p, '{')) && (close = strchr(open, '}'))) {
+    sbuf_append(out, p, (size_t)(open - p));
+    char *key = xstrndup(open + 1, (size_t)(close - open - 1));
+    output_json_text(json_object_get(obj, key), out);
+    free(key);
+    p = close + 1;
+  }
+  sbuf_puts(out, p);
 }
 
 void output_csv_field(sbuf_t *out, const char *s) {
