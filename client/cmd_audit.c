@@ -318,9 +318,8 @@ static int audit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_audit_entry = {
-    .name = "audit", .min_args = 0, .max_args = 0,
+    .name = "audit", CMD_OPTS(audit_opts), .min_args = 0, .max_args = 0, .exec = audit_exec,
     .usage = "--episode PROJECT/EPISODE [--csv] [options]\n"
              "   or: clapper audit --verify [options]",
     .help = "an episode's takes, decisions and cost by outcome; --verify: the event log",
-    CMD_OPTS(audit_opts), .exec = audit_exec,
 };

@@ -74,9 +74,9 @@ static int budget_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_budget_entry = {
-    .name = "budget", .min_args = 0, .max_args = -1, /* budget_exec words the errors */
+    /* any number of arguments: budget_exec words the errors */
+    .name = "budget", .min_args = 0, .max_args = -1, .exec = budget_exec,
     .usage = "set PROJECT/EPISODE AMOUNT [options]\n"
              "   or: " SHOW_USAGE " [options]",
     .help = "set or show an episode's budget (tasks are held when it would be passed)",
-    .exec = budget_exec,
 };

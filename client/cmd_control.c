@@ -61,7 +61,7 @@ static void print_retry(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc,
   const struct cmd_entry cmd_##verb##_entry = {                                                    \
       .name = #verb, CMD_OPTS(control_opts), .min_args = 1, .max_args = -1, .exec = cmd_exec_ask,  \
       .ask = {CLAPPER__VERB__VERB_##VERB, "job id", &opt_note, print_##verb},                      \
-      .usage = "[--note TEXT] [options] ID...",                                                   \
+      .usage = "[--note TEXT] [options] ID...",                                                    \
       .help = help_}
 
 CONTROL_ENTRY(cancel, CANCEL, "cancel jobs: stop their running tasks, start nothing more");

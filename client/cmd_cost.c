@@ -246,8 +246,7 @@ static int cost_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_cost_entry = {
-    .name = "cost", .min_args = 0, .max_args = 0,
+    .name = "cost", CMD_OPTS(cost_opts), .min_args = 0, .max_args = 0, .exec = cost_exec,
     .usage = "--episode PROJECT/EPISODE [--by shot|job|kind] [--csv] [options]",
     .help = "what an episode cost per shot, job or kind (table, CSV or JSON)",
-    CMD_OPTS(cost_opts), .exec = cost_exec,
 };

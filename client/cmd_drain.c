@@ -44,13 +44,15 @@ static int drain_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_drain_entry = {
-    .name = "drain", .usage = "[options] WORKER", .min_args = 1, .max_args = 1,
+    .name = "drain", .min_args = 1, .max_args = 1, .exec = drain_exec,
+    .ask = {.verb = CLAPPER__VERB__VERB_DRAIN, .human = print_drain},
+    .usage = "[options] WORKER",
     .help = "let a worker finish its running tasks and take no new ones",
-    .exec = drain_exec, .ask = {.verb = CLAPPER__VERB__VERB_DRAIN, .human = print_drain},
 };
 
 const struct cmd_entry cmd_undrain_entry = {
-    .name = "undrain", .usage = "[options] WORKER", .min_args = 1, .max_args = 1,
+    .name = "undrain", .min_args = 1, .max_args = 1, .exec = drain_exec,
+    .ask = {.verb = CLAPPER__VERB__VERB_UNDRAIN, .human = print_undrain},
+    .usage = "[options] WORKER",
     .help = "let a drained worker take work again",
-    .exec = drain_exec, .ask = {.verb = CLAPPER__VERB__VERB_UNDRAIN, .human = print_undrain},
 };

@@ -50,7 +50,7 @@ static int episode_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_episode_entry = {
-    .name = "episode", .usage = "weight PROJECT/EPISODE W [options]", .min_args = 1, .max_args = 3,
+    .name = "episode", .min_args = 1, .max_args = 3, .exec = episode_exec,
+    .usage = "weight PROJECT/EPISODE W [options]",
     .help = "set an episode's share of the farm (weight 1-1000, default 1)",
-    .exec = episode_exec,
 };

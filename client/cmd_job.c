@@ -26,7 +26,8 @@ static void print_job(FILE *out, const json_t *doc) {
 }
 
 const struct cmd_entry cmd_job_entry = {
-    .name = "job", .usage = "[options] ID", .min_args = 1, .max_args = 1,
+    .name = "job", .min_args = 1, .max_args = 1, .exec = cmd_exec_ask,
+    .ask = {CLAPPER__VERB__VERB_JOB, "job id", NULL, print_job},
+    .usage = "[options] ID",
     .help = "show one job in detail",
-    .exec = cmd_exec_ask, .ask = {CLAPPER__VERB__VERB_JOB, "job id", NULL, print_job},
 };

@@ -66,7 +66,7 @@ static int jobs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_jobs_entry = {
-    .name = "jobs", .usage = "[--all] [--limit N] [options]", .min_args = 0, .max_args = 0,
+    .name = "jobs", CMD_OPTS(jobs_opts), .min_args = 0, .max_args = 0, .exec = jobs_exec,
+    .usage = "[--all] [--limit N] [options]",
     .help = "list the jobs in the queue (--all: finished ones too)",
-    CMD_OPTS(jobs_opts), .exec = jobs_exec,
 };

@@ -66,7 +66,7 @@ static int keygen_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_keygen_entry = {
-    .name = "keygen", .usage = "NAME [--dir DIR] [options]", .min_args = 1, .max_args = 1,
+    .name = "keygen", CMD_OPTS(keygen_opts), .min_args = 1, .max_args = 1, .exec = keygen_exec,
+    .usage = "NAME [--dir DIR] [options]",
     .help = "make a key pair NAME.key (secret) and NAME.pub (to register with clapper users)",
-    CMD_OPTS(keygen_opts), .exec = keygen_exec,
 };

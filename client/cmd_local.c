@@ -899,8 +899,7 @@ static int local_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_local_entry = {
-    .name = "local", .min_args = 1, .max_args = 1,
+    .name = "local", CMD_OPTS(local_opts), .min_args = 1, .max_args = 1, .exec = local_exec,
     .usage = "up|down|status [--dir DIR] [--workers N] [--drain] [options]",
     .help = "run a whole farm on this machine (PostgreSQL, coordinator, workers)",
-    CMD_OPTS(local_opts), .exec = local_exec,
 };

@@ -303,11 +303,11 @@ static int rates_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_rates_entry = {
-    .name = "rates", .min_args = 0, .max_args = -1, /* rates_exec words the errors */
+    /* any number of arguments: rates_exec words the errors */
+    .name = "rates", CMD_OPTS(rates_opts), .min_args = 0, .max_args = -1, .exec = rates_exec,
     .usage = "[options]\n"
              "   or: clapper rates set --gpu-model NAME --per-gpu-hour AMOUNT [--from TIME]\n"
              "   or: clapper rates set --default-gpu-hour AMOUNT [--from TIME]\n"
              "   or: clapper rates set --per-cpu-hour AMOUNT [--from TIME]",
     .help = "show the rate card (the rates in force marked '*'), or set a rate",
-    CMD_OPTS(rates_opts), .exec = rates_exec,
 };

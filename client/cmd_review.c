@@ -91,7 +91,7 @@ static void print_retake(FILE *out, const json_t *doc) {
   const struct cmd_entry cmd_##entry##_entry = {                                                   \
       .name = name_, CMD_OPTS(review_opts), .min_args = 1, .max_args = 1, .exec = cmd_exec_ask,    \
       .ask = {CLAPPER__VERB__VERB_##VERB, "take id", &opt_note, print_decision},                   \
-      .usage = "[--note TEXT] [options] TAKE",                                                    \
+      .usage = "[--note TEXT] [options] TAKE",                                                     \
       .help = help_}
 
 DECISION_ENTRY(approve, "approve", APPROVE, "approve a take (supervisor; final)");
@@ -100,7 +100,8 @@ DECISION_ENTRY(request_changes, "request-changes", REQUEST_CHANGES,
                "send a take back for changes (supervisor; final for this take)");
 
 const struct cmd_entry cmd_retake_entry = {
-    .name = "retake", .usage = "[options] TAKE", .min_args = 1, .max_args = 1,
+    .name = "retake", .min_args = 1, .max_args = 1, .exec = cmd_exec_ask,
+    .ask = {CLAPPER__VERB__VERB_RETAKE, "take id", NULL, print_retake},
+    .usage = "[options] TAKE",
     .help = "queue a new take (next seed) for the job of a take",
-    .exec = cmd_exec_ask, .ask = {CLAPPER__VERB__VERB_RETAKE, "take id", NULL, print_retake},
 };

@@ -78,7 +78,7 @@ out:
 }
 
 const struct cmd_entry cmd_submit_entry = {
-    .name = "submit", .usage = "[--no-local-check] [options] FILE|-", .min_args = 1, .max_args = 1,
+    .name = "submit", CMD_OPTS(submit_opts), .min_args = 1, .max_args = 1, .exec = submit_exec,
+    .usage = "[--no-local-check] [options] FILE|-",
     .help = "submit a job file (- reads standard input)",
-    CMD_OPTS(submit_opts), .exec = submit_exec,
 };

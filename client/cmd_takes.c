@@ -109,8 +109,7 @@ static int takes_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_takes_entry = {
-    .name = "takes", .min_args = 0, .max_args = 0,
+    .name = "takes", CMD_OPTS(takes_opts), .min_args = 0, .max_args = 0, .exec = takes_exec,
     .usage = "[--episode PROJECT/EPISODE] [--shot SHOT] [--state STATE] [--job ID] [options]",
     .help = "list takes (reviewable results) and their review state",
-    CMD_OPTS(takes_opts), .exec = takes_exec,
 };

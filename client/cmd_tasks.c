@@ -51,7 +51,8 @@ static void print_tasks(FILE *out, const json_t *doc) {
 }
 
 const struct cmd_entry cmd_tasks_entry = {
-    .name = "tasks", .usage = "[options] ID", .min_args = 1, .max_args = 1,
+    .name = "tasks", .min_args = 1, .max_args = 1, .exec = cmd_exec_ask,
+    .ask = {CLAPPER__VERB__VERB_TASKS, "job id", NULL, print_tasks},
+    .usage = "[options] ID",
     .help = "list the tasks of a job",
-    .exec = cmd_exec_ask, .ask = {CLAPPER__VERB__VERB_TASKS, "job id", NULL, print_tasks},
 };

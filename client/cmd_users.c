@@ -159,10 +159,10 @@ static int users_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_users_entry = {
-    .name = "users", .min_args = 0, .max_args = -1, /* users_exec words the errors */
+    /* any number of arguments: users_exec words the errors */
+    .name = "users", CMD_OPTS(users_opts), .min_args = 0, .max_args = -1, .exec = users_exec,
     .usage = "add NAME --role ROLE --public-key FILE [options]\n"
              "   or: " LIST_USAGE " [options]\n"
              "   or: " REMOVE_USAGE " [options]",
     .help = "register, list or remove the keys the coordinator admits (admins)",
-    CMD_OPTS(users_opts), .exec = users_exec,
 };

@@ -174,7 +174,7 @@ out:
 }
 
 const struct cmd_entry cmd_wait_entry = {
-    .name = "wait", .usage = "[--max-wait-s S] [options] ID...", .min_args = 1, .max_args = -1,
+    .name = "wait", CMD_OPTS(wait_opts), .min_args = 1, .max_args = -1, .exec = wait_exec,
+    .usage = "[--max-wait-s S] [options] ID...",
     .help = "wait until jobs finish; exit 0 only if every one succeeded",
-    CMD_OPTS(wait_opts), .exec = wait_exec,
 };

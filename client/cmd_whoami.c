@@ -22,7 +22,8 @@ static void print_whoami(FILE *out, const json_t *doc) {
 }
 
 const struct cmd_entry cmd_whoami_entry = {
-    .name = "whoami", .usage = "[options]", .min_args = 0, .max_args = 0,
+    .name = "whoami", .min_args = 0, .max_args = 0, .exec = cmd_exec_ask,
+    .ask = {CLAPPER__VERB__VERB_WHOAMI, NULL, NULL, print_whoami},
+    .usage = "[options]",
     .help = "show the name and role the coordinator knows this client by",
-    .exec = cmd_exec_ask, .ask = {CLAPPER__VERB__VERB_WHOAMI, NULL, NULL, print_whoami},
 };

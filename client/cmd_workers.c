@@ -42,7 +42,8 @@ void cmd_workers_table(FILE *out, const json_t *doc) {
 }
 
 const struct cmd_entry cmd_workers_entry = {
-    .name = "workers", .usage = "[options]", .min_args = 0, .max_args = 0,
+    .name = "workers", .min_args = 0, .max_args = 0, .exec = cmd_exec_ask,
+    .ask = {CLAPPER__VERB__VERB_WORKERS, NULL, NULL, cmd_workers_table},
+    .usage = "[options]",
     .help = "list the worker nodes, their resources and what they run",
-    .exec = cmd_exec_ask, .ask = {CLAPPER__VERB__VERB_WORKERS, NULL, NULL, cmd_workers_table},
 };
