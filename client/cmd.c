@@ -73,16 +73,54 @@ json_t *cmd_request(cmd_ctx_t *ctx, Clapper__Request *req) {
   return rpc_call_json_as(ctx->coordinator, &keys, req, (int)ctx->timeout_ms, &ctx->error);
 }
 
-int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, const json_t *doc)) {
-  json_t *doc = cmd_request(ctx, req);
-  if (!doc)
-    return CMD_EXIT_FAIL;
+int cmd_show_doc(cmd_ctx_t *ctx, json_t *doc, void (*human)(FILE *out, const json_t *doc)) {
   if (ctx->json)
     cmd_print_json(ctx, doc);
   else
     human(ctx->out, doc);
   json_decref(doc);
   return CMD_EXIT_OK;
+}
+
+int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, const json_t *doc)) {
+  json_t *doc = cmd_request(ctx, req);
+  if (!doc)
+    return CMD_EXIT_FAIL;
+  return cmd_show_doc(ctx, doc, human);
+}
+
+int cmd_exec_ask(cmd_ctx_t *ctx, int argc, char **argv) {
+  const cmd_ask_t *ask = &ctx->entry->ask;
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  uint64_t *ids = NULL;
+  int status = CMD_EXIT_USAGE;
+  req.verb = ask->verb;
+  if (ask->ids && argc > 0) {
+    ids = xcalloc((size_t)argc, sizeof *ids);
+    for (int i = 0; i < argc; i++)
+      if (cmd_parse_id(ctx, ask->ids, argv[i], &ids[i]) < 0)
+        goto out;
+    req.n_ids = (size_t)argc;
+    req.ids = ids;
+  }
+  if (ask->note && *ask->note)
+    req.note = *ask->note;
+  status = cmd_show(ctx, &req, ask->human);
+out:
+  free(ids);
+  return status;
+}
+
+void cmd_running_note(sbuf_t *line, json_int_t n, const char *one, const char *many,
+                      const char *none) {
+  if (n > 0)
+    sbuf_printf(line, " (%" JSON_INTEGER_FORMAT " running %s)", n, n == 1 ? one : many);
+  else if (none)
+    sbuf_printf(line, " (%s)", none);
+}
+
+json_int_t cmd_task_count(const json_t *job, const char *state) {
+  return json_integer_value(json_object_get(json_object_get(job, "tasks"), state));
 }
 
 /* True when argv (before any "--") holds the flag --json, so that even a
@@ -98,7 +136,7 @@ static bool wants_json(int argc, char **argv) {
 }
 
 int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *err) {
-  cmd_ctx_t ctx = {.verb = e->name, .out = out, .err = err};
+  cmd_ctx_t ctx = {.entry = e, .out = out, .err = err};
   const cfg_opt_t common[] = {
       {"coordinator", 0, CFG_STRING, "CLAPPER_COORDINATOR", CMD_DEFAULT_COORDINATOR, 0, 0,
        "ENDPOINT", "the coordinator's client endpoint", &ctx.coordinator},
@@ -283,11 +321,7 @@ void cmd_print_jobs(FILE *out, const json_t *doc, void (*tail)(sbuf_t *line, con
   json_t *job;
   json_array_foreach(json_object_get(doc, "jobs"), i, job) {
     sbuf_t line = {0};
-    sbuf_puts(&line, "job ");
-    output_json_text(json_object_get(job, "job_id"), &line);
-    sbuf_putc(&line, ' ');
-    output_json_text(json_object_get(job, "name"), &line);
-    sbuf_puts(&line, ": ");
+    output_fill(&line, job, "job {job_id} {name}: ");
     tail(&line, job);
     output_line(out, line.buf);
     sbuf_free(&line);

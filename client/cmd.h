@@ -10,6 +10,11 @@
  * arguments, runs it and prints its error.  With --key (or CLAPPER_KEY)
  * every request goes over CURVE as that key; without, in the clear.
  *
+ * A verb that asks the coordinator one question and shows the answer
+ * needs no exec of its own: its entry names the request, what its
+ * arguments are and how the reply reads (cmd_ask_t), and cmd_exec_ask
+ * does the rest.
+ *
  * Adding a verb: write cmd_<verb>.c, declare its entry below and add it to
  * the table in main.c.
  *
@@ -37,7 +42,7 @@
 /* What a verb's exec sees besides its positional arguments: the common
  * options, the streams to write to, and the error it reports. */
 typedef struct cmd_ctx {
-  const char *verb;    /* the verb's name */
+  const struct cmd_entry *entry; /* the verb being run */
   char *coordinator;   /* --coordinator ENDPOINT (owned by the option table) */
   char *key;           /* --key FILE, a NAME.key (CLAPPER_KEY); NULL: no CURVE */
   char *server_key;    /* --server-key FILE (CLAPPER_SERVER_KEY); NULL: coordinator.pub
@@ -49,6 +54,25 @@ typedef struct cmd_ctx {
   cli_error_t error;   /* set by a failing exec (cmd_fail) */
   bool printed_doc;    /* exec already printed its --json document */
 } cmd_ctx_t;
+
+/* The question a verb asks, for cmd_exec_ask (and a verb's own exec that
+ * serves several entries, such as drain and undrain). */
+typedef struct cmd_ask {
+  Clapper__Verb verb; /* the request's verb */
+  const char *ids;    /* NULL: the arguments are not ids; else what they are
+                         ("job id"): each is checked with cmd_parse_id and
+                         sent in the request's ids */
+  char **note;        /* the verb's --note option (a static of its file),
+                         sent as the request's note when given; NULL: none */
+  void (*human)(FILE *out, const json_t *doc); /* the human view of the reply */
+} cmd_ask_t;
+
+/* The row of an option table for --note TEXT, the free text a verb records
+ * with what it changes; the verb's file keeps it in *dest. */
+#define CMD_NOTE_OPT(help, dest) {"note", 0, CFG_STRING, NULL, NULL, 0, 0, "TEXT", help, dest}
+
+/* In an entry: the verb's option table and its size, from the one name. */
+#define CMD_OPTS(table) .opts = (table), .nopts = ARRAY_SIZE(table)
 
 struct cmd_entry {
   const char *name;  /* "submit" */
@@ -62,35 +86,18 @@ struct cmd_entry {
   /* Runs the verb.  Returns an exit status; on failure it has called
    * cmd_fail (the error is printed by cmd_run). */
   int (*exec)(cmd_ctx_t *ctx, int argc, char **argv);
+  cmd_ask_t ask; /* what exec = cmd_exec_ask asks */
 };
 
-extern const struct cmd_entry cmd_submit_entry;
-extern const struct cmd_entry cmd_jobs_entry;
-extern const struct cmd_entry cmd_job_entry;
-extern const struct cmd_entry cmd_tasks_entry;
-extern const struct cmd_entry cmd_wait_entry;
-extern const struct cmd_entry cmd_workers_entry;
-extern const struct cmd_entry cmd_local_entry;
-extern const struct cmd_entry cmd_cancel_entry;  /* cmd_control.c */
-extern const struct cmd_entry cmd_pause_entry;   /* cmd_control.c */
-extern const struct cmd_entry cmd_resume_entry;  /* cmd_control.c */
-extern const struct cmd_entry cmd_retry_entry;   /* cmd_control.c */
-extern const struct cmd_entry cmd_drain_entry;   /* cmd_drain.c */
-extern const struct cmd_entry cmd_undrain_entry; /* cmd_drain.c */
-extern const struct cmd_entry cmd_logs_entry;
-extern const struct cmd_entry cmd_episode_entry;
-extern const struct cmd_entry cmd_rates_entry;
-extern const struct cmd_entry cmd_budget_entry;
-extern const struct cmd_entry cmd_cost_entry;
-extern const struct cmd_entry cmd_keygen_entry;
-extern const struct cmd_entry cmd_users_entry;
-extern const struct cmd_entry cmd_whoami_entry;
-extern const struct cmd_entry cmd_takes_entry;
-extern const struct cmd_entry cmd_approve_entry;         /* cmd_review.c */
-extern const struct cmd_entry cmd_reject_entry;          /* cmd_review.c */
-extern const struct cmd_entry cmd_request_changes_entry; /* cmd_review.c */
-extern const struct cmd_entry cmd_retake_entry;          /* cmd_review.c */
-extern const struct cmd_entry cmd_audit_entry;
+/* The entries, each in client/cmd_<verb>.c unless the comment says. */
+extern const struct cmd_entry cmd_submit_entry, cmd_jobs_entry, cmd_job_entry, cmd_tasks_entry,
+    cmd_wait_entry, cmd_workers_entry, cmd_local_entry, cmd_logs_entry, cmd_episode_entry,
+    cmd_rates_entry, cmd_budget_entry, cmd_cost_entry, cmd_keygen_entry, cmd_users_entry,
+    cmd_whoami_entry, cmd_takes_entry, cmd_audit_entry,
+    cmd_cancel_entry, cmd_pause_entry, cmd_resume_entry, cmd_retry_entry, /* cmd_control.c */
+    cmd_drain_entry, cmd_undrain_entry,                                    /* cmd_drain.c */
+    cmd_approve_entry, cmd_reject_entry, cmd_request_changes_entry,        /* cmd_review.c */
+    cmd_retake_entry;                                                      /* cmd_review.c */
 
 /* Records the error of a verb in ctx->error and returns status, so that
  * exec can end with `return cmd_fail(ctx, 1, "not_found", "...")`. */
@@ -132,12 +139,34 @@ void cmd_print_json(cmd_ctx_t *ctx, const json_t *doc);
  * rpc_call_json_as. */
 json_t *cmd_request(cmd_ctx_t *ctx, Clapper__Request *req) MUSTCHECK;
 
-/* The body of a verb that asks one question and shows the answer: sends
- * req as cmd_request does; with --json prints the reply with
+/* Shows doc, what a verb found out: with --json prints it with
  * cmd_print_json, otherwise passes it to human, which writes the human view
- * to out (ctx->out).  Releases the reply.  Returns CMD_EXIT_OK, or
- * CMD_EXIT_FAIL after cmd_request's cmd_fail. */
+ * to out (ctx->out).  Takes ownership of doc (releases it).  Returns
+ * CMD_EXIT_OK. */
+int cmd_show_doc(cmd_ctx_t *ctx, json_t *doc, void (*human)(FILE *out, const json_t *doc));
+
+/* The body of a verb that asks one question and shows the answer: sends
+ * req as cmd_request does and shows the reply with cmd_show_doc.  Releases
+ * the reply.  Returns CMD_EXIT_OK, or CMD_EXIT_FAIL after cmd_request's
+ * cmd_fail. */
 int cmd_show(cmd_ctx_t *ctx, Clapper__Request *req, void (*human)(FILE *out, const json_t *doc));
+
+/* The exec of a verb that asks one question (its entry's ask): sends
+ * Request{ask.verb, ids = the arguments when ask.ids names them, note =
+ * *ask.note when given} as cmd_show does and shows the reply with
+ * ask.human.  Returns CMD_EXIT_USAGE after cmd_parse_id refused an
+ * argument, else cmd_show's status. */
+int cmd_exec_ask(cmd_ctx_t *ctx, int argc, char **argv);
+
+/* Appends what still runs after a verb that lets running work finish or
+ * stops it: " (N running ONE)" when n is 1, " (N running MANY)" when n > 1,
+ * else " (NONE)" unless none is NULL. */
+void cmd_running_note(sbuf_t *line, json_int_t n, const char *one, const char *many,
+                      const char *none);
+
+/* The number of a job's tasks in state, from the job object's "tasks"
+ * counts (0 when it has none). */
+json_int_t cmd_task_count(const json_t *job, const char *state);
 
 /* Appends the one-line account of a take's review (cmd_review.c), as
  * `clapper approve` prints it and `clapper audit` lists decisions:

@@ -40,6 +40,7 @@
  * MESSAGE" with code "tampered", exit 1; with --json the reply is printed
  * as it is, and the exit status is still 1.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -61,33 +62,29 @@ static const cfg_opt_t audit_opts[] = {
      "print RFC 4180 CSV, one row per shot and a TOTAL row", &opt.csv},
 };
 
-/* The take counts of a shot or of the totals: JSON key, CSV header, words. */
-static const struct {
-  const char *key, *csv, *words;
-} counts[] = {
-    {"generated", "generated", "generated"},
-    {"approved", "approved", "approved"},
-    {"rejected", "rejected", "rejected"},
-    {"pending", "pending", "pending"},
-    {"changes_requested", "changes_requested", "changes requested"},
+/* A figure of the reply: its JSON key and how it reads in a sentence. */
+typedef struct figure {
+  const char *key, *words;
+} figure_t;
+
+/* The take counts of a shot or of the totals (the key is the CSV header). */
+static const figure_t counts[] = {
+    {"generated", "generated"}, {"approved", "approved"}, {"rejected", "rejected"},
+    {"pending", "pending"},     {"changes_requested", "changes requested"},
 };
 
-/* The outcomes money and energy are split by: JSON key, CSV header, words. */
-static const struct {
-  const char *key, *csv, *words;
-} outcomes[] = {
-    {"approved", "cost_approved", "approved"},
-    {"rejected", "cost_rejected", "rejected"},
-    {"pending", "cost_pending", "pending"},
-    {"changes_requested", "cost_changes_requested", "changes requested"},
-    {"failed_attempts", "cost_failed_attempts", "failed attempts"},
-    {"other", "cost_other", "other"},
-    {"total", "cost_total", "total"},
+/* The outcomes money and energy are split by (CSV header: cost_KEY). */
+static const figure_t outcomes[] = {
+    {"approved", "approved"},         {"rejected", "rejected"},
+    {"pending", "pending"},           {"changes_requested", "changes requested"},
+    {"failed_attempts", "failed attempts"}, {"other", "other"},
+    {"total", "total"},
 };
 
-/* The text of an amount of energy: 3 decimals, "-" when null or missing. */
-static void kwh_text(const json_t *v, sbuf_t *sb) {
-  if (json_is_number(v))
+/* The text of a figure: an amount of energy (kwh) with 3 decimals, money
+ * and counts as the reply has them; "-" when null or missing. */
+static void figure_text(const json_t *v, bool kwh, sbuf_t *sb) {
+  if (kwh && json_is_number(v))
     sbuf_printf(sb, "%.3f", json_number_value(v));
   else
     output_json_text(v, sb);
@@ -112,28 +109,25 @@ static void print_counts(FILE *out, const char *label, const json_t *takes) {
   sbuf_free(&line);
 }
 
-/* "  cost USD: approved 1.000000, ..." and "  energy kWh: approved 0.100, ...". */
-static void print_figures(FILE *out, const json_t *obj, const char *currency) {
+/* "  LABEL: approved V, rejected V, ..." from values, split by outcome:
+ * money as the reply has it, or kWh (3 decimals). */
+static void print_outcomes(FILE *out, const char *label, const json_t *values, bool kwh) {
   sbuf_t line = {0};
-  sbuf_puts(&line, "  cost");
-  if (currency)
-    sbuf_printf(&line, " %s", currency);
-  sbuf_puts(&line, ": ");
-  const json_t *cost = json_object_get(obj, "cost");
+  sbuf_printf(&line, "  %s: ", label);
   for (size_t k = 0; k < ARRAY_SIZE(outcomes); k++) {
     sbuf_printf(&line, "%s%s ", k ? ", " : "", outcomes[k].words);
-    output_json_text(json_object_get(cost, outcomes[k].key), &line);
-  }
-  output_line(out, line.buf);
-  sbuf_reset(&line);
-  sbuf_puts(&line, "  energy kWh: ");
-  const json_t *kwh = json_object_get(obj, "energy_kwh");
-  for (size_t k = 0; k < ARRAY_SIZE(outcomes); k++) {
-    sbuf_printf(&line, "%s%s ", k ? ", " : "", outcomes[k].words);
-    kwh_text(json_object_get(kwh, outcomes[k].key), &line);
+    figure_text(json_object_get(values, outcomes[k].key), kwh, &line);
   }
   output_line(out, line.buf);
   sbuf_free(&line);
+}
+
+/* "  cost USD: approved 1.000000, ..." and "  energy kWh: approved 0.100, ...". */
+static void print_figures(FILE *out, const json_t *obj, const char *currency) {
+  char *label = currency ? xasprintf("cost %s", currency) : xstrdup("cost");
+  print_outcomes(out, label, json_object_get(obj, "cost"), false);
+  free(label);
+  print_outcomes(out, "energy kWh", json_object_get(obj, "energy_kwh"), true);
 }
 
 /* "  take 7 approved by alice at TIME: note". */
@@ -148,9 +142,7 @@ static void print_decision(FILE *out, const json_t *d) {
 /* "  approved take 7: machine-generated (wan-2.1 14b)" and its outputs. */
 static void print_approved(FILE *out, const json_t *a) {
   sbuf_t line = {0};
-  sbuf_puts(&line, "  approved take ");
-  output_json_text(json_object_get(a, "take_id"), &line);
-  sbuf_puts(&line, ": ");
+  output_fill(&line, a, "  approved take {take_id}: ");
   if (json_is_true(json_object_get(a, "machine_generated"))) {
     const char *model = json_string_value(json_object_get(a, "model"));
     const char *version = json_string_value(json_object_get(a, "model_version"));
@@ -178,15 +170,13 @@ static void print_approved(FILE *out, const json_t *a) {
 static void print_audit(FILE *out, const json_t *doc) {
   const char *currency = json_string_value(json_object_get(doc, "currency"));
   sbuf_t line = {0};
-  sbuf_puts(&line, "audit of episode ");
-  output_json_text(json_object_get(doc, "episode"), &line);
+  output_fill(&line, doc, "audit of episode {episode}");
   output_line(out, line.buf);
   size_t i, j;
   json_t *shot, *v;
   json_array_foreach(json_object_get(doc, "shots"), i, shot) {
     sbuf_reset(&line);
-    sbuf_puts(&line, "shot ");
-    output_json_text(json_object_get(shot, "shot"), &line);
+    output_fill(&line, shot, "shot {shot}");
     print_counts(out, line.buf, json_object_get(shot, "takes"));
     json_array_foreach(json_object_get(shot, "decisions"), j, v)
       print_decision(out, v);
@@ -209,10 +199,7 @@ static void csv_value(sbuf_t *sb, const json_t *v, bool kwh) {
   if (!v || json_is_null(v))
     return;
   sbuf_t text = {0};
-  if (kwh)
-    kwh_text(v, &text);
-  else
-    output_json_text(v, &text);
+  figure_text(v, kwh, &text);
   output_csv_field(sb, text.buf);
   sbuf_free(&text);
 }
@@ -234,9 +221,9 @@ static void print_audit_csv(FILE *out, const json_t *doc) {
   sbuf_t sb = {0};
   sbuf_puts(&sb, "shot");
   for (size_t k = 0; k < ARRAY_SIZE(counts); k++)
-    sbuf_printf(&sb, ",%s", counts[k].csv);
+    sbuf_printf(&sb, ",%s", counts[k].key);
   for (size_t k = 0; k < ARRAY_SIZE(outcomes); k++)
-    sbuf_printf(&sb, ",%s", outcomes[k].csv);
+    sbuf_printf(&sb, ",cost_%s", outcomes[k].key);
   sbuf_puts(&sb, ",kwh_total");
   output_csv_end_line(&sb);
   size_t i;
@@ -331,13 +318,8 @@ static int audit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_audit_entry = {
-    .name = "audit",
+    .name = "audit", CMD_OPTS(audit_opts), .min_args = 0, .max_args = 0, .exec = audit_exec,
     .usage = "--episode PROJECT/EPISODE [--csv] [options]\n"
              "   or: clapper audit --verify [options]",
     .help = "an episode's takes, decisions and cost by outcome; --verify: the event log",
-    .opts = audit_opts,
-    .nopts = ARRAY_SIZE(audit_opts),
-    .min_args = 0,
-    .max_args = 0,
-    .exec = audit_exec,
 };

@@ -27,32 +27,21 @@ static void print_budget(FILE *out, const json_t *doc) {
   const char *currency = json_string_value(json_object_get(doc, "currency"));
   const json_t *budget = json_object_get(doc, "budget");
   sbuf_t line = {0};
-  sbuf_puts(&line, "episode ");
-  output_json_text(json_object_get(doc, "episode"), &line);
+  output_fill(&line, doc, "episode {episode}");
   if (budget && !json_is_null(budget)) {
     sbuf_puts(&line, ": budget ");
-    output_json_text(budget, &line);
-    if (currency)
-      sbuf_printf(&line, " %s", currency);
-    sbuf_puts(&line, ", spent ");
-    output_json_text(json_object_get(doc, "spent"), &line);
+    output_money(budget, currency, &line);
+    output_fill(&line, doc, ", spent {spent}");
   } else {
     sbuf_puts(&line, ": no budget, spent ");
-    output_json_text(json_object_get(doc, "spent"), &line);
-    if (currency)
-      sbuf_printf(&line, " %s", currency);
+    output_money(json_object_get(doc, "spent"), currency, &line);
   }
-  sbuf_puts(&line, ", running ");
-  output_json_text(json_object_get(doc, "running"), &line);
-  if (budget && !json_is_null(budget)) {
-    sbuf_puts(&line, ", left ");
-    output_json_text(json_object_get(doc, "left"), &line);
-  }
+  output_fill(&line, doc, ", running {running}");
+  if (budget && !json_is_null(budget))
+    output_fill(&line, doc, ", left {left}");
   if (json_is_true(json_object_get(doc, "held")))
     sbuf_puts(&line, " (held: over budget)");
-  output_line(out, line.buf);
-  sbuf_free(&line);
-  fflush(out);
+  output_line_done(out, &line);
 }
 
 static int budget_exec(cmd_ctx_t *ctx, int argc, char **argv) {
@@ -85,13 +74,9 @@ static int budget_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_budget_entry = {
-    .name = "budget",
+    /* any number of arguments: budget_exec words the errors */
+    .name = "budget", .min_args = 0, .max_args = -1, .exec = budget_exec,
     .usage = "set PROJECT/EPISODE AMOUNT [options]\n"
              "   or: " SHOW_USAGE " [options]",
     .help = "set or show an episode's budget (tasks are held when it would be passed)",
-    .opts = NULL,
-    .nopts = 0,
-    .min_args = 0,
-    .max_args = -1, /* budget_exec words the errors */
-    .exec = budget_exec,
 };

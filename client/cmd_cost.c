@@ -93,13 +93,11 @@ static const grouping_t *find_grouping(const char *by) {
 typedef struct grid {
   size_t ncols, nrows;
   size_t ncells; /* nrows * ncols once a row is complete */
+  size_t cap;    /* room in cells */
   char **cells;
 } grid_t;
 
-static void grid_add(grid_t *g, char *cell) {
-  g->cells = xreallocarray(g->cells, g->ncells + 1, sizeof *g->cells);
-  g->cells[g->ncells++] = cell;
-}
+static void grid_add(grid_t *g, char *cell) { ARRAY_PUSH(g->cells, g->ncells, g->cap, cell); }
 
 static void grid_free(grid_t *g) {
   for (size_t i = 0; i < g->ncells; i++)
@@ -185,9 +183,7 @@ static void print_table(FILE *out, const json_t *doc, const grouping_t *gr, cons
   if (budget && !json_is_null(budget)) {
     sbuf_t line = {0};
     sbuf_puts(&line, "budget: ");
-    output_json_text(budget, &line);
-    if (currency)
-      sbuf_printf(&line, " %s", currency);
+    output_money(budget, currency, &line);
     sbuf_puts(&line, ", left: ");
     output_json_text(json_object_get(doc, "left"), &line);
     output_line(out, line.buf);
@@ -250,12 +246,7 @@ static int cost_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_cost_entry = {
-    .name = "cost",
+    .name = "cost", CMD_OPTS(cost_opts), .min_args = 0, .max_args = 0, .exec = cost_exec,
     .usage = "--episode PROJECT/EPISODE [--by shot|job|kind] [--csv] [options]",
     .help = "what an episode cost per shot, job or kind (table, CSV or JSON)",
-    .opts = cost_opts,
-    .nopts = ARRAY_SIZE(cost_opts),
-    .min_args = 0,
-    .max_args = 0,
-    .exec = cost_exec,
 };

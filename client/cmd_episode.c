@@ -20,13 +20,8 @@
 
 static void print_weight(FILE *out, const json_t *doc) {
   sbuf_t line = {0};
-  sbuf_puts(&line, "episode ");
-  output_json_text(json_object_get(doc, "episode"), &line);
-  sbuf_puts(&line, ": weight ");
-  output_json_text(json_object_get(doc, "weight"), &line);
-  output_line(out, line.buf);
-  sbuf_free(&line);
-  fflush(out);
+  output_fill(&line, doc, "episode {episode}: weight {weight}");
+  output_line_done(out, &line);
 }
 
 static int weight_exec(cmd_ctx_t *ctx, int argc, char **argv) {
@@ -55,12 +50,7 @@ static int episode_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_episode_entry = {
-    .name = "episode",
+    .name = "episode", .min_args = 1, .max_args = 3, .exec = episode_exec,
     .usage = "weight PROJECT/EPISODE W [options]",
     .help = "set an episode's share of the farm (weight 1-1000, default 1)",
-    .opts = NULL,
-    .nopts = 0,
-    .min_args = 1,
-    .max_args = 3,
-    .exec = episode_exec,
 };

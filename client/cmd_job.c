@@ -25,25 +25,9 @@ static void print_job(FILE *out, const json_t *doc) {
   json_decref(copy);
 }
 
-static int job_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  (void)argc;
-  uint64_t id;
-  if (cmd_parse_id(ctx, "job id", argv[0], &id) < 0)
-    return CMD_EXIT_USAGE;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = CLAPPER__VERB__VERB_JOB;
-  req.n_ids = 1;
-  req.ids = &id;
-  return cmd_show(ctx, &req, print_job);
-}
-
 const struct cmd_entry cmd_job_entry = {
-    .name = "job",
+    .name = "job", .min_args = 1, .max_args = 1, .exec = cmd_exec_ask,
+    .ask = {CLAPPER__VERB__VERB_JOB, "job id", NULL, print_job},
     .usage = "[options] ID",
     .help = "show one job in detail",
-    .opts = NULL,
-    .nopts = 0,
-    .min_args = 1,
-    .max_args = 1,
-    .exec = job_exec,
 };

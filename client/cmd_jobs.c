@@ -22,57 +22,37 @@ static const cfg_opt_t jobs_opts[] = {
      "show at most N jobs (0: the coordinator's default)", &opt.limit},
 };
 
-static json_int_t task_count(const json_t *job, const char *state) {
-  return json_integer_value(json_object_get(json_object_get(job, "tasks"), state));
+/* One row of the table: a job, with its reason when *with_reason. */
+static void job_row(out_table_t *t, const json_t *job, void *with_reason) {
+  table_add_fields(t, job, "job_id", "name", NULL);
+  sbuf_t pe = {0};
+  output_fill(&pe, job, "{project}/{episode}");
+  table_add(t, pe.buf);
+  sbuf_free(&pe);
+  table_add_fields(t, job, "shot", "kind", "state", "priority", NULL);
+  table_addf(t, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+             cmd_task_count(job, "succeeded"), json_integer_value(json_object_get(job, "ntasks")));
+  table_addf(t, "%" JSON_INTEGER_FORMAT, cmd_task_count(job, "failed"));
+  table_addf(t, "%" JSON_INTEGER_FORMAT, cmd_task_count(job, "running"));
+  if (*(bool *)with_reason)
+    table_add(t, output_string(job, "reason"));
 }
 
-/* The job's reason, or NULL when it has none (absent, null or ""). */
-static const char *job_reason(const json_t *job) {
-  const char *reason = json_string_value(json_object_get(job, "reason"));
-  return reason && *reason ? reason : NULL;
-}
-
-/* The human view: one table row per job. */
+/* The human view: one table row per job; the REASON column only when a
+ * job has one (absent, null and "" are none). */
 static void print_jobs(FILE *out, const json_t *doc) {
-  static const char *const hdr[] = {"ID",    "NAME", "PROJECT/EPISODE", "SHOT",
-                                    "KIND",  "STATE", "PRI",            "DONE/TOTAL",
-                                    "FAILED", "RUNNING", "REASON"};
+  static const char *const hdr[] = {">ID",  "NAME",  "PROJECT/EPISODE", "SHOT",
+                                    "KIND", "STATE", ">PRI",            ">DONE/TOTAL",
+                                    ">FAILED", ">RUNNING", "REASON"};
+  const json_t *jobs = json_object_get(doc, "jobs");
   bool reasons = false;
   size_t i;
   json_t *job;
-  json_array_foreach(json_object_get(doc, "jobs"), i, job) {
-    if (job_reason(job))
+  json_array_foreach(jobs, i, job) {
+    if (output_string(job, "reason"))
       reasons = true;
   }
-  out_table_t t;
-  table_init(&t, ARRAY_SIZE(hdr) - (reasons ? 0 : 1), hdr);
-  table_align_right(&t, 0);
-  table_align_right(&t, 6);
-  table_align_right(&t, 7);
-  table_align_right(&t, 8);
-  table_align_right(&t, 9);
-  json_array_foreach(json_object_get(doc, "jobs"), i, job) {
-    table_add_json(&t, json_object_get(job, "job_id"));
-    table_add_json(&t, json_object_get(job, "name"));
-    sbuf_t pe = {0};
-    output_json_text(json_object_get(job, "project"), &pe);
-    sbuf_putc(&pe, '/');
-    output_json_text(json_object_get(job, "episode"), &pe);
-    table_add(&t, pe.buf);
-    sbuf_free(&pe);
-    table_add_json(&t, json_object_get(job, "shot"));
-    table_add_json(&t, json_object_get(job, "kind"));
-    table_add_json(&t, json_object_get(job, "state"));
-    table_add_json(&t, json_object_get(job, "priority"));
-    table_addf(&t, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
-               task_count(job, "succeeded"), json_integer_value(json_object_get(job, "ntasks")));
-    table_addf(&t, "%" JSON_INTEGER_FORMAT, task_count(job, "failed"));
-    table_addf(&t, "%" JSON_INTEGER_FORMAT, task_count(job, "running"));
-    if (reasons)
-      table_add(&t, job_reason(job));
-  }
-  table_print(&t, out);
-  table_free(&t);
+  output_table(out, ARRAY_SIZE(hdr) - (reasons ? 0 : 1), hdr, jobs, job_row, &reasons);
 }
 
 static int jobs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
@@ -86,12 +66,7 @@ static int jobs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_jobs_entry = {
-    .name = "jobs",
+    .name = "jobs", CMD_OPTS(jobs_opts), .min_args = 0, .max_args = 0, .exec = jobs_exec,
     .usage = "[--all] [--limit N] [options]",
     .help = "list the jobs in the queue (--all: finished ones too)",
-    .opts = jobs_opts,
-    .nopts = ARRAY_SIZE(jobs_opts),
-    .min_args = 0,
-    .max_args = 0,
-    .exec = jobs_exec,
 };

@@ -27,6 +27,19 @@ static const cfg_opt_t keygen_opts[] = {
      &opt.dir},
 };
 
+/* The human view of the key pair document: where the two files are. */
+static void print_keys(FILE *out, const json_t *doc) {
+  sbuf_t line = {0};
+  output_fill(&line, doc,
+              "wrote {key} (secret: keep it to yourself; use it with --key or CLAPPER_KEY)");
+  output_line(out, line.buf);
+  sbuf_reset(&line);
+  output_fill(&line, doc,
+              "wrote {pub} (for an admin: clapper users add {name} --role ROLE "
+              "--public-key {pub})");
+  output_line_done(out, &line);
+}
+
 static int keygen_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   (void)argc;
   const char *name = argv[0];
@@ -43,35 +56,16 @@ static int keygen_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   if (keys_generate(name, opt.dir, &k, err, sizeof err) < 0)
     return cmd_fail(ctx, CMD_EXIT_FAIL, "io", "%s", err);
   char *key = keys_path(opt.dir, name, "key"), *pub = keys_path(opt.dir, name, "pub");
-  if (ctx->json) {
-    json_t *doc = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "key", key, "pub", pub,
-                            "public_key", k.public_key);
-    cmd_print_json(ctx, doc);
-    json_decref(doc);
-  } else {
-    char *line = xasprintf("wrote %s (secret: keep it to yourself; use it with --key or "
-                           "CLAPPER_KEY)", key);
-    output_line(ctx->out, line);
-    free(line);
-    line = xasprintf("wrote %s (for an admin: clapper users add %s --role ROLE "
-                     "--public-key %s)", pub, name, pub);
-    output_line(ctx->out, line);
-    free(line);
-    fflush(ctx->out);
-  }
+  json_t *doc = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "key", key, "pub", pub,
+                          "public_key", k.public_key);
   keys_wipe(&k);
   free(key);
   free(pub);
-  return CMD_EXIT_OK;
+  return cmd_show_doc(ctx, doc, print_keys);
 }
 
 const struct cmd_entry cmd_keygen_entry = {
-    .name = "keygen",
+    .name = "keygen", CMD_OPTS(keygen_opts), .min_args = 1, .max_args = 1, .exec = keygen_exec,
     .usage = "NAME [--dir DIR] [options]",
     .help = "make a key pair NAME.key (secret) and NAME.pub (to register with clapper users)",
-    .opts = keygen_opts,
-    .nopts = ARRAY_SIZE(keygen_opts),
-    .min_args = 1,
-    .max_args = 1,
-    .exec = keygen_exec,
 };

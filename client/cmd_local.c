@@ -147,6 +147,16 @@ static int highest_pidfile(const farm_t *f) {
 
 static char *resolve_dir(void) { return opt.dir ? xstrdup(opt.dir) : farm_default_dir(); }
 
+/* Opens the farm in dir, if there is one (down and status make none).
+ * Returns 1 when there is, 0 when not, or -1 after cmd_fail. */
+static int open_farm(cmd_ctx_t *ctx, const char *dir, farm_t *f) {
+  char err[1024];
+  int rc = farm_open(f, dir, false, err, sizeof err);
+  if (rc < 0)
+    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "%s", err);
+  return rc;
+}
+
 static void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -325,58 +335,55 @@ out:
   return rc;
 }
 
+/* A daemon's argument vector, being built. */
+typedef struct args {
+  char **argv; /* the strings are borrowed */
+  size_t n, cap;
+} args_t;
+
+/* Appends the arguments before the NULL that ends the list. */
+static void add_args(args_t *a, ...) __attribute__((sentinel));
+static void add_args(args_t *a, ...) {
+  va_list ap;
+  va_start(ap, a);
+  for (const char *s; (s = va_arg(ap, const char *));)
+    ARRAY_PUSH(a->argv, a->n, a->cap, (char *)s);
+  va_end(ap);
+}
+
 static int spawn_daemon(cmd_ctx_t *ctx, const farm_t *f, daemon_t *d, const char *bin,
                         int cpus, const farm_keys_t *fk) {
-  char **argv = NULL;
-  size_t n = 0;
+  args_t a = {0};
   char *cpus_s = NULL, *key = NULL;
   const cfg_list_t *extra;
-#define ARG(s) (argv = xreallocarray(argv, n + 1, sizeof *argv), argv[n++] = (char *)(s))
-  ARG(bin);
+  ARRAY_PUSH(a.argv, a.n, a.cap, (char *)bin);
   if (!strcmp(d->name, "coordinator")) {
-    ARG("--db");
-    ARG(f->conninfo);
-    ARG("--bind-workers");
-    ARG(f->workers_ep);
-    ARG("--bind-clients");
-    ARG(f->clients_ep);
-    ARG("--output-root");
-    ARG(f->outdir);
-    if (fk->user) {
-      ARG("--keys");
-      ARG(f->keysdir);
-      ARG("--admin-key");
-      ARG(fk->admin_pub);
-    }
+    add_args(&a, "--db", f->conninfo, "--bind-workers", f->workers_ep, "--bind-clients",
+             f->clients_ep, "--output-root", f->outdir, NULL);
+    if (fk->user)
+      add_args(&a, "--keys", f->keysdir, "--admin-key", fk->admin_pub, NULL);
     extra = &opt.coordinator_args;
   } else {
     cpus_s = xasprintf("%d", cpus);
-    ARG("--coordinator");
-    ARG(f->workers_ep);
-    ARG("--name");
-    ARG(d->name);
-    ARG("--workdir");
-    ARG(d->needle);
-    ARG("--cpus");
-    ARG(cpus_s);
+    add_args(&a, "--coordinator", f->workers_ep, "--name", d->name, "--workdir", d->needle,
+             "--cpus", cpus_s, NULL);
     if (fk->user) {
+      /* The server key is coordinator.pub next to it. */
       key = keys_path(f->keysdir, d->name, "key");
-      ARG("--key"); /* the server key is coordinator.pub next to it */
-      ARG(key);
+      add_args(&a, "--key", key, NULL);
     }
     extra = &opt.worker_args;
   }
   for (size_t i = 0; i < extra->n; i++)
-    ARG(extra->items[i]);
-  ARG(NULL);
-#undef ARG
+    add_args(&a, extra->items[i], NULL);
+  ARRAY_PUSH(a.argv, a.n, a.cap, NULL);
   int rc = -1;
   char err[512];
   if (strcmp(d->name, "coordinator") != 0 && util_mkdir_p(d->needle, 0755) < 0) {
     cmd_fail(ctx, CMD_EXIT_FAIL, "io", "cannot create %s: %s", d->needle, strerror(errno));
     goto out;
   }
-  pid_t pid = proc_spawn_daemon(argv, f->dir, d->logfile, err, sizeof err);
+  pid_t pid = proc_spawn_daemon(a.argv, f->dir, d->logfile, err, sizeof err);
   if (pid < 0) {
     cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s: %s", d->name, err);
     goto out;
@@ -392,7 +399,7 @@ static int spawn_daemon(cmd_ctx_t *ctx, const farm_t *f, daemon_t *d, const char
 out:
   free(key);
   free(cpus_s);
-  free(argv);
+  free(a.argv);
   return rc;
 }
 
@@ -496,6 +503,21 @@ out:
   return rc;
 }
 
+/* Adds to the error of a start that failed half way how to stop what
+ * runs. */
+static void hint_down(cmd_ctx_t *ctx, const farm_t *f) {
+  cli_error_t first = ctx->error;
+  cmd_fail(ctx, CMD_EXIT_FAIL, first.code, "%s (`clapper local down --dir %s` stops what runs)",
+           first.message, f->dir);
+}
+
+/* Fails ctx because PostgreSQL would not start (why), after the tail of
+ * its log. */
+static void pg_failed(cmd_ctx_t *ctx, const char *why, const char *pglog) {
+  proc_log_tail(ctx->err, pglog, LOG_TAIL_LINES);
+  cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s; see %s", why, pglog);
+}
+
 static int default_cpus(int nworkers) {
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   if (n < 1)
@@ -551,15 +573,13 @@ static int local_up(cmd_ctx_t *ctx) {
   if (!localpg_exists(&f)) {
     say(ctx, "initialising PostgreSQL in %s", f.pgdata);
     if (localpg_init(&f, bindir, err, sizeof err) < 0) {
-      proc_log_tail(ctx->err, pglog, LOG_TAIL_LINES);
-      cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s; see %s", err, pglog);
+      pg_failed(ctx, err, pglog);
       goto out;
     }
   }
   if (!localpg_pid(&f)) {
     if (localpg_start(&f, bindir, err, sizeof err) < 0) {
-      proc_log_tail(ctx->err, pglog, LOG_TAIL_LINES);
-      cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s; see %s", err, pglog);
+      pg_failed(ctx, err, pglog);
       goto out;
     }
     started = true;
@@ -600,9 +620,7 @@ static int local_up(cmd_ctx_t *ctx) {
   /* The workers' keys must be registered before the workers connect. */
   if (wait_ready(ctx, &f, ds, 0, &fk) < 0 ||
       (fk.user && register_workers(ctx, &f, &fk, ds, nworkers) < 0)) {
-    cli_error_t first = ctx->error;
-    cmd_fail(ctx, CMD_EXIT_FAIL, first.code, "%s (`clapper local down --dir %s` stops what runs)",
-             first.message, f.dir);
+    hint_down(ctx, &f);
     goto out;
   }
   int cpus = opt.worker_cpus ? (int)opt.worker_cpus : default_cpus(nworkers);
@@ -614,9 +632,7 @@ static int local_up(cmd_ctx_t *ctx) {
     started = true;
   }
   if (wait_ready(ctx, &f, ds, nworkers, &fk) < 0) {
-    cli_error_t first = ctx->error;
-    cmd_fail(ctx, CMD_EXIT_FAIL, first.code, "%s (`clapper local down --dir %s` stops what runs)",
-             first.message, f.dir);
+    hint_down(ctx, &f);
     goto out;
   }
   if (farm_write_env(&f, fk.admin_key, err, sizeof err) < 0) {
@@ -641,10 +657,9 @@ static int local_up(cmd_ctx_t *ctx) {
     fprintf(ctx->out, started ? "clapper local farm is up in %s\n"
                               : "clapper local farm in %s is already up\n",
             f.dir);
-    static const char *const hdr[] = {"PROCESS", "PID", "WHERE"};
+    static const char *const hdr[] = {"PROCESS", ">PID", "WHERE"};
     out_table_t t;
-    table_init(&t, 3, hdr);
-    table_align_right(&t, 1);
+    table_init(&t, ARRAY_SIZE(hdr), hdr);
     table_add(&t, "postgres");
     table_addf(&t, "%ld", (long)pgpid);
     table_add(&t, f.pgsock);
@@ -727,11 +742,9 @@ static int local_down(cmd_ctx_t *ctx) {
   int nworkers = 0, status = CMD_EXIT_FAIL;
   json_t *stopped = json_array();
   char err[1024];
-  int rc = farm_open(&f, dir, false, err, sizeof err);
-  if (rc < 0) {
-    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "%s", err);
+  int rc = open_farm(ctx, dir, &f);
+  if (rc < 0)
     goto out;
-  }
   if (rc == 0) {
     say(ctx, "no clapper local farm in %s; nothing to stop", dir);
     goto report;
@@ -789,18 +802,25 @@ out:
 
 /* ---------------------------------------------------------------- status */
 
+/* One row of the status table: a process of process_json and its log in
+ * the farm. */
+static void process_row(out_table_t *t, const json_t *p, void *farm) {
+  table_add_fields(t, p, "name", "pid", "state", NULL);
+  const char *name = json_string_value(json_object_get(p, "name"));
+  char *log = strcmp(name, "postgres") ? farm_logfile(farm, name) : localpg_logfile(farm);
+  table_add(t, log);
+  free(log);
+}
+
 static int local_status(cmd_ctx_t *ctx) {
   char *dir = resolve_dir();
   farm_t f = {0};
   daemon_t *ds = NULL;
   int nworkers = 0, status = CMD_EXIT_FAIL;
   json_t *procs = json_array(), *workers = NULL;
-  char err[1024];
-  int rc = farm_open(&f, dir, false, err, sizeof err);
-  if (rc < 0) {
-    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "%s", err);
+  int rc = open_farm(ctx, dir, &f);
+  if (rc < 0)
     goto out;
-  }
   if (rc == 0) {
     if (ctx->json) {
       json_t *doc = json_pack("{s:s,s:O,s:n}", "dir", dir, "processes", procs, "workers");
@@ -844,23 +864,8 @@ static int local_status(cmd_ctx_t *ctx) {
     json_decref(doc);
   } else {
     fprintf(ctx->out, "clapper local farm in %s\n", f.dir);
-    static const char *const hdr[] = {"PROCESS", "PID", "STATE", "LOG"};
-    out_table_t t;
-    table_init(&t, 4, hdr);
-    table_align_right(&t, 1);
-    size_t i;
-    json_t *p;
-    json_array_foreach(procs, i, p) {
-      table_add_json(&t, json_object_get(p, "name"));
-      table_add_json(&t, json_object_get(p, "pid"));
-      table_add_json(&t, json_object_get(p, "state"));
-      const char *name = json_string_value(json_object_get(p, "name"));
-      char *log = strcmp(name, "postgres") ? farm_logfile(&f, name) : localpg_logfile(&f);
-      table_add(&t, log);
-      free(log);
-    }
-    table_print(&t, ctx->out);
-    table_free(&t);
+    static const char *const hdr[] = {"PROCESS", ">PID", "STATE", "LOG"};
+    output_table(ctx->out, ARRAY_SIZE(hdr), hdr, procs, process_row, &f);
     if (workers) {
       fprintf(ctx->out, "\nworkers known to the coordinator at %s:\n", f.clients_ep);
       cmd_workers_table(ctx->out, workers);
@@ -894,12 +899,7 @@ static int local_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_local_entry = {
-    .name = "local",
+    .name = "local", CMD_OPTS(local_opts), .min_args = 1, .max_args = 1, .exec = local_exec,
     .usage = "up|down|status [--dir DIR] [--workers N] [--drain] [options]",
     .help = "run a whole farm on this machine (PostgreSQL, coordinator, workers)",
-    .opts = local_opts,
-    .nopts = ARRAY_SIZE(local_opts),
-    .min_args = 1,
-    .max_args = 1,
-    .exec = local_exec,
 };

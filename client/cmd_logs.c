@@ -326,12 +326,7 @@ static int logs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_logs_entry = {
-    .name = "logs",
+    .name = "logs", CMD_OPTS(logs_opts), .min_args = 1, .max_args = 1, .exec = logs_exec,
     .usage = "[-f|--follow] [--attempt N] [options] TASK",
     .help = "print the output of a task (-f: follow it until the attempt ends)",
-    .opts = logs_opts,
-    .nopts = ARRAY_SIZE(logs_opts),
-    .min_args = 1,
-    .max_args = 1,
-    .exec = logs_exec,
 };

@@ -38,11 +38,7 @@
   "2026-12-01 00:00 (UTC) or 2026-12-01"
 
 static struct {
-  char *gpu_model;
-  char *per_gpu_hour;
-  char *default_gpu_hour;
-  char *per_cpu_hour;
-  char *from;
+  char *gpu_model, *per_gpu_hour, *default_gpu_hour, *per_cpu_hour, *from;
 } opt;
 
 static const cfg_opt_t rates_opts[] = {
@@ -172,13 +168,25 @@ static void short_time(const json_t *v, sbuf_t *out) {
 
 /* ---------------------------------------------------------------- output */
 
+/* One row of the table: a rate, marked '*' when in force. */
+static void rate_row(out_table_t *t, const json_t *r, void *arg) {
+  sbuf_t sb = {0};
+  sbuf_puts(&sb, json_is_true(json_object_get(r, "in_force")) ? "* " : "  ");
+  output_json_text(json_object_get(r, "kind"), &sb);
+  table_add(t, sb.buf);
+  sbuf_free(&sb);
+  table_add_fields(t, r, "gpu_model", "per_hour", NULL);
+  table_add_time(t, json_object_get(r, "valid_from"));
+  table_add_fields(t, r, "set_by", NULL);
+}
+
 static void print_rates(FILE *out, const json_t *doc) {
   const char *currency = json_string_value(json_object_get(doc, "currency"));
   char per_hour[64];
   if (currency)
-    snprintf(per_hour, sizeof per_hour, "PER-HOUR (%s)", currency);
+    snprintf(per_hour, sizeof per_hour, ">PER-HOUR (%s)", currency);
   else
-    snprintf(per_hour, sizeof per_hour, "PER-HOUR");
+    snprintf(per_hour, sizeof per_hour, ">PER-HOUR");
   const json_t *rates = json_object_get(doc, "rates");
   if (!json_array_size(rates)) {
     output_line(out, "no rates set: every attempt costs 0");
@@ -186,26 +194,7 @@ static void print_rates(FILE *out, const json_t *doc) {
     return;
   }
   const char *const hdr[] = {"  KIND", "MODEL", per_hour, "FROM (UTC)", "SET-BY"};
-  out_table_t t;
-  table_init(&t, ARRAY_SIZE(hdr), hdr);
-  table_align_right(&t, 2);
-  size_t i;
-  json_t *r;
-  json_array_foreach(rates, i, r) {
-    sbuf_t sb = {0};
-    sbuf_puts(&sb, json_is_true(json_object_get(r, "in_force")) ? "* " : "  ");
-    output_json_text(json_object_get(r, "kind"), &sb);
-    table_add(&t, sb.buf);
-    table_add_json(&t, json_object_get(r, "gpu_model"));
-    table_add_json(&t, json_object_get(r, "per_hour"));
-    sbuf_reset(&sb);
-    output_time(json_object_get(r, "valid_from"), &sb);
-    table_add(&t, sb.buf);
-    table_add_json(&t, json_object_get(r, "set_by"));
-    sbuf_free(&sb);
-  }
-  table_print(&t, out);
-  table_free(&t);
+  output_table(out, ARRAY_SIZE(hdr), hdr, rates, rate_row, NULL);
   output_line(out, "* in force now");
   fflush(out);
 }
@@ -219,24 +208,19 @@ static void print_rate_set(FILE *out, const json_t *doc) {
     currency = json_string_value(json_object_get(r, "currency"));
   sbuf_t line = {0};
   sbuf_puts(&line, "rate set: ");
-  if (kind && !strcmp(kind, "gpu_model")) {
-    sbuf_puts(&line, "gpu ");
-    output_json_text(json_object_get(r, "gpu_model"), &line);
-  } else if (kind && !strcmp(kind, "default_gpu")) {
+  if (kind && !strcmp(kind, "gpu_model"))
+    output_fill(&line, r, "gpu {gpu_model}");
+  else if (kind && !strcmp(kind, "default_gpu"))
     sbuf_puts(&line, "default gpu");
-  } else {
-    output_json_text(json_object_get(r, "kind"), &line);
-  }
-  sbuf_putc(&line, ' ');
-  output_json_text(json_object_get(r, "per_hour"), &line);
+  else
+    output_fill(&line, r, "{kind}");
+  output_fill(&line, r, " {per_hour}");
   if (currency)
     sbuf_printf(&line, " %s/hour from ", currency);
   else
     sbuf_puts(&line, " per hour from ");
   short_time(json_object_get(r, "valid_from"), &line);
-  output_line(out, line.buf);
-  sbuf_free(&line);
-  fflush(out);
+  output_line_done(out, &line);
 }
 
 /* ---------------------------------------------------------------- verbs */
@@ -319,15 +303,11 @@ static int rates_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_rates_entry = {
-    .name = "rates",
+    /* any number of arguments: rates_exec words the errors */
+    .name = "rates", CMD_OPTS(rates_opts), .min_args = 0, .max_args = -1, .exec = rates_exec,
     .usage = "[options]\n"
              "   or: clapper rates set --gpu-model NAME --per-gpu-hour AMOUNT [--from TIME]\n"
              "   or: clapper rates set --default-gpu-hour AMOUNT [--from TIME]\n"
              "   or: clapper rates set --per-cpu-hour AMOUNT [--from TIME]",
     .help = "show the rate card (the rates in force marked '*'), or set a rate",
-    .opts = rates_opts,
-    .nopts = ARRAY_SIZE(rates_opts),
-    .min_args = 0,
-    .max_args = -1, /* rates_exec words the errors */
-    .exec = rates_exec,
 };

@@ -28,13 +28,10 @@
 
 #include "cmd.h"
 
-static struct {
-  char *note;
-} opt;
+static char *opt_note; /* --note */
 
 static const cfg_opt_t review_opts[] = {
-    {"note", 0, CFG_STRING, NULL, NULL, 0, 0, "TEXT",
-     "why, recorded with the decision (optional)", &opt.note},
+    CMD_NOTE_OPT("why, recorded with the decision (optional)", &opt_note),
 };
 
 /* How a review state reads in a sentence: "changes requested". */
@@ -49,17 +46,16 @@ static const char *state_words(const char *state) {
 }
 
 void cmd_review_decision(sbuf_t *out, const json_t *take, bool with_time) {
-  sbuf_puts(out, "take ");
-  output_json_text(json_object_get(take, "take_id"), out);
+  output_fill(out, take, "take {take_id}");
   sbuf_printf(out, " %s", state_words(json_string_value(json_object_get(take, "state"))));
-  const char *by = json_string_value(json_object_get(take, "decided_by"));
-  if (by && *by)
+  const char *by = output_string(take, "decided_by");
+  if (by)
     sbuf_printf(out, " by %s", by);
-  const char *at = with_time ? json_string_value(json_object_get(take, "decided_at")) : NULL;
-  if (at && *at)
+  const char *at = with_time ? output_string(take, "decided_at") : NULL;
+  if (at)
     sbuf_printf(out, " at %s", at);
-  const char *note = json_string_value(json_object_get(take, "note"));
-  if (note && *note)
+  const char *note = output_string(take, "note");
+  if (note)
     sbuf_printf(out, ": %s", note);
 }
 
@@ -68,103 +64,44 @@ void cmd_review_decision(sbuf_t *out, const json_t *take, bool with_time) {
 static void print_decision(FILE *out, const json_t *doc) {
   sbuf_t line = {0};
   cmd_review_decision(&line, json_object_get(doc, "take"), false);
-  output_line(out, line.buf);
-  sbuf_free(&line);
-  fflush(out);
+  output_line_done(out, &line);
 }
 
 /* "take 7: retake queued as job 14 sh0420-gen-r1 (seed 1004)" per job. */
 static void print_retake(FILE *out, const json_t *doc) {
-  const json_t *take_id = json_object_get(json_object_get(doc, "take"), "take_id");
+  const json_t *take = json_object_get(doc, "take");
   size_t i;
   json_t *job;
   json_array_foreach(json_object_get(doc, "jobs"), i, job) {
     sbuf_t line = {0};
-    sbuf_puts(&line, "take ");
-    output_json_text(take_id, &line);
-    sbuf_puts(&line, ": retake queued as job ");
-    output_json_text(json_object_get(job, "job_id"), &line);
-    sbuf_putc(&line, ' ');
-    output_json_text(json_object_get(job, "name"), &line);
+    output_fill(&line, take, "take {take_id}");
+    output_fill(&line, job, ": retake queued as job {job_id} {name}");
     const json_t *seed = json_object_get(job, "seed");
-    if (seed && !json_is_null(seed)) {
-      sbuf_puts(&line, " (seed ");
-      output_json_text(seed, &line);
-      sbuf_putc(&line, ')');
-    }
+    if (seed && !json_is_null(seed))
+      output_fill(&line, job, " (seed {seed})");
     output_line(out, line.buf);
     sbuf_free(&line);
   }
   fflush(out);
 }
 
-static int review_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  static const struct {
-    const char *name;
-    Clapper__Verb verb;
-    void (*human)(FILE *out, const json_t *doc);
-  } verbs[] = {
-      {"approve", CLAPPER__VERB__VERB_APPROVE, print_decision},
-      {"reject", CLAPPER__VERB__VERB_REJECT, print_decision},
-      {"request-changes", CLAPPER__VERB__VERB_REQUEST_CHANGES, print_decision},
-      {"retake", CLAPPER__VERB__VERB_RETAKE, print_retake},
-  };
-  (void)argc;
-  size_t v = 0;
-  while (v + 1 < ARRAY_SIZE(verbs) && strcmp(verbs[v].name, ctx->verb) != 0)
-    v++;
-  uint64_t id;
-  if (cmd_parse_id(ctx, "take id", argv[0], &id) < 0)
-    return CMD_EXIT_USAGE;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = verbs[v].verb;
-  req.n_ids = 1;
-  req.ids = &id;
-  if (verbs[v].verb != CLAPPER__VERB__VERB_RETAKE && opt.note)
-    req.note = opt.note;
-  return cmd_show(ctx, &req, verbs[v].human);
-}
+/* cmd_approve_entry, cmd_reject_entry and cmd_request_changes_entry:
+ * Request{VERB_<VERB>, ids = [TAKE], note}, the reply read as one line. */
+#define DECISION_ENTRY(entry, name_, VERB, help_)                                                  \
+  const struct cmd_entry cmd_##entry##_entry = {                                                   \
+      .name = name_, CMD_OPTS(review_opts), .min_args = 1, .max_args = 1, .exec = cmd_exec_ask,    \
+      .ask = {CLAPPER__VERB__VERB_##VERB, "take id", &opt_note, print_decision},                   \
+      .usage = "[--note TEXT] [options] TAKE",                                                     \
+      .help = help_}
 
-const struct cmd_entry cmd_approve_entry = {
-    .name = "approve",
-    .usage = "[--note TEXT] [options] TAKE",
-    .help = "approve a take (supervisor; final)",
-    .opts = review_opts,
-    .nopts = ARRAY_SIZE(review_opts),
-    .min_args = 1,
-    .max_args = 1,
-    .exec = review_exec,
-};
-
-const struct cmd_entry cmd_reject_entry = {
-    .name = "reject",
-    .usage = "[--note TEXT] [options] TAKE",
-    .help = "reject a take (supervisor; final)",
-    .opts = review_opts,
-    .nopts = ARRAY_SIZE(review_opts),
-    .min_args = 1,
-    .max_args = 1,
-    .exec = review_exec,
-};
-
-const struct cmd_entry cmd_request_changes_entry = {
-    .name = "request-changes",
-    .usage = "[--note TEXT] [options] TAKE",
-    .help = "send a take back for changes (supervisor; final for this take)",
-    .opts = review_opts,
-    .nopts = ARRAY_SIZE(review_opts),
-    .min_args = 1,
-    .max_args = 1,
-    .exec = review_exec,
-};
+DECISION_ENTRY(approve, "approve", APPROVE, "approve a take (supervisor; final)");
+DECISION_ENTRY(reject, "reject", REJECT, "reject a take (supervisor; final)");
+DECISION_ENTRY(request_changes, "request-changes", REQUEST_CHANGES,
+               "send a take back for changes (supervisor; final for this take)");
 
 const struct cmd_entry cmd_retake_entry = {
-    .name = "retake",
+    .name = "retake", .min_args = 1, .max_args = 1, .exec = cmd_exec_ask,
+    .ask = {CLAPPER__VERB__VERB_RETAKE, "take id", NULL, print_retake},
     .usage = "[options] TAKE",
     .help = "queue a new take (next seed) for the job of a take",
-    .opts = NULL,
-    .nopts = 0,
-    .min_args = 1,
-    .max_args = 1,
-    .exec = review_exec,
 };

@@ -78,12 +78,7 @@ out:
 }
 
 const struct cmd_entry cmd_submit_entry = {
-    .name = "submit",
+    .name = "submit", CMD_OPTS(submit_opts), .min_args = 1, .max_args = 1, .exec = submit_exec,
     .usage = "[--no-local-check] [options] FILE|-",
     .help = "submit a job file (- reads standard input)",
-    .opts = submit_opts,
-    .nopts = ARRAY_SIZE(submit_opts),
-    .min_args = 1,
-    .max_args = 1,
-    .exec = submit_exec,
 };

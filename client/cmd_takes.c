@@ -27,10 +27,7 @@
 #define NOTE_COLUMN_MAX 40
 
 static struct {
-  char *episode;
-  char *shot;
-  char *state;
-  char *job;
+  char *episode, *shot, *state, *job;
 } opt;
 
 static const cfg_opt_t takes_opts[] = {
@@ -54,44 +51,30 @@ static bool review_state_valid(const char *s) {
   return false;
 }
 
-/* A string of the take, NULL when it is null, missing or empty. */
-static const char *nonempty(const json_t *take, const char *key) {
-  const char *s = json_string_value(json_object_get(take, key));
-  return s && *s ? s : NULL;
+/* One row of the table: a take (null and "" read "-"). */
+static void take_row(out_table_t *t, const json_t *take, void *arg) {
+  table_add_json(t, json_object_get(take, "take_id"));
+  const json_t *job = json_object_get(take, "job");
+  table_add_json(t, json_is_string(job) ? job : json_object_get(take, "job_id"));
+  table_add_fields(t, take, "shot", "kind", "state", "seed", NULL);
+  const json_t *first = json_array_get(json_object_get(take, "outputs"), 0);
+  table_add(t, output_string(first, "path"));
+  table_add(t, output_string(take, "decided_by"));
+  const char *note = output_string(take, "note");
+  table_add_trunc(t, note ? note : "-", NOTE_COLUMN_MAX);
 }
 
 /* The human view: one table row per take. */
 static void print_takes(FILE *out, const json_t *doc) {
-  static const char *const hdr[] = {"TAKE", "JOB",    "SHOT",       "KIND", "STATE",
-                                    "SEED", "OUTPUT", "DECIDED-BY", "NOTE"};
+  static const char *const hdr[] = {">TAKE", "JOB",    "SHOT",       "KIND", "STATE",
+                                    ">SEED", "OUTPUT", "DECIDED-BY", "NOTE"};
   const json_t *takes = json_object_get(doc, "takes");
   if (json_array_size(takes) == 0) {
     output_line(out, "no takes");
     fflush(out);
     return;
   }
-  out_table_t t;
-  table_init(&t, ARRAY_SIZE(hdr), hdr);
-  table_align_right(&t, 0);
-  table_align_right(&t, 5);
-  size_t i;
-  json_t *take;
-  json_array_foreach(takes, i, take) {
-    table_add_json(&t, json_object_get(take, "take_id"));
-    const json_t *job = json_object_get(take, "job");
-    table_add_json(&t, json_is_string(job) ? job : json_object_get(take, "job_id"));
-    table_add_json(&t, json_object_get(take, "shot"));
-    table_add_json(&t, json_object_get(take, "kind"));
-    table_add_json(&t, json_object_get(take, "state"));
-    table_add_json(&t, json_object_get(take, "seed"));
-    const json_t *first = json_array_get(json_object_get(take, "outputs"), 0);
-    table_add(&t, nonempty(first, "path"));
-    table_add(&t, nonempty(take, "decided_by"));
-    const char *note = nonempty(take, "note");
-    table_add_trunc(&t, note ? note : "-", NOTE_COLUMN_MAX);
-  }
-  table_print(&t, out);
-  table_free(&t);
+  output_table(out, ARRAY_SIZE(hdr), hdr, takes, take_row, NULL);
 }
 
 static int takes_exec(cmd_ctx_t *ctx, int argc, char **argv) {
@@ -126,12 +109,7 @@ static int takes_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_takes_entry = {
-    .name = "takes",
+    .name = "takes", CMD_OPTS(takes_opts), .min_args = 0, .max_args = 0, .exec = takes_exec,
     .usage = "[--episode PROJECT/EPISODE] [--shot SHOT] [--state STATE] [--job ID] [options]",
     .help = "list takes (reviewable results) and their review state",
-    .opts = takes_opts,
-    .nopts = ARRAY_SIZE(takes_opts),
-    .min_args = 0,
-    .max_args = 0,
-    .exec = takes_exec,
 };

@@ -25,66 +25,34 @@ static void add_frames(out_table_t *t, const json_t *task) {
     table_addf(t, "%" JSON_INTEGER_FORMAT "-%" JSON_INTEGER_FORMAT, a, b);
 }
 
-/* The human view: one table row per task. */
-static void print_tasks(FILE *out, const json_t *doc) {
-  static const char *const hdr[] = {"TASK", "SEQ",  "STATE", "ATTEMPTS", "WORKER", "EXIT",
-                                    "FRAMES", "TAKE", "SEED", "STARTED", "WALL", "ERROR"};
-  out_table_t t;
-  table_init(&t, ARRAY_SIZE(hdr), hdr);
-  table_align_right(&t, 0);
-  table_align_right(&t, 1);
-  table_align_right(&t, 3);
-  table_align_right(&t, 5);
-  table_align_right(&t, 10);
-  size_t i;
-  json_t *task;
-  json_array_foreach(json_object_get(doc, "tasks"), i, task) {
-    table_add_json(&t, json_object_get(task, "task_id"));
-    table_add_json(&t, json_object_get(task, "seq"));
-    table_add_json(&t, json_object_get(task, "state"));
-    table_add_json(&t, json_object_get(task, "attempts"));
-    table_add_json(&t, json_object_get(task, "worker"));
-    table_add_json(&t, json_object_get(task, "exit_code"));
-    add_frames(&t, task);
-    table_add_json(&t, json_object_get(task, "take"));
-    table_add_json(&t, json_object_get(task, "seed"));
-    sbuf_t sb = {0};
-    output_time(json_object_get(task, "started_at"), &sb);
-    table_add(&t, sb.buf);
-    sbuf_reset(&sb);
-    const json_t *wall = json_object_get(task, "wall_s");
-    if (json_is_number(wall))
-      sbuf_printf(&sb, "%.1fs", json_number_value(wall));
-    else
-      output_json_text(wall, &sb);
-    table_add(&t, sb.buf);
-    sbuf_free(&sb);
-    const char *error = json_string_value(json_object_get(task, "error"));
-    table_add_trunc(&t, error && *error ? error : "-", ERROR_COLUMN_MAX);
-  }
-  table_print(&t, out);
-  table_free(&t);
+/* One row of the table: a task. */
+static void task_row(out_table_t *t, const json_t *task, void *arg) {
+  table_add_fields(t, task, "task_id", "seq", "state", "attempts", "worker", "exit_code", NULL);
+  add_frames(t, task);
+  table_add_fields(t, task, "take", "seed", NULL);
+  table_add_time(t, json_object_get(task, "started_at"));
+  sbuf_t sb = {0};
+  const json_t *wall = json_object_get(task, "wall_s");
+  if (json_is_number(wall))
+    sbuf_printf(&sb, "%.1fs", json_number_value(wall));
+  else
+    output_json_text(wall, &sb);
+  table_add(t, sb.buf);
+  sbuf_free(&sb);
+  const char *error = output_string(task, "error");
+  table_add_trunc(t, error ? error : "-", ERROR_COLUMN_MAX);
 }
 
-static int tasks_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  (void)argc;
-  uint64_t id;
-  if (cmd_parse_id(ctx, "job id", argv[0], &id) < 0)
-    return CMD_EXIT_USAGE;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = CLAPPER__VERB__VERB_TASKS;
-  req.n_ids = 1;
-  req.ids = &id;
-  return cmd_show(ctx, &req, print_tasks);
+/* The human view: one table row per task. */
+static void print_tasks(FILE *out, const json_t *doc) {
+  static const char *const hdr[] = {">TASK",  ">SEQ", "STATE", ">ATTEMPTS", "WORKER", ">EXIT",
+                                    "FRAMES", "TAKE", "SEED",  "STARTED",   ">WALL", "ERROR"};
+  output_table(out, ARRAY_SIZE(hdr), hdr, json_object_get(doc, "tasks"), task_row, NULL);
 }
 
 const struct cmd_entry cmd_tasks_entry = {
-    .name = "tasks",
+    .name = "tasks", .min_args = 1, .max_args = 1, .exec = cmd_exec_ask,
+    .ask = {CLAPPER__VERB__VERB_TASKS, "job id", NULL, print_tasks},
     .usage = "[options] ID",
     .help = "list the tasks of a job",
-    .opts = NULL,
-    .nopts = 0,
-    .min_args = 1,
-    .max_args = 1,
-    .exec = tasks_exec,
 };

@@ -59,42 +59,26 @@ static bool role_valid(const char *role) {
 static void user_line(FILE *out, const json_t *doc, const char *what, bool with_key) {
   const json_t *u = json_object_get(doc, "user");
   sbuf_t line = {0};
-  sbuf_puts(&line, "user ");
-  output_json_text(json_object_get(u, "name"), &line);
-  sbuf_puts(&line, " (");
-  output_json_text(json_object_get(u, "role"), &line);
-  sbuf_printf(&line, ") %s", what);
-  if (with_key) {
-    sbuf_puts(&line, ", public key ");
-    output_json_text(json_object_get(u, "public_key"), &line);
-  }
-  output_line(out, line.buf);
-  sbuf_free(&line);
-  fflush(out);
+  output_fill(&line, u, "user {name} ({role}) ");
+  sbuf_puts(&line, what);
+  if (with_key)
+    output_fill(&line, u, ", public key {public_key}");
+  output_line_done(out, &line);
 }
 
 static void print_added(FILE *out, const json_t *doc) { user_line(out, doc, "added", true); }
 static void print_removed(FILE *out, const json_t *doc) { user_line(out, doc, "removed", false); }
 
+/* One row of the table: a user. */
+static void user_row(out_table_t *t, const json_t *u, void *arg) {
+  table_add_fields(t, u, "name", "role", "added_by", NULL);
+  table_add_time(t, json_object_get(u, "added_at"));
+  table_add_fields(t, u, "public_key", NULL);
+}
+
 static void print_list(FILE *out, const json_t *doc) {
   static const char *const hdr[] = {"NAME", "ROLE", "ADDED BY", "ADDED AT", "PUBLIC KEY"};
-  out_table_t t;
-  table_init(&t, ARRAY_SIZE(hdr), hdr);
-  size_t i;
-  json_t *u;
-  json_array_foreach(json_object_get(doc, "users"), i, u) {
-    table_add_json(&t, json_object_get(u, "name"));
-    table_add_json(&t, json_object_get(u, "role"));
-    table_add_json(&t, json_object_get(u, "added_by"));
-    sbuf_t at = {0};
-    output_time(json_object_get(u, "added_at"), &at);
-    table_add(&t, at.buf ? at.buf : "-");
-    sbuf_free(&at);
-    table_add_json(&t, json_object_get(u, "public_key"));
-  }
-  table_print(&t, out);
-  table_free(&t);
-  fflush(out);
+  output_table(out, ARRAY_SIZE(hdr), hdr, json_object_get(doc, "users"), user_row, NULL);
 }
 
 static int check_name(cmd_ctx_t *ctx, const char *name) {
@@ -175,14 +159,10 @@ static int users_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_users_entry = {
-    .name = "users",
+    /* any number of arguments: users_exec words the errors */
+    .name = "users", CMD_OPTS(users_opts), .min_args = 0, .max_args = -1, .exec = users_exec,
     .usage = "add NAME --role ROLE --public-key FILE [options]\n"
              "   or: " LIST_USAGE " [options]\n"
              "   or: " REMOVE_USAGE " [options]",
     .help = "register, list or remove the keys the coordinator admits (admins)",
-    .opts = users_opts,
-    .nopts = ARRAY_SIZE(users_opts),
-    .min_args = 0,
-    .max_args = -1, /* users_exec words the errors */
-    .exec = users_exec,
 };

@@ -35,10 +35,6 @@ static bool finished_state(const char *state) {
   return s >= 0 && job_state_terminal((job_state_t)s);
 }
 
-static json_int_t count(const json_t *job, const char *state) {
-  return json_integer_value(json_object_get(json_object_get(job, "tasks"), state));
-}
-
 static void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -91,9 +87,9 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
         goto out;
       }
       total += json_integer_value(json_object_get(job, "ntasks"));
-      succeeded += count(job, "succeeded");
-      failed += count(job, "failed");
-      running += count(job, "running");
+      succeeded += cmd_task_count(job, "succeeded");
+      failed += cmd_task_count(job, "failed");
+      running += cmd_task_count(job, "running");
       if (!finished_state(json_string_value(json_object_get(job, "state")))) {
         all_finished = false;
         /* Say why a job does not move on (no worker fits, paused, ...),
@@ -151,7 +147,7 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
       output_json_text(json_object_get(job, "name"), &line);
       sbuf_printf(&line, ": %s (%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
                          " tasks succeeded)",
-                  state ? state : "?", count(job, "succeeded"),
+                  state ? state : "?", cmd_task_count(job, "succeeded"),
                   json_integer_value(json_object_get(job, "ntasks")));
       output_line(ctx->out, line.buf);
       sbuf_free(&line);
@@ -178,12 +174,7 @@ out:
 }
 
 const struct cmd_entry cmd_wait_entry = {
-    .name = "wait",
+    .name = "wait", CMD_OPTS(wait_opts), .min_args = 1, .max_args = -1, .exec = wait_exec,
     .usage = "[--max-wait-s S] [options] ID...",
     .help = "wait until jobs finish; exit 0 only if every one succeeded",
-    .opts = wait_opts,
-    .nopts = ARRAY_SIZE(wait_opts),
-    .min_args = 1,
-    .max_args = -1,
-    .exec = wait_exec,
 };

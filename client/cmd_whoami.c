@@ -14,32 +14,16 @@
 
 static void print_whoami(FILE *out, const json_t *doc) {
   sbuf_t line = {0};
-  output_json_text(json_object_get(doc, "name"), &line);
-  sbuf_puts(&line, " (");
-  output_json_text(json_object_get(doc, "role"), &line);
+  output_fill(&line, doc, "{name} ({role}");
   if (!json_is_true(json_object_get(doc, "secure")))
     sbuf_puts(&line, "; not authenticated: the coordinator runs without keys");
   sbuf_puts(&line, ")");
-  output_line(out, line.buf);
-  sbuf_free(&line);
-  fflush(out);
-}
-
-static int whoami_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = CLAPPER__VERB__VERB_WHOAMI;
-  return cmd_show(ctx, &req, print_whoami);
+  output_line_done(out, &line);
 }
 
 const struct cmd_entry cmd_whoami_entry = {
-    .name = "whoami",
+    .name = "whoami", .min_args = 0, .max_args = 0, .exec = cmd_exec_ask,
+    .ask = {CLAPPER__VERB__VERB_WHOAMI, NULL, NULL, print_whoami},
     .usage = "[options]",
     .help = "show the name and role the coordinator knows this client by",
-    .opts = NULL,
-    .nopts = 0,
-    .min_args = 0,
-    .max_args = 0,
-    .exec = whoami_exec,
 };

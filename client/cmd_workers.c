@@ -9,65 +9,41 @@
 #include "cmd.h"
 #include "rpc.h"
 
-void cmd_workers_table(FILE *out, const json_t *doc) {
-  static const char *const hdr[] = {"NAME", "HOST", "STATE",   "CPUS", "MEMORY",
-                                    "GPUS", "FREE", "RUNNING", "TAGS", "HEARTBEAT"};
-  out_table_t t;
-  table_init(&t, ARRAY_SIZE(hdr), hdr);
-  table_align_right(&t, 3);
-  table_align_right(&t, 4);
-  table_align_right(&t, 5);
-  table_align_right(&t, 7);
-  size_t i;
-  json_t *w;
-  json_array_foreach(json_object_get(doc, "workers"), i, w) {
-    char mem[32], freemem[32];
-    table_add_json(&t, json_object_get(w, "name"));
-    table_add_json(&t, json_object_get(w, "hostname"));
-    table_add_json(&t, json_object_get(w, "state"));
-    table_add_json(&t, json_object_get(w, "cpus"));
-    output_mb(json_integer_value(json_object_get(w, "memory_mb")), mem, sizeof mem);
-    table_add(&t, mem);
-    table_addf(&t, "%zu", json_array_size(json_object_get(w, "gpus")));
-    const json_t *fr = json_object_get(w, "free");
-    output_mb(json_integer_value(json_object_get(fr, "memory_mb")), freemem, sizeof freemem);
-    table_addf(&t, "%" JSON_INTEGER_FORMAT "c/%s/%" JSON_INTEGER_FORMAT "g",
-               json_integer_value(json_object_get(fr, "cpus")), freemem,
-               json_integer_value(json_object_get(fr, "gpus")));
-    table_add_json(&t, json_object_get(w, "running"));
-    sbuf_t sb = {0};
-    size_t k;
-    json_t *tag;
-    json_array_foreach(json_object_get(w, "tags"), k, tag) {
-      if (k)
-        sbuf_putc(&sb, ',');
-      output_json_text(tag, &sb);
-    }
-    table_add(&t, sb.len ? sb.buf : "-");
-    sbuf_reset(&sb);
-    output_time(json_object_get(w, "last_heartbeat"), &sb);
-    table_add(&t, sb.buf);
-    sbuf_free(&sb);
+/* One row of the table: a worker. */
+static void worker_row(out_table_t *t, const json_t *w, void *arg) {
+  char mem[32], freemem[32];
+  table_add_fields(t, w, "name", "hostname", "state", "cpus", NULL);
+  output_mb(json_integer_value(json_object_get(w, "memory_mb")), mem, sizeof mem);
+  table_add(t, mem);
+  table_addf(t, "%zu", json_array_size(json_object_get(w, "gpus")));
+  const json_t *fr = json_object_get(w, "free");
+  output_mb(json_integer_value(json_object_get(fr, "memory_mb")), freemem, sizeof freemem);
+  table_addf(t, "%" JSON_INTEGER_FORMAT "c/%s/%" JSON_INTEGER_FORMAT "g",
+             json_integer_value(json_object_get(fr, "cpus")), freemem,
+             json_integer_value(json_object_get(fr, "gpus")));
+  table_add_fields(t, w, "running", NULL);
+  sbuf_t sb = {0};
+  size_t k;
+  json_t *tag;
+  json_array_foreach(json_object_get(w, "tags"), k, tag) {
+    if (k)
+      sbuf_putc(&sb, ',');
+    output_json_text(tag, &sb);
   }
-  table_print(&t, out);
-  table_free(&t);
+  table_add(t, sb.len ? sb.buf : "-");
+  sbuf_free(&sb);
+  table_add_time(t, json_object_get(w, "last_heartbeat"));
 }
 
-static int workers_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = CLAPPER__VERB__VERB_WORKERS;
-  return cmd_show(ctx, &req, cmd_workers_table);
+void cmd_workers_table(FILE *out, const json_t *doc) {
+  static const char *const hdr[] = {"NAME",  "HOST", "STATE",    ">CPUS", ">MEMORY",
+                                    ">GPUS", "FREE", ">RUNNING", "TAGS", "HEARTBEAT"};
+  output_table(out, ARRAY_SIZE(hdr), hdr, json_object_get(doc, "workers"), worker_row, NULL);
 }
 
 const struct cmd_entry cmd_workers_entry = {
-    .name = "workers",
+    .name = "workers", .min_args = 0, .max_args = 0, .exec = cmd_exec_ask,
+    .ask = {CLAPPER__VERB__VERB_WORKERS, NULL, NULL, cmd_workers_table},
     .usage = "[options]",
     .help = "list the worker nodes, their resources and what they run",
-    .opts = NULL,
-    .nopts = 0,
-    .min_args = 0,
-    .max_args = 0,
-    .exec = workers_exec,
 };

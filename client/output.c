@@ -56,6 +56,12 @@ void output_line(FILE *f, const char *s) {
   free(clean);
 }
 
+void output_line_done(FILE *f, sbuf_t *line) {
+  output_line(f, line->buf);
+  sbuf_free(line);
+  fflush(f);
+}
+
 void output_json(FILE *f, const json_t *doc) {
   json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   fputc('\n', f);
@@ -68,8 +74,14 @@ void table_init(out_table_t *t, size_t ncols, const char *const *headers) {
   memset(t, 0, sizeof *t);
   t->ncols = ncols;
   t->right = xcalloc(ncols, sizeof *t->right);
-  for (size_t i = 0; i < ncols; i++)
-    table_add(t, headers[i]);
+  for (size_t i = 0; i < ncols; i++) {
+    const char *h = headers[i];
+    if (h[0] == '>') {
+      t->right[i] = true;
+      h++;
+    }
+    table_add(t, h);
+  }
 }
 
 void table_align_right(out_table_t *t, size_t col) {
@@ -78,8 +90,7 @@ void table_align_right(out_table_t *t, size_t col) {
 }
 
 static void add_owned(out_table_t *t, char *cell) {
-  t->cells = xreallocarray(t->cells, t->ncells + 1, sizeof *t->cells);
-  t->cells[t->ncells++] = cell;
+  ARRAY_PUSH(t->cells, t->ncells, t->capcells, cell);
 }
 
 void table_add(out_table_t *t, const char *cell) {
@@ -122,6 +133,21 @@ void table_add_json(out_table_t *t, const json_t *v) {
   sbuf_t sb = {0};
   output_json_text(v, &sb);
   table_add(t, sb.buf ? sb.buf : "");
+  sbuf_free(&sb);
+}
+
+void table_add_fields(out_table_t *t, const json_t *obj, ...) {
+  va_list ap;
+  va_start(ap, obj);
+  for (const char *key; (key = va_arg(ap, const char *));)
+    table_add_json(t, json_object_get(obj, key));
+  va_end(ap);
+}
+
+void table_add_time(out_table_t *t, const json_t *v) {
+  sbuf_t sb = {0};
+  output_time(v, &sb);
+  table_add(t, sb.buf);
   sbuf_free(&sb);
 }
 
@@ -187,6 +213,18 @@ void table_free(out_table_t *t) {
   memset(t, 0, sizeof *t);
 }
 
+void output_table(FILE *f, size_t ncols, const char *const *headers, const json_t *rows,
+                  void (*row)(out_table_t *t, const json_t *item, void *arg), void *arg) {
+  out_table_t t;
+  table_init(&t, ncols, headers);
+  size_t i;
+  json_t *item;
+  json_array_foreach(rows, i, item)
+    row(&t, item, arg);
+  table_print(&t, f);
+  table_free(&t);
+}
+
 /* ---------------------------------------------------------------- values */
 
 void output_json_text(const json_t *v, sbuf_t *out) {
@@ -217,6 +255,23 @@ void output_json_text(const json_t *v, sbuf_t *out) {
     return;
   }
   }
+}
+
+const char *output_string(const json_t *obj, const char *key) {
+  const char *s = json_string_value(json_object_get(obj, key));
+  return s && *s ? s : NULL;
+}
+
+void output_fill(sbuf_t *out, const json_t *obj, const char *tmpl) {
+  const char *p = tmpl, *open, *close;
+  while ((open = strchr(p, '{')) && (close = strchr(open, '}'))) {
+    sbuf_append(out, p, (size_t)(open - p));
+    char *key = xstrndup(open + 1, (size_t)(close - open - 1));
+    output_json_text(json_object_get(obj, key), out);
+    free(key);
+    p = close + 1;
+  }
+  sbuf_puts(out, p);
 }
 
 void output_csv_field(sbuf_t *out, const char *s) {
@@ -280,6 +335,12 @@ void output_time(const json_t *v, sbuf_t *out) {
     return;
   }
   output_json_text(v, out);
+}
+
+void output_money(const json_t *amount, const char *currency, sbuf_t *out) {
+  output_json_text(amount, out);
+  if (currency)
+    sbuf_printf(out, " %s", currency);
 }
 
 void output_mb(long long mb, char *buf, size_t len) {

@@ -35,6 +35,10 @@ void output_error(FILE *outf, FILE *errf, bool json, const cli_error_t *err);
 /* Prints s, sanitised like a table cell, and a newline. */
 void output_line(FILE *f, const char *s);
 
+/* Prints line as output_line does, releases it (sbuf_free) and flushes f:
+ * the end of a one-line human view built in an sbuf_t. */
+void output_line_done(FILE *f, sbuf_t *line);
+
 /* Prints doc as indented JSON (JSON_INDENT(2), keys in document order)
  * followed by a newline. */
 void output_json(FILE *f, const json_t *doc);
@@ -42,15 +46,19 @@ void output_json(FILE *f, const json_t *doc);
 /* An aligned table: a header row and rows of text cells, columns separated
  * by two spaces, the last column not padded.  Numeric columns may be right
  * aligned.  Zero-initialise, table_init, add cells row by row (left to
- * right), render or print, then table_free. */
+ * right), render or print, then table_free; or let output_table do all of
+ * that for a JSON array. */
 typedef struct out_table {
   size_t ncols;
   size_t ncells;  /* cells added, headers included */
+  size_t capcells; /* room in cells */
   char **cells;   /* row-major, owned */
   bool *right;    /* per column: right aligned */
 } out_table_t;
 
-/* Starts a table whose columns are the ncols headers. */
+/* Starts a table whose columns are the ncols headers.  A header that
+ * starts with '>' names a right-aligned column (numbers); the '>' is not
+ * shown. */
 void table_init(out_table_t *t, size_t ncols, const char *const *headers);
 /* Right-aligns column col (numbers). */
 void table_align_right(out_table_t *t, size_t col);
@@ -61,15 +69,34 @@ void table_addf(out_table_t *t, const char *fmt, ...) __attribute__((format(prin
 void table_add_trunc(out_table_t *t, const char *cell, size_t max);
 /* Adds the text of a JSON value (see output_json_text). */
 void table_add_json(out_table_t *t, const json_t *v);
+/* Adds one cell per key of the NULL-terminated list: the text of obj's
+ * member key, as table_add_json gives it ("-" when it is missing). */
+void table_add_fields(out_table_t *t, const json_t *obj, ...) __attribute__((sentinel));
+/* Adds a time stamp as output_time formats it. */
+void table_add_time(out_table_t *t, const json_t *v);
 /* Appends the table to out; an incomplete last row is padded with "". */
 void table_render(const out_table_t *t, sbuf_t *out);
 void table_print(const out_table_t *t, FILE *f);
 void table_free(out_table_t *t);
 
+/* Prints the table of the ncols headers (as table_init takes them) with one
+ * row per element of the JSON array rows, whose cells row(t, element, arg)
+ * adds, to f. */
+void output_table(FILE *f, size_t ncols, const char *const *headers, const json_t *rows,
+                  void (*row)(out_table_t *t, const json_t *item, void *arg), void *arg);
+
 /* The human text of a JSON value, appended to out: strings as they are,
  * integers in decimal, reals with %g, true/false, null or missing as "-",
  * arrays and objects as compact JSON. */
 void output_json_text(const json_t *v, sbuf_t *out);
+
+/* obj's member key when it is a string other than "", else NULL. */
+const char *output_string(const json_t *obj, const char *key);
+
+/* Appends tmpl with each "{key}" replaced by the text of obj's member key
+ * (output_json_text: "-" when it is missing or null), e.g. "job {job_id}
+ * {name}: " gives "job 12 sh0420-gen: ".  Every '{' opens a key. */
+void output_fill(sbuf_t *out, const json_t *obj, const char *tmpl);
 
 /* RFC 4180 CSV, built in an sbuf_t one record at a time: the caller puts a
  * ',' between fields, appends each with output_csv_field and ends the
@@ -100,6 +127,10 @@ void output_progress(sbuf_t *out, uint64_t succeeded, uint64_t failed, uint64_t 
 /* Formats an ISO-8601 time stamp for tables: "2026-11-26T04:10:10.123456Z"
  * becomes "2026-11-26 04:10:10"; anything else is copied as it is. */
 void output_time(const json_t *v, sbuf_t *out);
+
+/* Appends an amount of money from a reply (output_json_text) followed by
+ * " CURRENCY" unless currency is NULL: "100.000000 USD". */
+void output_money(const json_t *amount, const char *currency, sbuf_t *out);
 
 /* Formats megabytes for tables: "512M", "15.6G". */
 void output_mb(long long mb, char *buf, size_t len);

@@ -17,7 +17,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -29,6 +28,7 @@
 #include "check.h"
 #include "codec.h"
 #include "keys.h"
+#include "zaptest.h"
 
 static char dir[] = "/tmp/clapper-test-keys-XXXXXX";
 
@@ -274,54 +274,6 @@ static void test_refused(void) {
 
 /* ---------------------------------------------------------------- CURVE */
 
-/* A ZAP handler in a thread: answers one request with status (e.g. "400")
- * and records the client's public key (Z85). */
-typedef struct zap {
-  void *rep;
-  pthread_t thr;
-  const char *status;
-  const char *user; /* the User-Id for status 200 (default "alice") */
-  int admit_after;  /* > 0: status 200 from the request after this many */
-  volatile int stop;
-  char client_key[41];
-  char mechanism[16];
-  int served;
-} zap_t;
-
-static void *zap_main(void *arg) {
-  zap_t *z = arg;
-  while (!z->stop) {
-    zmq_pollitem_t it = {z->rep, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, 50) <= 0)
-      continue;
-    /* version, request id, domain, address, identity, mechanism, key */
-    char frames[8][64];
-    size_t sizes[8] = {0};
-    int n = 0, more = 1;
-    while (more && n < 8) {
-      int got = zmq_recv(z->rep, frames[n], sizeof frames[n], 0);
-      if (got < 0)
-        return NULL;
-      sizes[n++] = (size_t)got;
-      size_t ml = sizeof more;
-      zmq_getsockopt(z->rep, ZMQ_RCVMORE, &more, &ml);
-    }
-    if (n >= 7 && sizes[6] == 32)
-      zmq_z85_encode(z->client_key, (uint8_t *)frames[6], 32);
-    snprintf(z->mechanism, sizeof z->mechanism, "%.*s", (int)sizes[5], frames[5]);
-    const char *user = z->user ? z->user : "alice";
-    zmq_send(z->rep, "1.0", 3, ZMQ_SNDMORE);
-    zmq_send(z->rep, frames[1], sizes[1], ZMQ_SNDMORE);
-    zmq_send(z->rep, z->admit_after > 0 && z->served >= z->admit_after ? "200" : z->status, 3,
-             ZMQ_SNDMORE);
-    zmq_send(z->rep, "", 0, ZMQ_SNDMORE);
-    zmq_send(z->rep, user, strlen(user), ZMQ_SNDMORE);
-    zmq_send(z->rep, "", 0, 0);
-    z->served++;
-  }
-  return NULL;
-}
-
 /* Waits for the first event other than KEYS_EVENT_OTHER on mon. */
 static keys_event_t wait_event(void *mon, int ms) {
   for (int waited = 0; waited < ms; waited += 20) {
@@ -392,10 +344,7 @@ static void test_curve(void) {
   /* A ZAP handler that refuses: the client sees its key refused, the
    * handler saw the client's public key, the server gets nothing. */
   zap_t z = {.status = "400"};
-  z.rep = zmq_socket(ctx, ZMQ_REP);
-  zmq_setsockopt(z.rep, ZMQ_LINGER, &zero, sizeof zero);
-  CHECK_INT(zmq_bind(z.rep, "inproc://zeromq.zap.01"), 0);
-  pthread_create(&z.thr, NULL, zap_main, &z);
+  zap_start(&z, ctx);
   r = curve_router(ctx, &server, ep, sizeof ep);
   d = zmq_socket(ctx, ZMQ_DEALER);
   zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
@@ -410,9 +359,7 @@ static void test_curve(void) {
   keys_monitor_close(d, &mon);
   zmq_close(d);
   zmq_close(r);
-  z.stop = 1;
-  pthread_join(z.thr, NULL);
-  zmq_close(z.rep);
+  zap_stop(&z);
   CHECK(z.served >= 1);
   CHECK_STR(z.mechanism, "CURVE");
   CHECK_STR(z.client_key, a.public_key);
@@ -528,11 +475,7 @@ static void test_worker(void) {
    * arrives with the key's name as User-Id. */
   void *ctx = zmq_ctx_new();
   zap_t z = {.status = "400", .user = "wk-1", .admit_after = 3};
-  int zero = 0;
-  z.rep = zmq_socket(ctx, ZMQ_REP);
-  zmq_setsockopt(z.rep, ZMQ_LINGER, &zero, sizeof zero);
-  CHECK_INT(zmq_bind(z.rep, "inproc://zeromq.zap.01"), 0);
-  pthread_create(&z.thr, NULL, zap_main, &z);
+  zap_start(&z, ctx);
   char ep[256];
   void *r = curve_router(ctx, &server, ep, sizeof ep);
   const char *a0[] = {"--key", wkey, "--coordinator", ep, "--workdir", wd, "--gpus", "none",
@@ -558,9 +501,7 @@ static void test_worker(void) {
   codec_free(&env);
   stop_worker(pid);
   zmq_close(r);
-  z.stop = 1;
-  pthread_join(z.thr, NULL);
-  zmq_close(z.rep);
+  zap_stop(&z);
   zmq_ctx_term(ctx);
   char *text = util_read_file(log, 1 << 16, NULL);
   char *want = xasprintf("the coordinator refuses the key %s (wk-1): register it with `clapper "
