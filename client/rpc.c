@@ -47,8 +47,11 @@ static int remaining_ms(uint64_t deadline_us) {
 typedef struct handshake {
   const rpc_keys_t *keys; /* NULL: a plain connection */
   char name[IDENT_MAX + 1]; /* the key's name */
+  void *ctx;                /* the call's ZeroMQ context */
   void *mon;                /* the monitor of the socket, or NULL */
   bool failed;              /* a handshake failed without a refusal */
+  bool probed;              /* speaks_plain was asked */
+  uint64_t deadline;        /* of the call (monotonic us) */
 } handshake_t;
 
 static void set_unavailable(cli_error_t *err, const char *endpoint, int timeout_ms,
@@ -72,6 +75,42 @@ static void set_unavailable(cli_error_t *err, const char *endpoint, int timeout_
   }
 }
 
+/* Whether the coordinator at endpoint runs without keys: a plain
+ * connection completes its handshake within ms.  Asked when a CURVE
+ * handshake failed without saying why: a coordinator without keys hangs
+ * up on a CURVE client, which libzmq reports as a mechanism mismatch or,
+ * when the hang-up arrives first, as a failure without detail (the same
+ * as a wrong coordinator key, for which a plain handshake fails too). */
+static bool speaks_plain(void *ctx, const char *endpoint, int ms) {
+  char why[256];
+  bool plain = false;
+  void *sock = zmq_socket(ctx, ZMQ_DEALER);
+  int zero = 0;
+  if (!sock || zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero) < 0)
+    goto out;
+  void *mon = keys_monitor_open(ctx, sock, why, sizeof why);
+  if (!mon)
+    goto out;
+  uint64_t deadline = util_mono_us() + (uint64_t)ms * 1000;
+  if (zmq_connect(sock, endpoint) == 0) {
+    for (int left; !plain && (left = remaining_ms(deadline)) > 0 && !interrupted();) {
+      zmq_pollitem_t it = {mon, 0, ZMQ_POLLIN, 0};
+      if (zmq_poll(&it, 1, left) <= 0)
+        continue;
+      keys_event_t e = keys_monitor_read(mon, NULL);
+      if (e == KEYS_EVENT_OK)
+        plain = true;
+      else if (e == KEYS_EVENT_REFUSED || e == KEYS_EVENT_MISMATCH || e == KEYS_EVENT_FAILED)
+        break; /* it wants keys (or something else is wrong): not plain */
+    }
+  }
+  keys_monitor_close(sock, &mon);
+out:
+  if (sock)
+    zmq_close(sock);
+  return plain;
+}
+
 /* Reads the monitor's events.  Returns -1 with err when the handshake
  * tells that the call cannot succeed, else 0. */
 static int check_handshake(handshake_t *hs, const char *endpoint, cli_error_t *err) {
@@ -84,15 +123,23 @@ static int check_handshake(handshake_t *hs, const char *endpoint, cli_error_t *e
                     "there (see clapper users)",
                     endpoint, hs->keys->key, hs->name);
       return -1;
+    case KEYS_EVENT_FAILED:
+      hs->failed = true;
+      if (hs->probed)
+        break;
+      hs->probed = true;
+      {
+        int left = remaining_ms(hs->deadline);
+        if (!speaks_plain(hs->ctx, endpoint, left < 2000 ? left : 2000))
+          break;
+      }
+      __attribute__((fallthrough));
     case KEYS_EVENT_MISMATCH:
       cli_error_set(err, "unavailable",
                     "the coordinator at %s does not use keys (it runs without --keys): "
                     "leave out --key and CLAPPER_KEY",
                     endpoint);
       return -1;
-    case KEYS_EVENT_FAILED:
-      hs->failed = true;
-      break;
     default:
       break;
     }
@@ -115,9 +162,10 @@ int rpc_call_as(const char *endpoint, const rpc_keys_t *keys, Clapper__Request *
   if (timeout_ms < 0)
     timeout_ms = 0;
   uint64_t deadline = util_mono_us() + (uint64_t)timeout_ms * 1000;
+  hs.deadline = deadline;
 
   req->id = rpc_next_id();
-  ctx = zmq_ctx_new();
+  ctx = hs.ctx = zmq_ctx_new();
   if (!ctx) {
     cli_error_set(err, "unavailable", "cannot create a ZeroMQ context: %s",
                   zmq_strerror(errno));
