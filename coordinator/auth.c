@@ -103,14 +103,13 @@ int auth_load(coord_t *c, PGconn *conn, const char *admin_pub, char *err, size_t
     if (!ok)
       return -1;
   }
-  PGresult *r = PQexec(conn, "SELECT name, role, public_key, added_by, "
-                             "(extract(epoch FROM added_at) * 1000000)::bigint FROM keys "
-                             "ORDER BY name");
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-    snprintf(err, errlen, "loading the key registry: %s", PQresultErrorMessage(r));
-    PQclear(r);
+  PGresult *r = pgconn_query_sync(conn,
+                                  "SELECT name, role, public_key, added_by, "
+                                  "(extract(epoch FROM added_at) * 1000000)::bigint FROM keys "
+                                  "ORDER BY name",
+                                  "loading the key registry", err, errlen);
+  if (!r)
     return -1;
-  }
   for (int i = 0; i < PQntuples(r); i++)
     add_mem(a, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
             PQgetvalue(r, i, 3), strtoll(PQgetvalue(r, i, 4), NULL, 10));

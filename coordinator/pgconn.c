@@ -48,6 +48,16 @@ struct pgconn {
   void *fatal_arg;
 };
 
+PGresult *pgconn_query_sync(PGconn *conn, const char *sql, const char *what, char *err,
+                            size_t errlen) {
+  PGresult *r = PQexec(conn, sql);
+  if (PQresultStatus(r) == PGRES_TUPLES_OK)
+    return r;
+  util_fail_line(err, errlen, "%s: %s", what, PQresultErrorMessage(r));
+  PQclear(r);
+  return NULL;
+}
+
 pgq_t *pgq_new(void) { return xcalloc(1, sizeof(pgq_t)); }
 
 void pgq_add(pgq_t *q, const char *sql, int nparams, char **params) {

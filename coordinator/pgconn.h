@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "util.h"
+
 typedef struct pgconn pgconn_t;
 typedef struct pgq pgq_t;
 
@@ -38,6 +40,12 @@ pgconn_t *pgconn_open(uv_loop_t *loop, const char *conninfo, const char *name,
 /* The underlying connection, for synchronous use before the first
  * pgconn_submit (start-up: migrations, recovery). */
 PGconn *pgconn_raw(pgconn_t *c);
+
+/* Start-up only, on pgconn_raw(): runs sql, which returns rows, and
+ * returns its result (caller PQclears it), or NULL with "WHAT: the
+ * server's message" in err as one line. */
+PGresult *pgconn_query_sync(PGconn *conn, const char *sql, const char *what, char *err,
+                            size_t errlen) MUSTCHECK;
 
 /* Switches to asynchronous mode and starts watching the socket.  Call
  * once, after start-up work on pgconn_raw() is done. */

@@ -121,37 +121,16 @@ void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v) {
   run(c, r, true, NULL, NULL, SQL_JOBS, 2, p);
 }
 
-static bool one_id(coord_t *c, creq_t *r, const Clapper__Request *req, uint64_t *id) {
-  if (req->n_ids != 1 || req->ids[0] == 0 || req->ids[0] > INT64_MAX) {
-    clients_reply_error(c, r, "bad_request", "expected one job id");
-    return false;
-  }
-  *id = req->ids[0];
-  return true;
-}
-
-/* A document about job id, or "no such job". */
-static void query_one_job(coord_t *c, creq_t *r, uint64_t id, const char *sql) {
-  char msg[64];
-  snprintf(msg, sizeof msg, "no such job: %" PRIu64, id);
-  char *p[1] = {xasprintf("%" PRIu64, id)};
-  run(c, r, false, msg, NULL, sql, 1, p);
-}
-
 void query_job(coord_t *c, creq_t *r, const verb_call_t *v) {
   const Clapper__Request *req = v->req;
-  uint64_t id;
-  if (!one_id(c, r, req, &id))
+  if (req->n_ids != 1 || req->ids[0] == 0 || req->ids[0] > INT64_MAX) {
+    clients_reply_error(c, r, "bad_request", "expected one job id");
     return;
-  query_one_job(c, r, id, SQL_JOB);
-}
-
-void query_tasks(coord_t *c, creq_t *r, const verb_call_t *v) {
-  const Clapper__Request *req = v->req;
-  uint64_t id;
-  if (!one_id(c, r, req, &id))
-    return;
-  query_one_job(c, r, id, SQL_TASKS);
+  }
+  char msg[64];
+  snprintf(msg, sizeof msg, "no such job: %" PRIu64, req->ids[0]);
+  char *p[1] = {xasprintf("%" PRIu64, req->ids[0])};
+  run(c, r, false, msg, NULL, v->spec->arg == QUERY_JOB_TASKS ? SQL_TASKS : SQL_JOB, 1, p);
 }
 
 /* ------------------------------------------------------------ logs */

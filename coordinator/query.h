@@ -26,11 +26,11 @@ void query_document(coord_t *c, creq_t *r, const char *name, const char *sql, in
  * most recent req->limit (default 100; req->all: no limit). */
 void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v);
 
-/* The job req->ids[0] with its specification. */
+/* About job req->ids[0] (v->spec->arg): QUERY_JOB_SPEC the job with its
+ * specification, QUERY_JOB_TASKS {"tasks": [...]}, each task with its
+ * latest attempt. */
+enum { QUERY_JOB_SPEC = 0, QUERY_JOB_TASKS };
 void query_job(coord_t *c, creq_t *r, const verb_call_t *v);
-
-/* {"tasks": [...]} of job req->ids[0], each with its latest attempt. */
-void query_tasks(coord_t *c, creq_t *r, const verb_call_t *v);
 
 /* A piece of the log of task req->ids[0]'s attempt req->value (0: the
  * latest) from byte req->offset: {"task_id", "attempt_id", "attempt_state",

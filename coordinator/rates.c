@@ -90,15 +90,13 @@ static void add(coord_t *c, rate_kind_t kind, const char *model, int64_t micros,
 }
 
 int rates_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
-  PGresult *r = PQexec(conn,
-                       "SELECT kind, gpu_model, micros_per_hour, "
-                       "(extract(epoch FROM valid_from) * 1000000)::bigint, set_by "
-                       "FROM rates ORDER BY id");
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-    snprintf(err, errlen, "loading the rate card: %s", PQresultErrorMessage(r));
-    PQclear(r);
+  PGresult *r = pgconn_query_sync(conn,
+                                  "SELECT kind, gpu_model, micros_per_hour, "
+                                  "(extract(epoch FROM valid_from) * 1000000)::bigint, set_by "
+                                  "FROM rates ORDER BY id",
+                                  "loading the rate card", err, errlen);
+  if (!r)
     return -1;
-  }
   for (int i = 0; i < PQntuples(r); i++) {
     int kind = rates_kind_parse(PQgetvalue(r, i, 0));
     if (kind < 0)

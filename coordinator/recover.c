@@ -19,16 +19,7 @@
 #define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
 static PGresult *query(PGconn *conn, const char *sql, char *err, size_t errlen) {
-  PGresult *r = PQexec(conn, sql);
-  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-    snprintf(err, errlen, "recovery query failed: %s", PQresultErrorMessage(r));
-    for (char *p = err; *p; p++)
-      if (*p == '\n')
-        *p = ' ';
-    PQclear(r);
-    return NULL;
-  }
-  return r;
+  return pgconn_query_sync(conn, sql, "recovery query failed", err, errlen);
 }
 
 static int64_t i64(PGresult *r, int row, int col) {
