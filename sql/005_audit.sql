@@ -1,4 +1,4 @@
--- 005_audit.sql: the sign-off audit's figures as views (DESIGN.md §5), for
+-- 005_audit.sql: the sign-off audit's figures (takes by review state, what each cost) as views, for
 -- `clapper audit` and for BI tools.
 --
 -- Money is bigint micro-units and energy bigint millijoules, as in the
