@@ -114,21 +114,27 @@ bool attempt_state_live(attempt_state_t s) {
   return s == ATTEMPT_DISPATCHED || s == ATTEMPT_RUNNING;
 }
 
+/* Each kind's names and transition table. */
+static const struct {
+  const char *what;
+  const char *const *names;
+  const unsigned *next;
+  int count;
+} kinds[] = {
+    [STATE_JOB] = {"job", job_names, job_next, JOB_STATE_COUNT},
+    [STATE_TASK] = {"task", task_names, task_next, TASK_STATE_COUNT},
+    [STATE_ATTEMPT] = {"attempt", attempt_names, attempt_next, ATTEMPT_STATE_COUNT},
+};
+
 int state_step(state_kind_t kind, uint64_t id, int from, int to) {
-  static const char *const what[] = {"job", "task", "attempt"};
   if (from == to)
     return 0;
-  bool ok = kind == STATE_JOB    ? job_state_allowed((job_state_t)from, (job_state_t)to)
-            : kind == STATE_TASK ? task_state_allowed((task_state_t)from, (task_state_t)to)
-                                 : attempt_state_allowed((attempt_state_t)from, (attempt_state_t)to);
-  if (ok)
+  int n = kinds[kind].count;
+  bool in = from >= 0 && from < n && to >= 0 && to < n;
+  if (in && (kinds[kind].next[from] & BIT(to)))
     return 1;
-  const char *f = kind == STATE_JOB    ? job_state_name((job_state_t)from)
-                  : kind == STATE_TASK ? task_state_name((task_state_t)from)
-                                       : attempt_state_name((attempt_state_t)from);
-  const char *t = kind == STATE_JOB    ? job_state_name((job_state_t)to)
-                  : kind == STATE_TASK ? task_state_name((task_state_t)to)
-                                       : attempt_state_name((attempt_state_t)to);
-  log_error("%s %" PRIu64 ": transition %s -> %s refused", what[kind], id, f, t);
+  log_error("%s %" PRIu64 ": transition %s -> %s refused", kinds[kind].what, id,
+            from >= 0 && from < n ? kinds[kind].names[from] : "?",
+            to >= 0 && to < n ? kinds[kind].names[to] : "?");
   return -1;
 }
