@@ -65,6 +65,11 @@ static size_t table(options_t *o, cfg_opt_t *t) {
                        "workdir (default, as root: " TASKUSER_DEFAULT "; otherwise the "
                        "worker's own user)",
                        &o->task_user_name};
+  t[n++] = (cfg_opt_t){"cgroups", 0, CFG_STRING, NULL, "auto", 0, 0, "auto|off",
+                       "auto: run each attempt in a cgroup of its own (memory.max, cpu.max "
+                       "from requires) where this worker's cgroup v2 is writable (systemd "
+                       "Delegate=yes)",
+                       &o->cgroups};
   t[n++] = (cfg_opt_t){"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL",
                        "error, warn, info or debug", &o->log_level};
   return n;
@@ -189,6 +194,10 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen)
   if ((o->log_level_num = log_level_parse(o->log_level)) < 0) {
     snprintf(err, errlen, "--log-level: '%s' is not one of error, warn, info, debug",
              o->log_level);
+    goto out;
+  }
+  if (strcmp(o->cgroups, "auto") && strcmp(o->cgroups, "off")) {
+    snprintf(err, errlen, "--cgroups: '%s' is not auto or off", o->cgroups);
     goto out;
   }
   if (strcmp(o->gpus, "auto") && strcmp(o->gpus, "none")) {

@@ -36,6 +36,7 @@ typedef struct options {
   long long log_stream_max_bytes; /* 0: logs are not streamed */
   char *log_level;
   char *task_user_name; /* --task-user (NULL: the default) */
+  char *cgroups;        /* "auto" or "off" */
   /* derived (owned) */
   char **endpoints; /* coordinator endpoints, commas split */
   size_t n_endpoints;

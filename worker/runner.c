@@ -62,6 +62,7 @@ typedef struct run {
   char *argv0;
   char *report_path;
   char *log_path;
+  char *cgroup_path;       /* the attempt's cgroup, or NULL */
   char *output_dir;        /* as the task names it ("" for none) */
   int dirfd;               /* output_dir, opened before the task ran (O_PATH), or -1 */
   outputs_file_t *outputs; /* paths as declared */
@@ -102,6 +103,7 @@ struct runner {
   char *task_name, *task_home;
   uint64_t kill_grace_ms;
   const gpu_set_t *gpus;
+  const cgroup_t *cgroup;
   runner_finished_cb finished;
   void *arg;
   run_t *runs; /* every allocated run */
@@ -159,6 +161,7 @@ runner_t *runner_new(uv_loop_t *loop, const runner_config_t *cfg, char *err, siz
     r->task_home = xstrdup(u->home);
   }
   r->gpus = cfg->gpus;
+  r->cgroup = cfg->cgroup;
   r->finished = cfg->finished;
   r->arg = cfg->arg;
   return r;
@@ -224,6 +227,7 @@ static void run_free(run_t *a) {
   free(a->gpus);
   free(a->argv0);
   free(a->log_path);
+  free(a->cgroup_path);
   free(a->output_dir);
   if (a->dirfd >= 0)
     close(a->dirfd);
@@ -487,6 +491,9 @@ static void on_process_exit(uv_process_t *p, int64_t exit_status, int term_signa
   /* Nothing of the attempt may outlive it (the shim killed its
    * descendants; this catches a shim that died itself). */
   group_kill(a, SIGKILL);
+  if (a->cgroup_path && cgroup_attempt_remove(a->cgroup_path) < 0)
+    log_warn("attempt %llu: cannot remove cgroup %s: %s", (unsigned long long)a->id,
+             a->cgroup_path, strerror(errno));
   uv_timer_stop(&a->grace);
   run_set_phase(a, PHASE_CHECKING);
   a->check_outputs = !a->kill_outcome && a->have_report && !a->report.exec_errno &&
@@ -821,6 +828,17 @@ int runner_start(runner_t *r, const Clapper__Task *t, uint32_t *pid, int64_t *st
     args[na++] = r->task_gid_arg;
     args[na++] = (char *)"--groups";
     args[na++] = r->task_groups_arg;
+  }
+  if (r->cgroup) {
+    char cgerr[512];
+    a->cgroup_path = cgroup_attempt_create(r->cgroup, a->id, t->cpus, t->memory_mb, cgerr,
+                                           sizeof cgerr);
+    if (a->cgroup_path) {
+      args[na++] = (char *)"--cgroup";
+      args[na++] = a->cgroup_path;
+    } else {
+      log_warn("attempt %llu: runs without a cgroup: %s", (unsigned long long)a->id, cgerr);
+    }
   }
   args[na++] = (char *)"--";
   for (size_t i = 0; i < t->n_argv; i++)

@@ -7,7 +7,10 @@
  * process group id is the shim's pid.  The shim is the subreaper of
  * everything the task starts.  With a task user (runner_config_t) that is
  * not the worker's own, the shim's child becomes that user before exec,
- * and HOME, USER and LOGNAME are the task user's.  stdout and stderr go to
+ * and HOME, USER and LOGNAME are the task user's.  With a cgroup set
+ * (cgroup.h) the task's child joins a cgroup of the attempt's own, with
+ * memory.max and cpu.max from the task's memory_mb and cpus, killed as a
+ * whole and removed when the shim exits.  stdout and stderr go to
  * WORKDIR/logs/ATTEMPT.log (appended; logs/ and run/ are mode 0700, the
  * log 0600: the task writes through the descriptor it inherits and reads
  * no other attempt's log), stdin is /dev/null, the working directory is the
@@ -41,6 +44,7 @@
 #include <uv.h>
 
 #include "clapper.pb-c.h"
+#include "cgroup.h"
 #include "gpu.h"
 #include "taskuser.h"
 #include "util.h"
@@ -59,6 +63,8 @@ typedef struct runner_config {
   const gpu_set_t *gpus;   /* this node's GPUs (borrowed; must outlive the runner) */
   const taskuser_t *task_user; /* run tasks as this user (copied); NULL or the worker's
                                   own uid: as the worker */
+  const cgroup_t *cgroup;  /* a cgroup per attempt (borrowed; must outlive the runner),
+                              or NULL */
   runner_finished_cb finished;
   void *arg;
 } runner_config_t;

@@ -50,6 +50,7 @@ typedef struct node {
   gpu_set_t *gpus;
   journal_t *journal;
   runner_t *runner;
+  cgroup_t *cgroup; /* a cgroup per attempt, or NULL */
   link_t *link;
   logstream_t *logs;     /* running attempts' logs to the coordinator */
   uv_signal_t sigterm, sigint;
@@ -533,12 +534,23 @@ int worker_run(const options_t *o) {
     goto out;
   }
   loop_open = true;
+  if (!strcmp(o->cgroups, "auto")) {
+    char why[512];
+    w.cgroup = cgroup_open(why, sizeof why);
+    if (w.cgroup)
+      log_info("each attempt runs in a cgroup of its own (memory.max: %s, cpu.max: %s)",
+               cgroup_has_memory(w.cgroup) ? "yes" : "no",
+               cgroup_has_cpu(w.cgroup) ? "yes" : "no");
+    else
+      log_info("attempts run without cgroups: %s", why);
+  }
   runner_config_t rcfg = {
       .shim = w.shim,
       .workdir = o->workdir,
       .kill_grace_ms = (uint64_t)o->kill_grace_ms,
       .gpus = w.gpus,
       .task_user = o->task_user_switch ? &o->task_user : NULL,
+      .cgroup = w.cgroup,
       .finished = on_finished,
       .arg = &w,
   };
@@ -603,6 +615,7 @@ out:
   if (w.zctx)
     zmq_ctx_term(w.zctx);
   journal_close(&w.journal);
+  cgroup_close(&w.cgroup);
   gpu_set_free(&w.gpus);
   if (w.lock_fd >= 0)
     close(w.lock_fd);

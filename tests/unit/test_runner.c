@@ -737,6 +737,41 @@ static void test_stop_while_hashing(void) {
   }
 }
 
+static void test_cgroup(void) {
+  /* Where this process's cgroup v2 is writable: the task runs in a cgroup
+   * of its attempt's own, which is gone when the attempt ends. */
+  char why[512], err[512];
+  cgroup_t *cg = cgroup_open(why, sizeof why);
+  if (!cg) {
+    fprintf(stderr, "no cgroups here (%s): skipped\n", why);
+    return;
+  }
+  runner_config_t cfg = {.shim = shim, .workdir = work, .kill_grace_ms = 300, .gpus = gpus,
+                         .cgroup = cg, .finished = on_finished, .arg = NULL};
+  runner_t *with = runner_new(&loop, &cfg, err, sizeof err);
+  CHECK(with != NULL);
+  runner_t *saved = runner;
+  runner = with;
+  spec_t s = {.id = 140, .argv = {"sh", "-c",
+                                  "cat /proc/self/cgroup > cg.txt; setsid sleep 904 & "
+                                  "echo $! > s.pid; exit 0"}};
+  start_ok(&s);
+  wait_results(1);
+  runner = saved;
+  runner_close(&with);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  Clapper__Result *r = result_of(140);
+  CHECK(r && r->outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED);
+  char *text = read_in(140, "cg.txt");
+  char *want = xasprintf("/clapper-attempts-%ld/140\n", (long)getpid());
+  CHECK_CONTAINS(text, want);
+  pid_t sp = pid_in(140, "s.pid");
+  CHECK(sp > 0 && gone(sp));
+  free(text);
+  free(want);
+  cgroup_close(&cg);
+}
+
 static void test_task_user(void) {
   /* As root: a runner whose tasks run as nobody.  The task writes in its
    * output directory, but a 0600 key file of root's is unreadable to it. */
@@ -844,6 +879,7 @@ int main(void) {
   test_flip();
   test_stop_while_hashing();
   test_task_user();
+  test_cgroup();
 
   runner_close(&runner);
   uv_run(&loop, UV_RUN_DEFAULT);
