@@ -149,8 +149,11 @@ static void kill_everything(pid_t child, const char *cgroup, bool *child_done, i
     int n = shim_signal_descendants(getpid(), SIGKILL);
     cgroup_kill(cgroup);
     reap(child, child_done, status);
-    errno = 0;
-    if (n == 0 && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+    /* Done when no child is left, zombie or not (WNOWAIT: nothing is
+     * reaped here, so the task child's status is never lost). */
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (n == 0 && waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD)
       return;
     struct timespec ts = {0, KILL_ROUND_NS};
     nanosleep(&ts, NULL);
@@ -286,7 +289,11 @@ void shim_main(int argc, char **argv) {
   kill_everything(child, cgroup, &child_done, &status);
 
   int code;
-  if (WIFSIGNALED(status)) {
+  if (!child_done) { /* it would not die: report it killed, never as a success */
+    r.exit_code = -1;
+    r.term_signal = SIGKILL;
+    code = 128 + SIGKILL;
+  } else if (WIFSIGNALED(status)) {
     r.exit_code = -1;
     r.term_signal = WTERMSIG(status);
     code = 128 + r.term_signal;

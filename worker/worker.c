@@ -462,6 +462,13 @@ static int lock_workdir(node_t *w, const char *dir) {
  * that they should not. */
 static void say_task_user(const options_t *o) {
   const taskuser_t *u = &o->task_user;
+  if (!o->task_user_switch && u->uid == 0) {
+    log_warn("tasks run as root (--task-user %s) and can read everything this worker can: "
+             "its key, its workdir and every other secret on this host; give them an "
+             "unprivileged --task-user (default " TASKUSER_DEFAULT ")",
+             u->name);
+    return;
+  }
   if (!o->task_user_switch) {
     log_warn("tasks run as this worker's own user (%s, uid %lu) and can read what it reads: "
              "%s%s%sits workdir %s; run the worker as root to run them as --task-user "
