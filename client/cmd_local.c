@@ -638,7 +638,8 @@ static int local_up(cmd_ctx_t *ctx) {
     if (made)
       say(ctx, "made user %s: the workers run tasks as it", FARM_TASK_USER);
     if (!farm_task_user_can_reach(f.outdir))
-      say(ctx, "warning: user %s cannot reach %s: tasks cannot write their outputs there; "
+      say(ctx,
+          "warning: user %s cannot reach %s: tasks cannot write their outputs there; "
           "use a --dir that every user can search",
           FARM_TASK_USER, f.outdir);
   }

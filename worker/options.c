@@ -60,12 +60,26 @@ static size_t table(options_t *o, cfg_opt_t *t) {
                        "stream at most N bytes of each task's log to the coordinator "
                        "while it runs (0: none)",
                        &o->log_stream_max_bytes};
-  t[n++] = (cfg_opt_t){"task-user", 0, CFG_STRING, NULL, NULL, 0, 0, "USER",
+  t[n++] = (cfg_opt_t){"task-user",
+                       0,
+                       CFG_STRING,
+                       NULL,
+                       NULL,
+                       0,
+                       0,
+                       "USER",
                        "run tasks as USER, who must not be able to read the key or the "
                        "workdir (default, as root: " TASKUSER_DEFAULT "; otherwise the "
                        "worker's own user)",
                        &o->task_user_name};
-  t[n++] = (cfg_opt_t){"cgroups", 0, CFG_STRING, NULL, "auto", 0, 0, "auto|off",
+  t[n++] = (cfg_opt_t){"cgroups",
+                       0,
+                       CFG_STRING,
+                       NULL,
+                       "auto",
+                       0,
+                       0,
+                       "auto|off",
                        "auto: run each attempt in a cgroup of its own (memory.max, cpu.max "
                        "from requires) where this worker's cgroup v2 is writable (systemd "
                        "Delegate=yes)",

@@ -135,8 +135,8 @@ static int open_below(int dirfd, const char *rel, outputs_file_t *f) {
     }
     f->present = 1;
     if (S_ISLNK(st.st_mode)) {
-      f->refused = *next ? "a symbolic link in its path (links are not followed)"
-                         : kind_of(st.st_mode);
+      f->refused =
+          *next ? "a symbolic link in its path (links are not followed)" : kind_of(st.st_mode);
       break;
     }
     if (*next) {

@@ -30,8 +30,8 @@ typedef struct outputs_file {
   int present;          /* 1 when the file was found (even if refused) */
   uint64_t size;        /* bytes hashed */
   char sha256[OUTPUTS_SHA256_HEX]; /* lowercase hex of an accepted file, else "" */
-  int err;              /* errno of a failed open or read, else 0 */
-  const char *refused;  /* why the output is not accepted (static text), else NULL */
+  int err;                         /* errno of a failed open or read, else 0 */
+  const char *refused;             /* why the output is not accepted (static text), else NULL */
 } outputs_file_t;
 
 /* Streams the st_size bytes of the regular file open on fd through

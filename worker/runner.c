@@ -492,8 +492,8 @@ static void on_process_exit(uv_process_t *p, int64_t exit_status, int term_signa
    * descendants; this catches a shim that died itself). */
   group_kill(a, SIGKILL);
   if (a->cgroup_path && cgroup_attempt_remove(a->cgroup_path) < 0)
-    log_warn("attempt %llu: cannot remove cgroup %s: %s", (unsigned long long)a->id,
-             a->cgroup_path, strerror(errno));
+    log_warn("attempt %llu: cannot remove cgroup %s: %s", (unsigned long long)a->id, a->cgroup_path,
+             strerror(errno));
   uv_timer_stop(&a->grace);
   run_set_phase(a, PHASE_CHECKING);
   a->check_outputs = !a->kill_outcome && a->have_report && !a->report.exec_errno &&
@@ -571,8 +571,7 @@ int runner_cancel(runner_t *r, uint64_t attempt_id, const char *reason) {
     if (!a->work_queued || a->kill_outcome)
       return -1;
     log_info("attempt %llu: canceling while its outputs are checked%s%s",
-             (unsigned long long)attempt_id, reason && *reason ? ": " : "",
-             reason ? reason : "");
+             (unsigned long long)attempt_id, reason && *reason ? ": " : "", reason ? reason : "");
     free(a->cancel_reason);
     a->cancel_reason = xstrdup(reason ? reason : "");
     stop_check(a, CLAPPER__OUTCOME__OUTCOME_CANCELED);
@@ -831,8 +830,8 @@ int runner_start(runner_t *r, const Clapper__Task *t, uint32_t *pid, int64_t *st
   }
   if (r->cgroup) {
     char cgerr[512];
-    a->cgroup_path = cgroup_attempt_create(r->cgroup, a->id, t->cpus, t->memory_mb, cgerr,
-                                           sizeof cgerr);
+    a->cgroup_path =
+        cgroup_attempt_create(r->cgroup, a->id, t->cpus, t->memory_mb, cgerr, sizeof cgerr);
     if (a->cgroup_path) {
       args[na++] = (char *)"--cgroup";
       args[na++] = a->cgroup_path;

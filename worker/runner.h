@@ -43,8 +43,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "clapper.pb-c.h"
 #include "cgroup.h"
+#include "clapper.pb-c.h"
 #include "gpu.h"
 #include "taskuser.h"
 #include "util.h"
@@ -63,8 +63,8 @@ typedef struct runner_config {
   const gpu_set_t *gpus;   /* this node's GPUs (borrowed; must outlive the runner) */
   const taskuser_t *task_user; /* run tasks as this user (copied); NULL or the worker's
                                   own uid: as the worker */
-  const cgroup_t *cgroup;  /* a cgroup per attempt (borrowed; must outlive the runner),
-                              or NULL */
+  const cgroup_t *cgroup;      /* a cgroup per attempt (borrowed; must outlive the runner),
+                                  or NULL */
   runner_finished_cb finished;
   void *arg;
 } runner_config_t;

@@ -30,8 +30,7 @@ int taskuser_lookup(const char *name, taskuser_t *u, char *err, size_t errlen) {
   int n = TASKUSER_MAX_GROUPS;
   gid_t groups[TASKUSER_MAX_GROUPS];
   if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
-    return util_fail(err, errlen, "user '%s' is in more than %d groups", name,
-                     TASKUSER_MAX_GROUPS);
+    return util_fail(err, errlen, "user '%s' is in more than %d groups", name, TASKUSER_MAX_GROUPS);
   u->name = xstrdup(pw.pw_name);
   u->uid = pw.pw_uid;
   u->gid = pw.pw_gid;

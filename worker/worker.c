@@ -546,8 +546,7 @@ int worker_run(const options_t *o) {
     w.cgroup = cgroup_open(why, sizeof why);
     if (w.cgroup)
       log_info("each attempt runs in a cgroup of its own (memory.max: %s, cpu.max: %s)",
-               cgroup_has_memory(w.cgroup) ? "yes" : "no",
-               cgroup_has_cpu(w.cgroup) ? "yes" : "no");
+               cgroup_has_memory(w.cgroup) ? "yes" : "no", cgroup_has_cpu(w.cgroup) ? "yes" : "no");
     else
       log_info("attempts run without cgroups: %s", why);
   }

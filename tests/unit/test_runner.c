@@ -15,9 +15,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -528,7 +528,6 @@ static void test_close_while_running(void) {
   CHECK(c > 0 && gone(c));
 }
 
-
 static void on_spin(uv_timer_t *t) { uv_stop(t->loop); }
 
 /* Runs the loop for ms milliseconds (results that arrive are kept). */
@@ -605,7 +604,8 @@ static void test_refused_outputs(void) {
       {96, "mkdir real; ln -s /etc sub", "sub/passwd", "a symbolic link in its path"},
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-    spec_t s = {.id = cases[i].id, .argv = {"sh", "-c", cases[i].cmd},
+    spec_t s = {.id = cases[i].id,
+                .argv = {"sh", "-c", cases[i].cmd},
                 .outputs = {cases[i].output ? cases[i].output : dotdot}};
     start_ok(&s);
   }
@@ -703,8 +703,8 @@ static void test_stop_while_hashing(void) {
   /* A sparse 64 GiB output takes far longer to hash than the test waits:
    * a cancel and a timeout end the check, and nothing is recorded. */
   spec_t c = {.id = 120, .argv = {"sh", "-c", "truncate -s 64G big"}, .outputs = {"big"}};
-  spec_t t = {.id = 121, .argv = {"sh", "-c", "truncate -s 64G big"}, .outputs = {"big"},
-              .timeout_s = 1};
+  spec_t t = {
+      .id = 121, .argv = {"sh", "-c", "truncate -s 64G big"}, .outputs = {"big"}, .timeout_s = 1};
   uint64_t t0 = uv_hrtime();
   start_ok(&c);
   start_ok(&t);
@@ -746,15 +746,21 @@ static void test_cgroup(void) {
     fprintf(stderr, "no cgroups here (%s): skipped\n", why);
     return;
   }
-  runner_config_t cfg = {.shim = shim, .workdir = work, .kill_grace_ms = 300, .gpus = gpus,
-                         .cgroup = cg, .finished = on_finished, .arg = NULL};
+  runner_config_t cfg = {.shim = shim,
+                         .workdir = work,
+                         .kill_grace_ms = 300,
+                         .gpus = gpus,
+                         .cgroup = cg,
+                         .finished = on_finished,
+                         .arg = NULL};
   runner_t *with = runner_new(&loop, &cfg, err, sizeof err);
   CHECK(with != NULL);
   runner_t *saved = runner;
   runner = with;
-  spec_t s = {.id = 140, .argv = {"sh", "-c",
-                                  "cat /proc/self/cgroup > cg.txt; setsid sleep 904 & "
-                                  "echo $! > s.pid; exit 0"}};
+  spec_t s = {.id = 140,
+              .argv = {"sh", "-c",
+                       "cat /proc/self/cgroup > cg.txt; setsid sleep 904 & "
+                       "echo $! > s.pid; exit 0"}};
   start_ok(&s);
   wait_results(1);
   runner = saved;
@@ -787,14 +793,20 @@ static void test_task_user(void) {
   }
   char *key = xasprintf("%s/worker.key", work);
   CHECK_INT(util_write_atomic(key, "secret-key-material\n", 20, 0600, err, sizeof err), 0);
-  runner_config_t cfg = {.shim = shim, .workdir = work, .kill_grace_ms = 300, .gpus = gpus,
-                         .task_user = &u, .finished = on_finished, .arg = NULL};
+  runner_config_t cfg = {.shim = shim,
+                         .workdir = work,
+                         .kill_grace_ms = 300,
+                         .gpus = gpus,
+                         .task_user = &u,
+                         .finished = on_finished,
+                         .arg = NULL};
   runner_t *as_user = runner_new(&loop, &cfg, err, sizeof err);
   CHECK(as_user != NULL);
   runner_t *saved = runner;
   runner = as_user;
   char *cmd = xasprintf("id -u > uid.txt; echo \"$HOME $USER\" > home.txt; echo out > take; "
-                        "cat %s/logs/1.log; cat %s", work, key);
+                        "cat %s/logs/1.log; cat %s",
+                        work, key);
   spec_t s = {.id = 130, .argv = {"sh", "-c", cmd}, .outputs = {"take"}};
   start_ok(&s);
   wait_results(1);
