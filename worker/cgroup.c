@@ -3,8 +3,10 @@
  */
 #include "cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,41 @@ out:
   return ok;
 }
 
+/* Removes the cgroups of workers that are gone (killed before they could
+ * clean up): BASE/clapper-attempts-PID with its children, and
+ * BASE/clapper-worker-PID, where no process PID exists. */
+static void sweep_stale(const char *base) {
+  DIR *d = opendir(base);
+  struct dirent *de;
+  while (d && (de = readdir(d))) {
+    long pid = 0;
+    char tail;
+    if ((sscanf(de->d_name, "clapper-attempts-%ld%c", &pid, &tail) != 1 &&
+         sscanf(de->d_name, "clapper-worker-%ld%c", &pid, &tail) != 1) ||
+        pid <= 1 ||
+        pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+      continue;
+    char *dir = xasprintf("%s/%s", base, de->d_name);
+    DIR *sub = opendir(dir);
+    struct dirent *se;
+    while (sub && (se = readdir(sub))) {
+      if (se->d_type != DT_DIR || se->d_name[0] == '.')
+        continue;
+      char *child = xasprintf("%s/%s", dir, se->d_name);
+      if (put(child, "cgroup.kill", "1") == 0 || errno == ENOENT)
+        rmdir(child);
+      free(child);
+    }
+    if (sub)
+      closedir(sub);
+    if (rmdir(dir) == 0)
+      log_info("removed the cgroups of a worker that is gone: %s", dir);
+    free(dir);
+  }
+  if (d)
+    closedir(d);
+}
+
 cgroup_t *cgroup_open(char *why, size_t whylen) {
   char *base = own_dir();
   if (!base) {
@@ -101,6 +138,7 @@ cgroup_t *cgroup_open(char *why, size_t whylen) {
     free(base);
     return NULL;
   }
+  sweep_stale(base);
   cgroup_t *cg = xcalloc(1, sizeof *cg);
   cg->base = base;
   char *ctl = xasprintf("%s/cgroup.controllers", base);

@@ -15,7 +15,8 @@
  *                                 are available; the shim kills it as a
  *                                 whole (cgroup.kill) when the attempt
  *                                 ends, and the runner removes it.
- * Where there is no writable cgroup v2 directory, or moving a process into
+ * Attempt cgroups of workers that died (no process of that PID) are
+ * removed at start.  Where there is no writable cgroup v2 directory, or moving a process into
  * a new cgroup fails when tried at start, attempts run without one (the
  * shim's subreaper walk still kills every process of the attempt).
  */
