@@ -13,6 +13,7 @@
 #include "keys.h"
 #include "log.h"
 #include "store.h"
+#include "workers.h"
 #include "zwatch.h"
 
 typedef struct principal {
@@ -190,7 +191,10 @@ static void on_zap(zwatch_t *w, void *sock, void *arg) {
       zap_reply(sock, id, idlen, "400", "key not admitted", "");
       continue;
     }
-    zap_reply(sock, id, idlen, "200", "OK", p->name);
+    /* The User-Id is the key itself: each message is checked against the
+     * registry when it arrives (auth_role_of), so that removing a key ends
+     * its open connections too. */
+    zap_reply(sock, id, idlen, "200", "OK", p->public_key);
   }
 }
 
@@ -223,6 +227,8 @@ int auth_start(coord_t *c, char *err, size_t errlen) {
   return a->watch ? 0 : -1;
 }
 
+bool auth_secure(const coord_t *c) { return c->auth && c->auth->secure; }
+
 void auth_server(coord_t *c, void *sock, const char *domain) {
   auth_t *a = get(c);
   if (!a->secure)
@@ -233,12 +239,20 @@ void auth_server(coord_t *c, void *sock, const char *domain) {
   zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain));
 }
 
-int auth_role_of(const coord_t *c, const char *user) {
+int auth_role_of(const coord_t *c, const char *key) {
   const auth_t *a = c->auth;
   if (!a || !a->secure)
     return ROLE_ADMIN;
-  const principal_t *p = by_name(a, user ? user : "");
+  const principal_t *p = by_key(a, key ? key : "");
   return p ? auth_role_parse(p->role) : -1;
+}
+
+const char *auth_name_of(const coord_t *c, const char *key) {
+  const auth_t *a = c->auth;
+  if (!a || !a->secure)
+    return "anonymous";
+  const principal_t *p = by_key(a, key ? key : "");
+  return p ? p->name : NULL;
 }
 
 static json_t *user_json(const principal_t *p) {
@@ -310,9 +324,16 @@ int auth_remove(coord_t *c, const char *name, const char *actor, json_t **doc,
   char *params[1] = {xstrdup(name)};
   store_stmt(c, "SQL_KEY_REMOVE", SQL_KEY_REMOVE, 1, params);
   log_info("%s removed user %s", actor, name);
+  bool worker = !strcmp(p->role, "worker");
+  char *gone = xstrdup(p->name);
   size_t i = (size_t)(p - a->p);
   free_one(&a->p[i]);
   a->p[i] = a->p[--a->n];
+  /* Its sessions end now: client requests are refused from the next one
+   * on (looked up by key), a worker is lost at once. */
+  if (worker && a->secure)
+    workers_revoke(c, gone, "its key was removed from the registry");
+  free(gone);
   return 0;
 }
 
