@@ -3,6 +3,7 @@
  */
 #include "auth.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -201,8 +202,9 @@ static void on_zap(zwatch_t *w, void *sock, void *arg) {
 int auth_start(coord_t *c, char *err, size_t errlen) {
   auth_t *a = get(c);
   if (!c->cfg.keys_dir) {
-    log_warn("no --keys: connections are not authenticated and every client acts as an "
-             "admin; give the coordinator keys on any shared network");
+    log_warn("no --keys: connections are not authenticated: every client acts as an admin "
+             "and any process that reaches the workers socket gets tasks and their secret "
+             "environment; give the coordinator keys on any shared network");
     return 0;
   }
   char *path = keys_path(c->cfg.keys_dir, KEYS_SERVER_NAME, "key");
@@ -225,6 +227,35 @@ int auth_start(coord_t *c, char *err, size_t errlen) {
   a->secure = true;
   log_info("CURVE on, %zu keys registered", a->n);
   return a->watch ? 0 : -1;
+}
+
+bool auth_endpoint_local(const char *ep) {
+  if (!ep)
+    return false;
+  if (!strncmp(ep, "ipc://", 6) || !strncmp(ep, "inproc://", 9))
+    return true;
+  if (strncmp(ep, "tcp://", 6) != 0)
+    return false;
+  const char *host = ep + 6, *colon = strrchr(host, ':');
+  if (!colon || colon == host)
+    return false;
+  char h[64];
+  size_t n = (size_t)(colon - host);
+  if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
+    host++;
+    n -= 2;
+  }
+  if (n >= sizeof h)
+    return false;
+  memcpy(h, host, n);
+  h[n] = '\0';
+  struct in_addr v4;
+  struct in6_addr v6;
+  if (inet_pton(AF_INET, h, &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  if (inet_pton(AF_INET6, h, &v6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  return !strcmp(h, "localhost") || !strcmp(h, "lo");
 }
 
 bool auth_secure(const coord_t *c) { return c->auth && c->auth->secure; }

@@ -51,6 +51,12 @@ int auth_load(coord_t *c, PGconn *conn, const char *admin_pub, char *err, size_t
  * ZAP handler (before any socket binds).  0, or -1 with err. */
 int auth_start(coord_t *c, char *err, size_t errlen) MUSTCHECK;
 
+/* Whether a ZeroMQ endpoint to bind stays on this host: ipc:// and
+ * inproc://, or tcp:// on a loopback address (127.0.0.0/8, ::1, localhost,
+ * the interface lo).  Without --keys only these are bound, unless
+ * --insecure. */
+bool auth_endpoint_local(const char *endpoint);
+
 /* True once auth_start turned CURVE on (with --keys). */
 bool auth_secure(const coord_t *c);
 

@@ -54,6 +54,22 @@ static void new_key(char pub[41]) {
   CHECK_INT(zmq_curve_keypair(pub, sec), 0);
 }
 
+static void test_endpoint_local(void) {
+  const char *local[] = {"ipc:///tmp/x.sock", "inproc://x", "tcp://127.0.0.1:7710",
+                         "tcp://127.1.2.3:1", "tcp://[::1]:7710", "tcp://localhost:7710",
+                         "tcp://lo:7710"};
+  const char *remote[] = {"tcp://*:7710", "tcp://0.0.0.0:7710", "tcp://10.0.0.1:7710",
+                          "tcp://[::]:7710", "tcp://eth0:7710", "tcp://128.0.0.1:1",
+                          "tcp://127.0.0.1", "tcp://:7710", "ws://127.0.0.1:7710",
+                          "pgm://127.0.0.1;239.192.1.1:5555", "tcp://example.com:7710", "",
+                          "tcp://[::1:7710"};
+  for (size_t i = 0; i < ARRAY_SIZE(local); i++)
+    CHECK_STR(auth_endpoint_local(local[i]) ? local[i] : "remote", local[i]);
+  for (size_t i = 0; i < ARRAY_SIZE(remote); i++)
+    CHECK_STR(auth_endpoint_local(remote[i]) ? "local" : remote[i], remote[i]);
+  CHECK(!auth_endpoint_local(NULL));
+}
+
 static void test_without_keys(void) {
   coord_t *c = memcoord_new();
   CHECK_INT(auth_role_of(c, "anyone"), ROLE_ADMIN);
@@ -396,6 +412,7 @@ int main(void) {
   /* Refused connections are logged as warnings: keep them out. */
   log_init("test_auth", LOG_LVL_ERROR);
   test_roles();
+  test_endpoint_local();
   test_without_keys();
   test_registry();
   test_curve();
