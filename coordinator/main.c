@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "clients.h"
 #include "config.h"
@@ -67,6 +68,10 @@ static const cfg_opt_t options[] = {
      "without --keys, bind other endpoints too (anyone who reaches them is an admin or a "
      "worker)",
      &insecure},
+    {"audit-key", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
+     "the secret that keys the event log's chain, made there (mode 0600) on first start; "
+     "default KEYS/audit.key with --keys, none without (the chain is plain SHA-256 then)",
+     &coord.cfg.audit_key},
     {"admin-key", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
      "a public key file (.pub) registered as an admin at start unless its name is taken",
      &coord.cfg.admin_key},
@@ -322,7 +327,8 @@ int main(int argc, char **argv) {
     log_error("%s", err);
     goto out;
   }
-  if (recover_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
+  if (audit_start(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
+      recover_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
   }
