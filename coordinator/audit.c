@@ -138,12 +138,8 @@ static void finish(verify_t *vf) {
     json_object_set_new(doc, "message", json_string(vf->have_key ? "hash chain intact, keyed"
                                                                  : "hash chain intact"));
   } else {
-    char msg[400];
-    if (vf->broken_id)
-      snprintf(msg, sizeof msg, "event %" PRId64 ": %s", vf->broken_id, vf->why);
-    else
-      snprintf(msg, sizeof msg, "%s", vf->why);
-    json_object_set_new(doc, "message", json_string(msg));
+    /* first_broken names the event; the message says what is wrong. */
+    json_object_set_new(doc, "message", json_string(vf->why));
   }
   char *text = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
