@@ -39,6 +39,7 @@ static coord_t coord;
 static char *log_level_name;
 static char *config_path;
 static bool insecure;
+static bool migrate_only;
 
 static const cfg_opt_t options[] = {
     {"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "read settings from FILE",
@@ -83,6 +84,9 @@ static const cfg_opt_t options[] = {
      &coord.cfg.log_cap_bytes},
     {"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL", "error, warn, info or debug",
      &log_level_name},
+    {"migrate-only", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
+     "apply the schema migrations and exit (run as the schema's owner; see deploy/README.md)",
+     &migrate_only},
 };
 
 static void on_db_fatal(void *arg, const char *error) {
@@ -319,6 +323,11 @@ int main(int argc, char **argv) {
   int applied = migrate_apply(pgconn_raw(c->wdb), c->cfg.sql_dir, err, sizeof err);
   if (applied < 0) {
     log_error("%s", err);
+    goto out;
+  }
+  if (migrate_only) {
+    log_info("%d migrations applied; --migrate-only: exiting", applied);
+    rc = 0;
     goto out;
   }
   if (check_currency(pgconn_raw(c->wdb), c->cfg.currency, err, sizeof err) < 0 ||
