@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keys.h"
 #include "log.h"
@@ -22,7 +23,8 @@
  * number. */
 static const char SQL_HEAD[] =
     "SELECT coalesce(max(seq), count(*)), (SELECT encode(hash, 'hex') FROM events "
-    "ORDER BY seq DESC NULLS LAST, id DESC LIMIT 1) FROM events";
+    "ORDER BY seq DESC NULLS LAST, id DESC LIMIT 1), "
+    "EXISTS (SELECT 1 FROM events WHERE chain = 'hmac-sha256') FROM events";
 
 int audit_start(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   PGresult *r = pgconn_query_sync(conn, SQL_HEAD, "reading the event log's head", err, errlen);
@@ -30,6 +32,7 @@ int audit_start(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     return -1;
   evchain_head_t head = {.seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10)};
   int n = PQgetisnull(r, 0, 1) ? 0 : evchain_unhex(PQgetvalue(r, 0, 1), head.hash, sizeof head.hash);
+  bool keyed = !strcmp(PQgetvalue(r, 0, 2), "t");
   PQclear(r);
   if (n < 0 || (head.seq > 0 && n != EVCHAIN_HASH_BYTES))
     return snprintf(err, errlen, "the event log's last hash is not a SHA-256"), -1;
@@ -37,6 +40,18 @@ int audit_start(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   char *path = c->cfg.audit_key ? xstrdup(c->cfg.audit_key)
                : c->cfg.keys_dir ? keys_path(c->cfg.keys_dir, "audit", "key")
                                  : NULL;
+  /* A keyed log goes on with its key only: a new key, or none, would
+   * leave every later event unverifiable. */
+  if (keyed && (!path || access(path, F_OK) != 0)) {
+    if (!path)
+      snprintf(err, errlen, "the event log is keyed with an audit key: start with the --keys "
+                            "directory that holds audit.key (or --audit-key FILE)");
+    else
+      snprintf(err, errlen, "the event log is keyed, but the audit key %s is missing: restore "
+                            "it from the backup (a new key could not check the log)", path);
+    free(path);
+    return -1;
+  }
   if (!path) {
     log_warn("no audit key (--keys or --audit-key): the event log's chain is plain SHA-256, "
              "which whoever can write the database can recompute");

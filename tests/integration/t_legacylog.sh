@@ -8,7 +8,8 @@
 # formula.  Once a keyed event follows them, the owner rewriting a legacy
 # row and recomputing the old chain (clapper_event_hash is still there) is
 # caught where the first keyed event no longer follows; without a keyed
-# event after them, legacy rows are only as safe as they ever were.
+# event after them, legacy rows are only as safe as they ever were.  A
+# keyed log does not start without its key file, nor with a new one.
 . "$(dirname "$0")/lib.sh"
 
 PG=0
@@ -84,4 +85,17 @@ start_coord
 clapper audit --verify >"$T/out" 2>"$T/err" && fail "a rewritten legacy row under a keyed event verified"
 assert_contains "$(cat "$T/err")" "does not follow the event before it" "the keyed event anchors"
 log "anchored: $(cat "$T/err")"
+
+# A keyed log does not start without its key, nor with a new one.
+stop_coord
+for keyarg in "" "--audit-key=$T/lost.key"; do
+  rc=0
+  # shellcheck disable=SC2086
+  timeout 30 clapper-coordinator --db "$DB" --sql-dir "$CLAPPER_SOURCE_DIR/sql" --output-root "$T/out" \
+    --bind-workers "ipc://$T/w.sock" --bind-clients "$CLAPPER_COORDINATOR" $keyarg \
+    >"$T/nokey.log" 2>&1 || rc=$?
+  assert_eq "$rc" 1 "a keyed log without its key ($keyarg): exit status"
+  assert_contains "$(cat "$T/nokey.log")" "the event log is keyed" "a keyed log without its key ($keyarg)"
+done
+[ ! -e "$T/lost.key" ] || fail "a new key was made for a keyed log"
 log "ok"
