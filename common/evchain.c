@@ -16,9 +16,9 @@
 
 char *evchain_canon_json(const char *json) {
   json_t *doc = json_loads(json ? json : "{}", JSON_DECODE_ANY, NULL);
-  char *out = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII |
-                                        JSON_ENCODE_ANY)
-                  : NULL;
+  char *out =
+      doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)
+          : NULL;
   json_decref(doc);
   return out ? out : xstrdup(json ? json : "{}");
 }
@@ -196,8 +196,9 @@ int evchain_key_load(const char *path, int64_t next_seq, evchain_key_t *key, boo
   fclose(f);
   if (!have_key || !have_from) {
     sodium_memzero(key, sizeof *key);
-    return snprintf(err, errlen, "the audit key %s is damaged: it needs 'key = ' 64 hex digits "
-                                 "and 'from = ' a position",
+    return snprintf(err, errlen,
+                    "the audit key %s is damaged: it needs 'key = ' 64 hex digits "
+                    "and 'from = ' a position",
                     path),
            -1;
   }

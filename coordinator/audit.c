@@ -31,24 +31,28 @@ int audit_start(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   if (!r)
     return -1;
   evchain_head_t head = {.seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10)};
-  int n = PQgetisnull(r, 0, 1) ? 0 : evchain_unhex(PQgetvalue(r, 0, 1), head.hash, sizeof head.hash);
+  int n =
+      PQgetisnull(r, 0, 1) ? 0 : evchain_unhex(PQgetvalue(r, 0, 1), head.hash, sizeof head.hash);
   bool keyed = !strcmp(PQgetvalue(r, 0, 2), "t");
   PQclear(r);
   if (n < 0 || (head.seq > 0 && n != EVCHAIN_HASH_BYTES))
     return snprintf(err, errlen, "the event log's last hash is not a SHA-256"), -1;
   head.len = (size_t)n;
-  char *path = c->cfg.audit_key ? xstrdup(c->cfg.audit_key)
+  char *path = c->cfg.audit_key  ? xstrdup(c->cfg.audit_key)
                : c->cfg.keys_dir ? keys_path(c->cfg.keys_dir, "audit", "key")
                                  : NULL;
   /* A keyed log goes on with its key only: a new key, or none, would
    * leave every later event unverifiable. */
   if (keyed && (!path || access(path, F_OK) != 0)) {
     if (!path)
-      snprintf(err, errlen, "the event log is keyed with an audit key: start with the --keys "
-                            "directory that holds audit.key (or --audit-key FILE)");
+      snprintf(err, errlen,
+               "the event log is keyed with an audit key: start with the --keys "
+               "directory that holds audit.key (or --audit-key FILE)");
     else
-      snprintf(err, errlen, "the event log is keyed, but the audit key %s is missing: restore "
-                            "it from the backup (a new key could not check the log)", path);
+      snprintf(err, errlen,
+               "the event log is keyed, but the audit key %s is missing: restore "
+               "it from the backup (a new key could not check the log)",
+               path);
     free(path);
     return -1;
   }
@@ -83,7 +87,8 @@ int audit_parse_head(const char *text, evchain_head_t *head) {
     if (*p < '0' || *p > '9')
       return -1;
   head->seq = strtoll(text, NULL, 10);
-  if (head->seq <= 0 || evchain_unhex(colon + 1, head->hash, sizeof head->hash) != EVCHAIN_HASH_BYTES)
+  if (head->seq <= 0 ||
+      evchain_unhex(colon + 1, head->hash, sizeof head->hash) != EVCHAIN_HASH_BYTES)
     return -1;
   head->len = EVCHAIN_HASH_BYTES;
   return 0;
@@ -111,9 +116,9 @@ void audit_head(coord_t *c, creq_t *r, const verb_call_t *v) {
 #define PAGE "2000"
 
 /* Legacy rows (before 006) by id, then the coordinator's by position. */
-#define VERIFY_COLUMNS                                                                      \
-  "SELECT id, (extract(epoch FROM at) * 1000000)::bigint, actor, kind, subject_type, "      \
-  "subject_id, details::text, encode(prev_hash, 'hex'), encode(hash, 'hex'), chain, seq "   \
+#define VERIFY_COLUMNS                                                                             \
+  "SELECT id, (extract(epoch FROM at) * 1000000)::bigint, actor, kind, subject_type, "             \
+  "subject_id, details::text, encode(prev_hash, 'hex'), encode(hash, 'hex'), chain, seq "          \
   "FROM events "
 static const char SQL_VERIFY_LEGACY[] =
     VERIFY_COLUMNS "WHERE seq IS NULL AND id > $1 ORDER BY id LIMIT " PAGE;
@@ -129,13 +134,13 @@ typedef struct verify {
   evchain_head_t want[2]; /* heads that must be in the log */
   const char *want_what[2];
   size_t nwant;
-  bool legacy;            /* reading the legacy rows */
-  int64_t after;          /* the last id (legacy) or position read */
-  int64_t pos;            /* events checked */
+  bool legacy;   /* reading the legacy rows */
+  int64_t after; /* the last id (legacy) or position read */
+  int64_t pos;   /* events checked */
   uint8_t prev[EVCHAIN_HASH_BYTES];
   size_t prevlen;
   int64_t keyed, unkeyed, old; /* rows by chain */
-  int64_t broken_id;      /* the first broken event, 0: none */
+  int64_t broken_id;           /* the first broken event, 0: none */
   char why[320];
 } verify_t;
 
@@ -150,8 +155,9 @@ static void finish(verify_t *vf) {
   json_object_set_new(doc, "first_broken",
                       vf->broken_id ? json_integer(vf->broken_id) : json_null());
   if (ok) {
-    json_object_set_new(doc, "message", json_string(vf->have_key ? "hash chain intact, keyed"
-                                                                 : "hash chain intact"));
+    json_object_set_new(
+        doc, "message",
+        json_string(vf->have_key ? "hash chain intact, keyed" : "hash chain intact"));
   } else {
     /* first_broken names the event; the message says what is wrong. */
     json_object_set_new(doc, "message", json_string(vf->why));
@@ -189,29 +195,39 @@ static bool check_row(verify_t *vf, const PGresult *res, int i) {
   if (is_legacy != vf->legacy)
     return broken(vf, id, "its chain '%s' does not belong there", chain);
   if (!is_legacy && seq != vf->pos)
-    return broken(vf, id, "it is at position %" PRId64 ", expected %" PRId64
-                          " (events were removed, added or moved)", seq, vf->pos);
+    return broken(vf, id,
+                  "it is at position %" PRId64 ", expected %" PRId64
+                  " (events were removed, added or moved)",
+                  seq, vf->pos);
   if (!is_legacy && !is_keyed && strcmp(chain, "sha256") != 0)
     return broken(vf, id, "unknown chain '%s'", chain);
   if (is_keyed && !vf->have_key)
     return broken(vf, id, "it is keyed and this coordinator has no audit key to check it");
   if (is_keyed && !vf->keyed && seq != vf->key.from_seq)
-    return broken(vf, id, "the first keyed event is at position %" PRId64
-                          ", but the audit key keys the log from %" PRId64
-                          " (events were removed or added)", seq, vf->key.from_seq);
+    return broken(vf, id,
+                  "the first keyed event is at position %" PRId64
+                  ", but the audit key keys the log from %" PRId64
+                  " (events were removed or added)",
+                  seq, vf->key.from_seq);
   if (!is_keyed && (vf->keyed || (vf->have_key && vf->pos >= vf->key.from_seq)))
-    return broken(vf, id, "it is not keyed where the log is keyed: the chain was recomputed "
-                          "without the audit key");
+    return broken(vf, id,
+                  "it is not keyed where the log is keyed: the chain was recomputed "
+                  "without the audit key");
   if ((size_t)prevlen != vf->prevlen || memcmp(prev, vf->prev, vf->prevlen) != 0)
-    return broken(vf, id, "it does not follow the event before it (one was changed, removed "
-                          "or added)");
+    return broken(vf, id,
+                  "it does not follow the event before it (one was changed, removed "
+                  "or added)");
   char *details = is_legacy ? xstrdup(PQgetvalue(res, i, V_DETAILS))
                             : evchain_canon_json(PQgetvalue(res, i, V_DETAILS));
-  evchain_event_t e = {.seq = vf->pos, .at_us = strtoll(PQgetvalue(res, i, V_AT), NULL, 10),
-                       .actor = PQgetvalue(res, i, V_ACTOR), .kind = PQgetvalue(res, i, V_KIND),
+  evchain_event_t e = {.seq = vf->pos,
+                       .at_us = strtoll(PQgetvalue(res, i, V_AT), NULL, 10),
+                       .actor = PQgetvalue(res, i, V_ACTOR),
+                       .kind = PQgetvalue(res, i, V_KIND),
                        .subject_type = PQgetvalue(res, i, V_STYPE),
-                       .subject_id = PQgetvalue(res, i, V_SID), .details = details,
-                       .prev = prev, .prevlen = (size_t)prevlen};
+                       .subject_id = PQgetvalue(res, i, V_SID),
+                       .details = details,
+                       .prev = prev,
+                       .prevlen = (size_t)prevlen};
   if (is_legacy)
     evchain_legacy_hash(id, &e, want);
   else
@@ -224,8 +240,9 @@ static bool check_row(verify_t *vf, const PGresult *res, int i) {
   vf->prevlen = sizeof stored;
   for (size_t k = 0; k < vf->nwant; k++)
     if (vf->want[k].seq == vf->pos && memcmp(vf->want[k].hash, stored, sizeof stored) != 0)
-      return broken(vf, id, "%s is not in the log: the event at position %" PRId64
-                            " has another hash", vf->want_what[k], vf->pos);
+      return broken(vf, id,
+                    "%s is not in the log: the event at position %" PRId64 " has another hash",
+                    vf->want_what[k], vf->pos);
   return true;
 }
 

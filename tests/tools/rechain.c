@@ -66,18 +66,22 @@ int main(int argc, char **argv) {
     char *details = evchain_canon_json(PQgetvalue(rows, i, 7));
     evchain_event_t e = {.seq = strtoll(PQgetvalue(rows, i, 1), NULL, 10),
                          .at_us = strtoll(PQgetvalue(rows, i, 2), NULL, 10),
-                         .actor = PQgetvalue(rows, i, 3), .kind = PQgetvalue(rows, i, 4),
+                         .actor = PQgetvalue(rows, i, 3),
+                         .kind = PQgetvalue(rows, i, 4),
                          .subject_type = PQgetvalue(rows, i, 5),
-                         .subject_id = PQgetvalue(rows, i, 6), .details = details,
-                         .prev = prev, .prevlen = prevlen};
+                         .subject_id = PQgetvalue(rows, i, 6),
+                         .details = details,
+                         .prev = prev,
+                         .prevlen = prevlen};
     evchain_hash(keyed ? &key : NULL, &e, hash);
     free(details);
     char ph[2 * EVCHAIN_HASH_BYTES + 3] = "\\x", hh[2 * EVCHAIN_HASH_BYTES + 3] = "\\x";
     evchain_hex(prev, prevlen, ph + 2);
     evchain_hex(hash, sizeof hash, hh + 2);
     const char *p[4] = {PQgetvalue(rows, i, 0), keyed ? "hmac-sha256" : "sha256", ph, hh};
-    PQclear(run(db, "UPDATE events SET chain = $2, prev_hash = $3::bytea, hash = $4::bytea "
-                    "WHERE id = $1",
+    PQclear(run(db,
+                "UPDATE events SET chain = $2, prev_hash = $3::bytea, hash = $4::bytea "
+                "WHERE id = $1",
                 4, p));
     memcpy(prev, hash, sizeof hash);
     prevlen = sizeof hash;

@@ -36,9 +36,14 @@ static void test_canon(void) {
 
 static evchain_event_t event(void) {
   static const uint8_t prev[EVCHAIN_HASH_BYTES] = {1, 2, 3};
-  return (evchain_event_t){.seq = 7, .at_us = 1700000000123456, .actor = "alice",
-                           .kind = "job.cancel", .subject_type = "job", .subject_id = "12",
-                           .details = "{\"note\":\"x\"}", .prev = prev,
+  return (evchain_event_t){.seq = 7,
+                           .at_us = 1700000000123456,
+                           .actor = "alice",
+                           .kind = "job.cancel",
+                           .subject_type = "job",
+                           .subject_id = "12",
+                           .details = "{\"note\":\"x\"}",
+                           .prev = prev,
                            .prevlen = sizeof prev};
 }
 
@@ -60,12 +65,12 @@ static void test_hash(void) {
   evchain_hash(NULL, &e, g);
   CHECK(!same(h, g));
   evchain_event_t x;
-#define CHANGED(field, value)                                                                  \
-  do {                                                                                         \
-    x = e;                                                                                     \
-    x.field = value;                                                                           \
-    evchain_hash(&k1, &x, g);                                                                  \
-    CHECK(!same(h, g));                                                                        \
+#define CHANGED(field, value)                                                                      \
+  do {                                                                                             \
+    x = e;                                                                                         \
+    x.field = value;                                                                               \
+    evchain_hash(&k1, &x, g);                                                                      \
+    CHECK(!same(h, g));                                                                            \
   } while (0)
   CHANGED(seq, 8);
   CHANGED(at_us, 1700000000123457);
@@ -89,15 +94,21 @@ static void test_hash(void) {
 /* SELECT encode(clapper_event_hash(1, clapper_ts(1000000), 'a', 'k', 't', 's',
  * '{"n": 1}', '\x'), 'hex') = sha256 of "1\x1f1000000\x1fa\x1fk\x1ft\x1fs\x1f{"n": 1}\x1f". */
 static void test_legacy(void) {
-  evchain_event_t e = {.seq = 0, .at_us = 1000000, .actor = "a", .kind = "k",
-                       .subject_type = "t", .subject_id = "s", .details = "{\"n\": 1}",
-                       .prev = NULL, .prevlen = 0};
+  evchain_event_t e = {.seq = 0,
+                       .at_us = 1000000,
+                       .actor = "a",
+                       .kind = "k",
+                       .subject_type = "t",
+                       .subject_id = "s",
+                       .details = "{\"n\": 1}",
+                       .prev = NULL,
+                       .prevlen = 0};
   uint8_t h[EVCHAIN_HASH_BYTES];
   evchain_legacy_hash(1, &e, h);
   char hex[2 * EVCHAIN_HASH_BYTES + 1];
   evchain_hex(h, sizeof h, hex);
-  FILE *p = popen("printf '1\\0371000000\\037a\\037k\\037t\\037s\\037{\"n\": 1}\\037' | sha256sum",
-                  "r");
+  FILE *p =
+      popen("printf '1\\0371000000\\037a\\037k\\037t\\037s\\037{\"n\": 1}\\037' | sha256sum", "r");
   char want[128] = "";
   CHECK(p && fgets(want, sizeof want, p));
   if (p)
