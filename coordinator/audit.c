@@ -113,7 +113,7 @@ void audit_head(coord_t *c, creq_t *r, const verb_call_t *v) {
 
 /* ------------------------------------------------------------ verify */
 
-#define PAGE "2000"
+#define PAGE "500"
 
 /* Legacy rows (before 006) by id, then the coordinator's by position. */
 #define VERIFY_COLUMNS                                                                             \
