@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "cost.h"
 #include "dispatch.h"
+#include "input.h"
 #include "money.h"
 #include "rates.h"
 #include "review.h"
@@ -507,5 +508,14 @@ void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const
     return;
   }
   r->id = env->request->id;
+  /* Every field is checked before any handler sees it: what is refused
+   * here changes nothing (see input.h). */
+  char err[256];
+  if (input_request(env->request, err, sizeof err) < 0) {
+    static log_limit_t refused = LOG_LIMIT_INIT("refused client requests", 10);
+    log_warn_limited(&refused, "%s: %s", actor_of(user), err);
+    clients_reply_error(c, r, "bad_request", err);
+    return;
+  }
   handle(c, r, user, env->request);
 }
