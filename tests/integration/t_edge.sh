@@ -73,8 +73,6 @@ refused "note: not valid UTF-8" as supervisor-1 request-changes "$take" --note $
 refused "name: not valid UTF-8 (byte 0xff at byte 1)" \
   as operator-1 rates set --gpu-model $'H\xff100' --per-gpu-hour 1
 refused "note: 100000 bytes, more than 4096" as submitter-1 cancel "$slow" --note "$(head -c 100000 /dev/zero | tr '\0' x)"
-refused "name: not valid UTF-8" as operator-1 drain $'local-\xff'
-refused "name: not valid UTF-8" as supervisor-1 budget set $'show/e\xff' 10
 serving
 assert_eq "$(snapshot)" "$before" "the database after the CLI refusals"
 
