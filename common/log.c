@@ -67,7 +67,7 @@ static void limit_summary(log_limit_t *l, int64_t now_us) {
   if (l->count)
     log_write(LOG_LVL_WARN, l->func ? l->func : "log_limited",
               "%s: %" PRIu64 " more in the last %" PRId64 " s, the last: %s", l->what, l->count,
-              (now_us - l->start_us + 999999) / 1000000, l->last);
+              (now_us - l->start_us + 500000) / 1000000, l->last);
   l->count = 0;
   l->start_us = 0;
 }

@@ -442,15 +442,18 @@ static int64_t seen_time(const attempt_t *a, int64_t us) {
   return input_clamp(us, lo < INPUT_TIME_MIN_US ? INPUT_TIME_MIN_US : lo, hi);
 }
 
-/* Logs (rate-limited) a figure of attempt a that was brought within what
- * the coordinator saw. */
-static void clamped(const worker_t *w, const attempt_t *a, const char *what, uint64_t said,
-                    uint64_t kept) {
+/* Logs (rate-limited) the figures of attempt a that were brought within
+ * what the coordinator saw: what (one or more "NAME SAID -> KEPT"). */
+static void clamped(const worker_t *w, const attempt_t *a, const char *what) {
   static log_limit_t lim = LOG_LIMIT_INIT("worker figures clamped", 10);
   log_warn_limited(&lim,
-                   "worker %s: attempt %" PRIu64 ": %s %" PRIu64 " is beyond what the "
-                   "coordinator saw (%" PRIu64 " us since the dispatch); recorded as %" PRIu64,
-                   w->name, a->id, what, said, seen_us(a), kept);
+                   "worker %s: attempt %" PRIu64 ": beyond what the coordinator saw (%" PRIu64
+                   " us since the dispatch): %s",
+                   w->name, a->id, seen_us(a), what);
+}
+
+static void note_clamp(sbuf_t *b, const char *name, uint64_t said, uint64_t kept) {
+  sbuf_printf(b, "%s%s %" PRIu64 " -> %" PRIu64, b->len ? ", " : "", name, said, kept);
 }
 
 /* The figures of result r, within what the coordinator saw of attempt a
@@ -473,16 +476,17 @@ static void record_figures(const worker_t *w, attempt_t *a, const Clapper__Resul
       {"max_rss_kb", r->max_rss_kb, w->memory_mb ? w->memory_mb * 1024 : UINT64_MAX,
        &a->max_rss_kb},
   };
+  sbuf_t what = {0};
   for (size_t i = 0; i < ARRAY_SIZE(figs); i++) {
     uint64_t max = figs[i].max < INT64_MAX ? figs[i].max : INT64_MAX;
     *figs[i].kept = figs[i].said < max ? figs[i].said : max;
     if (figs[i].said > max)
-      clamped(w, a, figs[i].what, figs[i].said, max);
+      note_clamp(&what, figs[i].what, figs[i].said, max);
   }
   if (r->started_at_us && !a->started_us) {
     a->started_us = seen_time(a, r->started_at_us);
     if (a->started_us != r->started_at_us)
-      clamped(w, a, "started_at_us", (uint64_t)r->started_at_us, (uint64_t)a->started_us);
+      note_clamp(&what, "started_at_us", (uint64_t)r->started_at_us, (uint64_t)a->started_us);
   }
   if (!a->started_us)
     a->started_us = a->dispatched_us;
@@ -494,8 +498,11 @@ static void record_figures(const worker_t *w, attempt_t *a, const Clapper__Resul
                               a->started_us > now + CLOCK_SKEW_US ? a->started_us
                                                                   : now + CLOCK_SKEW_US);
     if (a->ended_us != r->ended_at_us)
-      clamped(w, a, "ended_at_us", (uint64_t)r->ended_at_us, (uint64_t)a->ended_us);
+      note_clamp(&what, "ended_at_us", (uint64_t)r->ended_at_us, (uint64_t)a->ended_us);
   }
+  if (what.len)
+    clamped(w, a, what.buf);
+  sbuf_free(&what);
 }
 
 /* Records one result from w; always acknowledged once durable (a duplicate
@@ -544,8 +551,12 @@ static void mark_running(coord_t *c, attempt_t *a, int64_t started_us) {
   if (a->state != ATTEMPT_DISPATCHED)
     return;
   a->started_us = started_us > 0 ? seen_time(a, started_us) : util_wall_us();
-  if (started_us > 0 && a->started_us != started_us)
-    clamped(a->worker, a, "started_at_us", (uint64_t)started_us, (uint64_t)a->started_us);
+  if (started_us > 0 && a->started_us != started_us) {
+    sbuf_t what = {0};
+    note_clamp(&what, "started_at_us", (uint64_t)started_us, (uint64_t)a->started_us);
+    clamped(a->worker, a, what.buf);
+    sbuf_free(&what);
+  }
   attempt_set_state(c, a, ATTEMPT_RUNNING);
   cost_attempt_started(c, a);
   if (a->task->state == TASK_DISPATCHED)
