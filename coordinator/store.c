@@ -297,7 +297,9 @@ typedef enum unit_kind {
 typedef struct unit {
   const char *name, *sql;
   int nparams;
-  char **params;     /* owned; NULL entries are SQL NULL */
+  char **params;     /* NULL entries are SQL NULL; the pgq's until a replay
+                      * copies them (owned) */
+  bool owned;
   size_t rows;       /* array elements, or 1 for a single-row statement */
   size_t **offs;     /* per parameter, where each element begins; NULL: single row */
   const void **ents; /* per row, the entity written (NULL for appended rows) */
@@ -374,7 +376,8 @@ store_t *store_new(coord_t *c) {
 
 static void unit_free(unit_t *u) {
   for (int k = 0; k < u->nparams; k++) {
-    free(u->params[k]);
+    if (u->owned)
+      free(u->params[k]);
     if (u->offs)
       free(u->offs[k]);
   }
@@ -605,6 +608,7 @@ static unit_t *unit_new(batch_t *b, const char *name, const char *sql, int npara
   unit_t *u = &b->units[b->nunits++];
   *u = (unit_t){.name = name, .sql = sql, .nparams = nparams, .kind = kind};
   u->params = xcalloc((size_t)(nparams > 0 ? nparams : 1), sizeof *u->params);
+  u->owned = true;
   return u;
 }
 
@@ -968,17 +972,15 @@ static size_t build(store_t *s, batch_t *q) {
   return rows;
 }
 
-/* The batch's statements as one pgq (copies: the units stay for a
- * replay). */
-static pgq_t *batch_pgq(const batch_t *b) {
+/* The batch's statements as one pgq, which takes the parameters; the
+ * units keep pointers to them, valid until the pgq's callback returned
+ * (on_committed copies them when the batch failed, for the replay). */
+static pgq_t *batch_pgq(batch_t *b) {
   pgq_t *q = pgq_new();
   for (size_t i = 0; i < b->nunits; i++) {
-    const unit_t *u = &b->units[i];
-    char **p = xcalloc((size_t)(u->nparams > 0 ? u->nparams : 1), sizeof *p);
-    for (int k = 0; k < u->nparams; k++)
-      p[k] = u->params[k] ? xstrdup(u->params[k]) : NULL;
-    pgq_add_prepared(q, u->name, u->sql, u->nparams, p);
-    free(p);
+    unit_t *u = &b->units[i];
+    pgq_add_prepared(q, u->name, u->sql, u->nparams, u->params);
+    u->owned = false;
   }
   return q;
 }
@@ -1171,6 +1173,12 @@ static void on_committed(void *arg, PGresult *const *results, size_t n, const ch
      * changes of the rows it refuses are answered with an error. */
     log_error("batch %" PRIu64 " (%zu rows) failed: %s; trying it again row by row", b->seq,
               b->rows, error);
+    for (size_t i = 0; i < b->nunits; i++) { /* the pgq's are freed after this call */
+      unit_t *u = &b->units[i];
+      for (int k = 0; k < u->nparams; k++)
+        u->params[k] = u->params[k] ? xstrdup(u->params[k]) : NULL;
+      u->owned = true;
+    }
     submit_sql(s, "BEGIN", on_begun);
     return;
   }
