@@ -192,4 +192,24 @@ grep -qE "refused client requests: [0-9]+ more in the last [0-9]+ s, the last: s
 assert_eq "$(pid_of coordinator)" "$coord_pid" "the coordinator never restarted"
 as submitter-1 cancel "$slow" --note "done: caf$(printf '\xc3\xa9')" >/dev/null || fail "a valid cancel"
 assert_eq "$(sql "SELECT reason FROM jobs WHERE id = $slow")" "canceled by submitter-1: done: café" "the valid note"
+# 8. A batch PostgreSQL refuses for a reason no edge check can know (a
+# constraint added here): the client of the refused change gets an error,
+# an unrelated change sent at the same time commits, and the coordinator
+# keeps serving.
+sql "ALTER TABLE jobs ADD CONSTRAINT test_refuse CHECK (reason NOT LIKE '%refuse-me%')"
+j1=$(job_id_of "$(as submitter-1 submit --json "$T/slow.json")")
+j2=$(job_id_of "$(as submitter-1 submit --json "$T/slow.json")")
+( as submitter-1 cancel "$j1" --note refuse-me >"$T/c1.out" 2>&1; echo $? >"$T/c1.rc" ) &
+( as submitter-1 pause "$j2" --note fine >"$T/c2.out" 2>&1; echo $? >"$T/c2.rc" ) &
+wait
+[ "$(cat "$T/c1.rc")" != 0 ] || fail "the refused cancel was answered ok"
+assert_contains "$(cat "$T/c1.out")" "the database refused (part of) this change" "the refused cancel's answer"
+assert_eq "$(cat "$T/c2.rc")" 0 "the unrelated pause: $(cat "$T/c2.out")"
+assert_eq "$(sql "SELECT state FROM jobs WHERE id = $j2")" paused "the unrelated pause committed"
+[ "$(sql "SELECT state FROM jobs WHERE id = $j1")" != canceled ] || fail "the refused row was stored"
+grep -q "trying it again row by row" "$FARM/logs/coordinator.log" || fail "no replay in the log"
+serving
+assert_eq "$(pid_of coordinator)" "$coord_pid" "the coordinator never restarted"
+sql "ALTER TABLE jobs DROP CONSTRAINT test_refuse"
+as submitter-1 cancel "$j2" >/dev/null || fail "cancel after the refusal"
 log "ok"
