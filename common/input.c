@@ -82,8 +82,7 @@ int input_bytes(const char *field, const char *s, size_t len, size_t max, int fl
   return 0;
 }
 
-int input_text(const char *field, const char *s, size_t max, int flags, char *err,
-               size_t errlen) {
+int input_text(const char *field, const char *s, size_t max, int flags, char *err, size_t errlen) {
   if (!s)
     return 0;
   /* Look one byte past the cap only: a 16 MiB text is refused without
@@ -121,8 +120,7 @@ int input_request(const Clapper__Request *req, char *err, size_t errlen) {
       {"public_key", req->public_key, INPUT_NAME_MAX, INPUT_ONE_LINE},
   };
   for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
-    if (input_text(texts[i].field, texts[i].value, texts[i].max, texts[i].flags, err, errlen) <
-        0)
+    if (input_text(texts[i].field, texts[i].value, texts[i].max, texts[i].flags, err, errlen) < 0)
       return -1;
   if (input_time("at_us", req->at_us, true, err, errlen) < 0)
     return -1;

@@ -26,12 +26,12 @@
 #include "util.h"
 
 /* Length caps, in bytes. */
-#define INPUT_NOTE_MAX 4096u              /* notes and reasons a person gives */
-#define INPUT_NAME_MAX 256u               /* names, models, other identifiers */
-#define INPUT_PATH_MAX 4096u              /* paths a worker reports */
-#define INPUT_PROV_KEY_MAX 64u            /* a provenance key */
-#define INPUT_PROV_VALUE_MAX (16u << 10)  /* a provenance value */
-#define INPUT_PROV_TOTAL_MAX (64u << 10)  /* a job's provenance, keys and values */
+#define INPUT_NOTE_MAX 4096u             /* notes and reasons a person gives */
+#define INPUT_NAME_MAX 256u              /* names, models, other identifiers */
+#define INPUT_PATH_MAX 4096u             /* paths a worker reports */
+#define INPUT_PROV_KEY_MAX 64u           /* a provenance key */
+#define INPUT_PROV_VALUE_MAX (16u << 10) /* a provenance value */
+#define INPUT_PROV_TOTAL_MAX (64u << 10) /* a job's provenance, keys and values */
 
 /* Times: unix microseconds from 1970-01-01T00:00:00Z to
  * 9999-12-31T23:59:59.999999Z. */
@@ -40,7 +40,7 @@
 
 /* Text flags. */
 enum {
-  INPUT_ONE_LINE = 1, /* no control characters (C0 and DEL) at all */
+  INPUT_ONE_LINE = 1,  /* no control characters (C0 and DEL) at all */
   INPUT_MULTI_LINE = 0 /* tab, newline and carriage return allowed */
 };
 

@@ -297,9 +297,8 @@ typedef enum unit_kind {
 typedef struct unit {
   const char *name, *sql;
   int nparams;
-  char **params;     /* NULL entries are SQL NULL; the pgq's until a replay
-                      * copies them (owned) */
-  bool owned;
+  char **params;     /* NULL entries are SQL NULL */
+  bool owned;        /* params are ours (a replay copied them), not the pgq's */
   size_t rows;       /* array elements, or 1 for a single-row statement */
   size_t **offs;     /* per parameter, where each element begins; NULL: single row */
   const void **ents; /* per row, the entity written (NULL for appended rows) */
@@ -313,6 +312,11 @@ typedef struct refusal {
   char *reason;
 } refusal_t;
 
+/* Rows [lo, hi) of a unit. */
+typedef struct range {
+  size_t lo, hi;
+} range_t;
+
 typedef struct batch {
   uint64_t seq;
   action_t *actions;
@@ -325,9 +329,7 @@ typedef struct batch {
   /* Replaying a failed batch: the unit tried (next_unit - 1), the row
    * ranges of it still to try (a stack), the range in flight. */
   size_t next_unit;
-  struct range {
-    size_t lo, hi;
-  } *ranges;
+  range_t *ranges;
   size_t nranges, capranges;
   size_t lo, hi;
   bool savepoint;
@@ -1054,8 +1056,7 @@ static void refuse_row(store_t *s, batch_t *b, const unit_t *u, size_t row, cons
     for (size_t k = 0; k < b->nrefused && !known; k++)
       known = b->refused[k].change == changes[i];
     if (!known)
-      ARRAY_PUSH(b->refused, b->nrefused, b->caprefused,
-                 ((refusal_t){changes[i], xstrdup(why)}));
+      ARRAY_PUSH(b->refused, b->nrefused, b->caprefused, ((refusal_t){changes[i], xstrdup(why)}));
   }
   switch (u->kind) {
   case U_JOB_INSERT:
@@ -1101,8 +1102,8 @@ static void on_rolled_back(void *arg, PGresult *const *res, size_t n, const char
     refuse_row(s, b, u, b->lo, b->error);
   } else { /* halves, the first on top */
     size_t mid = b->lo + (b->hi - b->lo) / 2;
-    ARRAY_PUSH(b->ranges, b->nranges, b->capranges, ((struct range){mid, b->hi}));
-    ARRAY_PUSH(b->ranges, b->nranges, b->capranges, ((struct range){b->lo, mid}));
+    ARRAY_PUSH(b->ranges, b->nranges, b->capranges, ((range_t){mid, b->hi}));
+    ARRAY_PUSH(b->ranges, b->nranges, b->capranges, ((range_t){b->lo, mid}));
   }
   free(b->error);
   b->error = NULL;
@@ -1132,7 +1133,7 @@ static void replay_step(store_t *s) {
       return;
     }
     const unit_t *u = &b->units[b->next_unit++];
-    ARRAY_PUSH(b->ranges, b->nranges, b->capranges, ((struct range){0, u->rows}));
+    ARRAY_PUSH(b->ranges, b->nranges, b->capranges, ((range_t){0, u->rows}));
   }
   b->nranges--;
   b->lo = b->ranges[b->nranges].lo;
@@ -1145,8 +1146,9 @@ static void replay_step(store_t *s) {
   b->savepoint = true;
   char **p = xcalloc((size_t)(u->nparams > 0 ? u->nparams : 1), sizeof *p);
   for (int k = 0; k < u->nparams; k++)
-    p[k] = u->offs ? cut_rows(u->params[k], u->offs[k], u->rows, b->lo, b->hi)
-                   : u->params[k] ? xstrdup(u->params[k]) : NULL;
+    p[k] = u->offs        ? cut_rows(u->params[k], u->offs[k], u->rows, b->lo, b->hi)
+           : u->params[k] ? xstrdup(u->params[k])
+                          : NULL;
   pgq_add(q, u->sql, u->nparams, p);
   free(p);
   pgconn_submit(s->c->wdb, q, on_tried, s);

@@ -494,9 +494,9 @@ static void record_figures(const worker_t *w, attempt_t *a, const Clapper__Resul
   if (!r->ended_at_us) {
     a->ended_us = now;
   } else {
-    a->ended_us = input_clamp(seen_time(a, r->ended_at_us), a->started_us,
-                              a->started_us > now + CLOCK_SKEW_US ? a->started_us
-                                                                  : now + CLOCK_SKEW_US);
+    a->ended_us =
+        input_clamp(seen_time(a, r->ended_at_us), a->started_us,
+                    a->started_us > now + CLOCK_SKEW_US ? a->started_us : now + CLOCK_SKEW_US);
     if (a->ended_us != r->ended_at_us)
       note_clamp(&what, "ended_at_us", (uint64_t)r->ended_at_us, (uint64_t)a->ended_us);
   }
@@ -594,8 +594,7 @@ static int validate_hello(const Clapper__Hello *h, char *err, size_t errlen) {
     return snprintf(err, errlen, "%zu tags, at most %u", h->n_tags, MAX_TAGS), -1;
   for (size_t i = 0; i < h->n_tags; i++)
     if (!ident_valid(h->tags[i]))
-      return util_fail_line(err, errlen, "tags[%zu]: '%.64s' is not an identifier", i,
-                            h->tags[i]);
+      return util_fail_line(err, errlen, "tags[%zu]: '%.64s' is not an identifier", i, h->tags[i]);
   if (h->n_running > MAX_LIST || h->n_results > MAX_LIST)
     return snprintf(err, errlen, "too many attempts listed"), -1;
   return 0;
@@ -615,8 +614,9 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
   if (w && w->identlen && (w->identlen != identlen || memcmp(w->ident, ident, identlen)) &&
       (w->state == WORKER_ONLINE || w->state == WORKER_DRAINING) && w->hostname &&
       strcmp(w->hostname, h->hostname) != 0) {
-    log_warn_limited(&refused, "hello from host '%.64s' refused: worker name %s is in use by host '%s'",
-             h->hostname, w->name, w->hostname);
+    log_warn_limited(&refused,
+                     "hello from host '%.64s' refused: worker name %s is in use by host '%s'",
+                     h->hostname, w->name, w->hostname);
     return;
   }
   if (!w)
@@ -801,8 +801,7 @@ void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const
     on_logs(c, w, env->logs);
     break;
   default:
-    log_warn_limited(&refused, "worker %s: unexpected %s message", w->name,
-                     codec_body_name(env));
+    log_warn_limited(&refused, "worker %s: unexpected %s message", w->name, codec_body_name(env));
     break;
   }
 }

@@ -132,8 +132,7 @@ static int client(void *sock, int argc, char **argv) {
     if (text) {
       free(*text == protobuf_c_empty_string ? NULL : *text);
       *text = text_value(v);
-    }
-    else if (!strcmp(f, "at_us"))
+    } else if (!strcmp(f, "at_us"))
       req.at_us = strtoll(v, NULL, 10);
     else if (!strcmp(f, "value"))
       req.value = strtoll(v, NULL, 10);
@@ -166,8 +165,8 @@ static int client(void *sock, int argc, char **argv) {
   else
     printf("error %s: %s\n", rep->reply->error_code, rep->reply->error_message);
   codec_free(&rep);
-  char *texts[] = {req.note, req.name, req.kind, req.amount, req.by, req.shot, req.state,
-                   req.public_key};
+  char *texts[] = {req.note, req.name, req.kind,  req.amount,
+                   req.by,   req.shot, req.state, req.public_key};
   for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
     if (texts[i] != protobuf_c_empty_string)
       free(texts[i]);
@@ -283,7 +282,8 @@ int main(int argc, char **argv) {
   void *zctx = zmq_ctx_new();
   void *sock = open_socket(zctx, argv[2], argv[3], argv[4]);
   int rc = !strcmp(argv[1], "client") ? client(sock, argc - 5, argv + 5)
-                                      : argc > 6 ? worker(sock, argv[5], argv[6]) : 2;
+           : argc > 6                 ? worker(sock, argv[5], argv[6])
+                                      : 2;
   fflush(stdout);
   zmq_close(sock);
   zmq_ctx_term(zctx);

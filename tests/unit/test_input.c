@@ -16,24 +16,25 @@ static bool utf8(const char *s) { return input_utf8(s, strlen(s), NULL); }
 static void test_utf8(void) {
   CHECK(utf8(""));
   CHECK(utf8("plain ascii"));
-  CHECK(utf8("caf\xc3\xa9"));                /* U+00E9 */
-  CHECK(utf8("\xe2\x82\xac"));               /* U+20AC */
-  CHECK(utf8("\xf0\x9f\x8e\xac"));           /* U+1F3AC */
-  CHECK(utf8("\xf4\x8f\xbf\xbf"));           /* U+10FFFF */
-  CHECK(utf8("\xed\x9f\xbf"));               /* U+D7FF, just below the surrogates */
-  CHECK(utf8("\xee\x80\x80"));               /* U+E000, just above */
+  CHECK(utf8("caf\xc3\xa9"));      /* U+00E9 */
+  CHECK(utf8("\xe2\x82\xac"));     /* U+20AC */
+  CHECK(utf8("\xf0\x9f\x8e\xac")); /* U+1F3AC */
+  CHECK(utf8("\xf4\x8f\xbf\xbf")); /* U+10FFFF */
+  CHECK(utf8("\xed\x9f\xbf"));     /* U+D7FF, just below the surrogates */
+  CHECK(utf8("\xee\x80\x80"));     /* U+E000, just above */
   CHECK(!utf8("\xff"));
-  CHECK(!utf8("H\xff" "100"));
-  CHECK(!utf8("\x80"));                      /* a lone continuation byte */
-  CHECK(!utf8("\xc0\xaf"));                  /* overlong '/' */
-  CHECK(!utf8("\xc1\xbf"));                  /* overlong */
-  CHECK(!utf8("\xe0\x9f\xbf"));              /* overlong 3-byte */
-  CHECK(!utf8("\xf0\x8f\xbf\xbf"));          /* overlong 4-byte */
-  CHECK(!utf8("\xed\xa0\x80"));              /* U+D800, a surrogate */
-  CHECK(!utf8("\xed\xbf\xbf"));              /* U+DFFF */
-  CHECK(!utf8("\xf4\x90\x80\x80"));          /* U+110000 */
+  CHECK(!utf8("H\xff"
+              "100"));
+  CHECK(!utf8("\x80"));             /* a lone continuation byte */
+  CHECK(!utf8("\xc0\xaf"));         /* overlong '/' */
+  CHECK(!utf8("\xc1\xbf"));         /* overlong */
+  CHECK(!utf8("\xe0\x9f\xbf"));     /* overlong 3-byte */
+  CHECK(!utf8("\xf0\x8f\xbf\xbf")); /* overlong 4-byte */
+  CHECK(!utf8("\xed\xa0\x80"));     /* U+D800, a surrogate */
+  CHECK(!utf8("\xed\xbf\xbf"));     /* U+DFFF */
+  CHECK(!utf8("\xf4\x90\x80\x80")); /* U+110000 */
   CHECK(!utf8("\xf5\x80\x80\x80"));
-  CHECK(!utf8("\xc3"));                      /* truncated */
+  CHECK(!utf8("\xc3")); /* truncated */
   CHECK(!utf8("\xe2\x82"));
   CHECK(!utf8("\xe2\x82x"));
   size_t bad = 99;
@@ -54,7 +55,11 @@ static void test_text(void) {
   CHECK_INT(input_text("note", "del\x7f", 100, INPUT_MULTI_LINE, err, sizeof err), -1);
   CHECK_INT(input_text("note", "\xff", 100, INPUT_MULTI_LINE, err, sizeof err), -1);
   CHECK_STR(err, "note: not valid UTF-8 (byte 0xff at byte 0)");
-  CHECK_INT(input_text("name", "H\xff" "100", 256, INPUT_ONE_LINE, err, sizeof err), -1);
+  CHECK_INT(input_text("name",
+                       "H\xff"
+                       "100",
+                       256, INPUT_ONE_LINE, err, sizeof err),
+            -1);
   CHECK_STR(err, "name: not valid UTF-8 (byte 0xff at byte 1)");
   CHECK_INT(input_bytes("key", "a\0b", 3, 10, INPUT_ONE_LINE, err, sizeof err), -1);
   CHECK_STR(err, "key: holds a NUL byte (at byte 1)");
@@ -154,7 +159,9 @@ static void test_clean(void) {
   s = input_clean("ok caf\xc3\xa9", 100);
   CHECK_STR(s, "ok caf\xc3\xa9");
   free(s);
-  s = input_clean("a\xff" "b\nc\x7f", 100);
+  s = input_clean("a\xff"
+                  "b\nc\x7f",
+                  100);
   CHECK_STR(s, "a?b?c?");
   free(s);
   s = input_clean("abcdef", 3);

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "jobfile.h"
 #include "input.h"
+#include "jobfile.h"
 #include "template.h"
 
 static char err[1024];
@@ -564,8 +564,7 @@ static void test_limits(void) {
   char *big = xmalloc(JOBFILE_MAX_ARG + 2);
   memset(big, 'v', JOBFILE_MAX_ARG + 1);
   big[JOBFILE_MAX_ARG] = '\0';
-  char *ok =
-      xasprintf(JOB(",'outputs':['%s'],'env':{'E':'%s'}"), big, big);
+  char *ok = xasprintf(JOB(",'outputs':['%s'],'env':{'E':'%s'}"), big, big);
   jf = parse(ok);
   CHECK(jf != NULL);
   jobfile_free(&jf);
@@ -624,8 +623,7 @@ static void test_limits(void) {
   free(huge_key);
   /* Control characters in a key; a NUL escaped in a value is not JSON
    * jansson accepts. */
-  refused_sq(__LINE__, JOB(",'provenance':{'a\\tb':'v'}"),
-             "jobs[0].provenance.a");
+  refused_sq(__LINE__, JOB(",'provenance':{'a\\tb':'v'}"), "jobs[0].provenance.a");
   refused_sq(__LINE__, JOB(",'provenance':{'a':'x\\u0000y'}"), "job file: invalid JSON");
 
   /* Text over 16 MiB is refused before parsing (it is not even valid JSON). */
