@@ -188,6 +188,22 @@ grep -q "worker figures clamped: .*worker raw-1: attempt $attempt: beyond what t
 grep -qE "refused client requests: [0-9]+ more in the last [0-9]+ s, the last: submitter-1: note: not valid UTF-8" \
   "$FARM/logs/coordinator.log" || fail "no count line for the flood"
 
+# ... and so is a flood of handshakes with a key nobody registered (each
+# process retries its refused handshake for a second).
+clapper keygen mallory --dir "$keys" >/dev/null
+zap_before=$(grep -c "refused client connections" "$FARM/logs/coordinator.log" || true)
+for _ in $(seq 20); do
+  RAWMSG_WAIT_MS=1000 raw mallory 30 >/dev/null 2>&1 &
+done
+wait
+sleep 11
+clapper jobs >/dev/null || fail "the coordinator does not answer after the handshake flood"
+zap_lines=$(( $(grep -c "refused client connections" "$FARM/logs/coordinator.log") - zap_before ))
+[ "$zap_lines" -ge 1 ] && [ "$zap_lines" -le 3 ] || fail "$zap_lines log lines for the refused handshakes"
+grep -qE "refused client connections: [0-9]+ more in the last [0-9]+ s, the last: refused a client connection from .*: unknown key" \
+  "$FARM/logs/coordinator.log" || fail "no count line for the refused handshakes"
+log "refused handshakes: $(grep -oE "refused client connections: [0-9]+ more in the last [0-9]+ s" "$FARM/logs/coordinator.log" | tail -1) ($zap_lines lines)"
+
 # Still the same coordinator, and the slow job is still the submitter's to cancel.
 assert_eq "$(pid_of coordinator)" "$coord_pid" "the coordinator never restarted"
 as submitter-1 cancel "$slow" --note "done: caf$(printf '\xc3\xa9')" >/dev/null || fail "a valid cancel"

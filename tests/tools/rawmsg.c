@@ -11,7 +11,7 @@
  *     kind, amount, by, shot, state, public_key (text, \xHH escapes, or
  *     @N:C for N copies of the character C), at_us, value, offset, ids
  *     (comma-separated), repeat (send the request N times, print the last
- *     reply).
+ *     reply).  RAWMSG_WAIT_MS: how long to wait for a reply (20 s).
  *   clapper-rawmsg worker ENDPOINT KEY SERVER_PUB NAME SCENARIO
  *     hello-FIELD  a Hello with invalid UTF-8 in FIELD (hostname, version,
  *                  workdir, gpu-model, gpu-uuid); prints "welcome" or
@@ -109,6 +109,8 @@ static envelope_t *recv_env(void *sock, int ms) {
 }
 
 static int client(void *sock, int argc, char **argv) {
+  const char *wait_env = getenv("RAWMSG_WAIT_MS"); /* how long to wait for a reply */
+  int wait_ms = wait_env ? atoi(wait_env) : 20000;
   Clapper__Request req = CLAPPER__REQUEST__INIT;
   req.id = 7;
   req.verb = (Clapper__Verb)atoi(argv[0]);
@@ -154,7 +156,7 @@ static int client(void *sock, int argc, char **argv) {
   envelope_t *rep = NULL;
   for (long k = 0; k < repeat; k++) {
     codec_free(&rep);
-    rep = recv_env(sock, 20000);
+    rep = recv_env(sock, wait_ms);
     if (!rep || rep->body_case != CLAPPER__ENVELOPE__BODY_REPLY) {
       printf("no reply\n");
       return 1;
