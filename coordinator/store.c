@@ -32,14 +32,9 @@
 typedef struct col {
   sbuf_t b;
   size_t n;
-  size_t *offs; /* where each element begins in b (to cut rows out again) */
-  size_t capoffs;
 } col_t;
 
-static void col_sep(col_t *c) {
-  sbuf_putc(&c->b, c->n ? ',' : '{');
-  ARRAY_PUSH(c->offs, c->n, c->capoffs, c->b.len);
-}
+static void col_sep(col_t *c) { sbuf_putc(&c->b, c->n++ ? ',' : '{'); }
 
 static void col_i64(col_t *c, int64_t v) {
   char tmp[24], *p = tmp + sizeof tmp;
@@ -105,20 +100,37 @@ static void col_bytea(col_t *c, const uint8_t *data, size_t len) {
   sbuf_putc(&c->b, '"');
 }
 
-/* The literal; the caller owns it (and the element offsets, stored in
- * *offs unless offs is NULL), c is empty again. */
-static char *col_end(col_t *c, size_t **offs) {
+/* The literal; the caller owns it, c is empty again. */
+static char *col_end(col_t *c) {
   if (!c->n)
     sbuf_putc(&c->b, '{');
   sbuf_putc(&c->b, '}');
   c->n = 0;
-  if (offs)
-    *offs = c->offs;
-  else
-    free(c->offs);
-  c->offs = NULL;
-  c->capoffs = 0;
   return sbuf_steal(&c->b);
+}
+
+/* Where each of the rows elements of literal lit (as the col_ functions
+ * write them: unquoted tokens, or quoted text with \" and \\ escapes)
+ * begins; the caller frees the array.  Only a failed batch needs this. */
+static size_t *col_offsets(const char *lit, size_t rows) {
+  size_t *offs = xcalloc(rows ? rows : 1, sizeof *offs);
+  size_t i = 1; /* past '{' */
+  for (size_t n = 0; n < rows && lit[i]; n++) {
+    offs[n] = i;
+    if (lit[i] == '"') {
+      for (i++; lit[i] && lit[i] != '"'; i++)
+        if (lit[i] == '\\' && lit[i + 1])
+          i++;
+      if (lit[i])
+        i++;
+    } else {
+      while (lit[i] && lit[i] != ',' && lit[i] != '}')
+        i++;
+    }
+    if (lit[i])
+      i++; /* the ',' or the '}' */
+  }
+  return offs;
 }
 
 /* ------------------------------------------------------------ columns */
@@ -300,7 +312,8 @@ typedef struct unit {
   char **params;     /* NULL entries are SQL NULL */
   bool owned;        /* params are ours (a replay copied them), not the pgq's */
   size_t rows;       /* array elements, or 1 for a single-row statement */
-  size_t **offs;     /* per parameter, where each element begins; NULL: single row */
+  bool multi;        /* each parameter an array literal of rows elements */
+  size_t **offs;     /* per parameter, where each element begins (a replay's) */
   const void **ents; /* per row, the entity written (NULL for appended rows) */
   uint64_t *tags;    /* per row, the change that queued it (0: none) */
   unit_kind_t kind;
@@ -408,10 +421,8 @@ static void batch_free(batch_t **bp) {
 }
 
 static void cols_free(col_t *cols, size_t n) {
-  for (size_t k = 0; k < n; k++) {
+  for (size_t k = 0; k < n; k++)
     sbuf_free(&cols[k].b);
-    free(cols[k].offs);
-  }
 }
 
 void store_free(store_t **sp) {
@@ -644,10 +655,10 @@ static size_t add_cols(batch_t *b, const char *name, const char *sql, col_t *col
   size_t rows = cols[0].n;
   if (rows) {
     unit_t *u = unit_new(b, name, sql, (int)n, kind);
-    u->offs = xcalloc(n, sizeof *u->offs);
     for (size_t k = 0; k < n; k++)
-      u->params[k] = col_end(&cols[k], &u->offs[k]);
+      u->params[k] = col_end(&cols[k]);
     u->rows = rows;
+    u->multi = true;
     u->ents = ents && ents->v ? ents->v : xcalloc(rows, sizeof *u->ents);
     u->tags = tags && tags->v ? tags->v : xcalloc(rows, sizeof *u->tags);
   } else {
@@ -783,7 +794,7 @@ static void put_worker(batch_t *q, const worker_t *w) {
       [WK_CPUS] = i64s(w->cpus),
       [WK_MEMORY] = i64s((int64_t)w->memory_mb),
       [WK_GPUS] = json_dumps(gpus, JSON_COMPACT),
-      [WK_TAGS] = col_end(&tags, NULL),
+      [WK_TAGS] = col_end(&tags),
       [WK_VERSION] = xstrdup(w->version ? w->version : ""),
       [WK_LAST_SEEN] = i64s(w->last_seen_us ? w->last_seen_us : util_wall_us()),
       [WK_DRAINED] = xstrdup(w->drained ? "t" : "f"),
@@ -1180,6 +1191,11 @@ static void on_committed(void *arg, PGresult *const *results, size_t n, const ch
       for (int k = 0; k < u->nparams; k++)
         u->params[k] = u->params[k] ? xstrdup(u->params[k]) : NULL;
       u->owned = true;
+      if (u->multi) {
+        u->offs = xcalloc((size_t)u->nparams, sizeof *u->offs);
+        for (int k = 0; k < u->nparams; k++)
+          u->offs[k] = col_offsets(u->params[k], u->rows);
+      }
     }
     submit_sql(s, "BEGIN", on_begun);
     return;

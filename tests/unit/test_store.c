@@ -603,8 +603,9 @@ static void refused_rows(void) {
   store_on_commit(c, on_refusal_action, (void *)1);
   store_change_end(c);
   /* 40 events of no change around one bad event of change 2. */
-  for (int i = 0; i < 20; i++)
-    store_event(c, "coordinator", "test.ok", "job", "1", NULL);
+  for (int i = 0; i < 20; i++) /* text with commas, quotes and backslashes */
+    store_event(c, "coordinator", "test.ok", "job", "1,\"2\"\\",
+                "{\"a\":\"x,\\\"y\\\"}\\\\\"}");
   store_change_begin(c);
   store_event(c, "mallory\xff", "test.bad", "job", "1", NULL);
   store_on_commit(c, on_refusal_action, (void *)2);
@@ -631,6 +632,9 @@ static void refused_rows(void) {
   CHECK_STR(pgtest_value(db, "SELECT state FROM jobs WHERE id = %" PRIu64, c_id), "queued");
   CHECK_INT(pgtest_int(db, "SELECT count(*) FROM jobs WHERE id = %" PRIu64, d_id), 1);
   CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events WHERE kind = 'test.ok'"), 40);
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events WHERE kind = 'test.ok' AND "
+                           "subject_id = '1,\"2\"\\' AND details->>'a' = 'x,\"y\"}\\'"),
+            20);
   CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events WHERE kind = 'test.bad'"), 0);
   CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events WHERE kind = 'job.cancel' AND "
                            "subject_id = '%" PRIu64 "'", b_id),
