@@ -339,6 +339,7 @@ typedef struct batch {
   size_t nunits, capunits;
   touch_t *touches;
   size_t ntouches;
+  bool touches_sorted; /* by entity, once a row was refused */
   /* Replaying a failed batch: the unit tried (next_unit - 1), the row
    * ranges of it still to try (a stack), the range in flight. */
   size_t next_unit;
@@ -346,7 +347,8 @@ typedef struct batch {
   size_t nranges, capranges;
   size_t lo, hi;
   bool savepoint;
-  char *error; /* of the range in flight */
+  size_t tries; /* statements tried so far */
+  char *error;  /* of the range in flight */
   refusal_t *refused;
   size_t nrefused, caprefused;
   size_t refused_rows;
@@ -1021,6 +1023,10 @@ static void finish_batch(store_t *s, batch_t *b) {
 
 /* ------------------------------------------------------------ replay */
 
+/* Statements a replay tries before it refuses a failing range of rows as
+ * a whole instead of halving it (one round trip each: about a second). */
+#define REPLAY_MAX_TRIES 4096
+
 static void replay_step(store_t *s);
 
 /* Ends the coordinator: the writer could not even roll back or commit. */
@@ -1047,6 +1053,11 @@ static char *cut_rows(const char *lit, const size_t *offs, size_t rows, size_t l
   return sbuf_steal(&b);
 }
 
+static int touch_cmp(const void *x, const void *y) {
+  uintptr_t a = (uintptr_t)((const touch_t *)x)->ent, b = (uintptr_t)((const touch_t *)y)->ent;
+  return a < b ? -1 : a > b;
+}
+
 /* Records that the database refused row `row` of unit u: the changes it
  * belongs to are refused, and an entity whose new row was refused is
  * inserted again the next time it is written (see store.h). */
@@ -1059,8 +1070,20 @@ static void refuse_row(store_t *s, batch_t *b, const unit_t *u, size_t row, cons
   if (u->tags[row])
     changes[n++] = u->tags[row];
   const void *ent = u->ents[row];
-  for (size_t i = 0; ent && i < b->ntouches && n < ARRAY_SIZE(changes); i++)
-    if (b->touches[i].ent == ent)
+  if (ent && !b->touches_sorted && b->ntouches) {
+    qsort(b->touches, b->ntouches, sizeof *b->touches, touch_cmp);
+    b->touches_sorted = true;
+  }
+  size_t lo = 0, hi = b->ntouches; /* the first touch of ent */
+  while (ent && lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if ((uintptr_t)b->touches[mid].ent < (uintptr_t)ent)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (size_t i = lo; ent && i < b->ntouches && b->touches[i].ent == ent; i++)
+    if (n < ARRAY_SIZE(changes))
       changes[n++] = b->touches[i].change;
   for (size_t i = 0; i < n; i++) {
     bool known = false;
@@ -1109,8 +1132,11 @@ static void on_rolled_back(void *arg, PGresult *const *res, size_t n, const char
   if (error)
     replay_fatal(b, "ROLLBACK TO SAVEPOINT", error);
   const unit_t *u = &b->units[b->next_unit - 1];
-  if (b->hi - b->lo == 1) {
-    refuse_row(s, b, u, b->lo, b->error);
+  if (b->hi - b->lo == 1 || b->tries >= REPLAY_MAX_TRIES) {
+    /* One row, or the replay has taken long enough (a refused job whose
+     * million tasks follow it): the range is refused as a whole. */
+    for (size_t row = b->lo; row < b->hi; row++)
+      refuse_row(s, b, u, row, b->error);
   } else { /* halves, the first on top */
     size_t mid = b->lo + (b->hi - b->lo) / 2;
     ARRAY_PUSH(b->ranges, b->nranges, b->capranges, ((range_t){mid, b->hi}));
@@ -1155,6 +1181,7 @@ static void replay_step(store_t *s) {
     pgq_add(q, "RELEASE SAVEPOINT clapper_replay", 0, NULL);
   pgq_add(q, "SAVEPOINT clapper_replay", 0, NULL);
   b->savepoint = true;
+  b->tries++;
   char **p = xcalloc((size_t)(u->nparams > 0 ? u->nparams : 1), sizeof *p);
   for (int k = 0; k < u->nparams; k++)
     p[k] = u->offs        ? cut_rows(u->params[k], u->offs[k], u->rows, b->lo, b->hi)

@@ -17,8 +17,10 @@
  * failure means a value the checks missed or a bug; the store then tries
  * the same batch again in one transaction, statement by statement under a
  * savepoint, and a statement that fails range by range of its rows
- * (halving), down to the rows the database refuses.  Everything else
- * commits.  Each row knows the change it belongs to: a change is what one
+ * (halving), down to the rows the database refuses; after 4096 statements
+ * (a second or so of round trips) a failing range is refused whole, so a
+ * refused job with a million tasks behind it cannot hold the writer for
+ * long.  Everything else commits.  Each row knows the change it belongs to: a change is what one
  * client request queues (store_change_begin/resume/end around its
  * handlers); a dirty entity belongs to every change that marked it.  The
  * commit actions of a change with a refused row run with store_refused()
