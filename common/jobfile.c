@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "frames.h"
+#include "input.h"
 #include "template.h"
 
 #define QUOTE_MAX 64     /* longest piece of user text quoted in a message */
@@ -246,6 +247,8 @@ static int get_env(parser_t *ps, json_t *v, const char *at, jf_job_t *job) {
   return 0;
 }
 
+/* Provenance: an object of strings, checked as input.h says (keys, values
+ * and the whole within their caps, UTF-8 without NUL). */
 static int get_provenance(parser_t *ps, json_t *v, const char *at, jf_job_t *job) {
   if (!v) {
     job->provenance_json = xstrdup("{}");
@@ -255,12 +258,25 @@ static int get_provenance(parser_t *ps, json_t *v, const char *at, jf_job_t *job
     return fail(ps, "%s.provenance: must be an object of strings", at);
   const char *key;
   json_t *val;
+  size_t total = 0;
+  char field[96], err[256];
   json_object_foreach(v, key, val) {
+    snprintf(field, sizeof field, "%s.provenance.%.*s%s", at, QARG(key));
     if (!json_is_string(val))
-      return fail(ps, "%s.provenance.%.*s%s: must be a string", at, QARG(key));
-    if (json_string_length(val) > JOBFILE_MAX_ARG)
-      return fail(ps, "%s.provenance.%.*s%s: %zu bytes, more than %zu", at, QARG(key),
-                  json_string_length(val), JOBFILE_MAX_ARG);
+      return fail(ps, "%s: must be a string", field);
+    size_t klen = strlen(key), vlen = json_string_length(val);
+    if (input_bytes(field, key, klen, INPUT_PROV_KEY_MAX, INPUT_ONE_LINE, err, sizeof err) < 0 ||
+        input_bytes(field, json_string_value(val), vlen, INPUT_PROV_VALUE_MAX, INPUT_MULTI_LINE,
+                    err, sizeof err) < 0) {
+      if (klen > INPUT_PROV_KEY_MAX)
+        snprintf(err, sizeof err, "%s: a key of %zu bytes, more than %u", field, klen,
+                 INPUT_PROV_KEY_MAX);
+      return fail(ps, "%s", err);
+    }
+    total += klen + vlen;
+    if (total > INPUT_PROV_TOTAL_MAX)
+      return fail(ps, "%s.provenance: more than %u bytes of keys and values", at,
+                  INPUT_PROV_TOTAL_MAX);
   }
   job->provenance_json = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
   if (!job->provenance_json)

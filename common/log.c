@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,4 +57,50 @@ void log_write(int level, const char *func, const char *fmt, ...) {
   ssize_t w = write(STDERR_FILENO, line, len);
   (void)w;
   errno = saved;
+}
+
+/* Limiters that have written at least once, for log_limit_tick. */
+static log_limit_t *limits;
+
+/* Writes l's count of held-back records, if any, and ends its interval. */
+static void limit_summary(log_limit_t *l, int64_t now_us) {
+  if (l->count)
+    log_write(LOG_LVL_WARN, l->func ? l->func : "log_limited",
+              "%s: %" PRIu64 " more in the last %" PRId64 " s, the last: %s", l->what, l->count,
+              (now_us - l->start_us + 500000) / 1000000, l->last);
+  l->count = 0;
+  l->start_us = 0;
+}
+
+void log_limited(log_limit_t *l, int64_t now_us, const char *func, const char *fmt, ...) {
+  if (LOG_LVL_WARN > log_max)
+    return;
+  int saved = errno;
+  if (!l->listed) { /* first use: onto the list */
+    l->listed = true;
+    l->next = limits;
+    limits = l;
+  }
+  char msg[sizeof l->last];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (l->start_us && now_us - l->start_us < l->interval_us) {
+    l->count++;
+    memcpy(l->last, msg, sizeof msg);
+    l->func = func;
+    errno = saved;
+    return;
+  }
+  limit_summary(l, now_us);
+  l->start_us = now_us ? now_us : 1;
+  log_write(LOG_LVL_WARN, func, "%s: %s", l->what, msg);
+  errno = saved;
+}
+
+void log_limit_tick(int64_t now_us) {
+  for (log_limit_t *l = limits; l; l = l->next)
+    if (l->start_us && now_us - l->start_us >= l->interval_us && l->count)
+      limit_summary(l, now_us);
 }

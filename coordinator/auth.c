@@ -187,8 +187,11 @@ static void on_zap(zwatch_t *w, void *sock, void *arg) {
     bool workers = !strcmp(frames[2], "workers");
     bool ok = p && (workers ? !strcmp(p->role, "worker") : strcmp(p->role, "worker") != 0);
     if (!ok) {
-      log_warn("refused a %s connection from %s: %s", workers ? "worker" : "client", frames[3],
-               p ? "the key's role does not belong on this socket" : "unknown key");
+      static log_limit_t refused[2] = {LOG_LIMIT_INIT("refused client connections", 10),
+                                       LOG_LIMIT_INIT("refused worker connections", 10)};
+      log_warn_limited(&refused[workers], "refused a %s connection from %s: %s",
+                       workers ? "worker" : "client", frames[3],
+                       p ? "the key's role does not belong on this socket" : "unknown key");
       zap_reply(sock, id, idlen, "400", "key not admitted", "");
       continue;
     }

@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "cost.h"
 #include "dispatch.h"
+#include "input.h"
 #include "money.h"
 #include "rates.h"
 #include "review.h"
@@ -67,7 +68,14 @@ typedef struct pending_reply {
 
 static void reply_after_commit(coord_t *c, void *arg) {
   pending_reply_t *p = arg;
-  clients_reply_ok(c, p->r, p->json);
+  const char *why = store_refused(c);
+  if (why) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "the database refused (part of) this change: %.400s", why);
+    clients_reply_error(c, p->r, "internal", msg);
+  } else {
+    clients_reply_ok(c, p->r, p->json);
+  }
   free(p->json);
   free(p);
 }
@@ -114,10 +122,12 @@ static void finish_submit(submission_t *s, const dep_state_t *ext, size_t next) 
                                           jf->jobs[i].name, "tasks",
                                           (json_int_t)jf->jobs[i].ntasks));
   uint64_t first;
+  store_change_resume(c, s->r->change);
   size_t n = job_create_all(c, jf, s->actor, ext, next, &first);
   log_info("%s submitted %zu jobs (%" PRIu64 "..%" PRIu64 ")", s->actor, n, first,
            first + n - 1);
   clients_reply_durable(c, s->r, json_pack("{s:o}", "jobs", jobs));
+  store_change_end(c);
   free(s->actor);
   free(s);
 }
@@ -511,5 +521,16 @@ void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const
     return;
   }
   r->id = env->request->id;
+  /* Every field is checked before any handler sees it: what is refused
+   * here changes nothing (see input.h). */
+  char err[256];
+  if (input_request(env->request, err, sizeof err) < 0) {
+    static log_limit_t refused = LOG_LIMIT_INIT("refused client requests", 10);
+    log_warn_limited(&refused, "%s: %s", actor_of(user), err);
+    clients_reply_error(c, r, "bad_request", err);
+    return;
+  }
+  r->change = store_change_begin(c);
   handle(c, r, user, env->request);
+  store_change_end(c);
 }

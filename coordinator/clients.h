@@ -20,6 +20,7 @@ typedef struct creq {
   uint8_t ident[CODEC_MAX_IDENT];
   size_t identlen;
   uint64_t id;
+  uint64_t change; /* the store's change for what it queues (store.h) */
 } creq_t;
 
 typedef struct verb_call verb_call_t;

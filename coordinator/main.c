@@ -112,7 +112,9 @@ static void receive(coord_t *c, void *sock, bool clients) {
     if (rc == 0)
       break;
     if (rc < 0) {
-      log_warn("%s message refused: %s", clients ? "client" : "worker", err);
+      static log_limit_t refused[2] = {LOG_LIMIT_INIT("refused worker messages", 10),
+                                       LOG_LIMIT_INIT("refused client messages", 10)};
+      log_warn_limited(&refused[clients], "%s", err);
       if (clients && identlen) {
         creq_t *r = xcalloc(1, sizeof *r);
         memcpy(r->ident, ident, identlen);
@@ -150,7 +152,10 @@ static void on_tick(uv_prepare_t *h) {
     close_all(c);
 }
 
-static void on_lease_timer(uv_timer_t *h) { workers_check_leases(h->data); }
+static void on_lease_timer(uv_timer_t *h) {
+  workers_check_leases(h->data);
+  log_limit_tick((int64_t)util_mono_us()); /* counts of rate-limited warnings */
+}
 
 static void on_signal(uv_signal_t *h, int signum) {
   coord_t *c = h->data;

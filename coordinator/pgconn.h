@@ -55,7 +55,8 @@ int pgconn_start(pgconn_t *c);
 pgq_t *pgq_new(void);
 /* Appends a statement.  sql must outlive the pgq (a string literal); the
  * pgq takes ownership of params[0..nparams) (malloc'd, NULL = SQL NULL)
- * but not of the params array itself. */
+ * but not of the params array itself.  The parameters stay valid until
+ * the pgq's callback returned (the store copies a failed batch's then). */
 void pgq_add(pgq_t *q, const char *sql, int nparams, char **params);
 /* Number of statements so far. */
 size_t pgq_len(const pgq_t *q);

@@ -188,6 +188,7 @@ typedef struct take_ask {
 } take_ask_t;
 
 static void take_ask_free(take_ask_t *d) {
+  store_change_end(d->c);
   free(d->actor);
   free(d->note);
   free(d);
@@ -219,6 +220,7 @@ static void ask_take(coord_t *c, creq_t *r, const verb_call_t *v, const char *na
 /* The take's row, or NULL after replying (the query failed, or there is
  * no such take). */
 static PGresult *take_row(take_ask_t *d, PGresult *const *res, size_t n, const char *error) {
+  store_change_resume(d->c, d->r->change); /* ended with the ask (take_ask_free) */
   if (clients_reply_failed(d->c, d->r, res, n, error))
     return NULL;
   if (PQntuples(res[0]) == 0) {

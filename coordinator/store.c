@@ -110,6 +110,30 @@ static char *col_end(col_t *c) {
   return sbuf_steal(&c->b);
 }
 
+/* Where each of the rows elements of literal lit (as the col_ functions
+ * write them: unquoted tokens, or quoted text with \" and \\ escapes)
+ * begins; the caller frees the array.  Only a failed batch needs this. */
+static size_t *col_offsets(const char *lit, size_t rows) {
+  size_t *offs = xcalloc(rows ? rows : 1, sizeof *offs);
+  size_t i = 1; /* past '{' */
+  for (size_t n = 0; n < rows && lit[i]; n++) {
+    offs[n] = i;
+    if (lit[i] == '"') {
+      for (i++; lit[i] && lit[i] != '"'; i++)
+        if (lit[i] == '\\' && lit[i + 1])
+          i++;
+      if (lit[i])
+        i++;
+    } else {
+      while (lit[i] && lit[i] != ',' && lit[i] != '}')
+        i++;
+    }
+    if (lit[i])
+      i++; /* the ',' or the '}' */
+  }
+  return offs;
+}
+
 /* ------------------------------------------------------------ columns */
 
 /* The parameters of each statement, in $n order. */
@@ -250,6 +274,7 @@ enum worker_param {
 typedef struct action {
   store_commit_fn fn;
   void *arg;
+  uint64_t change; /* the change that registered it, 0 for none */
 } action_t;
 
 typedef struct listener {
@@ -262,7 +287,61 @@ typedef struct extra {
   const char *name, *sql;
   int nparams;
   char **params; /* owned */
+  uint64_t change;
 } extra_t;
+
+/* The change of each row of an append-only column set (events, ledger,
+ * log pieces), in row order. */
+typedef struct tagv {
+  uint64_t *v;
+  size_t n, cap;
+} tagv_t;
+
+/* An entity a change marked dirty (only changes, not the coordinator's own
+ * decisions, are recorded). */
+typedef struct touch {
+  const void *ent;
+  uint64_t change;
+} touch_t;
+
+/* What a statement writes; for a refused row, what to undo. */
+typedef enum unit_kind {
+  U_JOB_INSERT, /* and its project, episode and shot */
+  U_JOB_UPDATE,
+  U_DEPS,
+  U_WORKER,
+  U_TASK_INSERT,
+  U_TASK_UPDATE,
+  U_ATTEMPT_UPDATE,
+  U_ATTEMPT_INSERT,
+  U_APPEND, /* ledger, log pieces, events, one-off statements */
+} unit_kind_t;
+
+/* One statement of a batch, kept until the batch committed, so that a
+ * failed batch can be tried again row by row. */
+typedef struct unit {
+  const char *name, *sql;
+  int nparams;
+  char **params;     /* NULL entries are SQL NULL */
+  bool owned;        /* params are ours (a replay copied them), not the pgq's */
+  size_t rows;       /* array elements, or 1 for a single-row statement */
+  bool multi;        /* each parameter an array literal of rows elements */
+  size_t **offs;     /* per parameter, where each element begins (a replay's) */
+  const void **ents; /* per row, the entity written (NULL for appended rows) */
+  uint64_t *tags;    /* per row, the change that queued it (0: none) */
+  unit_kind_t kind;
+} unit_t;
+
+/* A change the database refused part of, and the first reason. */
+typedef struct refusal {
+  uint64_t change;
+  char *reason;
+} refusal_t;
+
+/* Rows [lo, hi) of a unit. */
+typedef struct range {
+  size_t lo, hi;
+} range_t;
 
 typedef struct batch {
   uint64_t seq;
@@ -270,6 +349,23 @@ typedef struct batch {
   action_t *actions;
   size_t nactions;
   size_t rows;
+  unit_t *units;
+  size_t nunits, capunits;
+  touch_t *touches;
+  size_t ntouches;
+  bool touches_sorted; /* by entity, once a row was refused */
+  /* Replaying a failed batch: the unit tried (next_unit - 1), the row
+   * ranges of it still to try (a stack), the range in flight. */
+  size_t next_unit;
+  range_t *ranges;
+  size_t nranges, capranges;
+  size_t lo, hi;
+  bool savepoint;
+  size_t tries; /* statements tried so far */
+  char *error;  /* of the range in flight */
+  refusal_t *refused;
+  size_t nrefused, caprefused;
+  size_t refused_rows;
 } batch_t;
 
 struct store {
@@ -287,13 +383,18 @@ struct store {
   col_t ledger[LG_NCOLS]; /* rows that accumulate between batches */
   col_t logs[LOG_NCOLS];
   col_t events[EV_NCOLS];
+  tagv_t ledger_tags, logs_tags, events_tags;
   extra_t *extras;
   size_t nextras, capextras;
   action_t *actions; /* for the batch accumulating */
   size_t nactions, capactions;
+  touch_t *touches;
+  size_t ntouches, captouches;
   listener_t *listeners; /* after every batch */
   size_t nlisteners, caplisteners;
   batch_t *inflight;
+  uint64_t change, last_change; /* the change now queuing, the last one begun */
+  const char *refusing;         /* during a commit action: why its change was refused */
   store_stats_t stats;
   evchain_key_t chain_key; /* the event log's chain (evchain.h) */
   bool chain_keyed;
@@ -305,6 +406,37 @@ store_t *store_new(coord_t *c) {
   s->c = c;
   s->seq = 1;
   return s;
+}
+
+static void unit_free(unit_t *u) {
+  for (int k = 0; k < u->nparams; k++) {
+    if (u->owned)
+      free(u->params[k]);
+    if (u->offs)
+      free(u->offs[k]);
+  }
+  free(u->params);
+  free(u->offs);
+  free(u->ents);
+  free(u->tags);
+}
+
+static void batch_free(batch_t **bp) {
+  batch_t *b = *bp;
+  if (!b)
+    return;
+  *bp = NULL;
+  for (size_t i = 0; i < b->nunits; i++)
+    unit_free(&b->units[i]);
+  free(b->units);
+  free(b->actions);
+  free(b->touches);
+  free(b->ranges);
+  free(b->error);
+  for (size_t i = 0; i < b->nrefused; i++)
+    free(b->refused[i].reason);
+  free(b->refused);
+  free(b);
 }
 
 static void cols_free(col_t *cols, size_t n) {
@@ -333,10 +465,11 @@ void store_free(store_t **sp) {
   free(s->actions);
   free(s->listeners);
   sodium_memzero(&s->chain_key, sizeof s->chain_key);
-  if (s->inflight) {
-    free(s->inflight->actions);
-    free(s->inflight);
-  }
+  free(s->touches);
+  free(s->ledger_tags.v);
+  free(s->logs_tags.v);
+  free(s->events_tags.v);
+  batch_free(&s->inflight);
   free(s);
 }
 
@@ -346,6 +479,8 @@ void store_free(store_t **sp) {
   void fn(coord_t *c, type *e) {                                                                   \
     store_t *s = c->store;                                                                         \
     s->pending = true;                                                                             \
+    if (s->change)                                                                                 \
+      ARRAY_PUSH(s->touches, s->ntouches, s->captouches, ((touch_t){e, s->change}));               \
     if (!e->dirty) {                                                                               \
       e->dirty = true;                                                                             \
       ARRAY_PUSH(s->list, s->n##list, s->cap##list, e);                                            \
@@ -372,6 +507,8 @@ void store_ledger(coord_t *c, const attempt_t *a, uint64_t wall_us, const char *
   col_i64(&x[LG_CPU_RATE], cpu_rate);
   col_i64(&x[LG_AMOUNT], amount);
   col_i64(&x[LG_ENERGY], (int64_t)(a->gpu_energy_mj > INT64_MAX ? 0 : a->gpu_energy_mj));
+  tagv_t *t = &c->store->ledger_tags;
+  ARRAY_PUSH(t->v, t->n, t->cap, c->store->change);
   c->store->pending = true;
 }
 
@@ -380,6 +517,8 @@ void store_log(coord_t *c, uint64_t attempt_id, uint64_t pos, const uint8_t *dat
   col_i64(&x[LOG_ATTEMPT], (int64_t)attempt_id);
   col_i64(&x[LOG_POS], (int64_t)pos);
   col_bytea(&x[LOG_DATA], data, len);
+  tagv_t *t = &c->store->logs_tags;
+  ARRAY_PUSH(t->v, t->n, t->cap, c->store->change);
   c->store->pending = true;
 }
 
@@ -407,6 +546,8 @@ void store_event(coord_t *c, const char *actor, const char *kind, const char *su
   s->chain.seq = e.seq;
   memcpy(s->chain.hash, hash, sizeof hash);
   s->chain.len = sizeof hash;
+  tagv_t *t = &s->events_tags;
+  ARRAY_PUSH(t->v, t->n, t->cap, s->change);
   s->pending = true;
 }
 
@@ -523,23 +664,69 @@ static const char SQL_EVENTS[] =
     "$7::bigint[], $8::text[], $9::bytea[], $10::bytea[]) "
     "AS u(at, actor, kind, stype, sid, details, seq, chain, prev, hash) ORDER BY u.seq";
 
-/* Statements of every batch are prepared once per connection. */
-#define PGQ_ADD(q, sql, n, params) pgq_add_prepared(q, #sql, sql, n, params)
+/* Statements of a batch are units of the batch (see unit_t); each is
+ * prepared once per connection when the batch is sent. */
+
+static unit_t *unit_new(batch_t *b, const char *name, const char *sql, int nparams,
+                        unit_kind_t kind) {
+  ARRAY_RESERVE(b->units, b->nunits, b->capunits, 1);
+  unit_t *u = &b->units[b->nunits++];
+  *u = (unit_t){.name = name, .sql = sql, .nparams = nparams, .kind = kind};
+  u->params = xcalloc((size_t)(nparams > 0 ? nparams : 1), sizeof *u->params);
+  u->owned = true;
+  return u;
+}
+
+/* Adds a single-row statement writing entity ent (NULL: none) for change;
+ * takes ownership of params[0..n) (not of the array). */
+static void add_row(batch_t *b, const char *name, const char *sql, int n, char **params,
+                    unit_kind_t kind, const void *ent, uint64_t change) {
+  unit_t *u = unit_new(b, name, sql, n, kind);
+  for (int k = 0; k < n; k++)
+    u->params[k] = params[k];
+  u->rows = 1;
+  u->ents = xcalloc(1, sizeof *u->ents);
+  u->ents[0] = ent;
+  u->tags = xcalloc(1, sizeof *u->tags);
+  u->tags[0] = change;
+}
+#define PGQ_ADD(b, sql, n, params, kind, ent) add_row(b, #sql, sql, n, params, kind, ent, 0)
+
+/* Entities of the rows of a multi-row statement, in row order. */
+typedef struct entv {
+  const void **v;
+  size_t n, cap;
+} entv_t;
+#define ENT_PUSH(ev, e) ARRAY_PUSH((ev)->v, (ev)->n, (ev)->cap, (const void *)(e))
 
 /* Adds a statement whose parameters are the n columns when they hold rows
- * (returns how many), else nothing. */
-static size_t add_cols(pgq_t *q, const char *name, const char *sql, col_t *cols, size_t n) {
+ * (returns how many), else nothing.  Takes ents->v and tags->v (either may
+ * be NULL: no entities, no changes). */
+static size_t add_cols(batch_t *b, const char *name, const char *sql, col_t *cols, size_t n,
+                       unit_kind_t kind, entv_t *ents, tagv_t *tags) {
   size_t rows = cols[0].n;
-  if (!rows)
-    return 0;
-  char **p = xcalloc(n, sizeof *p);
-  for (size_t k = 0; k < n; k++)
-    p[k] = col_end(&cols[k]);
-  pgq_add_prepared(q, name, sql, (int)n, p);
-  free(p);
+  if (rows) {
+    unit_t *u = unit_new(b, name, sql, (int)n, kind);
+    for (size_t k = 0; k < n; k++)
+      u->params[k] = col_end(&cols[k]);
+    u->rows = rows;
+    u->multi = true;
+    u->ents = ents && ents->v ? ents->v : xcalloc(rows, sizeof *u->ents);
+    u->tags = tags && tags->v ? tags->v : xcalloc(rows, sizeof *u->tags);
+  } else {
+    if (ents)
+      free(ents->v);
+    if (tags)
+      free(tags->v);
+  }
+  if (ents)
+    *ents = (entv_t){0};
+  if (tags)
+    *tags = (tagv_t){0};
   return rows;
 }
-#define ADD_COLS(q, sql, cols) add_cols(q, #sql, sql, cols, ARRAY_SIZE(cols))
+#define ADD_COLS(b, sql, cols, kind, ents, tags)                                                   \
+  add_cols(b, #sql, sql, cols, ARRAY_SIZE(cols), kind, ents, tags)
 
 static char *i64s(int64_t v) { return xasprintf("%" PRId64, v); }
 static char *us_or_null(int64_t us) { return us ? i64s(us) : NULL; }
@@ -571,18 +758,18 @@ static char *requires_json(const jf_requires_t *r) {
 /* A new job's row, after its project, episode and shot (prev: the job
  * written before it in this batch, whose project, episode and shot exist
  * by then). */
-static void put_job_insert(pgq_t *q, const job_t *j, const job_t *prev) {
+static void put_job_insert(batch_t *q, const job_t *j, const job_t *prev) {
   const jf_job_t *sp = j->spec;
   bool same_ep = prev && prev->src == j->src; /* one submission: one episode */
   if (!same_ep) {
     char *p1[] = {xstrdup(j->project)};
-    PGQ_ADD(q, SQL_PROJECT, 1, p1);
+    PGQ_ADD(q, SQL_PROJECT, 1, p1, U_JOB_INSERT, j);
     char *p2[] = {xstrdup(j->project), xstrdup(j->episode)};
-    PGQ_ADD(q, SQL_EPISODE, 2, p2);
+    PGQ_ADD(q, SQL_EPISODE, 2, p2, U_JOB_INSERT, j);
   }
   if (sp->shot && !(same_ep && prev->spec->shot && !strcmp(prev->spec->shot, sp->shot))) {
     char *p3[] = {xstrdup(j->project), xstrdup(j->episode), xstrdup(sp->shot)};
-    PGQ_ADD(q, SQL_SHOT, 3, p3);
+    PGQ_ADD(q, SQL_SHOT, 3, p3, U_JOB_INSERT, j);
   }
   /* A job is usually dispatched, and may even finish, within the batch
    * that creates it: its times go in with the row. */
@@ -615,7 +802,7 @@ static void put_job_insert(pgq_t *q, const job_t *j, const job_t *prev) {
       [JI_GATE_ROOT] = j->gate_root && j->gate_root != j->id ? i64s((int64_t)j->gate_root) : NULL,
       [JI_APPROVED] = j->approved_output ? xstrdup(j->approved_output) : NULL,
   };
-  PGQ_ADD(q, SQL_JOB_INSERT, JI_NPARAMS, p);
+  PGQ_ADD(q, SQL_JOB_INSERT, JI_NPARAMS, p, U_JOB_INSERT, j);
 }
 
 static void put_job_update(col_t x[JU_NCOLS], const job_t *j) {
@@ -632,16 +819,17 @@ static void put_job_update(col_t x[JU_NCOLS], const job_t *j) {
 
 /* A new job's job_deps rows: ids of `after` jobs, gate jobs of
  * `after_approval`. */
-static void put_job_deps(col_t x[JD_NCOLS], const job_t *j) {
+static void put_job_deps(col_t x[JD_NCOLS], entv_t *ents, const job_t *j) {
   for (size_t k = 0; k < j->ndeps + j->ngates; k++) {
     bool gate = k >= j->ndeps;
+    ENT_PUSH(ents, j);
     col_i64(&x[JD_JOB], (int64_t)j->id);
     col_i64(&x[JD_ON], (int64_t)(gate ? j->gates[k - j->ndeps].root : j->deps[k]));
     col_text(&x[JD_KIND], gate ? "after_approval" : "after");
   }
 }
 
-static void put_worker(pgq_t *q, const worker_t *w) {
+static void put_worker(batch_t *q, const worker_t *w) {
   json_t *gpus = json_array();
   for (uint32_t i = 0; i < w->ngpus; i++)
     json_array_append_new(gpus,
@@ -664,7 +852,7 @@ static void put_worker(pgq_t *q, const worker_t *w) {
       [WK_DRAINED] = xstrdup(w->drained ? "t" : "f"),
   };
   json_decref(gpus);
-  PGQ_ADD(q, SQL_WORKER_UPSERT, WK_NPARAMS, p);
+  PGQ_ADD(q, SQL_WORKER_UPSERT, WK_NPARAMS, p, U_WORKER, w);
 }
 
 static void put_task_insert(col_t x[TI_NCOLS], const task_t *t) {
@@ -752,14 +940,16 @@ static void put_attempt_insert(col_t x[AI_NCOLS], const attempt_t *a, sbuf_t *gp
 /* ------------------------------------------------------------ batches */
 
 /* Writes the current state of every dirty entity, then what accumulated,
- * into q, and empties the dirty lists.  Returns the number of rows. */
-static size_t build(store_t *s, pgq_t *q) {
+ * into b's units, and empties the dirty lists.  Returns the number of
+ * rows. */
+static size_t build(store_t *s, batch_t *q) {
   size_t rows = 0;
 
   /* Jobs: new ones first (with their project, episode and shot), and the
    * dependencies of new jobs. */
   const job_t *prev = NULL;
   col_t ju[JU_NCOLS] = {0}, jd[JD_NCOLS] = {0};
+  entv_t jue = {0}, jde = {0};
   for (size_t i = 0; i < s->njobs; i++) {
     job_t *j = s->jobs[i];
     j->dirty = false;
@@ -769,9 +959,10 @@ static size_t build(store_t *s, pgq_t *q) {
       j->persisted = true;
     } else {
       put_job_update(ju, j);
+      ENT_PUSH(&jue, j);
     }
     if (j->deps_new) {
-      put_job_deps(jd, j);
+      put_job_deps(jd, &jde, j);
       j->deps_new = false;
     }
   }
@@ -786,83 +977,314 @@ static size_t build(store_t *s, pgq_t *q) {
   }
   rows += s->nworkers;
   s->nworkers = 0;
-  ADD_COLS(q, SQL_JOB_UPDATE, ju);
-  rows += ADD_COLS(q, SQL_DEPS, jd);
+  ADD_COLS(q, SQL_JOB_UPDATE, ju, U_JOB_UPDATE, &jue, NULL);
+  rows += ADD_COLS(q, SQL_DEPS, jd, U_DEPS, &jde, NULL);
 
   col_t ti[TI_NCOLS] = {0}, tu[TU_NCOLS] = {0};
+  entv_t tie = {0}, tue = {0};
   for (size_t i = 0; i < s->ntasks; i++) {
     task_t *t = s->tasks[i];
     t->dirty = false;
     if (!t->persisted) {
       t->persisted = true;
       put_task_insert(ti, t);
+      ENT_PUSH(&tie, t);
     } else {
       put_task_update(tu, t);
+      ENT_PUSH(&tue, t);
     }
   }
   rows += s->ntasks;
   s->ntasks = 0;
-  ADD_COLS(q, SQL_TASK_INSERT, ti);
-  ADD_COLS(q, SQL_TASK_UPDATE, tu);
+  ADD_COLS(q, SQL_TASK_INSERT, ti, U_TASK_INSERT, &tie, NULL);
+  ADD_COLS(q, SQL_TASK_UPDATE, tu, U_TASK_UPDATE, &tue, NULL);
 
   /* Attempts: updates (which end live attempts) before inserts. */
   col_t au[AU_NCOLS] = {0}, ai[AI_NCOLS] = {0};
+  entv_t aue = {0}, aie = {0};
   sbuf_t gpus = {0};
   for (size_t i = 0; i < s->nattempts; i++) {
     attempt_t *a = s->attempts[i];
     a->dirty = false;
     if (a->persisted) {
       put_attempt_update(au, a);
+      ENT_PUSH(&aue, a);
     } else {
       a->persisted = true;
       put_attempt_insert(ai, a, &gpus);
+      ENT_PUSH(&aie, a);
     }
   }
   sbuf_free(&gpus);
   rows += s->nattempts;
   s->nattempts = 0;
-  ADD_COLS(q, SQL_ATTEMPT_UPDATE, au);
-  ADD_COLS(q, SQL_ATTEMPT_INSERT, ai);
+  ADD_COLS(q, SQL_ATTEMPT_UPDATE, au, U_ATTEMPT_UPDATE, &aue, NULL);
+  ADD_COLS(q, SQL_ATTEMPT_INSERT, ai, U_ATTEMPT_INSERT, &aie, NULL);
 
   /* The ledger and log pieces after their attempts. */
-  rows += ADD_COLS(q, SQL_LEDGER, s->ledger);
-  rows += ADD_COLS(q, SQL_LOGS, s->logs);
+  rows += ADD_COLS(q, SQL_LEDGER, s->ledger, U_APPEND, NULL, &s->ledger_tags);
+  rows += ADD_COLS(q, SQL_LOGS, s->logs, U_APPEND, NULL, &s->logs_tags);
 
   for (size_t i = 0; i < s->nextras; i++) {
     extra_t *e = &s->extras[i];
-    pgq_add_prepared(q, e->name, e->sql, e->nparams, e->params);
+    add_row(q, e->name, e->sql, e->nparams, e->params, U_APPEND, NULL, e->change);
     free(e->params);
   }
   rows += s->nextras;
   s->nextras = 0;
 
-  rows += ADD_COLS(q, SQL_EVENTS, s->events);
+  rows += ADD_COLS(q, SQL_EVENTS, s->events, U_APPEND, NULL, &s->events_tags);
   return rows;
 }
 
-static void on_committed(void *arg, PGresult *const *results, size_t n, const char *error) {
-  store_t *s = arg;
-  coord_t *c = s->c;
-  batch_t *b = s->inflight;
-  (void)results;
-  (void)n;
-  if (error) {
-    /* Crash-only: memory is ahead of the database; restart and recover
-     * from what did commit. */
-    log_error("batch %" PRIu64 " (%zu rows) failed, exiting: %s", b->seq, b->rows, error);
-    _exit(1);
+/* The batch's statements as one pgq, which takes the parameters; the
+ * units keep pointers to them, valid until the pgq's callback returned
+ * (on_committed copies them when the batch failed, for the replay). */
+static pgq_t *batch_pgq(batch_t *b) {
+  pgq_t *q = pgq_new();
+  for (size_t i = 0; i < b->nunits; i++) {
+    unit_t *u = &b->units[i];
+    pgq_add_prepared(q, u->name, u->sql, u->nparams, u->params);
+    u->owned = false;
   }
+  return q;
+}
+
+/* Runs what waited for batch b, which committed (some of its changes
+ * perhaps refused), and sends the next one. */
+static void finish_batch(store_t *s, batch_t *b) {
+  coord_t *c = s->c;
   s->inflight = NULL;
   s->committed = b->chain;
   s->stats.batches++;
   s->stats.rows += b->rows;
-  for (size_t i = 0; i < b->nactions; i++)
+  for (size_t i = 0; i < b->nactions; i++) {
+    s->refusing = NULL;
+    for (size_t k = 0; k < b->nrefused && b->actions[i].change; k++)
+      if (b->refused[k].change == b->actions[i].change)
+        s->refusing = b->refused[k].reason;
     b->actions[i].fn(c, b->actions[i].arg);
+  }
+  s->refusing = NULL;
   for (size_t i = 0; i < s->nlisteners; i++)
     s->listeners[i].fn(c, b->seq, s->listeners[i].arg);
-  free(b->actions);
-  free(b);
+  batch_free(&b);
   store_flush(c);
+}
+
+/* ------------------------------------------------------------ replay */
+
+/* Statements a replay tries before it refuses a failing range of rows as
+ * a whole instead of halving it (one round trip each: about a second). */
+#define REPLAY_MAX_TRIES 4096
+
+static void replay_step(store_t *s);
+
+/* Ends the coordinator: the writer could not even roll back or commit. */
+static void replay_fatal(const batch_t *b, const char *what, const char *error) {
+  log_error("batch %" PRIu64 ": %s failed, exiting: %s", b->seq, what, error);
+  _exit(1);
+}
+
+static void submit_sql(store_t *s, const char *sql, pgconn_cb cb) {
+  pgq_t *q = pgq_new();
+  pgq_add(q, sql, 0, NULL);
+  pgconn_submit(s->c->wdb, q, cb, s);
+}
+
+/* Rows [lo, hi) of the array literal lit whose elements begin at offs
+ * (rows elements), as an array literal of their own (caller frees). */
+static char *cut_rows(const char *lit, const size_t *offs, size_t rows, size_t lo, size_t hi) {
+  size_t start = offs[lo];
+  size_t end = hi < rows ? offs[hi] - 1 : strlen(lit) - 1; /* the ',' or the '}' */
+  sbuf_t b = {0};
+  sbuf_putc(&b, '{');
+  sbuf_append(&b, lit + start, end - start);
+  sbuf_putc(&b, '}');
+  return sbuf_steal(&b);
+}
+
+static int touch_cmp(const void *x, const void *y) {
+  uintptr_t a = (uintptr_t)((const touch_t *)x)->ent, b = (uintptr_t)((const touch_t *)y)->ent;
+  return a < b ? -1 : a > b;
+}
+
+/* Records that the database refused row `row` of unit u: the changes it
+ * belongs to are refused, and an entity whose new row was refused is
+ * inserted again the next time it is written (see store.h). */
+static void refuse_row(store_t *s, batch_t *b, const unit_t *u, size_t row, const char *why) {
+  /* Each event's hash chains the one before it: a dropped event would
+   * break the log for good.  Events hold only checked text and the
+   * coordinator's own figures, so this is a fault, not input: restart, and
+   * recovery continues the chain from the events that did commit. */
+  if (u->sql == SQL_EVENTS)
+    replay_fatal(b, "an event of the chained log", why);
+  static log_limit_t lim = LOG_LIMIT_INIT("rows refused by the database", 10);
+  log_warn_limited(&lim, "batch %" PRIu64 ": %s row %zu refused: %s", b->seq, u->name, row, why);
+  b->refused_rows++;
+  uint64_t changes[64];
+  size_t n = 0;
+  if (u->tags[row])
+    changes[n++] = u->tags[row];
+  const void *ent = u->ents[row];
+  if (ent && !b->touches_sorted && b->ntouches) {
+    qsort(b->touches, b->ntouches, sizeof *b->touches, touch_cmp);
+    b->touches_sorted = true;
+  }
+  size_t lo = 0, hi = b->ntouches; /* the first touch of ent */
+  while (ent && lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if ((uintptr_t)b->touches[mid].ent < (uintptr_t)ent)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (size_t i = lo; ent && i < b->ntouches && b->touches[i].ent == ent; i++)
+    if (n < ARRAY_SIZE(changes))
+      changes[n++] = b->touches[i].change;
+  for (size_t i = 0; i < n; i++) {
+    bool known = false;
+    for (size_t k = 0; k < b->nrefused && !known; k++)
+      known = b->refused[k].change == changes[i];
+    if (!known)
+      ARRAY_PUSH(b->refused, b->nrefused, b->caprefused, ((refusal_t){changes[i], xstrdup(why)}));
+  }
+  switch (u->kind) {
+  case U_JOB_INSERT:
+    ((job_t *)ent)->persisted = false;
+    break;
+  case U_DEPS:
+    ((job_t *)ent)->deps_new = true;
+    break;
+  case U_TASK_INSERT:
+    ((task_t *)ent)->persisted = false;
+    break;
+  case U_ATTEMPT_INSERT:
+    ((attempt_t *)ent)->persisted = false;
+    break;
+  default:
+    break;
+  }
+  (void)s;
+}
+
+static void on_replay_commit(void *arg, PGresult *const *res, size_t n, const char *error) {
+  store_t *s = arg;
+  batch_t *b = s->inflight;
+  (void)res;
+  (void)n;
+  if (error)
+    replay_fatal(b, "COMMIT of the replay", error);
+  log_error("batch %" PRIu64 ": the database refused %zu of its %zu rows (%zu changes "
+            "answered with an error); the rest committed",
+            b->seq, b->refused_rows, b->rows, b->nrefused);
+  finish_batch(s, b);
+}
+
+static void on_rolled_back(void *arg, PGresult *const *res, size_t n, const char *error) {
+  store_t *s = arg;
+  batch_t *b = s->inflight;
+  (void)res;
+  (void)n;
+  if (error)
+    replay_fatal(b, "ROLLBACK TO SAVEPOINT", error);
+  const unit_t *u = &b->units[b->next_unit - 1];
+  if (b->hi - b->lo == 1 || b->tries >= REPLAY_MAX_TRIES) {
+    /* One row, or the replay has taken long enough (a refused job whose
+     * million tasks follow it): the range is refused as a whole. */
+    for (size_t row = b->lo; row < b->hi; row++)
+      refuse_row(s, b, u, row, b->error);
+  } else { /* halves, the first on top */
+    size_t mid = b->lo + (b->hi - b->lo) / 2;
+    ARRAY_PUSH(b->ranges, b->nranges, b->capranges, ((range_t){mid, b->hi}));
+    ARRAY_PUSH(b->ranges, b->nranges, b->capranges, ((range_t){b->lo, mid}));
+  }
+  free(b->error);
+  b->error = NULL;
+  replay_step(s);
+}
+
+static void on_tried(void *arg, PGresult *const *res, size_t n, const char *error) {
+  store_t *s = arg;
+  batch_t *b = s->inflight;
+  (void)res;
+  (void)n;
+  if (!error) {
+    replay_step(s);
+    return;
+  }
+  b->error = xstrdup(error);
+  submit_sql(s, "ROLLBACK TO SAVEPOINT clapper_replay", on_rolled_back);
+}
+
+/* Tries the next range of rows under a savepoint, or commits when none is
+ * left. */
+static void replay_step(store_t *s) {
+  batch_t *b = s->inflight;
+  while (!b->nranges) {
+    if (b->next_unit == b->nunits) {
+      submit_sql(s, "COMMIT", on_replay_commit);
+      return;
+    }
+    const unit_t *u = &b->units[b->next_unit++];
+    ARRAY_PUSH(b->ranges, b->nranges, b->capranges, ((range_t){0, u->rows}));
+  }
+  b->nranges--;
+  b->lo = b->ranges[b->nranges].lo;
+  b->hi = b->ranges[b->nranges].hi;
+  const unit_t *u = &b->units[b->next_unit - 1];
+  pgq_t *q = pgq_new();
+  if (b->savepoint)
+    pgq_add(q, "RELEASE SAVEPOINT clapper_replay", 0, NULL);
+  pgq_add(q, "SAVEPOINT clapper_replay", 0, NULL);
+  b->savepoint = true;
+  b->tries++;
+  char **p = xcalloc((size_t)(u->nparams > 0 ? u->nparams : 1), sizeof *p);
+  for (int k = 0; k < u->nparams; k++)
+    p[k] = u->offs        ? cut_rows(u->params[k], u->offs[k], u->rows, b->lo, b->hi)
+           : u->params[k] ? xstrdup(u->params[k])
+                          : NULL;
+  pgq_add(q, u->sql, u->nparams, p);
+  free(p);
+  pgconn_submit(s->c->wdb, q, on_tried, s);
+}
+
+static void on_begun(void *arg, PGresult *const *res, size_t n, const char *error) {
+  store_t *s = arg;
+  (void)res;
+  (void)n;
+  if (error)
+    replay_fatal(s->inflight, "BEGIN of the replay", error);
+  replay_step(s);
+}
+
+static void on_committed(void *arg, PGresult *const *results, size_t n, const char *error) {
+  store_t *s = arg;
+  batch_t *b = s->inflight;
+  (void)results;
+  (void)n;
+  if (error) {
+    /* The batch rolled back.  Try it again in one transaction, statement
+     * by statement and a failing statement row range by row range (halves),
+     * each under a savepoint: every row the database accepts commits, the
+     * changes of the rows it refuses are answered with an error. */
+    log_error("batch %" PRIu64 " (%zu rows) failed: %s; trying it again row by row", b->seq,
+              b->rows, error);
+    for (size_t i = 0; i < b->nunits; i++) { /* the pgq's are freed after this call */
+      unit_t *u = &b->units[i];
+      for (int k = 0; k < u->nparams; k++)
+        u->params[k] = u->params[k] ? xstrdup(u->params[k]) : NULL;
+      u->owned = true;
+      if (u->multi) {
+        u->offs = xcalloc((size_t)u->nparams, sizeof *u->offs);
+        for (int k = 0; k < u->nparams; k++)
+          u->offs[k] = col_offsets(u->params[k], u->rows);
+      }
+    }
+    submit_sql(s, "BEGIN", on_begun);
+    return;
+  }
+  finish_batch(s, b);
 }
 
 void store_flush(coord_t *c) {
@@ -876,16 +1298,20 @@ void store_flush(coord_t *c) {
   b->nactions = s->nactions;
   s->actions = NULL;
   s->nactions = s->capactions = 0;
-  pgq_t *q = pgq_new();
-  b->rows = build(s, q);
+  b->touches = s->touches;
+  b->ntouches = s->ntouches;
+  s->touches = NULL;
+  s->ntouches = s->captouches = 0;
+  b->rows = build(s, b);
   s->pending = false;
   s->inflight = b;
-  pgconn_submit(c->wdb, q, on_committed, s);
+  pgconn_submit(c->wdb, batch_pgq(b), on_committed, s);
 }
 
 void store_stmt(coord_t *c, const char *name, const char *sql, int nparams, char **params) {
   store_t *s = c->store;
-  extra_t e = {name, sql, nparams, xcalloc((size_t)(nparams > 0 ? nparams : 1), sizeof(char *))};
+  extra_t e = {name, sql, nparams, xcalloc((size_t)(nparams > 0 ? nparams : 1), sizeof(char *)),
+               s->change};
   for (int k = 0; k < nparams; k++)
     e.params[k] = params[k];
   ARRAY_PUSH(s->extras, s->nextras, s->capextras, e);
@@ -894,7 +1320,7 @@ void store_stmt(coord_t *c, const char *name, const char *sql, int nparams, char
 
 void store_on_commit(coord_t *c, store_commit_fn fn, void *arg) {
   store_t *s = c->store;
-  ARRAY_PUSH(s->actions, s->nactions, s->capactions, ((action_t){fn, arg}));
+  ARRAY_PUSH(s->actions, s->nactions, s->capactions, ((action_t){fn, arg, s->change}));
   s->pending = true;
 }
 
@@ -910,3 +1336,15 @@ void store_kick(coord_t *c) { c->store->pending = true; }
 bool store_idle(const coord_t *c) { return !c->store->pending && !c->store->inflight; }
 
 store_stats_t store_stats(const coord_t *c) { return c->store->stats; }
+
+uint64_t store_change_begin(coord_t *c) {
+  store_t *s = c->store;
+  s->change = ++s->last_change;
+  return s->change;
+}
+
+void store_change_resume(coord_t *c, uint64_t change) { c->store->change = change; }
+
+void store_change_end(coord_t *c) { c->store->change = 0; }
+
+const char *store_refused(const coord_t *c) { return c->store->refusing; }

@@ -10,9 +10,36 @@
  * (store_on_commit: replies to clients, releasing ended attempts and
  * finished jobs), then the listeners (store_listen: the worker outboxes).
  * While a batch is in flight the next one accumulates, so batches grow
- * with load and a lone change still goes out at once.  A failed batch is
- * fatal (the coordinator exits and recovers from the database on
- * restart): memory never runs ahead of what can be rebuilt.
+ * with load and a lone change still goes out at once.
+ *
+ * A batch that fails does not take unrelated work down with it.  What
+ * clients and workers send is checked at the edge (common/input.h), so a
+ * failure means a value the checks missed or a bug; the store then tries
+ * the same batch again in one transaction, statement by statement under a
+ * savepoint, and a statement that fails range by range of its rows
+ * (halving), down to the rows the database refuses; after 4096 statements
+ * (a second or so of round trips) a failing range is refused whole, so a
+ * refused job with a million tasks behind it cannot hold the writer for
+ * long.  Everything else commits.  Each row knows the change it belongs to: a change is what one
+ * client request queues (store_change_begin/resume/end around its
+ * handlers); a dirty entity belongs to every change that marked it.  The
+ * commit actions of a change with a refused row run with store_refused()
+ * saying why, so its client is answered with an error and every other
+ * client as usual; the refused rows are logged (rate-limited).
+ *
+ * Memory and the database after a refusal.  Memory is not rolled back: a
+ * transition has effects on other entities (counts, the dispatch index,
+ * outboxes) that cannot be undone one by one.  Instead rows carry the
+ * whole state of an entity, so the database catches up the next time the
+ * entity is written: a refused update leaves the previous row until then;
+ * a refused insert (a job, task or attempt, or a job's dependencies) is
+ * inserted again with the next write instead of updated.  A refused
+ * append-only row (an event, a ledger row, a log piece, a one-off
+ * statement) is dropped.  Nothing is retried on its own, so a row that is
+ * refused for what it holds cannot loop; a restart recovers the database's
+ * state, which is what the refused change's client was told.  Only when
+ * the replay itself cannot roll back or commit does the coordinator exit
+ * (crash-only, recovering from what committed).
  *
  * Layering: the store reads the entities it writes (model.h) and calls
  * nothing above it; modules that must act after a commit register here.
@@ -76,6 +103,18 @@ void store_on_commit(coord_t *c, store_commit_fn fn, void *arg);
  * registered.  For modules whose work waits for commits (coord_init). */
 typedef void (*store_listener_fn)(coord_t *c, uint64_t seq, void *arg);
 void store_listen(coord_t *c, store_listener_fn fn, void *arg);
+
+/* Changes: rows, dirty marks and commit actions queued between
+ * store_change_begin (which returns the change's id) and store_change_end
+ * belong to that change; store_change_resume continues a change later (a
+ * handler that waited for a read).  Without one they belong to none. */
+uint64_t store_change_begin(coord_t *c);
+void store_change_resume(coord_t *c, uint64_t change);
+void store_change_end(coord_t *c);
+
+/* During a commit action: NULL, or why the database refused part of the
+ * action's change (one line). */
+const char *store_refused(const coord_t *c);
 
 /* The sequence number of the batch now accumulating. */
 uint64_t store_seq(const coord_t *c);

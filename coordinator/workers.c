@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "cost.h"
 #include "dispatch.h"
+#include "input.h"
 #include "log.h"
 #include "store.h"
 #include "template.h"
@@ -24,13 +25,12 @@
 #define MAX_GPUS 64u
 #define MAX_GPU_MEMORY_MB (1ull << 30)
 #define MAX_TAGS 64u
-#define MAX_TEXT 256u
 #define MAX_LIST 1000000u
 #define MAX_ERROR 1024u
 #define MAX_OUTPUTS 4096u
-#define MAX_PATH_LEN 4096u
 #define ASSIGN_CHUNK 512 /* tasks per Assign message */
 #define MAX_LOG_CHUNK (64u << 10)
+#define CLOCK_SKEW_US INT64_C(5000000) /* a worker's clock may be this far off */
 
 static uint64_t ident_hash(const uint8_t *p, size_t n) {
   uint64_t h = 1469598103934665603ull; /* FNV-1a */
@@ -388,39 +388,15 @@ void workers_init(coord_t *c) { store_listen(c, send_outbox, NULL); }
 
 /* ------------------------------------------------------------ messages */
 
+/* Refused worker messages, logged at most twice per 10 s (log.h). */
+static log_limit_t refused = LOG_LIMIT_INIT("refused worker messages", 10);
+
 static void send_reset(coord_t *c, const uint8_t *ident, size_t identlen, const char *why) {
   Clapper__Reset r = CLAPPER__RESET__INIT;
   r.reason = (char *)why;
   envelope_t env = CODEC_ENVELOPE(RESET, reset, &r);
   if (codec_send(c->wsock, ident, identlen, &env) < 0)
     log_debug("reset not sent: %s", zmq_strerror(errno));
-}
-
-/* A copy of s cut to max bytes with anything but printable UTF-8 replaced,
- * so that whatever a worker sends can be stored as text. */
-static char *clean_text(const char *s, size_t max) {
-  size_t n = strnlen(s ? s : "", max);
-  char *out = xmalloc(n + 1);
-  size_t o = 0;
-  for (size_t i = 0; i < n;) {
-    unsigned char ch = (unsigned char)s[i];
-    size_t len = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
-    bool ok = len && i + len <= n;
-    for (size_t k = 1; ok && k < len; k++)
-      ok = ((unsigned char)s[i + k] >> 6) == 2;
-    if (ok && len == 1 && (ch < 0x20 || ch == 0x7f))
-      ok = false;
-    if (!ok) {
-      out[o++] = '?';
-      i++;
-      continue;
-    }
-    memcpy(out + o, s + i, len);
-    o += len;
-    i += len;
-  }
-  out[o] = '\0';
-  return out;
 }
 
 static attempt_state_t outcome_state(Clapper__Outcome o) {
@@ -437,8 +413,8 @@ static char *outputs_json(const Clapper__Result *r) {
   json_t *arr = json_array();
   for (size_t i = 0; i < r->n_outputs && i < MAX_OUTPUTS; i++) {
     const Clapper__OutputFile *f = r->outputs[i];
-    char *path = clean_text(f->path, MAX_PATH_LEN);
-    char *sha = clean_text(f->sha256, 64);
+    char *path = input_clean(f->path, INPUT_PATH_MAX);
+    char *sha = input_clean(f->sha256, 64);
     json_array_append_new(arr, json_pack("{s:s,s:I,s:s}", "path", path, "size",
                                          (json_int_t)(f->size > INT64_MAX ? INT64_MAX : f->size),
                                          "sha256", sha));
@@ -448,6 +424,86 @@ static char *outputs_json(const Clapper__Result *r) {
   char *text = json_dumps(arr, JSON_COMPACT);
   json_decref(arr);
   return text;
+}
+
+/* What the coordinator saw of attempt a's run so far: the time since its
+ * dispatch, on the monotonic clock or the wall clock, whichever is longer
+ * (after a restart the monotonic dispatch time is the restart's). */
+static uint64_t seen_us(const attempt_t *a) {
+  uint64_t mono = util_mono_us() - a->dispatched_mono;
+  int64_t wall = util_wall_us() - a->dispatched_us;
+  return wall > 0 && (uint64_t)wall > mono ? (uint64_t)wall : mono;
+}
+
+/* A worker's clock time of attempt a brought within what the coordinator
+ * saw: from the dispatch to now, each end widened by CLOCK_SKEW_US. */
+static int64_t seen_time(const attempt_t *a, int64_t us) {
+  int64_t lo = a->dispatched_us - CLOCK_SKEW_US;
+  int64_t hi = util_wall_us() + CLOCK_SKEW_US;
+  return input_clamp(us, lo < INPUT_TIME_MIN_US ? INPUT_TIME_MIN_US : lo, hi);
+}
+
+/* Logs (rate-limited) the figures of attempt a that were brought within
+ * what the coordinator saw: what (one or more "NAME SAID -> KEPT"). */
+static void clamped(const worker_t *w, const attempt_t *a, const char *what) {
+  static log_limit_t lim = LOG_LIMIT_INIT("worker figures clamped", 10);
+  log_warn_limited(&lim,
+                   "worker %s: attempt %" PRIu64 ": beyond what the coordinator saw (%" PRIu64
+                   " us since the dispatch): %s",
+                   w->name, a->id, seen_us(a), what);
+}
+
+static void note_clamp(sbuf_t *b, const char *name, uint64_t said, uint64_t kept) {
+  sbuf_printf(b, "%s%s %" PRIu64 " -> %" PRIu64, b->len ? ", " : "", name, said, kept);
+}
+
+/* The figures of result r, within what the coordinator saw of attempt a
+ * (a worker's key does not make its word money): the wall time at most the
+ * time since the dispatch, CPU time at most that times the worker's CPUs,
+ * GPU energy at most 2 kW per GPU held, memory at most the worker's, times
+ * between the dispatch and now (CLOCK_SKEW_US either side), the end not
+ * before the start.  Cost is priced from what is kept. */
+static void record_figures(const worker_t *w, attempt_t *a, const Clapper__Result *r) {
+  uint64_t seen = seen_us(a);
+  uint64_t cpus = w->cpus ? w->cpus : 1, gpus = (uint64_t)__builtin_popcountll(a->gpu_mask);
+  struct {
+    const char *what;
+    uint64_t said, max, *kept;
+  } figs[] = {
+      {"wall_us", r->wall_us, seen, &a->wall_us},
+      {"cpu_us", r->cpu_us, seen > UINT64_MAX / cpus ? UINT64_MAX : seen * cpus, &a->cpu_us},
+      {"gpu_energy_mj", r->gpu_energy_mj, seen > UINT64_MAX / 4 ? UINT64_MAX : seen * 2 * gpus,
+       &a->gpu_energy_mj},
+      {"max_rss_kb", r->max_rss_kb, w->memory_mb ? w->memory_mb * 1024 : UINT64_MAX,
+       &a->max_rss_kb},
+  };
+  sbuf_t what = {0};
+  for (size_t i = 0; i < ARRAY_SIZE(figs); i++) {
+    uint64_t max = figs[i].max < INT64_MAX ? figs[i].max : INT64_MAX;
+    *figs[i].kept = figs[i].said < max ? figs[i].said : max;
+    if (figs[i].said > max)
+      note_clamp(&what, figs[i].what, figs[i].said, max);
+  }
+  if (r->started_at_us && !a->started_us) {
+    a->started_us = seen_time(a, r->started_at_us);
+    if (a->started_us != r->started_at_us)
+      note_clamp(&what, "started_at_us", (uint64_t)r->started_at_us, (uint64_t)a->started_us);
+  }
+  if (!a->started_us)
+    a->started_us = a->dispatched_us;
+  int64_t now = util_wall_us();
+  if (!r->ended_at_us) {
+    a->ended_us = now;
+  } else {
+    a->ended_us =
+        input_clamp(seen_time(a, r->ended_at_us), a->started_us,
+                    a->started_us > now + CLOCK_SKEW_US ? a->started_us : now + CLOCK_SKEW_US);
+    if (a->ended_us != r->ended_at_us)
+      note_clamp(&what, "ended_at_us", (uint64_t)r->ended_at_us, (uint64_t)a->ended_us);
+  }
+  if (what.len)
+    clamped(w, a, what.buf);
+  sbuf_free(&what);
 }
 
 /* Records one result from w; always acknowledged once durable (a duplicate
@@ -476,17 +532,9 @@ static void handle_result(coord_t *c, worker_t *w, const Clapper__Result *r) {
   a->has_exit = true;
   a->exit_code = r->exit_code;
   a->term_signal = r->term_signal;
-  a->wall_us = r->wall_us > INT64_MAX ? 0 : r->wall_us;
-  a->cpu_us = r->cpu_us > INT64_MAX ? 0 : r->cpu_us;
-  a->max_rss_kb = r->max_rss_kb > INT64_MAX ? 0 : r->max_rss_kb;
-  a->gpu_energy_mj = r->gpu_energy_mj > INT64_MAX ? 0 : r->gpu_energy_mj;
-  if (r->started_at_us > 0 && !a->started_us)
-    a->started_us = r->started_at_us;
-  if (!a->started_us)
-    a->started_us = a->dispatched_us;
-  a->ended_us = r->ended_at_us > a->started_us ? r->ended_at_us : util_wall_us();
+  record_figures(w, a, r);
   free(a->error);
-  a->error = clean_text(r->error, MAX_ERROR);
+  a->error = input_clean(r->error, MAX_ERROR);
   free(a->outputs_json);
   a->outputs_json = outputs_json(r);
   if (attempt_set_state(c, a, to) == 0)
@@ -503,25 +551,42 @@ static void attempt_lost(coord_t *c, attempt_t *a, const char *why) {
 static void mark_running(coord_t *c, attempt_t *a, int64_t started_us) {
   if (a->state != ATTEMPT_DISPATCHED)
     return;
-  a->started_us = started_us > 0 ? started_us : util_wall_us();
+  a->started_us = started_us > 0 ? seen_time(a, started_us) : util_wall_us();
+  if (started_us > 0 && a->started_us != started_us) {
+    sbuf_t what = {0};
+    note_clamp(&what, "started_at_us", (uint64_t)started_us, (uint64_t)a->started_us);
+    clamped(a->worker, a, what.buf);
+    sbuf_free(&what);
+  }
   attempt_set_state(c, a, ATTEMPT_RUNNING);
   cost_attempt_started(c, a);
   if (a->task->state == TASK_DISPATCHED)
     task_set_state(c, a->task, TASK_RUNNING);
 }
 
+/* Checks everything a Hello says before any of it is kept. */
 static int validate_hello(const Clapper__Hello *h, char *err, size_t errlen) {
   if (!ident_valid(h->name))
-    return snprintf(err, errlen, "worker name '%.64s' is not an identifier", h->name), -1;
+    return util_fail_line(err, errlen, "name: '%.64s' is not an identifier", h->name);
+  if (input_text("hostname", h->hostname, INPUT_NAME_MAX, INPUT_ONE_LINE, err, errlen) < 0 ||
+      input_text("version", h->version, INPUT_NAME_MAX, INPUT_ONE_LINE, err, errlen) < 0 ||
+      input_text("workdir", h->workdir, INPUT_PATH_MAX, INPUT_ONE_LINE, err, errlen) < 0)
+    return -1;
   if (h->cpus > MAX_CPUS || h->memory_mb > MAX_MEMORY_MB)
     return snprintf(err, errlen, "cpus or memory_mb out of range"), -1;
   if (h->n_gpus > MAX_GPUS)
     return snprintf(err, errlen, "%zu GPUs, at most %u", h->n_gpus, MAX_GPUS), -1;
   for (size_t i = 0; i < h->n_gpus; i++) {
     const Clapper__Gpu *g = h->gpus[i];
-    if (strlen(g->uuid) > MAX_TEXT || strlen(g->model) > MAX_TEXT ||
-        g->memory_mb > MAX_GPU_MEMORY_MB)
-      return snprintf(err, errlen, "gpus[%zu] out of range", i), -1;
+    char field[48];
+    snprintf(field, sizeof field, "gpus[%zu].uuid", i);
+    if (input_text(field, g->uuid, INPUT_NAME_MAX, INPUT_ONE_LINE, err, errlen) < 0)
+      return -1;
+    snprintf(field, sizeof field, "gpus[%zu].model", i);
+    if (input_text(field, g->model, INPUT_NAME_MAX, INPUT_ONE_LINE, err, errlen) < 0)
+      return -1;
+    if (g->memory_mb > MAX_GPU_MEMORY_MB)
+      return snprintf(err, errlen, "gpus[%zu].memory_mb out of range", i), -1;
     for (size_t k = 0; k < i; k++)
       if (h->gpus[k]->index == g->index)
         return snprintf(err, errlen, "GPU index %u listed twice", g->index), -1;
@@ -530,7 +595,7 @@ static int validate_hello(const Clapper__Hello *h, char *err, size_t errlen) {
     return snprintf(err, errlen, "%zu tags, at most %u", h->n_tags, MAX_TAGS), -1;
   for (size_t i = 0; i < h->n_tags; i++)
     if (!ident_valid(h->tags[i]))
-      return snprintf(err, errlen, "tag '%.64s' is not an identifier", h->tags[i]), -1;
+      return util_fail_line(err, errlen, "tags[%zu]: '%.64s' is not an identifier", i, h->tags[i]);
   if (h->n_running > MAX_LIST || h->n_results > MAX_LIST)
     return snprintf(err, errlen, "too many attempts listed"), -1;
   return 0;
@@ -540,7 +605,7 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
                      const Clapper__Hello *h) {
   char err[256];
   if (validate_hello(h, err, sizeof err) < 0) {
-    log_warn("hello refused: %s", err);
+    log_warn_limited(&refused, "hello refused: %s", err);
     return;
   }
   worker_t *w = workers_find(c, h->name);
@@ -550,8 +615,9 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
   if (w && w->identlen && (w->identlen != identlen || memcmp(w->ident, ident, identlen)) &&
       (w->state == WORKER_ONLINE || w->state == WORKER_DRAINING) && w->hostname &&
       strcmp(w->hostname, h->hostname) != 0) {
-    log_warn("hello from host '%.64s' refused: worker name %s is in use by host '%s'",
-             h->hostname, w->name, w->hostname);
+    log_warn_limited(&refused,
+                     "hello from host '%.64s' refused: worker name %s is in use by host '%s'",
+                     h->hostname, w->name, w->hostname);
     return;
   }
   if (!w)
@@ -571,11 +637,11 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
   idmap_put(&c->by_ident, w->ident_key, w);
 
   free(w->hostname);
-  w->hostname = clean_text(h->hostname, MAX_TEXT);
+  w->hostname = xstrdup(h->hostname);
   free(w->version);
-  w->version = clean_text(h->version, 64);
+  w->version = xstrdup(h->version);
   free(w->workdir);
-  w->workdir = h->workdir && *h->workdir ? clean_text(h->workdir, 4096) : NULL;
+  w->workdir = h->workdir && *h->workdir ? xstrdup(h->workdir) : NULL;
   w->cpus = h->cpus;
   w->memory_mb = h->memory_mb;
   free_gpus(w);
@@ -583,8 +649,8 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
   w->gpus = xcalloc(w->ngpus ? w->ngpus : 1, sizeof *w->gpus);
   for (uint32_t i = 0; i < w->ngpus; i++) {
     w->gpus[i].index = h->gpus[i]->index;
-    w->gpus[i].uuid = clean_text(h->gpus[i]->uuid, MAX_TEXT);
-    w->gpus[i].model = clean_text(h->gpus[i]->model, MAX_TEXT);
+    w->gpus[i].uuid = xstrdup(h->gpus[i]->uuid);
+    w->gpus[i].model = xstrdup(h->gpus[i]->model);
     w->gpus[i].memory_mb = h->gpus[i]->memory_mb;
   }
   free_tags(w);
@@ -726,20 +792,21 @@ void workers_revoke(coord_t *c, const char *name, const char *why) {
 
 void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,
                         envelope_t *env) {
-  const char *refused;
+  const char *why;
   if (env->body_case == CLAPPER__ENVELOPE__BODY_HELLO) {
-    if ((refused = key_refuses(c, user, env->hello->name)) != NULL) {
-      log_warn("hello as '%.64s' refused: %s", env->hello->name, refused);
+    if ((why = key_refuses(c, user, env->hello->name)) != NULL) {
+      log_warn_limited(&refused, "hello as '%.64s' refused: %s", env->hello->name, why);
       return;
     }
     on_hello(c, ident, identlen, env->hello);
     return;
   }
   worker_t *w = by_ident(c, ident, identlen);
-  if (w && (refused = key_refuses(c, user, w->name)) != NULL) {
+  if (w && (why = key_refuses(c, user, w->name)) != NULL) {
     /* Normally ended when the key was removed (workers_revoke); this
      * catches a connection whose key changed in any other way. */
-    log_warn("worker %s: %s message refused: %s", w->name, codec_body_name(env), refused);
+    log_warn_limited(&refused, "worker %s: %s message refused: %s", w->name, codec_body_name(env),
+                     why);
     if (w->state == WORKER_ONLINE || w->state == WORKER_DRAINING)
       worker_lost(c, w, "its key is no longer registered");
     unroute(c, w);
@@ -776,7 +843,7 @@ void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const
     on_logs(c, w, env->logs);
     break;
   default:
-    log_warn("worker %s: unexpected %s message", w->name, codec_body_name(env));
+    log_warn_limited(&refused, "worker %s: unexpected %s message", w->name, codec_body_name(env));
     break;
   }
 }

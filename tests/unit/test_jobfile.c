@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "input.h"
 #include "jobfile.h"
 #include "template.h"
 
@@ -559,12 +560,11 @@ static void test_limits(void) {
   sbuf_puts(&sb, ",\"b\"]}]}");
   refused(__LINE__, sb.buf, sb.len, "jobs[0].command: 4097 entries, more than 4096");
 
-  /* Argument, output, env and provenance values of 64 KiB + 1. */
+  /* Argument, output and env values of 64 KiB + 1. */
   char *big = xmalloc(JOBFILE_MAX_ARG + 2);
   memset(big, 'v', JOBFILE_MAX_ARG + 1);
   big[JOBFILE_MAX_ARG] = '\0';
-  char *ok =
-      xasprintf(JOB(",'outputs':['%s'],'env':{'E':'%s'},'provenance':{'p':'%s'}"), big, big, big);
+  char *ok = xasprintf(JOB(",'outputs':['%s'],'env':{'E':'%s'}"), big, big);
   jf = parse(ok);
   CHECK(jf != NULL);
   jobfile_free(&jf);
@@ -580,10 +580,51 @@ static void test_limits(void) {
   t = xasprintf(JOB(",'env':{'E':'%s'}"), big);
   refused_sq(__LINE__, t, "jobs[0].env.E: 65537 bytes, more than 65536");
   free(t);
-  t = xasprintf(JOB(",'provenance':{'p':'%s'}"), big);
-  refused_sq(__LINE__, t, "jobs[0].provenance.p: 65537 bytes, more than 65536");
-  free(t);
   free(big);
+
+  /* Provenance: keys of 64 bytes, values of 16 KiB, 64 KiB in all. */
+  char key[66], *val = xmalloc(INPUT_PROV_VALUE_MAX + 2);
+  memset(key, 'k', 64);
+  key[64] = '\0';
+  memset(val, 'v', INPUT_PROV_VALUE_MAX);
+  val[INPUT_PROV_VALUE_MAX] = '\0';
+  t = xasprintf(JOB(",'provenance':{'%s':'%s','b':'%s','c':'%s'}"), key, val, val, val);
+  jf = parse(t); /* 3 x 16 KiB + 66 bytes */
+  CHECK(jf != NULL);
+  jobfile_free(&jf);
+  free(t);
+  t = xasprintf(JOB(",'provenance':{'a':'%s','b':'%s','c':'%s','d':'%s'}"), val, val, val, val);
+  refused_sq(__LINE__, t, "jobs[0].provenance: more than 65536 bytes of keys and values");
+  free(t);
+  strcat(key, "k");
+  key[64] = '\0';
+  char *want = xasprintf("jobs[0].provenance.%s...: a key of 65 bytes, more than 64", key);
+  key[64] = 'k';
+  t = xasprintf(JOB(",'provenance':{'%s':'v'}"), key);
+  refused_sq(__LINE__, t, want);
+  free(t);
+  val[INPUT_PROV_VALUE_MAX] = 'v';
+  val[INPUT_PROV_VALUE_MAX + 1] = '\0';
+  t = xasprintf(JOB(",'provenance':{'p':'%s'}"), val);
+  refused_sq(__LINE__, t, "jobs[0].provenance.p: 16385 bytes, more than 16384");
+  free(t);
+  free(val);
+  /* A 10 MiB key (the attack) is refused. */
+  char *huge_key = xmalloc((10u << 20) + 1);
+  memset(huge_key, 'k', 10u << 20);
+  huge_key[10u << 20] = '\0';
+  t = xasprintf(JOB(",'provenance':{'%s':'v'}"), huge_key);
+  free(want);
+  key[64] = '\0';
+  want = xasprintf("jobs[0].provenance.%s...: a key of 10485760 bytes, more than 64", key);
+  refused_sq(__LINE__, t, want);
+  free(want);
+  free(t);
+  free(huge_key);
+  /* Control characters in a key; a NUL escaped in a value is not JSON
+   * jansson accepts. */
+  refused_sq(__LINE__, JOB(",'provenance':{'a\\tb':'v'}"), "jobs[0].provenance.a");
+  refused_sq(__LINE__, JOB(",'provenance':{'a':'x\\u0000y'}"), "job file: invalid JSON");
 
   /* Text over 16 MiB is refused before parsing (it is not even valid JSON). */
   char *huge = xmalloc(JOBFILE_MAX_BYTES + 1);

@@ -570,6 +570,87 @@ static void scenario(void) {
   free_msgs(msgs, recv_msgs(msgs, 16, 200));
 }
 
+/* ------------------------------------------------------------ refused rows */
+
+static char refusals[4][256]; /* what store_refused said to each change's action */
+static int refusal_actions;
+
+static void on_refusal_action(coord_t *cc, void *arg) {
+  const char *why = store_refused(cc);
+  snprintf(refusals[(intptr_t)arg], sizeof refusals[0], "%s", why ? why : "-");
+  refusal_actions++;
+}
+
+/* A batch PostgreSQL refuses (text that is not UTF-8 got past the edge):
+ * the rows it refuses are found, everything else commits, every action
+ * runs, and those of the refused changes learn why. */
+static void refused_rows(void) {
+  job_t *ja = submit(QUICK), *jb = submit(QUICK), *jc = submit(QUICK);
+  uint64_t a_id = ja->id, b_id = jb->id, c_id = jc->id;
+  CHECK(pgtest_flush(c, &loop));
+  const char *a_state = job_state_name((job_state_t)ja->state);
+  int64_t events = pgtest_int(db, "SELECT count(*) FROM events");
+  char err[160];
+
+  /* Change 0: canceled with a note that is not UTF-8. */
+  store_change_begin(c);
+  CHECK_INT(job_cancel(c, ja, "alice", "bad \xff note", err, sizeof err), 0);
+  store_on_commit(c, on_refusal_action, (void *)0);
+  store_change_end(c);
+  /* Change 1: an unrelated cancel. */
+  store_change_begin(c);
+  CHECK_INT(job_cancel(c, jb, "bob", "fine", err, sizeof err), 0);
+  store_on_commit(c, on_refusal_action, (void *)1);
+  store_change_end(c);
+  /* 40 events of no change around one bad event of change 2. */
+  for (int i = 0; i < 20; i++) /* text with commas, quotes and backslashes */
+    store_event(c, "coordinator", "test.ok", "job", "1,\"2\"\\",
+                "{\"a\":\"x,\\\"y\\\"}\\\\\"}");
+  store_change_begin(c);
+  store_event(c, "mallory\xff", "test.bad", "job", "1", NULL);
+  store_on_commit(c, on_refusal_action, (void *)2);
+  store_change_end(c);
+  for (int i = 0; i < 20; i++)
+    store_event(c, "coordinator", "test.ok", "job", "1", NULL);
+  /* An action of no change; a new job in the same batch. */
+  store_on_commit(c, on_refusal_action, (void *)3);
+  job_t *jd = submit(QUICK);
+  uint64_t d_id = jd->id;
+
+  refusal_actions = 0;
+  CHECK(pgtest_flush(c, &loop));
+  CHECK_INT(refusal_actions, 4);
+  CHECK_CONTAINS(refusals[0], "invalid byte sequence for encoding \"UTF8\"");
+  CHECK_STR(refusals[1], "-");
+  CHECK_CONTAINS(refusals[2], "invalid byte sequence");
+  CHECK_STR(refusals[3], "-");
+  /* The refused job row kept its state; the rest committed. */
+  CHECK_STR(pgtest_value(db, "SELECT state FROM jobs WHERE id = %" PRIu64, a_id), a_state);
+  CHECK_STR(pgtest_value(db, "SELECT state || ': ' || reason FROM jobs WHERE id = %" PRIu64,
+                         b_id),
+            "canceled: canceled by bob: fine");
+  CHECK_STR(pgtest_value(db, "SELECT state FROM jobs WHERE id = %" PRIu64, c_id), "queued");
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM jobs WHERE id = %" PRIu64, d_id), 1);
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events WHERE kind = 'test.ok'"), 40);
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events WHERE kind = 'test.ok' AND "
+                           "subject_id = '1,\"2\"\\' AND details->>'a' = 'x,\"y\"}\\'"),
+            20);
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events WHERE kind = 'test.bad'"), 0);
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events WHERE kind = 'job.cancel' AND "
+                           "subject_id = '%" PRIu64 "'", b_id),
+            1);
+  CHECK(pgtest_int(db, "SELECT count(*) FROM events") >= events + 40 + 1);
+  /* The store goes on: the next batch commits as usual. */
+  job_t *je = submit(QUICK);
+  uint64_t e_id = je->id;
+  store_on_commit(c, on_refusal_action, (void *)3);
+  refusal_actions = 0;
+  CHECK(pgtest_flush(c, &loop));
+  CHECK_INT(refusal_actions, 1);
+  CHECK_STR(refusals[3], "-");
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM jobs WHERE id = %" PRIu64, e_id), 1);
+}
+
 int main(void) {
   log_init("test_store", LOG_LVL_WARN);
   const char *conninfo = pgtest_start();
@@ -605,6 +686,7 @@ int main(void) {
   c->wsock = router;
 
   scenario();
+  refused_rows();
 
   /* Shutdown as coordinator/main.c does it. */
   pgconn_close(&c->wdb);

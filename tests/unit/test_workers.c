@@ -427,6 +427,10 @@ static void test_results(void) {
   f.sha256 = "ab12";
   Clapper__OutputFile *outs[] = {&f};
   Clapper__Result r = result_of(a[0]->id, CLAPPER__OUTCOME__OUTCOME_SUCCEEDED);
+  /* The coordinator saw 3 s since the dispatch (at 1700000000000000 - 1 ms
+   * by the wall clock): the worker's figures are within that. */
+  a[0]->dispatched_us = 1700000000000000 - 1000;
+  a[0]->dispatched_mono = util_mono_us() - 3000000;
   r.started_at_us = 1700000000000000;
   r.ended_at_us = 1700000002000000;
   r.wall_us = 2000123;
@@ -489,18 +493,29 @@ static void test_results(void) {
   CHECK_INT(a[3]->state, ATTEMPT_FAILED);
   CHECK_INT(j->tasks[3].failures, 1);
 
-  /* Figures past INT64_MAX are stored as 0. */
+  /* Forged figures are brought within what the coordinator saw: wall time
+   * at most the time since the dispatch (2 s here), CPU time at most that
+   * on each of the worker's 8 CPUs, memory at most the worker's, no GPU
+   * energy without GPUs, times between the dispatch and now (5 s of clock
+   * skew either side), the end not before the start. */
   Clapper__Result big = result_of(a[4]->id, CLAPPER__OUTCOME__OUTCOME_SUCCEEDED);
-  big.wall_us = (uint64_t)INT64_MAX + 1;
+  big.wall_us = (uint64_t)INT64_MAX;
   big.cpu_us = UINT64_MAX;
   big.max_rss_kb = UINT64_MAX;
   big.gpu_energy_mj = UINT64_MAX;
+  big.started_at_us = INT64_MIN;
+  big.ended_at_us = INT64_MAX;
+  a[4]->dispatched_mono = util_mono_us() - 2000000;
+  int64_t disp = a[4]->dispatched_us = util_wall_us() - 2000000;
   send_results(c, "conn-1", &big, 1);
+  int64_t after = util_wall_us();
   CHECK_INT(a[4]->state, ATTEMPT_SUCCEEDED);
-  CHECK_INT(a[4]->wall_us, 0);
-  CHECK_INT(a[4]->cpu_us, 0);
-  CHECK_INT(a[4]->max_rss_kb, 0);
+  CHECK(a[4]->wall_us >= 2000000 && a[4]->wall_us < 3000000);
+  CHECK(a[4]->cpu_us >= 8 * 2000000ull && a[4]->cpu_us < 8 * 3000000ull);
+  CHECK_INT(a[4]->max_rss_kb, 16000 * 1024);
   CHECK_INT(a[4]->gpu_energy_mj, 0);
+  CHECK_INT(a[4]->started_us, disp - 5000000);
+  CHECK(a[4]->ended_us >= after && a[4]->ended_us <= after + 5000000);
 
   /* Error text: control characters and broken UTF-8 become '?', valid
    * UTF-8 stays; at most 1024 bytes. */
@@ -560,6 +575,7 @@ static void test_heartbeat(void) {
     goto out;
   CHECK_INT(j->state, JOB_RUNNING);
 
+  a0->dispatched_us = 1700000000000000;
   send_started(c, "conn-1", a0->id, 1700000000000000);
   CHECK_INT(a0->state, ATTEMPT_RUNNING);
   CHECK_INT(a0->started_us, 1700000000000000);
@@ -568,6 +584,11 @@ static void test_heartbeat(void) {
   /* Started twice: the first start time stays. */
   send_started(c, "conn-1", a0->id, 1800000000000000);
   CHECK_INT(a0->started_us, 1700000000000000);
+  /* A start time of 2^63-1 (or before the dispatch) is brought within
+   * what the coordinator saw, 5 s of clock skew either side. */
+  send_started(c, "conn-1", a1->id, INT64_MAX);
+  CHECK_INT(a1->state, ATTEMPT_RUNNING);
+  CHECK(a1->started_us > util_wall_us() && a1->started_us <= util_wall_us() + 5000000);
 
   /* Heartbeats: what is live stays, what is not is canceled. */
   uint64_t running[] = {a0->id, a1->id, 4242};
