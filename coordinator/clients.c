@@ -526,7 +526,8 @@ void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const
   char err[256];
   if (input_request(env->request, err, sizeof err) < 0) {
     static log_limit_t refused = LOG_LIMIT_INIT("refused client requests", 10);
-    log_warn_limited(&refused, "%s: %s", actor_of(user), err);
+    const char *name = auth_name_of(c, user);
+    log_warn_limited(&refused, "%s: %s", name ? name : "anonymous", err);
     clients_reply_error(c, r, "bad_request", err);
     return;
   }
