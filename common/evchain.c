@@ -2,6 +2,7 @@
  * evchain.c - the event log's hash chain, see evchain.h.
  */
 #include "evchain.h"
+#include "input.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,11 @@
 
 char *evchain_canon_json(const char *json) {
   json_t *doc = json_loads(json ? json : "{}", JSON_DECODE_ANY, NULL);
+  if (!doc) { /* keep the text, as a string PostgreSQL accepts */
+    char *text = input_clean(json, INPUT_NOTE_MAX);
+    doc = json_pack("{s:s}", "unparsed", text);
+    free(text);
+  }
   char *out =
       doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)
           : NULL;

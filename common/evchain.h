@@ -64,8 +64,10 @@ typedef struct evchain_head {
 /* The canonical text of a JSON document: parsed and written again compact,
  * with sorted keys and non-ASCII characters escaped, so that the text the
  * coordinator hashed and the text PostgreSQL gives back for the jsonb
- * column hash alike.  A text that does not parse is returned as it is.
- * The caller frees the result. */
+ * column hash alike.  A text that does not parse (a fault: the coordinator
+ * writes details with jansson) becomes {"unparsed": TEXT}, TEXT cleaned as
+ * input_clean does, so that the row is one PostgreSQL accepts.  The caller
+ * frees the result. */
 char *evchain_canon_json(const char *json);
 
 /* hash of e: HMAC-SHA-256 keyed with key, or SHA-256 when key is NULL. */

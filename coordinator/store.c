@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "input.h"
 #include "log.h"
 
 /* ------------------------------------------------------------ array literals */
@@ -526,7 +527,18 @@ void store_event(coord_t *c, const char *actor, const char *kind, const char *su
                  const char *subject_id, const char *details_json) {
   store_t *s = c->store;
   col_t *x = s->events;
+  /* An event is hashed into the chain now, so it must be a row the
+   * database accepts: its texts are cleaned (checked at the edge already;
+   * this keeps a fault from breaking the chain), its details canonical. */
   char *details = evchain_canon_json(details_json ? details_json : "{}");
+  char *cactor = actor ? input_clean(actor, INPUT_NAME_MAX) : NULL;
+  char *ckind = kind ? input_clean(kind, INPUT_NAME_MAX) : NULL;
+  char *cstype = subject_type ? input_clean(subject_type, INPUT_NAME_MAX) : NULL;
+  char *csid = subject_id ? input_clean(subject_id, INPUT_NAME_MAX) : NULL;
+  actor = cactor;
+  kind = ckind;
+  subject_type = cstype;
+  subject_id = csid;
   evchain_event_t e = {.seq = s->chain.seq + 1, .at_us = util_wall_us(), .actor = actor,
                        .kind = kind, .subject_type = subject_type, .subject_id = subject_id,
                        .details = details, .prev = s->chain.hash, .prevlen = s->chain.len};
@@ -543,6 +555,10 @@ void store_event(coord_t *c, const char *actor, const char *kind, const char *su
   col_bytea(&x[EV_PREV], e.prev, e.prevlen);
   col_bytea(&x[EV_HASH], hash, sizeof hash);
   free(details);
+  free(cactor);
+  free(ckind);
+  free(cstype);
+  free(csid);
   s->chain.seq = e.seq;
   memcpy(s->chain.hash, hash, sizeof hash);
   s->chain.len = sizeof hash;

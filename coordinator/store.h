@@ -34,8 +34,11 @@
  * entity is written: a refused update leaves the previous row until then;
  * a refused insert (a job, task or attempt, or a job's dependencies) is
  * inserted again with the next write instead of updated.  A refused
- * append-only row (an event, a ledger row, a log piece, a one-off
- * statement) is dropped.  Nothing is retried on its own, so a row that is
+ * append-only row (a ledger row, a log piece, a one-off statement) is
+ * dropped.  Events are not: each one's hash chains the one before it, so
+ * store_event cleans their texts to rows the database accepts, and an
+ * event refused all the same ends the coordinator (a fault, not input;
+ * recovery continues the chain from what committed).  Nothing is retried on its own, so a row that is
  * refused for what it holds cannot loop; a restart recovers the database's
  * state, which is what the refused change's client was told.  Only when
  * the replay itself cannot roll back or commit does the coordinator exit
@@ -72,7 +75,9 @@ void store_log(coord_t *c, uint64_t attempt_id, uint64_t pos, const uint8_t *dat
 
 /* Appends an event to the log in the next batch.  details_json is a JSON
  * object text (copied) or NULL for {}.  The event is chained here: its
- * position, the hash before it and its own (common/evchain.h). */
+ * position, the hash before it and its own (common/evchain.h).  Texts that
+ * are not UTF-8 or hold control characters are cleaned (input_clean), so
+ * the row is one the database accepts. */
 void store_event(coord_t *c, const char *actor, const char *kind, const char *subject_type,
                  const char *subject_id, const char *details_json);
 

@@ -27,7 +27,10 @@ static void test_canon(void) {
   free(a);
   free(b);
   a = evchain_canon_json("not json");
-  CHECK_STR(a, "not json");
+  CHECK_STR(a, "{\"unparsed\":\"not json\"}");
+  free(a);
+  a = evchain_canon_json("{\"x\": \"\xff\"}"); /* jansson refuses bad UTF-8: kept, cleaned */
+  CHECK_STR(a, "{\"unparsed\":\"{\\\"x\\\": \\\"?\\\"}\"}");
   free(a);
   a = evchain_canon_json(NULL);
   CHECK_STR(a, "{}");

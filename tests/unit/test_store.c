@@ -602,7 +602,8 @@ static void refused_rows(void) {
   CHECK_INT(job_cancel(c, jb, "bob", "fine", err, sizeof err), 0);
   store_on_commit(c, on_refusal_action, (void *)1);
   store_change_end(c);
-  /* 40 events of no change around one bad event of change 2. */
+  /* 40 events of no change around one bad event of change 2: cleaned,
+   * not refused (a dropped event would break the chain). */
   for (int i = 0; i < 20; i++) /* text with commas, quotes and backslashes */
     store_event(c, "coordinator", "test.ok", "job", "1,\"2\"\\",
                 "{\"a\":\"x,\\\"y\\\"}\\\\\"}");
@@ -622,7 +623,7 @@ static void refused_rows(void) {
   CHECK_INT(refusal_actions, 4);
   CHECK_CONTAINS(refusals[0], "invalid byte sequence for encoding \"UTF8\"");
   CHECK_STR(refusals[1], "-");
-  CHECK_CONTAINS(refusals[2], "invalid byte sequence");
+  CHECK_STR(refusals[2], "-");
   CHECK_STR(refusals[3], "-");
   /* The refused job row kept its state; the rest committed. */
   CHECK_STR(pgtest_value(db, "SELECT state FROM jobs WHERE id = %" PRIu64, a_id), a_state);
@@ -635,11 +636,13 @@ static void refused_rows(void) {
   CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events WHERE kind = 'test.ok' AND "
                            "subject_id = '1,\"2\"\\' AND details->>'a' = 'x,\"y\"}\\'"),
             20);
-  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events WHERE kind = 'test.bad'"), 0);
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events WHERE kind = 'test.bad' AND "
+                           "actor = 'mallory?'"),
+            1);
   CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events WHERE kind = 'job.cancel' AND "
                            "subject_id = '%" PRIu64 "'", b_id),
             1);
-  CHECK(pgtest_int(db, "SELECT count(*) FROM events") >= events + 40 + 1);
+  CHECK(pgtest_int(db, "SELECT count(*) FROM events") >= events + 40 + 2);
   /* The store goes on: the next batch commits as usual. */
   job_t *je = submit(QUICK);
   uint64_t e_id = je->id;
