@@ -20,6 +20,10 @@ typedef struct creq {
   uint8_t ident[CODEC_MAX_IDENT];
   size_t identlen;
   uint64_t id;
+  uint32_t wait_ms;       /* how long the client waits for the reply (0: not said) */
+  uint64_t client;        /* its client (reads.c), 0 until admitted */
+  uint64_t deadline_mono; /* when a read for it is canceled (reads.c) */
+  long long deadline_ms;  /* that deadline's length */
 } creq_t;
 
 typedef struct verb_call verb_call_t;
@@ -29,7 +33,12 @@ typedef struct verb_call verb_call_t;
 void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,
                         envelope_t *env);
 
-/* Replies and releases r.  json is the reply document (copied). */
+/* The largest reply document: lists are paged below it (query.h), and
+ * anything larger is answered with a "too_large" error instead. */
+#define CLIENTS_MAX_REPLY (4 << 20)
+
+/* Replies and releases r.  json is the reply document (copied); one over
+ * CLIENTS_MAX_REPLY bytes is replaced by a "too_large" error. */
 void clients_reply_ok(coord_t *c, creq_t *r, const char *json);
 /* Replies with doc (takes the reference) once the batch now accumulating
  * committed, so that what the client is told is durable; releases r. */
