@@ -78,9 +78,12 @@ static const char SQL_JOB[] =
     " WHERE j.id = $1) x";
 
 /* $1 limit, $2 after (a task id), $3 the job.  NULL when the job does not
- * exist.  Task ids of a job are consecutive in seq order (job_new), so
- * "after task $2" is "seq above $2 - the first task's id", found on the
- * (job_id, seq) index: each page costs its own size, not the job's. */
+ * exist.  A job's task ids are consecutive in seq order and its seqs are
+ * 0, 1, ... (job_new), so the page after task $2 is the seq range
+ * (lo, lo + $1 + 1] with lo = $2 - the first task's id: a range of the
+ * (job_id, seq) index, whatever plan PostgreSQL picks (even before the
+ * table's statistics know the job), and each page costs its own size, not
+ * the job's.  The latest attempt is joined to those rows only. */
 static const char SQL_TASKS[] =
     "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM jobs WHERE id = $3) THEN NULL ELSE (" PAGE_SQL(
         "tasks",
@@ -90,10 +93,11 @@ static const char SQL_TASKS[] =
         "t.frame_step, t.take, t.seed, la.id AS attempt_id, la.state AS attempt_state, "
         "la.started_at, la.ended_at, round(la.wall_us / 1e6, 3) AS wall_s, "
         "round(la.cpu_us / 1e6, 3) AS cpu_s, la.max_rss_kb, nullif(la.error, '') AS error "
-        "FROM tasks t LEFT JOIN LATERAL (SELECT * FROM attempts a WHERE a.task_id = t.id "
-        "ORDER BY a.id DESC LIMIT 1) la ON true WHERE t.job_id = $3::bigint AND t.seq > "
-        "$2::bigint - coalesce((SELECT t0.id - t0.seq FROM tasks t0 WHERE t0.job_id = "
-        "$3::bigint AND t0.seq = 0), 0) ORDER BY t.seq LIMIT $1::int + 1) x") ") END";
+        "FROM (SELECT t1.* FROM tasks t1, (SELECT $2::bigint - coalesce((SELECT t0.id - "
+        "t0.seq FROM tasks t0 WHERE t0.job_id = $3::bigint AND t0.seq = 0), 0) AS lo) b "
+        "WHERE t1.job_id = $3::bigint AND t1.seq > b.lo AND t1.seq - $1::int <= b.lo + 1) t "
+        "LEFT JOIN LATERAL (SELECT * FROM attempts a WHERE a.task_id = t.id "
+        "ORDER BY a.id DESC LIMIT 1) la ON true ORDER BY t.seq LIMIT $1::int + 1) x") ") END";
 
 typedef struct qctx {
   coord_t *c;
