@@ -7,10 +7,12 @@
 # coordinator's peak memory (VmHWM) where it was.  Then a client floods the
 # coordinator with 100 reads that cannot finish (the tasks table is locked
 # by another session): it gets at most 8 in flight and "busy" for the rest,
-# its reads are canceled at the deadline (--read-timeout-ms 4000) or when
-# its own --timeout-ms runs out, and meanwhile another client's `clapper
-# jobs` and `clapper job` answer within a second.  Nothing is written by
-# any of it, and the coordinator keeps serving.
+# its reads are canceled in PostgreSQL at their deadline (here the wait its
+# clients announce, --timeout-ms 4000; the coordinator's own
+# --read-timeout-ms is checked in tests/unit/test_reads.c), and meanwhile
+# another client's `clapper jobs` and `clapper job` answer within a
+# second.  Nothing is written by any of it, and the coordinator keeps
+# serving.
 . "$(dirname "$0")/lib.sh"
 
 TASKS=${CLAPPER_TEST_READS_TASKS:-1000000}
@@ -18,7 +20,7 @@ TASKS=${CLAPPER_TEST_READS_TASKS:-1000000}
 # which would show as peak memory: keep it small so VmHWM measures what the
 # coordinator holds.
 export ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=1"
-farm_up 0 --coordinator-arg=--read-timeout-ms=4000
+farm_up 0
 coord=$(pid_of coordinator)
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$coord/status"; }
 ms_now() { date +%s%3N; }
@@ -135,7 +137,7 @@ mkdir -p "$T/flood"
 t0=$(ms_now)
 flood=()
 for i in $(seq 100); do
-  CLAPPER_KEY="$keys/mallory.key" clapper tasks "$job" --limit 5 \
+  CLAPPER_KEY="$keys/mallory.key" clapper tasks "$job" --limit 5 --timeout-ms 4000 \
     >"$T/flood/$i.out" 2>"$T/flood/$i.err" &
   flood+=($!)
 done
