@@ -24,6 +24,7 @@ typedef struct rjob {
   pgq_t *q;
   pgconn_cb cb;
   void *arg;
+  uint64_t key;           /* its client's (cl may go before the read does) */
   uint64_t deadline_mono; /* us */
   long long limit_ms;     /* the deadline's length, for the message */
   size_t slot;            /* its connection, once running */
@@ -50,6 +51,7 @@ struct reads {
   rclient_t **ring;       /* clients with reads waiting, served round robin */
   size_t nring, capring, cursor;
   size_t queued, running;
+  uv_timer_t sweep;       /* answers waiting reads whose deadline passed */
 };
 
 /* FNV-1a over a tag and bytes; never 0 (idmap keys are non-zero). */
@@ -81,6 +83,8 @@ static rclient_t *client_get(reads_t *rs, uint64_t key) {
 int reads_open(coord_t *c, uv_loop_t *loop, const char *conninfo, const reads_limits_t *lim,
                pgconn_fatal_cb fatal, char *err, size_t errlen) {
   reads_t *rs = xcalloc(1, sizeof *rs);
+  uv_timer_init(loop, &rs->sweep);
+  rs->sweep.data = rs;
   rs->lim = *lim;
   rs->n = lim->connections > 0 ? (size_t)lim->connections : 1;
   rs->conns = xcalloc(rs->n, sizeof *rs->conns);
@@ -110,6 +114,15 @@ static void rjob_free(rjob_t *j) {
   free(j);
 }
 
+/* The pool's memory goes once libuv released its timer. */
+static void on_sweep_closed(uv_handle_t *h) {
+  reads_t *rs = h->data;
+  free(rs->timeout_set);
+  free(rs->busy);
+  free(rs->conns);
+  free(rs);
+}
+
 void reads_close(coord_t *c) {
   reads_t *rs = c->reads;
   if (!rs)
@@ -132,10 +145,7 @@ void reads_close(coord_t *c) {
   }
   idmap_free(&rs->clients);
   free(rs->ring);
-  free(rs->timeout_set);
-  free(rs->busy);
-  free(rs->conns);
-  free(rs);
+  uv_close((uv_handle_t *)&rs->sweep, on_sweep_closed);
 }
 
 bool reads_idle(const coord_t *c) {
@@ -191,6 +201,19 @@ static void canceled_message(char *buf, size_t len, long long ms) {
 }
 
 static void schedule(reads_t *rs);
+
+/* Answers j, taken off its queue, whose deadline passed before it could
+ * start, and frees it. */
+static void answer_expired(reads_t *rs, rjob_t *j) {
+  char msg[256];
+  canceled_message(msg, sizeof msg, j->limit_ms);
+  log_warn("%s (before it started)", msg);
+  j->cb(j->arg, NULL, 0, msg);
+  rclient_t *cl = idmap_get(&rs->clients, j->key);
+  if (cl)
+    client_maybe_free(rs, cl);
+  rjob_free(j);
+}
 
 static void on_done(void *arg, PGresult *const *res, size_t n, const char *error) {
   rjob_t *j = arg;
@@ -258,15 +281,7 @@ static void schedule(reads_t *rs) {
     uint64_t now = util_mono_us();
     if (now >= j->deadline_mono) {
       /* Its time ran out while it waited: answer without running it. */
-      char msg[256];
-      uint64_t key = j->cl->key;
-      canceled_message(msg, sizeof msg, j->limit_ms);
-      log_warn("%s (before it started)", msg);
-      j->cb(j->arg, NULL, 0, msg);
-      rclient_t *cl = idmap_get(&rs->clients, key);
-      if (cl)
-        client_maybe_free(rs, cl);
-      rjob_free(j);
+      answer_expired(rs, j);
       slot--; /* this connection is still free */
       continue;
     }
@@ -293,6 +308,46 @@ static void schedule(reads_t *rs) {
   }
 }
 
+/* Every SWEEP_MS while reads wait: those whose deadline passed are taken
+ * off their queues and answered, so that a client hears of it in time
+ * even while every connection it may use is busy. */
+#define SWEEP_MS 50
+static void on_sweep(uv_timer_t *t) {
+  reads_t *rs = t->data;
+  uint64_t now = util_mono_us();
+  rjob_t *expired = NULL, **last = &expired;
+  for (size_t i = 0; i < rs->nring;) {
+    rclient_t *cl = rs->ring[i];
+    rjob_t **pp = &cl->head, *prev = NULL;
+    while (*pp) {
+      rjob_t *j = *pp;
+      if (now >= j->deadline_mono) {
+        *pp = j->next;
+        j->next = NULL;
+        *last = j;
+        last = &j->next;
+        rs->queued--;
+      } else {
+        prev = j;
+        pp = &j->next;
+      }
+    }
+    cl->tail = prev;
+    if (!cl->head)
+      ring_remove(rs, i);
+    else
+      i++;
+  }
+  /* The queues are consistent again: now the callbacks may run. */
+  while (expired) {
+    rjob_t *j = expired;
+    expired = j->next;
+    answer_expired(rs, j);
+  }
+  if (!rs->queued)
+    uv_timer_stop(t);
+}
+
 void reads_submit(coord_t *c, const creq_t *r, pgq_t *q, pgconn_cb cb, void *arg) {
   reads_t *rs = c->reads;
   rjob_t *j = xcalloc(1, sizeof *j);
@@ -302,6 +357,7 @@ void reads_submit(coord_t *c, const creq_t *r, pgq_t *q, pgconn_cb cb, void *arg
   j->arg = arg;
   uint64_t key = r && r->client ? r->client : client_key('s', "", 0);
   j->cl = client_get(rs, key);
+  j->key = key;
   if (r && r->client) {
     j->deadline_mono = r->deadline_mono;
     j->limit_ms = r->deadline_ms;
@@ -321,4 +377,6 @@ void reads_submit(coord_t *c, const creq_t *r, pgq_t *q, pgconn_cb cb, void *arg
     ARRAY_PUSH(rs->ring, rs->nring, rs->capring, cl);
   }
   schedule(rs);
+  if (rs->queued && !uv_is_active((uv_handle_t *)&rs->sweep))
+    uv_timer_start(&rs->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
 }
