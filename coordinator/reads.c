@@ -51,7 +51,7 @@ struct reads {
   rclient_t **ring;       /* clients with reads waiting, served round robin */
   size_t nring, capring, cursor;
   size_t queued, running;
-  uv_timer_t sweep;       /* answers waiting reads whose deadline passed */
+  uv_timer_t sweep; /* answers waiting reads whose deadline passed */
 };
 
 /* FNV-1a over a tag and bytes; never 0 (idmap keys are non-zero). */
@@ -157,8 +157,8 @@ bool reads_admit(coord_t *c, creq_t *r, const char *user, char *err, size_t errl
   reads_t *rs = c->reads;
   if (!rs) /* no pool (unit tests of the verb table): no limits */
     return true;
-  uint64_t key = user && *user ? client_key('u', user, strlen(user))
-                               : client_key('i', r->ident, r->identlen);
+  uint64_t key =
+      user && *user ? client_key('u', user, strlen(user)) : client_key('i', r->ident, r->identlen);
   rclient_t *cl = client_get(rs, key);
   if (cl->unanswered >= (uint32_t)rs->lim.client_requests) {
     snprintf(err, errlen,
@@ -293,8 +293,8 @@ static void schedule(reads_t *rs) {
     if (rs->timeout_set[slot] != left_ms) {
       pgq_t *set = pgq_new();
       char *p[1] = {xasprintf("%lld", left_ms)};
-      pgq_add_prepared(set, "SQL_READ_TIMEOUT",
-                       "SELECT set_config('statement_timeout', $1, false)", 1, p);
+      pgq_add_prepared(set, "SQL_READ_TIMEOUT", "SELECT set_config('statement_timeout', $1, false)",
+                       1, p);
       pgconn_submit(rs->conns[slot], set, NULL, NULL);
       rs->timeout_set[slot] = left_ms;
     }

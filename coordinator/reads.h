@@ -39,9 +39,9 @@
 /* Limits of the read side (coordinator/main.c fills them from its
  * settings). */
 typedef struct reads_limits {
-  int connections;       /* read connections, >= 1 */
-  int client_requests;   /* unanswered requests per client, >= 1 */
-  long long timeout_ms;  /* a read's deadline, >= 1 */
+  int connections;      /* read connections, >= 1 */
+  int client_requests;  /* unanswered requests per client, >= 1 */
+  long long timeout_ms; /* a read's deadline, >= 1 */
 } reads_limits_t;
 
 /* Opens the pool's connections (synchronously: start-up only) as

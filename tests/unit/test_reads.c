@@ -34,11 +34,11 @@ static void on_fatal(void *arg, const char *error) {
 
 /* What one read's callback saw. */
 typedef struct seen {
-  int order;     /* completion position, 1-based; 0 = not called */
-  char *error;   /* copy, or NULL */
-  char *value;   /* first value, or NULL */
-  uint64_t at;   /* when (monotonic us) */
-  creq_t *r;     /* released when called */
+  int order;   /* completion position, 1-based; 0 = not called */
+  char *error; /* copy, or NULL */
+  char *value; /* first value, or NULL */
+  uint64_t at; /* when (monotonic us) */
+  creq_t *r;   /* released when called */
 } seen_t;
 
 static void on_read(void *arg, PGresult *const *res, size_t n, const char *error) {
