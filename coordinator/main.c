@@ -71,7 +71,7 @@ static const cfg_opt_t options[] = {
      &coord.cfg.log_cap_bytes},
     {"read-connections", 0, CFG_INT, NULL, "4", 1, 64, "N",
      "PostgreSQL connections for client reads, apart from the writer's; one client "
-     "holds at most N-1 of them", &coord.cfg.read_connections},
+     "holds at most all but one of them", &coord.cfg.read_connections},
     {"client-requests", 0, CFG_INT, NULL, "8", 1, 10000, "N",
      "requests a client (a key; without keys, a connection) may have unanswered; "
      "more are refused as busy", &coord.cfg.client_requests},
