@@ -33,9 +33,15 @@
  * costs and kwh_total (3 decimals, as `clapper cost` prints kWh).  --json
  * prints the reply as it is and cannot be combined with --csv.
  *
+ * --head sends Request{VERB_AUDIT_HEAD} and prints the reply's "head",
+ * "N:HASH" (the number of events in the chain and the last one's hash, in
+ * hex), a line to keep away from the database; --json prints {"events",
+ * "hash", "head", "keyed"}.
+ *
  * --verify sends Request{VERB_AUDIT_VERIFY} (the whole log; --episode is
- * not needed) and gets {"ok", "events", "first_broken" (null when intact),
- * "message"} back.  Intact: "event log: 1234 events, hash chain intact",
+ * not needed; with --head N:HASH that head in name, which must be in the
+ * log) and gets {"ok", "events", "first_broken" (null when intact),
+ * "message", "keyed", "unkeyed", "legacy", "key"} back.  Intact: "event log: 1234 events, hash chain intact",
  * exit 0.  Broken: the error "event log: the chain breaks at event 57:
  * MESSAGE" with code "tampered", exit 1; with --json the reply is printed
  * as it is, and the exit status is still 1.
@@ -45,11 +51,14 @@
 
 #include "cmd.h"
 
-#define AUDIT_USAGE "clapper audit --episode PROJECT/EPISODE [--csv] | clapper audit --verify"
+#define AUDIT_USAGE                                                                          \
+  "clapper audit --episode PROJECT/EPISODE [--csv] | clapper audit --verify [--head N:HASH] | " \
+  "clapper audit --head"
 
 static struct {
   char *episode;
   bool verify;
+  bool head;
   bool csv;
 } opt;
 
@@ -58,6 +67,10 @@ static const cfg_opt_t audit_opts[] = {
      "the episode to audit (required without --verify)", &opt.episode},
     {"verify", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
      "check the event log's hash chain instead (the whole log)", &opt.verify},
+    {"head", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
+     "print the chain's head (N:HASH) to keep elsewhere; with --verify N:HASH, check that "
+     "the log still holds that head (nothing after it was dropped)",
+     &opt.head},
     {"csv", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
      "print RFC 4180 CSV, one row per shot and a TOTAL row", &opt.csv},
 };
@@ -251,9 +264,35 @@ static void print_audit_any(FILE *out, const json_t *doc) {
 
 /* ---------------------------------------------------------------- verify */
 
-static int verify_exec(cmd_ctx_t *ctx) {
+/* `clapper audit --head`: "N:HASH", a line to keep elsewhere. */
+static bool print_head(cmd_ctx_t *ctx, json_t *doc) {
+  const char *head = json_string_value(json_object_get(doc, "head"));
+  if (!head)
+    return false;
+  fprintf(ctx->out, "%s\n", head);
+  fflush(ctx->out);
+  return true;
+}
+
+static int head_exec(cmd_ctx_t *ctx) {
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_AUDIT_HEAD;
+  json_t *doc = cmd_request(ctx, &req);
+  if (!doc)
+    return CMD_EXIT_FAIL;
+  int status = CMD_EXIT_OK;
+  if (ctx->json)
+    cmd_print_json(ctx, doc);
+  else if (!print_head(ctx, doc))
+    status = cmd_fail(ctx, CMD_EXIT_FAIL, "protocol", "event log: the coordinator's answer has no \"head\"");
+  json_decref(doc);
+  return status;
+}
+
+static int verify_exec(cmd_ctx_t *ctx, const char *head) {
   Clapper__Request req = CLAPPER__REQUEST__INIT;
   req.verb = CLAPPER__VERB__VERB_AUDIT_VERIFY;
+  req.name = (char *)(head ? head : "");
   json_t *doc = cmd_request(ctx, &req);
   if (!doc)
     return CMD_EXIT_FAIL;
@@ -268,8 +307,14 @@ static int verify_exec(cmd_ctx_t *ctx) {
   } else if (json_is_true(ok)) {
     if (!ctx->json) {
       json_int_t n = json_integer_value(events);
-      fprintf(ctx->out, "event log: %" JSON_INTEGER_FORMAT " %s, hash chain intact\n", n,
+      fprintf(ctx->out, "event log: %" JSON_INTEGER_FORMAT " %s, hash chain intact", n,
               n == 1 ? "event" : "events");
+      if (json_is_true(json_object_get(doc, "key")))
+        fprintf(ctx->out, ", %" JSON_INTEGER_FORMAT " keyed with the audit key",
+                json_integer_value(json_object_get(doc, "keyed")));
+      if (head)
+        fprintf(ctx->out, ", head %s in it", head);
+      fputc('\n', ctx->out);
       fflush(ctx->out);
     }
   } else {
@@ -291,8 +336,19 @@ static int verify_exec(cmd_ctx_t *ctx) {
 /* ---------------------------------------------------------------- exec */
 
 static int audit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  (void)argc;
-  (void)argv;
+  if (argc > 0 && !(opt.verify && opt.head))
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "audit: too many arguments: '%s' (usage: " AUDIT_USAGE ")", argv[0]);
+  if (opt.verify && opt.head && argc != 1)
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "audit: --verify --head needs the head, N:HASH as `clapper audit --head` "
+                    "printed it");
+  if (opt.head && !opt.verify) {
+    if (opt.csv || opt.episode)
+      return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                      "audit: --head takes no --episode or --csv (usage: " AUDIT_USAGE ")");
+    return head_exec(ctx);
+  }
   if (opt.verify && opt.csv)
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
                     "audit: --verify has no CSV form (use --json for a document)");
@@ -304,7 +360,7 @@ static int audit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
      * well formed, so that a typo is not silently ignored. */
     if (opt.episode && cmd_parse_episode(ctx, opt.episode) < 0)
       return CMD_EXIT_USAGE;
-    return verify_exec(ctx);
+    return verify_exec(ctx, opt.head ? argv[0] : NULL);
   }
   if (!opt.episode)
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
@@ -318,8 +374,10 @@ static int audit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_audit_entry = {
-    .name = "audit", CMD_OPTS(audit_opts), .min_args = 0, .max_args = 0, .exec = audit_exec,
+    .name = "audit", CMD_OPTS(audit_opts), .min_args = 0, .max_args = 1, .exec = audit_exec,
     .usage = "--episode PROJECT/EPISODE [--csv] [options]\n"
-             "   or: clapper audit --verify [options]",
-    .help = "an episode's takes, decisions and cost by outcome; --verify: the event log",
+             "   or: clapper audit --verify [--head N:HASH] [options]\n"
+             "   or: clapper audit --head [options]",
+    .help = "an episode's takes, decisions and cost by outcome; --verify: the event log; "
+            "--head: its head, to keep elsewhere",
 };

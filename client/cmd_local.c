@@ -12,7 +12,10 @@
  *         registered (VERB_USERS_LIST, then VERB_USERS_ADD with role
  *         worker; a local-K registered with another key is removed first),
  *         and only then do the workers start, with --key
- *         DIR/keys/local-K.key.  Waits until every worker is online, then
+ *         DIR/keys/local-K.key.  Run as root, it first creates the user
+ *         clapper-task (farm_ensure_task_user) that the workers run tasks
+ *         as, so that tasks cannot read DIR/keys, the PostgreSQL cluster
+ *         or its socket.  Waits until every worker is online, then
  *         writes DIR/env (with CLAPPER_KEY=DIR/keys/USER.key).  Whatever
  *         already runs is kept, so `up` on a running farm only says so (a
  *         coordinator that an older clapper started without keys is left
@@ -622,6 +625,23 @@ static int local_up(cmd_ctx_t *ctx) {
       (fk.user && register_workers(ctx, &f, &fk, ds, nworkers) < 0)) {
     hint_down(ctx, &f);
     goto out;
+  }
+  /* As root, workers run tasks as FARM_TASK_USER, which cannot read
+   * DIR/keys or PostgreSQL's files (see farm.h). */
+  if (nworkers > 0) {
+    int made = farm_ensure_task_user(err, sizeof err);
+    if (made < 0) {
+      cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s", err);
+      hint_down(ctx, &f);
+      goto out;
+    }
+    if (made)
+      say(ctx, "made user %s: the workers run tasks as it", FARM_TASK_USER);
+    if (!farm_task_user_can_reach(f.outdir))
+      say(ctx,
+          "warning: user %s cannot reach %s: tasks cannot write their outputs there; "
+          "use a --dir that every user can search",
+          FARM_TASK_USER, f.outdir);
   }
   int cpus = opt.worker_cpus ? (int)opt.worker_cpus : default_cpus(nworkers);
   for (int k = 1; k <= nworkers; k++) {

@@ -5,12 +5,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "proc.h"
@@ -328,4 +330,76 @@ void farm_free(farm_t *f) {
   f->workers = 0;
   f->pg_as_nobody = false;
   f->fresh = false;
+}
+
+int farm_ensure_task_user(char *err, size_t errlen) {
+  if (geteuid() != 0 || getpwnam(FARM_TASK_USER))
+    return 0;
+  const char *useradd = access("/usr/sbin/useradd", X_OK) == 0 ? "/usr/sbin/useradd"
+                        : access("/sbin/useradd", X_OK) == 0   ? "/sbin/useradd"
+                                                               : NULL;
+  if (!useradd)
+    return util_fail(err, errlen,
+                     "workers started as root run tasks as user %s, and useradd was not found "
+                     "to create it; create it yourself",
+                     FARM_TASK_USER);
+  sbuf_t groups = {0};
+  sbuf_puts(&groups, "");
+  const char *gpu_groups[] = {"video", "render"};
+  for (size_t i = 0; i < ARRAY_SIZE(gpu_groups); i++)
+    if (getgrnam(gpu_groups[i]))
+      sbuf_printf(&groups, "%s%s", groups.len ? "," : "", gpu_groups[i]);
+  char *argv[16];
+  size_t n = 0;
+  argv[n++] = (char *)useradd;
+  argv[n++] = "--system";
+  argv[n++] = "--no-create-home";
+  argv[n++] = "--home-dir";
+  argv[n++] = "/nonexistent";
+  argv[n++] = "--shell";
+  argv[n++] = "/usr/sbin/nologin";
+  argv[n++] = "--user-group";
+  if (groups.len) {
+    argv[n++] = "--groups";
+    argv[n++] = groups.buf;
+  }
+  argv[n++] = FARM_TASK_USER;
+  argv[n] = NULL;
+  sbuf_t out = {0};
+  proc_opts_t o = {.capture = &out, .out_fd = -1};
+  int rc = proc_run(argv, &o, err, errlen);
+  if (rc > 0 && !getpwnam(FARM_TASK_USER)) {
+    char *nl = out.buf ? strchr(out.buf, '\n') : NULL;
+    if (nl)
+      *nl = '\0';
+    util_fail(err, errlen, "cannot create user %s: %s", FARM_TASK_USER,
+              out.buf ? out.buf : "useradd failed");
+    rc = -1;
+  }
+  sbuf_free(&out);
+  sbuf_free(&groups);
+  if (rc < 0)
+    return -1;
+  return getpwnam(FARM_TASK_USER) ? 1 : 0;
+}
+
+bool farm_task_user_can_reach(const char *path) {
+  struct passwd *pw;
+  if (geteuid() != 0 || !(pw = getpwnam(FARM_TASK_USER)))
+    return true;
+  uid_t uid = pw->pw_uid;
+  gid_t gid = pw->pw_gid;
+  pid_t pid = fork();
+  if (pid < 0)
+    return false;
+  if (pid == 0) {
+    if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+      _exit(2);
+    _exit(access(path, X_OK) == 0 ? 0 : 1);
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR)
+      return false;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }

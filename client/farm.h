@@ -86,6 +86,21 @@ void farm_shell_quote(sbuf_t *out, const char *s);
 /* Appends s to out as a libpq conninfo value (quoted when needed). */
 void farm_conninfo_quote(sbuf_t *out, const char *s);
 
+/* The user the workers of a farm started as root run tasks as: an
+ * unprivileged account that cannot read DIR/keys or PostgreSQL's files. */
+#define FARM_TASK_USER "clapper-task"
+
+/* As root: makes sure the user FARM_TASK_USER exists, creating it with
+ * useradd (a system account without home or login shell, in the groups
+ * video and render where they exist, so that tasks reach the GPUs).
+ * Returns 1 when it was created, 0 when it existed (or we are not root:
+ * nothing to do), -1 with err. */
+int farm_ensure_task_user(char *err, size_t errlen) MUSTCHECK;
+
+/* True when the task user can search path and every directory above it
+ * (always true when we are not root). */
+bool farm_task_user_can_reach(const char *path);
+
 /* Releases what f holds and zeroes it. */
 void farm_free(farm_t *f);
 

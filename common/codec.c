@@ -4,10 +4,50 @@
 #include "codec.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
+
+/* Finds an unknown field numbered 0 in m or a message inside it, putting
+ * the message's name in *where.  Protobuf has no field 0, but protobuf-c
+ * keeps one whose tag is spelled in more than one byte as an unknown field
+ * and would pack it into bytes it then refuses to read (found by
+ * tests/fuzz/fuzz_codec.c).  Other unknown fields follow proto3's rule:
+ * kept and ignored. */
+static bool field_zero(const ProtobufCMessage *m, unsigned depth, const char **where) {
+  const ProtobufCMessageDescriptor *d = m->descriptor;
+  for (unsigned i = 0; i < m->n_unknown_fields; i++) {
+    if (m->unknown_fields[i].tag == 0) {
+      *where = d->short_name;
+      return true;
+    }
+  }
+  if (depth > 16)
+    return false; /* the schema nests four deep; protobuf-c bounds recursion */
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+      continue;
+    const char *base = (const char *)m;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      size_t n = *(const size_t *)(base + f->quantifier_offset);
+      ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)(base + f->offset);
+      for (size_t k = 0; k < n; k++)
+        if (items[k] && field_zero(items[k], depth + 1, where))
+          return true;
+      continue;
+    }
+    if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+        *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+      continue; /* another member of the oneof is set */
+    const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+    if (sub && field_zero(sub, depth + 1, where))
+      return true;
+  }
+  return false;
+}
 
 envelope_t *codec_unpack(const void *data, size_t len, size_t max, char *err,
                          size_t errlen) {
@@ -32,6 +72,12 @@ envelope_t *codec_unpack(const void *data, size_t len, size_t max, char *err,
   }
   if (env->body_case == CLAPPER__ENVELOPE__BODY__NOT_SET) {
     snprintf(err, errlen, "message has no body");
+    clapper__envelope__free_unpacked(env, NULL);
+    return NULL;
+  }
+  const char *where = NULL;
+  if (field_zero(&env->base, 0, &where)) {
+    snprintf(err, errlen, "malformed message (%zu bytes): field number 0 in %s", len, where);
     clapper__envelope__free_unpacked(env, NULL);
     return NULL;
   }

@@ -37,8 +37,9 @@ typedef Clapper__Envelope envelope_t;
                 .member = (body)})
 
 /* Unpacks len bytes.  Refuses an empty message, one larger than max (before
- * unpacking), malformed bytes, another protocol version and an envelope
- * without a body.  Returns the envelope (release with codec_free) or NULL
+ * unpacking), malformed bytes, another protocol version, an envelope
+ * without a body and a field numbered 0 at any depth (which protobuf-c
+ * would otherwise keep and pack into bytes it cannot read back).  Returns the envelope (release with codec_free) or NULL
  * with a one-line reason in err. */
 envelope_t *codec_unpack(const void *data, size_t len, size_t max, char *err,
                          size_t errlen) MUSTCHECK;

@@ -3,6 +3,7 @@
  */
 #include "auth.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -13,6 +14,7 @@
 #include "keys.h"
 #include "log.h"
 #include "store.h"
+#include "workers.h"
 #include "zwatch.h"
 
 typedef struct principal {
@@ -190,15 +192,19 @@ static void on_zap(zwatch_t *w, void *sock, void *arg) {
       zap_reply(sock, id, idlen, "400", "key not admitted", "");
       continue;
     }
-    zap_reply(sock, id, idlen, "200", "OK", p->name);
+    /* The User-Id is the key itself: each message is checked against the
+     * registry when it arrives (auth_role_of), so that removing a key ends
+     * its open connections too. */
+    zap_reply(sock, id, idlen, "200", "OK", p->public_key);
   }
 }
 
 int auth_start(coord_t *c, char *err, size_t errlen) {
   auth_t *a = get(c);
   if (!c->cfg.keys_dir) {
-    log_warn("no --keys: connections are not authenticated and every client acts as an "
-             "admin; give the coordinator keys on any shared network");
+    log_warn("no --keys: connections are not authenticated: every client acts as an admin "
+             "and any process that reaches the workers socket gets tasks and their secret "
+             "environment; give the coordinator keys on any shared network");
     return 0;
   }
   char *path = keys_path(c->cfg.keys_dir, KEYS_SERVER_NAME, "key");
@@ -223,6 +229,37 @@ int auth_start(coord_t *c, char *err, size_t errlen) {
   return a->watch ? 0 : -1;
 }
 
+bool auth_endpoint_local(const char *ep) {
+  if (!ep)
+    return false;
+  if (!strncmp(ep, "ipc://", 6) || !strncmp(ep, "inproc://", 9))
+    return true;
+  if (strncmp(ep, "tcp://", 6) != 0)
+    return false;
+  const char *host = ep + 6, *colon = strrchr(host, ':');
+  if (!colon || colon == host)
+    return false;
+  char h[64];
+  size_t n = (size_t)(colon - host);
+  if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
+    host++;
+    n -= 2;
+  }
+  if (n >= sizeof h)
+    return false;
+  memcpy(h, host, n);
+  h[n] = '\0';
+  struct in_addr v4;
+  struct in6_addr v6;
+  if (inet_pton(AF_INET, h, &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  if (inet_pton(AF_INET6, h, &v6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  return !strcmp(h, "localhost") || !strcmp(h, "lo");
+}
+
+bool auth_secure(const coord_t *c) { return c->auth && c->auth->secure; }
+
 void auth_server(coord_t *c, void *sock, const char *domain) {
   auth_t *a = get(c);
   if (!a->secure)
@@ -233,12 +270,20 @@ void auth_server(coord_t *c, void *sock, const char *domain) {
   zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain));
 }
 
-int auth_role_of(const coord_t *c, const char *user) {
+int auth_role_of(const coord_t *c, const char *key) {
   const auth_t *a = c->auth;
   if (!a || !a->secure)
     return ROLE_ADMIN;
-  const principal_t *p = by_name(a, user ? user : "");
+  const principal_t *p = by_key(a, key ? key : "");
   return p ? auth_role_parse(p->role) : -1;
+}
+
+const char *auth_name_of(const coord_t *c, const char *key) {
+  const auth_t *a = c->auth;
+  if (!a || !a->secure)
+    return "anonymous";
+  const principal_t *p = by_key(a, key ? key : "");
+  return p ? p->name : NULL;
 }
 
 static json_t *user_json(const principal_t *p) {
@@ -310,9 +355,16 @@ int auth_remove(coord_t *c, const char *name, const char *actor, json_t **doc,
   char *params[1] = {xstrdup(name)};
   store_stmt(c, "SQL_KEY_REMOVE", SQL_KEY_REMOVE, 1, params);
   log_info("%s removed user %s", actor, name);
+  bool worker = !strcmp(p->role, "worker");
+  char *gone = xstrdup(p->name);
   size_t i = (size_t)(p - a->p);
   free_one(&a->p[i]);
   a->p[i] = a->p[--a->n];
+  /* Its sessions end now: client requests are refused from the next one
+   * on (looked up by key), a worker is lost at once. */
+  if (worker && a->secure)
+    workers_revoke(c, gone, "its key was removed from the registry");
+  free(gone);
   return 0;
 }
 

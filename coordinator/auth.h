@@ -5,10 +5,14 @@
  * and a ZAP handler, answering from memory on the loop, admits only public
  * keys in the registry: role 'worker' keys on the workers socket, the
  * other roles on the clients socket.  ZeroMQ then stamps every message with
- * the key's name (User-Id): the actor of every action is that name, never
- * one the client claims.  The registry (table keys) is changed by admins
- * with `clapper users` and takes effect at once.  Without --keys nothing is
- * authenticated and every client acts as an admin named "anonymous".
+ * the public key it authenticated (User-Id, the key's Z85 text), and every
+ * request and worker message is looked up in the registry by that key when
+ * it arrives: the actor of every action is the name the key is registered
+ * under now, never one the client claims, and a key removed (or replaced
+ * by another key under the same name) stops at once, also on a connection
+ * that was open before.  The registry (table keys) is changed by admins
+ * with `clapper users`.  Without --keys nothing is authenticated and every
+ * client acts as an admin named "anonymous".
  * What each role may do is the verb table's business (verbs.h).
  */
 #ifndef CLAPPER_AUTH_H
@@ -47,14 +51,27 @@ int auth_load(coord_t *c, PGconn *conn, const char *admin_pub, char *err, size_t
  * ZAP handler (before any socket binds).  0, or -1 with err. */
 int auth_start(coord_t *c, char *err, size_t errlen) MUSTCHECK;
 
+/* Whether a ZeroMQ endpoint to bind stays on this host: ipc:// and
+ * inproc://, or tcp:// on a loopback address (127.0.0.0/8, ::1, localhost,
+ * the interface lo).  Without --keys only these are bound, unless
+ * --insecure. */
+bool auth_endpoint_local(const char *endpoint);
+
+/* True once auth_start turned CURVE on (with --keys). */
+bool auth_secure(const coord_t *c);
+
 /* Makes sock a CURVE server for the domain "workers" or "clients" (no-op
  * without keys). */
 void auth_server(coord_t *c, void *sock, const char *domain);
 
-/* The role of an authenticated user (the User-Id of a message), looked
- * up now: ROLE_ADMIN for everyone without keys, -1 for a name not (or no
- * longer) registered. */
-int auth_role_of(const coord_t *c, const char *user);
+/* The role of the key a message was authenticated with (its User-Id, the
+ * key's Z85 text), looked up now: ROLE_ADMIN for everyone without keys, -1
+ * for a key not (or no longer) registered. */
+int auth_role_of(const coord_t *c, const char *key);
+
+/* The name that key is registered under now: "anonymous" without keys,
+ * NULL for a key not (or no longer) registered. */
+const char *auth_name_of(const coord_t *c, const char *key);
 
 /* Registry changes (admin): 0, or -1 with a code ("bad_request",
  * "conflict", "not_found") and a one-line reason.  The reply document
@@ -63,6 +80,8 @@ struct json_t;
 int auth_add(coord_t *c, const char *name, const char *role, const char *public_key,
              const char *actor, struct json_t **doc, const char **code, char *err,
              size_t errlen);
+/* Removing a worker's key also ends that worker's session at once
+ * (workers_revoke). */
 int auth_remove(coord_t *c, const char *name, const char *actor, struct json_t **doc,
                 const char **code, char *err, size_t errlen);
 /* {"users": [...]} (new reference). */

@@ -112,8 +112,6 @@ bool clients_split_episode(coord_t *c, creq_t *r, const char *name, char **proje
   return false;
 }
 
-static const char *actor_of(const char *user) { return user && *user ? user : "anonymous"; }
-
 /* ------------------------------------------------------------ submit */
 
 typedef struct submission {
@@ -504,7 +502,10 @@ static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
     clients_reply_error(c, r, "unavailable", "the coordinator is shutting down");
     return;
   }
-  /* The role now: a key removed from the registry stops working at once. */
+  /* The role and name now, by the key this connection authenticated: a
+   * key removed from the registry (or replaced under its name) stops at
+   * once, also on a connection opened before.  The name is copied: a
+   * handler may change the registry. */
   int role = auth_role_of(c, user);
   if (role >= 0 && !reads_admit(c, r, user, err, sizeof err)) {
     clients_reply_error(c, r, "busy", err);
@@ -514,7 +515,10 @@ static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
     clients_reply_error(c, r, "forbidden", err);
     return;
   }
-  verb_call_t v = {.spec = spec, .req = req, .actor = actor_of(user), .role = (role_t)role};
+  char actor[IDENT_MAX + 1];
+  const char *name = auth_name_of(c, user);
+  snprintf(actor, sizeof actor, "%s", name ? name : "anonymous");
+  verb_call_t v = {.spec = spec, .req = req, .actor = actor, .role = (role_t)role};
   spec->fn(c, r, &v);
 }
 

@@ -29,7 +29,8 @@ typedef struct creq {
 typedef struct verb_call verb_call_t;
 
 /* Handles one message from a client (env stays the caller's); user is
- * the name its CURVE key is registered under ("" without keys). */
+ * the CURVE public key (Z85) its connection authenticated ("" without
+ * keys), looked up in the registry for this request. */
 void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,
                         envelope_t *env);
 

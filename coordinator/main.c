@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "clients.h"
 #include "config.h"
@@ -39,14 +40,17 @@
 static coord_t coord;
 static char *log_level_name;
 static char *config_path;
+static bool insecure;
+static bool migrate_only;
 
 static const cfg_opt_t options[] = {
     {"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "read settings from FILE",
      &config_path},
     {"db", 0, CFG_STRING, "CLAPPER_DB", "dbname=clapper", 0, 0, "CONNINFO",
      "PostgreSQL connection string", &coord.cfg.db},
-    {"bind-workers", 0, CFG_STRING, NULL, "tcp://*:7710", 0, 0, "ENDPOINT",
-     "where workers connect", &coord.cfg.bind_workers},
+    {"bind-workers", 0, CFG_STRING, NULL, NULL, 0, 0, "ENDPOINT",
+     "where workers connect (default tcp://*:7710 with --keys, tcp://127.0.0.1:7710 without)",
+     &coord.cfg.bind_workers},
     {"bind-clients", 0, CFG_STRING, NULL, "tcp://127.0.0.1:7711", 0, 0, "ENDPOINT",
      "where clients connect", &coord.cfg.bind_clients},
     {"output-root", 0, CFG_STRING, NULL, "/var/lib/clapper/output", 0, 0, "DIR",
@@ -58,8 +62,19 @@ static const cfg_opt_t options[] = {
     {"sql-dir", 0, CFG_STRING, "CLAPPER_SQL_DIR", NULL, 0, 0, "DIR",
      "directory of the schema migrations", &coord.cfg.sql_dir},
     {"keys", 0, CFG_STRING, NULL, NULL, 0, 0, "DIR",
-     "CURVE: the coordinator's key pair is DIR/coordinator.key; only registered keys connect",
+     "CURVE: the coordinator's key pair is DIR/coordinator.key; only registered keys connect. "
+     "Without --keys nothing is authenticated: every client is an admin and any process that "
+     "reaches the workers socket gets tasks and their secret environment, so both sockets "
+     "bind only loopback or ipc:// endpoints",
      &coord.cfg.keys_dir},
+    {"insecure", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
+     "without --keys, bind other endpoints too (anyone who reaches them is an admin or a "
+     "worker)",
+     &insecure},
+    {"audit-key", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
+     "the secret that keys the event log's chain, made there (mode 0600) on first start; "
+     "default KEYS/audit.key with --keys, none without (the chain is plain SHA-256 then)",
+     &coord.cfg.audit_key},
     {"admin-key", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
      "a public key file (.pub) registered as an admin at start unless its name is taken",
      &coord.cfg.admin_key},
@@ -80,6 +95,9 @@ static const cfg_opt_t options[] = {
      "canceled and answered with a timeout error", &coord.cfg.read_timeout_ms},
     {"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL", "error, warn, info or debug",
      &log_level_name},
+    {"migrate-only", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
+     "apply the schema migrations and exit (run as the schema's owner; see deploy/README.md)",
+     &migrate_only},
 };
 
 static void on_db_fatal(void *arg, const char *error) {
@@ -190,6 +208,30 @@ static void *bind_router(coord_t *c, const char *endpoint, int maxmsg, const cha
   return s;
 }
 
+/* Without keys nobody is authenticated: the sockets stay on this host
+ * unless --insecure says otherwise.  0, or -1 after one line on stderr. */
+static int check_local(const coord_settings_t *cfg) {
+  const char *eps[2][2] = {{"--bind-workers", cfg->bind_workers},
+                           {"--bind-clients", cfg->bind_clients}};
+  for (int i = 0; i < 2; i++) {
+    if (cfg->keys_dir || auth_endpoint_local(eps[i][1]))
+      continue;
+    if (insecure) {
+      fprintf(stderr,
+              "clapper-coordinator: warning: %s %s without --keys (--insecure): whoever "
+              "reaches it is an admin or gets tasks and their secret environment\n",
+              eps[i][0], eps[i][1]);
+      continue;
+    }
+    fprintf(stderr,
+            "clapper-coordinator: %s %s: without --keys only loopback or ipc:// endpoints "
+            "are bound (nothing is authenticated); give --keys DIR, or --insecure\n",
+            eps[i][0], eps[i][1]);
+    return -1;
+  }
+  return 0;
+}
+
 /* The database keeps amounts in one currency: the first start records it,
  * later starts must agree.  0, or -1 with err. */
 static int check_currency(PGconn *conn, const char *cur, char *err, size_t errlen) {
@@ -266,6 +308,13 @@ int main(int argc, char **argv) {
     return 2;
   }
   free(res.pos);
+  if (!coord.cfg.bind_workers)
+    coord.cfg.bind_workers =
+        xstrdup(coord.cfg.keys_dir ? "tcp://*:7710" : "tcp://127.0.0.1:7710");
+  if (check_local(&coord.cfg) < 0) {
+    config_free(options, ARRAY_SIZE(options));
+    return 2;
+  }
   log_init("clapper-coordinator", level);
   signal(SIGPIPE, SIG_IGN);
   if (!c->cfg.sql_dir)
@@ -287,13 +336,19 @@ int main(int argc, char **argv) {
     log_error("%s", err);
     goto out;
   }
+  if (migrate_only) {
+    log_info("%d migrations applied; --migrate-only: exiting", applied);
+    rc = 0;
+    goto out;
+  }
   if (check_currency(pgconn_raw(c->wdb), c->cfg.currency, err, sizeof err) < 0 ||
       rates_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
       auth_load(c, pgconn_raw(c->wdb), c->cfg.admin_key, err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
   }
-  if (recover_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
+  if (audit_start(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
+      recover_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
   }

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,14 @@ int migrate_apply(PGconn *conn, const char *dir, char *err, size_t errlen) {
     goto out;
   }
   qsort(names, n, sizeof *names, cmp_names);
-  if (exec_ok(conn,
+  /* Created only when missing: a coordinator whose role may not create
+   * tables (deploy/: the schema has another owner) still starts. */
+  PGresult *have = PQexec(conn, "SELECT to_regclass('schema_migrations') IS NOT NULL");
+  bool exists = PQresultStatus(have) == PGRES_TUPLES_OK && PQntuples(have) == 1 &&
+                !strcmp(PQgetvalue(have, 0, 0), "t");
+  PQclear(have);
+  if (!exists &&
+      exec_ok(conn,
               "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, "
               "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
               err, errlen) < 0) {

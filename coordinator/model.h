@@ -235,6 +235,7 @@ typedef struct coord_settings {
   char *currency;                 /* e.g. "USD": the one currency of every amount */
   char *keys_dir;                 /* CURVE: DIR/coordinator.key; NULL: no authentication */
   char *admin_key;                /* a .pub registered as admin at start, or NULL */
+  char *audit_key;                /* the event log's chain key file, or NULL: KEYS/audit.key */
   char *sql_dir;
   long long heartbeat_ms, lease_ms;
   long long log_cap_bytes;        /* attempt log kept in the database */

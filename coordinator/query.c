@@ -482,31 +482,3 @@ void query_audit(coord_t *c, creq_t *r, const verb_call_t *v) {
   const Clapper__Request *req = v->req;
   episode_report(c, r, req->name, "SQL_AUDIT", SQL_AUDIT);
 }
-
-/* The event log's chain: each row's hash must be the hash of its content
- * and the previous hash, each prev_hash the previous row's hash, and the
- * last row the one event_chain remembers (a deleted tail shows there). */
-static const char SQL_VERIFY[] =
-    "WITH x AS (SELECT id, hash, prev_hash, lag(hash) OVER (ORDER BY id) AS lh, "
-    "  clapper_event_hash(id, at, actor, kind, subject_type, subject_id, details, prev_hash) "
-    "  AS h FROM events), "
-    "bad AS (SELECT id, CASE WHEN hash IS DISTINCT FROM h THEN 'its content does not match its hash' "
-    "  ELSE 'it does not follow the event before it (one was changed or removed)' END AS why "
-    "  FROM x WHERE hash IS DISTINCT FROM h OR prev_hash IS DISTINCT FROM coalesce(lh, '\\x'::bytea) "
-    "  ORDER BY id LIMIT 1) "
-    "SELECT json_build_object('events', (SELECT count(*) FROM events), "
-    "  'ok', NOT EXISTS (SELECT 1 FROM bad) AND coalesce((SELECT c.last_id = (SELECT max(id) "
-    "    FROM events) AND c.last_hash = (SELECT hash FROM events ORDER BY id DESC LIMIT 1) "
-    "    FROM event_chain c), NOT EXISTS (SELECT 1 FROM events)), "
-    "  'first_broken', (SELECT id FROM bad), "
-    "  'message', coalesce((SELECT 'event ' || id || ': ' || why FROM bad), "
-    "    CASE WHEN coalesce((SELECT c.last_id = (SELECT max(id) FROM events) AND c.last_hash = "
-    "      (SELECT hash FROM events ORDER BY id DESC LIMIT 1) FROM event_chain c), "
-    "      NOT EXISTS (SELECT 1 FROM events)) THEN 'hash chain intact' "
-    "    ELSE 'the last events were removed (the chain ended at event ' || "
-    "      (SELECT last_id FROM event_chain) || ')' END))::text";
-
-void query_audit_verify(coord_t *c, creq_t *r, const verb_call_t *v) {
-  (void)v;
-  run(c, r, false, NULL, "SQL_VERIFY", SQL_VERIFY, 0, NULL);
-}

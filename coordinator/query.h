@@ -72,8 +72,4 @@ void query_audit(coord_t *c, creq_t *r, const verb_call_t *v);
 /* Its SQL ($1 project, $2 episode, $3 currency), for tests/unit/test_audit.c. */
 extern const char SQL_AUDIT[];
 
-/* Recomputes the event log's hash chain: {"ok", "events", "first_broken",
- * "message"}. */
-void query_audit_verify(coord_t *c, creq_t *r, const verb_call_t *v);
-
 #endif

@@ -19,6 +19,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -188,7 +189,19 @@ enum ledger_col {
   LG_NCOLS
 };
 enum log_col { LOG_ATTEMPT, LOG_POS, LOG_DATA, LOG_NCOLS };
-enum event_col { EV_AT, EV_ACTOR, EV_KIND, EV_STYPE, EV_SID, EV_DETAILS, EV_NCOLS };
+enum event_col {
+  EV_AT,
+  EV_ACTOR,
+  EV_KIND,
+  EV_STYPE,
+  EV_SID,
+  EV_DETAILS,
+  EV_SEQ,
+  EV_CHAIN,
+  EV_PREV,
+  EV_HASH,
+  EV_NCOLS
+};
 /* Single-row statements: their parameters. */
 enum job_insert_param {
   JI_PROJECT,
@@ -257,6 +270,7 @@ typedef struct extra {
 
 typedef struct batch {
   uint64_t seq;
+  evchain_head_t chain; /* the event log's head once it committed */
   action_t *actions;
   size_t nactions;
   size_t rows;
@@ -285,6 +299,9 @@ struct store {
   size_t nlisteners, caplisteners;
   batch_t *inflight;
   store_stats_t stats;
+  evchain_key_t chain_key; /* the event log's chain (evchain.h) */
+  bool chain_keyed;
+  evchain_head_t chain, committed; /* its head as queued, as committed */
 };
 
 store_t *store_new(coord_t *c) {
@@ -319,6 +336,7 @@ void store_free(store_t **sp) {
   free(s->extras);
   free(s->actions);
   free(s->listeners);
+  sodium_memzero(&s->chain_key, sizeof s->chain_key);
   if (s->inflight) {
     free(s->inflight->actions);
     free(s->inflight);
@@ -371,14 +389,43 @@ void store_log(coord_t *c, uint64_t attempt_id, uint64_t pos, const uint8_t *dat
 
 void store_event(coord_t *c, const char *actor, const char *kind, const char *subject_type,
                  const char *subject_id, const char *details_json) {
-  col_t *x = c->store->events;
-  col_i64(&x[EV_AT], util_wall_us());
+  store_t *s = c->store;
+  col_t *x = s->events;
+  char *details = evchain_canon_json(details_json ? details_json : "{}");
+  evchain_event_t e = {.seq = s->chain.seq + 1, .at_us = util_wall_us(), .actor = actor,
+                       .kind = kind, .subject_type = subject_type, .subject_id = subject_id,
+                       .details = details, .prev = s->chain.hash, .prevlen = s->chain.len};
+  uint8_t hash[EVCHAIN_HASH_BYTES];
+  evchain_hash(s->chain_keyed ? &s->chain_key : NULL, &e, hash);
+  col_i64(&x[EV_AT], e.at_us);
   col_text(&x[EV_ACTOR], actor);
   col_text(&x[EV_KIND], kind);
   col_text(&x[EV_STYPE], subject_type);
   col_text(&x[EV_SID], subject_id);
-  col_text(&x[EV_DETAILS], details_json ? details_json : "{}");
-  c->store->pending = true;
+  col_text(&x[EV_DETAILS], details);
+  col_i64(&x[EV_SEQ], e.seq);
+  col_text(&x[EV_CHAIN], s->chain_keyed ? "hmac-sha256" : "sha256");
+  col_bytea(&x[EV_PREV], e.prev, e.prevlen);
+  col_bytea(&x[EV_HASH], hash, sizeof hash);
+  free(details);
+  s->chain.seq = e.seq;
+  memcpy(s->chain.hash, hash, sizeof hash);
+  s->chain.len = sizeof hash;
+  s->pending = true;
+}
+
+void store_chain_start(coord_t *c, const evchain_key_t *key, const evchain_head_t *head) {
+  store_t *s = c->store;
+  s->chain_keyed = key != NULL;
+  if (key)
+    s->chain_key = *key;
+  s->chain = s->committed = *head;
+}
+
+evchain_head_t store_chain_head(const coord_t *c) { return c->store->committed; }
+
+const evchain_key_t *store_chain_key(const coord_t *c) {
+  return c->store->chain_keyed ? &c->store->chain_key : NULL;
 }
 
 /* ------------------------------------------------------------ statements */
@@ -474,10 +521,13 @@ static const char SQL_DEPS[] =
     "INSERT INTO job_deps (job_id, depends_on, kind) "
     "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING";
 static const char SQL_EVENTS[] =
-    "INSERT INTO events (at, actor, kind, subject_type, subject_id, details) "
-    "SELECT clapper_ts(u.at), u.actor, u.kind, u.stype, u.sid, u.details::jsonb "
-    "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) "
-    "AS u(at, actor, kind, stype, sid, details)";
+    "INSERT INTO events (at, actor, kind, subject_type, subject_id, details, seq, chain, "
+    "prev_hash, hash) "
+    "SELECT clapper_ts(u.at), u.actor, u.kind, u.stype, u.sid, u.details::jsonb, u.seq, u.chain, "
+    "u.prev, u.hash "
+    "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+    "$7::bigint[], $8::text[], $9::bytea[], $10::bytea[]) "
+    "AS u(at, actor, kind, stype, sid, details, seq, chain, prev, hash) ORDER BY u.seq";
 
 /* Statements of every batch are prepared once per connection. */
 #define PGQ_ADD(q, sql, n, params) pgq_add_prepared(q, #sql, sql, n, params)
@@ -813,6 +863,7 @@ static void on_committed(void *arg, PGresult *const *results, size_t n, const ch
     _exit(1);
   }
   s->inflight = NULL;
+  s->committed = b->chain;
   s->stats.batches++;
   s->stats.rows += b->rows;
   for (size_t i = 0; i < b->nactions; i++)
@@ -830,6 +881,7 @@ void store_flush(coord_t *c) {
     return;
   batch_t *b = xcalloc(1, sizeof *b);
   b->seq = s->seq++;
+  b->chain = s->chain;
   b->actions = s->actions;
   b->nactions = s->nactions;
   s->actions = NULL;

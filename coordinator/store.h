@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "evchain.h"
 #include "model.h"
 
 store_t *store_new(coord_t *c);
@@ -43,9 +44,22 @@ void store_ledger(coord_t *c, const attempt_t *a, uint64_t wall_us, const char *
 void store_log(coord_t *c, uint64_t attempt_id, uint64_t pos, const uint8_t *data, size_t len);
 
 /* Appends an event to the log in the next batch.  details_json is a JSON
- * object text (copied) or NULL for {}. */
+ * object text (copied) or NULL for {}.  The event is chained here: its
+ * position, the hash before it and its own (common/evchain.h). */
 void store_event(coord_t *c, const char *actor, const char *kind, const char *subject_type,
                  const char *subject_id, const char *details_json);
+
+/* Continues the event log's chain after head (the log's last event as
+ * recovered; seq 0 for an empty log), keyed with key (copied) or, when key
+ * is NULL, plain SHA-256.  Start-up only, before the first store_event. */
+void store_chain_start(coord_t *c, const evchain_key_t *key, const evchain_head_t *head);
+
+/* The chain's head as committed: the last event of the last batch that
+ * committed (or the one store_chain_start was given). */
+evchain_head_t store_chain_head(const coord_t *c);
+
+/* The key of the chain, or NULL when it is plain SHA-256. */
+const evchain_key_t *store_chain_key(const coord_t *c);
 
 /* Adds a one-off statement to the next batch, after the entity rows.  name
  * and sql are literals (the statement is prepared under name); takes

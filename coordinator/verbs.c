@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "query.h"
 #include "review.h"
 
@@ -68,7 +69,7 @@ static const verb_spec_t table[] = {
     {.verb = V(RETAKE), .cli = "retake", .fn = review_retake, .roles = SUP | ADM,
      .what = "reviewing takes", .writes = true},
     READ(AUDIT, "audit", query_audit, "reading audits"),
-    READ(AUDIT_VERIFY, "audit --verify", query_audit_verify, "verifying the event log"),
+    READ(AUDIT_VERIFY, "audit --verify", audit_verify, "verifying the event log"),
     {.verb = V(USERS_ADD), .cli = "users add", .fn = clients_users_add, .roles = ADM,
      .what = "managing users", .writes = true},
     {.verb = V(USERS_LIST), .cli = "users list", .fn = clients_users_list, .roles = ADM,
@@ -76,6 +77,7 @@ static const verb_spec_t table[] = {
     {.verb = V(USERS_REMOVE), .cli = "users remove", .fn = clients_users_remove, .roles = ADM,
      .what = "managing users", .writes = true},
     READ(WHOAMI, "whoami", clients_whoami, "asking who you are"),
+    READ(AUDIT_HEAD, "audit --head", audit_head, "reading the event log's head"),
 };
 // clang-format on
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "cost.h"
 #include "dispatch.h"
 #include "log.h"
@@ -691,19 +692,60 @@ static void on_logs(coord_t *c, worker_t *w, const Clapper__Logs *l) {
   }
 }
 
+static void worker_lost(coord_t *c, worker_t *w, const char *why);
+
+/* With keys, a worker is who its key says, looked up by the key on every
+ * message: the key registered as local-1 (role worker) speaks only as
+ * local-1, and a key removed from the registry, or replaced by another
+ * under the same name, speaks no more.  Returns NULL, or why not. */
+static const char *key_refuses(const coord_t *c, const char *key, const char *name) {
+  if (!auth_secure(c))
+    return NULL;
+  const char *owner = auth_name_of(c, key);
+  if (!owner || auth_role_of(c, key) != ROLE_WORKER)
+    return "the connection's key is not (or no longer) registered as a worker";
+  return strcmp(owner, name) != 0 ? "the connection's key is another worker's" : NULL;
+}
+
+/* w's connection speaks for it no more: its messages are an unknown
+ * worker's from now on. */
+static void unroute(coord_t *c, worker_t *w) {
+  if (w->identlen)
+    idmap_del(&c->by_ident, w->ident_key);
+  w->identlen = 0;
+}
+
+void workers_revoke(coord_t *c, const char *name, const char *why) {
+  worker_t *w = workers_find(c, name);
+  if (!w)
+    return;
+  if (w->state == WORKER_ONLINE || w->state == WORKER_DRAINING || w->live)
+    worker_lost(c, w, why);
+  unroute(c, w);
+}
+
 void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,
                         envelope_t *env) {
+  const char *refused;
   if (env->body_case == CLAPPER__ENVELOPE__BODY_HELLO) {
-    /* With keys, a worker is who its key says: the key named local-1 can
-     * only say hello as local-1. */
-    if (user && *user && strcmp(user, env->hello->name) != 0) {
-      log_warn("hello as '%.64s' refused: the connection's key is %s's", env->hello->name, user);
+    if ((refused = key_refuses(c, user, env->hello->name)) != NULL) {
+      log_warn("hello as '%.64s' refused: %s", env->hello->name, refused);
       return;
     }
     on_hello(c, ident, identlen, env->hello);
     return;
   }
   worker_t *w = by_ident(c, ident, identlen);
+  if (w && (refused = key_refuses(c, user, w->name)) != NULL) {
+    /* Normally ended when the key was removed (workers_revoke); this
+     * catches a connection whose key changed in any other way. */
+    log_warn("worker %s: %s message refused: %s", w->name, codec_body_name(env), refused);
+    if (w->state == WORKER_ONLINE || w->state == WORKER_DRAINING)
+      worker_lost(c, w, "its key is no longer registered");
+    unroute(c, w);
+    send_reset(c, ident, identlen, "your key is not registered");
+    return;
+  }
   if (!w || w->state == WORKER_LOST || w->state == WORKER_OFFLINE) {
     send_reset(c, ident, identlen, w ? "lease expired, say hello again" : "unknown worker");
     return;

@@ -22,13 +22,19 @@
 #include "model.h"
 
 /* Handles one message from a worker connection (env stays the caller's);
- * user is the name its CURVE key stands for ("" without keys). */
+ * user is the CURVE public key (Z85) the connection authenticated ("" without
+ * keys), checked against the registry on every message. */
 void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,
                         envelope_t *env);
 
 /* Registers with the store (coord_init): after every commit, the outbox
  * items that waited for it are sent. */
 void workers_init(coord_t *c);
+
+/* The key of worker name was removed from the registry: the worker is
+ * lost now (its attempts are lost, retried by the usual rules) and gets no
+ * more work; its connection is refused from its next message on. */
+void workers_revoke(coord_t *c, const char *name, const char *why);
 
 /* Queues an item for w, to be sent once the accumulating batch committed. */
 void workers_queue(coord_t *c, worker_t *w, out_kind_t kind, uint64_t id);

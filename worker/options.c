@@ -60,6 +60,30 @@ static size_t table(options_t *o, cfg_opt_t *t) {
                        "stream at most N bytes of each task's log to the coordinator "
                        "while it runs (0: none)",
                        &o->log_stream_max_bytes};
+  t[n++] = (cfg_opt_t){"task-user",
+                       0,
+                       CFG_STRING,
+                       NULL,
+                       NULL,
+                       0,
+                       0,
+                       "USER",
+                       "run tasks as USER, who must not be able to read the key or the "
+                       "workdir (default, as root: " TASKUSER_DEFAULT "; otherwise the "
+                       "worker's own user)",
+                       &o->task_user_name};
+  t[n++] = (cfg_opt_t){"cgroups",
+                       0,
+                       CFG_STRING,
+                       NULL,
+                       "auto",
+                       0,
+                       0,
+                       "auto|off",
+                       "auto: run each attempt in a cgroup of its own (memory.max, cpu.max "
+                       "from requires) where this worker's cgroup v2 is writable (systemd "
+                       "Delegate=yes)",
+                       &o->cgroups};
   t[n++] = (cfg_opt_t){"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL",
                        "error, warn, info or debug", &o->log_level};
   return n;
@@ -138,6 +162,37 @@ out:
   return rc;
 }
 
+/* Decides the task user (see options.h).  0, or -1 with err. */
+static int check_task_user(options_t *o, char *err, size_t errlen) {
+  char why[512];
+  uid_t me = geteuid();
+  if (me != 0) {
+    if (!o->task_user_name)
+      return taskuser_lookup_self(&o->task_user, err, errlen);
+    if (taskuser_lookup(o->task_user_name, &o->task_user, why, sizeof why) < 0)
+      return util_fail(err, errlen, "--task-user: %s", why);
+    if (o->task_user.uid != me)
+      return util_fail(err, errlen,
+                       "--task-user %s: a worker that is not root (this one runs as uid %lu) "
+                       "cannot run tasks as another user",
+                       o->task_user_name, (unsigned long)me);
+    return 0;
+  }
+  const char *name = o->task_user_name ? o->task_user_name : TASKUSER_DEFAULT;
+  if (taskuser_lookup(name, &o->task_user, why, sizeof why) < 0) {
+    if (o->task_user_name)
+      return util_fail(err, errlen, "--task-user: %s", why);
+    return util_fail(err, errlen,
+                     "a worker running as root runs tasks as user %s, and there is no such "
+                     "user: create it (useradd --system --no-create-home --home-dir "
+                     "/nonexistent --shell /usr/sbin/nologin %s) or name another with "
+                     "--task-user USER",
+                     name, name);
+  }
+  o->task_user_switch = o->task_user.uid != me;
+  return 0;
+}
+
 int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen) {
   cfg_opt_t t[TABLE_MAX];
   size_t n = table(o, t);
@@ -155,6 +210,10 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen)
              o->log_level);
     goto out;
   }
+  if (strcmp(o->cgroups, "auto") && strcmp(o->cgroups, "off")) {
+    snprintf(err, errlen, "--cgroups: '%s' is not auto or off", o->cgroups);
+    goto out;
+  }
   if (strcmp(o->gpus, "auto") && strcmp(o->gpus, "none")) {
     snprintf(err, errlen, "--gpus: '%s' is not auto or none", o->gpus);
     goto out;
@@ -168,6 +227,8 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen)
     goto out;
   }
   if (check_keys(o, err, errlen) < 0)
+    goto out;
+  if (check_task_user(o, err, errlen) < 0)
     goto out;
   if (!o->name) {
     char host[256] = "";
@@ -229,4 +290,5 @@ void options_free(options_t *o) {
   config_free(t, n);
   util_strv_free(&o->endpoints, &o->n_endpoints);
   util_strv_free(&o->tags, &o->n_tags);
+  taskuser_free(&o->task_user);
 }

@@ -6,10 +6,12 @@
 #ifndef CLAPPER_WORKER_OPTIONS_H
 #define CLAPPER_WORKER_OPTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
+#include "taskuser.h"
 #include "util.h"
 
 #define OPTIONS_DEFAULT_COORDINATOR "tcp://127.0.0.1:7710"
@@ -33,12 +35,20 @@ typedef struct options {
   long long drain_timeout_ms;
   long long log_stream_max_bytes; /* 0: logs are not streamed */
   char *log_level;
+  char *task_user_name; /* --task-user (NULL: the default) */
+  char *cgroups;        /* "auto" or "off" */
   /* derived (owned) */
   char **endpoints; /* coordinator endpoints, commas split */
   size_t n_endpoints;
   char **tags; /* validated identifiers, commas split, duplicates removed */
   size_t n_tags;
   int log_level_num;
+  /* The user tasks run as: as root, --task-user or clapper-task (which
+   * must exist); otherwise the worker's own user (switch false).  When
+   * switch is false tasks can read what the worker reads: worker_run says
+   * so at start. */
+  taskuser_t task_user;
+  bool task_user_switch;
 } options_t;
 
 /* Parses argv (and --config FILE, and the environment) into o, which must

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,12 @@
 #include "log.h"
 #include "outputs.h"
 #include "shim.h"
+#include "taskuser.h"
+
+/* After the shim was told to kill everything, how long before the worker
+ * SIGKILLs the shim's process group itself (the shim gives up on processes
+ * that do not die after about 10 s). */
+#define KILL_FALLBACK_MS 15000
 
 extern char **environ;
 
@@ -23,7 +30,7 @@ extern char **environ;
 typedef enum run_phase {
   PHASE_RUNNING = 0, /* process alive, nobody asked it to stop */
   PHASE_STOPPING,    /* SIGTERM sent (timeout or cancel); grace timer running */
-  PHASE_KILLED,      /* SIGKILL sent to the group */
+  PHASE_KILLED,      /* the shim was told to kill everything; fallback timer running */
   PHASE_CHECKING,    /* process exited; outputs being checked on the thread pool */
   PHASE_DONE,        /* result delivered or dropped; handles closing */
   PHASE_COUNT
@@ -54,10 +61,15 @@ typedef struct run {
   size_t n_gpus;
   char *argv0;
   char *report_path;
-  outputs_file_t *outputs; /* paths resolved against output_dir */
+  char *log_path;
+  char *cgroup_path;       /* the attempt's cgroup, or NULL */
+  char *output_dir;        /* as the task names it ("" for none) */
+  int dirfd;               /* output_dir, opened before the task ran (O_PATH), or -1 */
+  outputs_file_t *outputs; /* paths as declared */
   char **declared;         /* outputs as the task named them */
   size_t n_outputs;
   bool check_outputs;      /* the process exited 0 on its own */
+  atomic_int stop;         /* set on the loop to stop the check (cancel, timeout) */
 
   uv_process_t proc;
   uv_timer_t timeout;
@@ -83,8 +95,15 @@ struct runner {
   uv_loop_t *loop;
   char *shim;
   char *workdir;
+  /* The task user, when tasks run as another user than the worker. */
+  bool switch_user;
+  uid_t task_uid;
+  gid_t task_gid;
+  char *task_uid_arg, *task_gid_arg, *task_groups_arg; /* for the shim's argv */
+  char *task_name, *task_home;
   uint64_t kill_grace_ms;
   const gpu_set_t *gpus;
+  const cgroup_t *cgroup;
   runner_finished_cb finished;
   void *arg;
   run_t *runs; /* every allocated run */
@@ -115,9 +134,11 @@ runner_t *runner_new(uv_loop_t *loop, const runner_config_t *cfg, char *err, siz
   }
   char *logs = xasprintf("%s/logs", cfg->workdir), *run = xasprintf("%s/run", cfg->workdir);
   int rc = 0;
-  if (util_mkdir_p(logs, 0755) < 0)
+  /* Tasks write their log through the descriptor they inherit; they have
+   * no business reading other attempts' logs or reports. */
+  if (util_mkdir_p(logs, 0700) < 0 || chmod(logs, 0700) < 0)
     rc = -1, snprintf(err, errlen, "cannot create %s: %s", logs, strerror(errno));
-  else if (util_mkdir_p(run, 0700) < 0)
+  else if (util_mkdir_p(run, 0700) < 0 || chmod(run, 0700) < 0)
     rc = -1, snprintf(err, errlen, "cannot create %s: %s", run, strerror(errno));
   free(logs);
   free(run);
@@ -128,7 +149,19 @@ runner_t *runner_new(uv_loop_t *loop, const runner_config_t *cfg, char *err, siz
   r->shim = xstrdup(cfg->shim);
   r->workdir = xstrdup(cfg->workdir);
   r->kill_grace_ms = cfg->kill_grace_ms;
+  const taskuser_t *u = cfg->task_user;
+  if (u && u->uid != geteuid()) {
+    r->switch_user = true;
+    r->task_uid = u->uid;
+    r->task_gid = u->gid;
+    r->task_uid_arg = xasprintf("%lu", (unsigned long)u->uid);
+    r->task_gid_arg = xasprintf("%lu", (unsigned long)u->gid);
+    r->task_groups_arg = taskuser_format_groups(u->groups, u->n_groups);
+    r->task_name = xstrdup(u->name);
+    r->task_home = xstrdup(u->home);
+  }
   r->gpus = cfg->gpus;
+  r->cgroup = cfg->cgroup;
   r->finished = cfg->finished;
   r->arg = cfg->arg;
   return r;
@@ -137,6 +170,11 @@ runner_t *runner_new(uv_loop_t *loop, const runner_config_t *cfg, char *err, siz
 static void runner_free(runner_t *r) {
   free(r->shim);
   free(r->workdir);
+  free(r->task_uid_arg);
+  free(r->task_gid_arg);
+  free(r->task_groups_arg);
+  free(r->task_name);
+  free(r->task_home);
   free(r);
 }
 
@@ -188,6 +226,11 @@ static void run_free(run_t *a) {
   free(a->declared);
   free(a->gpus);
   free(a->argv0);
+  free(a->log_path);
+  free(a->cgroup_path);
+  free(a->output_dir);
+  if (a->dirfd >= 0)
+    close(a->dirfd);
   if (a->report_path)
     unlink(a->report_path);
   free(a->report_path);
@@ -218,6 +261,18 @@ static void group_kill(run_t *a, int sig) {
   if (a->pid > 0 && kill(-a->pid, sig) < 0 && errno != ESRCH)
     log_warn("attempt %llu: kill(-%d, %d): %s", (unsigned long long)a->id, (int)a->pid, sig,
              strerror(errno));
+}
+
+static void on_grace(uv_timer_t *t);
+
+/* Tells the shim to kill every process of the attempt (it is their
+ * subreaper, so it finds those that left the process group too) and arms
+ * the fallback: SIGKILL to the group should the shim not exit. */
+static void shim_kill(run_t *a) {
+  if (a->pid > 0 && kill(a->pid, SHIM_KILL_SIGNAL) < 0 && errno != ESRCH)
+    log_warn("attempt %llu: kill(%d, SIGUSR1): %s", (unsigned long long)a->id, (int)a->pid,
+             strerror(errno));
+  uv_timer_start(&a->grace, on_grace, KILL_FALLBACK_MS, 0);
 }
 
 /* ---------------------------------------------------------------- results */
@@ -308,6 +363,13 @@ static Clapper__Result *build_result(const run_t *a) {
     fileps = xcalloc(a->n_outputs ? a->n_outputs : 1, sizeof *fileps);
     for (size_t i = 0; i < a->n_outputs; i++) {
       const outputs_file_t *f = &a->outputs[i];
+      if (f->refused) {
+        if (tmp.outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED) {
+          tmp.outcome = CLAPPER__OUTCOME__OUTCOME_FAILED;
+          snprintf(error, sizeof error, "output refused: %s: %s", a->declared[i], f->refused);
+        }
+        continue;
+      }
       if (!f->present) {
         if (tmp.outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED) {
           tmp.outcome = CLAPPER__OUTCOME__OUTCOME_FAILED;
@@ -315,10 +377,13 @@ static Clapper__Result *build_result(const run_t *a) {
         }
         continue;
       }
-      if (f->err && tmp.outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED) {
-        tmp.outcome = CLAPPER__OUTCOME__OUTCOME_FAILED;
-        snprintf(error, sizeof error, "output unreadable: %s: %s", a->declared[i],
-                 strerror(f->err));
+      if (f->err) {
+        if (tmp.outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED) {
+          tmp.outcome = CLAPPER__OUTCOME__OUTCOME_FAILED;
+          snprintf(error, sizeof error, "output unreadable: %s: %s", a->declared[i],
+                   strerror(f->err));
+        }
+        continue;
       }
       Clapper__OutputFile *o = &files[tmp.n_outputs];
       clapper__output_file__init(o);
@@ -352,11 +417,35 @@ static Clapper__Result *build_result(const run_t *a) {
 
 /* ---------------------------------------------------------------- exit path */
 
+/* One line in the attempt's log for each output that was not accepted, so
+ * that `clapper logs` says which and why. */
+static void log_refusals(const run_t *a) {
+  sbuf_t sb = {0};
+  for (size_t i = 0; i < a->n_outputs; i++) {
+    const outputs_file_t *f = &a->outputs[i];
+    if (f->refused)
+      sbuf_printf(&sb, "clapper-worker: output refused: %s: %s\n", a->declared[i], f->refused);
+    else if (f->present && f->err)
+      sbuf_printf(&sb, "clapper-worker: output unreadable: %s: %s\n", a->declared[i],
+                  strerror(f->err));
+  }
+  if (!sb.len)
+    return;
+  int fd = open(a->log_path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || util_write_all(fd, sb.buf, sb.len) < 0)
+    log_warn("attempt %llu: cannot append to %s: %s", (unsigned long long)a->id, a->log_path,
+             strerror(errno));
+  if (fd >= 0)
+    close(fd);
+  sbuf_free(&sb);
+}
+
 /* Thread pool: hash outputs and read the energy counters. */
 static void check_work(uv_work_t *req) {
   run_t *a = req->data;
-  if (a->check_outputs)
-    outputs_check(a->outputs, a->n_outputs);
+  if (a->check_outputs &&
+      outputs_check(a->dirfd, a->output_dir, a->outputs, a->n_outputs, &a->stop) < 0)
+    a->check_outputs = false; /* stopped: the canceler set kill_outcome */
   if (a->energy_ok) {
     uint64_t mj;
     a->energy_ok = gpu_energy_mj(a->r->gpus, a->gpus, a->n_gpus, &mj);
@@ -370,8 +459,11 @@ static void check_done(uv_work_t *req, int status) {
   run_t *a = req->data;
   runner_t *r = a->r;
   a->work_queued = false;
+  uv_timer_stop(&a->timeout);
   if (status < 0) /* canceled: nothing was checked */
     a->check_outputs = false;
+  if (a->check_outputs && !a->kill_outcome && !r->closing)
+    log_refusals(a);
   Clapper__Result *res = r->closing ? NULL : build_result(a);
   run_set_phase(a, PHASE_DONE);
   if (res) {
@@ -396,13 +488,20 @@ static void on_process_exit(uv_process_t *p, int64_t exit_status, int term_signa
   else if (errno != ENOENT)
     log_warn("attempt %llu: report %s: %s", (unsigned long long)a->id, a->report_path,
              strerror(errno));
-  /* Nothing of the attempt may outlive it. */
+  /* Nothing of the attempt may outlive it (the shim killed its
+   * descendants; this catches a shim that died itself). */
   group_kill(a, SIGKILL);
-  uv_timer_stop(&a->timeout);
+  if (a->cgroup_path && cgroup_attempt_remove(a->cgroup_path) < 0)
+    log_warn("attempt %llu: cannot remove cgroup %s: %s", (unsigned long long)a->id, a->cgroup_path,
+             strerror(errno));
   uv_timer_stop(&a->grace);
   run_set_phase(a, PHASE_CHECKING);
   a->check_outputs = !a->kill_outcome && a->have_report && !a->report.exec_errno &&
                      a->report.exit_code == 0 && a->report.term_signal == 0;
+  /* The timeout keeps running while the outputs are hashed; so does a
+   * cancel (runner_cancel), which stops the hashing. */
+  if (!a->check_outputs)
+    uv_timer_stop(&a->timeout);
   if (r->closing) {
     a->check_outputs = false;
     a->energy_ok = false;
@@ -421,10 +520,15 @@ static void on_process_exit(uv_process_t *p, int64_t exit_status, int term_signa
 
 static void on_grace(uv_timer_t *t) {
   run_t *a = t->data;
-  if (a->phase != PHASE_STOPPING)
-    return;
-  run_set_phase(a, PHASE_KILLED);
-  group_kill(a, SIGKILL);
+  if (a->phase == PHASE_STOPPING) {
+    run_set_phase(a, PHASE_KILLED);
+    shim_kill(a);
+  } else if (a->phase == PHASE_KILLED) {
+    log_warn("attempt %llu: the shim did not exit %d s after it was told to kill the task; "
+             "killing its process group",
+             (unsigned long long)a->id, KILL_FALLBACK_MS / 1000);
+    group_kill(a, SIGKILL);
+  }
 }
 
 /* SIGTERM now, SIGKILL after the grace period. */
@@ -435,24 +539,44 @@ static void begin_stop(run_t *a, Clapper__Outcome why) {
   group_kill(a, SIGTERM);
   if (a->r->kill_grace_ms == 0) {
     run_set_phase(a, PHASE_KILLED);
-    group_kill(a, SIGKILL);
+    shim_kill(a);
   } else {
     uv_timer_start(&a->grace, on_grace, a->r->kill_grace_ms, 0);
   }
 }
 
+/* Stops the check of an attempt's outputs: its outcome becomes why. */
+static void stop_check(run_t *a, Clapper__Outcome why) {
+  a->kill_outcome = why;
+  atomic_store(&a->stop, 1);
+}
+
 static void on_timeout(uv_timer_t *t) {
   run_t *a = t->data;
-  if (a->phase != PHASE_RUNNING)
-    return;
-  log_info("attempt %llu: timed out after %u s", (unsigned long long)a->id, a->timeout_s);
-  begin_stop(a, CLAPPER__OUTCOME__OUTCOME_TIMED_OUT);
+  if (a->phase == PHASE_RUNNING) {
+    log_info("attempt %llu: timed out after %u s", (unsigned long long)a->id, a->timeout_s);
+    begin_stop(a, CLAPPER__OUTCOME__OUTCOME_TIMED_OUT);
+  } else if (a->phase == PHASE_CHECKING && a->work_queued && !a->kill_outcome) {
+    log_info("attempt %llu: timed out after %u s while its outputs were checked",
+             (unsigned long long)a->id, a->timeout_s);
+    stop_check(a, CLAPPER__OUTCOME__OUTCOME_TIMED_OUT);
+  }
 }
 
 int runner_cancel(runner_t *r, uint64_t attempt_id, const char *reason) {
   run_t *a = find(r, attempt_id);
-  if (!a || a->phase >= PHASE_CHECKING)
+  if (!a || a->phase == PHASE_DONE)
     return -1;
+  if (a->phase == PHASE_CHECKING) {
+    if (!a->work_queued || a->kill_outcome)
+      return -1;
+    log_info("attempt %llu: canceling while its outputs are checked%s%s",
+             (unsigned long long)attempt_id, reason && *reason ? ": " : "", reason ? reason : "");
+    free(a->cancel_reason);
+    a->cancel_reason = xstrdup(reason ? reason : "");
+    stop_check(a, CLAPPER__OUTCOME__OUTCOME_CANCELED);
+    return 0;
+  }
   if (a->phase == PHASE_RUNNING) {
     log_info("attempt %llu: canceling%s%s", (unsigned long long)attempt_id,
              reason && *reason ? ": " : "", reason ? reason : "");
@@ -465,6 +589,11 @@ int runner_cancel(runner_t *r, uint64_t attempt_id, const char *reason) {
 
 void runner_kill_all(runner_t *r) {
   for (run_t *a = r->runs; a; a = a->next) {
+    if (a->phase == PHASE_CHECKING && a->work_queued && !a->kill_outcome) {
+      free(a->cancel_reason);
+      a->cancel_reason = xstrdup("worker stopped");
+      stop_check(a, CLAPPER__OUTCOME__OUTCOME_CANCELED);
+    }
     if (a->phase != PHASE_RUNNING && a->phase != PHASE_STOPPING)
       continue;
     if (!a->kill_outcome) {
@@ -475,7 +604,7 @@ void runner_kill_all(runner_t *r) {
     uv_timer_stop(&a->timeout);
     uv_timer_stop(&a->grace);
     run_set_phase(a, PHASE_KILLED);
-    group_kill(a, SIGKILL);
+    shim_kill(a);
   }
 }
 
@@ -548,6 +677,11 @@ static void build_env(const runner_t *r, const Clapper__Task *t, env_list_t *e) 
   snprintf(num, sizeof num, "%llu", (unsigned long long)t->job_id);
   env_set(e, "CLAPPER_JOB_ID", num);
   env_set(e, "CLAPPER_OUTPUT_DIR", t->output_dir);
+  if (r->switch_user) { /* the task user's, not the worker's */
+    env_set(e, "HOME", r->task_home);
+    env_set(e, "USER", r->task_name);
+    env_set(e, "LOGNAME", r->task_name);
+  }
   if (t->n_gpus || (r->gpus && r->gpus->n)) {
     sbuf_t sb = {0};
     sbuf_puts(&sb, "");
@@ -558,6 +692,34 @@ static void build_env(const runner_t *r, const Clapper__Task *t, env_list_t *e) 
     env_set(e, "NVIDIA_VISIBLE_DEVICES", sb.buf);
     sbuf_free(&sb);
   }
+}
+
+/* Creates the task's output directory (as the worker) and opens it: the
+ * outputs are later looked up below this descriptor, whatever the task
+ * does to the path.  When tasks run as another user, the directory itself
+ * (not its parents) is given to that user if the worker owns it.
+ * Returns the descriptor, or -1 with err. */
+static int open_output_dir(const runner_t *r, const char *dir, char *err, size_t errlen) {
+  if (util_mkdir_p(dir, 0755) < 0) {
+    snprintf(err, errlen, "cannot create output directory %s: %s", dir, strerror(errno));
+    return -1;
+  }
+  int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) < 0) {
+    snprintf(err, errlen, "cannot open output directory %s: %s", dir, strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  if (r->switch_user && st.st_uid == geteuid() &&
+      fchownat(fd, "", r->task_uid, r->task_gid, AT_EMPTY_PATH) < 0) {
+    snprintf(err, errlen, "cannot give output directory %s to user %s: %s", dir, r->task_name,
+             strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 /* Refuses tasks the worker cannot run as given. */
@@ -602,7 +764,7 @@ int runner_start(runner_t *r, const Clapper__Task *t, uint32_t *pid, int64_t *st
   char *log_path = NULL;
   char **args = NULL;
   env_list_t env = {0};
-  int logfd = -1;
+  int logfd = -1, dirfd = -1;
   char ppid[32];
 
   if (r->closing) {
@@ -615,13 +777,10 @@ int runner_start(runner_t *r, const Clapper__Task *t, uint32_t *pid, int64_t *st
     snprintf(err, errlen, "attempt %llu is already running", (unsigned long long)t->attempt_id);
     goto fail;
   }
-  if (t->output_dir[0] && util_mkdir_p(t->output_dir, 0755) < 0) {
-    snprintf(err, errlen, "cannot create output directory %s: %s", t->output_dir,
-             strerror(errno));
+  if (t->output_dir[0] && (dirfd = open_output_dir(r, t->output_dir, err, errlen)) < 0)
     goto fail;
-  }
   log_path = runner_log_path(r, t->attempt_id);
-  logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (logfd < 0) {
     snprintf(err, errlen, "cannot open log %s: %s", log_path, strerror(errno));
     goto fail;
@@ -629,9 +788,14 @@ int runner_start(runner_t *r, const Clapper__Task *t, uint32_t *pid, int64_t *st
 
   a = xcalloc(1, sizeof *a);
   a->r = r;
+  a->dirfd = -1;
   a->id = t->attempt_id;
   a->timeout_s = t->timeout_s;
   a->argv0 = xstrdup(t->argv[0]);
+  a->output_dir = xstrdup(t->output_dir);
+  a->dirfd = dirfd;
+  dirfd = -1;
+  a->log_path = xstrdup(log_path);
   a->report_path = xasprintf("%s/run/%llu.report", r->workdir, (unsigned long long)a->id);
   unlink(a->report_path);
   a->n_gpus = t->n_gpus;
@@ -643,19 +807,38 @@ int runner_start(runner_t *r, const Clapper__Task *t, uint32_t *pid, int64_t *st
   a->declared = xcalloc(t->n_outputs ? t->n_outputs : 1, sizeof *a->declared);
   for (size_t i = 0; i < t->n_outputs; i++) {
     a->declared[i] = xstrdup(t->outputs[i]);
-    a->outputs[i].path = outputs_resolve(t->output_dir, t->outputs[i]);
+    a->outputs[i].path = xstrdup(t->outputs[i]);
   }
 
   build_env(r, t, &env);
   snprintf(ppid, sizeof ppid, "%d", (int)getpid());
   size_t na = 0;
-  args = xcalloc(t->n_argv + 8, sizeof *args);
+  args = xcalloc(t->n_argv + 16, sizeof *args);
   args[na++] = r->shim;
   args[na++] = (char *)SHIM_FLAG;
   args[na++] = (char *)"--report";
   args[na++] = a->report_path;
   args[na++] = (char *)"--parent-pid";
   args[na++] = ppid;
+  if (r->switch_user) {
+    args[na++] = (char *)"--uid";
+    args[na++] = r->task_uid_arg;
+    args[na++] = (char *)"--gid";
+    args[na++] = r->task_gid_arg;
+    args[na++] = (char *)"--groups";
+    args[na++] = r->task_groups_arg;
+  }
+  if (r->cgroup) {
+    char cgerr[512];
+    a->cgroup_path =
+        cgroup_attempt_create(r->cgroup, a->id, t->cpus, t->memory_mb, cgerr, sizeof cgerr);
+    if (a->cgroup_path) {
+      args[na++] = (char *)"--cgroup";
+      args[na++] = a->cgroup_path;
+    } else {
+      log_warn("attempt %llu: runs without a cgroup: %s", (unsigned long long)a->id, cgerr);
+    }
+  }
   args[na++] = (char *)"--";
   for (size_t i = 0; i < t->n_argv; i++)
     args[na++] = t->argv[i];
@@ -723,6 +906,8 @@ fail:
   log_warn("attempt %llu: not started: %s", (unsigned long long)t->attempt_id, err);
   if (logfd >= 0)
     close(logfd);
+  if (dirfd >= 0)
+    close(dirfd);
   env_free(&env);
   free(args);
   free(log_path);

@@ -2,22 +2,38 @@
  * runner.h - running attempts: spawn through the shim, timeouts, cancel,
  * output checks and the Result of each attempt.
  *
- * Every attempt runs as `SHIM --shim --report FILE --parent-pid PID -- argv`
- * (see shim.h) in its own session, so its process group id is the shim's
- * pid and the whole tree can be signalled at once.  stdout and stderr go to
- * WORKDIR/logs/ATTEMPT.log (appended), stdin is /dev/null, the working
- * directory is the task's output_dir (created first).  The environment is
- * the worker's, then Task.env, then CLAPPER_TASK_ID, CLAPPER_ATTEMPT_ID,
- * CLAPPER_JOB_ID, CLAPPER_OUTPUT_DIR and, when the task has GPUs or the
- * worker has any, CUDA_VISIBLE_DEVICES and NVIDIA_VISIBLE_DEVICES (the
- * task's GPU indices, comma-separated, "" for none) with
- * CUDA_DEVICE_ORDER=PCI_BUS_ID so that CUDA numbers GPUs as NVML does.
+ * Every attempt runs as `SHIM --shim --report FILE --parent-pid PID [--uid
+ * U --gid G --groups LIST] -- argv` (see shim.h) in its own session, so its
+ * process group id is the shim's pid.  The shim is the subreaper of
+ * everything the task starts.  With a task user (runner_config_t) that is
+ * not the worker's own, the shim's child becomes that user before exec,
+ * and HOME, USER and LOGNAME are the task user's.  With a cgroup set
+ * (cgroup.h) the task's child joins a cgroup of the attempt's own, with
+ * memory.max and cpu.max from the task's memory_mb and cpus, killed as a
+ * whole and removed when the shim exits.  stdout and stderr go to
+ * WORKDIR/logs/ATTEMPT.log (appended; logs/ and run/ are mode 0700, the
+ * log 0600: the task writes through the descriptor it inherits and reads
+ * no other attempt's log), stdin is /dev/null, the working directory is the
+ * task's output_dir: created first by the worker, opened (the outputs are
+ * checked below that descriptor) and, with a task user, given to that
+ * user when the worker owns it (its parents stay the worker's).  The
+ * environment is the worker's, then Task.env, then CLAPPER_TASK_ID,
+ * CLAPPER_ATTEMPT_ID, CLAPPER_JOB_ID, CLAPPER_OUTPUT_DIR and, when the task
+ * has GPUs or the worker has any, CUDA_VISIBLE_DEVICES and
+ * NVIDIA_VISIBLE_DEVICES (the task's GPU indices, comma-separated, "" for
+ * none) with CUDA_DEVICE_ORDER=PCI_BUS_ID so that CUDA numbers GPUs as
+ * NVML does.
  *
  * A timeout or a cancel sends SIGTERM to the group and, kill_grace_ms
- * later, SIGKILL.  When the shim exits its report is read, the group gets
- * SIGKILL (nothing may outlive an attempt), declared outputs are checked
- * and hashed on the libuv thread pool, and the finished callback receives
- * the Result.
+ * later, SHIM_KILL_SIGNAL to the shim, which SIGKILLs every descendant
+ * (those that left the group with setsid too); should the shim not exit
+ * within 15 s, the group gets SIGKILL.  When the shim exits (having killed
+ * whatever the task left) its report is read, declared outputs are checked
+ * (outputs.h: inside output_dir, regular files, no links) and hashed on the
+ * libuv thread pool, still under the attempt's timeout and cancel, which
+ * stop the hashing; then the finished callback receives the Result.  An
+ * output that is refused fails the attempt ("output refused: PATH: why",
+ * also appended to the attempt's log).
  */
 #ifndef CLAPPER_WORKER_RUNNER_H
 #define CLAPPER_WORKER_RUNNER_H
@@ -27,8 +43,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "cgroup.h"
 #include "clapper.pb-c.h"
 #include "gpu.h"
+#include "taskuser.h"
 #include "util.h"
 
 typedef struct runner runner_t;
@@ -43,6 +61,10 @@ typedef struct runner_config {
   const char *workdir;     /* logs/ and run/ are created below it */
   uint64_t kill_grace_ms;  /* SIGTERM -> SIGKILL delay */
   const gpu_set_t *gpus;   /* this node's GPUs (borrowed; must outlive the runner) */
+  const taskuser_t *task_user; /* run tasks as this user (copied); NULL or the worker's
+                                  own uid: as the worker */
+  const cgroup_t *cgroup;      /* a cgroup per attempt (borrowed; must outlive the runner),
+                                  or NULL */
   runner_finished_cb finished;
   void *arg;
 } runner_config_t;
@@ -75,12 +97,14 @@ size_t runner_count(const runner_t *r);
 size_t runner_running_ids(const runner_t *r, uint64_t **ids);
 
 /* Stops an attempt at the coordinator's request: SIGTERM to its group,
- * SIGKILL after the grace period; its outcome becomes CANCELED with error
- * "canceled" (": reason" appended when reason is non-empty).  Returns 0,
- * or -1 when the attempt is unknown or has already ended. */
+ * everything killed after the grace period, or, when its outputs are
+ * being checked, the check stopped; its outcome becomes CANCELED with
+ * error "canceled" (": reason" appended when reason is non-empty).
+ * Returns 0, or -1 when the attempt is unknown or its outcome is already
+ * decided. */
 int runner_cancel(runner_t *r, uint64_t attempt_id, const char *reason);
 
-/* Sends SIGKILL to every attempt's process group at once. */
+/* Kills every attempt at once (the shims kill everything they reaped). */
 void runner_kill_all(runner_t *r);
 
 /* Kills every attempt (SIGKILL), drops results not yet delivered and

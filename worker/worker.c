@@ -50,6 +50,7 @@ typedef struct node {
   gpu_set_t *gpus;
   journal_t *journal;
   runner_t *runner;
+  cgroup_t *cgroup; /* a cgroup per attempt, or NULL */
   link_t *link;
   logstream_t *logs;     /* running attempts' logs to the coordinator */
   uv_signal_t sigterm, sigint;
@@ -457,6 +458,38 @@ static int lock_workdir(node_t *w, const char *dir) {
   return 0;
 }
 
+/* Says at start who tasks run as and, when they can, what they can read
+ * that they should not. */
+static void say_task_user(const options_t *o) {
+  const taskuser_t *u = &o->task_user;
+  if (!o->task_user_switch && u->uid == 0) {
+    log_warn("tasks run as root (--task-user %s) and can read everything this worker can: "
+             "its key, its workdir and every other secret on this host; give them an "
+             "unprivileged --task-user (default " TASKUSER_DEFAULT ")",
+             u->name);
+    return;
+  }
+  if (!o->task_user_switch) {
+    log_warn("tasks run as this worker's own user (%s, uid %lu) and can read what it reads: "
+             "%s%s%sits workdir %s; run the worker as root to run them as --task-user "
+             "(default " TASKUSER_DEFAULT ")",
+             u->name, (unsigned long)u->uid, o->key ? "its key " : "", o->key ? o->key : "",
+             o->key ? ", " : "", o->workdir);
+    return;
+  }
+  log_info("tasks run as user %s (uid %lu, gid %lu)", u->name, (unsigned long)u->uid,
+           (unsigned long)u->gid);
+  const char *secrets[] = {o->key, o->workdir};
+  char *journal = xasprintf("%s/journal", o->workdir);
+  secrets[1] = journal;
+  for (size_t i = 0; i < ARRAY_SIZE(secrets); i++)
+    if (secrets[i] && taskuser_can_read(u, secrets[i]))
+      log_warn("the task user %s can read %s: make it readable by the worker's user only "
+               "(chmod 0600, in a directory of mode 0700)",
+               u->name, secrets[i]);
+  free(journal);
+}
+
 int worker_run(const options_t *o) {
   node_t w;
   memset(&w, 0, sizeof w);
@@ -501,17 +534,29 @@ int worker_run(const options_t *o) {
     log_error("%s", err);
     goto out;
   }
+  say_task_user(o);
 
   if (uv_loop_init(&w.loop) < 0) {
     log_error("uv_loop_init failed");
     goto out;
   }
   loop_open = true;
+  if (!strcmp(o->cgroups, "auto")) {
+    char why[512];
+    w.cgroup = cgroup_open(why, sizeof why);
+    if (w.cgroup)
+      log_info("each attempt runs in a cgroup of its own (memory.max: %s, cpu.max: %s)",
+               cgroup_has_memory(w.cgroup) ? "yes" : "no", cgroup_has_cpu(w.cgroup) ? "yes" : "no");
+    else
+      log_info("attempts run without cgroups: %s", why);
+  }
   runner_config_t rcfg = {
       .shim = w.shim,
       .workdir = o->workdir,
       .kill_grace_ms = (uint64_t)o->kill_grace_ms,
       .gpus = w.gpus,
+      .task_user = o->task_user_switch ? &o->task_user : NULL,
+      .cgroup = w.cgroup,
       .finished = on_finished,
       .arg = &w,
   };
@@ -576,6 +621,7 @@ out:
   if (w.zctx)
     zmq_ctx_term(w.zctx);
   journal_close(&w.journal);
+  cgroup_close(&w.cgroup);
   gpu_set_free(&w.gpus);
   if (w.lock_fd >= 0)
     close(w.lock_fd);

@@ -14,7 +14,9 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 
 T=$(mktemp -d /tmp/clapper-test.XXXXXX)
-chmod 755 "$T"
+# Run as root, workers run tasks as user clapper-task: tests' tasks may
+# write their traces here (sticky, like /tmp; the farm below stays root's).
+chmod 1777 "$T"
 FARM="$T/farm"
 TEST_NAME=$(basename "$0" .sh)
 

@@ -140,7 +140,7 @@ export CLAPPER_SQL_DIR="$CLAPPER_SOURCE_DIR/sql"
 
 # `ip netns exec` execs the command (no fork), so $! is the daemon itself.
 ip netns exec "$NSC" clapper-coordinator --db "$CLAPPER_DB" --lease-ms 2000 \
-  --bind-workers tcp://10.77.0.1:7710 --bind-clients tcp://127.0.0.1:7711 \
+  --bind-workers tcp://10.77.0.1:7710 --bind-clients tcp://127.0.0.1:7711 --insecure \
   --output-root "$T/output" >"$T/coordinator.log" 2>&1 &
 PIDS+=("coordinator:$!")
 for n in 1 2; do

@@ -11,7 +11,9 @@
  * CURVE servers by auth_server for the domains "clients" and "workers"),
  * with the libuv loop run in bounded steps so that the ZAP handler
  * answers: a registered client key connects and its messages carry its
- * name as the User-Id; an unregistered key, a worker key on the clients
+ * public key as the User-Id, which the registry maps to its name; an open
+ * connection of a key removed and replaced under the same name is
+ * nobody's; an unregistered key, a worker key on the clients
  * socket and a client key on the workers socket are refused (the client's
  * monitor sees the refusal, and no message arrives); a removed user's
  * role is gone at once and its next connection is refused.
@@ -50,6 +52,22 @@ static void test_roles(void) {
 static void new_key(char pub[41]) {
   char sec[41];
   CHECK_INT(zmq_curve_keypair(pub, sec), 0);
+}
+
+static void test_endpoint_local(void) {
+  const char *local[] = {"ipc:///tmp/x.sock", "inproc://x", "tcp://127.0.0.1:7710",
+                         "tcp://127.1.2.3:1", "tcp://[::1]:7710", "tcp://localhost:7710",
+                         "tcp://lo:7710"};
+  const char *remote[] = {"tcp://*:7710", "tcp://0.0.0.0:7710", "tcp://10.0.0.1:7710",
+                          "tcp://[::]:7710", "tcp://eth0:7710", "tcp://128.0.0.1:1",
+                          "tcp://127.0.0.1", "tcp://:7710", "ws://127.0.0.1:7710",
+                          "pgm://127.0.0.1;239.192.1.1:5555", "tcp://example.com:7710", "",
+                          "tcp://[::1:7710"};
+  for (size_t i = 0; i < ARRAY_SIZE(local); i++)
+    CHECK_STR(auth_endpoint_local(local[i]) ? local[i] : "remote", local[i]);
+  for (size_t i = 0; i < ARRAY_SIZE(remote); i++)
+    CHECK_STR(auth_endpoint_local(remote[i]) ? "local" : remote[i], remote[i]);
+  CHECK(!auth_endpoint_local(NULL));
 }
 
 static void test_without_keys(void) {
@@ -256,13 +274,45 @@ static bool refused(peer_t *p) {
   return false;
 }
 
-/* name's connection to ep is admitted and its message carries its name. */
+/* name's connection to ep is admitted and its message carries its public
+ * key (User-Id), which the registry maps to name. */
 static void check_admitted(coord_t *c, void *r, const char *ep, const char *name) {
   peer_t p = dial(c, name, ep);
   char user[CODEC_MAX_USER] = "";
   CHECK(arrives(r, user, 5000));
-  CHECK_STR(user, name);
+  CHECK_INT((int)strlen(user), KEYS_Z85_LEN);
+  const char *who = auth_name_of(c, user);
+  CHECK_STR(who ? who : "(none)", name);
   hang_up(&p);
+}
+
+/* An open connection outlives its key in ZeroMQ, not in the registry:
+ * alice's connection, once admitted, is nobody's after her key is removed,
+ * also when the name alice is registered again with another key. */
+static void check_open_connection(coord_t *c, void *r, const char *ep, const char *bob_key) {
+  peer_t p = dial(c, "alice", ep);
+  char user[CODEC_MAX_USER] = "";
+  CHECK(arrives(r, user, 5000));
+  CHECK_INT(auth_role_of(c, user), ROLE_SUBMITTER);
+  json_t *doc = NULL;
+  const char *code;
+  char err[256];
+  CHECK_INT(auth_remove(c, "alice", "root", &doc, &code, err, sizeof err), 0);
+  json_decref(doc);
+  CHECK_INT(auth_add(c, "alice", "operator", bob_key, "root", &doc, &code, err, sizeof err), 0);
+  json_decref(doc);
+  CHECK_INT(codec_send(p.sock, NULL, 0,
+                       &(envelope_t){.base = PROTOBUF_C_MESSAGE_INIT(&clapper__envelope__descriptor),
+                                     .body_case = CLAPPER__ENVELOPE__BODY_HEARTBEAT,
+                                     .heartbeat = &(Clapper__Heartbeat)CLAPPER__HEARTBEAT__INIT}),
+            0);
+  user[0] = '\0';
+  CHECK(arrives(r, user, 5000)); /* the same connection, still open in ZeroMQ */
+  CHECK_INT(auth_role_of(c, user), -1);
+  CHECK(auth_name_of(c, user) == NULL);
+  hang_up(&p);
+  CHECK_INT(auth_remove(c, "alice", "root", &doc, &code, err, sizeof err), 0);
+  json_decref(doc);
 }
 
 /* name's connection to ep is refused and nothing reaches r. */
@@ -317,10 +367,14 @@ static void test_curve(void) {
     fprintf(stderr, "auth_start: %s\n", err);
   CHECK_INT(rc, 0);
 
-  /* With keys, roles are the registry's. */
-  CHECK_INT(auth_role_of(c, "alice"), ROLE_SUBMITTER);
-  CHECK_INT(auth_role_of(c, "w1"), ROLE_WORKER);
-  CHECK_INT(auth_role_of(c, "bob"), -1);
+  /* With keys, roles are the registry's, by key; names are not keys. */
+  CHECK(auth_secure(c));
+  CHECK_INT(auth_role_of(c, k[1].public_key), ROLE_SUBMITTER);
+  CHECK_INT(auth_role_of(c, k[3].public_key), ROLE_WORKER);
+  CHECK_STR(auth_name_of(c, k[3].public_key), "w1");
+  CHECK_INT(auth_role_of(c, k[2].public_key), -1);
+  CHECK(auth_name_of(c, k[2].public_key) == NULL);
+  CHECK_INT(auth_role_of(c, "alice"), -1);
   CHECK_INT(auth_role_of(c, ""), -1);
   CHECK_INT(auth_role_of(c, NULL), -1);
 
@@ -333,10 +387,13 @@ static void test_curve(void) {
   check_refused(c, clients, cep, "w1");      /* a worker key on the clients socket */
   check_refused(c, workers, wep, "alice");   /* a client key on the workers socket */
 
+  check_open_connection(c, clients, cep, k[2].public_key);
   /* Removed: no role at once, and no new connection. */
+  CHECK_INT(auth_add(c, "alice", "submitter", k[1].public_key, "root", &doc, &code, err, sizeof err), 0);
+  json_decref(doc);
   CHECK_INT(auth_remove(c, "alice", "root", &doc, &code, err, sizeof err), 0);
   json_decref(doc);
-  CHECK_INT(auth_role_of(c, "alice"), -1);
+  CHECK_INT(auth_role_of(c, k[1].public_key), -1);
   check_refused(c, clients, cep, "alice");
 
   zmq_close(clients);
@@ -355,6 +412,7 @@ int main(void) {
   /* Refused connections are logged as warnings: keep them out. */
   log_init("test_auth", LOG_LVL_ERROR);
   test_roles();
+  test_endpoint_local();
   test_without_keys();
   test_registry();
   test_curve();

@@ -65,6 +65,9 @@ static void test_signoff_arguments(void) {
       {&cmd_audit_entry, {"audit", "--verify", "--csv"}, "audit: --verify has no CSV form"},
       {&cmd_audit_entry, {"audit", "--verify", "--episode", "hod"}, "invalid episode 'hod'"},
       {&cmd_audit_entry, {"audit", "--episode", "hod/e1", "sh010"}, "audit: too many arguments"},
+      {&cmd_audit_entry, {"audit", "--verify", "--head"}, "audit: --verify --head needs the head"},
+      {&cmd_audit_entry, {"audit", "--head", "--csv"}, "audit: --head takes no --episode or --csv"},
+      {&cmd_audit_entry, {"audit", "--head", "12:ab"}, "audit: too many arguments"},
   };
   check_usage_cases(cases, ARRAY_SIZE(cases));
 
@@ -533,8 +536,34 @@ static void test_audit_verify(void) {
   fake_stop(&fn);
 }
 
+/* --head prints the head as a line to keep; --verify --head H sends H. */
+static void test_audit_head(void) {
+  const char *head = "{\"events\": 9, \"hash\": \"ab\", \"head\": \"9:ab\", \"keyed\": true}";
+  const char *ok = "{\"ok\": true, \"events\": 9, \"first_broken\": null, \"message\": "
+                   "\"hash chain intact, keyed\", \"key\": true, \"keyed\": 9}";
+  const char *gone = "{\"ok\": false, \"events\": 6, \"first_broken\": null, \"message\": "
+                     "\"the log ends at event 6 of the chain, before the given head (event 9): "
+                     "its last events were removed\"}";
+  const char *jsons[] = {head, ok, gone};
+  fake_t fk = {.nreq = ARRAY_SIZE(jsons), .jsons = jsons, .njsons = ARRAY_SIZE(jsons)};
+  fake_start(&fk);
+  check_run_ok(&cmd_audit_entry, fk.endpoint, ARGV("audit", "--head"), "9:ab\n");
+  check_run_ok(&cmd_audit_entry, fk.endpoint, ARGV("audit", "--verify", "--head", "9:ab"),
+               "event log: 9 events, hash chain intact, 9 keyed with the audit key, head 9:ab in "
+               "it\n");
+  check_run_error(&cmd_audit_entry, fk.endpoint, ARGV("audit", "--verify", "--head", "9:ab"), 1,
+                  "the chain is broken: the log ends at event 6", false, "tampered");
+  fake_stop(&fk);
+  CHECK_INT(fk.served, 3);
+  CHECK_INT(fk.verb[0], CLAPPER__VERB__VERB_AUDIT_HEAD);
+  CHECK_INT(fk.verb[1], CLAPPER__VERB__VERB_AUDIT_VERIFY);
+  CHECK_STR(fk.name[1], "9:ab");
+  CHECK_STR(fk.name[2], "9:ab");
+}
+
 int main(void) {
   clitest_init();
+  test_audit_head();
   test_signoff_arguments();
   test_takes();
   test_review();

@@ -39,6 +39,59 @@ static uint8_t *pack_hello(size_t *len) {
   return codec_pack(&env, len);
 }
 
+/* Unknown fields, at the top and inside the body, are ignored (proto3);
+ * field number 0 in an overlong tag, which protobuf-c would keep and pack
+ * into bytes it cannot read (found by tests/fuzz/fuzz_codec.c), is refused
+ * with the message named. */
+static void test_unknown_fields(void) {
+  char err[256];
+  Clapper__Hello h = CLAPPER__HELLO__INIT;
+  h.name = "w1";
+  uint8_t body[64], msg[128];
+  size_t blen = clapper__hello__pack(&h, body);
+  CHECK(blen < 40);
+  body[blen++] = 0x90; /* field 50, varint */
+  body[blen++] = 0x03;
+  body[blen++] = 0x05;
+  size_t n = 0;
+  msg[n++] = 0x08; /* version */
+  msg[n++] = CLAPPER_PROTO_VERSION;
+  msg[n++] = 0x52; /* field 10 (hello), length-delimited */
+  msg[n++] = (uint8_t)blen;
+  memcpy(msg + n, body, blen);
+  n += blen;
+  envelope_t *env = codec_unpack(msg, n, 1000, err, sizeof err);
+  CHECK(env != NULL);
+  if (env)
+    CHECK_STR(env->hello->name, "w1");
+  codec_free(&env);
+
+  /* A field 99 on the envelope: ignored too. */
+  msg[n] = 0x98; /* field 99, varint 1 */
+  msg[n + 1] = 0x06;
+  msg[n + 2] = 0x01;
+  env = codec_unpack(msg, n + 3, 1000, err, sizeof err);
+  CHECK(env != NULL);
+  codec_free(&env);
+
+  /* Field 0, length-delimited, its tag in two bytes: on the envelope... */
+  msg[n] = 0x82;
+  msg[n + 1] = 0x00;
+  msg[n + 2] = 0x00;
+  env = codec_unpack(msg, n + 3, 1000, err, sizeof err);
+  CHECK(env == NULL);
+  check_reason(err, "field number 0 in Envelope");
+  codec_free(&env);
+
+  /* ...and inside the body. */
+  memcpy(body + blen - 3, "\x82\x00\x00", 3);
+  memcpy(msg + 4, body, blen);
+  env = codec_unpack(msg, n, 1000, err, sizeof err);
+  CHECK(env == NULL);
+  check_reason(err, "field number 0 in Hello");
+  codec_free(&env);
+}
+
 static void test_unpack(void) {
   char err[256];
   size_t len;
@@ -490,6 +543,7 @@ static void test_body_names(void) {
 
 int main(void) {
   test_unpack();
+  test_unknown_fields();
   test_body_names();
 
   zctx = zmq_ctx_new();

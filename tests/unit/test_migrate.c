@@ -157,10 +157,20 @@ static void test_broken(PGconn *db) {
 }
 
 static void test_event_log(PGconn *db) {
-  pgtest_exec(db, "INSERT INTO events (actor, kind, subject_type, subject_id, details) "
-                  "VALUES ('alice', 'job.submitted', 'job', '1', '{\"tasks\": 3}')");
+  /* The coordinator chains events (006): a row names its chain and
+   * position and brings its hashes. */
+  const char *e = pgtest_try(db, "INSERT INTO events (actor, kind, subject_type, subject_id) "
+                                 "VALUES ('alice', 'job.submitted', 'job', '1')");
+  CHECK_CONTAINS(e, "null value");
+  e = pgtest_try(db, "INSERT INTO events (actor, kind, subject_type, subject_id, chain, "
+                     "prev_hash, hash) VALUES ('alice', 'x', 'job', '1', 'sha256', '', "
+                     "sha256('x'))");
+  CHECK_CONTAINS(e, "events_seq_set"); /* a chained row has its position */
+  pgtest_exec(db, "INSERT INTO events (actor, kind, subject_type, subject_id, details, seq, "
+                  "chain, prev_hash, hash) VALUES ('alice', 'job.submitted', 'job', '1', "
+                  "'{\"tasks\": 3}', 1, 'hmac-sha256', '', sha256('x'))");
   CHECK_INT(pgtest_int(db, "SELECT count(*) FROM events"), 1);
-  const char *e = pgtest_try(db, "UPDATE events SET actor = 'mallory'");
+  e = pgtest_try(db, "UPDATE events SET actor = 'mallory'");
   CHECK_CONTAINS(e, "append-only");
   e = pgtest_try(db, "DELETE FROM events");
   CHECK_CONTAINS(e, "append-only");

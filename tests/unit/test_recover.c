@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "check.h"
 #include "dispatch.h"
 #include "log.h"
@@ -55,6 +56,14 @@ static coord_t *coord_new(void) {
     exit(1);
   }
   return c;
+}
+
+/* Start-up as coordinator/main.c does it: the event log's chain continues
+ * where the last life left it, then memory is rebuilt. */
+static int life_start(coord_t *c, char *err, size_t errlen) {
+  if (audit_start(c, pgconn_raw(c->wdb), err, errlen) < 0)
+    return -1;
+  return recover_load(c, pgconn_raw(c->wdb), err, errlen);
 }
 
 /* Shutdown and release as coordinator/main.c does it. */
@@ -223,7 +232,7 @@ static void hello_w1(coord_t *c) {
 static void second_life(void) {
   coord_t *c = coord_new();
   char err[512] = "";
-  int rc = recover_load(c, pgconn_raw(c->wdb), err, sizeof err);
+  int rc = life_start(c, err, sizeof err);
   if (rc < 0)
     fprintf(stderr, "recover_load: %s\n", err);
   CHECK_INT(rc, 0);
@@ -366,7 +375,7 @@ static void second_life(void) {
   coord_free(c);
   int64_t seen = w1_last_seen();
   c = coord_new();
-  rc = recover_load(c, pgconn_raw(c->wdb), err, sizeof err);
+  rc = life_start(c, err, sizeof err);
   CHECK_INT(rc, 0);
   CHECK_INT(pgconn_start(c->wdb), 0);
   CHECK(pgtest_flush(c, &loop));
@@ -402,7 +411,7 @@ static void unparseable_job(void) {
                   "VALUES (100, 101, 'w2', 'dispatched', now())");
   coord_t *c = coord_new();
   char err[512] = "";
-  int rc = recover_load(c, pgconn_raw(c->wdb), err, sizeof err);
+  int rc = life_start(c, err, sizeof err);
   if (rc < 0)
     fprintf(stderr, "recover_load: %s\n", err);
   CHECK_INT(rc, 0);

@@ -4,18 +4,26 @@
  * command not found, CPU time and peak RSS, timeouts that must kill a
  * child ignoring SIGTERM and its grandchild, cancel, output checks with
  * SHA-256, the task's environment and working directory, the per-attempt
- * log, and closing the runner with tasks still running.
+ * log, and closing the runner with tasks still running; processes that
+ * escaped with setsid (gone at the end, also under cancel); outputs
+ * refused (outside output_dir, '..', links, FIFO, directory, device), an
+ * output flipped between a file and a FIFO while it is checked, cancel and
+ * timeout while a huge output is hashed; and, as root, tasks run as an
+ * unprivileged user that cannot read a key file.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "gpu.h"
 #include "runner.h"
+#include "taskuser.h"
 
 #define MAX_RESULTS 64
 
@@ -520,6 +528,322 @@ static void test_close_while_running(void) {
   CHECK(c > 0 && gone(c));
 }
 
+static void on_spin(uv_timer_t *t) { uv_stop(t->loop); }
+
+/* Runs the loop for ms milliseconds (results that arrive are kept). */
+static void spin(uint64_t ms) {
+  size_t saved = want_results;
+  want_results = (size_t)-1;
+  uv_timer_t t;
+  uv_timer_init(&loop, &t);
+  uv_timer_start(&t, on_spin, ms, 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&t, NULL);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  want_results = saved;
+}
+
+static char *log_of(uint64_t id) {
+  char *lp = xasprintf("%s/logs/%llu.log", work, (unsigned long long)id);
+  char *text = util_read_file(lp, 1 << 20, NULL);
+  free(lp);
+  return text;
+}
+
+static void test_setsid_escape(void) {
+  /* New sessions leave the process group; the shim (their subreaper)
+   * still kills them: when the task exits, and when it is canceled. */
+  spec_t exits = {.id = 80,
+                  .argv = {"sh", "-c",
+                           "setsid sleep 901 & echo $! > s.pid; "
+                           "(setsid sh -c 'sleep 902 & echo $! > g.pid; wait' &); sleep 0.2; "
+                           "exit 0"}};
+  spec_t canceled = {.id = 81,
+                     .argv = {"sh", "-c",
+                              "setsid sleep 903 & echo $! > s.pid; sleep 0.1; echo ok > ready; "
+                              "exec sleep 30"}};
+  start_ok(&exits);
+  start_ok(&canceled);
+  char *ready = NULL;
+  for (int i = 0; i < 250 && !(ready = read_in(81, "ready")); i++)
+    usleep(20000);
+  free(ready);
+  CHECK_INT(runner_cancel(runner, 81, "escape test"), 0);
+  wait_results(2);
+  Clapper__Result *r = result_of(80);
+  CHECK(r && r->outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED);
+  pid_t s = pid_in(80, "s.pid"), g = pid_in(80, "g.pid");
+  CHECK(s > 0 && g > 0);
+  if (s > 0)
+    CHECK(gone(s));
+  if (g > 0)
+    CHECK(gone(g));
+  r = result_of(81);
+  CHECK(r && r->outcome == CLAPPER__OUTCOME__OUTCOME_CANCELED);
+  pid_t s81 = pid_in(81, "s.pid");
+  CHECK(s81 > 0 && gone(s81));
+}
+
+static void test_refused_outputs(void) {
+  char *d = out_dir(91), *outside = xasprintf("%s/x", work);
+  char *dotdot = xasprintf("%s/../../x", d);
+  char err[256];
+  CHECK_INT(util_write_atomic(outside, "secret", 6, 0600, err, sizeof err), 0);
+  struct {
+    uint64_t id;
+    const char *cmd;
+    const char *output;
+    const char *error;
+  } cases[] = {
+      {90, "true", "/etc/shadow", "output refused: /etc/shadow: outside the output directory"},
+      {91, "true", NULL, "'..' leaves the output directory"},
+      {92, "ln -s /etc/passwd take", "take", "output refused: take: a symbolic link"},
+      {93, "mkfifo take", "take", "output refused: take: a FIFO, not a regular file"},
+      {94, "mkdir take", "take", "output refused: take: a directory, not a regular file"},
+      {95, "true", "/dev/zero", "output refused: /dev/zero: outside the output directory"},
+      {96, "mkdir real; ln -s /etc sub", "sub/passwd", "a symbolic link in its path"},
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+    spec_t s = {.id = cases[i].id,
+                .argv = {"sh", "-c", cases[i].cmd},
+                .outputs = {cases[i].output ? cases[i].output : dotdot}};
+    start_ok(&s);
+  }
+  wait_results(ARRAY_SIZE(cases));
+  for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+    Clapper__Result *r = result_of(cases[i].id);
+    CHECK(r != NULL);
+    if (!r)
+      continue;
+    CHECK_INT(r->outcome, CLAPPER__OUTCOME__OUTCOME_FAILED);
+    CHECK_INT(r->exit_code, 0);
+    CHECK_INT(r->n_outputs, 0);
+    CHECK_CONTAINS(r->error, cases[i].error);
+    char *log = log_of(cases[i].id);
+    CHECK_CONTAINS(log, "clapper-worker: output refused: ");
+    free(log);
+  }
+  free(d);
+  free(outside);
+  free(dotdot);
+}
+
+/* The flipper: replaces DIR/take by a FIFO and back, until killed. */
+static pid_t start_flipper(const char *dir) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    char *f = xasprintf("%s/take", dir), *tmp = xasprintf("%s/take.tmp", dir);
+    for (;;) {
+      unlink(tmp);
+      if (mkfifo(tmp, 0644) == 0)
+        rename(tmp, f);
+      int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        if (write(fd, "file", 4) < 0)
+          _exit(1);
+        close(fd);
+        rename(tmp, f);
+      }
+    }
+  }
+  return pid;
+}
+
+static void test_flip(void) {
+  /* Another process flips the output between a file and a FIFO while the
+   * worker checks it: every attempt ends promptly, with either the file's
+   * hash or a refusal, never a hang and never anything else. */
+  enum { N = 12 };
+  pid_t flippers[N];
+  for (int i = 0; i < N; i++) {
+    char *d = out_dir(100 + (uint64_t)i);
+    CHECK_INT(util_mkdir_p(d, 0755), 0);
+    flippers[i] = start_flipper(d);
+    free(d);
+  }
+  uint64_t t0 = uv_hrtime();
+  for (int i = 0; i < N; i++) {
+    spec_t s = {.id = 100 + (uint64_t)i, .argv = {"sleep", "0.1"}, .outputs = {"take"}};
+    start_ok(&s);
+  }
+  wait_results(N);
+  CHECK((uv_hrtime() - t0) / 1000000000u < 10);
+  int ok = 0, refused = 0;
+  for (int i = 0; i < N; i++) {
+    Clapper__Result *r = result_of(100 + (uint64_t)i);
+    if (!r)
+      continue;
+    if (r->outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED) {
+      ok++;
+      CHECK_INT(r->n_outputs, 1);
+      if (r->n_outputs == 1) {
+        CHECK_INT(r->outputs[0]->size, 4); /* "file" */
+        CHECK_STR(r->outputs[0]->sha256,
+                  "3b9c358f36f0a31b6ad3e14f309c7cf198ac9246e8316f9ce543d5b19ac02b80");
+      }
+    } else {
+      refused++;
+      CHECK_INT(r->outcome, CLAPPER__OUTCOME__OUTCOME_FAILED);
+      bool known = strstr(r->error, "output refused: take: a FIFO") ||
+                   strstr(r->error, "output missing: take") ||
+                   strstr(r->error, "output refused: take: changed while it was read");
+      CHECK(known);
+      if (!known)
+        fprintf(stderr, "flip: unexpected error '%s'\n", r->error);
+    }
+  }
+  CHECK_INT(ok + refused, N);
+  for (int i = 0; i < N; i++) {
+    kill(flippers[i], SIGKILL);
+    waitpid(flippers[i], NULL, 0);
+  }
+}
+
+static void test_stop_while_hashing(void) {
+  /* A sparse 64 GiB output takes far longer to hash than the test waits:
+   * a cancel and a timeout end the check, and nothing is recorded. */
+  spec_t c = {.id = 120, .argv = {"sh", "-c", "truncate -s 64G big"}, .outputs = {"big"}};
+  spec_t t = {
+      .id = 121, .argv = {"sh", "-c", "truncate -s 64G big"}, .outputs = {"big"}, .timeout_s = 1};
+  uint64_t t0 = uv_hrtime();
+  start_ok(&c);
+  start_ok(&t);
+  /* Attempt 120's shell is done at once; its output is being hashed. */
+  spin(800);
+  CHECK(runner_has(runner, 120));
+  CHECK_INT(runner_cancel(runner, 120, "while hashing"), 0);
+  CHECK_INT(runner_cancel(runner, 120, "twice"), -1);
+  wait_results(2);
+  CHECK((uv_hrtime() - t0) / 1000000u < 5000);
+  Clapper__Result *r = result_of(120);
+  if (r) {
+    CHECK_INT(r->outcome, CLAPPER__OUTCOME__OUTCOME_CANCELED);
+    CHECK_STR(r->error, "canceled: while hashing");
+    CHECK_INT(r->n_outputs, 0);
+  } else {
+    CHECK(!"no result for attempt 120");
+  }
+  if ((r = result_of(121))) {
+    CHECK_INT(r->outcome, CLAPPER__OUTCOME__OUTCOME_TIMED_OUT);
+    CHECK_INT(r->n_outputs, 0);
+  } else {
+    CHECK(!"no result for attempt 121");
+  }
+  for (uint64_t id = 120; id <= 121; id++) {
+    char *d = out_dir(id), *big = xasprintf("%s/big", d);
+    unlink(big);
+    free(big);
+    free(d);
+  }
+}
+
+static void test_cgroup(void) {
+  /* Where this process's cgroup v2 is writable: the task runs in a cgroup
+   * of its attempt's own, which is gone when the attempt ends. */
+  char why[512], err[512];
+  cgroup_t *cg = cgroup_open(why, sizeof why);
+  if (!cg) {
+    fprintf(stderr, "no cgroups here (%s): skipped\n", why);
+    return;
+  }
+  runner_config_t cfg = {.shim = shim,
+                         .workdir = work,
+                         .kill_grace_ms = 300,
+                         .gpus = gpus,
+                         .cgroup = cg,
+                         .finished = on_finished,
+                         .arg = NULL};
+  runner_t *with = runner_new(&loop, &cfg, err, sizeof err);
+  CHECK(with != NULL);
+  runner_t *saved = runner;
+  runner = with;
+  spec_t s = {.id = 140,
+              .argv = {"sh", "-c",
+                       "cat /proc/self/cgroup > cg.txt; setsid sleep 904 & "
+                       "echo $! > s.pid; exit 0"}};
+  start_ok(&s);
+  wait_results(1);
+  runner = saved;
+  runner_close(&with);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  Clapper__Result *r = result_of(140);
+  CHECK(r && r->outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED);
+  char *text = read_in(140, "cg.txt");
+  char *want = xasprintf("/clapper-attempts-%ld/140\n", (long)getpid());
+  CHECK_CONTAINS(text, want);
+  pid_t sp = pid_in(140, "s.pid");
+  CHECK(sp > 0 && gone(sp));
+  free(text);
+  free(want);
+  cgroup_close(&cg);
+}
+
+static void test_task_user(void) {
+  /* As root: a runner whose tasks run as nobody.  The task writes in its
+   * output directory, but a 0600 key file of root's is unreadable to it. */
+  if (geteuid() != 0) {
+    fprintf(stderr, "not root: tasks cannot switch users; skipped\n");
+    return;
+  }
+  char err[512];
+  taskuser_t u;
+  if (taskuser_lookup("nobody", &u, err, sizeof err) < 0) {
+    fprintf(stderr, "%s; skipped\n", err);
+    return;
+  }
+  char *key = xasprintf("%s/worker.key", work);
+  CHECK_INT(util_write_atomic(key, "secret-key-material\n", 20, 0600, err, sizeof err), 0);
+  runner_config_t cfg = {.shim = shim,
+                         .workdir = work,
+                         .kill_grace_ms = 300,
+                         .gpus = gpus,
+                         .task_user = &u,
+                         .finished = on_finished,
+                         .arg = NULL};
+  runner_t *as_user = runner_new(&loop, &cfg, err, sizeof err);
+  CHECK(as_user != NULL);
+  runner_t *saved = runner;
+  runner = as_user;
+  char *cmd = xasprintf("id -u > uid.txt; echo \"$HOME $USER\" > home.txt; echo out > take; "
+                        "cat %s/logs/1.log; cat %s",
+                        work, key);
+  spec_t s = {.id = 130, .argv = {"sh", "-c", cmd}, .outputs = {"take"}};
+  start_ok(&s);
+  wait_results(1);
+  runner = saved;
+  runner_close(&as_user);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  Clapper__Result *r = result_of(130);
+  if (r) {
+    /* cat failed: exit status 1, after the rest ran. */
+    CHECK_INT(r->outcome, CLAPPER__OUTCOME__OUTCOME_FAILED);
+    CHECK_STR(r->error, "exit status 1");
+  } else {
+    CHECK(!"no result for attempt 130");
+  }
+  char *uid = read_in(130, "uid.txt"), *want = xasprintf("%lu\n", (unsigned long)u.uid);
+  CHECK_STR(uid, want);
+  char *home = read_in(130, "home.txt"), *wanth = xasprintf("%s %s\n", u.home, u.name);
+  CHECK_STR(home, wanth);
+  char *log = log_of(130);
+  CHECK_CONTAINS(log, "Permission denied");
+  CHECK(log && !strstr(log, "secret-key-material"));
+  CHECK(log && !strstr(log, "to-stdout")); /* attempt 1's log */
+  char *d = out_dir(130);
+  struct stat st;
+  CHECK_INT(stat(d, &st), 0);
+  CHECK_INT(st.st_uid, u.uid);
+  free(d);
+  free(log);
+  free(uid);
+  free(want);
+  free(home);
+  free(wanth);
+  free(cmd);
+  free(key);
+  taskuser_free(&u);
+}
+
 int main(void) {
   const char *bin = getenv("CLAPPER_BIN_DIR");
   if (!bin) {
@@ -531,7 +855,7 @@ int main(void) {
     fprintf(stderr, "%s: %s (build the clapper-worker target first)\n", shim, strerror(errno));
     return 1;
   }
-  if (!mkdtemp(work)) {
+  if (!mkdtemp(work) || chmod(work, 0755) < 0) { /* a task user passes through */
     perror("mkdtemp");
     return 1;
   }
@@ -562,6 +886,12 @@ int main(void) {
   test_environment();
   test_refused();
   test_close_while_running();
+  test_setsid_escape();
+  test_refused_outputs();
+  test_flip();
+  test_stop_while_hashing();
+  test_task_user();
+  test_cgroup();
 
   runner_close(&runner);
   uv_run(&loop, UV_RUN_DEFAULT);

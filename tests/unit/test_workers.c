@@ -11,21 +11,27 @@
  * (results in the Hello recorded first, reported attempts running, the
  * others lost and requeued, unknown ones canceled in the Welcome, free
  * resources recounted), Hellos refused (a name held by another live host,
- * a name that is not the key's, an invalid Hello); results (success,
+ * an invalid Hello); results (success,
  * failure with back-off, duplicates acknowledged but ignored, another
  * worker's attempt ignored, an invalid outcome recorded as failed, absurd
  * figures stored as 0, error text cleaned and cut); Started; heartbeats
  * (unknown attempts canceled, the worker's own drain); logs (kept up to
  * the cap, repeated pieces stored once); leases (a silent worker and an
  * attempt never started are lost); messages from an unknown connection;
- * and draining by an operator and by the worker itself.
+ * draining by an operator and by the worker itself; and keys: a Hello
+ * with another worker's key, a removed key's worker lost at once.
  */
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zmq.h>
 
+#include "auth.h"
 #include "check.h"
 #include "dispatch.h"
+#include "keys.h"
 #include "log.h"
 #include "memcoord.h"
 #include "model.h"
@@ -397,16 +403,6 @@ static void test_hello_refused(void) {
   CHECK_STR(w->hostname, "host-other");
   CHECK_INT(w->cpus, 64);
   CHECK(memcmp(w->ident, "conn-2", 6) == 0);
-
-  /* With keys, a worker is who its key says. */
-  Clapper__Hello k = plain_hello("w2", "host-w2", 4, 8000);
-  send_hello(c, "conn-3", "w9", &k);
-  CHECK(workers_find(c, "w2") == NULL);
-  CHECK_INT(c->nworkers, 1);
-  send_hello(c, "conn-3", "w2", &k);
-  worker_t *w2 = workers_find(c, "w2");
-  CHECK(w2 != NULL);
-  CHECK_INT(w2 ? w2->state : -1, WORKER_ONLINE);
   memcoord_free(c);
 }
 
@@ -836,6 +832,89 @@ static void test_drain(void) {
   memcoord_free(c);
 }
 
+/* With keys (CURVE on, key pairs in a temporary directory, the ZAP
+ * handler not needed: messages are handed over with their User-Id), a
+ * worker is who its key says, checked by the key on every message; a
+ * removed key's worker is lost at once, its attempt lost and requeued,
+ * and its open connection gets nothing more. */
+static void test_keys(void) {
+  char dir[] = "/tmp/clapper-test-workers.XXXXXX", err[512];
+  CHECK(mkdtemp(dir) != NULL);
+  keys_key_t k[3];
+  const char *names[3] = {"coordinator", "w2", "w9"};
+  for (int i = 0; i < 3; i++)
+    CHECK_INT(keys_generate(names[i], dir, &k[i], err, sizeof err), 0);
+  coord_t *c = memcoord_new();
+  c->cfg.keys_dir = dir;
+  c->zctx = zmq_ctx_new();
+  json_t *doc = NULL;
+  const char *code;
+  for (int i = 1; i < 3; i++) {
+    CHECK_INT(auth_add(c, names[i], "worker", k[i].public_key, "root", &doc, &code, err, sizeof err), 0);
+    json_decref(doc);
+  }
+  CHECK_INT(auth_start(c, err, sizeof err), 0);
+
+  Clapper__Hello h = plain_hello("w2", "host-w2", 4, 8000);
+  send_hello(c, "conn-3", k[2].public_key, &h); /* w9's key */
+  send_hello(c, "conn-3", "w2", &h);            /* a name is not a key */
+  CHECK(workers_find(c, "w2") == NULL);
+  send_hello(c, "conn-3", k[1].public_key, &h);
+  worker_t *w2 = workers_find(c, "w2");
+  CHECK(w2 != NULL);
+  if (!w2)
+    exit(1);
+  CHECK_INT(w2->state, WORKER_ONLINE);
+
+  job_t *j = memcoord_submit1(c, "j", "\"requires\":{\"cpus\":1,\"memory_mb\":1000}");
+  dispatch_run(c);
+  attempt_t *a = j->tasks[0].live;
+  CHECK(a && a->worker == w2);
+  CHECK(a != NULL);
+  uint64_t aid = a ? a->id : 0;
+  CHECK_INT(auth_remove(c, "w2", "root", &doc, &code, err, sizeof err), 0);
+  json_decref(doc);
+  CHECK_INT(w2->state, WORKER_LOST);
+  CHECK(w2->live == NULL);
+  attempt_t *gone = idmap_get(&c->attempts, aid);
+  CHECK_INT(gone ? gone->state : -1, ATTEMPT_LOST);
+  CHECK_INT(j->counts[TASK_READY], 1); /* lost, not failed: ready again */
+  /* The old connection, still open, says hello again: refused; its next
+   * messages are an unknown connection's. */
+  send_hello(c, "conn-3", k[1].public_key, &h);
+  CHECK_INT(w2->state, WORKER_LOST);
+  dispatch_run(c);
+  CHECK(w2->live == NULL);
+  /* The name registered again with another key: the old key still gets
+   * nothing, the new one is w2. */
+  keys_key_t k2;
+  CHECK_INT(keys_generate("w2-new", dir, &k2, err, sizeof err), 0);
+  CHECK_INT(auth_add(c, "w2", "worker", k2.public_key, "root", &doc, &code, err, sizeof err), 0);
+  json_decref(doc);
+  send_hello(c, "conn-3", k[1].public_key, &h);
+  CHECK_INT(w2->state, WORKER_LOST);
+  send_hello(c, "conn-4", k2.public_key, &h);
+  CHECK_INT(w2->state, WORKER_ONLINE);
+
+  auth_free(c);
+  uv_run(memcoord_loop(), UV_RUN_NOWAIT);
+  zmq_ctx_term(c->zctx);
+  c->zctx = NULL;
+  memcoord_free(c);
+  const char *files[] = {"coordinator", "w2", "w9", "w2-new"};
+  for (int i = 0; i < 4; i++) {
+    char *key = keys_path(dir, files[i], "key"), *pub = keys_path(dir, files[i], "pub");
+    unlink(key);
+    unlink(pub);
+    free(key);
+    free(pub);
+  }
+  rmdir(dir);
+  for (int i = 0; i < 3; i++)
+    keys_wipe(&k[i]);
+  keys_wipe(&k2);
+}
+
 int main(void) {
   /* Sends fail here (no socket): keep those warnings out. */
   log_init("test_workers", LOG_LVL_ERROR);
@@ -848,6 +927,7 @@ int main(void) {
   test_leases();
   test_unknown_connection();
   test_drain();
+  test_keys();
   CHECK_INT(uv_loop_close(memcoord_loop()), 0);
   return check_report("test_workers");
 }
