@@ -5,8 +5,8 @@
  * its row allows the caller's role (looked up now, so a removed key stops
  * at once), and handed to the row's handler.  Submissions are validated
  * (common/jobfile.c), turned into jobs in memory and answered once the
- * batch holding them committed.  Reads go to PostgreSQL on the reader
- * connection (query.c), so a client only ever sees what is durable; the
+ * batch holding them committed.  Reads go to PostgreSQL on the read pool
+ * (reads.c, query.c), so a client only ever sees what is durable; the
  * worker list comes from memory, since it is the coordinator's live view
  * of the farm.  The handlers of the verbs served here are below.
  */

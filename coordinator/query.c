@@ -127,7 +127,7 @@ static void on_document(void *arg, PGresult *const *res, size_t n, const char *e
   free(q);
 }
 
-/* Runs sql (prepared as name) with params on the reader; see
+/* Runs sql (prepared as name) with params on the read pool; see
  * query_document. */
 static void run(coord_t *c, creq_t *r, bool missing_first, const char *not_found,
                 const char *name, const char *sql, int nparams, char **params) {

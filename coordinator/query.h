@@ -1,7 +1,7 @@
 /*
  * query.h - the read side: client questions answered from PostgreSQL.
  *
- * Each query runs on the coordinator's reader connection, asynchronously,
+ * Each query runs on the coordinator's read pool (reads.h), asynchronously,
  * and builds the JSON document of the CLI's --json output inside
  * PostgreSQL (json_build_object / json_agg), so the coordinator only
  * forwards text.  Parameters are always bound, never spliced.
@@ -13,7 +13,7 @@
 #include "model.h"
 
 /* Runs sql (prepared as name, or not prepared when name is NULL; params
- * as pgq_add takes them) on the reader connection and replies with the
+ * as pgq_add takes them) on the read pool and replies with the
  * text of the first column of its first row, a JSON document built by
  * PostgreSQL; with not_found (copied) when that is NULL or there is no row,
  * with "internal" when the query fails. */
