@@ -111,6 +111,30 @@ out:
   return status;
 }
 
+int cmd_page_request(cmd_ctx_t *ctx, const cmd_page_t *page, Clapper__Request *req) {
+  req->limit = (uint32_t)page->limit;
+  if (!page->after)
+    return 0;
+  uint64_t after;
+  if (util_parse_u64(page->after, 0, (uint64_t)INT64_MAX, &after) < 0) {
+    cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "invalid --after '%s': expected an id (0 or more)",
+             page->after);
+    return -1;
+  }
+  req->after = after;
+  req->all = after == 0;
+  return 0;
+}
+
+void cmd_page_hint(FILE *out, const json_t *doc, const char *what) {
+  const json_t *next = json_object_get(doc, "next_after");
+  if (!json_is_true(json_object_get(doc, "more")) || !json_is_integer(next))
+    return;
+  fprintf(out, "more %s: add --after %" JSON_INTEGER_FORMAT " for the next page\n", what,
+          json_integer_value(next));
+  fflush(out);
+}
+
 void cmd_running_note(sbuf_t *line, json_int_t n, const char *one, const char *many,
                       const char *none) {
   if (n > 0)

@@ -99,6 +99,22 @@ extern const struct cmd_entry cmd_submit_entry, cmd_jobs_entry, cmd_job_entry, c
     cmd_approve_entry, cmd_reject_entry, cmd_request_changes_entry,        /* cmd_review.c */
     cmd_retake_entry;                                                      /* cmd_review.c */
 
+/* The paging options of a verb that lists (--limit N, --after ID): rows
+ * for its option table from CMD_PAGE_OPTS, kept in a static of its file. */
+typedef struct cmd_page {
+  long long limit; /* 0: the coordinator's default */
+  char *after;     /* NULL: from the start (or, for jobs, the newest) */
+} cmd_page_t;
+#define CMD_PAGE_OPTS(page, what)                                                                {"limit", 'n', CFG_INT, NULL, "0", 0, 10000, "N",                                              "list at most N " what " (0: the coordinator's default; it sends at most 10000, and "        "never more than about 3 MiB)", &(page).limit},                                              {"after", 0, CFG_STRING, NULL, NULL, 0, 0, "ID",                                               "list the " what " after id ID: the next page, as the last line says", &(page).after}
+
+/* Puts page into req (limit, after; --after 0 sets all).  Returns 0, or
+ * -1 after cmd_fail(ctx, 2, "usage", ...) when --after is not an id. */
+int cmd_page_request(cmd_ctx_t *ctx, const cmd_page_t *page, Clapper__Request *req) MUSTCHECK;
+
+/* After a page's human view: when doc says "more", prints the last line
+ * "more WHAT: add --after N for the next page". */
+void cmd_page_hint(FILE *out, const json_t *doc, const char *what);
+
 /* Records the error of a verb in ctx->error and returns status, so that
  * exec can end with `return cmd_fail(ctx, 1, "not_found", "...")`. */
 int cmd_fail(cmd_ctx_t *ctx, int status, const char *code, const char *fmt, ...)

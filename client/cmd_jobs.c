@@ -1,11 +1,15 @@
 /*
- * cmd_jobs.c - `clapper jobs [--all] [--limit N]`: the job queue.
+ * cmd_jobs.c - `clapper jobs [--limit N] [--after ID | --all]`: the jobs.
  *
- * Sends VERB_JOBS (all: include finished jobs; limit: at most N jobs, 0 for
- * the coordinator's default) and prints {"jobs": [...]} as a table with one
+ * Sends VERB_JOBS (limit: at most N jobs, 0 for the coordinator's default
+ * of 100; after: the jobs after job ID, oldest first, a page at a time;
+ * all: the same from the first job; neither: the newest page) and prints
+ * {"jobs": [...]} as a table with one
  * row per job: ID NAME PROJECT/EPISODE SHOT KIND STATE PRI DONE/TOTAL
  * FAILED RUNNING, where DONE counts succeeded tasks, and a last column
- * REASON (why a job waits or cannot be placed) when any job has one.
+ * REASON (why a job waits or cannot be placed) when any job has one.  A
+ * last line says how to list the next page when there is one ("more":
+ * true), or, on the newest page, how to list older jobs ("earlier": true).
  */
 #include <stdlib.h>
 
@@ -13,13 +17,13 @@
 
 static struct {
   bool all;
-  long long limit;
+  cmd_page_t page;
 } opt;
 
 static const cfg_opt_t jobs_opts[] = {
-    {"all", 'a', CFG_BOOL, NULL, "false", 0, 0, NULL, "include finished jobs", &opt.all},
-    {"limit", 'n', CFG_INT, NULL, "0", 0, 1000000, "N",
-     "show at most N jobs (0: the coordinator's default)", &opt.limit},
+    {"all", 'a', CFG_BOOL, NULL, "false", 0, 0, NULL,
+     "list from the first job, a page at a time (as --after 0)", &opt.all},
+    CMD_PAGE_OPTS(opt.page, "jobs"),
 };
 
 /* One row of the table: a job, with its reason when *with_reason. */
@@ -53,6 +57,11 @@ static void print_jobs(FILE *out, const json_t *doc) {
       reasons = true;
   }
   output_table(out, ARRAY_SIZE(hdr) - (reasons ? 0 : 1), hdr, jobs, job_row, &reasons);
+  cmd_page_hint(out, doc, "jobs");
+  if (json_is_true(json_object_get(doc, "earlier"))) {
+    fprintf(out, "older jobs: add --after 0 to list from the first\n");
+    fflush(out);
+  }
 }
 
 static int jobs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
@@ -60,13 +69,14 @@ static int jobs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   (void)argv;
   Clapper__Request req = CLAPPER__REQUEST__INIT;
   req.verb = CLAPPER__VERB__VERB_JOBS;
-  req.all = opt.all;
-  req.limit = (uint32_t)opt.limit;
+  if (cmd_page_request(ctx, &opt.page, &req) < 0)
+    return CMD_EXIT_USAGE;
+  req.all = req.all || opt.all;
   return cmd_show(ctx, &req, print_jobs);
 }
 
 const struct cmd_entry cmd_jobs_entry = {
     .name = "jobs", CMD_OPTS(jobs_opts), .min_args = 0, .max_args = 0, .exec = jobs_exec,
-    .usage = "[--all] [--limit N] [options]",
-    .help = "list the jobs in the queue (--all: finished ones too)",
+    .usage = "[--limit N] [--after ID | --all] [options]",
+    .help = "list the jobs: the newest, or a page after a job id",
 };

@@ -18,7 +18,8 @@
  *
  * where JOB is the job's name, OUTPUT the first output's path, null and
  * empty values read "-" and long notes are cut (--json has them whole).
- * No takes read "no takes".
+ * No takes read "no takes".  --limit N and --after TAKE page the list
+ * (100 takes by default); a last line names the --after of the next page.
  */
 #include <string.h>
 
@@ -28,6 +29,7 @@
 
 static struct {
   char *episode, *shot, *state, *job;
+  cmd_page_t page;
 } opt;
 
 static const cfg_opt_t takes_opts[] = {
@@ -39,6 +41,7 @@ static const cfg_opt_t takes_opts[] = {
      "rejected",
      &opt.state},
     {"job", 0, CFG_STRING, NULL, NULL, 0, 0, "ID", "only the takes of this job", &opt.job},
+    CMD_PAGE_OPTS(opt.page, "takes"),
 };
 
 static const char *const review_states[] = {"pending_review", "approved", "changes_requested",
@@ -75,6 +78,7 @@ static void print_takes(FILE *out, const json_t *doc) {
     return;
   }
   output_table(out, ARRAY_SIZE(hdr), hdr, takes, take_row, NULL);
+  cmd_page_hint(out, doc, "takes");
 }
 
 static int takes_exec(cmd_ctx_t *ctx, int argc, char **argv) {
@@ -95,6 +99,9 @@ static int takes_exec(cmd_ctx_t *ctx, int argc, char **argv) {
     return CMD_EXIT_USAGE;
   Clapper__Request req = CLAPPER__REQUEST__INIT;
   req.verb = CLAPPER__VERB__VERB_TAKES;
+  if (cmd_page_request(ctx, &opt.page, &req) < 0)
+    return CMD_EXIT_USAGE;
+  req.all = false;
   if (opt.episode)
     req.name = opt.episode;
   if (opt.shot)
@@ -110,6 +117,7 @@ static int takes_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 
 const struct cmd_entry cmd_takes_entry = {
     .name = "takes", CMD_OPTS(takes_opts), .min_args = 0, .max_args = 0, .exec = takes_exec,
-    .usage = "[--episode PROJECT/EPISODE] [--shot SHOT] [--state STATE] [--job ID] [options]",
+    .usage = "[--episode PROJECT/EPISODE] [--shot SHOT] [--state STATE] [--job ID] "
+             "[--limit N] [--after TAKE] [options]",
     .help = "list takes (reviewable results) and their review state",
 };

@@ -1,14 +1,25 @@
 /*
  * cmd_tasks.c - `clapper tasks ID`: the tasks of one job.
  *
- * Sends VERB_TASKS with ids = [ID] and prints {"tasks": [...]} as a table:
- * TASK SEQ STATE ATTEMPTS WORKER EXIT FRAMES TAKE SEED STARTED WALL ERROR.
- * Absent values (null) show as "-"; long errors are cut in the table and
- * complete in --json.
+ * Sends VERB_TASKS with ids = [ID], limit and after (--limit N, --after
+ * TASK: a page of at most N tasks after task TASK, 1000 by default) and
+ * prints {"tasks": [...]} as a table:
+ * TASK SEQ STATE ATTEMPTS WORKER EXIT FRAMES TAKE SEED STARTED WALL ERROR,
+ * and, when more tasks remain, a last line naming the --after of the next
+ * page.  Absent values (null) show as "-"; long errors are cut in the
+ * table and complete in --json.
  */
 #include "cmd.h"
 
 #define ERROR_COLUMN_MAX 60
+
+static struct {
+  cmd_page_t page;
+} opt;
+
+static const cfg_opt_t tasks_opts[] = {
+    CMD_PAGE_OPTS(opt.page, "tasks"),
+};
 
 /* "1001-1008", "1001" for a single frame, "-" without frames. */
 static void add_frames(out_table_t *t, const json_t *task) {
@@ -48,11 +59,26 @@ static void print_tasks(FILE *out, const json_t *doc) {
   static const char *const hdr[] = {">TASK",  ">SEQ", "STATE", ">ATTEMPTS", "WORKER", ">EXIT",
                                     "FRAMES", "TAKE", "SEED",  "STARTED",   ">WALL", "ERROR"};
   output_table(out, ARRAY_SIZE(hdr), hdr, json_object_get(doc, "tasks"), task_row, NULL);
+  cmd_page_hint(out, doc, "tasks");
+}
+
+static int tasks_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  (void)argc;
+  uint64_t job;
+  if (cmd_parse_id(ctx, "job id", argv[0], &job) < 0)
+    return CMD_EXIT_USAGE;
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_TASKS;
+  req.n_ids = 1;
+  req.ids = &job;
+  if (cmd_page_request(ctx, &opt.page, &req) < 0)
+    return CMD_EXIT_USAGE;
+  req.all = false;
+  return cmd_show(ctx, &req, print_tasks);
 }
 
 const struct cmd_entry cmd_tasks_entry = {
-    .name = "tasks", .min_args = 1, .max_args = 1, .exec = cmd_exec_ask,
-    .ask = {CLAPPER__VERB__VERB_TASKS, "job id", NULL, print_tasks},
-    .usage = "[options] ID",
-    .help = "list the tasks of a job",
+    .name = "tasks", CMD_OPTS(tasks_opts), .min_args = 1, .max_args = 1, .exec = tasks_exec,
+    .usage = "[--limit N] [--after TASK] [options] ID",
+    .help = "list the tasks of a job, a page at a time",
 };

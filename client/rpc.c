@@ -199,6 +199,12 @@ int rpc_call_as(const char *endpoint, const rpc_keys_t *keys, Clapper__Request *
   Clapper__Envelope msg = CLAPPER__ENVELOPE__INIT;
   msg.body_case = CLAPPER__ENVELOPE__BODY_REQUEST;
   msg.request = req;
+  /* Say how long we wait, less a margin (a quarter, at most a second) so
+   * that a read canceled at the coordinator's end is still answered in
+   * time. */
+  int wait = remaining_ms(deadline);
+  int margin = wait / 4 < 1000 ? wait / 4 : 1000;
+  req->timeout_ms = (uint32_t)(wait - margin > 0 ? wait - margin : 1);
   for (;;) {
     if (codec_send(sock, NULL, 0, &msg) == 0)
       break;

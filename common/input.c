@@ -131,6 +131,9 @@ int input_request(const Clapper__Request *req, char *err, size_t errlen) {
   if (req->offset > INT64_MAX)
     return util_fail_line(err, errlen, "offset: %" PRIu64 " is more than %" PRId64, req->offset,
                           INT64_MAX);
+  if (req->after > INT64_MAX)
+    return util_fail_line(err, errlen, "after: %" PRIu64 " is more than %" PRId64, req->after,
+                          INT64_MAX);
   return 0;
 }
 

@@ -64,7 +64,7 @@ int input_time(const char *field, int64_t us, bool zero_ok, char *err, size_t er
 
 /* Checks every field of a client request: note at most INPUT_NOTE_MAX
  * bytes of UTF-8, the other texts one line of at most INPUT_NAME_MAX,
- * at_us 0 or a time, ids and offset at most INT64_MAX.  The body (a job
+ * at_us 0 or a time, ids, offset and after at most INT64_MAX.  The body (a job
  * file) is the job-file parser's to check.  Returns 0, or -1 with a one-line
  * reason naming the field in err. */
 int input_request(const Clapper__Request *req, char *err, size_t errlen) MUSTCHECK;

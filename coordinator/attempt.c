@@ -27,6 +27,8 @@ attempt_t *attempt_new(coord_t *c, task_t *t, worker_t *w, uint32_t cpus, uint64
   t->live = a;
   idmap_put(&c->attempts, a->id, a);
   dispatch_usage(c, a, +1);
+  t->job->nattempts++;
+  store_job(c, t->job);
   store_attempt(c, a);
   return a;
 }
@@ -57,6 +59,11 @@ int attempt_set_state(coord_t *c, attempt_t *a, attempt_state_t to) {
     if (a->task->live == a)
       a->task->live = NULL;
     dispatch_usage(c, a, -1);
+    job_t *j = a->task->job;
+    /* Saturating: a worker's figure is not to be trusted to fit. */
+    j->wall_us = a->wall_us > (uint64_t)INT64_MAX - j->wall_us ? (uint64_t)INT64_MAX
+                                                               : j->wall_us + a->wall_us;
+    store_job(c, j);
     c->dispatch_needed = true;
     cost_attempt_ended(c, a);
     store_on_commit(c, retire, a);

@@ -14,6 +14,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "reads.h"
 #include "store.h"
 
 /* ------------------------------------------------------------ start */
@@ -296,7 +297,9 @@ static void verify_next(verify_t *vf) {
     pgq_add_prepared(q, "SQL_VERIFY_LEGACY", SQL_VERIFY_LEGACY, 1, p);
   else
     pgq_add_prepared(q, "SQL_VERIFY_CHAIN", SQL_VERIFY_CHAIN, 1, p);
-  pgconn_submit(vf->c->rdb, q, on_page, vf);
+  /* Each page runs under a deadline of its own (a long log takes many):
+   * not the request's, which would cut a long verify short. */
+  reads_submit(vf->c, NULL, q, on_page, vf);
 }
 
 void audit_verify(coord_t *c, creq_t *r, const verb_call_t *v) {

@@ -10,7 +10,7 @@
  *
  * `clapper audit --head` answers the committed head ("N:HEX": the number
  * of events in the chain and the last one's hash) to be kept elsewhere;
- * `clapper audit --verify [--head N:HEX]` walks the whole log on the reader
+ * `clapper audit --verify [--head N:HEX]` walks the whole log on the read pool
  * in pages and checks every hash (keyed ones with the key), every link,
  * the positions (nothing removed or moved), that no unkeyed event follows a
  * keyed one or sits where the key says the log was keyed, and that the

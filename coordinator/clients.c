@@ -19,6 +19,7 @@
 #include "review.h"
 #include "log.h"
 #include "query.h"
+#include "reads.h"
 #include "store.h"
 #include "verbs.h"
 #include "workers.h"
@@ -36,10 +37,22 @@ static void send_reply(coord_t *c, creq_t *r, bool ok, const char *code, const c
   envelope_t env = CODEC_ENVELOPE(REPLY, reply, &rep);
   if (codec_send(c->csock, r->ident, r->identlen, &env) < 0)
     log_debug("reply to request %" PRIu64 " not sent: %s", r->id, zmq_strerror(errno));
+  reads_release(c, r);
   free(r);
 }
 
 void clients_reply_ok(coord_t *c, creq_t *r, const char *json) {
+  size_t len = json ? strlen(json) : 0;
+  if (len > CLIENTS_MAX_REPLY) {
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "the answer is %zu bytes, more than the %d MiB a reply may hold; ask "
+             "for less (--limit, filters)",
+             len, CLIENTS_MAX_REPLY >> 20);
+    log_warn("reply to request %" PRIu64 " refused: %s", r->id, msg);
+    send_reply(c, r, false, "too_large", msg, NULL);
+    return;
+  }
   send_reply(c, r, true, NULL, NULL, json);
 }
 
@@ -56,6 +69,10 @@ bool clients_reply_failed(coord_t *c, creq_t *r, PGresult *const *res, size_t n,
                           const char *error) {
   if (!error && n >= 1 && res[0] && PQresultStatus(res[0]) == PGRES_TUPLES_OK)
     return false;
+  if (reads_canceled(error)) {
+    clients_reply_error(c, r, "timeout", error);
+    return true;
+  }
   log_error("query failed: %s", error ? error : "no result");
   clients_reply_error(c, r, "internal", "the database query failed; see the coordinator log");
   return true;
@@ -235,7 +252,7 @@ void clients_submit(coord_t *c, creq_t *r, const verb_call_t *v) {
           " AND t.state = 'approved' ORDER BY t.decided_at, t.id LIMIT 1) "
           "FROM jobs j WHERE j.id = ANY ($1::bigint[])",
           1, p);
-  pgconn_submit(c->rdb, q, on_dep_states, s);
+  reads_submit(c, r, q, on_dep_states, s);
 }
 
 /* ------------------------------------------------------------ operator actions */
@@ -286,7 +303,7 @@ void clients_control(coord_t *c, creq_t *r, const verb_call_t *v) {
       pgq_t *q = pgq_new();
       pgq_add(q,
               "SELECT $1::bigint, (SELECT state FROM jobs WHERE id = $1::bigint)", 1, p);
-      pgconn_submit(c->rdb, q, on_missing, k);
+      reads_submit(c, r, q, on_missing, k);
       return;
     }
     if (own_only && strcmp(j->submitted_by, v->actor) != 0) {
@@ -500,6 +517,10 @@ static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
    * once, also on a connection opened before.  The name is copied: a
    * handler may change the registry. */
   int role = auth_role_of(c, user);
+  if (role >= 0 && !reads_admit(c, r, user, err, sizeof err)) {
+    clients_reply_error(c, r, "busy", err);
+    return;
+  }
   if (!verbs_allowed(spec, role, err, sizeof err)) {
     clients_reply_error(c, r, "forbidden", err);
     return;
@@ -521,6 +542,7 @@ void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const
     return;
   }
   r->id = env->request->id;
+  r->wait_ms = env->request->timeout_ms;
   /* Every field is checked before any handler sees it: what is refused
    * here changes nothing (see input.h). */
   char err[256];

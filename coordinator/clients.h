@@ -5,8 +5,8 @@
  * its row allows the caller's role (looked up now, so a removed key stops
  * at once), and handed to the row's handler.  Submissions are validated
  * (common/jobfile.c), turned into jobs in memory and answered once the
- * batch holding them committed.  Reads go to PostgreSQL on the reader
- * connection (query.c), so a client only ever sees what is durable; the
+ * batch holding them committed.  Reads go to PostgreSQL on the read pool
+ * (reads.c, query.c), so a client only ever sees what is durable; the
  * worker list comes from memory, since it is the coordinator's live view
  * of the farm.  The handlers of the verbs served here are below.
  */
@@ -21,6 +21,10 @@ typedef struct creq {
   size_t identlen;
   uint64_t id;
   uint64_t change; /* the store's change for what it queues (store.h) */
+  uint32_t wait_ms;       /* how long the client waits for the reply (0: not said) */
+  uint64_t client;        /* its client (reads.c), 0 until admitted */
+  uint64_t deadline_mono; /* when a read for it is canceled (reads.c) */
+  long long deadline_ms;  /* that deadline's length */
 } creq_t;
 
 typedef struct verb_call verb_call_t;
@@ -31,7 +35,12 @@ typedef struct verb_call verb_call_t;
 void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,
                         envelope_t *env);
 
-/* Replies and releases r.  json is the reply document (copied). */
+/* The largest reply document: lists are paged below it (query.h), and
+ * anything larger is answered with a "too_large" error instead. */
+#define CLIENTS_MAX_REPLY (4 << 20)
+
+/* Replies and releases r.  json is the reply document (copied); one over
+ * CLIENTS_MAX_REPLY bytes is replaced by a "too_large" error. */
 void clients_reply_ok(coord_t *c, creq_t *r, const char *json);
 /* Replies with doc (takes the reference) once the batch now accumulating
  * committed, so that what the client is told is durable; releases r. */

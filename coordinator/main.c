@@ -4,9 +4,10 @@
  * Start-up is the only synchronous part: connect to PostgreSQL, become the
  * leader (advisory lock; a second coordinator waits as a standby), apply
  * migrations, rebuild memory from the database.  Then one libuv loop runs
- * everything: two ROUTER sockets (workers, clients) through zwatch, two
- * asynchronous PostgreSQL connections (writer, reader), a lease timer and
- * an end-of-iteration tick that dispatches and flushes the batch.
+ * everything: two ROUTER sockets (workers, clients) through zwatch,
+ * asynchronous PostgreSQL connections (the writer, and a pool of readers:
+ * reads.c), a lease timer and an end-of-iteration tick that dispatches and
+ * flushes the batch.
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include "model.h"
 #include "cost.h"
 #include "rates.h"
+#include "reads.h"
 #include "recover.h"
 #include "store.h"
 #include "workers.h"
@@ -82,6 +84,15 @@ static const cfg_opt_t options[] = {
     {"log-cap-bytes", 0, CFG_INT, NULL, "4194304", 0, 1073741824, "BYTES",
      "how much of each attempt's log the database keeps (the rest stays on the worker)",
      &coord.cfg.log_cap_bytes},
+    {"read-connections", 0, CFG_INT, NULL, "4", 1, 64, "N",
+     "PostgreSQL connections for client reads, apart from the writer's; one client "
+     "holds at most all but one of them", &coord.cfg.read_connections},
+    {"client-requests", 0, CFG_INT, NULL, "8", 1, 10000, "N",
+     "requests a client (a key; without keys, a connection) may have unanswered; "
+     "more are refused as busy", &coord.cfg.client_requests},
+    {"read-timeout-ms", 0, CFG_INT, NULL, "10000", 100, 3600000, "MS",
+     "a client read still running after MS (or after the client's own --timeout-ms) is "
+     "canceled and answered with a timeout error", &coord.cfg.read_timeout_ms},
     {"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL", "error, warn, info or debug",
      &log_level_name},
     {"migrate-only", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
@@ -148,7 +159,7 @@ static void on_tick(uv_prepare_t *h) {
   if (!c->stopping && c->dispatch_needed)
     dispatch_run(c);
   store_flush(c);
-  if (c->stopping && store_idle(c) && pgconn_idle(c->wdb))
+  if (c->stopping && store_idle(c) && pgconn_idle(c->wdb) && reads_idle(c))
     close_all(c);
 }
 
@@ -179,7 +190,7 @@ static void close_all(coord_t *c) {
   uv_close((uv_handle_t *)&c->sigterm, NULL);
   uv_close((uv_handle_t *)&c->sigint, NULL);
   pgconn_close(&c->wdb);
-  pgconn_close(&c->rdb);
+  reads_close(c);
   auth_free(c); /* its ZAP watcher keeps the loop alive otherwise */
 }
 
@@ -346,8 +357,10 @@ int main(int argc, char **argv) {
     log_error("%s", err);
     goto out;
   }
-  c->rdb = pgconn_open(&loop, c->cfg.db, "reader", on_db_fatal, c, err, sizeof err);
-  if (!c->rdb) {
+  reads_limits_t lim = {.connections = (int)c->cfg.read_connections,
+                        .client_requests = (int)c->cfg.client_requests,
+                        .timeout_ms = c->cfg.read_timeout_ms};
+  if (reads_open(c, &loop, c->cfg.db, &lim, on_db_fatal, err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
   }
@@ -363,7 +376,7 @@ int main(int argc, char **argv) {
     goto out;
   c->wwatch = zwatch_start(&loop, c->wsock, on_workers, c);
   c->cwatch = zwatch_start(&loop, c->csock, on_clients, c);
-  if (!c->wwatch || !c->cwatch || pgconn_start(c->wdb) < 0 || pgconn_start(c->rdb) < 0)
+  if (!c->wwatch || !c->cwatch || pgconn_start(c->wdb) < 0 || reads_start(c) < 0)
     goto out;
 
   uv_prepare_init(&loop, &c->tick);
@@ -392,7 +405,7 @@ out:
   zwatch_stop(&c->wwatch);
   zwatch_stop(&c->cwatch);
   pgconn_close(&c->wdb);
-  pgconn_close(&c->rdb);
+  reads_close(c);
   auth_free(c);
   uv_run(&loop, UV_RUN_NOWAIT); /* let close callbacks run */
   if (c->wsock)

@@ -123,6 +123,8 @@ struct job {
   uint64_t first_task_id; /* tasks[i].id == first_task_id + i */
   task_t *tasks;          /* owned array of ntasks */
   uint32_t counts[TASK_STATE_COUNT];
+  uint64_t nattempts;     /* attempts ever made of its tasks (written with its row) */
+  uint64_t wall_us;       /* their summed wall time, as ended (written with its row) */
   task_t *ready_head, *ready_tail; /* FIFO of ready tasks (lazy: may hold stale) */
   episode_t *ep;          /* its episode */
   size_t heap_pos;        /* in its epq's job heap, or HEAP_NONE */
@@ -238,12 +240,16 @@ typedef struct coord_settings {
   long long heartbeat_ms, lease_ms;
   long long log_cap_bytes;        /* attempt log kept in the database */
   long long log_level;
+  long long read_connections;     /* the pool of read connections (reads.c) */
+  long long client_requests;      /* unanswered requests per client */
+  long long read_timeout_ms;      /* a read's deadline */
 } coord_settings_t;
 
 typedef struct store store_t;
 typedef struct dispatch dispatch_t;
 typedef struct review review_t;
 typedef struct auth auth_t;
+typedef struct reads reads_t;
 
 struct coord {
   uv_loop_t *loop;
@@ -252,7 +258,7 @@ struct coord {
   void *wsock, *csock;            /* ROUTER sockets: workers, clients */
   struct zwatch *wwatch, *cwatch;
   pgconn_t *wdb;                  /* the writer: batches of state changes */
-  pgconn_t *rdb;                  /* the reader: client queries */
+  reads_t *reads;                 /* the readers: client queries (reads.c) */
   idmap_t jobs;                   /* id -> job_t* */
   idmap_t attempts;               /* id -> attempt_t* (live, or terminal until committed) */
   idmap_t by_ident;               /* hash of routing id -> worker_t* */

@@ -27,6 +27,7 @@ struct pgq {
   const char **prepared_here; /* names first prepared by this pgq */
   size_t nprepared_here;
   char *error;        /* first error */
+  char sqlstate[6];   /* its SQLSTATE, "" when none */
   pgconn_cb cb;
   void *arg;
   pgq_t *next;
@@ -46,6 +47,7 @@ struct pgconn {
   size_t nprepared, capprepared;
   pgconn_fatal_cb fatal;
   void *fatal_arg;
+  char sqlstate[6]; /* of the pgq whose callback runs now */
 };
 
 PGresult *pgconn_query_sync(PGconn *conn, const char *sql, const char *what, char *err,
@@ -189,8 +191,10 @@ static void finish(pgconn_t *c) {
     if (!c->tail)
       c->tail = reset;
   }
+  memcpy(c->sqlstate, q->sqlstate, sizeof c->sqlstate);
   if (q->cb)
     q->cb(q->arg, q->results, q->n, q->error);
+  c->sqlstate[0] = '\0';
   pgq_free(&q);
 }
 
@@ -216,6 +220,8 @@ static void read_results(pgconn_t *c) {
     if ((st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) && !q->error) {
       const char *m = st == PGRES_FATAL_ERROR ? PQresultErrorMessage(r) : "pipeline aborted";
       q->error = xstrdup(m);
+      const char *code = st == PGRES_FATAL_ERROR ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+      snprintf(q->sqlstate, sizeof q->sqlstate, "%s", code ? code : "");
       for (char *p = q->error; *p; p++)
         if (*p == '\n')
           *p = ' ';
@@ -318,6 +324,8 @@ void pgconn_submit(pgconn_t *c, pgq_t *q, pgconn_cb cb, void *arg) {
 }
 
 bool pgconn_idle(const pgconn_t *c) { return c->head == NULL; }
+
+const char *pgconn_sqlstate(const pgconn_t *c) { return c->sqlstate; }
 
 static void on_close(uv_handle_t *h) {
   pgconn_t *c = h->data;

@@ -73,6 +73,10 @@ void pgconn_submit(pgconn_t *c, pgq_t *q, pgconn_cb cb, void *arg);
 /* True when nothing is queued or in flight. */
 bool pgconn_idle(const pgconn_t *c);
 
+/* During a pgq's callback: the SQLSTATE of its error ("57014" for a
+ * statement canceled by statement_timeout), "" when none. */
+const char *pgconn_sqlstate(const pgconn_t *c);
+
 /* Closes the connection once libuv released the poll handle; queued pgqs
  * are dropped without callbacks.  Sets *c to NULL. */
 void pgconn_close(pgconn_t **c);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "reads.h"
 #include "workers.h"
 #include <jansson.h>
 
@@ -21,38 +22,82 @@
   " FROM jobs j JOIN episodes e ON e.id = j.episode_id JOIN projects p ON p.id = "         \
   "e.project_id LEFT JOIN shots s ON s.id = j.shot_id"
 
-/* $1: ids (bigint[] or NULL), $2: limit (NULL = none).  Returns the ids
- * that do not exist (text, NULL when none) and the document. */
-static const char SQL_JOBS[] =
+/* $1: ids (bigint[]).  Returns the ids that do not exist (text, NULL
+ * when none) and the document. */
+static const char SQL_JOBS_IDS[] =
     "WITH want AS (SELECT DISTINCT unnest($1::bigint[]) AS id), "
-    "x AS (SELECT " JOB_COLUMNS JOB_FROM
-    " WHERE $1::bigint[] IS NULL OR j.id = ANY ($1::bigint[]) ORDER BY j.id DESC LIMIT $2) "
+    "x AS (SELECT " JOB_COLUMNS JOB_FROM " WHERE j.id = ANY ($1::bigint[])) "
     "SELECT (SELECT string_agg(w.id::text, ', ' ORDER BY w.id) FROM want w "
     "        WHERE NOT EXISTS (SELECT 1 FROM x WHERE x.job_id = w.id)), "
     "       json_build_object('jobs', coalesce((SELECT json_agg(x ORDER BY x.job_id) FROM x), "
     "'[]'::json))::text";
 
+/* A page of a list, keyset-paged.  rows selects (id, o): the items with
+ * an id after $2, in id order, at most $1 + 1 of them (one more than the
+ * page, to know whether more remain).  The page keeps the first $1 whose
+ * JSON adds up to at most QUERY_PAGE_BYTES (the first always), so that
+ * every reply stays well under the reply limit; "more" says whether items
+ * remain after it and "next_after" is the --after that lists them. */
+#define PAGE_SQL(list, rows)                                                                   \
+  "WITH page AS (" rows "), "                                                                  \
+  "sized AS (SELECT id, o, row_number() OVER (ORDER BY id) AS rn, "                           \
+  "  sum(octet_length(o::text)) OVER (ORDER BY id) AS bytes FROM page), "                     \
+  "kept AS (SELECT id, o FROM sized WHERE rn <= $1 AND (rn = 1 OR bytes <= "                   \
+  QUERY_PAGE_BYTES_SQL ")), "                                                                  \
+  "more AS (SELECT (SELECT count(*) FROM page) > (SELECT count(*) FROM kept) AS m) "           \
+  "SELECT json_build_object('" list "', coalesce((SELECT json_agg(o ORDER BY id) FROM kept), " \
+  "'[]'::json), 'more', (SELECT m FROM more), 'next_after', CASE WHEN (SELECT m FROM more) "   \
+  "THEN (SELECT max(id) FROM kept) END)::text"
+
+#define QUERY_PAGE_BYTES_SQL "3145728"
+
+/* $1 limit, $2 after: the jobs after job $2, oldest first. */
+static const char SQL_JOBS_PAGE[] = PAGE_SQL(
+    "jobs", "SELECT x.job_id AS id, row_to_json(x) AS o FROM (SELECT " JOB_COLUMNS JOB_FROM
+            " WHERE j.id > $2::bigint ORDER BY j.id LIMIT $1::int + 1) x");
+
+/* $1 limit: the newest $1 jobs, oldest first; "more" is false (nothing is
+ * newer) and "earlier" says whether older jobs exist (list them from the
+ * first with --after 0). */
+static const char SQL_JOBS_NEWEST[] =
+    "WITH x AS (SELECT " JOB_COLUMNS JOB_FROM " ORDER BY j.id DESC LIMIT $1::int), "
+    "sized AS (SELECT x.job_id, row_to_json(x) AS o, sum(octet_length(row_to_json(x)::text)) "
+    "  OVER (ORDER BY x.job_id DESC) AS bytes, row_number() OVER (ORDER BY x.job_id DESC) AS rn "
+    "  FROM x), "
+    "kept AS (SELECT * FROM sized WHERE rn = 1 OR bytes <= " QUERY_PAGE_BYTES_SQL ") "
+    "SELECT json_build_object('jobs', coalesce((SELECT json_agg(o ORDER BY job_id) FROM kept), "
+    "'[]'::json), 'more', false, 'next_after', NULL::bigint, 'earlier', "
+    "EXISTS (SELECT 1 FROM jobs WHERE id < (SELECT min(job_id) FROM kept)))::text";
+
+/* One row: the job's attempts and wall time are kept on it (sql/007). */
 static const char SQL_JOB[] =
     "SELECT row_to_json(x)::text FROM (SELECT " JOB_COLUMNS
     ", j.spec -> 'command' AS command, j.requires, coalesce(j.spec -> 'outputs', '[]') AS "
     "outputs, j.provenance, j.output_dir, j.max_attempts, j.max_lost, j.timeout_s, "
-    "j.retry_backoff_s, j.seed, "
-    "(SELECT count(*) FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE t.job_id = j.id) "
-    "AS attempts, "
-    "(SELECT round(coalesce(sum(a.wall_us), 0) / 1e6, 3) FROM attempts a JOIN tasks t "
-    "ON t.id = a.task_id WHERE t.job_id = j.id) AS wall_s" JOB_FROM " WHERE j.id = $1) x";
+    "j.retry_backoff_s, j.seed, j.attempts, round(j.wall_us / 1e6, 3) AS wall_s" JOB_FROM
+    " WHERE j.id = $1) x";
 
+/* $1 limit, $2 after (a task id), $3 the job.  NULL when the job does not
+ * exist.  A job's task ids are consecutive in seq order and its seqs are
+ * 0, 1, ... (job_new), so the page after task $2 is the seq range
+ * (lo, lo + $1 + 1] with lo = $2 - the first task's id: a range of the
+ * (job_id, seq) index, whatever plan PostgreSQL picks (even before the
+ * table's statistics know the job), and each page costs its own size, not
+ * the job's.  The latest attempt is joined to those rows only. */
 static const char SQL_TASKS[] =
-    "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM jobs WHERE id = $1) THEN NULL ELSE "
-    "(SELECT json_build_object('tasks', coalesce(json_agg(x ORDER BY x.seq), '[]'::json)) "
-    "FROM (SELECT t.id AS task_id, t.job_id, t.seq, t.state, "
-    "(SELECT count(*) FROM attempts a WHERE a.task_id = t.id) AS attempts, t.failures, "
-    "t.losses, la.worker, la.exit_code, t.frame_start, t.frame_end, t.frame_step, t.take, "
-    "t.seed, la.id AS attempt_id, la.state AS attempt_state, la.started_at, la.ended_at, "
-    "round(la.wall_us / 1e6, 3) AS wall_s, round(la.cpu_us / 1e6, 3) AS cpu_s, "
-    "la.max_rss_kb, nullif(la.error, '') AS error "
-    "FROM tasks t LEFT JOIN LATERAL (SELECT * FROM attempts a WHERE a.task_id = t.id "
-    "ORDER BY a.id DESC LIMIT 1) la ON true WHERE t.job_id = $1) x)::text END";
+    "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM jobs WHERE id = $3) THEN NULL ELSE (" PAGE_SQL(
+        "tasks",
+        "SELECT x.task_id AS id, row_to_json(x) AS o FROM (SELECT t.id AS task_id, t.job_id, "
+        "t.seq, t.state, (SELECT count(*) FROM attempts a WHERE a.task_id = t.id) AS attempts, "
+        "t.failures, t.losses, la.worker, la.exit_code, t.frame_start, t.frame_end, "
+        "t.frame_step, t.take, t.seed, la.id AS attempt_id, la.state AS attempt_state, "
+        "la.started_at, la.ended_at, round(la.wall_us / 1e6, 3) AS wall_s, "
+        "round(la.cpu_us / 1e6, 3) AS cpu_s, la.max_rss_kb, nullif(la.error, '') AS error "
+        "FROM (SELECT t1.* FROM tasks t1, (SELECT $2::bigint - coalesce((SELECT t0.id - "
+        "t0.seq FROM tasks t0 WHERE t0.job_id = $3::bigint AND t0.seq = 0), 0) AS lo) b "
+        "WHERE t1.job_id = $3::bigint AND t1.seq > b.lo AND t1.seq - $1::int <= b.lo + 1) t "
+        "LEFT JOIN LATERAL (SELECT * FROM attempts a WHERE a.task_id = t.id "
+        "ORDER BY a.id DESC LIMIT 1) la ON true ORDER BY t.seq LIMIT $1::int + 1) x") ") END";
 
 typedef struct qctx {
   coord_t *c;
@@ -82,7 +127,7 @@ static void on_document(void *arg, PGresult *const *res, size_t n, const char *e
   free(q);
 }
 
-/* Runs sql (prepared as name) with params on the reader; see
+/* Runs sql (prepared as name) with params on the read pool; see
  * query_document. */
 static void run(coord_t *c, creq_t *r, bool missing_first, const char *not_found,
                 const char *name, const char *sql, int nparams, char **params) {
@@ -93,7 +138,7 @@ static void run(coord_t *c, creq_t *r, bool missing_first, const char *not_found
   snprintf(q->not_found, sizeof q->not_found, "%s", not_found ? not_found : "not found");
   pgq_t *pq = pgq_new();
   pgq_add_prepared(pq, name, sql, nparams, params);
-  pgconn_submit(c->rdb, pq, on_document, q);
+  reads_submit(c, r, pq, on_document, q);
 }
 
 void query_document(coord_t *c, creq_t *r, const char *name, const char *sql, int nparams,
@@ -101,9 +146,14 @@ void query_document(coord_t *c, creq_t *r, const char *name, const char *sql, in
   run(c, r, false, not_found, name, sql, nparams, params);
 }
 
+unsigned query_page_limit(const Clapper__Request *req, unsigned dflt) {
+  if (!req->limit)
+    return dflt;
+  return req->limit > QUERY_PAGE_MAX ? QUERY_PAGE_MAX : req->limit;
+}
+
 void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v) {
   const Clapper__Request *req = v->req;
-  char *p[2] = {NULL, NULL};
   if (req->n_ids) {
     if (req->n_ids > 10000) {
       clients_reply_error(c, r, "bad_request", "at most 10000 job ids per request");
@@ -114,11 +164,19 @@ void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v) {
     for (size_t i = 0; i < req->n_ids; i++)
       sbuf_printf(&b, "%s%" PRIu64, i ? "," : "", req->ids[i] > INT64_MAX ? 0 : req->ids[i]);
     sbuf_putc(&b, '}');
-    p[0] = sbuf_steal(&b);
-  } else if (!req->all) {
-    p[1] = xasprintf("%u", req->limit ? req->limit : 100);
+    char *p[1] = {sbuf_steal(&b)};
+    run(c, r, true, NULL, "SQL_JOBS_IDS", SQL_JOBS_IDS, 1, p);
+    return;
   }
-  run(c, r, true, NULL, NULL, SQL_JOBS, 2, p);
+  unsigned limit = query_page_limit(req, QUERY_JOBS_DEFAULT);
+  if (req->all || req->after) {
+    char *p[2] = {xasprintf("%u", limit),
+                  xasprintf("%" PRIu64, req->after > INT64_MAX ? INT64_MAX : req->after)};
+    run(c, r, false, NULL, "SQL_JOBS_PAGE", SQL_JOBS_PAGE, 2, p);
+  } else {
+    char *p[1] = {xasprintf("%u", limit)};
+    run(c, r, false, NULL, "SQL_JOBS_NEWEST", SQL_JOBS_NEWEST, 1, p);
+  }
 }
 
 void query_job(coord_t *c, creq_t *r, const verb_call_t *v) {
@@ -129,8 +187,15 @@ void query_job(coord_t *c, creq_t *r, const verb_call_t *v) {
   }
   char msg[64];
   snprintf(msg, sizeof msg, "no such job: %" PRIu64, req->ids[0]);
+  if (v->spec->arg == QUERY_JOB_TASKS) {
+    char *p[3] = {xasprintf("%u", query_page_limit(req, QUERY_TASKS_DEFAULT)),
+                  xasprintf("%" PRIu64, req->after > INT64_MAX ? INT64_MAX : req->after),
+                  xasprintf("%" PRIu64, req->ids[0])};
+    run(c, r, false, msg, "SQL_TASKS", SQL_TASKS, 3, p);
+    return;
+  }
   char *p[1] = {xasprintf("%" PRIu64, req->ids[0])};
-  run(c, r, false, msg, NULL, v->spec->arg == QUERY_JOB_TASKS ? SQL_TASKS : SQL_JOB, 1, p);
+  run(c, r, false, msg, "SQL_JOB", SQL_JOB, 1, p);
 }
 
 /* ------------------------------------------------------------ logs */
@@ -279,7 +344,7 @@ void query_logs(coord_t *c, creq_t *r, const verb_call_t *v) {
                 xasprintf("%" PRIu64, req->offset)};
   pgq_t *pq = pgq_new();
   pgq_add_prepared(pq, "SQL_LOGS", SQL_LOGS, 3, p);
-  pgconn_submit(c->rdb, pq, on_logs, q);
+  reads_submit(c, r, pq, on_logs, q);
 }
 
 /* ------------------------------------------------------------ cost */

@@ -1,7 +1,7 @@
 /*
  * query.h - the read side: client questions answered from PostgreSQL.
  *
- * Each query runs on the coordinator's reader connection, asynchronously,
+ * Each query runs on the coordinator's read pool (reads.h), asynchronously,
  * and builds the JSON document of the CLI's --json output inside
  * PostgreSQL (json_build_object / json_agg), so the coordinator only
  * forwards text.  Parameters are always bound, never spliced.
@@ -13,22 +13,40 @@
 #include "model.h"
 
 /* Runs sql (prepared as name, or not prepared when name is NULL; params
- * as pgq_add takes them) on the reader connection and replies with the
+ * as pgq_add takes them) on the read pool and replies with the
  * text of the first column of its first row, a JSON document built by
  * PostgreSQL; with not_found (copied) when that is NULL or there is no row,
  * with "internal" when the query fails. */
 void query_document(coord_t *c, creq_t *r, const char *name, const char *sql, int nparams,
                     char **params, const char *not_found);
 
+/* Lists are paged: a request asks for at most req->limit items (0: the
+ * list's default; at most QUERY_PAGE_MAX) with ids after req->after, in
+ * id order (keyset paging: a page costs its own size, not the list's), and
+ * a page holds at most about 3 MiB of JSON whatever the limit.  The reply
+ * says "more" (items remain after it) and "next_after" (the req->after
+ * that lists them, null when none remain). */
+#define QUERY_PAGE_MAX 10000
+#define QUERY_JOBS_DEFAULT 100
+#define QUERY_TASKS_DEFAULT 1000
+#define QUERY_TAKES_DEFAULT 100
+
+/* req->limit, or dflt when 0, at most QUERY_PAGE_MAX. */
+unsigned query_page_limit(const Clapper__Request *req, unsigned dflt);
+
 /* Verb handlers (verbs.c); v->req holds the request. */
 
-/* {"jobs": [...]}: the jobs in req->ids (all of which must exist), or the
- * most recent req->limit (default 100; req->all: no limit). */
+/* {"jobs": [...], "more", "next_after"}: the jobs in req->ids (all of
+ * which must exist; no paging), or a page of jobs after req->after (with
+ * req->all, from the first), or else the newest page (then "earlier" says
+ * whether older jobs exist).  Default page: QUERY_JOBS_DEFAULT. */
 void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v);
 
 /* About job req->ids[0] (v->spec->arg): QUERY_JOB_SPEC the job with its
- * specification, QUERY_JOB_TASKS {"tasks": [...]}, each task with its
- * latest attempt. */
+ * specification (from its row alone: its attempts and wall time are kept
+ * on it), QUERY_JOB_TASKS a page of {"tasks": [...]} after task
+ * req->after, each task with its latest attempt (default page
+ * QUERY_TASKS_DEFAULT). */
 enum { QUERY_JOB_SPEC = 0, QUERY_JOB_TASKS };
 void query_job(coord_t *c, creq_t *r, const verb_call_t *v);
 

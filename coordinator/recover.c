@@ -216,7 +216,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
             "SELECT j.id, p.name, e.name, j.state, j.spec::text, j.output_dir, j.submitted_by, "
             US("j.submitted_at") ", " US("j.started_at") ", j.reason, j.ntasks, "
             "(SELECT min(t.id) FROM tasks t WHERE t.job_id = j.id), j.retake_of, "
-            "coalesce(j.gate_root, j.id), j.approved_output "
+            "coalesce(j.gate_root, j.id), j.approved_output, j.attempts, j.wall_us "
             "FROM jobs j JOIN episodes e ON e.id = j.episode_id "
             "JOIN projects p ON p.id = e.project_id "
             "WHERE j.state NOT IN ('succeeded', 'canceled') ORDER BY j.id",
@@ -254,6 +254,8 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     j->gate_root = (uint64_t)i64(r, i, 13);
     if (!PQgetisnull(r, i, 14))
       j->approved_output = xstrdup(PQgetvalue(r, i, 14));
+    j->nattempts = (uint64_t)i64(r, i, 15);
+    j->wall_us = (uint64_t)i64(r, i, 16);
     jobs[njobs++] = j;
   }
   PQclear(r);

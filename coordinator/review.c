@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "query.h"
+#include "reads.h"
 #include "store.h"
 #include "verbs.h"
 
@@ -214,7 +215,7 @@ static void ask_take(coord_t *c, creq_t *r, const verb_call_t *v, const char *na
   char *p[1] = {xasprintf("%" PRIu64, take)};
   pgq_t *q = pgq_new();
   pgq_add_prepared(q, name, sql, 1, p);
-  pgconn_submit(c->rdb, q, cb, d);
+  reads_submit(c, r, q, cb, d);
 }
 
 /* The take's row, or NULL after replying (the query failed, or there is
@@ -384,13 +385,21 @@ void review_retake(coord_t *c, creq_t *r, const verb_call_t *v) {
 
 /* ------------------------------------------------------------ listing */
 
+/* $1 limit, $2 after, $3 episode "p/e", $4 shot, $5 state, $6 job (each
+ * NULL: any).  A page (query.h). */
 static const char SQL_TAKES[] =
-    "SELECT json_build_object('takes', coalesce(json_agg(" TAKE_OBJ " ORDER BY t.id), "
-    "'[]'::json))::text" TAKE_FROM
+    "WITH page AS (SELECT t.id, " TAKE_OBJ " AS o" TAKE_FROM
     " JOIN episodes e ON e.id = j.episode_id JOIN projects p ON p.id = e.project_id "
-    "WHERE ($1::text IS NULL OR p.name || '/' || e.name = $1) "
-    "AND ($2::text IS NULL OR s.name = $2) AND ($3::text IS NULL OR t.state = $3) "
-    "AND ($4::bigint IS NULL OR t.job_id = $4::bigint)";
+    "WHERE t.id > $2::bigint AND ($3::text IS NULL OR p.name || '/' || e.name = $3) "
+    "AND ($4::text IS NULL OR s.name = $4) AND ($5::text IS NULL OR t.state = $5) "
+    "AND ($6::bigint IS NULL OR t.job_id = $6::bigint) ORDER BY t.id LIMIT $1::int + 1), "
+    "sized AS (SELECT id, o, row_number() OVER (ORDER BY id) AS rn, "
+    "  sum(octet_length(o::text)) OVER (ORDER BY id) AS bytes FROM page), "
+    "kept AS (SELECT id, o FROM sized WHERE rn <= $1 AND (rn = 1 OR bytes <= 3145728)), "
+    "more AS (SELECT (SELECT count(*) FROM page) > (SELECT count(*) FROM kept) AS m) "
+    "SELECT json_build_object('takes', coalesce((SELECT json_agg(o ORDER BY id) FROM kept), "
+    "'[]'::json), 'more', (SELECT m FROM more), 'next_after', CASE WHEN (SELECT m FROM more) "
+    "THEN (SELECT max(id) FROM kept) END)::text";
 
 void review_list(coord_t *c, creq_t *r, const verb_call_t *v) {
   const Clapper__Request *req = v->req;
@@ -407,9 +416,11 @@ void review_list(coord_t *c, creq_t *r, const verb_call_t *v) {
                                   : "expected --episode P/E, --shot S and one --job ID at most");
     return;
   }
-  char *p[4] = {*req->name ? xstrdup(req->name) : NULL, *req->shot ? xstrdup(req->shot) : NULL,
+  char *p[6] = {xasprintf("%u", query_page_limit(req, QUERY_TAKES_DEFAULT)),
+                xasprintf("%" PRIu64, req->after > INT64_MAX ? INT64_MAX : req->after),
+                *req->name ? xstrdup(req->name) : NULL, *req->shot ? xstrdup(req->shot) : NULL,
                 *req->state ? xstrdup(req->state) : NULL,
                 req->n_ids ? xasprintf("%" PRIu64, req->ids[0] > INT64_MAX ? 0 : req->ids[0])
                            : NULL};
-  query_document(c, r, "SQL_TAKES", SQL_TAKES, 4, p, NULL);
+  query_document(c, r, "SQL_TAKES", SQL_TAKES, 6, p, NULL);
 }

@@ -146,6 +146,8 @@ enum job_update_col {
   JU_STARTED,
   JU_FINISHED,
   JU_APPROVED,
+  JU_ATTEMPTS,
+  JU_WALL,
   JU_NCOLS
 };
 enum job_dep_col { JD_JOB, JD_ON, JD_KIND, JD_NCOLS };
@@ -254,6 +256,8 @@ enum job_insert_param {
   JI_RETAKE_OF,
   JI_GATE_ROOT,
   JI_APPROVED,
+  JI_ATTEMPTS,
+  JI_WALL,
   JI_NPARAMS
 };
 enum worker_param {
@@ -596,17 +600,19 @@ static const char SQL_JOB_INSERT[] =
     "INSERT INTO jobs (id, episode_id, shot_id, name, kind, state, priority, max_attempts, "
     "max_lost, retry_backoff_s, timeout_s, seed, requires, provenance, spec, output_dir, "
     "ntasks, task_counts, reason, submitted_by, submitted_at, started_at, finished_at, "
-    "retake_of, gate_root, approved_output) "
+    "retake_of, gate_root, approved_output, attempts, wall_us) "
     "SELECT $3, e.id, (SELECT s.id FROM shots s WHERE s.episode_id = e.id AND s.name = $4), "
     "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb, $16::jsonb, $17, $18, "
-    "$19::jsonb, $20, $21, clapper_ts($22), clapper_ts($23), clapper_ts($24), $25, $26, $27 "
+    "$19::jsonb, $20, $21, clapper_ts($22), clapper_ts($23), clapper_ts($24), $25, $26, $27, $28, $29 "
     "FROM episodes e JOIN projects p ON p.id = e.project_id WHERE p.name = $1 AND e.name = $2";
 static const char SQL_JOB_UPDATE[] =
     "UPDATE jobs j SET state = u.state, task_counts = u.counts::jsonb, reason = u.reason, "
     "started_at = clapper_ts(u.started), finished_at = clapper_ts(u.finished), "
-    "approved_output = u.approved, updated_at = now() "
+    "approved_output = u.approved, attempts = u.attempts, wall_us = u.wall, "
+    "updated_at = now() "
     "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
-    "$6::bigint[], $7::text[]) AS u(id, state, counts, reason, started, finished, approved) "
+    "$6::bigint[], $7::text[], $8::bigint[], $9::bigint[]) "
+    "AS u(id, state, counts, reason, started, finished, approved, attempts, wall) "
     "WHERE j.id = u.id";
 static const char SQL_WORKER_UPSERT[] =
     "INSERT INTO workers (name, hostname, state, cpus, memory_mb, gpus, tags, version, "
@@ -817,6 +823,8 @@ static void put_job_insert(batch_t *q, const job_t *j, const job_t *prev) {
       [JI_RETAKE_OF] = j->retake_of ? i64s((int64_t)j->retake_of) : NULL,
       [JI_GATE_ROOT] = j->gate_root && j->gate_root != j->id ? i64s((int64_t)j->gate_root) : NULL,
       [JI_APPROVED] = j->approved_output ? xstrdup(j->approved_output) : NULL,
+      [JI_ATTEMPTS] = i64s((int64_t)j->nattempts),
+      [JI_WALL] = i64s((int64_t)j->wall_us),
   };
   PGQ_ADD(q, SQL_JOB_INSERT, JI_NPARAMS, p, U_JOB_INSERT, j);
 }
@@ -830,6 +838,8 @@ static void put_job_update(col_t x[JU_NCOLS], const job_t *j) {
   col_us(&x[JU_STARTED], j->started_us);
   col_us(&x[JU_FINISHED], j->finished_us);
   col_text_or_null(&x[JU_APPROVED], j->approved_output);
+  col_i64(&x[JU_ATTEMPTS], (int64_t)j->nattempts);
+  col_i64(&x[JU_WALL], (int64_t)j->wall_us);
   free(counts);
 }
 

@@ -150,6 +150,12 @@ static void test_request(void) {
   req.offset = UINT64_MAX;
   CHECK_INT(input_request(&req, err, sizeof err), -1);
   CHECK_CONTAINS(err, "offset: 18446744073709551615 is more than");
+  req.offset = 0;
+  req.after = (uint64_t)INT64_MAX + 1;
+  CHECK_INT(input_request(&req, err, sizeof err), -1);
+  CHECK_STR(err, "after: 9223372036854775808 is more than 9223372036854775807");
+  req.after = (uint64_t)INT64_MAX;
+  CHECK_INT(input_request(&req, err, sizeof err), 0);
 }
 
 static void test_clean(void) {
