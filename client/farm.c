@@ -387,19 +387,5 @@ bool farm_task_user_can_reach(const char *path) {
   struct passwd *pw;
   if (geteuid() != 0 || !(pw = getpwnam(FARM_TASK_USER)))
     return true;
-  uid_t uid = pw->pw_uid;
-  gid_t gid = pw->pw_gid;
-  pid_t pid = fork();
-  if (pid < 0)
-    return false;
-  if (pid == 0) {
-    if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
-      _exit(2);
-    _exit(access(path, X_OK) == 0 ? 0 : 1);
-  }
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR)
-      return false;
-  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  return proc_user_can_reach(pw->pw_uid, pw->pw_gid, path);
 }

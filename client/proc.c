@@ -50,11 +50,17 @@ static void reset_signals(void) {
 }
 
 bool proc_nobody_can_reach(const char *path) {
+  uid_t uid;
+  gid_t gid;
+  return proc_nobody(&uid, &gid) == 0 && proc_user_can_reach(uid, gid, path);
+}
+
+bool proc_user_can_reach(uid_t uid, gid_t gid, const char *path) {
   pid_t pid = fork();
   if (pid < 0)
     return false;
   if (pid == 0) {
-    if (drop_to_nobody() < 0)
+    if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
       _exit(2);
     _exit(access(path, X_OK) == 0 ? 0 : 1);
   }

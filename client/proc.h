@@ -32,6 +32,10 @@ int proc_nobody(uid_t *uid, gid_t *gid) MUSTCHECK;
 /* True when the user nobody can search path (and every directory above it). */
 bool proc_nobody_can_reach(const char *path);
 
+/* True when uid:gid (no supplementary groups) can search path, asked in a
+ * child that becomes that user; false too when the check cannot run. */
+bool proc_user_can_reach(uid_t uid, gid_t gid, const char *path);
+
 /* Runs argv[0] (an absolute path) and waits for it.  Returns its exit
  * status (0-255; 128 + N when killed by signal N; 127 when it could not be
  * executed, the reason then being in its output), or -1 with err when it
