@@ -220,22 +220,32 @@ static inline long long pgtest_atoll(const char *s) {
   return (*s == '(' ? -1 : strtoll(s, NULL, 10));
 }
 
+/* Tests with a libuv loop: runs loop until cond(arg) holds, at most ms
+ * (a 10 ms timer keeps the loop turning); returns cond(arg). */
+#ifdef UV_VERSION_MAJOR
+static void pgtest_on_guard(uv_timer_t *t) { (void)t; }
+static inline bool pgtest_run_until(uv_loop_t *loop, bool (*cond)(void *), void *arg,
+                                    uint64_t ms) {
+  uv_timer_t guard;
+  uv_timer_init(loop, &guard);
+  uv_timer_start(&guard, pgtest_on_guard, 10, 10);
+  uint64_t deadline = util_mono_us() + ms * 1000;
+  while (!cond(arg) && util_mono_us() < deadline)
+    uv_run(loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&guard, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+  return cond(arg);
+}
+#endif
+
 /* Coordinator module tests: flushes c's store and runs loop until nothing
  * is accumulated or in flight (at most 10 s); true when it got there.
  * Only for tests that include store.h. */
 #ifdef CLAPPER_STORE_H
-static void pgtest_on_guard(uv_timer_t *t) { (void)t; }
+static inline bool pgtest_store_idle(void *c) { return store_idle(c); }
 static inline bool pgtest_flush(coord_t *c, uv_loop_t *loop) {
   store_flush(c);
-  uv_timer_t guard;
-  uv_timer_init(loop, &guard);
-  uv_timer_start(&guard, pgtest_on_guard, 10, 10);
-  uint64_t deadline = util_mono_us() + 10 * 1000000;
-  while (!store_idle(c) && util_mono_us() < deadline)
-    uv_run(loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&guard, NULL);
-  uv_run(loop, UV_RUN_NOWAIT);
-  return store_idle(c);
+  return pgtest_run_until(loop, pgtest_store_idle, c, 10 * 1000);
 }
 #endif
 

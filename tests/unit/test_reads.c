@@ -59,17 +59,9 @@ static void seen_free(seen_t *s) {
   memset(s, 0, sizeof *s);
 }
 
-static void on_guard(uv_timer_t *t) { (void)t; }
+/* Runs the loop until cond holds, at most ms; returns cond. */
 static bool run_until(bool (*cond)(void *), void *arg, uint64_t ms) {
-  uv_timer_t guard;
-  uv_timer_init(&loop, &guard);
-  uv_timer_start(&guard, on_guard, 10, 10);
-  uint64_t deadline = util_mono_us() + ms * 1000;
-  while (!cond(arg) && util_mono_us() < deadline)
-    uv_run(&loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&guard, NULL);
-  uv_run(&loop, UV_RUN_NOWAIT);
-  return cond(arg);
+  return pgtest_run_until(&loop, cond, arg, ms);
 }
 
 static bool is_called(void *arg) { return ((seen_t *)arg)->order != 0; }
