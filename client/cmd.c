@@ -126,12 +126,30 @@ int cmd_page_request(cmd_ctx_t *ctx, const cmd_page_t *page, Clapper__Request *r
   return 0;
 }
 
+int cmd_page_request_name(cmd_ctx_t *ctx, const cmd_page_t *page, Clapper__Request *req) {
+  req->limit = (uint32_t)page->limit;
+  if (!page->after)
+    return 0;
+  if (!ident_valid(page->after)) {
+    cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+             "invalid --after '%s': expected a name, [a-z0-9][a-z0-9_.-]{0,63}", page->after);
+    return -1;
+  }
+  req->after_name = page->after;
+  return 0;
+}
+
 void cmd_page_hint(FILE *out, const json_t *doc, const char *what) {
   const json_t *next = json_object_get(doc, "next_after");
-  if (!json_is_true(json_object_get(doc, "more")) || !json_is_integer(next))
+  if (!json_is_true(json_object_get(doc, "more")))
     return;
-  fprintf(out, "more %s: add --after %" JSON_INTEGER_FORMAT " for the next page\n", what,
-          json_integer_value(next));
+  if (json_is_integer(next))
+    fprintf(out, "more %s: add --after %" JSON_INTEGER_FORMAT " for the next page\n", what,
+            json_integer_value(next));
+  else if (json_is_string(next))
+    fprintf(out, "more %s: add --after %s for the next page\n", what, json_string_value(next));
+  else
+    return;
   fflush(out);
 }
 

@@ -107,12 +107,27 @@ typedef struct cmd_page {
 } cmd_page_t;
 #define CMD_PAGE_OPTS(page, what)                                                                {"limit", 'n', CFG_INT, NULL, "0", 0, 10000, "N",                                              "list at most N " what " (0: the coordinator's default; it sends at most 10000, and "        "never more than about 3 MiB)", &(page).limit},                                              {"after", 0, CFG_STRING, NULL, NULL, 0, 0, "ID",                                               "list the " what " after id ID: the next page, as the last line says", &(page).after}
 
+/* The same for a list keyed by name (workers, users): --after NAME lists
+ * the items whose names sort after NAME; cmd_page_request_name puts it in
+ * req->after_name. */
+#define CMD_PAGE_NAME_OPTS(page, what) \
+  {"limit", 'n', CFG_INT, NULL, "0", 0, 10000, "N", \
+   "list at most N " what " (0: the coordinator's default; it sends at most 10000, and " \
+   "never more than about 3 MiB)", &(page).limit}, \
+  {"after", 0, CFG_STRING, NULL, NULL, 0, 0, "NAME", \
+   "list the " what " named after NAME (in name order): the next page, as the last line " \
+   "says", &(page).after}
+
 /* Puts page into req (limit, after; --after 0 sets all).  Returns 0, or
  * -1 after cmd_fail(ctx, 2, "usage", ...) when --after is not an id. */
 int cmd_page_request(cmd_ctx_t *ctx, const cmd_page_t *page, Clapper__Request *req) MUSTCHECK;
+/* Puts page into req (limit, after_name).  Returns 0, or -1 after
+ * cmd_fail(ctx, 2, "usage", ...) when --after is not a name. */
+int cmd_page_request_name(cmd_ctx_t *ctx, const cmd_page_t *page,
+                          Clapper__Request *req) MUSTCHECK;
 
 /* After a page's human view: when doc says "more", prints the last line
- * "more WHAT: add --after N for the next page". */
+ * "more WHAT: add --after N for the next page" (N an id or a name). */
 void cmd_page_hint(FILE *out, const json_t *doc, const char *what);
 
 /* Records the error of a verb in ctx->error and returns status, so that

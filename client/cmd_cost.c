@@ -1,8 +1,8 @@
 /*
- * cmd_cost.c - `clapper cost --episode P/E [--by shot|job|kind] [--csv]`:
- * what an episode cost, per shot, job or kind of job.
+ * cmd_cost.c - `clapper cost --episode P/E [--by shot|job|kind] [--csv]
+ * [--limit N] [--after ID]`: what an episode cost, per shot, job or kind.
  *
- * Sends Request{VERB_COST, name = "p/e", by} and gets back
+ * Sends Request{VERB_COST, name = "p/e", by, limit, after} and gets back
  * {"episode", "currency", "by", "total_cost", "failed_cost", "lost_cost",
  * "gpu_hours", "cpu_hours", "energy_kwh", "budget", "left"} with the rows
  * under "shots", "jobs" or "kinds": each has its labels (shot; job_id, job,
@@ -18,18 +18,27 @@
  * kWh show 3 decimals in both the table and the CSV, so that the two
  * always agree; the TOTAL row's attempts are the reply's "attempts" when
  * it has one, else the sum of the rows'.
+ *
+ * By job the rows are a page: at most N jobs (1000 by default) after job
+ * ID, in id order; the reply says "more" and "next_after", the totals
+ * stay the whole episode's, and when more jobs remain a last line (on
+ * stderr with --csv, so that the CSV stays whole) names the --after of the
+ * next page.  --limit and --after are refused with another --by.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
 
-#define COST_USAGE "clapper cost --episode PROJECT/EPISODE [--by shot|job|kind] [--csv]"
+#define COST_USAGE                                                                         \
+  "clapper cost --episode PROJECT/EPISODE [--by shot|job|kind] [--csv] [--limit N] "     \
+  "[--after ID]"
 
 static struct {
   char *episode;
   char *by;
   bool csv;
+  cmd_page_t page;
 } opt;
 
 static const cfg_opt_t cost_opts[] = {
@@ -39,6 +48,7 @@ static const cfg_opt_t cost_opts[] = {
      "one row per shot, per job or per kind of job", &opt.by},
     {"csv", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
      "print RFC 4180 CSV with a header row and a TOTAL row", &opt.csv},
+    CMD_PAGE_OPTS(opt.page, "jobs (with --by job)"),
 };
 
 /* How a report groups its rows. */
@@ -222,6 +232,7 @@ static void print_cost(FILE *out, const json_t *doc) {
   else
     print_table(out, doc, gr, &g);
   grid_free(&g);
+  cmd_page_hint(opt.csv ? stderr : out, doc, "jobs");
 }
 
 static int cost_exec(cmd_ctx_t *ctx, int argc, char **argv) {
@@ -238,8 +249,14 @@ static int cost_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   if (opt.csv && ctx->json)
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
                     "cost: --csv and --json cannot be combined (choose one)");
+  if (strcmp(opt.by, "job") != 0 && (opt.page.limit || opt.page.after))
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "cost: %s pages the jobs of --by job only",
+                    opt.page.after ? "--after" : "--limit");
   Clapper__Request req = CLAPPER__REQUEST__INIT;
   req.verb = CLAPPER__VERB__VERB_COST;
+  if (cmd_page_request(ctx, &opt.page, &req) < 0)
+    return CMD_EXIT_USAGE;
+  req.all = false;
   req.name = opt.episode;
   req.by = opt.by;
   return cmd_show(ctx, &req, print_cost);
@@ -247,6 +264,7 @@ static int cost_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 
 const struct cmd_entry cmd_cost_entry = {
     .name = "cost", CMD_OPTS(cost_opts), .min_args = 0, .max_args = 0, .exec = cost_exec,
-    .usage = "--episode PROJECT/EPISODE [--by shot|job|kind] [--csv] [options]",
+    .usage = "--episode PROJECT/EPISODE [--by shot|job|kind] [--csv] [--limit N] [--after ID] "
+             "[options]",
     .help = "what an episode cost per shot, job or kind (table, CSV or JSON)",
 };

@@ -7,8 +7,10 @@
  *       FILE is a .pub (or .key) file read with keys_load; its name must be
  *       NAME.  Sends Request{VERB_USERS_ADD, name, kind = ROLE, public_key}
  *       (never a secret key) and gets {"user": {...}} back.
- *   users list
- *       Request{VERB_USERS_LIST} -> {"users": [{...}, ...]}.
+ *   users list [--limit N] [--after NAME]
+ *       Request{VERB_USERS_LIST, limit, after_name} -> {"users": [{...},
+ *       ...], "more", "next_after"}: a page of at most N users (1000 by
+ *       default) named after NAME, in name order.
  *   users remove NAME
  *       Request{VERB_USERS_REMOVE, name} -> {"user": {...the removed one}}.
  *
@@ -21,7 +23,8 @@
  *   user alice (admin) added, public key rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7
  *   user alice (admin) removed
  *
- * and a table for list (NAME, ROLE, ADDED BY, ADDED AT, PUBLIC KEY).
+ * and a table for list (NAME, ROLE, ADDED BY, ADDED AT, PUBLIC KEY) with,
+ * when more users remain, a last line naming the --after of the next page.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +34,13 @@
 
 #define ROLES "submitter, supervisor, operator, auditor, admin, worker"
 #define ADD_USAGE "clapper users add NAME --role ROLE --public-key FILE"
-#define LIST_USAGE "clapper users list"
+#define LIST_USAGE "clapper users list [--limit N] [--after NAME]"
 #define REMOVE_USAGE "clapper users remove NAME"
 
 static struct {
   char *role;
   char *public_key;
+  cmd_page_t page;
 } opt;
 
 static const cfg_opt_t users_opts[] = {
@@ -44,6 +48,7 @@ static const cfg_opt_t users_opts[] = {
      "add: " ROLES, &opt.role},
     {"public-key", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
      "add: the user's NAME.pub (from clapper keygen NAME)", &opt.public_key},
+    CMD_PAGE_NAME_OPTS(opt.page, "users"),
 };
 
 static bool role_valid(const char *role) {
@@ -79,6 +84,7 @@ static void user_row(out_table_t *t, const json_t *u, void *arg) {
 static void print_list(FILE *out, const json_t *doc) {
   static const char *const hdr[] = {"NAME", "ROLE", "ADDED BY", "ADDED AT", "PUBLIC KEY"};
   output_table(out, ARRAY_SIZE(hdr), hdr, json_object_get(doc, "users"), user_row, NULL);
+  cmd_page_hint(out, doc, "users");
 }
 
 static int check_name(cmd_ctx_t *ctx, const char *name) {
@@ -144,11 +150,16 @@ static int users_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   if (!add && (opt.role || opt.public_key))
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "users %s: %s is only for users add",
                     action, opt.role ? "--role" : "--public-key");
+  if (!list && (opt.page.limit || opt.page.after))
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "users %s: %s is only for users list",
+                    action, opt.page.after ? "--after" : "--limit");
   if (add)
     return users_add(ctx, argv[1]);
   Clapper__Request req = CLAPPER__REQUEST__INIT;
   if (list) {
     req.verb = CLAPPER__VERB__VERB_USERS_LIST;
+    if (cmd_page_request_name(ctx, &opt.page, &req) < 0)
+      return CMD_EXIT_USAGE;
     return cmd_show(ctx, &req, print_list);
   }
   if (check_name(ctx, argv[1]) < 0)

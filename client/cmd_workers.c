@@ -1,8 +1,13 @@
 /*
- * cmd_workers.c - `clapper workers`: the worker nodes the coordinator knows.
+ * cmd_workers.c - `clapper workers [--limit N] [--after NAME]`: the worker
+ * nodes the coordinator knows.
  *
- * Sends VERB_WORKERS and prints {"workers": [...]} as a table: NAME HOST
- * STATE CPUS MEMORY GPUS FREE (cpus/memory/gpus) RUNNING TAGS HEARTBEAT.
+ * Sends VERB_WORKERS (limit: at most N workers, 0 for the coordinator's
+ * default of 1000; after_name: the workers named after NAME) and prints
+ * {"workers": [...], "more", "next_after"} as a table, in name order:
+ * NAME HOST STATE CPUS MEMORY GPUS FREE (cpus/memory/gpus) RUNNING TAGS
+ * HEARTBEAT.  When more workers remain, a last line names the --after of
+ * the next page.
  */
 #include <stdlib.h>
 
@@ -39,11 +44,30 @@ void cmd_workers_table(FILE *out, const json_t *doc) {
   static const char *const hdr[] = {"NAME",  "HOST", "STATE",    ">CPUS", ">MEMORY",
                                     ">GPUS", "FREE", ">RUNNING", "TAGS", "HEARTBEAT"};
   output_table(out, ARRAY_SIZE(hdr), hdr, json_object_get(doc, "workers"), worker_row, NULL);
+  cmd_page_hint(out, doc, "workers");
+}
+
+static struct {
+  cmd_page_t page;
+} opt;
+
+static const cfg_opt_t workers_opts[] = {
+    CMD_PAGE_NAME_OPTS(opt.page, "workers"),
+};
+
+static int workers_exec(cmd_ctx_t *ctx, int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_WORKERS;
+  if (cmd_page_request_name(ctx, &opt.page, &req) < 0)
+    return CMD_EXIT_USAGE;
+  return cmd_show(ctx, &req, cmd_workers_table);
 }
 
 const struct cmd_entry cmd_workers_entry = {
-    .name = "workers", .min_args = 0, .max_args = 0, .exec = cmd_exec_ask,
-    .ask = {CLAPPER__VERB__VERB_WORKERS, NULL, NULL, cmd_workers_table},
-    .usage = "[options]",
+    .name = "workers", CMD_OPTS(workers_opts), .min_args = 0, .max_args = 0,
+    .exec = workers_exec,
+    .usage = "[--limit N] [--after NAME] [options]",
     .help = "list the worker nodes, their resources and what they run",
 };

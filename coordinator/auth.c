@@ -13,6 +13,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "query.h"
 #include "store.h"
 #include "workers.h"
 #include "zwatch.h"
@@ -376,6 +377,18 @@ json_t *auth_list(const coord_t *c) {
   for (size_t i = 0; c->auth && i < c->auth->n; i++)
     json_array_append_new(arr, user_json(&c->auth->p[i]));
   return json_pack("{s:o}", "users", arr);
+}
+
+static json_t *user_item(const void *p) { return user_json(p); }
+
+json_t *auth_list_page(const coord_t *c, unsigned limit, const char *after) {
+  size_t n = c->auth ? c->auth->n : 0;
+  query_named_t *items = xcalloc(n ? n : 1, sizeof *items);
+  for (size_t i = 0; i < n; i++)
+    items[i] = (query_named_t){c->auth->p[i].name, &c->auth->p[i]};
+  json_t *doc = query_name_page("users", items, n, limit, after, user_item);
+  free(items);
+  return doc;
 }
 
 void auth_free(coord_t *c) {

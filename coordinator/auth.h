@@ -84,8 +84,12 @@ int auth_add(coord_t *c, const char *name, const char *role, const char *public_
  * (workers_revoke). */
 int auth_remove(coord_t *c, const char *name, const char *actor, struct json_t **doc,
                 const char **code, char *err, size_t errlen);
-/* {"users": [...]} (new reference). */
+/* {"users": [...]}: every user, in registry order (new reference). */
 struct json_t *auth_list(const coord_t *c);
+/* {"users": [...], "more", "next_after"}: a page of at most limit users
+ * whose names sort after `after` (NULL: from the first), in name order
+ * (query_name_page; new reference). */
+struct json_t *auth_list_page(const coord_t *c, unsigned limit, const char *after);
 
 /* Stops the ZAP handler and releases the registry. */
 void auth_free(coord_t *c);

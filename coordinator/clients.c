@@ -452,9 +452,15 @@ void clients_budget(coord_t *c, creq_t *r, const verb_call_t *v) {
   free(project);
 }
 
+/* The after_name of a list keyed by name: NULL when not given. */
+static const char *after_name(const Clapper__Request *req) {
+  return req->after_name && *req->after_name ? req->after_name : NULL;
+}
+
 void clients_users_list(coord_t *c, creq_t *r, const verb_call_t *v) {
-  (void)v;
-  clients_reply_durable(c, r, auth_list(c));
+  clients_reply_durable(c, r,
+                        auth_list_page(c, query_page_limit(v->req, QUERY_USERS_DEFAULT),
+                                       after_name(v->req)));
 }
 
 void clients_users_add(coord_t *c, creq_t *r, const verb_call_t *v) {
@@ -486,8 +492,8 @@ void clients_ping(coord_t *c, creq_t *r, const verb_call_t *v) {
 }
 
 void clients_workers(coord_t *c, creq_t *r, const verb_call_t *v) {
-  (void)v;
-  clients_reply_text(c, r, workers_json(c));
+  clients_reply_text(c, r, workers_json(c, query_page_limit(v->req, QUERY_WORKERS_DEFAULT),
+                                        after_name(v->req)));
 }
 
 void clients_whoami(coord_t *c, creq_t *r, const verb_call_t *v) {

@@ -38,16 +38,25 @@ static const char SQL_JOBS_IDS[] =
  * JSON adds up to at most QUERY_PAGE_BYTES (the first always), so that
  * every reply stays well under the reply limit; "more" says whether items
  * remain after it and "next_after" is the --after that lists them. */
-#define PAGE_SQL(list, rows)                                                                   \
-  "WITH page AS (" rows "), "                                                                  \
+#define PAGE_SQL(list, rows) "WITH page AS (" rows "), " PAGE_KEPT("$1") PAGE_DOC(list)
+
+/* The CTEs sized, kept and more of a page (from page (id, o)), lim the
+ * limit's parameter. */
+#define PAGE_KEPT(lim)                                                                         \
   "sized AS (SELECT id, o, row_number() OVER (ORDER BY id) AS rn, "                           \
   "  sum(octet_length(o::text)) OVER (ORDER BY id) AS bytes FROM page), "                     \
-  "kept AS (SELECT id, o FROM sized WHERE rn <= $1 AND (rn = 1 OR bytes <= "                   \
+  "kept AS (SELECT id, o FROM sized WHERE rn <= " lim " AND (rn = 1 OR bytes <= "              \
   QUERY_PAGE_BYTES_SQL ")), "                                                                  \
-  "more AS (SELECT (SELECT count(*) FROM page) > (SELECT count(*) FROM kept) AS m) "           \
+  "more AS (SELECT (SELECT count(*) FROM page) > (SELECT count(*) FROM kept) AS m) "
+
+/* "more" and "next_after" of a page, as members of a json_build_object. */
+#define PAGE_MORE                                                                              \
+  "'more', (SELECT m FROM more), 'next_after', CASE WHEN (SELECT m FROM more) "                \
+  "THEN (SELECT max(id) FROM kept) END"
+
+#define PAGE_DOC(list)                                                                         \
   "SELECT json_build_object('" list "', coalesce((SELECT json_agg(o ORDER BY id) FROM kept), " \
-  "'[]'::json), 'more', (SELECT m FROM more), 'next_after', CASE WHEN (SELECT m FROM more) "   \
-  "THEN (SELECT max(id) FROM kept) END)::text"
+  "'[]'::json), " PAGE_MORE ")::text"
 
 #define QUERY_PAGE_BYTES_SQL "3145728"
 
@@ -150,6 +159,34 @@ unsigned query_page_limit(const Clapper__Request *req, unsigned dflt) {
   if (!req->limit)
     return dflt;
   return req->limit > QUERY_PAGE_MAX ? QUERY_PAGE_MAX : req->limit;
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(((const query_named_t *)a)->name, ((const query_named_t *)b)->name);
+}
+
+json_t *query_name_page(const char *list, query_named_t *items, size_t n, unsigned limit,
+                        const char *after, json_t *(*obj)(const void *item)) {
+  size_t k = 0; /* the items after `after`, first */
+  for (size_t i = 0; i < n; i++)
+    if (!after || strcmp(items[i].name, after) > 0)
+      items[k++] = items[i];
+  qsort(items, k, sizeof *items, by_name);
+  json_t *arr = json_array();
+  size_t bytes = 0, kept = 0;
+  while (kept < k && kept < limit) {
+    json_t *o = obj(items[kept].item);
+    bytes += json_dumpb(o, NULL, 0, JSON_COMPACT);
+    if (kept && bytes > QUERY_PAGE_BYTES) {
+      json_decref(o);
+      break;
+    }
+    json_array_append_new(arr, o);
+    kept++;
+  }
+  bool more = kept < k;
+  return json_pack("{s:o,s:b,s:s?}", list, arr, "more", more, "next_after",
+                   more && kept ? items[kept - 1].name : NULL);
 }
 
 void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v) {
@@ -364,13 +401,13 @@ void query_logs(coord_t *c, creq_t *r, const verb_call_t *v) {
   "tot AS (SELECT sum(attempts) AS n, sum(cost_micros) AS c, sum(failed_cost_micros) AS f, "  \
   "        sum(lost_cost_micros) AS l, sum(gpu_hours) AS gh, sum(cpu_hours) AS ch, "          \
   "        sum(energy_kwh) AS kwh FROM jc), "
-#define COST_TAIL(key, list, order)                                                            \
+#define COST_TAIL(key, list, rel, order)                                                       \
   "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM ep) THEN NULL ELSE json_build_object("          \
   "'episode', $1 || '/' || $2, 'currency', $3::text, 'by', " key "::text, "                    \
   FIGURES("tot.n", "tot.c", "tot.f", "tot.l", "tot.gh", "tot.ch", "tot.kwh")                   \
   ", 'budget', (SELECT " MONEY("budget_micros") " FROM ep), "                                  \
   "'left', (SELECT " MONEY("budget_micros - coalesce(tot.c, 0)") " FROM ep), "                 \
-  list ", coalesce((SELECT json_agg(r.o ORDER BY " order ") FROM r), '[]'::json))::text END " \
+  list ", coalesce((SELECT json_agg(r.o ORDER BY " order ") FROM " rel " r), '[]'::json))::text END " \
   "FROM tot"
 
 #define ROW_FIGURES FIGURES("sum(attempts)", "sum(cost_micros)", "sum(failed_cost_micros)",    \
@@ -379,36 +416,46 @@ void query_logs(coord_t *c, creq_t *r, const verb_call_t *v) {
 
 static const char SQL_COST_SHOT[] =
     COST_HEAD "r AS (SELECT shot, json_build_object('shot', shot, " ROW_FIGURES ") AS o "
-              "FROM jc GROUP BY shot) " COST_TAIL("'shot'", "'shots'", "r.shot NULLS FIRST");
+              "FROM jc GROUP BY shot) " COST_TAIL("'shot'", "'shots'", "r", "r.shot NULLS FIRST");
+/* By job the rows are a page ($4 limit, $5 after: the jobs after job $5),
+ * the totals the whole episode's. */
 static const char SQL_COST_JOB[] =
-    COST_HEAD "r AS (SELECT job_id, json_build_object('job_id', job_id, 'job', min(job), "
-              "'kind', min(kind), 'shot', min(shot), " ROW_FIGURES ") AS o "
-              "FROM jc GROUP BY job_id) " COST_TAIL("'job'", "'jobs'", "r.job_id");
+    COST_HEAD "page AS (SELECT job_id AS id, json_build_object('job_id', job_id, 'job', "
+              "min(job), 'kind', min(kind), 'shot', min(shot), " ROW_FIGURES ") AS o "
+              "FROM jc WHERE job_id > $5::bigint GROUP BY job_id ORDER BY job_id "
+              "LIMIT $4::int + 1), " PAGE_KEPT("$4::int")
+    COST_TAIL("'job'", PAGE_MORE ", 'jobs'", "kept", "r.id");
 static const char SQL_COST_KIND[] =
     COST_HEAD "r AS (SELECT kind, json_build_object('kind', kind, " ROW_FIGURES ") AS o "
-              "FROM jc GROUP BY kind) " COST_TAIL("'kind'", "'kinds'", "r.kind");
+              "FROM jc GROUP BY kind) " COST_TAIL("'kind'", "'kinds'", "r", "r.kind");
 
 /* Runs an episode report (sql, prepared as name: $1 project, $2 episode,
- * $3 currency) for req->name and replies with its document. */
-static void episode_report(coord_t *c, creq_t *r, const char *episode_name, const char *name,
-                           const char *sql) {
+ * $3 currency, then the page's $4 limit and $5 after when page) for
+ * req->name and replies with its document. */
+static void episode_report(coord_t *c, creq_t *r, const Clapper__Request *req, const char *name,
+                           const char *sql, bool page) {
   char *project;
   const char *episode;
-  if (!clients_split_episode(c, r, episode_name, &project, &episode))
+  if (!clients_split_episode(c, r, req->name, &project, &episode))
     return;
-  char *p[3] = {project, xstrdup(episode), xstrdup(c->cfg.currency)};
-  run(c, r, false, "no such episode (nothing was ever submitted to it)", name, sql, 3, p);
+  char *p[5] = {project, xstrdup(episode), xstrdup(c->cfg.currency), NULL, NULL};
+  if (page) {
+    p[3] = xasprintf("%u", query_page_limit(req, QUERY_COST_JOBS_DEFAULT));
+    p[4] = xasprintf("%" PRIu64, req->after > INT64_MAX ? INT64_MAX : req->after);
+  }
+  run(c, r, false, "no such episode (nothing was ever submitted to it)", name, sql,
+      page ? 5 : 3, p);
 }
 
 void query_cost(coord_t *c, creq_t *r, const verb_call_t *v) {
   const Clapper__Request *req = v->req;
   const char *by = req->by && *req->by ? req->by : "shot";
   if (!strcmp(by, "shot"))
-    episode_report(c, r, req->name, "SQL_COST_SHOT", SQL_COST_SHOT);
+    episode_report(c, r, req, "SQL_COST_SHOT", SQL_COST_SHOT, false);
   else if (!strcmp(by, "job"))
-    episode_report(c, r, req->name, "SQL_COST_JOB", SQL_COST_JOB);
+    episode_report(c, r, req, "SQL_COST_JOB", SQL_COST_JOB, true);
   else if (!strcmp(by, "kind"))
-    episode_report(c, r, req->name, "SQL_COST_KIND", SQL_COST_KIND);
+    episode_report(c, r, req, "SQL_COST_KIND", SQL_COST_KIND, false);
   else
     clients_reply_error(c, r, "bad_request", "by: expected shot, job or kind");
 }
@@ -480,5 +527,5 @@ const char SQL_AUDIT[] =
 
 void query_audit(coord_t *c, creq_t *r, const verb_call_t *v) {
   const Clapper__Request *req = v->req;
-  episode_report(c, r, req->name, "SQL_AUDIT", SQL_AUDIT);
+  episode_report(c, r, req, "SQL_AUDIT", SQL_AUDIT, false);
 }

@@ -30,9 +30,32 @@ void query_document(coord_t *c, creq_t *r, const char *name, const char *sql, in
 #define QUERY_JOBS_DEFAULT 100
 #define QUERY_TASKS_DEFAULT 1000
 #define QUERY_TAKES_DEFAULT 100
+#define QUERY_COST_JOBS_DEFAULT 1000
+/* Lists without a numeric id (workers, users) are keyed by name instead:
+ * a page holds the items whose name sorts (byte order) after
+ * req->after_name, and "next_after" is a name. */
+#define QUERY_WORKERS_DEFAULT 1000
+#define QUERY_USERS_DEFAULT 1000
+/* The JSON bytes a page holds at most (its first item always). */
+#define QUERY_PAGE_BYTES 3145728
 
 /* req->limit, or dflt when 0, at most QUERY_PAGE_MAX. */
 unsigned query_page_limit(const Clapper__Request *req, unsigned dflt);
+
+/* An item of an in-memory list keyed by name. */
+typedef struct query_named {
+  const char *name;
+  const void *item;
+} query_named_t;
+
+/* {list: [...], "more", "next_after"}: a page of items[0..n) (reordered
+ * here): at most limit of those whose name sorts after `after` (NULL or
+ * "": from the first), in name order, each as obj(item) makes it (a new
+ * reference), at most QUERY_PAGE_BYTES of them.  "next_after" is the
+ * page's last name when more remain, else null.  New reference. */
+struct json_t *query_name_page(const char *list, query_named_t *items, size_t n,
+                               unsigned limit, const char *after,
+                               struct json_t *(*obj)(const void *item));
 
 /* Verb handlers (verbs.c); v->req holds the request. */
 
@@ -60,7 +83,10 @@ void query_logs(coord_t *c, creq_t *r, const verb_call_t *v);
 /* The cost report of episode req->name ("p/e") grouped by req->by (shot,
  * job or kind), from the ledger through the job_cost view: {"episode",
  * "currency", "by", "total_cost", "failed_cost", "lost_cost", "gpu_hours",
- * "cpu_hours", "energy_kwh", "budget", "left", "<by>s": [...]}. */
+ * "cpu_hours", "energy_kwh", "budget", "left", "<by>s": [...]}.  By job
+ * the rows are a page (the jobs after job req->after, at most req->limit,
+ * QUERY_COST_JOBS_DEFAULT by default) with "more" and "next_after"; the
+ * totals are always the whole episode's. */
 void query_cost(coord_t *c, creq_t *r, const verb_call_t *v);
 
 /* The sign-off audit of episode req->name: per shot takes by state, who

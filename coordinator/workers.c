@@ -16,6 +16,7 @@
 #include "dispatch.h"
 #include "input.h"
 #include "log.h"
+#include "query.h"
 #include "store.h"
 #include "template.h"
 
@@ -919,11 +920,15 @@ static char *dump(json_t *doc) {
   return text;
 }
 
-char *workers_json(coord_t *c) {
-  json_t *arr = json_array();
+static json_t *worker_item(const void *w) { return worker_obj(w); }
+
+char *workers_json(coord_t *c, unsigned limit, const char *after) {
+  query_named_t *items = xcalloc(c->nworkers ? c->nworkers : 1, sizeof *items);
   for (size_t i = 0; i < c->nworkers; i++)
-    json_array_append_new(arr, worker_obj(c->workers[i]));
-  return dump(json_pack("{s:o}", "workers", arr));
+    items[i] = (query_named_t){c->workers[i]->name, c->workers[i]};
+  json_t *doc = query_name_page("workers", items, c->nworkers, limit, after, worker_item);
+  free(items);
+  return dump(doc);
 }
 
 char *workers_one_json(coord_t *c, worker_t *w) {

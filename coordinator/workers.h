@@ -64,8 +64,10 @@ void worker_set_state(coord_t *c, worker_t *w, worker_state_t to, const char *re
  * it runs and gets nothing new, also after it reconnects. */
 void workers_drain(coord_t *c, worker_t *w, bool on, const char *actor);
 
-/* {"workers": [...]} as the CLI's --json shows it (caller frees). */
-char *workers_json(coord_t *c);
+/* {"workers": [...], "more", "next_after"} as the CLI's --json shows it:
+ * a page of at most limit workers whose names sort after `after` (NULL:
+ * from the first), in name order (query_name_page; caller frees). */
+char *workers_json(coord_t *c, unsigned limit, const char *after);
 
 /* One worker as an entry of workers_json (caller frees). */
 char *workers_one_json(coord_t *c, worker_t *w);

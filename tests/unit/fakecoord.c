@@ -32,6 +32,9 @@ static void *fake_main(void *arg) {
       f->id0[i] = req->n_ids ? req->ids[0] : 0;
       f->all[i] = req->all;
       f->limit[i] = req->limit;
+      f->after[i] = req->after;
+      snprintf(f->after_name[i], sizeof f->after_name[i], "%s",
+               req->after_name ? req->after_name : "");
       f->body_len[i] = req->body.len;
       for (size_t k = 0; k < req->n_ids && k < 4; k++)
         f->ids[i][k] = req->ids[k];

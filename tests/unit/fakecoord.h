@@ -66,6 +66,8 @@ typedef struct fake {
   char shot[FAKE_MAX][64];
   char state[FAKE_MAX][32];
   char public_key[FAKE_MAX][48];
+  uint64_t after[FAKE_MAX];
+  char after_name[FAKE_MAX][72];
 } fake_t;
 
 /* Binds f's ROUTER to a free TCP port on 127.0.0.1 (its address in

@@ -178,6 +178,21 @@ static void test_registry(void) {
   json_decref(list);
   CHECK_INT(auth_add(c, "carol", "operator", k1, "admin2", &doc, &code, err, sizeof err), 0);
   json_decref(doc);
+
+  /* users list pages in name order: admin2, alice | carol. */
+  list = auth_list_page(c, 2, NULL);
+  CHECK_INT(nlisted(list), 2);
+  CHECK_STR(listed(list, 0), "admin2");
+  CHECK_STR(listed(list, 1), "alice");
+  CHECK(json_is_true(json_object_get(list, "more")));
+  CHECK_STR(json_string_value(json_object_get(list, "next_after")), "alice");
+  json_decref(list);
+  list = auth_list_page(c, 2, "alice");
+  CHECK_INT(nlisted(list), 1);
+  CHECK_STR(listed(list, 0), "carol");
+  CHECK(json_is_false(json_object_get(list, "more")));
+  CHECK(json_is_null(json_object_get(list, "next_after")));
+  json_decref(list);
   auth_free(c);
   memcoord_free(c);
 }

@@ -127,6 +127,15 @@ static void test_cost_arguments(void) {
        {"cost", "--episode", "hod/e1", "--csv", "--json"},
        "--csv and --json cannot be combined"},
       {&cmd_cost_entry, {"cost", "--episode", "hod/e1", "hod/e2"}, "cost: too many arguments"},
+      {&cmd_cost_entry,
+       {"cost", "--episode", "hod/e1", "--limit", "5"},
+       "cost: --limit pages the jobs of --by job only"},
+      {&cmd_cost_entry,
+       {"cost", "--episode", "hod/e1", "--by", "kind", "--after", "3"},
+       "cost: --after pages the jobs of --by job only"},
+      {&cmd_cost_entry,
+       {"cost", "--episode", "hod/e1", "--by", "job", "--after", "x"},
+       "invalid --after 'x': expected an id"},
   };
   /* A coordinator that must not hear anything. */
   fake_t fk = {.nreq = 0};
@@ -515,9 +524,45 @@ static void test_cost(void) {
   CHECK_INT(fn.served, 3);
 }
 
+/* By job, a page: the request carries limit and after, the table ends
+ * with the next page's --after (on stderr with --csv). */
+static void test_cost_pages(void) {
+  static const char *const page =
+      "{\"episode\": \"hod/e1\", \"currency\": \"USD\", \"by\": \"job\", \"attempts\": 6, "
+      "\"total_cost\": \"1.000000\", \"failed_cost\": \"0.000000\", \"lost_cost\": "
+      "\"0.000000\", \"gpu_hours\": 0, \"cpu_hours\": 1, \"energy_kwh\": 0, \"budget\": null, "
+      "\"left\": null, \"more\": true, \"next_after\": 12, \"jobs\": [{\"job_id\": 12, \"job\": "
+      "\"a\", \"kind\": \"render\", \"shot\": null, \"attempts\": 1, \"total_cost\": "
+      "\"0.500000\", \"failed_cost\": \"0.000000\", \"lost_cost\": \"0.000000\", "
+      "\"gpu_hours\": 0, \"cpu_hours\": 0.5, \"energy_kwh\": 0}]}";
+  const char *jsons[] = {page};
+  fake_t fk = {.nreq = 2, .jsons = jsons, .njsons = 1};
+  fake_start(&fk);
+  run_t r = run_at(&cmd_cost_entry, fk.endpoint, 9,
+                   (const char *[]){"cost", "--episode", "hod/e1", "--by", "job", "--limit", "1",
+                                    "--after", "11"});
+  CHECK_INT(r.status, 0);
+  CHECK_CONTAINS(r.out, "\nTOTAL ");
+  CHECK_CONTAINS(r.out, "\nmore jobs: add --after 12 for the next page\n");
+  run_free(&r);
+  r = run_at(&cmd_cost_entry, fk.endpoint, 6,
+             (const char *[]){"cost", "--episode", "hod/e1", "--by", "job", "--csv"});
+  CHECK_INT(r.status, 0);
+  CHECK(strstr(r.out, "more jobs") == NULL); /* the CSV stays CSV */
+  run_free(&r);
+  fake_stop(&fk);
+  CHECK_INT(fk.served, 2);
+  CHECK_INT(fk.limit[0], 1);
+  CHECK_INT(fk.after[0], 11);
+  CHECK(!fk.all[0]);
+  CHECK_INT(fk.limit[1], 0);
+  CHECK_INT(fk.after[1], 0);
+}
+
 int main(void) {
   clitest_init();
   test_cost_arguments();
+  test_cost_pages();
   test_rates();
   test_budget();
   test_cost();

@@ -124,6 +124,31 @@ static void test_verbs_against_fake(void) {
   CHECK(fk.all[0] && fk.limit[0] == 5);
   CHECK(!fk.all[1] && fk.limit[1] == 0);
 
+  /* workers: a page by name; the hint names the next page's --after. */
+  const char *wk[] = {"{\"workers\": [{\"name\": \"w1\", \"hostname\": \"h1\", \"state\": "
+                      "\"online\", \"cpus\": 4, \"memory_mb\": 8000, \"gpus\": [], \"tags\": [], "
+                      "\"free\": {\"cpus\": 4, \"memory_mb\": 8000, \"gpus\": 0}, \"running\": 0}], "
+                      "\"more\": true, \"next_after\": \"w1\"}"};
+  fake_t fwk = {.nreq = 2, .jsons = wk, .njsons = 1};
+  fake_start(&fwk);
+  run_t rw = run_at(&cmd_workers_entry, fwk.endpoint, 3, (const char *[]){"workers", "--limit", "1"});
+  CHECK_INT(rw.status, 0);
+  CHECK_CONTAINS(rw.out, "\nw1 ");
+  CHECK_CONTAINS(rw.out, "\nmore workers: add --after w1 for the next page\n");
+  run_free(&rw);
+  rw = run_at(&cmd_workers_entry, fwk.endpoint, 3, (const char *[]){"workers", "--after", "w1"});
+  CHECK_INT(rw.status, 0);
+  run_free(&rw);
+  fake_stop(&fwk);
+  CHECK_INT(fwk.limit[0], 1);
+  CHECK_STR(fwk.after_name[0], "");
+  CHECK_INT(fwk.limit[1], 0);
+  CHECK_STR(fwk.after_name[1], "w1");
+  rw = run_cmd(&cmd_workers_entry, 3, (const char *[]){"workers", "--after", "W 1"});
+  CHECK_INT(rw.status, 2);
+  CHECK_CONTAINS(rw.err, "invalid --after 'W 1': expected a name");
+  run_free(&rw);
+
   /* wait: polls until every job is finished; a failed job means exit 1. */
   const char *wj[] = {
       "{\"jobs\": [{\"job_id\": 12, \"name\": \"a\", \"state\": \"running\", \"ntasks\": 2, "

@@ -52,6 +52,10 @@ static void test_keys_arguments(void) {
       {&cmd_users_entry, {"users", "remove", "bob smith"}, "invalid user name 'bob smith'"},
       {&cmd_users_entry, {"users", "remove", "bob", "--public-key", "b.pub"},
        "users remove: --public-key is only for users add"},
+      {&cmd_users_entry, {"users", "remove", "bob", "--limit", "2"},
+       "users remove: --limit is only for users list"},
+      {&cmd_users_entry, {"users", "list", "--after", "Bad Name"},
+       "invalid --after 'Bad Name': expected a name"},
       {&cmd_whoami_entry, {"whoami", "me"}, "whoami: too many arguments"},
       {&cmd_jobs_entry, {"jobs", "--key"}, "option --key needs a value"},
   };
@@ -155,8 +159,9 @@ static void test_users(void) {
       "\"8Y$EUd*Rl4nCbPu=+v$bK3uNQk?v!L!TY:v2y-{l\", \"added_by\": \"coordinator\", "
       "\"added_at\": \"2026-11-26T06:22:19.628402Z\"}, {\"name\": \"local-1\", \"role\": "
       "\"worker\", \"public_key\": \"%gmmCxL8^Pidz-Q8VSPFDkBCD3&D27I{<mUIv!-!\", "
-      "\"added_by\": \"root\", \"added_at\": \"2026-11-26T06:22:19.700000Z\"}]}",
-      "{\"users\": []}",
+      "\"added_by\": \"root\", \"added_at\": \"2026-11-26T06:22:19.700000Z\"}], \"more\": true, "
+      "\"next_after\": \"local-1\"}",
+      "{\"users\": [], \"more\": false, \"next_after\": null}",
       USER_JSON,
       "{\"name\": \"alice\", \"role\": \"admin\", \"secure\": true}",
       "{\"name\": \"anonymous\", \"role\": \"admin\", \"secure\": false}",
@@ -181,8 +186,11 @@ static void test_users(void) {
                "root     admin   coordinator  2026-11-26 06:22:19  "
                "8Y$EUd*Rl4nCbPu=+v$bK3uNQk?v!L!TY:v2y-{l\n"
                "local-1  worker  root         2026-11-26 06:22:19  "
-               "%gmmCxL8^Pidz-Q8VSPFDkBCD3&D27I{<mUIv!-!\n");
-  check_run_ok(&cmd_users_entry, fk.endpoint, a2, "NAME  ROLE  ADDED BY  ADDED AT  PUBLIC KEY\n");
+               "%gmmCxL8^Pidz-Q8VSPFDkBCD3&D27I{<mUIv!-!\n"
+               "more users: add --after local-1 for the next page\n");
+  check_run_ok(&cmd_users_entry, fk.endpoint,
+               ARGV("users", "list", "--limit", "2", "--after", "local-1"),
+               "NAME  ROLE  ADDED BY  ADDED AT  PUBLIC KEY\n");
   check_run_ok(&cmd_users_entry, fk.endpoint, ARGV("users", "remove", "alice"),
                "user alice (submitter) removed\n");
   const char *const *a4 = ARGV("whoami");
@@ -205,6 +213,11 @@ static void test_users(void) {
   CHECK_STR(fk.public_key[1], alice.public_key); /* never the secret */
   CHECK_INT(fk.verb[2], CLAPPER__VERB__VERB_USERS_LIST);
   CHECK_STR(fk.name[2], "");
+  CHECK_INT(fk.limit[2], 0);
+  CHECK_STR(fk.after_name[2], "");
+  CHECK_INT(fk.verb[3], CLAPPER__VERB__VERB_USERS_LIST);
+  CHECK_INT(fk.limit[3], 2);
+  CHECK_STR(fk.after_name[3], "local-1");
   CHECK_INT(fk.verb[4], CLAPPER__VERB__VERB_USERS_REMOVE);
   CHECK_STR(fk.name[4], "alice");
   CHECK_STR(fk.public_key[4], "");

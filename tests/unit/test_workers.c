@@ -19,7 +19,9 @@
  * the cap, repeated pieces stored once); leases (a silent worker and an
  * attempt never started are lost); messages from an unknown connection;
  * draining by an operator and by the worker itself; and keys: a Hello
- * with another worker's key, a removed key's worker lost at once.
+ * with another worker's key, a removed key's worker lost at once.  The
+ * workers list: pages in name order (--limit, --after NAME) with "more"
+ * and "next_after".
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -936,6 +938,46 @@ static void test_keys(void) {
   keys_wipe(&k2);
 }
 
+/* The names of a workers_json page, comma-separated, then "|more|next". */
+static char *page_of(coord_t *c, unsigned limit, const char *after) {
+  char *text = workers_json(c, limit, after);
+  json_t *doc = json_loads(text, 0, NULL);
+  free(text);
+  CHECK(doc != NULL);
+  sbuf_t b = {0};
+  size_t i;
+  json_t *w;
+  json_array_foreach(json_object_get(doc, "workers"), i, w)
+      sbuf_printf(&b, "%s%s", i ? "," : "", json_string_value(json_object_get(w, "name")));
+  const json_t *next = json_object_get(doc, "next_after");
+  sbuf_printf(&b, "|%s|%s", json_is_true(json_object_get(doc, "more")) ? "more" : "end",
+              json_is_string(next) ? json_string_value(next) : json_is_null(next) ? "null" : "?");
+  json_decref(doc);
+  return sbuf_steal(&b);
+}
+
+static void test_list_pages(void) {
+  coord_t *c = memcoord_new();
+  /* Registered out of name order: the list is in name order. */
+  memcoord_worker(c, "w3", 1, 1000, 0, NULL, NULL);
+  memcoord_worker(c, "w1", 1, 1000, 0, NULL, NULL);
+  memcoord_worker(c, "w2", 1, 1000, 0, NULL, NULL);
+  static const struct {
+    unsigned limit;
+    const char *after, *want;
+  } cases[] = {
+      {1000, NULL, "w1,w2,w3|end|null"}, {1, NULL, "w1|more|w1"},  {1, "w1", "w2|more|w2"},
+      {2, "w1", "w2,w3|end|null"},      {1, "w2", "w3|end|null"}, {5, "w3", "|end|null"},
+      {5, "a", "w1,w2,w3|end|null"},     {2, "w10", "w2,w3|end|null"},
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+    char *got = page_of(c, cases[i].limit, cases[i].after);
+    CHECK_STR(got, cases[i].want);
+    free(got);
+  }
+  memcoord_free(c);
+}
+
 int main(void) {
   /* Sends fail here (no socket): keep those warnings out. */
   log_init("test_workers", LOG_LVL_ERROR);
@@ -949,6 +991,7 @@ int main(void) {
   test_unknown_connection();
   test_drain();
   test_keys();
+  test_list_pages();
   CHECK_INT(uv_loop_close(memcoord_loop()), 0);
   return check_report("test_workers");
 }
