@@ -74,6 +74,15 @@ assert_eq "$(grep -c . "$T/cost.csv")" 5 "CSV lines (header, 3 jobs, TOTAL)"
 sum_rows=$(awk -F, -v c="$col" 'NR > 1 && $1 != "TOTAL" { s += $c * 1000000 } END { printf "%.0f", s }' "$T/cost.csv")
 assert_eq "$sum_rows" "$(sql "SELECT sum(amount_micros) FROM ledger")" "CSV rows add up to the ledger"
 assert_contains "$(clapper cost --episode cost/e1)" "$total" "table shows the total"
+# By job the rows are paged by job id; the totals stay the episode's.
+p1=$(clapper cost --episode cost/e1 --by job --json --limit 2)
+assert_eq "$(jq -c '[.jobs[].job_id, .more, .next_after, .total_cost]' <<<"$p1")" \
+  "[$h100,$a10,true,$a10,\"$total\"]" "cost --by job --limit 2"
+p2=$(clapper cost --episode cost/e1 --by job --json --limit 2 --after "$a10")
+assert_eq "$(jq -c '[.jobs[].job_id, .more, .next_after, .total_cost]' <<<"$p2")" \
+  "[$failing,false,null,\"$total\"]" "cost --by job --after"
+assert_eq "$(clapper cost --episode cost/e1 --by job --limit 2 | tail -n1)" \
+  "more jobs: add --after $a10 for the next page" "cost --by job hint"
 
 # A rate change between two jobs prices each by its own start.
 one=$(job r1.json before e1 '{"cpus": 1, "tags": ["cpu"]}' 1 sleep 0.5)

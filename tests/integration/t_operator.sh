@@ -96,6 +96,16 @@ assert_eq "$(sql "SELECT DISTINCT a.worker FROM attempts a JOIN tasks t ON t.id 
 clapper undrain local-1 >/dev/null || fail "undrain failed"
 assert_eq "$(clapper workers --json | jq -r '.workers[] | select(.name == "local-1") | .state')" online "undrained state"
 
+# The workers list is paged by name: one per page, the hint names the next.
+out=$(clapper workers --limit 1)
+assert_eq "$(sed -n 2p <<<"$out" | awk '{ print $1 }')" local-1 "first page: local-1"
+assert_eq "$(grep -c '^local-' <<<"$out")" 1 "one worker on a page of 1"
+assert_eq "$(tail -n1 <<<"$out")" "more workers: add --after local-1 for the next page" "workers hint"
+assert_eq "$(clapper workers --json --limit 1 --after local-1 | jq -c '[.workers[].name, .more, .next_after]')" \
+  '["local-2",false,null]' "workers --after local-1"
+assert_eq "$(clapper workers --json | jq -c '[.workers[].name, .more]')" '["local-1","local-2",false]' \
+  "workers: the default page holds both"
+
 # Retry: a failed task runs again once its cause is fixed.
 cat >"$T/retry.json" <<JSON
 {"project": "ops", "episode": "e1",

@@ -147,6 +147,17 @@ clapper cancel "$slow2" >/dev/null
 # The actor is the key's name, never a name the client claims.
 assert_eq "$(sql "SELECT submitted_by FROM jobs WHERE id = $gen")" submitter-1 "submitted_by"
 assert_eq "$(sql "SELECT actor FROM events WHERE kind = 'job.cancel' AND subject_id = '$slow'")" submitter-1 "cancel actor"
+# users list is paged by name: the pages walk the whole list in name order.
+all_users=$(clapper users list --json | jq -c '[.users[].name]')
+assert_eq "$(jq -c 'sort' <<<"$all_users")" "$all_users" "users list in name order"
+first=$(jq -r '.[0]' <<<"$all_users")
+second=$(jq -r '.[1]' <<<"$all_users")
+assert_eq "$(clapper users list --json --limit 1 | jq -c '[.users[].name, .more, .next_after]')" \
+  "[\"$first\",true,\"$first\"]" "users list --limit 1"
+assert_eq "$(clapper users list --json --limit 1 --after "$first" | jq -r '.users[0].name')" \
+  "$second" "users list --after"
+assert_eq "$(clapper users list --limit 1 | tail -n1)" \
+  "more users: add --after $first for the next page" "users list hint"
 # A removed key stops working at once.
 clapper users remove auditor-1 >/dev/null || fail "users remove"
 as auditor-1 jobs 2>"$T/err" && fail "a removed key still works"
