@@ -84,8 +84,8 @@ assert_eq "$(snapshot)" "$before" "the database after the 16 MiB note"
 
 # 2. Every text field of every verb, as crafted requests: invalid UTF-8 and
 # one byte over the cap, each refused naming the field.
-fields=(note name amount kind by shot state public_key)
-for verb in $(seq 1 30); do
+fields=(note name amount kind by shot state public_key after_name)
+for verb in $(seq 1 "$(grep -c "^  VERB_[A-Z_]* = [1-9]" "$CLAPPER_SOURCE_DIR/proto/clapper.proto")"); do
   for f in "${fields[@]}"; do
     cap=256
     [ "$f" = note ] && cap=4096

@@ -116,9 +116,10 @@ static void test_request(void) {
   CHECK_INT(input_request(&req, err, sizeof err), 0);
 
   /* Every text field refuses invalid UTF-8 and over-long text, by name. */
-  char **fields[] = {&req.note, &req.name, &req.amount, &req.kind,
-                     &req.by,   &req.shot, &req.state,  &req.public_key};
-  const char *names[] = {"note", "name", "amount", "kind", "by", "shot", "state", "public_key"};
+  char **fields[] = {&req.note, &req.name,  &req.amount,     &req.kind,      &req.by,
+                     &req.shot, &req.state, &req.public_key, &req.after_name};
+  const char *names[] = {"note",  "name",  "amount",     "kind",      "by",
+                         "shot",  "state", "public_key", "after_name"};
   char *big = xmalloc(INPUT_NOTE_MAX + 2);
   memset(big, 'a', INPUT_NOTE_MAX + 1);
   big[INPUT_NOTE_MAX + 1] = '\0';
