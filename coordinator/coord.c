@@ -13,7 +13,7 @@
 
 void coord_init(coord_t *c, uv_loop_t *loop) {
   c->loop = loop;
-  c->started_mono = util_mono_us();
+  c->ready_mono = util_mono_us(); /* main.c sets it again when it leads */
   c->next_job_id = c->next_task_id = c->next_attempt_id = 1;
   c->farm_version = 1; /* jobs start at 0: never checked */
   /* The store first: the others register with it. */

@@ -393,6 +393,8 @@ int main(int argc, char **argv) {
   uv_signal_start(&c->sigterm, on_signal, SIGTERM);
   uv_signal_start(&c->sigint, on_signal, SIGINT);
 
+  /* Workers of recovered attempts have a lease from now to say hello. */
+  c->ready_mono = util_mono_us();
   log_info("clapper-coordinator %s ready (heartbeat %lld ms, lease %lld ms)", CLAPPER_VERSION,
            c->cfg.heartbeat_ms, c->cfg.lease_ms);
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -280,7 +280,8 @@ struct coord {
   review_t *review;               /* approval gates and decisions (review.c) */
   auth_t *auth;                   /* registry and ZAP handler (auth.c) */
   bool dispatch_needed;
-  uint64_t started_mono;          /* coordinator start, for reconnect grace */
+  uint64_t ready_mono;            /* when it began to serve as the leader: workers that
+                                     ran attempts reconnect within a lease of it */
   uv_prepare_t tick;              /* end-of-iteration work: dispatch, flush */
   uv_timer_t lease_timer;
   uv_timer_t delay_timer;

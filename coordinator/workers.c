@@ -872,7 +872,9 @@ void workers_check_leases(coord_t *c) {
       worker_lost(c, w, why);
       continue;
     }
-    if (w->state == WORKER_OFFLINE && w->live && now - c->started_mono > lease) {
+    /* The grace runs from when this coordinator began to serve, not from
+     * its start: a standby may have waited for the leader lock for days. */
+    if (w->state == WORKER_OFFLINE && w->live && now - c->ready_mono > lease) {
       worker_lost(c, w, "did not reconnect after the coordinator restarted");
       continue;
     }

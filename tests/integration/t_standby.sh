@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A standby that waited longer than the lease takes over from a killed
+# leader: the workers' running attempts are kept (the reconnect grace runs
+# from when the standby began to serve, not from its start), each task runs
+# once, and nothing is recorded lost.  Reports the failover time (leader
+# killed to the standby serving).
+. "$(dirname "$0")/lib.sh"
+
+lease_ms=2000
+farm_up 2 --worker-cpus 1 --coordinator-arg=--lease-ms=$lease_ms --coordinator-arg=--heartbeat-ms=250
+
+cat >"$T/job.json" <<JSON
+{"project": "demo", "episode": "e01",
+ "jobs": [{"name": "long", "frames": "1-2",
+           "command": ["sh", "-c", "echo {task_id} {attempt} >> $T/ran.log; sleep 8"]}]}
+JSON
+job=$(submit "$T/job.json")
+both_running() { [ "$(sql "SELECT count(*) FROM attempts WHERE state = 'running'")" = 2 ]; }
+wait_for 60 both_running || fail "the two attempts did not start"
+
+# The standby: the leader's own command line, so it binds the same
+# endpoints once it holds the leader lock.
+leader=$(pid_of coordinator)
+mapfile -d '' cmd <"/proc/$leader/cmdline"
+"${cmd[@]}" >"$T/standby.log" 2>&1 &
+standby=$!
+EXTRA_WORKERS+=("$standby")
+waiting() { grep -q "standing by" "$T/standby.log"; }
+wait_for 30 waiting || fail "the second coordinator did not stand by: $(tail -3 "$T/standby.log")"
+sleep $((2 * lease_ms / 1000 + 1)) # a standby normally waits far longer than the lease
+
+t0=$(date +%s%N)
+kill -9 "$leader"
+serving() { grep -q "ready (heartbeat" "$T/standby.log"; }
+wait_for 60 serving || fail "the standby did not take over: $(tail -5 "$T/standby.log")"
+t1=$(date +%s%N)
+log "failover: leader killed to standby serving in $(((t1 - t0) / 1000000)) ms"
+
+clapper wait --max-wait-s 60 "$job" >"$T/wait.out" 2>&1 || fail "job did not succeed: $(cat "$T/wait.out")"
+t2=$(date +%s%N)
+log "job done $(((t2 - t0) / 1000000)) ms after the kill"
+assert_eq "$(sql "SELECT count(*) FROM attempts WHERE state = 'lost'")" 0 "attempts recorded lost"
+assert_eq "$(sql "SELECT count(*) FROM attempts")" 2 "attempts in all"
+assert_eq "$(wc -l <"$T/ran.log")" 2 "runs of the two tasks"
+assert_eq "$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND state = 'succeeded'")" 2 "tasks succeeded"
+log "ok"
