@@ -32,33 +32,6 @@ static const char SQL_JOBS_IDS[] =
     "       json_build_object('jobs', coalesce((SELECT json_agg(x ORDER BY x.job_id) FROM x), "
     "'[]'::json))::text";
 
-/* A page of a list, keyset-paged.  rows selects (id, o): the items with
- * an id after $2, in id order, at most $1 + 1 of them (one more than the
- * page, to know whether more remain).  The page keeps the first $1 whose
- * JSON adds up to at most QUERY_PAGE_BYTES (the first always), so that
- * every reply stays well under the reply limit; "more" says whether items
- * remain after it and "next_after" is the --after that lists them. */
-#define PAGE_SQL(list, rows) "WITH page AS (" rows "), " PAGE_KEPT("$1") PAGE_DOC(list)
-
-/* The CTEs sized, kept and more of a page (from page (id, o)), lim the
- * limit's parameter. */
-#define PAGE_KEPT(lim)                                                                         \
-  "sized AS (SELECT id, o, row_number() OVER (ORDER BY id) AS rn, "                           \
-  "  sum(octet_length(o::text)) OVER (ORDER BY id) AS bytes FROM page), "                     \
-  "kept AS (SELECT id, o FROM sized WHERE rn <= " lim " AND (rn = 1 OR bytes <= "              \
-  QUERY_PAGE_BYTES_SQL ")), "                                                                  \
-  "more AS (SELECT (SELECT count(*) FROM page) > (SELECT count(*) FROM kept) AS m) "
-
-/* "more" and "next_after" of a page, as members of a json_build_object. */
-#define PAGE_MORE                                                                              \
-  "'more', (SELECT m FROM more), 'next_after', CASE WHEN (SELECT m FROM more) "                \
-  "THEN (SELECT max(id) FROM kept) END"
-
-#define PAGE_DOC(list)                                                                         \
-  "SELECT json_build_object('" list "', coalesce((SELECT json_agg(o ORDER BY id) FROM kept), " \
-  "'[]'::json), " PAGE_MORE ")::text"
-
-#define QUERY_PAGE_BYTES_SQL "3145728"
 
 /* $1 limit, $2 after: the jobs after job $2, oldest first. */
 static const char SQL_JOBS_PAGE[] = PAGE_SQL(

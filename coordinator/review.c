@@ -393,13 +393,7 @@ static const char SQL_TAKES[] =
     "WHERE t.id > $2::bigint AND ($3::text IS NULL OR p.name || '/' || e.name = $3) "
     "AND ($4::text IS NULL OR s.name = $4) AND ($5::text IS NULL OR t.state = $5) "
     "AND ($6::bigint IS NULL OR t.job_id = $6::bigint) ORDER BY t.id LIMIT $1::int + 1), "
-    "sized AS (SELECT id, o, row_number() OVER (ORDER BY id) AS rn, "
-    "  sum(octet_length(o::text)) OVER (ORDER BY id) AS bytes FROM page), "
-    "kept AS (SELECT id, o FROM sized WHERE rn <= $1 AND (rn = 1 OR bytes <= 3145728)), "
-    "more AS (SELECT (SELECT count(*) FROM page) > (SELECT count(*) FROM kept) AS m) "
-    "SELECT json_build_object('takes', coalesce((SELECT json_agg(o ORDER BY id) FROM kept), "
-    "'[]'::json), 'more', (SELECT m FROM more), 'next_after', CASE WHEN (SELECT m FROM more) "
-    "THEN (SELECT max(id) FROM kept) END)::text";
+    PAGE_KEPT("$1") PAGE_DOC("takes");
 
 void review_list(coord_t *c, creq_t *r, const verb_call_t *v) {
   const Clapper__Request *req = v->req;
