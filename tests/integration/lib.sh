@@ -170,3 +170,29 @@ assert_gone() {
   pid=$(cat "$1")
   wait_for 5 gone "$pid" || fail "process $pid ($1) survived $2"
 }
+
+# assert_sound JOB...: the fault suite's invariants, for the given jobs
+# (all of them must have succeeded): every task has exactly one succeeded
+# attempt; no attempt is left dispatched or running; every ended attempt
+# of the whole farm has exactly one ledger row and no ledger row lacks its
+# ended attempt; the event log's keyed chain verifies.
+assert_sound() {
+  local job ids n bad
+  ids=$(IFS=,; echo "$*")
+  for job in "$@"; do
+    assert_eq "$(clapper job "$job" --json | jq -r .state)" succeeded "state of job $job"
+  done
+  n=$(sql "SELECT count(*) FROM tasks WHERE job_id IN ($ids)")
+  bad=$(sql "SELECT count(*) FROM tasks t WHERE t.job_id IN ($ids) AND
+             (SELECT count(*) FROM attempts a WHERE a.task_id = t.id AND a.state = 'succeeded') <> 1")
+  assert_eq "$bad" 0 "tasks (of $n) without exactly one succeeded attempt"
+  assert_eq "$(sql "SELECT count(*) FROM attempts WHERE state IN ('dispatched', 'running')")" 0 \
+    "attempts left dispatched or running"
+  assert_eq "$(sql "SELECT count(*) FROM attempts a WHERE a.ended_at IS NOT NULL AND
+                    NOT EXISTS (SELECT 1 FROM ledger l WHERE l.attempt_id = a.id)")" 0 \
+    "ended attempts without a ledger row"
+  assert_eq "$(sql "SELECT count(*) FROM ledger l JOIN attempts a ON a.id = l.attempt_id
+                    WHERE a.ended_at IS NULL OR a.state <> l.state")" 0 \
+    "ledger rows whose attempt is not ended as they say"
+  clapper audit --verify >"$T/verify.out" 2>&1 || fail "the event chain does not verify: $(cat "$T/verify.out")"
+}

@@ -43,4 +43,5 @@ assert_eq "$(sql "SELECT count(*) FROM attempts WHERE state = 'lost'")" 0 "attem
 assert_eq "$(sql "SELECT count(*) FROM attempts")" 2 "attempts in all"
 assert_eq "$(wc -l <"$T/ran.log")" 2 "runs of the two tasks"
 assert_eq "$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND state = 'succeeded'")" 2 "tasks succeeded"
+assert_sound "$job"
 log "ok"
