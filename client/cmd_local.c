@@ -3,8 +3,9 @@
  * machine, the embedded default: nothing to configure on one machine.
  *
  * up:     a private PostgreSQL (localpg.c) in the farm directory (farm.c),
- *         then clapper-coordinator and N clapper-worker daemons (proc.c) on
- *         ipc sockets, secure by default: DIR/keys gets the key pairs of
+ *         then the supervisor (`clapper local supervise`, below), which
+ *         starts clapper-coordinator, and N clapper-worker daemons (proc.c)
+ *         on ipc sockets, secure by default: DIR/keys gets the key pairs of
  *         the coordinator, the local user (farm_user: an admin) and each
  *         worker local-K when they are missing; the coordinator runs with
  *         --keys DIR/keys --admin-key DIR/keys/USER.pub; once it answers a
@@ -20,12 +21,18 @@
  *         already runs is kept, so `up` on a running farm only says so (a
  *         coordinator that an older clapper started without keys is left
  *         so, and its workers start without keys too).
- * status: each process with its pid, then the coordinator's worker list
+ * supervise: (run by up, not by hand) starts the coordinator and starts
+ *         it again whenever it exits, like deploy/'s systemd unit
+ *         (Restart=always): see local_supervise.
+ * status: each process with its pid, the supervisor's restarts, then the
+ *         coordinator's worker list
  *         (asked as USER when the coordinator uses keys);
  *         exit 0 when all run, 3 when none does, 1 when some do.
  * down:   workers (SIGINT, or SIGTERM with --drain to let running tasks
- *         finish; SIGKILL after 30 s), the coordinator (SIGTERM; SIGKILL
- *         after 15 s), then PostgreSQL (pg_ctl stop -m fast).  Only
+ *         finish; SIGKILL after 30 s), the supervisor (SIGTERM: it stops
+ *         the coordinator, SIGTERM then SIGKILL after 15 s, and exits), a
+ *         coordinator left without one, then PostgreSQL (pg_ctl stop -m
+ *         fast).  Only
  *         processes whose /proc/PID/cmdline still shows the same program on
  *         the same DIR are signalled.  Down twice is fine.
  */
