@@ -199,7 +199,7 @@ static job_t *job_of_task(job_t **jobs, size_t n, uint64_t tid) {
   "(" j ".state NOT IN ('succeeded', 'failed', 'canceled') OR " j ".state = 'failed')"
 
 #define TASK_COLS                                                                                  \
-  "t.id, t.job_id, t.seq, t.state, t.frame_start, t.frame_end, t.frame_step, t.take, t.seed, "    \
+  "t.id, t.job_id, t.seq, t.state, t.frame_start, t.frame_end, t.frame_step, t.take, t.seed, "     \
   "t.failures, t.losses, " US("t.not_before")
 
 /* Fills in the tasks of r (TASK_COLS) in their jobs, counting them in
