@@ -3,8 +3,9 @@
  * machine, the embedded default: nothing to configure on one machine.
  *
  * up:     a private PostgreSQL (localpg.c) in the farm directory (farm.c),
- *         then clapper-coordinator and N clapper-worker daemons (proc.c) on
- *         ipc sockets, secure by default: DIR/keys gets the key pairs of
+ *         then the supervisor (`clapper local supervise`, below), which
+ *         starts clapper-coordinator, and N clapper-worker daemons (proc.c)
+ *         on ipc sockets, secure by default: DIR/keys gets the key pairs of
  *         the coordinator, the local user (farm_user: an admin) and each
  *         worker local-K when they are missing; the coordinator runs with
  *         --keys DIR/keys --admin-key DIR/keys/USER.pub; once it answers a
@@ -20,12 +21,18 @@
  *         already runs is kept, so `up` on a running farm only says so (a
  *         coordinator that an older clapper started without keys is left
  *         so, and its workers start without keys too).
- * status: each process with its pid, then the coordinator's worker list
+ * supervise: (run by up, not by hand) starts the coordinator and starts
+ *         it again whenever it exits, like deploy/'s systemd unit
+ *         (Restart=always): see local_supervise.
+ * status: each process with its pid, the supervisor's restarts, then the
+ *         coordinator's worker list
  *         (asked as USER when the coordinator uses keys);
  *         exit 0 when all run, 3 when none does, 1 when some do.
  * down:   workers (SIGINT, or SIGTERM with --drain to let running tasks
- *         finish; SIGKILL after 30 s), the coordinator (SIGTERM; SIGKILL
- *         after 15 s), then PostgreSQL (pg_ctl stop -m fast).  Only
+ *         finish; SIGKILL after 30 s), the supervisor (SIGTERM: it stops
+ *         the coordinator, SIGTERM then SIGKILL after 15 s, and exits), a
+ *         coordinator left without one, then PostgreSQL (pg_ctl stop -m
+ *         fast).  Only
  *         processes whose /proc/PID/cmdline still shows the same program on
  *         the same DIR are signalled.  Down twice is fine.
  */
@@ -53,6 +60,15 @@
 #define LOG_TAIL_LINES 20
 #define MAX_WORKERS 256
 #define STATUS_RPC_MS 5000
+/* The supervisor (`clapper local supervise`, started by up) restarts the
+ * coordinator when it exits: after SUPERVISE_FIRST_MS (deploy/'s systemd
+ * unit says RestartSec=2s), doubling up to SUPERVISE_MAX_MS while it keeps
+ * exiting within SUPERVISE_STABLE_MS of its start. */
+#define SUPERVISOR "supervisor"
+#define SUPERVISE_FIRST_MS 2000
+#define SUPERVISE_MAX_MS 10000
+#define SUPERVISE_STABLE_MS 10000
+#define SUPERVISOR_STOP_MS (COORDINATOR_STOP_MS + KILL_WAIT_MS + 5000)
 
 static struct {
   char *dir;
@@ -99,22 +115,25 @@ typedef struct daemon {
 static void daemon_init(daemon_t *d, const farm_t *f, const char *name) {
   memset(d, 0, sizeof *d);
   d->name = xstrdup(name);
-  bool coord = !strcmp(name, "coordinator");
-  d->prog = coord ? "clapper-coordinator" : "clapper-worker";
-  d->needle = coord ? xstrdup(f->outdir) : farm_workdir(f, name);
+  bool coord = !strcmp(name, "coordinator"), sup = !strcmp(name, SUPERVISOR);
+  d->prog = coord ? "clapper-coordinator" : sup ? "clapper" : "clapper-worker";
+  d->needle = coord ? xstrdup(f->outdir) : sup ? xstrdup(f->dir) : farm_workdir(f, name);
   d->pidfile = farm_pidfile(f, name);
   d->logfile = farm_logfile(f, name);
   pid_t pid = proc_read_pidfile(d->pidfile);
   d->pid = proc_matches(pid, d->prog, d->needle) ? pid : 0;
 }
 
+static void daemon_fields_free(daemon_t *d) {
+  free(d->name);
+  free(d->needle);
+  free(d->pidfile);
+  free(d->logfile);
+}
+
 static void daemons_free(daemon_t *ds, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    free(ds[i].name);
-    free(ds[i].needle);
-    free(ds[i].pidfile);
-    free(ds[i].logfile);
-  }
+  for (size_t i = 0; i < n; i++)
+    daemon_fields_free(&ds[i]);
   free(ds);
 }
 
@@ -406,6 +425,80 @@ out:
   return rc;
 }
 
+/* Starts `clapper local supervise --dir DIR` (the coordinator's extra
+ * arguments passed on) as a daemon; it starts the coordinator. */
+static int spawn_supervisor(cmd_ctx_t *ctx, const farm_t *f, daemon_t *d) {
+  char *self = proc_find_program("clapper");
+  if (!self)
+    return cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed",
+                    "cannot find the clapper program itself to supervise the coordinator"),
+           -1;
+  args_t a = {0};
+  add_args(&a, self, "local", "supervise", "--dir", f->dir, NULL);
+  char **owned = xcalloc(opt.coordinator_args.n + 1, sizeof *owned);
+  for (size_t i = 0; i < opt.coordinator_args.n; i++) {
+    owned[i] = xasprintf("--coordinator-arg=%s", opt.coordinator_args.items[i]);
+    add_args(&a, owned[i], NULL);
+  }
+  ARRAY_PUSH(a.argv, a.n, a.cap, NULL);
+  char err[512];
+  int rc = -1;
+  pid_t pid = proc_spawn_daemon(a.argv, f->dir, d->logfile, err, sizeof err);
+  if (pid < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "supervisor: %s", err);
+    goto out;
+  }
+  d->pid = pid;
+  d->spawned = true;
+  if (proc_write_pidfile(d->pidfile, pid) < 0) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "cannot write %s: %s", d->pidfile, strerror(errno));
+    goto out;
+  }
+  say(ctx, "started the supervisor (pid %ld), log %s", (long)pid, d->logfile);
+  rc = 0;
+out:
+  for (size_t i = 0; i < opt.coordinator_args.n; i++)
+    free(owned[i]);
+  free(owned);
+  free(a.argv);
+  free(self);
+  return rc;
+}
+
+/* Waits until the supervisor sup runs a coordinator (its pid file names
+ * a live clapper-coordinator of this farm) and fills in coord->pid.  0,
+ * or -1 after cmd_fail. */
+static int wait_coordinator(cmd_ctx_t *ctx, daemon_t *sup, daemon_t *coord) {
+  uint64_t deadline = util_mono_us() + (uint64_t)opt.wait_s * 1000000;
+  for (;;) {
+    pid_t pid = proc_read_pidfile(coord->pidfile);
+    if (proc_matches(pid, coord->prog, coord->needle)) {
+      coord->pid = pid;
+      coord->spawned = false;
+      return 0;
+    }
+    int st = 0;
+    bool gone = sup->spawned ? waitpid(sup->pid, &st, WNOHANG) == sup->pid
+                             : !proc_matches(sup->pid, sup->prog, sup->needle);
+    if (gone) {
+      proc_log_tail(ctx->err, sup->logfile, LOG_TAIL_LINES);
+      sup->pid = 0;
+      return cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed",
+                      "the supervisor stopped before it started the coordinator; see %s",
+                      sup->logfile),
+             -1;
+    }
+    if (util_mono_us() >= deadline) {
+      proc_log_tail(ctx->err, coord->logfile, LOG_TAIL_LINES);
+      return cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed",
+                      "the supervisor ran no coordinator within %lld s; see %s and %s",
+                      opt.wait_s, sup->logfile, coord->logfile),
+             -1;
+    }
+    sleep_ms(50);
+  }
+}
+
 /* Counts the workers local-1..N that the coordinator lists as online. */
 static int count_online(const json_t *doc, const daemon_t *ds, int nworkers, bool *online) {
   int n = 0;
@@ -544,6 +637,8 @@ static int local_up(cmd_ctx_t *ctx) {
   char err[1024];
   uint64_t n_arg = 0;
   farm_keys_t fk = {0};
+  daemon_t sup;
+  bool have_sup = false;
 
   if (opt.workers && util_parse_u64(opt.workers, 0, MAX_WORKERS, &n_arg) < 0) {
     status = cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "--workers: '%s' is not a number in [0, %d]",
@@ -615,10 +710,18 @@ static int local_up(cmd_ctx_t *ctx) {
     if (ensure_keys(ctx, &f, &fk, nworkers) < 0)
       goto out;
   }
-  if (!ds[0].pid) {
-    if (spawn_daemon(ctx, &f, &ds[0], coord_bin, 0, &fk) < 0)
+  /* The coordinator runs under the supervisor, which restarts it when it
+   * exits (and watches one that runs already until it does). */
+  daemon_init(&sup, &f, SUPERVISOR);
+  have_sup = true;
+  if (!sup.pid) {
+    if (spawn_supervisor(ctx, &f, &sup) < 0)
       goto out;
     started = true;
+  }
+  if (wait_coordinator(ctx, &sup, &ds[0]) < 0) {
+    hint_down(ctx, &f);
+    goto out;
   }
   /* The workers' keys must be registered before the workers connect. */
   if (wait_ready(ctx, &f, ds, 0, &fk) < 0 ||
@@ -665,6 +768,7 @@ static int local_up(cmd_ctx_t *ctx) {
   if (ctx->json) {
     json_t *procs = json_array();
     json_array_append_new(procs, process_json("postgres", pgpid));
+    json_array_append_new(procs, process_json(SUPERVISOR, sup.pid));
     for (int k = 0; k <= nworkers; k++)
       json_array_append_new(procs, process_json(ds[k].name, ds[k].pid));
     json_t *doc = json_pack("{s:s,s:b,s:s,s:s,s:o,s:s,s:s,s:o}", "dir", f.dir, "already_up",
@@ -683,6 +787,9 @@ static int local_up(cmd_ctx_t *ctx) {
     table_add(&t, "postgres");
     table_addf(&t, "%ld", (long)pgpid);
     table_add(&t, f.pgsock);
+    table_add(&t, SUPERVISOR);
+    table_addf(&t, "%ld", (long)sup.pid);
+    table_add(&t, "restarts the coordinator when it exits");
     table_add(&t, "coordinator");
     table_addf(&t, "%ld", (long)ds[0].pid);
     table_add(&t, f.clients_ep);
@@ -702,6 +809,8 @@ static int local_up(cmd_ctx_t *ctx) {
   status = CMD_EXIT_OK;
 out:
   farm_keys_free(&fk);
+  if (have_sup)
+    daemon_fields_free(&sup);
   if (ds)
     daemons_free(ds, (size_t)nworkers + 1);
   free(worker_bin);
@@ -709,6 +818,190 @@ out:
   free(bindir);
   free(pglog);
   farm_free(&f);
+  free(dir);
+  return status;
+}
+
+/* ---------------------------------------------------------------- supervise */
+
+/* DIR/run/supervisor.state: how often the supervisor restarted the
+ * coordinator, when it last did and why ("count=N", "last_at=...",
+ * "last_exit=..." lines). */
+static char *restarts_path(const farm_t *f) { return xasprintf("%s/supervisor.state", f->rundir); }
+
+/* {"count": N, "last_at": TIME or null, "last_exit": WHY or null}. */
+static json_t *read_restarts(const farm_t *f) {
+  char *path = restarts_path(f);
+  size_t len;
+  char *text = util_read_file(path, 4096, &len);
+  free(path);
+  json_t *doc = json_pack("{s:i,s:n,s:n}", "count", 0, "last_at", "last_exit");
+  char *save = NULL;
+  for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line;
+       line = strtok_r(NULL, "\n", &save)) {
+    char *eq = strchr(line, '=');
+    if (!eq)
+      continue;
+    *eq = '\0';
+    uint64_t n;
+    if (!strcmp(line, "count") && util_parse_u64(eq + 1, 0, UINT32_MAX, &n) == 0)
+      json_object_set_new(doc, "count", json_integer((json_int_t)n));
+    else if (!strcmp(line, "last_at") || !strcmp(line, "last_exit"))
+      json_object_set_new(doc, line, json_string(eq + 1));
+  }
+  free(text);
+  return doc;
+}
+
+/* A line of the supervisor's log (its stdout), with the time. */
+static void sup_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sup_log(const char *fmt, ...) {
+  char when[40];
+  util_iso8601(util_wall_us(), when, sizeof when);
+  printf("%s clapper local supervise: ", when);
+  va_list ap;
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  putchar('\n');
+  fflush(stdout);
+}
+
+/* Waits up to ms for one of the signals in set (blocked); returns it, or
+ * 0 when none came. */
+static int wait_signal(const sigset_t *set, long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  int sig = sigtimedwait(set, NULL, &ts);
+  return sig < 0 ? 0 : sig;
+}
+
+/* Stops the coordinator d (SIGTERM; SIGKILL after COORDINATOR_STOP_MS). */
+static void sup_stop(daemon_t *d) {
+  if (!d->pid || !proc_matches(d->pid, d->prog, d->needle) || kill(d->pid, SIGTERM) < 0)
+    return;
+  const char *prog = d->prog, *needle = d->needle;
+  if (proc_wait_gone(&d->pid, &prog, &needle, 1, COORDINATOR_STOP_MS) > 0) {
+    sup_log("the coordinator (pid %ld) did not stop within %d s; killing it", (long)d->pid,
+            COORDINATOR_STOP_MS / 1000);
+    kill(d->pid, SIGKILL);
+    proc_wait_gone(&d->pid, &prog, &needle, 1, KILL_WAIT_MS);
+  }
+  sup_log("stopped the coordinator (pid %ld)", (long)d->pid);
+}
+
+/* `clapper local supervise`, started by up: runs the farm's coordinator
+ * and starts it again whenever it exits, after a back-off (see
+ * SUPERVISE_FIRST_MS), logging each restart and counting them in
+ * run/supervisor.state; a coordinator that runs already is watched until
+ * it exits.  SIGTERM, SIGINT or SIGHUP: stops the coordinator and exits. */
+static int local_supervise(cmd_ctx_t *ctx) {
+  char *dir = resolve_dir(), *coord_bin = NULL, *state = NULL;
+  farm_t f = {0};
+  farm_keys_t fk = {0};
+  daemon_t d;
+  bool have_d = false;
+  int status = CMD_EXIT_FAIL;
+  int rc = open_farm(ctx, dir, &f);
+  if (rc <= 0) {
+    if (rc == 0)
+      cmd_fail(ctx, CMD_EXIT_FAIL, "not_found", "no clapper local farm in %s", dir);
+    goto out;
+  }
+  coord_bin = proc_find_program("clapper-coordinator");
+  if (!coord_bin) {
+    cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "clapper-coordinator was not found");
+    goto out;
+  }
+  /* With the farm's keys when up made them (it always does now). */
+  char *server = keys_path(f.keysdir, KEYS_SERVER_NAME, "key");
+  fk.user = farm_user();
+  fk.admin_key = keys_path(f.keysdir, fk.user, "key");
+  fk.admin_pub = keys_path(f.keysdir, fk.user, "pub");
+  if (access(server, F_OK) < 0 || access(fk.admin_pub, F_OK) < 0)
+    farm_keys_free(&fk);
+  free(server);
+  daemon_init(&d, &f, "coordinator");
+  have_d = true;
+  state = restarts_path(&f);
+  unlink(state); /* counts this supervisor's restarts */
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &set, NULL); /* the coordinator gets the default mask back */
+  sup_log("supervising the coordinator of %s (pid %ld)", f.dir, (long)getpid());
+  unsigned restarts = 0;
+  long delay_ms = 0;
+  for (;;) {
+    if (d.pid) {
+      sup_log("watching the coordinator (pid %ld) that runs already", (long)d.pid);
+    } else if (spawn_daemon(ctx, &f, &d, coord_bin, 0, &fk) < 0) {
+      sup_log("cannot start the coordinator: %s", ctx->error.message);
+      d.pid = 0;
+    }
+    uint64_t t0 = util_mono_us();
+    int st = 0, sig = 0;
+    bool child = d.spawned;
+    while (d.pid) {
+      sig = wait_signal(&set, 250);
+      if (sig && sig != SIGCHLD)
+        break;
+      if (child ? waitpid(d.pid, &st, WNOHANG) == d.pid
+                : !proc_matches(d.pid, d.prog, d.needle))
+        break;
+    }
+    if (sig && sig != SIGCHLD) {
+      sup_log("signal %d: stopping", sig);
+      sup_stop(&d);
+      break;
+    }
+    long ran_ms = (long)((util_mono_us() - t0) / 1000);
+    char why[96];
+    if (!d.pid)
+      snprintf(why, sizeof why, "could not be started");
+    else if (child && WIFEXITED(st))
+      snprintf(why, sizeof why, "exited with status %d", WEXITSTATUS(st));
+    else if (child && WIFSIGNALED(st))
+      snprintf(why, sizeof why, "was killed by signal %d", WTERMSIG(st));
+    else
+      snprintf(why, sizeof why, "stopped");
+    delay_ms = !delay_ms || ran_ms >= SUPERVISE_STABLE_MS ? SUPERVISE_FIRST_MS
+               : delay_ms * 2 > SUPERVISE_MAX_MS       ? SUPERVISE_MAX_MS
+                                                       : delay_ms * 2;
+    restarts++;
+    sup_log("the coordinator (pid %ld) %s after %.1f s; restart %u in %.1f s", (long)d.pid, why,
+            ran_ms / 1000.0, restarts, delay_ms / 1000.0);
+    char when[40], err[256];
+    util_iso8601(util_wall_us(), when, sizeof when);
+    char *text = xasprintf("count=%u\nlast_at=%s\nlast_exit=%s\n", restarts, when, why);
+    if (util_write_atomic(state, text, strlen(text), 0644, err, sizeof err) < 0)
+      sup_log("%s", err);
+    free(text);
+    d.pid = 0;
+    d.spawned = false;
+    uint64_t until = util_mono_us() + (uint64_t)delay_ms * 1000;
+    sig = 0;
+    for (uint64_t now; !sig && (now = util_mono_us()) < until;) {
+      sig = wait_signal(&set, (long)((until - now) / 1000) + 1);
+      if (sig == SIGCHLD)
+        sig = 0;
+    }
+    if (sig) {
+      sup_log("signal %d: stopping", sig);
+      break;
+    }
+  }
+  status = CMD_EXIT_OK;
+out:
+  farm_keys_free(&fk);
+  if (have_d)
+    daemon_fields_free(&d);
+  farm_free(&f);
+  free(state);
+  free(coord_bin);
   free(dir);
   return status;
 }
@@ -780,7 +1073,23 @@ static int local_down(cmd_ctx_t *ctx) {
   stop_daemons(ctx, workers, (size_t)nworkers, opt.drain ? SIGTERM : SIGINT, WORKER_STOP_MS,
                stopped);
   free(workers);
-  daemon_t *coord = &ds[0];
+  /* The supervisor stops the coordinator it runs (SIGTERM) before it
+   * exits; a coordinator left without one is stopped here. */
+  daemon_t sup, *supp = &sup, *coord = &ds[0];
+  daemon_init(&sup, &f, SUPERVISOR);
+  pid_t ran = proc_read_pidfile(coord->pidfile);
+  ran = sup.pid && proc_matches(ran, coord->prog, coord->needle) ? ran : 0;
+  stop_daemons(ctx, &supp, 1, SIGTERM, SUPERVISOR_STOP_MS, stopped);
+  if (!proc_matches(proc_read_pidfile(sup.pidfile), sup.prog, sup.needle))
+    unlink(sup.pidfile);
+  daemon_fields_free(&sup);
+  if (ran && !proc_matches(ran, coord->prog, coord->needle)) {
+    say(ctx, "stopped coordinator (pid %ld) through the supervisor", (long)ran);
+    json_array_append_new(stopped, json_pack("{s:s,s:I,s:s}", "name", "coordinator", "pid",
+                                             (json_int_t)ran, "how", "supervisor"));
+  }
+  coord->pid = proc_read_pidfile(coord->pidfile);
+  coord->pid = proc_matches(coord->pid, coord->prog, coord->needle) ? coord->pid : 0;
   stop_daemons(ctx, &coord, 1, SIGTERM, COORDINATOR_STOP_MS, stopped);
 
   pid_t pgpid = localpg_pid(&f);
@@ -837,7 +1146,7 @@ static int local_status(cmd_ctx_t *ctx) {
   farm_t f = {0};
   daemon_t *ds = NULL;
   int nworkers = 0, status = CMD_EXIT_FAIL;
-  json_t *procs = json_array(), *workers = NULL;
+  json_t *procs = json_array(), *workers = NULL, *restarts = NULL;
   int rc = open_farm(ctx, dir, &f);
   if (rc < 0)
     goto out;
@@ -855,8 +1164,13 @@ static int local_status(cmd_ctx_t *ctx) {
   nworkers = f.workers;
   ds = daemons_load(&f, nworkers);
   pid_t pgpid = localpg_pid(&f);
-  int running = pgpid != 0, total = nworkers + 2;
+  daemon_t sup;
+  daemon_init(&sup, &f, SUPERVISOR);
+  int running = (pgpid != 0) + (sup.pid != 0), total = nworkers + 3;
   json_array_append_new(procs, process_json("postgres", pgpid));
+  json_array_append_new(procs, process_json(SUPERVISOR, sup.pid));
+  restarts = read_restarts(&f);
+  daemon_fields_free(&sup);
   for (int k = 0; k <= nworkers; k++) {
     running += ds[k].pid != 0;
     json_array_append_new(procs, process_json(ds[k].name, ds[k].pid));
@@ -877,8 +1191,8 @@ static int local_status(cmd_ctx_t *ctx) {
     free(user);
   }
   if (ctx->json) {
-    json_t *doc = json_pack("{s:s,s:s,s:O,s:O}", "dir", f.dir, "coordinator", f.clients_ep,
-                            "processes", procs, "workers",
+    json_t *doc = json_pack("{s:s,s:s,s:O,s:O,s:O}", "dir", f.dir, "coordinator", f.clients_ep,
+                            "processes", procs, "restarts", restarts, "workers",
                             workers ? json_object_get(workers, "workers") : json_null());
     cmd_print_json(ctx, doc);
     json_decref(doc);
@@ -886,6 +1200,16 @@ static int local_status(cmd_ctx_t *ctx) {
     fprintf(ctx->out, "clapper local farm in %s\n", f.dir);
     static const char *const hdr[] = {"PROCESS", ">PID", "STATE", "LOG"};
     output_table(ctx->out, ARRAY_SIZE(hdr), hdr, procs, process_row, &f);
+    json_int_t nr = json_integer_value(json_object_get(restarts, "count"));
+    if (nr > 0) {
+      char *line = xasprintf("the supervisor restarted the coordinator %lld time%s, last at %s: "
+                             "it %s",
+                             (long long)nr, nr == 1 ? "" : "s",
+                             json_string_value(json_object_get(restarts, "last_at")),
+                             json_string_value(json_object_get(restarts, "last_exit")));
+      output_line(ctx->out, line);
+      free(line);
+    }
     if (workers) {
       fprintf(ctx->out, "\nworkers known to the coordinator at %s:\n", f.clients_ep);
       cmd_workers_table(ctx->out, workers);
@@ -897,6 +1221,7 @@ static int local_status(cmd_ctx_t *ctx) {
   }
   status = running == total ? CMD_EXIT_OK : running == 0 ? 3 : CMD_EXIT_FAIL;
 out:
+  json_decref(restarts);
   json_decref(workers);
   json_decref(procs);
   if (ds)
@@ -910,6 +1235,8 @@ static int local_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   (void)argc;
   if (!strcmp(argv[0], "up"))
     return local_up(ctx);
+  if (!strcmp(argv[0], "supervise"))
+    return local_supervise(ctx);
   if (!strcmp(argv[0], "down"))
     return local_down(ctx);
   if (!strcmp(argv[0], "status"))

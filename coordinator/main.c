@@ -2,7 +2,8 @@
  * main.c - clapper-coordinator: settings, start-up, the loop, shutdown.
  *
  * Start-up is the only synchronous part: connect to PostgreSQL, become the
- * leader (advisory lock; a second coordinator waits as a standby), apply
+ * leader (advisory lock; a second coordinator waits as a standby, and
+ * reconnects when PostgreSQL restarts under it), apply
  * migrations, rebuild memory from the database.  Then one libuv loop runs
  * everything: two ROUTER sockets (workers, clients) through zwatch,
  * asynchronous PostgreSQL connections (the writer, and a pool of readers:
@@ -274,7 +275,9 @@ static int become_leader(PGconn *conn) {
     PGresult *r = PQexecParams(conn, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL, p,
                                NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-      log_error("leader lock: %s", PQresultErrorMessage(r));
+      char why[512];
+      util_fail_line(why, sizeof why, "leader lock: %s", PQresultErrorMessage(r));
+      log_warn("%s", why);
       PQclear(r);
       return -1;
     }
@@ -287,6 +290,37 @@ static int become_leader(PGconn *conn) {
       said = true;
     }
     sleep(1);
+  }
+}
+
+/* Connects the writer and takes the leader lock on it: the lock lives as
+ * long as that connection, so whoever writes holds it.  A standby whose
+ * database goes away (PostgreSQL restarted or stopped) reconnects every
+ * STANDBY_RETRY_S and goes on waiting; only a first connection that fails
+ * ends the start (the caller exits; a supervisor starts it again).  0, or
+ * -1 with err. */
+#define STANDBY_RETRY_S 1
+static int connect_and_lead(coord_t *c, uv_loop_t *loop, char *err, size_t errlen) {
+  static log_limit_t retry = LOG_LIMIT_INIT("failed reconnections to PostgreSQL", 30);
+  bool connected = false;
+  for (;;) {
+    c->wdb = pgconn_open(loop, c->cfg.db, "writer", on_db_fatal, c, err, errlen);
+    if (!c->wdb) {
+      if (!connected)
+        return -1;
+      log_warn_limited(&retry, "standing by: %s; retrying every %d s", err, STANDBY_RETRY_S);
+      sleep(STANDBY_RETRY_S);
+      continue;
+    }
+    if (connected)
+      log_info("reconnected to PostgreSQL");
+    connected = true;
+    if (become_leader(pgconn_raw(c->wdb)) == 0)
+      return 0;
+    log_warn("lost the database while standing by; reconnecting");
+    pgconn_close(&c->wdb);
+    uv_run(loop, UV_RUN_NOWAIT); /* the close callback frees it */
+    sleep(STANDBY_RETRY_S);
   }
 }
 
@@ -329,13 +363,10 @@ int main(int argc, char **argv) {
   uv_loop_init(&loop);
   coord_init(c, &loop);
 
-  c->wdb = pgconn_open(&loop, c->cfg.db, "writer", on_db_fatal, c, err, sizeof err);
-  if (!c->wdb) {
+  if (connect_and_lead(c, &loop, err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
   }
-  if (become_leader(pgconn_raw(c->wdb)) < 0)
-    goto out;
   int applied = migrate_apply(pgconn_raw(c->wdb), c->cfg.sql_dir, err, sizeof err);
   if (applied < 0) {
     log_error("%s", err);

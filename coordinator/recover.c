@@ -193,10 +193,58 @@ static job_t *job_of_task(job_t **jobs, size_t n, uint64_t tid) {
   return NULL;
 }
 
+/* The jobs memory holds: the unfinished ones and the failed ones (`retry`
+ * can run them again), found through jobs_unfinished and jobs_failed. */
+#define RECOVERED_JOBS(j)                                                                          \
+  "(" j ".state NOT IN ('succeeded', 'failed', 'canceled') OR " j ".state = 'failed')"
+
+#define TASK_COLS                                                                                  \
+  "t.id, t.job_id, t.seq, t.state, t.frame_start, t.frame_end, t.frame_step, t.take, t.seed, "     \
+  "t.failures, t.losses, " US("t.not_before")
+
+/* Fills in the tasks of r (TASK_COLS) in their jobs, counting them in
+ * *nread; a task read before is skipped.  r is cleared.  0, or -1 with
+ * err when a task does not fit its job. */
+static int load_tasks(coord_t *c, PGresult *r, size_t *nread, char *err, size_t errlen) {
+  for (int i = 0; i < PQntuples(r); i++) {
+    uint64_t tid = (uint64_t)i64(r, i, 0);
+    job_t *j = idmap_get(&c->jobs, (uint64_t)i64(r, i, 1));
+    if (!j)
+      continue; /* its job was left as it is */
+    int64_t seq = i64(r, i, 2);
+    int st = task_state_parse(PQgetvalue(r, i, 3));
+    if (seq < 0 || (uint64_t)seq >= j->ntasks || st < 0 ||
+        j->first_task_id + (uint64_t)seq != tid) {
+      snprintf(err, errlen, "task %" PRIu64 " does not fit its job; refusing to start", tid);
+      PQclear(r);
+      return -1;
+    }
+    task_t *t = &j->tasks[seq]; /* job_new numbered it */
+    if (t->persisted)
+      continue;
+    (*nread)++;
+    t->state = (uint8_t)st;
+    t->persisted = true;
+    t->spec.frame_start = i64(r, i, 4);
+    t->spec.frame_end = i64(r, i, 5);
+    t->spec.frame_step = PQgetisnull(r, i, 6) ? 1 : i64(r, i, 6);
+    t->spec.take = i64(r, i, 7);
+    t->spec.seed = i64(r, i, 8);
+    t->failures = (uint16_t)i64(r, i, 9);
+    t->losses = (uint16_t)i64(r, i, 10);
+    t->not_before_us = i64(r, i, 11);
+    j->counts[st]++;
+  }
+  PQclear(r);
+  return 0;
+}
+
 int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   int rc = -1;
+  uint64_t t0 = util_mono_us();
   job_t **jobs = NULL;
-  size_t njobs = 0;
+  int64_t *succeeded = NULL; /* per job: its row's count of succeeded tasks, -1 if none */
+  size_t njobs = 0, nread = 0;
   PGresult *r = query(conn,
                       "SELECT (SELECT coalesce(max(id), 0) FROM jobs), "
                       "(SELECT coalesce(max(id), 0) FROM tasks), "
@@ -215,16 +263,18 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   r = query(conn,
             "SELECT j.id, p.name, e.name, j.state, j.spec::text, j.output_dir, j.submitted_by, "
             US("j.submitted_at") ", " US("j.started_at") ", j.reason, j.ntasks, "
-            "(SELECT min(t.id) FROM tasks t WHERE t.job_id = j.id), j.retake_of, "
-            "coalesce(j.gate_root, j.id), j.approved_output, j.attempts, j.wall_us "
+            "(SELECT t.id FROM tasks t WHERE t.job_id = j.id AND t.seq = 0), j.retake_of, "
+            "coalesce(j.gate_root, j.id), j.approved_output, j.attempts, j.wall_us, "
+            "coalesce((j.task_counts->>'succeeded')::bigint, -1) "
             "FROM jobs j JOIN episodes e ON e.id = j.episode_id "
             "JOIN projects p ON p.id = e.project_id "
-            "WHERE j.state NOT IN ('succeeded', 'canceled') ORDER BY j.id",
+            "WHERE " RECOVERED_JOBS("j") " ORDER BY j.id",
             err, errlen);
   if (!r)
     return -1;
   int n = PQntuples(r);
   jobs = xcalloc((size_t)n + 1, sizeof *jobs);
+  succeeded = xcalloc((size_t)n + 1, sizeof *succeeded);
   for (int i = 0; i < n; i++) {
     uint64_t id = (uint64_t)i64(r, i, 0);
     char perr[512];
@@ -256,45 +306,43 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
       j->approved_output = xstrdup(PQgetvalue(r, i, 14));
     j->nattempts = (uint64_t)i64(r, i, 15);
     j->wall_us = (uint64_t)i64(r, i, 16);
+    succeeded[njobs] = i64(r, i, 17);
     jobs[njobs++] = j;
   }
   PQclear(r);
 
-  r = query(conn,
-            "SELECT t.id, t.job_id, t.seq, t.state, t.frame_start, t.frame_end, t.frame_step, "
-            "t.take, t.seed, t.failures, t.losses, " US("t.not_before")
-            " FROM tasks t JOIN jobs j ON j.id = t.job_id "
-            "WHERE j.state NOT IN ('succeeded', 'canceled') ORDER BY t.id",
+  /* The tasks that did not succeed (tasks_not_succeeded, 011); the rest
+   * of a job succeeded when its row counts as many. */
+  r = query(conn, "SELECT " TASK_COLS " FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE "
+            RECOVERED_JOBS("j") " AND t.state <> 'succeeded'",
             err, errlen);
-  if (!r)
+  if (!r || load_tasks(c, r, &nread, err, errlen) < 0)
     goto out;
-  for (int i = 0; i < PQntuples(r); i++) {
-    uint64_t tid = (uint64_t)i64(r, i, 0);
-    job_t *j = idmap_get(&c->jobs, (uint64_t)i64(r, i, 1));
-    if (!j)
-      continue; /* its job was left as it is, above */
-    int64_t seq = i64(r, i, 2);
-    int st = task_state_parse(PQgetvalue(r, i, 3));
-    if (seq < 0 || (uint64_t)seq >= j->ntasks || st < 0 ||
-        j->first_task_id + (uint64_t)seq != tid) {
-      snprintf(err, errlen, "task %" PRIu64 " does not fit its job; refusing to start", tid);
-      PQclear(r);
-      goto out;
+  for (size_t i = 0; i < njobs; i++) {
+    job_t *j = jobs[i];
+    uint32_t rest = 0;
+    for (uint32_t k = 0; k < j->ntasks; k++)
+      rest += !j->tasks[k].persisted;
+    if ((int64_t)rest == succeeded[i]) {
+      for (uint32_t k = 0; k < j->ntasks; k++)
+        if (!j->tasks[k].persisted) {
+          j->tasks[k].state = TASK_SUCCEEDED;
+          j->tasks[k].persisted = true;
+        }
+      j->counts[TASK_SUCCEEDED] += rest;
+      continue;
     }
-    task_t *t = &j->tasks[seq]; /* job_new numbered it */
-    t->state = (uint8_t)st;
-    t->persisted = true;
-    t->spec.frame_start = i64(r, i, 4);
-    t->spec.frame_end = i64(r, i, 5);
-    t->spec.frame_step = PQgetisnull(r, i, 6) ? 1 : i64(r, i, 6);
-    t->spec.take = i64(r, i, 7);
-    t->spec.seed = i64(r, i, 8);
-    t->failures = (uint16_t)i64(r, i, 9);
-    t->losses = (uint16_t)i64(r, i, 10);
-    t->not_before_us = i64(r, i, 11);
-    j->counts[st]++;
+    /* The row disagrees with the tasks (or the job is incomplete): read
+     * every task of this job, then check that none is missing. */
+    log_warn("job %" PRIu64 ": its row counts %" PRId64 " succeeded tasks, %u were not read; "
+             "reading all its tasks", j->id, succeeded[i], rest);
+    char sql[sizeof TASK_COLS + 96];
+    snprintf(sql, sizeof sql, "SELECT " TASK_COLS " FROM tasks t WHERE t.job_id = %" PRIu64,
+             j->id);
+    r = query(conn, sql, err, errlen);
+    if (!r || load_tasks(c, r, &nread, err, errlen) < 0)
+      goto out;
   }
-  PQclear(r);
   for (size_t i = 0; i < njobs; i++)
     for (uint32_t k = 0; k < jobs[i]->ntasks; k++)
       if (!jobs[i]->tasks[k].persisted) {
@@ -395,12 +443,14 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     free(cx.v[i].why);
   }
   free(cx.v);
-  log_info("recovered %zu unfinished jobs, %zu ready tasks, %zu live attempts, %zu workers; "
+  log_info("recovered %zu unfinished jobs, %zu ready tasks, %zu live attempts, %zu workers "
+           "(%zu task rows read) in %" PRIu64 " ms; "
            "next ids: job %" PRIu64 ", task %" PRIu64 ", attempt %" PRIu64,
-           njobs, ready, live, c->nworkers, c->next_job_id, c->next_task_id,
-           c->next_attempt_id);
+           njobs, ready, live, c->nworkers, nread, (util_mono_us() - t0) / 1000,
+           c->next_job_id, c->next_task_id, c->next_attempt_id);
   rc = 0;
 out:
   free(jobs);
+  free(succeeded);
   return rc;
 }

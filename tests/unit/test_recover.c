@@ -269,11 +269,13 @@ static void second_life(void) {
   CHECK_STR(j->submitted_by, "alice");
   CHECK_INT(j->submitted_us, final_submitted_us);
   CHECK_INT(j->started_us, final_started_us);
+  /* Succeeded tasks are not read (their row's count says how many). */
   for (uint32_t k = 0; k < j->ntasks; k++) {
+    bool read = k != 0 && k != 2;
     CHECK_INT(j->tasks[k].id, k + 1);
     CHECK_INT(j->tasks[k].seq, k);
-    CHECK_INT(j->tasks[k].spec.frame_start, k + 1);
-    CHECK_INT(j->tasks[k].spec.frame_end, k + 1);
+    CHECK_INT(j->tasks[k].spec.frame_start, read ? k + 1 : 0);
+    CHECK_INT(j->tasks[k].spec.frame_end, read ? k + 1 : 0);
     CHECK(j->tasks[k].job == j);
     CHECK(j->tasks[k].persisted);
   }
@@ -427,6 +429,81 @@ static void unparseable_job(void) {
   coord_free(c);
 }
 
+/* A job of four tasks written directly: its row says how many succeeded. */
+static void insert_job(uint64_t id, const char *state, const char *counts,
+                       const char *const tstates[4]) {
+  char sql[1024];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO jobs (id, episode_id, name, kind, state, priority, max_attempts, "
+           "max_lost, retry_backoff_s, timeout_s, requires, spec, output_dir, ntasks, "
+           "task_counts, submitted_by) SELECT %llu, id, 'j%llu', 'render', '%s', 50, 3, 5, 0, "
+           "0, '{}', '{\"name\": \"j%llu\", \"command\": [\"true\"]}', '/tmp/out', 4, "
+           "'%s', 'alice' FROM episodes LIMIT 1",
+           (unsigned long long)id, (unsigned long long)id, state, (unsigned long long)id,
+           counts);
+  pgtest_exec(db, sql);
+  for (int k = 0; k < 4; k++) {
+    snprintf(sql, sizeof sql,
+             "INSERT INTO tasks (id, job_id, seq, state, frame_start, frame_end) "
+             "VALUES (%llu, %llu, %d, '%s', %d, %d)",
+             (unsigned long long)id + (unsigned long long)k, (unsigned long long)id, k,
+             tstates[k], k + 1, k + 1);
+    pgtest_exec(db, sql);
+  }
+}
+
+/* Recovery reads the tasks that did not succeed: a failed job comes back
+ * with its failed task (retry runs it), the rest counted succeeded from
+ * the row; a row that disagrees with the tasks makes it read them all,
+ * and a task row missing then stops the start. */
+static void only_unfinished(void) {
+  static const char *const running[4] = {"succeeded", "ready", "succeeded", "failed"};
+  static const char *const failed[4] = {"succeeded", "succeeded", "failed", "succeeded"};
+  insert_job(200, "running", "{\"succeeded\": 2, \"ready\": 1, \"failed\": 1}", running);
+  insert_job(300, "failed", "{\"succeeded\": 3, \"failed\": 1}", failed);
+  coord_t *c = coord_new();
+  char err[512] = "";
+  CHECK_INT(life_start(c, err, sizeof err), 0);
+  job_t *j = idmap_get(&c->jobs, 200), *f = idmap_get(&c->jobs, 300);
+  CHECK(j && f);
+  if (!j || !f)
+    goto out;
+  CHECK_INT(j->counts[TASK_SUCCEEDED], 2);
+  CHECK_INT(j->counts[TASK_READY], 1);
+  CHECK_INT(j->counts[TASK_FAILED], 1);
+  CHECK_INT(j->tasks[0].state, TASK_SUCCEEDED);
+  CHECK_INT(j->tasks[0].spec.frame_start, 0); /* not read */
+  CHECK_INT(j->tasks[1].spec.frame_start, 2);
+  CHECK_INT(f->state, JOB_FAILED);
+  CHECK_INT(f->counts[TASK_SUCCEEDED], 3);
+  CHECK_INT(f->counts[TASK_FAILED], 1);
+  CHECK_INT(f->tasks[2].state, TASK_FAILED);
+  uint32_t retried = 0;
+  CHECK_INT(job_retry(c, f, "alice", &retried, err, sizeof err), 0);
+  CHECK_INT(retried, 1);
+  CHECK_INT(f->tasks[2].state, TASK_READY);
+  CHECK_INT(f->state, JOB_RUNNING);
+  coord_free(c);
+
+  /* The row of 200 counts one succeeded task too few: all are read. */
+  pgtest_exec(db, "UPDATE jobs SET task_counts = '{\"succeeded\": 1}' WHERE id = 200");
+  c = coord_new();
+  CHECK_INT(life_start(c, err, sizeof err), 0);
+  j = idmap_get(&c->jobs, 200);
+  CHECK(j && j->counts[TASK_SUCCEEDED] == 2 && j->counts[TASK_READY] == 1);
+  CHECK(j && j->tasks[0].spec.frame_start == 1 && j->tasks[2].state == TASK_SUCCEEDED);
+  coord_free(c);
+
+  /* And a task row gone: the start is refused. */
+  pgtest_exec(db, "DELETE FROM tasks WHERE id = 202");
+  c = coord_new();
+  CHECK_INT(life_start(c, err, sizeof err), -1);
+  CHECK_STR(err, "job 200 is missing task 2; refusing to start");
+  j = NULL;
+out:
+  coord_free(c);
+}
+
 int main(void) {
   /* Sends fail harmlessly here (no worker socket): keep those warnings out. */
   log_init("test_recover", LOG_LVL_ERROR);
@@ -436,6 +513,7 @@ int main(void) {
   first_life();
   second_life();
   unparseable_job();
+  only_unfinished();
   CHECK_INT(uv_loop_close(&loop), 0);
   PQfinish(db);
   pgtest_stop();
