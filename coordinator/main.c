@@ -159,7 +159,8 @@ static void on_tick(uv_prepare_t *h) {
   if (!c->stopping && c->dispatch_needed)
     dispatch_run(c);
   store_flush(c);
-  if (c->stopping && store_idle(c) && pgconn_idle(c->wdb) && reads_idle(c))
+  if (c->stopping && store_idle(c) && pgconn_idle(c->wdb) && pgconn_idle(c->bdb) &&
+      reads_idle(c))
     close_all(c);
 }
 
@@ -190,6 +191,7 @@ static void close_all(coord_t *c) {
   uv_close((uv_handle_t *)&c->sigterm, NULL);
   uv_close((uv_handle_t *)&c->sigint, NULL);
   pgconn_close(&c->wdb);
+  pgconn_close(&c->bdb);
   reads_close(c);
   auth_free(c); /* its ZAP watcher keeps the loop alive otherwise */
 }
@@ -360,6 +362,12 @@ int main(int argc, char **argv) {
   reads_limits_t lim = {.connections = (int)c->cfg.read_connections,
                         .client_requests = (int)c->cfg.client_requests,
                         .timeout_ms = c->cfg.read_timeout_ms};
+  /* The bulk writer: big submits and cancels beside the batches (store.h). */
+  c->bdb = pgconn_open(&loop, c->cfg.db, "bulk", on_db_fatal, c, err, sizeof err);
+  if (!c->bdb) {
+    log_error("%s", err);
+    goto out;
+  }
   if (reads_open(c, &loop, c->cfg.db, &lim, on_db_fatal, err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
@@ -376,7 +384,8 @@ int main(int argc, char **argv) {
     goto out;
   c->wwatch = zwatch_start(&loop, c->wsock, on_workers, c);
   c->cwatch = zwatch_start(&loop, c->csock, on_clients, c);
-  if (!c->wwatch || !c->cwatch || pgconn_start(c->wdb) < 0 || reads_start(c) < 0)
+  if (!c->wwatch || !c->cwatch || pgconn_start(c->wdb) < 0 ||
+      pgconn_start(c->bdb) < 0 || reads_start(c) < 0)
     goto out;
 
   uv_prepare_init(&loop, &c->tick);
@@ -407,6 +416,7 @@ out:
   zwatch_stop(&c->wwatch);
   zwatch_stop(&c->cwatch);
   pgconn_close(&c->wdb);
+  pgconn_close(&c->bdb);
   reads_close(c);
   auth_free(c);
   uv_run(&loop, UV_RUN_NOWAIT); /* let close callbacks run */

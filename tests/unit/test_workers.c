@@ -762,6 +762,41 @@ out:
   memcoord_free(c);
 }
 
+/* The start deadline runs from when an assignment is sent, after its
+ * batch committed, not from the decision: an attempt still waiting for its
+ * batch is never "not started within the lease", however long the batch
+ * takes (a big write once held batches for 18 s); once sent, the lease
+ * counts from the send. */
+static void test_lease_from_send(void) {
+  coord_t *c = memcoord_new();
+  c->cfg.lease_ms = 1000;
+  worker_t *w = join(c, "w1", "conn-1", 2, 8000);
+  job_t *j = memcoord_submit1(c, "s", "\"frames\":\"1-2\"");
+  dispatch_run(c);
+  attempt_t *a = j->tasks[0].live, *b = j->tasks[1].live;
+  CHECK(a && b);
+  if (!a || !b)
+    goto out;
+  CHECK_INT(queued(w, OUT_ASSIGN, a->id), 1);
+  CHECK_INT(a->dispatched_mono, 0); /* decided, not sent */
+  uint64_t now = util_mono_us();
+  a->dispatched_us = b->dispatched_us = util_wall_us() - 20000000; /* decided 20 s ago */
+  w->last_seen_mono = now;
+  workers_check_leases(c);
+  CHECK_INT(a->state, ATTEMPT_DISPATCHED);
+  CHECK_INT(b->state, ATTEMPT_DISPATCHED);
+  /* Sent 2 s ago and not started: lost; sent half a second ago: kept. */
+  a->dispatched_mono = now - 2000000;
+  b->dispatched_mono = now - 500000;
+  workers_check_leases(c);
+  CHECK_INT(a->state, ATTEMPT_LOST);
+  CHECK_STR(a->error, "not started within the lease");
+  CHECK_INT(b->state, ATTEMPT_DISPATCHED);
+  CHECK_INT(w->state, WORKER_ONLINE);
+out:
+  memcoord_free(c);
+}
+
 /* Messages from a connection that never said hello change nothing. */
 static void test_unknown_connection(void) {
   coord_t *c = memcoord_new();
@@ -988,6 +1023,7 @@ int main(void) {
   test_heartbeat();
   test_logs();
   test_leases();
+  test_lease_from_send();
   test_unknown_connection();
   test_drain();
   test_keys();
