@@ -292,6 +292,21 @@ static int become_leader(PGconn *conn) {
   }
 }
 
+/* Takes the bulk writer's lock on conn, waiting for a previous leader's
+ * bulk writer to be gone. */
+static int bulk_lock(PGconn *conn, char *err, size_t errlen) {
+  char key[24];
+  snprintf(key, sizeof key, "%lld", strtoll(LEADER_LOCK_KEY, NULL, 10) + 1);
+  const char *p[1] = {key};
+  PGresult *r = PQexecParams(conn, "SELECT pg_advisory_lock($1::bigint)", 1, NULL, p, NULL,
+                             NULL, 0);
+  int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+  if (rc < 0)
+    snprintf(err, errlen, "bulk writer lock: %s", PQresultErrorMessage(r));
+  PQclear(r);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   coord_t *c = &coord;
   int rc = 1;
@@ -354,6 +369,15 @@ int main(int argc, char **argv) {
     log_error("%s", err);
     goto out;
   }
+  /* The bulk writer: big submits and cancels beside the batches (store.h).
+   * It holds a lock of its own for its life: a killed leader's bulk write
+   * still running in PostgreSQL ends (commits or not) before recovery
+   * reads what it left. */
+  c->bdb = pgconn_open(&loop, c->cfg.db, "bulk", on_db_fatal, c, err, sizeof err);
+  if (!c->bdb || bulk_lock(pgconn_raw(c->bdb), err, sizeof err) < 0) {
+    log_error("%s", err);
+    goto out;
+  }
   if (audit_start(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
       recover_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
     log_error("%s", err);
@@ -362,12 +386,6 @@ int main(int argc, char **argv) {
   reads_limits_t lim = {.connections = (int)c->cfg.read_connections,
                         .client_requests = (int)c->cfg.client_requests,
                         .timeout_ms = c->cfg.read_timeout_ms};
-  /* The bulk writer: big submits and cancels beside the batches (store.h). */
-  c->bdb = pgconn_open(&loop, c->cfg.db, "bulk", on_db_fatal, c, err, sizeof err);
-  if (!c->bdb) {
-    log_error("%s", err);
-    goto out;
-  }
   if (reads_open(c, &loop, c->cfg.db, &lim, on_db_fatal, err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;

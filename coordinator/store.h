@@ -165,16 +165,29 @@ bool store_idle(const coord_t *c);
  *   Recovery finishes an update it finds pending (a cancel: the job's
  *   row says canceled, its tasks that had not started are canceled).
  *
- * Bulk writes run one at a time, in order, each after the batch that
+ * Their task rows are made BULK_CHUNK_ROWS at a time, one chunk per turn
+ * of the loop (making a million rows at once held dispatch and results for
+ * three seconds), each chunk a statement of the same transaction.  Bulk
+ * writes run one at a time, in order, each after the batch that
  * accumulated when it was made (so no batch in flight still writes an
- * older state of the same rows).  Their rows are never written by a batch
+ * older state of the same rows).  The bulk connection holds a lock of its
+ * own for its life (main.c), so a new leader's recovery waits for a killed
+ * leader's bulk transaction to end before it reads.  Their rows are never written by a batch
  * at the same time: a task changed meanwhile is written by the first batch
  * after the bulk write committed.  The commit actions of the change (its
  * client's reply) run only after its bulk writes and the batch after them
  * committed.  Persist before act holds: nothing of a bulk submit is
  * dispatched before its rows committed.  Events stay in batches, one
  * chain.  A bulk write that fails is written by the next batches instead,
- * the usual way (with its refusals). */
+ * the usual way (with its refusals).
+ *
+ * Why a connection of its own rather than chunks inside the batches: a
+ * submit stays one transaction (no half job for recovery to guess about,
+ * no task dispatched while its siblings' rows are missing), batches keep
+ * their one-transaction rule, and the batch that follows a bulk write is
+ * small.  What it costs: the bulk write's rows must not be touched by a
+ * batch until it committed (hence the deferred rows above), and a commit
+ * of a batch meanwhile also flushes the bulk write's WAL written so far. */
 #define STORE_BULK_MIN_ROWS 10000
 
 /* True when a change of `rows` rows should be a bulk write: a bulk

@@ -10,7 +10,12 @@
 #
 # Reports: the ack time of the small submit behind the big one, the time
 # to write the big submit and the cancel, and the longest gap between two
-# starts of the small job's tasks during each.
+# starts of the small job's tasks during each.  The bounds (5 s) are loose
+# for shared, loaded test machines (the coordinator still parses and makes
+# a million tasks in memory on its loop: a fraction of a second unloaded);
+# before bulk writes both figures were the whole write (18 s unloaded,
+# over two minutes on a loaded machine).  CLAPPER_TEST_BULK_TASKS sets the
+# size (default 1,000,000).
 . "$(dirname "$0")/lib.sh"
 
 TASKS=${CLAPPER_TEST_BULK_TASKS:-1000000}
@@ -79,9 +84,9 @@ log "big submit of $TASKS tasks acknowledged in $((t2 - t0)) ms; a 6-task submit
 log "during the big submit: $n tasks of the small job started, longest gap between starts $gap ms"
 assert_eq "$(sql "SELECT count(*) FROM tasks WHERE job_id = $big")" "$TASKS" "tasks of the big job stored"
 assert_eq "$(sql "SELECT state FROM jobs WHERE id = $big")" queued "the big job's state"
-[ "$ack_ms" -lt 3000 ] || fail "the 6-task submit behind the big one took $ack_ms ms"
+[ "$ack_ms" -lt 5000 ] || fail "the 6-task submit behind the big one took $ack_ms ms"
 [ "$n" -gt 0 ] || fail "no task of the small job started during the big submit"
-[ "$gap" -lt 3000 ] || fail "the small job's tasks stopped starting for $gap ms during the big submit"
+[ "$gap" -lt 5000 ] || fail "the small job's tasks stopped starting for $gap ms during the big submit"
 assert_eq "$(sql "SELECT count(*) FROM events WHERE kind = 'job.submitted' AND subject_id = '$big'")" 1 \
   "job.submitted events of the big job"
 
@@ -100,7 +105,7 @@ gap=$(longest_gap "$small2" "$t3" "$t4")
 n=$(started "$small2" "$t3" "$t4")
 log "cancel of the big job acknowledged in $((t4 - t3)) ms; meanwhile $n tasks of a small job started, longest gap between starts $gap ms"
 [ "$n" -gt 0 ] || [ $((t4 - t3)) -lt 1000 ] || fail "no task of the small job started during the cancel"
-[ "$gap" -lt 3000 ] || fail "the small job's tasks stopped starting for $gap ms during the cancel"
+[ "$gap" -lt 5000 ] || fail "the small job's tasks stopped starting for $gap ms during the cancel"
 assert_eq "$(sql "SELECT state FROM jobs WHERE id = $big")" canceled "the big job's state"
 assert_eq "$(sql "SELECT count(*) FILTER (WHERE state = 'canceled') || '/' || count(*) FROM tasks WHERE job_id = $big")" \
   "$TASKS/$TASKS" "canceled tasks of the big job"
