@@ -203,8 +203,10 @@ static int finish_bulk(PGconn *conn, char *err, size_t errlen) {
                       "WITH s AS (SELECT job_id FROM bulk_pending WHERE kind = 'submit'), "
                       "c AS (SELECT b.job_id FROM bulk_pending b JOIN jobs j ON j.id = b.job_id "
                       "      WHERE b.kind = 'cancel' AND j.state = 'canceled'), "
-                      "dt AS (DELETE FROM tasks WHERE job_id IN (SELECT job_id FROM s) RETURNING 1), "
-                      "dd AS (DELETE FROM job_deps WHERE job_id IN (SELECT job_id FROM s) RETURNING 1), "
+                      "dt AS (DELETE FROM tasks WHERE job_id IN (SELECT job_id FROM s) "
+                      "       RETURNING 1), "
+                      "dd AS (DELETE FROM job_deps WHERE job_id IN (SELECT job_id FROM s) "
+                      "       RETURNING 1), "
                       "ct AS (UPDATE tasks SET state = 'canceled', updated_at = now() "
                       "       WHERE job_id IN (SELECT job_id FROM c) "
                       "       AND state IN ('waiting', 'ready', 'held', 'paused') RETURNING 1) "
@@ -213,14 +215,17 @@ static int finish_bulk(PGconn *conn, char *err, size_t errlen) {
                       err, errlen);
   if (!r)
     return -1;
-  long subs = strtol(PQgetvalue(r, 0, 0), NULL, 10), tasks = strtol(PQgetvalue(r, 0, 1), NULL, 10);
-  long cancels = strtol(PQgetvalue(r, 0, 2), NULL, 10), canceled = strtol(PQgetvalue(r, 0, 3), NULL, 10);
+  long subs = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+  long tasks = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+  long cancels = strtol(PQgetvalue(r, 0, 2), NULL, 10);
+  long canceled = strtol(PQgetvalue(r, 0, 3), NULL, 10);
   PQclear(r);
   /* The jobs' rows after their tasks (a data-modifying WITH sees no rows
    * its siblings deleted, so a second statement). */
   r = query(conn,
             "WITH s AS (DELETE FROM bulk_pending RETURNING job_id, kind) "
-            "DELETE FROM jobs WHERE id IN (SELECT job_id FROM s WHERE kind = 'submit') RETURNING id",
+            "DELETE FROM jobs WHERE id IN (SELECT job_id FROM s WHERE kind = 'submit') "
+            "RETURNING id",
             err, errlen);
   if (!r)
     return -1;

@@ -442,7 +442,8 @@ static void interrupted_bulk(void) {
   pgtest_exec(db, "INSERT INTO tasks (id, job_id, seq, state) VALUES (200, 200, 0, 'ready'), "
                   "(201, 200, 1, 'ready'), (202, 200, 2, 'waiting'), (210, 201, 0, 'ready'), "
                   "(211, 201, 1, 'held'), (212, 201, 2, 'succeeded')");
-  pgtest_exec(db, "INSERT INTO bulk_pending (job_id, kind) VALUES (200, 'submit'), (201, 'cancel')");
+  pgtest_exec(db, "INSERT INTO bulk_pending (job_id, kind) "
+                  "VALUES (200, 'submit'), (201, 'cancel')");
   coord_t *c = coord_new();
   char err[512] = "";
   int rc = life_start(c, err, sizeof err);
