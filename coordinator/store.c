@@ -1717,9 +1717,6 @@ void store_bulk_submit(coord_t *c, job_t **jobs, size_t n, store_commit_fn done,
     k->nrows += 1 + j->ntasks;
   }
   k->nrows += ADD_COLS(k->rows, SQL_DEPS, jd, U_DEPS, &jde, NULL);
-  for (size_t i = 0; i < n; i++)
-    for (uint32_t t = 0; t < jobs[i]->ntasks; t++)
-      jobs[i]->tasks[t].dirty = false;
   k->build_us = util_mono_us() - t0;
   bulk_queue(s, k); /* its task rows: bulk_make */
 }

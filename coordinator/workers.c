@@ -684,6 +684,9 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
     if (idmap_get(&running, a->id)) {
       idmap_del(&running, a->id);
       mark_running(c, a, 0);
+    } else if (a->state == ATTEMPT_DISPATCHED && !a->dispatched_mono) {
+      /* Not sent yet (its batch has not committed): the worker cannot
+       * know it; its Assign goes to this connection once it is durable. */
     } else {
       attempt_lost(c, a, "the worker reconnected without it");
     }

@@ -19,7 +19,12 @@
 . "$(dirname "$0")/lib.sh"
 
 TASKS=${CLAPPER_TEST_BULK_TASKS:-1000000}
-lease_ms=3000
+# A short lease, so that attempts wrongly declared "not started within the
+# lease" show (before, a batch of a million rows took 18 s to over two
+# minutes); not so short that a loaded test machine makes the workers
+# reconnect while the coordinator parses and makes a million tasks in
+# memory (seconds there).
+lease_ms=6000
 farm_up 2 --worker-cpus 2 --coordinator-arg=--lease-ms=$lease_ms --coordinator-arg=--heartbeat-ms=250
 ms_now() { date +%s%3N; }
 

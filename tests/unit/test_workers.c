@@ -305,6 +305,10 @@ static void test_hello_reconcile(void) {
   CHECK(a[0] && a[1] && a[2] && a[3]);
   if (!a[0] || !a[1] || !a[2] || !a[3])
     goto out;
+  /* Their batch committed and the Assigns were sent (workers.c stamps the
+   * send; an attempt not sent yet is kept: test_lease_from_send). */
+  for (int k = 0; k < 4; k++)
+    a[k]->dispatched_mono = util_mono_us();
   /* a[3] fails before the reconnection: no longer live here. */
   send_result(c, "conn-1", a[3]->id, CLAPPER__OUTCOME__OUTCOME_FAILED);
   CHECK_INT(a[3]->state, ATTEMPT_FAILED);
@@ -785,6 +789,15 @@ static void test_lease_from_send(void) {
   workers_check_leases(c);
   CHECK_INT(a->state, ATTEMPT_DISPATCHED);
   CHECK_INT(b->state, ATTEMPT_DISPATCHED);
+  /* The worker reconnects meanwhile, running nothing: what was not sent
+   * stays (it goes to the new connection), nothing is lost. */
+  Clapper__Hello h = plain_hello("w1", "host-w1", 2, 8000);
+  send_hello(c, "conn-1", "", &h);
+  CHECK_INT(w->state, WORKER_ONLINE);
+  CHECK_INT(a->state, ATTEMPT_DISPATCHED);
+  CHECK_INT(b->state, ATTEMPT_DISPATCHED);
+  CHECK_INT(w->nlive, 2);
+  memcoord_check_worker(w);
   /* Sent 2 s ago and not started: lost; sent half a second ago: kept. */
   a->dispatched_mono = now - 2000000;
   b->dispatched_mono = now - 500000;
@@ -793,6 +806,11 @@ static void test_lease_from_send(void) {
   CHECK_STR(a->error, "not started within the lease");
   CHECK_INT(b->state, ATTEMPT_DISPATCHED);
   CHECK_INT(w->state, WORKER_ONLINE);
+  /* A sent attempt the worker does not mention when it reconnects is lost. */
+  h = plain_hello("w1", "host-w1", 2, 8000);
+  send_hello(c, "conn-1", "", &h);
+  CHECK_INT(b->state, ATTEMPT_LOST);
+  CHECK_STR(b->error, "the worker reconnected without it");
 out:
   memcoord_free(c);
 }
