@@ -22,7 +22,7 @@ attempt_t *attempt_new(coord_t *c, task_t *t, worker_t *w, uint32_t cpus, uint64
   a->memory_mb = memory_mb;
   a->gpu_mask = gpu_mask;
   a->dispatched_us = util_wall_us();
-  a->dispatched_mono = util_mono_us();
+  a->dispatched_mono = 0; /* the start deadline runs from the send (workers.c) */
   workers_attach(w, a);
   t->live = a;
   idmap_put(&c->attempts, a->id, a);

@@ -25,6 +25,8 @@ void coord_init(coord_t *c, uv_loop_t *loop) {
   c->delay_timer.data = c;
   uv_timer_init(loop, &c->budget_timer);
   c->budget_timer.data = c;
+  uv_timer_init(loop, &c->bulk_timer);
+  c->bulk_timer.data = c;
 }
 
 void coord_close_timers(coord_t *c) {
@@ -32,6 +34,8 @@ void coord_close_timers(coord_t *c) {
     uv_close((uv_handle_t *)&c->delay_timer, NULL);
   if (!uv_is_closing((uv_handle_t *)&c->budget_timer))
     uv_close((uv_handle_t *)&c->budget_timer, NULL);
+  if (!uv_is_closing((uv_handle_t *)&c->bulk_timer))
+    uv_close((uv_handle_t *)&c->bulk_timer, NULL);
 }
 
 void coord_release(coord_t *c) {

@@ -268,6 +268,8 @@ static void on_delay(uv_timer_t *h) {
 }
 
 void dispatch_task_ready(coord_t *c, task_t *t, uint64_t not_before) {
+  if (t->job->bulk == JOB_BULK_SUBMIT)
+    return; /* its rows are not written yet: its ready tasks come once they are (job.c) */
   if (not_before > util_mono_us()) {
     t->not_before = not_before;
     if (t->delay_pos == HEAP_NONE)

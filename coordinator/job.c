@@ -107,6 +107,7 @@ static void init_tasks(job_t *j, task_state_t ts) {
 }
 
 static void cancel(coord_t *c, job_t *j, const char *reason);
+static void maybe_retire(coord_t *c, job_t *j);
 
 job_t *job_new(coord_t *c, uint64_t id, jfref_t *src, jf_job_t *spec, episode_t *ep,
                uint32_t ntasks, uint64_t first_task_id) {
@@ -172,6 +173,50 @@ static uint64_t gate_root(coord_t *c, job_t **made, const jf_dep_t *d, const dep
   return root;
 }
 
+/* Jobs created from one submission whose rows are written (in the batch
+ * accumulating, or committed by a bulk submit): what follows their
+ * creation. */
+typedef struct submitted {
+  job_t **made;
+  size_t n;
+  char **canceled_by; /* per job: why it is canceled at once, or NULL */
+  char *actor;
+} submitted_t;
+
+static void submitted(coord_t *c, void *arg) {
+  submitted_t *sub = arg;
+  job_t **made = sub->made;
+  for (size_t i = 0; i < sub->n; i++) {
+    job_t *j = made[i];
+    for (uint32_t k = 0; k < j->ntasks; k++)
+      if (j->tasks[k].state == TASK_READY)
+        dispatch_task_ready(c, &j->tasks[k], 0);
+    json_t *deps = json_array();
+    for (size_t k = 0; k < j->ndeps; k++)
+      json_array_append_new(deps, json_integer((json_int_t)j->deps[k]));
+    job_event(c, j, sub->actor, "job.submitted",
+              json_pack("{s:s,s:s,s:I,s:o}", "name", j->spec->name, "kind",
+                        job_kind_name(j->spec->kind), "tasks", (json_int_t)j->ntasks, "after",
+                        deps));
+  }
+  /* Jobs after a failed or canceled job are canceled, with theirs. */
+  for (size_t i = 0; i < sub->n; i++) {
+    if (sub->canceled_by[i])
+      cancel(c, made[i], sub->canceled_by[i]);
+    free(sub->canceled_by[i]);
+  }
+  /* An episode over its budget starts nothing new. */
+  for (size_t i = 0; i < sub->n; i++)
+    if (made[i]->ep && made[i]->ep->over_budget)
+      job_hold(c, made[i], "budget: the episode is over its budget");
+  for (size_t i = 0; i < sub->n; i++)
+    maybe_retire(c, made[i]); /* changed while its rows were written */
+  free(sub->canceled_by);
+  free(sub->made);
+  free(sub->actor);
+  free(sub);
+}
+
 size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_state_t *ext,
                       size_t next, uint64_t *first_job_id) {
   jfref_t *ref = jfref_new(jf);
@@ -229,37 +274,30 @@ size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_st
     }
   }
 
+  uint64_t rows = 0;
   for (size_t i = 0; i < jf->njobs; i++) {
     job_t *j = made[i];
     bool waits = j->deps_pending > 0 || j->gates_pending > 0;
     j->state = (uint8_t)(waits ? JOB_WAITING : JOB_QUEUED);
     init_tasks(j, waits ? TASK_WAITING : TASK_READY);
-    store_job(c, j);
-    for (uint32_t k = 0; k < j->ntasks; k++) {
-      store_task(c, &j->tasks[k]);
-      if (!waits)
-        dispatch_task_ready(c, &j->tasks[k], 0);
+    rows += j->ntasks;
+  }
+  submitted_t *sub = xcalloc(1, sizeof *sub);
+  sub->made = made;
+  sub->n = jf->njobs;
+  sub->canceled_by = canceled_by;
+  sub->actor = xstrdup(actor);
+  if (store_bulk_wanted(c, rows)) {
+    /* Written beside the batches; it starts once its rows committed. */
+    store_bulk_submit(c, made, jf->njobs, submitted, sub);
+  } else {
+    for (size_t i = 0; i < jf->njobs; i++) {
+      store_job(c, made[i]);
+      for (uint32_t k = 0; k < made[i]->ntasks; k++)
+        store_task(c, &made[i]->tasks[k]);
     }
-    json_t *deps = json_array();
-    for (size_t k = 0; k < j->ndeps; k++)
-      json_array_append_new(deps, json_integer((json_int_t)j->deps[k]));
-    job_event(c, j, actor, "job.submitted",
-              json_pack("{s:s,s:s,s:I,s:o}", "name", j->spec->name, "kind",
-                        job_kind_name(j->spec->kind), "tasks", (json_int_t)j->ntasks, "after",
-                        deps));
+    submitted(c, sub);
   }
-  /* Jobs after a failed or canceled job are canceled, with theirs. */
-  for (size_t i = 0; i < jf->njobs; i++) {
-    if (canceled_by[i])
-      cancel(c, made[i], canceled_by[i]);
-    free(canceled_by[i]);
-  }
-  /* An episode over its budget starts nothing new. */
-  if (ep->over_budget)
-    for (size_t i = 0; i < jf->njobs; i++)
-      job_hold(c, made[i], "budget: the episode is over its budget");
-  free(canceled_by);
-  free(made);
   return jf->njobs;
 }
 
@@ -300,7 +338,7 @@ void job_gates_settled(coord_t *c, job_t *j) {
 /* Succeeded and canceled jobs whose tasks all ended leave memory once that
  * is durable; failed jobs stay, since `retry` can run them again. */
 static bool retirable(const job_t *j) {
-  return (j->state == JOB_SUCCEEDED || j->state == JOB_CANCELED) &&
+  return j->bulk == JOB_BULK_NONE && (j->state == JOB_SUCCEEDED || j->state == JOB_CANCELED) &&
          j->counts[TASK_SUCCEEDED] + j->counts[TASK_CANCELED] + j->counts[TASK_FAILED] ==
              j->ntasks;
 }
@@ -415,9 +453,15 @@ void job_refresh(coord_t *c, job_t *j) {
 /* Cancels j: what has not started never will, live attempts are stopped
  * on their workers (their tasks end as canceled when the workers report,
  * or are lost), and jobs after j are canceled too. */
+static void bulk_written(coord_t *c, void *arg) { maybe_retire(c, arg); }
+
 static void cancel(coord_t *c, job_t *j, const char *reason) {
   if (j->state == JOB_SUCCEEDED || j->state == JOB_CANCELED)
     return;
+  /* A big job's task rows are a bulk update (store.h): the batches go on. */
+  bool bulk = j->bulk == JOB_BULK_NONE && store_bulk_wanted(c, j->ntasks);
+  if (bulk)
+    store_bulk_begin(c, j);
   job_set_state(c, j, JOB_CANCELED, reason);
   for (uint32_t k = 0; k < j->ntasks; k++) {
     task_t *t = &j->tasks[k];
@@ -437,6 +481,8 @@ static void cancel(coord_t *c, job_t *j, const char *reason) {
       break;
     }
   }
+  if (bulk)
+    store_bulk_end(c, "cancel", bulk_written, j);
 }
 
 static int refuse(char *err, size_t errlen, const job_t *j, const char *what) {

@@ -160,7 +160,8 @@ static void on_tick(uv_prepare_t *h) {
   if (!c->stopping && c->dispatch_needed)
     dispatch_run(c);
   store_flush(c);
-  if (c->stopping && store_idle(c) && pgconn_idle(c->wdb) && reads_idle(c))
+  if (c->stopping && store_idle(c) && pgconn_idle(c->wdb) && pgconn_idle(c->bdb) &&
+      reads_idle(c))
     close_all(c);
 }
 
@@ -191,6 +192,7 @@ static void close_all(coord_t *c) {
   uv_close((uv_handle_t *)&c->sigterm, NULL);
   uv_close((uv_handle_t *)&c->sigint, NULL);
   pgconn_close(&c->wdb);
+  pgconn_close(&c->bdb);
   reads_close(c);
   auth_free(c); /* its ZAP watcher keeps the loop alive otherwise */
 }
@@ -324,6 +326,21 @@ static int connect_and_lead(coord_t *c, uv_loop_t *loop, char *err, size_t errle
   }
 }
 
+/* Takes the bulk writer's lock on conn, waiting for a previous leader's
+ * bulk writer to be gone. */
+static int bulk_lock(PGconn *conn, char *err, size_t errlen) {
+  char key[24];
+  snprintf(key, sizeof key, "%lld", strtoll(LEADER_LOCK_KEY, NULL, 10) + 1);
+  const char *p[1] = {key};
+  PGresult *r = PQexecParams(conn, "SELECT pg_advisory_lock($1::bigint)", 1, NULL, p, NULL,
+                             NULL, 0);
+  int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+  if (rc < 0)
+    snprintf(err, errlen, "bulk writer lock: %s", PQresultErrorMessage(r));
+  PQclear(r);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   coord_t *c = &coord;
   int rc = 1;
@@ -383,6 +400,15 @@ int main(int argc, char **argv) {
     log_error("%s", err);
     goto out;
   }
+  /* The bulk writer: big submits and cancels beside the batches (store.h).
+   * It holds a lock of its own for its life: a killed leader's bulk write
+   * still running in PostgreSQL ends (commits or not) before recovery
+   * reads what it left. */
+  c->bdb = pgconn_open(&loop, c->cfg.db, "bulk", on_db_fatal, c, err, sizeof err);
+  if (!c->bdb || bulk_lock(pgconn_raw(c->bdb), err, sizeof err) < 0) {
+    log_error("%s", err);
+    goto out;
+  }
   if (audit_start(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
       recover_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
     log_error("%s", err);
@@ -407,7 +433,8 @@ int main(int argc, char **argv) {
     goto out;
   c->wwatch = zwatch_start(&loop, c->wsock, on_workers, c);
   c->cwatch = zwatch_start(&loop, c->csock, on_clients, c);
-  if (!c->wwatch || !c->cwatch || pgconn_start(c->wdb) < 0 || reads_start(c) < 0)
+  if (!c->wwatch || !c->cwatch || pgconn_start(c->wdb) < 0 ||
+      pgconn_start(c->bdb) < 0 || reads_start(c) < 0)
     goto out;
 
   uv_prepare_init(&loop, &c->tick);
@@ -438,6 +465,7 @@ out:
   zwatch_stop(&c->wwatch);
   zwatch_stop(&c->cwatch);
   pgconn_close(&c->wdb);
+  pgconn_close(&c->bdb);
   reads_close(c);
   auth_free(c);
   uv_run(&loop, UV_RUN_NOWAIT); /* let close callbacks run */

@@ -40,6 +40,11 @@ typedef struct epq epq_t;
 
 #define PRIORITY_LEVELS 101 /* priorities 0..100 */
 
+/* A bulk write pending on a job's rows (store.h): none; its submit (job,
+ * dependencies and tasks) on the bulk connection, not committed yet, so
+ * it is not dispatched; an update of some of its task rows (a cancel). */
+typedef enum job_bulk { JOB_BULK_NONE, JOB_BULK_SUBMIT, JOB_BULK_UPDATE } job_bulk_t;
+
 /* A parsed submission shared by the jobs created from it. */
 typedef struct jfref {
   jobfile_t *jf;
@@ -54,6 +59,7 @@ struct task {
   bool persisted;         /* its row exists (or is in a batch in flight) */
   bool dirty;             /* on the store's dirty list */
   bool in_fifo;           /* linked on its job's ready FIFO (maybe stale) */
+  bool bulk;              /* its row is in a bulk write not committed yet (store.h) */
   uint16_t failures;      /* failed or timed-out attempts */
   uint16_t losses;        /* lost attempts (not the task's fault) */
   jf_task_t spec;         /* frames, take, seed */
@@ -143,6 +149,7 @@ struct job {
   job_bad_worker_t *bad;  /* workers it failed on (owned array) */
   size_t nbad, capbad;
   bool retiring;          /* leaves memory once its end committed (job.c) */
+  uint8_t bulk;           /* job_bulk_t: a bulk write of its rows is pending (store.h) */
   uint64_t unfit_version; /* farm version of the last "can it ever fit" check */
   bool unfit;             /* reason says no connected worker could run it */
 };
@@ -158,7 +165,7 @@ struct attempt {
   uint64_t gpu_mask;      /* bit i: worker->gpus[i] is held */
   int64_t dispatched_us, started_us, ended_us; /* wall clock */
   int64_t recorded_us;    /* when the coordinator learnt it ended */
-  uint64_t dispatched_mono;                    /* for the start deadline */
+  uint64_t dispatched_mono;  /* when sent (monotonic us; 0: not yet): the start deadline */
   bool has_exit;
   int32_t exit_code, term_signal;
   uint64_t wall_us, cpu_us, max_rss_kb, gpu_energy_mj;
@@ -258,6 +265,7 @@ struct coord {
   void *wsock, *csock;            /* ROUTER sockets: workers, clients */
   struct zwatch *wwatch, *cwatch;
   pgconn_t *wdb;                  /* the writer: batches of state changes */
+  pgconn_t *bdb;                  /* the bulk writer: big submits and cancels (store.h) */
   reads_t *reads;                 /* the readers: client queries (reads.c) */
   idmap_t jobs;                   /* id -> job_t* */
   idmap_t attempts;               /* id -> attempt_t* (live, or terminal until committed) */
@@ -274,6 +282,7 @@ struct coord {
   rate_t *rates;                  /* the rate card, by kind, model and start */
   size_t nrates, caprates;
   uv_timer_t budget_timer;        /* running attempts keep costing */
+  uv_timer_t bulk_timer;          /* makes bulk writes' rows a chunk at a time (store.c) */
   uint64_t next_job_id, next_task_id, next_attempt_id;
   store_t *store;
   dispatch_t *dispatch;

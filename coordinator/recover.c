@@ -239,12 +239,58 @@ static int load_tasks(coord_t *c, PGresult *r, size_t *nread, char *err, size_t 
   return 0;
 }
 
+/* Finishes what bulk writes a crash interrupted (store.h, bulk_pending):
+ * a submit whose job.submitted was not logged is deleted with its tasks
+ * and dependencies; a cancel whose job's row says canceled cancels the
+ * tasks that had not started.  Idempotent: a crash between its two
+ * statements leaves the rest to the next recovery. */
+static int finish_bulk(PGconn *conn, char *err, size_t errlen) {
+  PGresult *r = query(conn,
+                      "WITH s AS (SELECT job_id FROM bulk_pending WHERE kind = 'submit'), "
+                      "c AS (SELECT b.job_id FROM bulk_pending b JOIN jobs j ON j.id = b.job_id "
+                      "      WHERE b.kind = 'cancel' AND j.state = 'canceled'), "
+                      "dt AS (DELETE FROM tasks WHERE job_id IN (SELECT job_id FROM s) "
+                      "       RETURNING 1), "
+                      "dd AS (DELETE FROM job_deps WHERE job_id IN (SELECT job_id FROM s) "
+                      "       RETURNING 1), "
+                      "ct AS (UPDATE tasks SET state = 'canceled', updated_at = now() "
+                      "       WHERE job_id IN (SELECT job_id FROM c) "
+                      "       AND state IN ('waiting', 'ready', 'held', 'paused') RETURNING 1) "
+                      "SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM dt), "
+                      "(SELECT count(*) FROM c), (SELECT count(*) FROM ct)",
+                      err, errlen);
+  if (!r)
+    return -1;
+  long subs = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+  long tasks = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+  long cancels = strtol(PQgetvalue(r, 0, 2), NULL, 10);
+  long canceled = strtol(PQgetvalue(r, 0, 3), NULL, 10);
+  PQclear(r);
+  /* The jobs' rows after their tasks (a data-modifying WITH sees no rows
+   * its siblings deleted, so a second statement). */
+  r = query(conn,
+            "WITH s AS (DELETE FROM bulk_pending RETURNING job_id, kind) "
+            "DELETE FROM jobs WHERE id IN (SELECT job_id FROM s WHERE kind = 'submit') "
+            "RETURNING id",
+            err, errlen);
+  if (!r)
+    return -1;
+  PQclear(r);
+  if (subs || cancels)
+    log_warn("recovery: %ld submits interrupted before they were logged were deleted (%ld tasks); "
+             "%ld cancels finished (%ld tasks canceled)",
+             subs, tasks, cancels, canceled);
+  return 0;
+}
+
 int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   int rc = -1;
   uint64_t t0 = util_mono_us();
   job_t **jobs = NULL;
   int64_t *succeeded = NULL; /* per job: its row's count of succeeded tasks, -1 if none */
   size_t njobs = 0, nread = 0;
+  if (finish_bulk(conn, err, errlen) < 0)
+    return -1;
   PGresult *r = query(conn,
                       "SELECT (SELECT coalesce(max(id), 0) FROM jobs), "
                       "(SELECT coalesce(max(id), 0) FROM tasks), "

@@ -280,6 +280,7 @@ typedef struct action {
   store_commit_fn fn;
   void *arg;
   uint64_t change; /* the change that registered it, 0 for none */
+  char *refused;   /* held for a bulk write: why its batch refused the change (owned) */
 } action_t;
 
 typedef struct listener {
@@ -373,6 +374,32 @@ typedef struct batch {
   size_t refused_rows;
 } batch_t;
 
+/* A bulk write (store.h): statements on the bulk connection, sent once
+ * batch `after` committed. */
+typedef struct bulk {
+  struct bulk *next;
+  store_t *store;
+  uint64_t change; /* its change: commit actions wait for it */
+  uint64_t after;  /* the batch accumulating when it was made */
+  bool sent;
+  const char *kind; /* "submit", or the update's (a literal) */
+  job_t **jobs;     /* a submit: the jobs written (owned array) */
+  size_t njobs;
+  job_t *job; /* an update: the job whose task rows it writes */
+  task_t **tasks;
+  size_t ntasks, captasks;
+  batch_t *places; /* a submit's projects, episodes and shots (committed first) */
+  batch_t *rows;
+  size_t nrows;
+  size_t next_job;   /* the task rows made so far: of jobs[next_job], up to next_task; */
+  uint32_t next_task; /* of an update, tasks[0..next_task) */
+  bool made;          /* every statement is made */
+  uint64_t t0;    /* monotonic us when sent */
+  uint64_t build_us; /* how long making its statements took */
+  store_commit_fn done;
+  void *arg;
+} bulk_t;
+
 struct store {
   coord_t *c;
   uint64_t seq; /* batch accumulating */
@@ -398,6 +425,11 @@ struct store {
   listener_t *listeners; /* after every batch */
   size_t nlisteners, caplisteners;
   batch_t *inflight;
+  uint64_t committed_seq;        /* the last batch that committed */
+  bulk_t *bulks, **bulks_tail;   /* bulk writes queued or in flight, in order */
+  bulk_t *gathering;             /* the update between store_bulk_begin and _end */
+  action_t *held;                /* commit actions waiting for their change's bulk writes */
+  size_t nheld, capheld;
   uint64_t change, last_change; /* the change now queuing, the last one begun */
   const char *refusing;         /* during a commit action: why its change was refused */
   store_stats_t stats;
@@ -410,6 +442,7 @@ store_t *store_new(coord_t *c) {
   store_t *s = xcalloc(1, sizeof *s);
   s->c = c;
   s->seq = 1;
+  s->bulks_tail = &s->bulks;
   return s;
 }
 
@@ -434,6 +467,8 @@ static void batch_free(batch_t **bp) {
   for (size_t i = 0; i < b->nunits; i++)
     unit_free(&b->units[i]);
   free(b->units);
+  for (size_t i = 0; i < b->nactions; i++)
+    free(b->actions[i].refused);
   free(b->actions);
   free(b->touches);
   free(b->ranges);
@@ -442,6 +477,16 @@ static void batch_free(batch_t **bp) {
     free(b->refused[i].reason);
   free(b->refused);
   free(b);
+}
+
+static void bulk_free(bulk_t *k) {
+  if (!k)
+    return;
+  free(k->jobs);
+  free(k->tasks);
+  batch_free(&k->places);
+  batch_free(&k->rows);
+  free(k);
 }
 
 static void cols_free(col_t *cols, size_t n) {
@@ -467,6 +512,16 @@ void store_free(store_t **sp) {
     free(s->extras[i].params);
   }
   free(s->extras);
+  for (bulk_t *k = s->bulks, *next; k; k = next) {
+    next = k->next;
+    bulk_free(k);
+  }
+  bulk_free(s->gathering);
+  for (size_t i = 0; i < s->nheld; i++)
+    free(s->held[i].refused);
+  free(s->held);
+  for (size_t i = 0; i < s->nactions; i++)
+    free(s->actions[i].refused);
   free(s->actions);
   free(s->listeners);
   sodium_memzero(&s->chain_key, sizeof s->chain_key);
@@ -481,7 +536,7 @@ void store_free(store_t **sp) {
 /* store_job, store_task, store_attempt, store_worker: an entity is put on
  * its dirty list once; the next batch writes its state then. */
 #define STORE_DIRTY(fn, type, list)                                                                \
-  void fn(coord_t *c, type *e) {                                                                   \
+  static void fn(coord_t *c, type *e) {                                                            \
     store_t *s = c->store;                                                                         \
     s->pending = true;                                                                             \
     if (s->change)                                                                                 \
@@ -491,10 +546,36 @@ void store_free(store_t **sp) {
       ARRAY_PUSH(s->list, s->n##list, s->cap##list, e);                                            \
     }                                                                                              \
   }
-STORE_DIRTY(store_job, job_t, jobs)
-STORE_DIRTY(store_task, task_t, tasks)
-STORE_DIRTY(store_attempt, attempt_t, attempts)
-STORE_DIRTY(store_worker, worker_t, workers)
+STORE_DIRTY(dirty_job, job_t, jobs)
+STORE_DIRTY(dirty_task, task_t, tasks)
+STORE_DIRTY(dirty_attempt, attempt_t, attempts)
+STORE_DIRTY(dirty_worker, worker_t, workers)
+
+/* The rows of a job being submitted in bulk, and of tasks in a bulk
+ * update, are not written by batches until that bulk write committed: they
+ * are only marked dirty (changed since the bulk write was made) and put on
+ * the dirty lists then (bulk_finish). */
+void store_job(coord_t *c, job_t *j) {
+  if (j->bulk == JOB_BULK_SUBMIT)
+    j->dirty = true;
+  else
+    dirty_job(c, j);
+}
+
+void store_task(coord_t *c, task_t *t) {
+  bulk_t *g = c->store->gathering;
+  if (t->bulk || t->job->bulk == JOB_BULK_SUBMIT) {
+    t->dirty = true;
+  } else if (g && t->job == g->job && t->persisted && !t->dirty) {
+    t->bulk = true; /* its row goes in the bulk update being gathered */
+    ARRAY_PUSH(g->tasks, g->ntasks, g->captasks, t);
+  } else {
+    dirty_task(c, t);
+  }
+}
+
+void store_attempt(coord_t *c, attempt_t *a) { dirty_attempt(c, a); }
+void store_worker(coord_t *c, worker_t *w) { dirty_worker(c, w); }
 
 void store_ledger(coord_t *c, const attempt_t *a, uint64_t wall_us, const char *gpu_models,
                   int64_t gpu_rate, int64_t cpu_rate, int64_t amount) {
@@ -780,7 +861,7 @@ static char *requires_json(const jf_requires_t *r) {
 /* A new job's row, after its project, episode and shot (prev: the job
  * written before it in this batch, whose project, episode and shot exist
  * by then). */
-static void put_job_insert(batch_t *q, const job_t *j, const job_t *prev) {
+static void put_job_place(batch_t *q, const job_t *j, const job_t *prev) {
   const jf_job_t *sp = j->spec;
   bool same_ep = prev && prev->src == j->src; /* one submission: one episode */
   if (!same_ep) {
@@ -793,6 +874,12 @@ static void put_job_insert(batch_t *q, const job_t *j, const job_t *prev) {
     char *p3[] = {xstrdup(j->project), xstrdup(j->episode), xstrdup(sp->shot)};
     PGQ_ADD(q, SQL_SHOT, 3, p3, U_JOB_INSERT, j);
   }
+}
+
+/* The job's own row: the one place a job row is inserted (batches and bulk
+ * submits both write it here). */
+static void put_job_row(batch_t *q, const job_t *j) {
+  const jf_job_t *sp = j->spec;
   /* A job is usually dispatched, and may even finish, within the batch
    * that creates it: its times go in with the row. */
   char *p[JI_NPARAMS] = {
@@ -827,6 +914,11 @@ static void put_job_insert(batch_t *q, const job_t *j, const job_t *prev) {
       [JI_WALL] = i64s((int64_t)j->wall_us),
   };
   PGQ_ADD(q, SQL_JOB_INSERT, JI_NPARAMS, p, U_JOB_INSERT, j);
+}
+
+static void put_job_insert(batch_t *q, const job_t *j, const job_t *prev) {
+  put_job_place(q, j, prev);
+  put_job_row(q, j);
 }
 
 static void put_job_update(col_t x[JU_NCOLS], const job_t *j) {
@@ -1078,23 +1170,37 @@ static pgq_t *batch_pgq(batch_t *b) {
 
 /* Runs what waited for batch b, which committed (some of its changes
  * perhaps refused), and sends the next one. */
+static bool bulk_pending(const store_t *s, uint64_t change);
+static void bulk_send(store_t *s);
+
 static void finish_batch(store_t *s, batch_t *b) {
   coord_t *c = s->c;
   s->inflight = NULL;
   s->committed = b->chain;
   s->stats.batches++;
   s->stats.rows += b->rows;
+  s->committed_seq = b->seq;
   for (size_t i = 0; i < b->nactions; i++) {
-    s->refusing = NULL;
-    for (size_t k = 0; k < b->nrefused && b->actions[i].change; k++)
-      if (b->refused[k].change == b->actions[i].change)
+    action_t *act = &b->actions[i];
+    s->refusing = act->refused;
+    for (size_t k = 0; k < b->nrefused && act->change && !s->refusing; k++)
+      if (b->refused[k].change == act->change)
         s->refusing = b->refused[k].reason;
-    b->actions[i].fn(c, b->actions[i].arg);
+    if (act->change && bulk_pending(s, act->change)) {
+      /* Its change has a bulk write not committed yet: after that. */
+      action_t held = *act;
+      held.refused = s->refusing && !act->refused ? xstrdup(s->refusing) : act->refused;
+      act->refused = NULL;
+      ARRAY_PUSH(s->held, s->nheld, s->capheld, held);
+      continue;
+    }
+    act->fn(c, act->arg);
   }
   s->refusing = NULL;
   for (size_t i = 0; i < s->nlisteners; i++)
     s->listeners[i].fn(c, b->seq, s->listeners[i].arg);
   batch_free(&b);
+  bulk_send(s);
   store_flush(c);
 }
 
@@ -1346,7 +1452,7 @@ void store_stmt(coord_t *c, const char *name, const char *sql, int nparams, char
 
 void store_on_commit(coord_t *c, store_commit_fn fn, void *arg) {
   store_t *s = c->store;
-  ARRAY_PUSH(s->actions, s->nactions, s->capactions, ((action_t){fn, arg, s->change}));
+  ARRAY_PUSH(s->actions, s->nactions, s->capactions, ((action_t){fn, arg, s->change, NULL}));
   s->pending = true;
 }
 
@@ -1359,7 +1465,9 @@ uint64_t store_seq(const coord_t *c) { return c->store->seq; }
 
 void store_kick(coord_t *c) { c->store->pending = true; }
 
-bool store_idle(const coord_t *c) { return !c->store->pending && !c->store->inflight; }
+bool store_idle(const coord_t *c) {
+  return !c->store->pending && !c->store->inflight && !c->store->bulks;
+}
 
 store_stats_t store_stats(const coord_t *c) { return c->store->stats; }
 
@@ -1374,3 +1482,280 @@ void store_change_resume(coord_t *c, uint64_t change) { c->store->change = chang
 void store_change_end(coord_t *c) { c->store->change = 0; }
 
 const char *store_refused(const coord_t *c) { return c->store->refusing; }
+
+/* ------------------------------------------------------------ bulk writes */
+
+/* A bulk write's intent: inserted with the job rows of a submit, or with
+ * the batch that changes the job before a bulk update; deleted with the
+ * batch that logs job.submitted, or with the update's task rows.  What
+ * recovery finds here did not finish (recover.c). */
+static const char SQL_BULK_MARK[] =
+    "INSERT INTO bulk_pending (job_id, kind) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+static const char SQL_BULK_DONE[] = "DELETE FROM bulk_pending WHERE job_id = $1 AND kind = $2";
+
+static void bulk_mark(batch_t *b, const char *name, const char *sql, const job_t *j,
+                      const char *kind) {
+  char *p[] = {i64s((int64_t)j->id), xstrdup(kind)};
+  add_row(b, name, sql, 2, p, U_APPEND, NULL, 0);
+}
+
+/* The same as a one-off statement of the next batch. */
+static void stmt_mark(coord_t *c, const char *name, const char *sql, const job_t *j,
+                      const char *kind) {
+  char *p[] = {i64s((int64_t)j->id), xstrdup(kind)};
+  store_stmt(c, name, sql, 2, p);
+}
+
+static bool bulk_pending(const store_t *s, uint64_t change) {
+  for (const bulk_t *k = s->bulks; k; k = k->next)
+    if (k->change == change)
+      return true;
+  return false;
+}
+
+static void on_bulk_written(void *arg, PGresult *const *res, size_t n, const char *error);
+
+static void on_places(void *arg, PGresult *const *res, size_t n, const char *error) {
+  bulk_t *k = arg;
+  (void)res;
+  (void)n;
+  if (error) /* the rows that follow fail too, and say so */
+    log_warn("bulk %s of job %" PRIu64 ": its project, episode or shot: %s", k->kind,
+             k->jobs[0]->id, error);
+}
+
+/* Sends the bulk writes whose batch committed. */
+static void bulk_send(store_t *s) {
+  for (bulk_t *k = s->bulks; k; k = k->next) {
+    if (k->sent || !k->made || k->after > s->committed_seq)
+      continue;
+    k->sent = true;
+    k->t0 = util_mono_us();
+    if (k->places && k->places->nunits)
+      pgconn_submit(s->c->bdb, batch_pgq(k->places), on_places, k);
+    pgconn_submit(s->c->bdb, batch_pgq(k->rows), on_bulk_written, k);
+  }
+}
+
+/* Rows a bulk write's statements get per turn of the loop: making the
+ * rows of a million tasks at once held the loop (dispatch, results) for
+ * seconds; a chunk takes milliseconds.  Each chunk is a statement of the
+ * bulk write's one transaction. */
+#define BULK_CHUNK_ROWS 20000
+
+/* Makes the next chunk of k's task rows; true when all are made. */
+static bool bulk_make(bulk_t *k) {
+  size_t rows = 0;
+  if (k->job) { /* an update */
+    col_t tu[TU_NCOLS] = {0};
+    entv_t tue = {0};
+    for (; k->next_task < k->ntasks && rows < BULK_CHUNK_ROWS; k->next_task++, rows++) {
+      put_task_update(tu, k->tasks[k->next_task]);
+      ENT_PUSH(&tue, k->tasks[k->next_task]);
+    }
+    ADD_COLS(k->rows, SQL_TASK_UPDATE, tu, U_TASK_UPDATE, &tue, NULL);
+    return k->next_task == k->ntasks;
+  }
+  col_t ti[TI_NCOLS] = {0};
+  entv_t tie = {0};
+  while (k->next_job < k->njobs && rows < BULK_CHUNK_ROWS) {
+    const job_t *j = k->jobs[k->next_job];
+    for (; k->next_task < j->ntasks && rows < BULK_CHUNK_ROWS; k->next_task++, rows++) {
+      put_task_insert(ti, &j->tasks[k->next_task]);
+      ENT_PUSH(&tie, &j->tasks[k->next_task]);
+    }
+    if (k->next_task == j->ntasks) {
+      k->next_job++;
+      k->next_task = 0;
+    }
+  }
+  ADD_COLS(k->rows, SQL_TASK_INSERT, ti, U_TASK_INSERT, &tie, NULL);
+  return k->next_job == k->njobs;
+}
+
+/* The bulk timer: a chunk of the first bulk write not made yet, then the
+ * loop turns (I/O, batches) and the timer comes again.  Its timeout is
+ * 1 ms, not 0: libuv runs a timer restarted with 0 again in the same pass,
+ * which would make every chunk before the loop turns. */
+static void on_bulk_timer(uv_timer_t *h) {
+  coord_t *c = h->data;
+  store_t *s = c->store;
+  bulk_t *k = s->bulks;
+  while (k && k->made)
+    k = k->next;
+  if (!k)
+    return;
+  uint64_t t0 = util_mono_us();
+  k->made = bulk_make(k);
+  k->build_us += util_mono_us() - t0;
+  if (k->made) {
+    bulk_send(s);
+    while (k && k->made)
+      k = k->next;
+  }
+  if (k)
+    uv_timer_start(&c->bulk_timer, on_bulk_timer, 1, 0);
+}
+
+static void bulk_queue(store_t *s, bulk_t *k) {
+  k->after = s->seq; /* the batch accumulating now: the bulk write goes after it */
+  *s->bulks_tail = k;
+  s->bulks_tail = &k->next;
+  s->pending = true;
+  uv_timer_start(&s->c->bulk_timer, on_bulk_timer, 1, 0);
+}
+
+/* Runs after k committed (or failed: then its rows go into the next batch,
+ * which writes them the usual way): its rows' later changes are put on the
+ * dirty lists, its done function runs in its change, and the commit
+ * actions of the change that waited for it are queued again. */
+static void bulk_finish(store_t *s, bulk_t *k, bool ok) {
+  coord_t *c = s->c;
+  uint64_t outer = s->change;
+  s->change = k->change;
+  for (size_t i = 0; i < k->njobs; i++) {
+    job_t *j = k->jobs[i];
+    j->bulk = JOB_BULK_NONE;
+    j->persisted = ok;
+    j->dirty = false;
+    if (!ok)
+      j->deps_new = j->ndeps + j->ngates > 0;
+    store_job(c, j); /* its state from now on, with job.submitted (done) */
+    for (uint32_t t = 0; t < j->ntasks; t++) {
+      task_t *tk = &j->tasks[t];
+      tk->persisted = ok;
+      if (!ok || tk->dirty) {
+        tk->dirty = false;
+        store_task(c, tk);
+      }
+    }
+    if (ok)
+      stmt_mark(c, "SQL_BULK_DONE", SQL_BULK_DONE, j, k->kind);
+  }
+  for (size_t i = 0; i < k->ntasks; i++) {
+    task_t *t = k->tasks[i];
+    t->bulk = false;
+    if (!ok || t->dirty) {
+      t->dirty = false;
+      store_task(c, t);
+    }
+  }
+  if (k->job) {
+    k->job->bulk = JOB_BULK_NONE;
+    if (!ok)
+      stmt_mark(c, "SQL_BULK_DONE", SQL_BULK_DONE, k->job, k->kind);
+  }
+  if (k->done)
+    k->done(c, k->arg);
+  s->change = outer;
+  /* k leaves the queue (it is its head: one connection, in order). */
+  s->bulks = k->next;
+  if (!s->bulks)
+    s->bulks_tail = &s->bulks;
+  if (k->change && !bulk_pending(s, k->change)) {
+    size_t keep = 0;
+    for (size_t i = 0; i < s->nheld; i++) {
+      if (s->held[i].change == k->change)
+        ARRAY_PUSH(s->actions, s->nactions, s->capactions, s->held[i]);
+      else
+        s->held[keep++] = s->held[i];
+    }
+    s->nheld = keep;
+  }
+  s->pending = true;
+  bulk_free(k);
+}
+
+static void on_bulk_written(void *arg, PGresult *const *res, size_t n, const char *error) {
+  bulk_t *k = arg;
+  (void)res;
+  (void)n;
+  uint64_t id = k->job ? k->job->id : k->jobs[0]->id;
+  uint64_t ms = (util_mono_us() - k->t0) / 1000;
+  if (error)
+    log_error("bulk %s of job %" PRIu64 " (%zu rows) failed after %" PRIu64
+              " ms: %s; the next batches write it instead",
+              k->kind, id, k->nrows, ms, error);
+  else
+    log_info("bulk %s of job %" PRIu64 ": %zu rows made in %" PRIu64 " ms, committed in %" PRIu64
+             " ms", k->kind, id, k->nrows, k->build_us / 1000, ms);
+  bulk_finish(k->store, k, !error);
+}
+
+void store_bulk_submit(coord_t *c, job_t **jobs, size_t n, store_commit_fn done, void *arg) {
+  store_t *s = c->store;
+  uint64_t t0 = util_mono_us();
+  bulk_t *k = xcalloc(1, sizeof *k);
+  k->store = s;
+  k->change = s->change;
+  k->kind = "submit";
+  k->jobs = xcalloc(n ? n : 1, sizeof *k->jobs);
+  memcpy(k->jobs, jobs, n * sizeof *jobs);
+  k->njobs = n;
+  k->done = done;
+  k->arg = arg;
+  k->places = xcalloc(1, sizeof *k->places);
+  k->rows = xcalloc(1, sizeof *k->rows);
+  /* Projects, episodes and shots in a transaction of their own, committed
+   * at once: a batch that needs the same new episode never waits for the
+   * rows.  Then every job, its dependencies and its tasks in one. */
+  const job_t *prev = NULL;
+  col_t jd[JD_NCOLS] = {0};
+  entv_t jde = {0};
+  for (size_t i = 0; i < n; i++) {
+    job_t *j = jobs[i];
+    j->bulk = JOB_BULK_SUBMIT;
+    j->dirty = false;
+    put_job_place(k->places, j, prev);
+    prev = j;
+    put_job_row(k->rows, j);
+    bulk_mark(k->rows, "SQL_BULK_MARK", SQL_BULK_MARK, j, k->kind);
+    if (j->deps_new) {
+      put_job_deps(jd, &jde, j);
+      j->deps_new = false;
+    }
+    k->nrows += 1 + j->ntasks;
+  }
+  k->nrows += ADD_COLS(k->rows, SQL_DEPS, jd, U_DEPS, &jde, NULL);
+  k->build_us = util_mono_us() - t0;
+  bulk_queue(s, k); /* its task rows: bulk_make */
+}
+
+void store_bulk_begin(coord_t *c, job_t *j) {
+  store_t *s = c->store;
+  bulk_t *k = xcalloc(1, sizeof *k);
+  k->store = s;
+  k->change = s->change;
+  k->job = j;
+  j->bulk = JOB_BULK_UPDATE; /* it stays in memory until the update committed */
+  s->gathering = k;
+}
+
+void store_bulk_end(coord_t *c, const char *kind, store_commit_fn done, void *arg) {
+  store_t *s = c->store;
+  bulk_t *k = s->gathering;
+  s->gathering = NULL;
+  if (!k)
+    return;
+  if (!k->ntasks) { /* nothing went in it: done now */
+    k->job->bulk = JOB_BULK_NONE;
+    bulk_free(k);
+    if (done)
+      done(c, arg);
+    return;
+  }
+  k->kind = kind;
+  k->done = done;
+  k->arg = arg;
+  k->rows = xcalloc(1, sizeof *k->rows);
+  k->nrows = k->ntasks;
+  bulk_mark(k->rows, "SQL_BULK_DONE", SQL_BULK_DONE, k->job, kind);
+  /* The intent commits with the batch now accumulating (the job's own
+   * change), before the task rows. */
+  stmt_mark(c, "SQL_BULK_MARK", SQL_BULK_MARK, k->job, kind);
+  bulk_queue(s, k);
+}
+
+bool store_bulk_wanted(const coord_t *c, uint64_t rows) {
+  return c->bdb && rows >= STORE_BULK_MIN_ROWS && !c->store->gathering;
+}

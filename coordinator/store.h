@@ -130,8 +130,80 @@ void store_kick(coord_t *c);
 /* Sends the accumulated batch if none is in flight. */
 void store_flush(coord_t *c);
 
-/* True when nothing is accumulated and nothing is in flight. */
+/* True when nothing is accumulated and nothing is in flight (bulk writes
+ * included). */
 bool store_idle(const coord_t *c);
+
+/* Bulk writes.  A batch is one transaction and one batch is in flight at a
+ * time, and assignments go out only after their batch committed: a change
+ * of a million rows written in a batch (a big submit, the cancel of a big
+ * job) held every worker idle for as long as the batch took (18 s for a
+ * million tasks), and a small submit behind it waited as long.  Changes of
+ * at least STORE_BULK_MIN_ROWS rows are written on a connection of their
+ * own (c->bdb) instead, while batches keep committing beside them:
+ *
+ * - A submit (store_bulk_submit) writes its jobs, their dependencies and
+ *   all their tasks in one transaction, with a row per job in
+ *   bulk_pending (its projects, episodes and shots go just before, in a
+ *   transaction of their own, so that a batch needing the same new
+ *   episode never waits for a million rows).  Until it committed the jobs
+ *   and their tasks are not written by batches (a change to them is only
+ *   remembered) and are not dispatched (dispatch.c); then done runs, in
+ *   the submit's change: it logs job.submitted and hands the ready tasks
+ *   to dispatch, and the next batch writes the jobs' state with that
+ *   event and deletes their bulk_pending rows.  The submit is atomic: a
+ *   crash before the bulk transaction committed leaves nothing; one after
+ *   it but before that batch leaves jobs whose bulk_pending row says
+ *   "submit", which recovery deletes with their tasks and dependencies
+ *   (no event names them, no worker ran them, no client was answered).
+ * - An update (store_bulk_begin, then the transitions, then
+ *   store_bulk_end) gathers the task rows of one job that the transitions
+ *   mark dirty and that are written and not dirty already; the batch now
+ *   accumulating writes the job's own row and a bulk_pending row naming the
+ *   update, and once it committed the gathered task rows are written on the
+ *   bulk connection with the delete of that row, in one transaction.
+ *   Recovery finishes an update it finds pending (a cancel: the job's
+ *   row says canceled, its tasks that had not started are canceled).
+ *
+ * Their task rows are made BULK_CHUNK_ROWS at a time, one chunk per turn
+ * of the loop (making a million rows at once held dispatch and results for
+ * three seconds), each chunk a statement of the same transaction.  Bulk
+ * writes run one at a time, in order, each after the batch that
+ * accumulated when it was made (so no batch in flight still writes an
+ * older state of the same rows).  The bulk connection holds a lock of its
+ * own for its life (main.c), so a new leader's recovery waits for a killed
+ * leader's bulk transaction to end before it reads.  Their rows are never written by a batch
+ * at the same time: a task changed meanwhile is written by the first batch
+ * after the bulk write committed.  The commit actions of the change (its
+ * client's reply) run only after its bulk writes and the batch after them
+ * committed.  Persist before act holds: nothing of a bulk submit is
+ * dispatched before its rows committed.  Events stay in batches, one
+ * chain.  A bulk write that fails is written by the next batches instead,
+ * the usual way (with its refusals).
+ *
+ * Why a connection of its own rather than chunks inside the batches: a
+ * submit stays one transaction (no half job for recovery to guess about,
+ * no task dispatched while its siblings' rows are missing), batches keep
+ * their one-transaction rule, and the batch that follows a bulk write is
+ * small.  What it costs: the bulk write's rows must not be touched by a
+ * batch until it committed (hence the deferred rows above), and a commit
+ * of a batch meanwhile also flushes the bulk write's WAL written so far. */
+#define STORE_BULK_MIN_ROWS 10000
+
+/* True when a change of `rows` rows should be a bulk write: a bulk
+ * connection exists and no bulk update is being gathered. */
+bool store_bulk_wanted(const coord_t *c, uint64_t rows);
+
+/* Writes jobs[0..n) (new, with their tasks; the array is copied) as a bulk
+ * submit; done(c, arg) runs, in the current change, after it committed. */
+void store_bulk_submit(coord_t *c, job_t **jobs, size_t n, store_commit_fn done, void *arg);
+
+/* Gathers the task rows of j marked dirty until store_bulk_end, which
+ * writes them as a bulk update of that kind ("cancel": recovery's word for
+ * it, a literal) and runs done(c, arg), in the current change, after it
+ * committed (at once when nothing was gathered). */
+void store_bulk_begin(coord_t *c, job_t *j);
+void store_bulk_end(coord_t *c, const char *kind, store_commit_fn done, void *arg);
 
 /* Statistics for logs and the benchmark. */
 typedef struct store_stats {

@@ -347,8 +347,16 @@ static void send_welcome(coord_t *c, worker_t *w) {
 /* Sends w's items of committed batches; returns true when some remain. */
 static bool flush_worker(coord_t *c, worker_t *w, uint64_t seq) {
   size_t n = 0;
-  while (n < w->nout && w->out[n].seq <= seq)
+  uint64_t now = util_mono_us();
+  while (n < w->nout && w->out[n].seq <= seq) {
+    /* An assignment's start deadline runs from now, when it goes out (or
+     * would, to a worker not connected), not from the decision: its batch
+     * may have taken longer than the lease. */
+    attempt_t *a = w->out[n].kind == OUT_ASSIGN ? idmap_get(&c->attempts, w->out[n].id) : NULL;
+    if (a && !a->dispatched_mono)
+      a->dispatched_mono = now;
     n++;
+  }
   if (n && w->identlen) {
     uint64_t *ids[4] = {xcalloc(n, sizeof(uint64_t)), xcalloc(n, sizeof(uint64_t)),
                         xcalloc(n, sizeof(uint64_t)), xcalloc(n, sizeof(uint64_t))};
@@ -431,7 +439,7 @@ static char *outputs_json(const Clapper__Result *r) {
  * dispatch, on the monotonic clock or the wall clock, whichever is longer
  * (after a restart the monotonic dispatch time is the restart's). */
 static uint64_t seen_us(const attempt_t *a) {
-  uint64_t mono = util_mono_us() - a->dispatched_mono;
+  uint64_t mono = a->dispatched_mono ? util_mono_us() - a->dispatched_mono : 0; /* 0: not sent */
   int64_t wall = util_wall_us() - a->dispatched_us;
   return wall > 0 && (uint64_t)wall > mono ? (uint64_t)wall : mono;
 }
@@ -676,6 +684,9 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
     if (idmap_get(&running, a->id)) {
       idmap_del(&running, a->id);
       mark_running(c, a, 0);
+    } else if (a->state == ATTEMPT_DISPATCHED && !a->dispatched_mono) {
+      /* Not sent yet (its batch has not committed): the worker cannot
+       * know it; its Assign goes to this connection once it is durable. */
     } else {
       attempt_lost(c, a, "the worker reconnected without it");
     }
@@ -880,7 +891,7 @@ void workers_check_leases(coord_t *c) {
     }
     for (attempt_t *a = w->live, *next; a; a = next) {
       next = a->wnext;
-      if (a->state == ATTEMPT_DISPATCHED && w->state != WORKER_OFFLINE &&
+      if (a->state == ATTEMPT_DISPATCHED && w->state != WORKER_OFFLINE && a->dispatched_mono &&
           now - a->dispatched_mono > lease)
         attempt_lost(c, a, "not started within the lease");
     }

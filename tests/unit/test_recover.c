@@ -504,6 +504,42 @@ out:
   coord_free(c);
 }
 
+/* Bulk writes a crash interrupted (store.h): a submit whose job.submitted
+ * was never logged is deleted with its tasks and dependencies; a cancel
+ * whose job's row says canceled cancels its tasks that had not started;
+ * bulk_pending is empty afterwards. */
+static void interrupted_bulk(void) {
+  pgtest_exec(db, "INSERT INTO jobs (id, episode_id, name, kind, state, priority, max_attempts, "
+                  "max_lost, retry_backoff_s, timeout_s, requires, spec, output_dir, ntasks, "
+                  "submitted_by) SELECT v.id, e.id, v.name, 'process', v.state, 50, 3, 5, 10, 0, "
+                  "'{}', '{\"name\": \"x\"}', '/tmp/out', 3, 'alice' FROM episodes e, "
+                  "(VALUES (400, 'half', 'queued'), (401, 'big', 'canceled')) v(id, name, state) "
+                  "WHERE e.id = (SELECT min(id) FROM episodes)");
+  pgtest_exec(db, "INSERT INTO job_deps (job_id, depends_on, kind) VALUES (400, 1, 'after')");
+  pgtest_exec(db, "INSERT INTO tasks (id, job_id, seq, state) VALUES (400, 400, 0, 'ready'), "
+                  "(401, 400, 1, 'ready'), (402, 400, 2, 'waiting'), (410, 401, 0, 'ready'), "
+                  "(411, 401, 1, 'held'), (412, 401, 2, 'succeeded')");
+  pgtest_exec(db, "INSERT INTO bulk_pending (job_id, kind) "
+                  "VALUES (400, 'submit'), (401, 'cancel')");
+  coord_t *c = coord_new();
+  char err[512] = "";
+  int rc = life_start(c, err, sizeof err);
+  if (rc < 0)
+    fprintf(stderr, "recover_load: %s\n", err);
+  CHECK_INT(rc, 0);
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM jobs WHERE id = 400"), 0);
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM tasks WHERE job_id = 400"), 0);
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM job_deps WHERE job_id = 400"), 0);
+  CHECK(idmap_get(&c->jobs, 400) == NULL);
+  CHECK_STR(pgtest_value(db, "SELECT string_agg(id || ':' || state, ',' ORDER BY id) FROM tasks "
+                             "WHERE job_id = 401"),
+            "410:canceled,411:canceled,412:succeeded");
+  CHECK(idmap_get(&c->jobs, 401) == NULL); /* canceled: not loaded */
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM bulk_pending"), 0);
+  CHECK(idmap_get(&c->jobs, 1) != NULL);
+  coord_free(c);
+}
+
 int main(void) {
   /* Sends fail harmlessly here (no worker socket): keep those warnings out. */
   log_init("test_recover", LOG_LVL_ERROR);
@@ -513,6 +549,7 @@ int main(void) {
   first_life();
   second_life();
   unparseable_job();
+  interrupted_bulk();
   only_unfinished();
   CHECK_INT(uv_loop_close(&loop), 0);
   PQfinish(db);

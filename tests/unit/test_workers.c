@@ -305,6 +305,10 @@ static void test_hello_reconcile(void) {
   CHECK(a[0] && a[1] && a[2] && a[3]);
   if (!a[0] || !a[1] || !a[2] || !a[3])
     goto out;
+  /* Their batch committed and the Assigns were sent (workers.c stamps the
+   * send; an attempt not sent yet is kept: test_lease_from_send). */
+  for (int k = 0; k < 4; k++)
+    a[k]->dispatched_mono = util_mono_us();
   /* a[3] fails before the reconnection: no longer live here. */
   send_result(c, "conn-1", a[3]->id, CLAPPER__OUTCOME__OUTCOME_FAILED);
   CHECK_INT(a[3]->state, ATTEMPT_FAILED);
@@ -762,6 +766,55 @@ out:
   memcoord_free(c);
 }
 
+/* The start deadline runs from when an assignment is sent, after its
+ * batch committed, not from the decision: an attempt still waiting for its
+ * batch is never "not started within the lease", however long the batch
+ * takes (a big write once held batches for 18 s); once sent, the lease
+ * counts from the send. */
+static void test_lease_from_send(void) {
+  coord_t *c = memcoord_new();
+  c->cfg.lease_ms = 1000;
+  worker_t *w = join(c, "w1", "conn-1", 2, 8000);
+  job_t *j = memcoord_submit1(c, "s", "\"frames\":\"1-2\"");
+  dispatch_run(c);
+  attempt_t *a = j->tasks[0].live, *b = j->tasks[1].live;
+  CHECK(a && b);
+  if (!a || !b)
+    goto out;
+  CHECK_INT(queued(w, OUT_ASSIGN, a->id), 1);
+  CHECK_INT(a->dispatched_mono, 0); /* decided, not sent */
+  uint64_t now = util_mono_us();
+  a->dispatched_us = b->dispatched_us = util_wall_us() - 20000000; /* decided 20 s ago */
+  w->last_seen_mono = now;
+  workers_check_leases(c);
+  CHECK_INT(a->state, ATTEMPT_DISPATCHED);
+  CHECK_INT(b->state, ATTEMPT_DISPATCHED);
+  /* The worker reconnects meanwhile, running nothing: what was not sent
+   * stays (it goes to the new connection), nothing is lost. */
+  Clapper__Hello h = plain_hello("w1", "host-w1", 2, 8000);
+  send_hello(c, "conn-1", "", &h);
+  CHECK_INT(w->state, WORKER_ONLINE);
+  CHECK_INT(a->state, ATTEMPT_DISPATCHED);
+  CHECK_INT(b->state, ATTEMPT_DISPATCHED);
+  CHECK_INT(w->nlive, 2);
+  memcoord_check_worker(w);
+  /* Sent 2 s ago and not started: lost; sent half a second ago: kept. */
+  a->dispatched_mono = now - 2000000;
+  b->dispatched_mono = now - 500000;
+  workers_check_leases(c);
+  CHECK_INT(a->state, ATTEMPT_LOST);
+  CHECK_STR(a->error, "not started within the lease");
+  CHECK_INT(b->state, ATTEMPT_DISPATCHED);
+  CHECK_INT(w->state, WORKER_ONLINE);
+  /* A sent attempt the worker does not mention when it reconnects is lost. */
+  h = plain_hello("w1", "host-w1", 2, 8000);
+  send_hello(c, "conn-1", "", &h);
+  CHECK_INT(b->state, ATTEMPT_LOST);
+  CHECK_STR(b->error, "the worker reconnected without it");
+out:
+  memcoord_free(c);
+}
+
 /* Messages from a connection that never said hello change nothing. */
 static void test_unknown_connection(void) {
   coord_t *c = memcoord_new();
@@ -988,6 +1041,7 @@ int main(void) {
   test_heartbeat();
   test_logs();
   test_leases();
+  test_lease_from_send();
   test_unknown_connection();
   test_drain();
   test_keys();
