@@ -172,10 +172,10 @@ static void on_readable(zwatch_t *w, void *sock, void *arg) {
       }
       adopt_heartbeat(l, env->welcome->heartbeat_ms);
       l->lease_ms = env->welcome->lease_ms;
-      if (env->welcome->now_us > 0) {
-        l->coord_us = env->welcome->now_us;
-        l->coord_mono = util_mono_us();
-      }
+      /* A coordinator that does not say its clock (an older one) leaves
+       * it unknown, not the previous leader's. */
+      l->coord_us = env->welcome->now_us > 0 ? env->welcome->now_us : 0;
+      l->coord_mono = util_mono_us();
       if (l->state != LINK_READY)
         log_info("welcomed by the coordinator");
       link_set_state(l, LINK_READY);

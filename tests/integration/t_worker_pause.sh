@@ -8,7 +8,7 @@
 # and the worker comes back online and takes new work.
 . "$(dirname "$0")/lib.sh"
 
-lease_ms=3000
+lease_ms=4000
 farm_up 1 --worker-cpus 2 --coordinator-arg=--lease-ms=$lease_ms --coordinator-arg=--heartbeat-ms=250
 side=$T/side.log
 

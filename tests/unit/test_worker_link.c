@@ -679,8 +679,38 @@ static void phase_stale_work(void) {
   result_count(305, &r);
   CHECK(r && r->outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED);
   CHECK_INT(started_count(304), 0);
-  assign_start_by_us = 0;
+
+  /* A coordinator that does not say its clock: start_by_us is read on this
+   * host's clock with 5 s allowed for skew. */
+  auto_welcome = false;
+  hellos = count(CLAPPER__ENVELOPE__BODY_HELLO);
+  Clapper__Reset rs = CLAPPER__RESET__INIT;
+  rs.reason = "unknown worker";
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_RESET;
+  env.reset = &rs;
+  send_env(&env);
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HELLO) > hellos, 3000));
+  h = last(CLAPPER__ENVELOPE__BODY_HELLO);
+  if (h)
+    send_welcome_for(100, 1000, h->hello->hello_id, 0, NULL, 0);
+  auto_welcome = true;
   auto_echo = false;
+  size_t beats = count(CLAPPER__ENVELOPE__BODY_HEARTBEAT);
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HEARTBEAT) > beats, 3000));
+  assign_start_by_us = util_wall_us() - 10 * INT64_C(1000000);
+  tspec_t old[] = {{306, "true", NULL, 0}};
+  send_assign(old, 1);
+  assign_start_by_us = util_wall_us() - 1 * INT64_C(1000000);
+  tspec_t skewed[] = {{307, "true", NULL, 0}};
+  send_assign(skewed, 1);
+  CHECK(WAIT_FOR(result_count(307, NULL) >= 1, 5000));
+  result_count(307, &r);
+  CHECK(r && r->outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED);
+  CHECK_INT(started_count(306), 0);
+  CHECK(!out_exists(306));
+
+  assign_start_by_us = 0;
   auto_clock_offset_us = 0;
   kill(w, SIGINT);
   CHECK(exited_zero(wait_exit(w, 5000)));
