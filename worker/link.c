@@ -47,6 +47,7 @@ struct link {
    * the link last ran, and the coordinator's wall clock (coord_us at
    * util_mono_us coord_mono; coord_us 0: unknown). */
   uint64_t hello_id;
+  unsigned unanswered; /* Hellos sent since the last Welcome taken */
   uint32_t lease_ms;
   uint64_t last_run_mono;
   int64_t coord_us;
@@ -72,6 +73,7 @@ static void try_hello(link_t *l) {
   l->hello_id++; /* every Hello has its own id: an earlier one's Welcome is not its answer */
   if (l->cb.hello(l->cb.arg) == 0) {
     l->last_hello = l->last_full = uv_now(l->loop);
+    l->unanswered++;
     link_set_state(l, LINK_WAIT);
     uv_timer_stop(&l->retry);
   } else if (!uv_is_active((uv_handle_t *)&l->retry)) {
@@ -115,13 +117,27 @@ static bool check_stall(link_t *l) {
   return true;
 }
 
+/* How long after a Hello that got no answer another is sent: the silence,
+ * doubled for each further unanswered Hello up to the lease.  Only the
+ * Welcome of the latest Hello counts, so a coordinator that takes longer
+ * than the silence to answer (its commits are slow) must not be sent a
+ * new Hello every time before its answer to the last one arrives. */
+static uint64_t hello_again_ms(const link_t *l, uint64_t silence) {
+  unsigned shift = l->unanswered > 1 ? l->unanswered - 1 : 0;
+  uint64_t ms = silence << (shift < 4 ? shift : 4);
+  if (l->lease_ms && ms > l->lease_ms)
+    ms = l->lease_ms > silence ? l->lease_ms : silence;
+  return ms;
+}
+
 static void on_tick(uv_timer_t *t) {
   link_t *l = t->data;
   if (check_stall(l))
     return;
   uint64_t now = uv_now(l->loop);
   uint64_t silence = (uint64_t)LINK_SILENCE_BEATS * l->heartbeat_ms;
-  if (l->state != LINK_HELLO && now - l->last_rx >= silence && now - l->last_hello >= silence) {
+  if (l->state != LINK_HELLO && now - l->last_rx >= silence &&
+      now - l->last_hello >= hello_again_ms(l, silence)) {
     log_info("no word from the coordinator for %llu ms: saying Hello again",
              (unsigned long long)(now - l->last_rx));
     try_hello(l);
@@ -176,6 +192,7 @@ static void on_readable(zwatch_t *w, void *sock, void *arg) {
        * it unknown, not the previous leader's. */
       l->coord_us = env->welcome->now_us > 0 ? env->welcome->now_us : 0;
       l->coord_mono = util_mono_us();
+      l->unanswered = 0;
       if (l->state != LINK_READY)
         log_info("welcomed by the coordinator");
       link_set_state(l, LINK_READY);

@@ -13,8 +13,10 @@
  *   - hello: at start, after a Reset, and when nothing at all has come
  *     from the coordinator for 3 heartbeat intervals (it may have
  *     restarted and forgotten us; a coordinator should therefore send
- *     something, e.g. an empty ResultAck, in answer to heartbeats).  A Hello
- *     that could not be sent is retried every 100 ms.
+ *     something, e.g. an empty ResultAck, in answer to heartbeats); while
+ *     Hellos go unanswered, each waits twice as long as the one before, up
+ *     to the lease (only the latest Hello's Welcome counts, see below).  A
+ *     Hello that could not be sent is retried every 100 ms.
  *   - heartbeat: every heartbeat interval once a Welcome arrived.
  *   - retransmit: when welcomed, 5 heartbeat intervals after all
  *     unacknowledged results were last sent (by a Hello or an earlier
