@@ -44,12 +44,12 @@ struct link {
   uint64_t last_full;  /* uv_now of the last Hello or retransmission: all results sent */
   bool started;
   /* Stale work (link.h): the latest Hello's id, the Welcome's lease, when
-   * the link last ran, and the coordinator's wall clock (coord_us at
-   * util_mono_us coord_mono; coord_us 0: unknown). */
+   * a message last went to the coordinator, and the coordinator's wall
+   * clock (coord_us at util_mono_us coord_mono; coord_us 0: unknown). */
   uint64_t hello_id;
   unsigned unanswered; /* Hellos sent since the last Welcome taken */
   uint32_t lease_ms;
-  uint64_t last_run_mono;
+  uint64_t last_sent_mono;
   int64_t coord_us;
   uint64_t coord_mono;
   /* CURVE (NULL mon: a plain connection) */
@@ -89,30 +89,35 @@ static void on_retry(uv_timer_t *t) {
     uv_timer_stop(&l->retry);
 }
 
-/* The longest the link may go without running before the coordinator may
- * have declared this worker lost: the lease less two heartbeat intervals
- * (the last heartbeat before a stop, and the coordinator's own lease
- * check), at least half the lease; 0 before a Welcome said the lease. */
+/* The longest the coordinator may go without a message from this worker
+ * before the worker must assume it was declared lost: the lease less two
+ * heartbeat intervals (at most a quarter of the lease: time for what the
+ * worker does next to reach the coordinator), and never less than one and
+ * a half heartbeat intervals (a heartbeat goes every interval); 0 before a
+ * Welcome said the lease. */
 static uint64_t stall_limit_us(const link_t *l) {
-  uint64_t lease = (uint64_t)l->lease_ms * 1000, beats = 2 * (uint64_t)l->heartbeat_ms * 1000;
-  return lease >= 2 * beats ? lease - beats : lease / 2;
+  uint64_t lease = (uint64_t)l->lease_ms * 1000, hb = (uint64_t)l->heartbeat_ms * 1000;
+  uint64_t margin = 2 * hb < lease / 4 ? 2 * hb : lease / 4;
+  return lease - margin > hb + hb / 2 ? lease - margin : hb + hb / 2;
 }
 
-/* Called first whenever the link runs: a gap longer than stall_limit_us
- * since it last ran means this process was stopped (SIGSTOP, a frozen VM)
- * or blocked, long enough that the coordinator may have declared it lost
- * and given its work to others.  What waits in the socket was sent before
- * that and may be stale: a new Hello is sent, and until its Welcome the
- * worker starts nothing (link_welcomed is false).  Returns true then. */
+/* Called first whenever the link runs: nothing sent to the coordinator for
+ * longer than stall_limit_us means this process was stopped (SIGSTOP, a
+ * frozen VM) or blocked, or cut off, long enough that the coordinator may
+ * have declared it lost and given its work to others.  What waits in the
+ * socket was sent before that and may be stale: a new Hello is sent, and
+ * until its Welcome the worker starts nothing (link_welcomed is false).
+ * Returns true then.  (While a Hello cannot be sent, it is retried
+ * anyway.) */
 static bool check_stall(link_t *l) {
-  uint64_t now = util_mono_us(), gap = now - l->last_run_mono;
-  l->last_run_mono = now;
   uint64_t limit = stall_limit_us(l);
-  if (!l->started || !limit || gap <= limit)
+  uint64_t silent = util_mono_us() - l->last_sent_mono;
+  if (!l->started || l->state == LINK_HELLO || !limit || silent <= limit)
     return false;
-  log_warn("this worker did not run for %llu ms (lease %u ms): work sent meanwhile may have "
-           "gone to others; dropping assignments until the coordinator answers a new Hello",
-           (unsigned long long)(gap / 1000), l->lease_ms);
+  log_warn("nothing reached the coordinator for %llu ms (lease %u ms): this worker was stopped "
+           "or cut off, and work sent meanwhile may have gone to others; dropping assignments "
+           "until the coordinator answers a new Hello",
+           (unsigned long long)(silent / 1000), l->lease_ms);
   try_hello(l);
   return true;
 }
@@ -346,7 +351,7 @@ void link_start(link_t *l) {
     return;
   l->started = true;
   l->last_rx = uv_now(l->loop);
-  l->last_run_mono = util_mono_us();
+  l->last_sent_mono = util_mono_us();
   /* Ids differ across restarts of the worker too. */
   l->hello_id = (uint64_t)util_wall_us();
   uv_timer_start(&l->tick, on_tick, l->heartbeat_ms, l->heartbeat_ms);
@@ -355,6 +360,7 @@ void link_start(link_t *l) {
 
 int link_send(link_t *l, envelope_t *env) {
   if (codec_send(l->sock, NULL, 0, env) == 0) {
+    l->last_sent_mono = util_mono_us();
     log_debug("sent %s", codec_body_name(env));
     return 0;
   }

@@ -35,10 +35,11 @@
  *     Assign: it was sent before the coordinator read the Hello, which did
  *     not list it, so the coordinator has counted it lost already.
  *   - Whenever the link runs (a tick or a message), it first checks how
- *     long ago it last ran.  More than the Welcome's lease_ms less two
- *     heartbeat intervals (at least half the lease) means the process was
- *     stopped or blocked long enough that the coordinator may have
- *     declared it lost: it says Hello again before reading
+ *     long ago a message last went to the coordinator.  More than the
+ *     Welcome's lease_ms less two heartbeat intervals or a quarter of the
+ *     lease, whichever is less (never under 1.5 intervals), means the process
+ *     was stopped, blocked or cut off long enough that the coordinator may
+ *     have declared it lost: it says Hello again before reading
  *     anything, so what waited in the socket is dropped.  Attempts still
  *     running are listed in that Hello; the Welcome's cancel list stops
  *     those the coordinator gave away.
