@@ -82,6 +82,11 @@ assert_eq "$(lines "$tb" end)" 1 "runs ended of the short task"
 assert_eq "$(lines "$ta" start)" 2 "runs started of the long task (the one stopped, the rerun)"
 assert_eq "$(lines "$ta" end)" 1 "runs ended of the long task (the rerun only)"
 assert_eq "$(awk -v a="$waiting_a" '$2 == a' "$side" | wc -l)" 0 "lines of the attempt that waited on local-1"
+# A stale start can be killed (by the Welcome's cancel) before its first
+# line: the worker's own log says whether it started at all.
+if grep -q "attempt $waiting_a: started " "$FARM/logs/local-1.log"; then
+  fail "local-1 started attempt $waiting_a, which waited in its socket while it was stopped"
+fi
 assert_eq "$(awk -v a="$run_a" '$3 == "end" && $2 == a' "$side" | wc -l)" 0 "end of the attempt stopped on local-1"
 
 # local-1 takes new work: the spare is drained, a new job runs on local-1.
