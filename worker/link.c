@@ -123,7 +123,8 @@ static bool check_stall(link_t *l) {
 }
 
 /* How long after a Hello that got no answer another is sent: the silence,
- * doubled for each further unanswered Hello up to the lease.  Only the
+ * doubled for each further unanswered Hello up to the lease (check_stall
+ * may send one sooner).  Only the
  * Welcome of the latest Hello counts, so a coordinator that takes longer
  * than the silence to answer (its commits are slow) must not be sent a
  * new Hello every time before its answer to the last one arrives. */

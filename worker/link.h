@@ -15,8 +15,10 @@
  *     restarted and forgotten us; a coordinator should therefore send
  *     something, e.g. an empty ResultAck, in answer to heartbeats); while
  *     Hellos go unanswered, each waits twice as long as the one before, up
- *     to the lease (only the latest Hello's Welcome counts, see below).  A
- *     Hello that could not be sent is retried every 100 ms.
+ *     to about the lease (only the latest Hello's Welcome counts, see
+ *     below); and when nothing went to the coordinator for nearly a lease
+ *     (see "Stale work").  A Hello that could not be sent is retried every
+ *     100 ms.
  *   - heartbeat: every heartbeat interval once a Welcome arrived.
  *   - retransmit: when welcomed, 5 heartbeat intervals after all
  *     unacknowledged results were last sent (by a Hello or an earlier
