@@ -228,6 +228,7 @@ struct worker {
   size_t nout, capout;
   uint64_t *welcome_cancel;       /* for the pending Welcome */
   size_t nwelcome_cancel, capwelcome_cancel;
+  uint64_t hello_id;              /* of its latest Hello, echoed by the Welcome */
   bool touched;                   /* on coord->touched */
   bool drained;                   /* by an operator (persisted) */
   bool self_draining;             /* the worker said so (SIGTERM) */

@@ -211,6 +211,15 @@ static void send_env(coord_t *c, worker_t *w, envelope_t *env) {
   }
 }
 
+/* When attempt a, sent now, must have started by on this coordinator's
+ * wall clock: when workers_check_leases would call it "not started within
+ * the lease" (the lease from a->dispatched_mono).  A worker that gets it
+ * later drops it (worker/link.h). */
+static int64_t start_by(const coord_t *c, const attempt_t *a) {
+  int64_t left = (int64_t)c->cfg.lease_ms * 1000 - (int64_t)(util_mono_us() - a->dispatched_mono);
+  return util_wall_us() + left;
+}
+
 /* Fills the Task of an Assign for attempt a; strings are allocated and
  * released by free_task. */
 static void fill_task(coord_t *c, attempt_t *a, Clapper__Task *m) {
@@ -260,6 +269,7 @@ static void fill_task(coord_t *c, attempt_t *a, Clapper__Task *m) {
   m->timeout_s = sp->timeout_s;
   m->cpus = a->cpus;
   m->memory_mb = a->memory_mb;
+  m->start_by_us = start_by(c, a);
   m->gpus = xcalloc(MAX_GPUS, sizeof *m->gpus);
   for (uint32_t i = 0; i < a->worker->ngpus && i < MAX_GPUS; i++)
     if (a->gpu_mask & (1ull << i))
@@ -337,6 +347,8 @@ static void send_welcome(coord_t *c, worker_t *w) {
   wel.lease_ms = (uint32_t)c->cfg.lease_ms;
   wel.n_cancel = w->nwelcome_cancel;
   wel.cancel = w->welcome_cancel;
+  wel.hello_id = w->hello_id;
+  wel.now_us = util_wall_us();
   envelope_t env = CODEC_ENVELOPE(WELCOME, welcome, &wel);
   send_env(c, w, &env);
   free(w->welcome_cancel);
@@ -669,6 +681,7 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
     w->tags[i] = xstrdup(h->tags[i]);
   w->last_seen_mono = util_mono_us();
   w->last_seen_us = util_wall_us();
+  w->hello_id = h->hello_id;
 
   /* Results first: they end attempts the reconciliation below must not
    * call lost. */

@@ -43,6 +43,15 @@ struct link {
   uint64_t last_hello; /* uv_now of the last Hello sent */
   uint64_t last_full;  /* uv_now of the last Hello or retransmission: all results sent */
   bool started;
+  /* Stale work (link.h): the latest Hello's id, the Welcome's lease, when
+   * a message last went to the coordinator, and the coordinator's wall
+   * clock (coord_us at util_mono_us coord_mono; coord_us 0: unknown). */
+  uint64_t hello_id;
+  unsigned unanswered; /* Hellos sent since the last Welcome taken */
+  uint32_t lease_ms;
+  uint64_t last_sent_mono;
+  int64_t coord_us;
+  uint64_t coord_mono;
   /* CURVE (NULL mon: a plain connection) */
   void *mon;            /* the socket's monitor */
   zwatch_t *mon_zw;
@@ -61,8 +70,10 @@ static void on_retry(uv_timer_t *t);
 
 static void try_hello(link_t *l) {
   link_set_state(l, LINK_HELLO);
+  l->hello_id++; /* every Hello has its own id: an earlier one's Welcome is not its answer */
   if (l->cb.hello(l->cb.arg) == 0) {
     l->last_hello = l->last_full = uv_now(l->loop);
+    l->unanswered++;
     link_set_state(l, LINK_WAIT);
     uv_timer_stop(&l->retry);
   } else if (!uv_is_active((uv_handle_t *)&l->retry)) {
@@ -78,11 +89,61 @@ static void on_retry(uv_timer_t *t) {
     uv_timer_stop(&l->retry);
 }
 
+/* The longest the coordinator may go without a message from this worker
+ * before the worker must assume it was declared lost: the lease less two
+ * heartbeat intervals (at most a quarter of the lease: time for what the
+ * worker does next to reach the coordinator), and never less than one and
+ * a half heartbeat intervals (a heartbeat goes every interval); 0 before a
+ * Welcome said the lease. */
+static uint64_t stall_limit_us(const link_t *l) {
+  uint64_t lease = (uint64_t)l->lease_ms * 1000, hb = (uint64_t)l->heartbeat_ms * 1000;
+  uint64_t margin = 2 * hb < lease / 4 ? 2 * hb : lease / 4;
+  return lease - margin > hb + hb / 2 ? lease - margin : hb + hb / 2;
+}
+
+/* Called first whenever the link runs: nothing sent to the coordinator for
+ * longer than stall_limit_us means this process was stopped (SIGSTOP, a
+ * frozen VM) or blocked, or cut off, long enough that the coordinator may
+ * have declared it lost and given its work to others.  What waits in the
+ * socket was sent before that and may be stale: a new Hello is sent, and
+ * until its Welcome the worker starts nothing (link_welcomed is false).
+ * Returns true then.  (While a Hello cannot be sent, it is retried
+ * anyway.) */
+static bool check_stall(link_t *l) {
+  uint64_t limit = stall_limit_us(l);
+  uint64_t silent = util_mono_us() - l->last_sent_mono;
+  if (!l->started || l->state == LINK_HELLO || !limit || silent <= limit)
+    return false;
+  log_warn("nothing reached the coordinator for %llu ms (lease %u ms): this worker was stopped "
+           "or cut off, and work sent meanwhile may have gone to others; dropping assignments "
+           "until the coordinator answers a new Hello",
+           (unsigned long long)(silent / 1000), l->lease_ms);
+  try_hello(l);
+  return true;
+}
+
+/* How long after a Hello that got no answer another is sent: the silence,
+ * doubled for each further unanswered Hello up to the lease (check_stall
+ * may send one sooner).  Only the
+ * Welcome of the latest Hello counts, so a coordinator that takes longer
+ * than the silence to answer (its commits are slow) must not be sent a
+ * new Hello every time before its answer to the last one arrives. */
+static uint64_t hello_again_ms(const link_t *l, uint64_t silence) {
+  unsigned shift = l->unanswered > 1 ? l->unanswered - 1 : 0;
+  uint64_t ms = silence << (shift < 4 ? shift : 4);
+  if (l->lease_ms && ms > l->lease_ms)
+    ms = l->lease_ms > silence ? l->lease_ms : silence;
+  return ms;
+}
+
 static void on_tick(uv_timer_t *t) {
   link_t *l = t->data;
+  if (check_stall(l))
+    return;
   uint64_t now = uv_now(l->loop);
   uint64_t silence = (uint64_t)LINK_SILENCE_BEATS * l->heartbeat_ms;
-  if (l->state != LINK_HELLO && now - l->last_rx >= silence && now - l->last_hello >= silence) {
+  if (l->state != LINK_HELLO && now - l->last_rx >= silence &&
+      now - l->last_hello >= hello_again_ms(l, silence)) {
     log_info("no word from the coordinator for %llu ms: saying Hello again",
              (unsigned long long)(now - l->last_rx));
     try_hello(l);
@@ -111,6 +172,7 @@ static void on_readable(zwatch_t *w, void *sock, void *arg) {
   (void)w;
   link_t *l = arg;
   char err[256];
+  check_stall(l);
   for (int i = 0; i < RECV_BATCH; i++) {
     envelope_t *env = NULL;
     int rc = codec_recv(sock, NULL, NULL, NULL, CODEC_MAX_WORKER_MSG, &env, err, sizeof err);
@@ -124,7 +186,19 @@ static void on_readable(zwatch_t *w, void *sock, void *arg) {
     log_debug("received %s", codec_body_name(env));
     switch (env->body_case) {
     case CLAPPER__ENVELOPE__BODY_WELCOME:
+      if (env->welcome->hello_id && env->welcome->hello_id != l->hello_id) {
+        /* It answers an earlier Hello; what followed it may be stale. */
+        log_info("a Welcome for an earlier Hello ignored: waiting for the latest one's");
+        codec_free(&env);
+        break;
+      }
       adopt_heartbeat(l, env->welcome->heartbeat_ms);
+      l->lease_ms = env->welcome->lease_ms;
+      /* A coordinator that does not say its clock (an older one) leaves
+       * it unknown, not the previous leader's. */
+      l->coord_us = env->welcome->now_us > 0 ? env->welcome->now_us : 0;
+      l->coord_mono = util_mono_us();
+      l->unanswered = 0;
       if (l->state != LINK_READY)
         log_info("welcomed by the coordinator");
       link_set_state(l, LINK_READY);
@@ -278,12 +352,16 @@ void link_start(link_t *l) {
     return;
   l->started = true;
   l->last_rx = uv_now(l->loop);
+  l->last_sent_mono = util_mono_us();
+  /* Ids differ across restarts of the worker too. */
+  l->hello_id = (uint64_t)util_wall_us();
   uv_timer_start(&l->tick, on_tick, l->heartbeat_ms, l->heartbeat_ms);
   try_hello(l);
 }
 
 int link_send(link_t *l, envelope_t *env) {
   if (codec_send(l->sock, NULL, 0, env) == 0) {
+    l->last_sent_mono = util_mono_us();
     log_debug("sent %s", codec_body_name(env));
     return 0;
   }
@@ -299,6 +377,23 @@ int link_send(link_t *l, envelope_t *env) {
 uint32_t link_heartbeat_ms(const link_t *l) { return l->heartbeat_ms; }
 
 bool link_welcomed(const link_t *l) { return l->state == LINK_READY; }
+
+uint64_t link_hello_id(const link_t *l) { return l->hello_id; }
+
+int64_t link_coordinator_now_us(const link_t *l) {
+  if (!l->coord_us)
+    return 0;
+  return l->coord_us + (int64_t)((util_mono_us() - l->coord_mono));
+}
+
+bool link_past_start_by(const link_t *l, int64_t start_by_us) {
+  if (start_by_us <= 0)
+    return false;
+  int64_t now = link_coordinator_now_us(l);
+  if (now)
+    return now + (int64_t)link_heartbeat_ms(l) * 1000 > start_by_us;
+  return util_wall_us() > start_by_us + LINK_CLOCK_SKEW_US;
+}
 
 static void on_closed(uv_handle_t *h) {
   link_t *l = h->data;

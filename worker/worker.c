@@ -154,6 +154,7 @@ static int on_link_hello(void *arg) {
   h.n_results = k;
   h.results = (Clapper__Result **)pending;
   h.draining = w->state != NODE_RUNNING;
+  h.hello_id = link_hello_id(w->link);
   envelope_t env = CODEC_ENVELOPE(HELLO, hello, &h);
   int rc = send_body(w, &env);
   if (rc == 0)
@@ -390,6 +391,29 @@ static void handle_task(node_t *w, const Clapper__Task *t) {
   schedule_flush(w);
 }
 
+/* Starts what the coordinator assigned, except stale work (link.h): all
+ * of it while the latest Hello is unanswered, and each task past its
+ * start_by_us.  Nothing is reported for what is dropped: the coordinator
+ * has counted it lost, or its lease check will. */
+static void handle_assign(node_t *w, const Clapper__Assign *as) {
+  if (!link_welcomed(w->link)) {
+    log_info("%zu assignments dropped: sent before the coordinator answered this worker's "
+             "latest Hello",
+             as->n_tasks);
+    return;
+  }
+  for (size_t i = 0; i < as->n_tasks; i++) {
+    const Clapper__Task *t = as->tasks[i];
+    if (!known_attempt(w, t->attempt_id) && link_past_start_by(w->link, t->start_by_us)) {
+      log_warn("attempt %llu dropped: it had to start by %lld (coordinator clock, unix us), "
+               "the coordinator has given it up",
+               (unsigned long long)t->attempt_id, (long long)t->start_by_us);
+      continue;
+    }
+    handle_task(w, t);
+  }
+}
+
 static void cancel_attempts(node_t *w, const uint64_t *ids, size_t n, const char *reason) {
   for (size_t i = 0; i < n; i++)
     if (runner_cancel(w->runner, ids[i], reason) < 0)
@@ -408,8 +432,7 @@ static void on_link_message(void *arg, envelope_t *env) {
                     "the coordinator no longer expects it");
     break;
   case CLAPPER__ENVELOPE__BODY_ASSIGN:
-    for (size_t i = 0; i < env->assign->n_tasks; i++)
-      handle_task(w, env->assign->tasks[i]);
+    handle_assign(w, env->assign);
     break;
   case CLAPPER__ENVELOPE__BODY_RESULT_ACK: {
     /* An empty ResultAck answers a Heartbeat (the coordinator is alive;

@@ -7,7 +7,9 @@
  * restart (the unacknowledged result comes back in Hello), Reset, Hello
  * after coordinator silence, stop-now with a task running, and log
  * streaming (Logs while the task runs, the rest before its Result,
- * contiguous chunks of at most 64 KiB, --log-stream-max-bytes).
+ * contiguous chunks of at most 64 KiB, --log-stream-max-bytes), and stale
+ * work refused (a Welcome for an earlier Hello, a task past its
+ * start_by_us, assignments that waited while the worker was stopped).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +38,17 @@ static size_t n_msgs;
 static bool auto_welcome;
 /* Automatic answers may go to a worker that has just exited. */
 static bool replying;
+/* Automatic Welcomes echo the Hello's id and say this clock, shifted by
+ * auto_clock_offset_us, as the coordinator's (else they are an older
+ * coordinator's: neither). */
+static bool auto_echo;
+static int64_t auto_clock_offset_us;
+/* start_by_us of the tasks send_assign sends (0: none). */
+static int64_t assign_start_by_us;
 
 static void send_welcome(uint32_t hb_ms, uint64_t *cancel, size_t n_cancel);
+static void send_welcome_for(uint32_t hb_ms, uint32_t lease_ms, uint64_t hello_id, int64_t now_us,
+                             uint64_t *cancel, size_t n_cancel);
 static void send_ack(uint64_t *ids, size_t n);
 
 static uint64_t now_ms(void) {
@@ -72,8 +83,13 @@ static void pump(int timeout_ms) {
     return;
   }
   replying = true;
-  if (auto_welcome && env->body_case == CLAPPER__ENVELOPE__BODY_HELLO)
-    send_welcome(100, NULL, 0);
+  if (auto_welcome && env->body_case == CLAPPER__ENVELOPE__BODY_HELLO) {
+    if (auto_echo)
+      send_welcome_for(100, 1000, env->hello->hello_id, util_wall_us() + auto_clock_offset_us,
+                       NULL, 0);
+    else
+      send_welcome(100, NULL, 0);
+  }
   if (auto_welcome && env->body_case == CLAPPER__ENVELOPE__BODY_HEARTBEAT)
     send_ack(NULL, 0);
   replying = false;
@@ -160,16 +176,23 @@ static void send_env(envelope_t *env) {
     fprintf(stderr, "codec_send: %s\n", zmq_strerror(errno));
 }
 
-static void send_welcome(uint32_t hb_ms, uint64_t *cancel, size_t n_cancel) {
+static void send_welcome_for(uint32_t hb_ms, uint32_t lease_ms, uint64_t hello_id, int64_t now_us,
+                             uint64_t *cancel, size_t n_cancel) {
   Clapper__Welcome w = CLAPPER__WELCOME__INIT;
   w.heartbeat_ms = hb_ms;
-  w.lease_ms = 10 * hb_ms;
+  w.lease_ms = lease_ms;
+  w.hello_id = hello_id;
+  w.now_us = now_us;
   w.cancel = cancel;
   w.n_cancel = n_cancel;
   envelope_t env = CLAPPER__ENVELOPE__INIT;
   env.body_case = CLAPPER__ENVELOPE__BODY_WELCOME;
   env.welcome = &w;
   send_env(&env);
+}
+
+static void send_welcome(uint32_t hb_ms, uint64_t *cancel, size_t n_cancel) {
+  send_welcome_for(hb_ms, 10 * hb_ms, 0, 0, cancel, n_cancel);
 }
 
 static void send_ack(uint64_t *ids, size_t n) {
@@ -213,6 +236,7 @@ static void send_assign(const tspec_t *specs, size_t n) {
     t->attempt_id = specs[i].id;
     t->task_id = specs[i].id * 10;
     t->job_id = 1;
+    t->start_by_us = assign_start_by_us;
     argvs[i][0] = "sh";
     argvs[i][1] = "-c";
     argvs[i][2] = (char *)specs[i].cmd;
@@ -563,6 +587,135 @@ static void phase_worker_killed(void) {
   CHECK(pid_gone((pid_t)started_pid(107)));
 }
 
+/* ---------------------------------------------------------------- stale work */
+
+static bool out_exists(uint64_t id) {
+  char *p = xasprintf("%s/out/%llu", dir, (unsigned long long)id);
+  bool there = access(p, F_OK) == 0;
+  free(p);
+  return there;
+}
+
+/* Work that may have been given to another worker is not started: what
+ * follows a Welcome for an earlier Hello, a task past its start_by_us on
+ * the coordinator's clock, and what waited in the socket while the worker
+ * was stopped past its lease; the attempt that ran on through the stop is
+ * stopped when the Welcome cancels it, and new work is taken again. */
+static void phase_stale_work(void) {
+  clear_msgs();
+  auto_welcome = false;
+  auto_echo = false;
+  pid_t w = start_worker();
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HELLO) >= 1, 15000));
+  envelope_t *h = last(CLAPPER__ENVELOPE__BODY_HELLO);
+  uint64_t first = h ? h->hello->hello_id : 0;
+  CHECK(first != 0);
+
+  /* A Welcome for another Hello: the Assign after it is dropped, and the
+   * worker, unanswered, says Hello again (with a new id). */
+  send_welcome_for(100, 1000, first + 1, util_wall_us(), NULL, 0);
+  tspec_t early[] = {{301, "true", NULL, 0}};
+  send_assign(early, 1);
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HELLO) >= 2, 3000));
+  h = last(CLAPPER__ENVELOPE__BODY_HELLO);
+  CHECK(h && h->hello->hello_id != first && h->hello->hello_id != 0);
+
+  /* Welcomed by a coordinator whose clock is 60 s ahead of this host's:
+   * start_by_us is read on its clock. */
+  auto_echo = true;
+  auto_clock_offset_us = 60 * INT64_C(1000000);
+  auto_welcome = true;
+  if (h)
+    send_welcome_for(100, 1000, h->hello->hello_id, util_wall_us() + auto_clock_offset_us, NULL,
+                     0);
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HEARTBEAT) >= 1, 3000));
+  assign_start_by_us = util_wall_us() + 30 * INT64_C(1000000);
+  tspec_t late[] = {{302, "true", NULL, 0}};
+  send_assign(late, 1);
+  assign_start_by_us = util_wall_us() + 600 * INT64_C(1000000);
+  tspec_t runner[] = {{303, "echo $$ > c.pid; exec sleep 30", NULL, 0}};
+  send_assign(runner, 1);
+  CHECK(WAIT_FOR(started_pid(303) != 0, 5000));
+  char *cp = xasprintf("%s/out/303/c.pid", dir);
+  pid_t child = wait_pid_file(cp, 10000);
+  free(cp);
+  CHECK(child > 0);
+  CHECK_INT(started_count(301), 0);
+  CHECK_INT(started_count(302), 0);
+  CHECK_INT(result_count(301, NULL) + result_count(302, NULL), 0);
+  CHECK(!out_exists(301) && !out_exists(302));
+
+  /* Stopped past the lease (1000 ms) with 303 running; 304 waits in its
+   * socket meanwhile. */
+  auto_welcome = false;
+  size_t hellos = count(CLAPPER__ENVELOPE__BODY_HELLO);
+  kill(w, SIGSTOP);
+  WAIT_FOR(false, 200);
+  tspec_t waiting[] = {{304, "true", NULL, 0}};
+  send_assign(waiting, 1);
+  WAIT_FOR(false, 1300);
+  kill(w, SIGCONT);
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HELLO) > hellos, 3000));
+  h = last(CLAPPER__ENVELOPE__BODY_HELLO);
+  CHECK(h && h->hello->n_running == 1 && h->hello->running[0] == 303);
+  /* The coordinator gave 303 away meanwhile: its Welcome cancels it. */
+  uint64_t gone = 303;
+  if (h)
+    send_welcome_for(100, 1000, h->hello->hello_id, util_wall_us() + auto_clock_offset_us, &gone,
+                     1);
+  auto_welcome = true;
+  CHECK(WAIT_FOR(result_count(303, NULL) >= 1, 5000));
+  Clapper__Result *r = NULL;
+  result_count(303, &r);
+  CHECK(r && r->outcome == CLAPPER__OUTCOME__OUTCOME_CANCELED);
+  if (child > 0)
+    CHECK(pid_gone(child));
+  CHECK_INT(started_count(304), 0);
+  CHECK(!out_exists(304));
+  /* And it takes new work. */
+  tspec_t fresh[] = {{305, "true", NULL, 0}};
+  send_assign(fresh, 1);
+  CHECK(WAIT_FOR(result_count(305, NULL) >= 1, 5000));
+  result_count(305, &r);
+  CHECK(r && r->outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED);
+  CHECK_INT(started_count(304), 0);
+
+  /* A coordinator that does not say its clock: start_by_us is read on this
+   * host's clock with 5 s allowed for skew. */
+  auto_welcome = false;
+  hellos = count(CLAPPER__ENVELOPE__BODY_HELLO);
+  Clapper__Reset rs = CLAPPER__RESET__INIT;
+  rs.reason = "unknown worker";
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_RESET;
+  env.reset = &rs;
+  send_env(&env);
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HELLO) > hellos, 3000));
+  h = last(CLAPPER__ENVELOPE__BODY_HELLO);
+  if (h)
+    send_welcome_for(100, 1000, h->hello->hello_id, 0, NULL, 0);
+  auto_welcome = true;
+  auto_echo = false;
+  size_t beats = count(CLAPPER__ENVELOPE__BODY_HEARTBEAT);
+  CHECK(WAIT_FOR(count(CLAPPER__ENVELOPE__BODY_HEARTBEAT) > beats, 3000));
+  assign_start_by_us = util_wall_us() - 10 * INT64_C(1000000);
+  tspec_t old[] = {{306, "true", NULL, 0}};
+  send_assign(old, 1);
+  assign_start_by_us = util_wall_us() - 1 * INT64_C(1000000);
+  tspec_t skewed[] = {{307, "true", NULL, 0}};
+  send_assign(skewed, 1);
+  CHECK(WAIT_FOR(result_count(307, NULL) >= 1, 5000));
+  result_count(307, &r);
+  CHECK(r && r->outcome == CLAPPER__OUTCOME__OUTCOME_SUCCEEDED);
+  CHECK_INT(started_count(306), 0);
+  CHECK(!out_exists(306));
+
+  assign_start_by_us = 0;
+  auto_clock_offset_us = 0;
+  kill(w, SIGINT);
+  CHECK(exited_zero(wait_exit(w, 5000)));
+}
+
 /* ---------------------------------------------------------------- logs */
 
 /* Index in msgs of the first Results message carrying id, or n_msgs. */
@@ -888,6 +1041,7 @@ int main(void) {
   phase_stop_now();
   phase_worker_killed();
   phase_log_stream();
+  phase_stale_work();
 
   clear_msgs();
   zmq_close(router);

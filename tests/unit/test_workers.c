@@ -7,7 +7,8 @@
  * by field.  Nothing is flushed, so what the coordinator would tell a
  * worker stays in its outbox (w->out) and in w->welcome_cancel, where the
  * checks read it.  Covered: the Hello of a new worker (registered, online,
- * resources, GPUs, tags, Welcome queued) and of a reconnecting one
+ * resources, GPUs, tags, Welcome queued, its hello_id kept for the
+ * Welcome to echo) and of a reconnecting one
  * (results in the Hello recorded first, reported attempts running, the
  * others lost and requeued, unknown ones canceled in the Welcome, free
  * resources recounted), Hellos refused (a name held by another live host,
@@ -217,6 +218,7 @@ static void test_hello_new(void) {
   h.gpus = gpus;
   h.n_tags = 2;
   h.tags = tags;
+  h.hello_id = 77;
   send_hello(c, "conn-1", "", &h);
 
   worker_t *w = workers_find(c, "w1");
@@ -224,6 +226,7 @@ static void test_hello_new(void) {
   if (!w)
     goto out;
   CHECK_INT(c->nworkers, 1);
+  CHECK_INT(w->hello_id, 77); /* the Welcome echoes it */
   CHECK_INT(w->state, WORKER_ONLINE);
   CHECK_STR(w->hostname, "host-a");
   CHECK_STR(w->version, "1.2.3");
