@@ -225,6 +225,7 @@ struct worker {
   bool drained;                   /* by an operator (persisted) */
   bool self_draining;             /* the worker said so (SIGTERM) */
   char *workdir;                  /* where its attempt logs are, or NULL */
+  char *degraded;                 /* why the worker says it takes no work, or NULL */
 };
 
 /* Settings (coordinator/main.c fills them from the config table). */
