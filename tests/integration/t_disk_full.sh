@@ -4,7 +4,8 @@
 # work, the attempts that could not write end `lost` (not the tasks'
 # failures), the job only it could run says so and `clapper wait` returns
 # (exit 3); a worker added later runs the job; after space is freed the
-# worker is online again and runs work; nothing is lost.
+# worker is online again and runs work; nothing is lost.  A worker whose
+# workdir is removed is degraded as well.
 . "$(dirname "$0")/lib.sh"
 
 MNT="$T/workers/full"
@@ -92,6 +93,13 @@ assert_eq "$(sql "SELECT count(*) FROM attempts a JOIN tasks t ON t.id = a.task_
   "tasks the recovered worker ran"
 assert_contains "$(sql "SELECT string_agg(details::text, ' ') FROM events WHERE kind = 'worker.state' AND subject_id = 'full'")" \
   "degraded" "the worker's transitions are in the event log"
+
+# A worker whose workdir is removed under it is degraded too.
+start_worker gone --cpus 1 --tags elsewhere
+rm -rf "$T/workers/gone"
+gone_degraded() { [ "$(state_of gone)" = degraded ]; }
+wait_for 20 gone_degraded || fail "a worker without its workdir is not degraded: $(state_of gone)"
+assert_contains "$(reason_of gone)" "workdir $T/workers/gone is gone" "reason without a workdir"
 
 assert_sound "$job" "$job2"
 log "ok"
