@@ -753,8 +753,10 @@ static void on_heartbeat(coord_t *c, worker_t *w, const Clapper__Heartbeat *hb) 
     w->self_draining = hb->draining;
     settle_drain(c, w, hb->draining ? "the worker is draining" : "the worker takes work again");
   }
-  if (note_health(w, hb->degraded))
+  if (note_health(w, hb->degraded)) {
     settle_drain(c, w, "the worker is healthy again");
+    dispatch_farm_changed(c); /* a new reason: jobs that wait for it say it */
+  }
   size_t n = hb->n_running < MAX_LIST ? hb->n_running : MAX_LIST;
   for (size_t i = 0; i < n; i++) {
     attempt_t *a = idmap_get(&c->attempts, hb->running[i]);

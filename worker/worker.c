@@ -197,12 +197,15 @@ static void send_heartbeat(node_t *w) {
   free(running);
 }
 
-/* Checks the worker's health now; when the verdict changed the
- * coordinator hears it at once.  A journal that could not be written is
- * tried again by rewriting it (which makes every pending result durable
- * again).  Returns true when healthy. */
+/* Checks the worker's health now; when the verdict changed (and notify)
+ * the coordinator hears it at once.  A journal that could not be written
+ * is tried again (retry_journal, once the disk is over its floor) by
+ * rewriting it, which makes every pending result durable again.  Returns
+ * true when healthy. */
 static bool check_health(node_t *w, bool retry_journal, bool notify) {
-  if (retry_journal && w->health.journal_err) {
+  uint64_t floor = w->health.floor_bytes;
+  if (retry_journal && w->health.journal_err &&
+      (!floor || health_free_bytes(w->opt->workdir) >= floor)) {
     if (journal_compact(w->journal) == 0) {
       log_info("the journal is written again: results are durable");
       health_journal(&w->health, 0);
