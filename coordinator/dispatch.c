@@ -376,8 +376,8 @@ static worker_t *place(coord_t *c, const job_t *j, uint64_t *gpu_mask) {
  *
  * Of the known workers that could ever run it (dispatch_could_fit):
  * one online and not excluded means it only waits for room; one offline
- * (not yet back after a coordinator restart) or draining may take it
- * later; when every one of them is degraded, lost or excluded by the
+ * within a lease of the coordinator's start (it may still reconnect) or
+ * draining may take it later; when every one of them is degraded, lost or excluded by the
  * job's failures there, no worker can run it any more: the reason then
  * starts with DISPATCH_STRANDED and names them (`clapper wait` stops
  * waiting for such a job).  With no such worker at all, it waits for one
@@ -399,7 +399,8 @@ static void note_unfit(coord_t *c, job_t *j) {
     excluded += ex && connected(w);
     if (w->state == WORKER_ONLINE && w->identlen && !ex)
       possible = true;
-    else if (w->state == WORKER_OFFLINE || (w->state == WORKER_DRAINING && !ex))
+    else if ((w->state == WORKER_OFFLINE && !c->grace_over) ||
+             (w->state == WORKER_DRAINING && !ex))
       later = true;
     else if (who.len < 512) {
       sbuf_printf(&who, "%s%s ", who.len ? "; " : "", w->name);
@@ -407,6 +408,8 @@ static void note_unfit(coord_t *c, job_t *j) {
         sbuf_printf(&who, "failed it %d times", JOB_MAX_WORKER_FAILURES);
       else if (w->state == WORKER_DEGRADED)
         sbuf_printf(&who, "is degraded (%s)", w->degraded ? w->degraded : "no reason given");
+      else if (w->state == WORKER_OFFLINE)
+        sbuf_printf(&who, "is offline (not back since the coordinator started)");
       else
         sbuf_printf(&who, "is %s", worker_state_name((worker_state_t)w->state));
     }

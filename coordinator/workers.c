@@ -904,6 +904,12 @@ static void worker_lost(coord_t *c, worker_t *w, const char *why) {
 void workers_check_leases(coord_t *c) {
   uint64_t now = util_mono_us();
   uint64_t lease = (uint64_t)c->cfg.lease_ms * 1000;
+  /* After the reconnect grace a worker still offline may never come back:
+   * jobs only it could run say so (dispatch's note_unfit). */
+  if (!c->grace_over && now - c->ready_mono > lease) {
+    c->grace_over = true;
+    dispatch_farm_changed(c);
+  }
   for (size_t i = 0; i < c->nworkers; i++) {
     worker_t *w = c->workers[i];
     if (serving(w) && now - w->last_seen_mono > lease) {

@@ -482,6 +482,12 @@ static void test_stranded(void) {
   dispatch_run(c);
   CHECK(strncmp(j->reason, STATES_STRANDED, strlen(STATES_STRANDED)) != 0);
   CHECK_CONTAINS(j->reason, "no connected worker has");
+  /* Once the reconnect grace is over, an offline worker counts as gone. */
+  c->grace_over = true;
+  dispatch_farm_changed(c);
+  dispatch_run(c);
+  CHECK_STR(j->reason,
+            "no worker can run it: w1 is offline (not back since the coordinator started)");
   /* Healthy and online again: it runs. */
   free(w1->degraded);
   w1->degraded = NULL;
