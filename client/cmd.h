@@ -35,6 +35,7 @@
 #define CMD_EXIT_OK 0
 #define CMD_EXIT_FAIL 1
 #define CMD_EXIT_USAGE 2
+#define CMD_EXIT_STRANDED 3 /* clapper wait: no worker can run a job any more */
 
 #define CMD_DEFAULT_COORDINATOR "tcp://127.0.0.1:7711"
 #define CMD_DEFAULT_TIMEOUT_MS "30000"

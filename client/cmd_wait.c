@@ -8,6 +8,14 @@
  * final {"jobs": [...]} document (also when a job failed: then the error is
  * only the line on stderr and the exit status).  --max-wait-s bounds the
  * wait (error code "timeout").
+ *
+ * A job whose reason starts with STATES_STRANDED has no worker that can
+ * run it any more (every one that could is degraded, lost or excluded by
+ * its failures); it keeps waiting on the coordinator, for a worker to
+ * recover or join.  Once every unfinished job has been so, with none of
+ * its tasks dispatched or running, for --stranded-s seconds, wait stops: it prints the jobs as when they finish
+ * and exits CMD_EXIT_STRANDED (3) with "clapper: job 12 cannot run: REASON"
+ * (error code "stranded").
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,12 +31,20 @@
 
 static struct {
   long long max_wait_s;
+  long long stranded_s;
 } opt;
 
 static const cfg_opt_t wait_opts[] = {
     {"max-wait-s", 0, CFG_INT, NULL, "0", 0, 31536000, "S",
      "give up after S seconds (0: wait as long as it takes)", &opt.max_wait_s},
+    {"stranded-s", 0, CFG_INT, NULL, "0", 0, 31536000, "S",
+     "stop (exit 3) once no worker could run any unfinished job for S seconds",
+     &opt.stranded_s},
 };
+
+static bool stranded_reason(const char *why) {
+  return why && !strncmp(why, STATES_STRANDED, strlen(STATES_STRANDED));
+}
 
 static bool finished_state(const char *state) {
   int s = state ? job_state_parse(state) : -1;
@@ -60,6 +76,8 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   int status = CMD_EXIT_FAIL;
   bool bar = isatty(fileno(ctx->err)) == 1, bar_drawn = false;
   uint64_t deadline = opt.max_wait_s ? util_mono_us() + (uint64_t)opt.max_wait_s * 1000000 : 0;
+  uint64_t stranded_since = 0; /* every unfinished job stranded since (mono us), or 0 */
+  bool stranded = false;
 
   for (int i = 0; i < argc; i++)
     if (cmd_parse_id(ctx, "job id", argv[i], &ids[i]) < 0) {
@@ -79,7 +97,7 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
       goto out;
 
     json_int_t total = 0, succeeded = 0, failed = 0, running = 0;
-    bool all_finished = true;
+    bool all_finished = true, all_stranded = true;
     for (int i = 0; i < argc; i++) {
       json_t *job = find_job(doc, ids[i]);
       if (!job) {
@@ -95,6 +113,8 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
         /* Say why a job does not move on (no worker fits, paused, ...),
          * once per new reason. */
         const char *why = json_string_value(json_object_get(job, "reason"));
+        all_stranded = all_stranded && stranded_reason(why) &&
+                       cmd_task_count(job, "running") + cmd_task_count(job, "dispatched") == 0;
         if (why && *why && (!said[i] || strcmp(said[i], why) != 0)) {
           if (bar_drawn)
             fputc('\n', ctx->err);
@@ -116,6 +136,17 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
     }
     if (all_finished)
       break;
+    if (!all_stranded) {
+      stranded_since = 0;
+    } else {
+      uint64_t now = util_mono_us();
+      if (!stranded_since)
+        stranded_since = now;
+      if (now - stranded_since >= (uint64_t)opt.stranded_s * 1000000) {
+        stranded = true;
+        break;
+      }
+    }
     if (deadline && util_mono_us() >= deadline) {
       cmd_fail(ctx, CMD_EXIT_FAIL, "timeout", "jobs still unfinished after %lld s",
                opt.max_wait_s);
@@ -152,12 +183,19 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
       output_line(ctx->out, line.buf);
       sbuf_free(&line);
     }
-    if (!state || strcmp(state, "succeeded") != 0) {
+    if (stranded && !finished_state(state)) {
+      const char *why = json_string_value(json_object_get(job, "reason"));
+      sbuf_printf(&bad, "%sjob %s cannot run: %s", nbad ? "; " : "", argv[i], why ? why : "?");
+      nbad++;
+    } else if (!stranded && (!state || strcmp(state, "succeeded") != 0)) {
       sbuf_printf(&bad, "%sjob %s %s", nbad ? ", " : "", argv[i], state ? state : "?");
       nbad++;
     }
   }
-  if (nbad)
+  if (stranded) {
+    cmd_fail(ctx, CMD_EXIT_STRANDED, "stranded", "%s", bad.buf);
+    status = CMD_EXIT_STRANDED;
+  } else if (nbad)
     cmd_fail(ctx, CMD_EXIT_FAIL, "job_failed", "%s", bad.buf);
   else
     status = CMD_EXIT_OK;
@@ -175,6 +213,6 @@ out:
 
 const struct cmd_entry cmd_wait_entry = {
     .name = "wait", CMD_OPTS(wait_opts), .min_args = 1, .max_args = -1, .exec = wait_exec,
-    .usage = "[--max-wait-s S] [options] ID...",
-    .help = "wait until jobs finish; exit 0 only if every one succeeded",
+    .usage = "[--max-wait-s S] [--stranded-s S] [options] ID...",
+    .help = "wait until jobs finish; exit 0 only if every one succeeded, 3 if no worker can run one",
 };

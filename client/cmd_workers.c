@@ -6,8 +6,9 @@
  * default of 1000; after_name: the workers named after NAME) and prints
  * {"workers": [...], "more", "next_after"} as a table, in name order:
  * NAME HOST STATE CPUS MEMORY GPUS FREE (cpus/memory/gpus) RUNNING TAGS
- * HEARTBEAT.  When more workers remain, a last line names the --after of
- * the next page.
+ * HEARTBEAT, and REASON (why a degraded worker takes no work) when some
+ * worker has one.  When more workers remain, a last line names the --after
+ * of the next page.
  */
 #include <stdlib.h>
 
@@ -15,7 +16,7 @@
 #include "rpc.h"
 
 /* One row of the table: a worker. */
-static void worker_row(out_table_t *t, const json_t *w, void *arg) {
+static void worker_row(out_table_t *t, const json_t *w, void *with_reason) {
   char mem[32], freemem[32];
   table_add_fields(t, w, "name", "hostname", "state", "cpus", NULL);
   output_mb(json_integer_value(json_object_get(w, "memory_mb")), mem, sizeof mem);
@@ -38,12 +39,23 @@ static void worker_row(out_table_t *t, const json_t *w, void *arg) {
   table_add(t, sb.len ? sb.buf : "-");
   sbuf_free(&sb);
   table_add_time(t, json_object_get(w, "last_heartbeat"));
+  if (*(bool *)with_reason)
+    table_add(t, output_string(w, "reason"));
 }
 
 void cmd_workers_table(FILE *out, const json_t *doc) {
   static const char *const hdr[] = {"NAME",  "HOST", "STATE",    ">CPUS", ">MEMORY",
-                                    ">GPUS", "FREE", ">RUNNING", "TAGS", "HEARTBEAT"};
-  output_table(out, ARRAY_SIZE(hdr), hdr, json_object_get(doc, "workers"), worker_row, NULL);
+                                    ">GPUS", "FREE", ">RUNNING", "TAGS", "HEARTBEAT",
+                                    "REASON"};
+  const json_t *workers = json_object_get(doc, "workers");
+  bool reasons = false;
+  size_t i;
+  json_t *w;
+  json_array_foreach(workers, i, w) {
+    if (output_string(w, "reason"))
+      reasons = true;
+  }
+  output_table(out, ARRAY_SIZE(hdr) - (reasons ? 0 : 1), hdr, workers, worker_row, &reasons);
   cmd_page_hint(out, doc, "workers");
 }
 

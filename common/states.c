@@ -18,7 +18,7 @@ static const char *const task_names[TASK_STATE_COUNT] = {
 static const char *const attempt_names[ATTEMPT_STATE_COUNT] = {
     "dispatched", "running", "succeeded", "failed", "timed_out", "lost", "canceled"};
 static const char *const worker_names[WORKER_STATE_COUNT] = {"offline", "online", "draining",
-                                                             "lost"};
+                                                             "lost", "degraded"};
 
 /* job_next[from]: the states a job may move to. */
 static const unsigned job_next[JOB_STATE_COUNT] = {

@@ -53,8 +53,16 @@ typedef enum worker_state {
   WORKER_ONLINE,
   WORKER_DRAINING,    /* finishes what it runs, gets nothing new */
   WORKER_LOST,        /* lease expired */
+  WORKER_DEGRADED,    /* connected, but its own health refuses work (disk full,
+                       * journal unwritable, workdir gone): keeps what it runs,
+                       * gets nothing new, back online when the cause is gone */
   WORKER_STATE_COUNT
 } worker_state_t;
+
+/* How the reason of an unfinished job begins when no worker can run it any
+ * more (every known worker that could is degraded, lost or excluded by the
+ * job's failures there); `clapper wait` stops waiting for such a job. */
+#define STATES_STRANDED "no worker can run it"
 
 const char *job_state_name(job_state_t s);
 const char *task_state_name(task_state_t s);

@@ -374,23 +374,50 @@ static worker_t *place(coord_t *c, const job_t *j, uint64_t *gpu_mask) {
   return NULL;
 }
 
-/* j cannot be placed now; say why when no connected worker ever could. */
+/* j cannot be placed now; say why when no worker could run it now.
+ *
+ * Of the known workers that could ever run it (dispatch_could_fit):
+ * one online and not excluded means it only waits for room; one offline
+ * within a lease of the coordinator's start (it may still reconnect) or
+ * draining may take it later; when every one of them is degraded, lost or excluded by the
+ * job's failures there, no worker can run it any more: the reason then
+ * starts with DISPATCH_STRANDED and names them (`clapper wait` stops
+ * waiting for such a job).  With no such worker at all, it waits for one
+ * to join. */
 static void note_unfit(coord_t *c, job_t *j) {
   if (j->unfit_version == c->farm_version)
     return;
   j->unfit_version = c->farm_version;
   const jf_requires_t *r = &j->spec->req;
-  bool possible = false, excluded = false;
+  bool possible = false, later = false;
+  size_t capable = 0, excluded = 0;
+  sbuf_t who = {0};
   for (size_t i = 0; i < c->nworkers && !possible; i++) {
     const worker_t *w = c->workers[i];
-    if (!connected(w) || !dispatch_could_fit(w, r))
+    if (!dispatch_could_fit(w, r))
       continue;
-    if (job_worker_excluded(j, w))
-      excluded = true;
-    else
+    capable++;
+    bool ex = job_worker_excluded(j, w);
+    excluded += ex && connected(w);
+    if (w->state == WORKER_ONLINE && w->identlen && !ex)
       possible = true;
+    else if ((w->state == WORKER_OFFLINE && !c->grace_over) ||
+             (w->state == WORKER_DRAINING && !ex))
+      later = true;
+    else if (who.len < 512) {
+      sbuf_printf(&who, "%s%s ", who.len ? "; " : "", w->name);
+      if (ex)
+        sbuf_printf(&who, "failed it %d times", JOB_MAX_WORKER_FAILURES);
+      else if (w->state == WORKER_DEGRADED)
+        sbuf_printf(&who, "is degraded (%s)", w->degraded ? w->degraded : "no reason given");
+      else if (w->state == WORKER_OFFLINE)
+        sbuf_printf(&who, "is offline (not back since the coordinator started)");
+      else
+        sbuf_printf(&who, "is %s", worker_state_name((worker_state_t)w->state));
+    }
   }
   if (possible) {
+    sbuf_free(&who);
     if (j->unfit) {
       free(j->reason);
       j->reason = xstrdup("");
@@ -400,7 +427,9 @@ static void note_unfit(coord_t *c, job_t *j) {
     return;
   }
   sbuf_t b = {0};
-  if (excluded) {
+  if (capable && !later) {
+    sbuf_printf(&b, DISPATCH_STRANDED ": %s", who.buf);
+  } else if (excluded) {
     sbuf_printf(&b, "every connected worker that could run it failed it %d times",
                 JOB_MAX_WORKER_FAILURES);
   } else {
@@ -415,6 +444,7 @@ static void note_unfit(coord_t *c, job_t *j) {
     for (size_t i = 0; i < r->ntags; i++)
       sbuf_printf(&b, "%s%s", i ? "," : " and tags ", r->tags[i]);
   }
+  sbuf_free(&who);
   if (strcmp(j->reason, b.buf) != 0) {
     free(j->reason);
     j->reason = sbuf_steal(&b);
@@ -423,6 +453,23 @@ static void note_unfit(coord_t *c, job_t *j) {
   }
   sbuf_free(&b);
   j->unfit = true;
+}
+
+/* With no room anywhere the dispatch loop tries no job, so nothing would
+ * say why a job waits whose workers are all degraded or lost: check the
+ * jobs with ready tasks here (note_unfit does the work once per farm
+ * version and job). */
+static void note_unplaced(coord_t *c) {
+  dispatch_t *d = c->dispatch;
+  for (int p = 0; p < PRIORITY_LEVELS; p++)
+    for (size_t i = 0; i < d->levels[p].len; i++) {
+      epq_t *q = d->levels[p].items[i];
+      for (size_t k = 0; k < q->jobs.len; k++) {
+        job_t *j = q->jobs.items[k];
+        if (fifo_peek(j))
+          note_unfit(c, j);
+      }
+    }
 }
 
 /* Whether w could take any task at all now (a free CPU or a free GPU). */
@@ -477,6 +524,8 @@ void dispatch_run(coord_t *c) {
   d->round++;
   aside_t jobs_aside = {0}, epqs_aside = {0};
   bool capacity = any_capacity(c);
+  if (!capacity)
+    note_unplaced(c);
   for (int p = PRIORITY_LEVELS - 1; p >= 0 && capacity; p--) {
     heap_t *level = &d->levels[p];
     epq_t *q;

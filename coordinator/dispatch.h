@@ -61,6 +61,11 @@ void dispatch_run(coord_t *c);
  * reserve.  Exposed for tests. */
 bool dispatch_fits(const worker_t *w, const jf_requires_t *req, uint64_t *gpu_mask);
 
+/* How the reason of a job that no worker can run any more begins: every
+ * known worker that could run it is degraded, lost or excluded by the
+ * job's failures there (see note_unfit in dispatch.c). */
+#define DISPATCH_STRANDED STATES_STRANDED
+
 /* Whether w could ever run req (its whole capacity, busy or not). */
 bool dispatch_could_fit(const worker_t *w, const jf_requires_t *req);
 

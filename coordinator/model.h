@@ -233,6 +233,7 @@ struct worker {
   bool drained;                   /* by an operator (persisted) */
   bool self_draining;             /* the worker said so (SIGTERM) */
   char *workdir;                  /* where its attempt logs are, or NULL */
+  char *degraded;                 /* why the worker says it takes no work, or NULL */
 };
 
 /* Settings (coordinator/main.c fills them from the config table). */
@@ -292,6 +293,8 @@ struct coord {
   bool dispatch_needed;
   uint64_t ready_mono;            /* when it began to serve as the leader: workers that
                                      ran attempts reconnect within a lease of it */
+  bool grace_over;                /* a lease has passed since ready_mono: a worker still
+                                     offline no longer counts as coming back */
   uv_prepare_t tick;              /* end-of-iteration work: dispatch, flush */
   uv_timer_t lease_timer;
   uv_timer_t delay_timer;

@@ -137,6 +137,7 @@ void workers_free_all(coord_t *c) {
     free(w->hostname);
     free(w->version);
     free(w->workdir);
+    free(w->degraded);
     free_gpus(w);
     free_tags(w);
     free(w->out);
@@ -169,12 +170,47 @@ void worker_set_state(coord_t *c, worker_t *w, worker_state_t to, const char *re
   dispatch_farm_changed(c);
 }
 
-/* Online or draining, as the operator's and the worker's own drain say. */
+/* Connected and within its lease: online, draining or degraded. */
+static bool serving(const worker_t *w) {
+  return w->state == WORKER_ONLINE || w->state == WORKER_DRAINING ||
+         w->state == WORKER_DEGRADED;
+}
+
+/* What a connected worker is, as its health, the operator's drain and its
+ * own drain say (in that order). */
+static worker_state_t settled_state(const worker_t *w) {
+  if (w->degraded)
+    return WORKER_DEGRADED;
+  return w->drained || w->self_draining ? WORKER_DRAINING : WORKER_ONLINE;
+}
+
+/* Online, draining or degraded, as settled_state says; reason is logged
+ * with the transition (a degraded worker's own reason wins). */
 static void settle_drain(coord_t *c, worker_t *w, const char *reason) {
-  if (w->state != WORKER_ONLINE && w->state != WORKER_DRAINING)
+  if (!serving(w))
     return;
-  worker_set_state(c, w, w->drained || w->self_draining ? WORKER_DRAINING : WORKER_ONLINE,
-                   reason);
+  worker_state_t to = settled_state(w);
+  worker_set_state(c, w, to, to == WORKER_DEGRADED ? w->degraded : reason);
+}
+
+/* Keeps what the worker says of its health: why it takes no work (NULL or
+ * empty: healthy).  Returns true when that changed. */
+static bool note_health(worker_t *w, const char *why) {
+  if (!why || !*why) {
+    if (!w->degraded)
+      return false;
+    free(w->degraded);
+    w->degraded = NULL;
+    return true;
+  }
+  char *clean = input_clean(why, MAX_ERROR);
+  if (w->degraded && !strcmp(w->degraded, clean)) {
+    free(clean);
+    return false;
+  }
+  free(w->degraded);
+  w->degraded = clean;
+  return true;
 }
 
 void workers_drain(coord_t *c, worker_t *w, bool on, const char *actor) {
@@ -426,6 +462,7 @@ static attempt_state_t outcome_state(Clapper__Outcome o) {
   case CLAPPER__OUTCOME__OUTCOME_FAILED: return ATTEMPT_FAILED;
   case CLAPPER__OUTCOME__OUTCOME_TIMED_OUT: return ATTEMPT_TIMED_OUT;
   case CLAPPER__OUTCOME__OUTCOME_CANCELED: return ATTEMPT_CANCELED;
+  case CLAPPER__OUTCOME__OUTCOME_LOST: return ATTEMPT_LOST;
   default: return ATTEMPT_DISPATCHED; /* invalid */
   }
 }
@@ -634,7 +671,7 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
   /* Two hosts with one name would steal it from each other on every
    * hello; the one that has it keeps it while its lease runs. */
   if (w && w->identlen && (w->identlen != identlen || memcmp(w->ident, ident, identlen)) &&
-      (w->state == WORKER_ONLINE || w->state == WORKER_DRAINING) && w->hostname &&
+      serving(w) && w->hostname &&
       strcmp(w->hostname, h->hostname) != 0) {
     log_warn_limited(&refused,
                      "hello from host '%.64s' refused: worker name %s is in use by host '%s'",
@@ -718,8 +755,9 @@ static void on_hello(coord_t *c, const uint8_t *ident, size_t identlen,
            h->n_running, h->n_results);
   store_worker(c, w);
   w->self_draining = h->draining;
-  worker_set_state(c, w, w->drained || w->self_draining ? WORKER_DRAINING : WORKER_ONLINE,
-                   "hello");
+  note_health(w, h->degraded);
+  worker_state_t to = settled_state(w);
+  worker_set_state(c, w, to, to == WORKER_DEGRADED ? w->degraded : "hello");
   dispatch_farm_changed(c); /* its resources may have changed */
   workers_queue(c, w, OUT_WELCOME, 0);
 }
@@ -738,6 +776,10 @@ static void on_heartbeat(coord_t *c, worker_t *w, const Clapper__Heartbeat *hb) 
   if (hb->draining != w->self_draining) {
     w->self_draining = hb->draining;
     settle_drain(c, w, hb->draining ? "the worker is draining" : "the worker takes work again");
+  }
+  if (note_health(w, hb->degraded)) {
+    settle_drain(c, w, "the worker is healthy again");
+    dispatch_farm_changed(c); /* a new reason: jobs that wait for it say it */
   }
   size_t n = hb->n_running < MAX_LIST ? hb->n_running : MAX_LIST;
   for (size_t i = 0; i < n; i++) {
@@ -810,7 +852,7 @@ void workers_revoke(coord_t *c, const char *name, const char *why) {
   worker_t *w = workers_find(c, name);
   if (!w)
     return;
-  if (w->state == WORKER_ONLINE || w->state == WORKER_DRAINING || w->live)
+  if (serving(w) || w->live)
     worker_lost(c, w, why);
   unroute(c, w);
 }
@@ -832,7 +874,7 @@ void workers_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const
      * catches a connection whose key changed in any other way. */
     log_warn_limited(&refused, "worker %s: %s message refused: %s", w->name, codec_body_name(env),
                      why);
-    if (w->state == WORKER_ONLINE || w->state == WORKER_DRAINING)
+    if (serving(w))
       worker_lost(c, w, "its key is no longer registered");
     unroute(c, w);
     send_reset(c, ident, identlen, "your key is not registered");
@@ -886,10 +928,15 @@ static void worker_lost(coord_t *c, worker_t *w, const char *why) {
 void workers_check_leases(coord_t *c) {
   uint64_t now = util_mono_us();
   uint64_t lease = (uint64_t)c->cfg.lease_ms * 1000;
+  /* After the reconnect grace a worker still offline may never come back:
+   * jobs only it could run say so (dispatch's note_unfit). */
+  if (!c->grace_over && now - c->ready_mono > lease) {
+    c->grace_over = true;
+    dispatch_farm_changed(c);
+  }
   for (size_t i = 0; i < c->nworkers; i++) {
     worker_t *w = c->workers[i];
-    if ((w->state == WORKER_ONLINE || w->state == WORKER_DRAINING) &&
-        now - w->last_seen_mono > lease) {
+    if (serving(w) && now - w->last_seen_mono > lease) {
       char why[96];
       snprintf(why, sizeof why, "no heartbeat for %" PRIu64 " ms",
                (now - w->last_seen_mono) / 1000);
@@ -931,9 +978,11 @@ static json_t *worker_obj(const worker_t *w) {
   char seen[40] = "";
   if (w->last_seen_us)
     util_iso8601(w->last_seen_us, seen, sizeof seen);
-  return json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:o,s:o,s:{s:I,s:I,s:I},s:I,s:s?}", "name",
+  const char *reason = w->state == WORKER_DEGRADED && w->degraded ? w->degraded : "";
+  return json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:I,s:o,s:o,s:{s:I,s:I,s:I},s:I,s:s?}", "name",
                    w->name, "hostname", w->hostname ? w->hostname : "", "state",
-                   worker_state_name((worker_state_t)w->state), "drained", w->drained, "cpus",
+                   worker_state_name((worker_state_t)w->state), "reason", reason, "drained",
+                   w->drained, "cpus",
                    (json_int_t)w->cpus, "memory_mb", (json_int_t)w->memory_mb, "gpus", gpus,
                    "tags", tags, "free", "cpus", (json_int_t)w->cpus_free, "memory_mb",
                    (json_int_t)w->mem_free, "gpus", (json_int_t)free_gpus, "running",

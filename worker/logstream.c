@@ -34,6 +34,7 @@ typedef struct stream {
   uint64_t linger_until; /* uv_now after which an ended attempt's rest is dropped */
   bool ended;            /* the attempt ended: dropped once everything is sent */
   bool eof;              /* this pass reached the end of the file or the cap */
+  bool capped;           /* it reached the cap (max_bytes): not sent whole */
   bool broken;           /* a read failed: dropped */
 } stream_t;
 
@@ -102,6 +103,7 @@ static bool take(logstream_t *ls, stream_t *st, size_t *used, bool whole) {
     uint64_t at = st->offset + st->pend;
     if (at >= ls->max_bytes) {
       st->eof = true;
+      st->capped = true;
       return true;
     }
     if (*used + CHUNK_OVERHEAD >= LOGSTREAM_MSG_BYTES)
@@ -251,8 +253,10 @@ int logstream_add(logstream_t *ls, uint64_t attempt_id, const char *path) {
   return 0;
 }
 
-void logstream_finish(logstream_t *ls, const uint64_t *ids, size_t n) {
+void logstream_finish(logstream_t *ls, const uint64_t *ids, size_t n, bool *whole) {
   bool any = false;
+  if (whole)
+    memset(whole, 0, n * sizeof *whole);
   for (size_t i = 0; i < n; i++) {
     stream_t *st = find(ls, ids[i]);
     if (!st || st->ended)
@@ -271,6 +275,10 @@ void logstream_finish(logstream_t *ls, const uint64_t *ids, size_t n) {
   while (rc == 1);
   if (rc < 0)
     log_debug("the rest of the ended attempts' logs is retried by the ticks");
+  for (size_t i = 0; whole && rc == 0 && i < n; i++) {
+    const stream_t *st = find(ls, ids[i]);
+    whole[i] = st && st->ended && st->eof && !st->capped && !st->broken;
+  }
   sweep(ls);
 }
 

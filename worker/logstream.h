@@ -25,6 +25,7 @@
 #ifndef CLAPPER_WORKER_LOGSTREAM_H
 #define CLAPPER_WORKER_LOGSTREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -56,8 +57,11 @@ int logstream_add(logstream_t *ls, uint64_t attempt_id, const char *path);
 /* The attempts ids[0..n) ended: sends what each has not sent yet (up to
  * max_bytes), now, before the caller sends their Results, and stops
  * following them (their files are closed).  Ids not followed are ignored.
- * When a send fails, the unsent rest is retried by the ticks (see above). */
-void logstream_finish(logstream_t *ls, const uint64_t *ids, size_t n);
+ * When a send fails, the unsent rest is retried by the ticks (see above).
+ * With whole (n entries, may be NULL), whole[i] says whether ids[i]'s log
+ * has now been sent to its end (not cut at max_bytes, nothing left to
+ * retry). */
+void logstream_finish(logstream_t *ls, const uint64_t *ids, size_t n, bool *whole);
 
 /* Number of attempts followed (running, or ended with log still to send). */
 size_t logstream_count(const logstream_t *ls);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "keys.h"
+#include "logkeep.h"
 #include "log.h"
 
 #define PROG "clapper-worker"
@@ -60,6 +61,16 @@ static size_t table(options_t *o, cfg_opt_t *t) {
                        "stream at most N bytes of each task's log to the coordinator "
                        "while it runs (0: none)",
                        &o->log_stream_max_bytes};
+  t[n++] = (cfg_opt_t){"min-free-mb", 0, CFG_INT, NULL, "64", 0, (long long)1 << 30, "N",
+                       "take no work (degraded) while the workdir's disk has less than N "
+                       "MiB free",
+                       &o->min_free_mb};
+  t[n++] = (cfg_opt_t){"log-retention", 0, CFG_STRING, NULL, LOGKEEP_DEFAULT, 0, 0,
+                       "AGE,SIZE",
+                       "delete attempt logs the coordinator has whole once older than AGE "
+                       "(7d, 12h); keep all logs under SIZE (20G), oldest deleted first; off: "
+                       "keep every log",
+                       &o->log_retention};
   t[n++] = (cfg_opt_t){"task-user",
                        0,
                        CFG_STRING,
@@ -222,6 +233,8 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen)
     snprintf(err, errlen, "--gpu-inventory: empty file name");
     goto out;
   }
+  if (logkeep_parse(o->log_retention, &o->log_keep_s, &o->log_keep_bytes, err, errlen) < 0)
+    goto out;
   if (!o->workdir[0]) {
     snprintf(err, errlen, "--workdir: empty directory name");
     goto out;

@@ -34,6 +34,8 @@ typedef struct options {
   long long kill_grace_ms;
   long long drain_timeout_ms;
   long long log_stream_max_bytes; /* 0: logs are not streamed */
+  long long min_free_mb;          /* under this much free space the worker is degraded */
+  char *log_retention;            /* --log-retention (logkeep.h) */
   char *log_level;
   char *task_user_name; /* --task-user (NULL: the default) */
   char *cgroups;        /* "auto" or "off" */
@@ -43,6 +45,7 @@ typedef struct options {
   char **tags; /* validated identifiers, commas split, duplicates removed */
   size_t n_tags;
   int log_level_num;
+  uint64_t log_keep_s, log_keep_bytes; /* --log-retention parsed; 0: no such limit */
   /* The user tasks run as: as root, --task-user or clapper-task (which
    * must exist); otherwise the worker's own user (switch false).  When
    * switch is false tasks can read what the worker reads: worker_run says

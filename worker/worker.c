@@ -16,9 +16,11 @@
 
 #include "codec.h"
 #include "gpu.h"
+#include "health.h"
 #include "journal.h"
 #include "link.h"
 #include "log.h"
+#include "logkeep.h"
 #include "logstream.h"
 #include "runner.h"
 
@@ -26,6 +28,16 @@
 #define RESULTS_MSG_BYTES ((size_t)8 << 20)
 /* A Hello carries at most this many bytes of results. */
 #define HELLO_RESULT_BYTES ((size_t)16 << 20)
+/* An assignment checks the worker's health again when the last check is
+ * older than this. */
+#define HEALTH_RECHECK_MS 250
+
+/* Where a running attempt writes: its outputs' disk is checked when it
+ * fails (was the disk full?). */
+typedef struct attempt_dir {
+  uint64_t id;
+  char *dir; /* owned */
+} attempt_dir_t;
 
 /* The daemon's life; node_set_state performs every transition. */
 typedef enum node_state {
@@ -53,6 +65,13 @@ typedef struct node {
   cgroup_t *cgroup; /* a cgroup per attempt, or NULL */
   link_t *link;
   logstream_t *logs;     /* running attempts' logs to the coordinator */
+  health_t health;       /* degraded (takes no work) while its reason is set */
+  uint64_t health_at;    /* uv_now of the last check */
+  uv_timer_t keep;       /* log retention sweeps */
+  attempt_dir_t *dirs;   /* running attempts' output directories */
+  size_t n_dirs, cap_dirs;
+  uint64_t *whole;       /* attempts whose log was sent whole, result not yet acknowledged */
+  size_t n_whole, cap_whole;
   uv_signal_t sigterm, sigint;
   uv_idle_t flush;       /* end of the loop iteration: send what was batched */
   uv_timer_t drain_wait; /* bounds the wait for acknowledgements */
@@ -155,6 +174,7 @@ static int on_link_hello(void *arg) {
   h.results = (Clapper__Result **)pending;
   h.draining = w->state != NODE_RUNNING;
   h.hello_id = link_hello_id(w->link);
+  h.degraded = w->health.reason;
   envelope_t env = CODEC_ENVELOPE(HELLO, hello, &h);
   int rc = send_body(w, &env);
   if (rc == 0)
@@ -165,20 +185,54 @@ static int on_link_hello(void *arg) {
   return rc;
 }
 
-static void on_link_heartbeat(void *arg) {
-  node_t *w = arg;
+static void send_heartbeat(node_t *w) {
   Clapper__Heartbeat hb = CLAPPER__HEARTBEAT__INIT;
   uint64_t *running = NULL;
   hb.n_running = runner_running_ids(w->runner, &running);
   hb.running = running;
   hb.draining = w->state != NODE_RUNNING;
+  hb.degraded = w->health.reason;
   envelope_t env = CODEC_ENVELOPE(HEARTBEAT, heartbeat, &hb);
   if (send_body(w, &env) < 0)
     log_debug("heartbeat dropped");
   free(running);
+}
+
+/* Checks the worker's health now; when the verdict changed (and notify)
+ * the coordinator hears it at once.  A journal that could not be written
+ * is tried again (retry_journal, once the disk is over its floor) by
+ * rewriting it, which makes every pending result durable again.  Returns
+ * true when healthy. */
+static bool check_health(node_t *w, bool retry_journal, bool notify) {
+  uint64_t floor = w->health.floor_bytes;
+  if (retry_journal && w->health.journal_err &&
+      (!floor || health_free_bytes(w->opt->workdir) >= floor)) {
+    if (journal_compact(w->journal) == 0) {
+      log_info("the journal is written again: results are durable");
+      health_journal(&w->health, 0);
+    }
+  }
+  w->health_at = uv_now(&w->loop);
+  if (health_check(&w->health) && notify)
+    send_heartbeat(w);
+  return health_ok(&w->health);
+}
+
+/* The journal could not be written (errno e): degraded until it can. */
+static void journal_failed(node_t *w, int e) {
+  health_journal(&w->health, e);
+  check_health(w, false, true);
+}
+
+static void on_link_heartbeat(void *arg) {
+  node_t *w = arg;
   /* ACK records are fsync'd in batches, here. */
-  if (journal_sync(w->journal) < 0)
+  if (journal_sync(w->journal) < 0) {
     log_warn("journal fsync: %s", strerror(errno));
+    health_journal(&w->health, errno);
+  }
+  check_health(w, true, false);
+  send_heartbeat(w);
 }
 
 static void on_link_retransmit(void *arg) {
@@ -211,7 +265,8 @@ static void do_close(node_t *w) {
   w->handles_open = false;
   /* Results that finished before a stop are made durable, not sent. */
   if (w->n_done && journal_append(w->journal, w->done, w->n_done) < 0)
-    log_error("results not made durable: %s", strerror(errno));
+    log_error("%zu results not made durable (%s): they are lost with this process", w->n_done,
+              strerror(errno));
   w->n_done = 0;
   w->n_started = 0;
   runner_close(&w->runner);
@@ -221,6 +276,7 @@ static void do_close(node_t *w) {
   uv_close((uv_handle_t *)&w->sigint, on_handle_closed);
   uv_close((uv_handle_t *)&w->flush, on_handle_closed);
   uv_close((uv_handle_t *)&w->drain_wait, on_handle_closed);
+  uv_close((uv_handle_t *)&w->keep, on_handle_closed);
 }
 
 static void request_stop(node_t *w) {
@@ -299,14 +355,26 @@ static void flush_results(node_t *w) {
   /* The rest of the attempts' logs goes out before their Results, so that
    * a follower has the whole log once the attempt is done. */
   uint64_t *ids = xcalloc(w->n_done, sizeof *ids);
+  bool *whole = xcalloc(w->n_done, sizeof *whole);
   for (size_t i = 0; i < w->n_done; i++)
     ids[i] = w->done[i]->attempt_id;
-  logstream_finish(w->logs, ids, w->n_done);
+  logstream_finish(w->logs, ids, w->n_done, whole);
+  /* Logs sent whole before their results: stored once a result is
+   * acknowledged (logkeep.h). */
+  for (size_t i = 0; i < w->n_done; i++)
+    if (whole[i])
+      ARRAY_PUSH(w->whole, w->n_whole, w->cap_whole, ids[i]);
+  free(whole);
   free(ids);
   size_t before = journal_pending_count(w->journal);
   /* The journal takes the results; the new ones end its pending list. */
-  if (journal_append(w->journal, w->done, w->n_done) < 0)
-    log_error("results are not durable (%s); sending them anyway", strerror(errno));
+  if (journal_append(w->journal, w->done, w->n_done) < 0) {
+    int e = errno;
+    log_error("%zu results are not durable (%s): sent, and kept in memory until acknowledged; "
+              "no new work until the journal can be written",
+              w->n_done, strerror(e));
+    journal_failed(w, e);
+  }
   w->n_done = 0;
   size_t n;
   Clapper__Result *const *pending = journal_pending(w->journal, &n);
@@ -336,12 +404,67 @@ static void add_done(node_t *w, Clapper__Result *r) {
   schedule_flush(w);
 }
 
+/* Forgets where attempt id writes; returns its output directory (caller
+ * frees) or NULL. */
+static char *take_dir(node_t *w, uint64_t id) {
+  for (size_t i = 0; i < w->n_dirs; i++)
+    if (w->dirs[i].id == id) {
+      char *dir = w->dirs[i].dir;
+      w->dirs[i] = w->dirs[--w->n_dirs];
+      return dir;
+    }
+  return NULL;
+}
+
+/* Whether a failure (error text err, output directory dir or NULL) is the
+ * worker's full disk rather than the task's: the error says ENOSPC, or the
+ * workdir's or the outputs' disk is under the floor.  Writes what was
+ * found into why. */
+static bool disk_full(node_t *w, const char *err, const char *dir, char *why, size_t len) {
+  uint64_t floor = w->health.floor_bytes;
+  uint64_t wfree = health_free_bytes(w->opt->workdir);
+  uint64_t dfree = dir ? health_free_bytes(dir) : UINT64_MAX;
+  if (wfree < floor || (wfree == 0 && floor == 0))
+    snprintf(why, len, "the worker's disk is full (%llu bytes free for workdir %s)",
+             (unsigned long long)wfree, w->opt->workdir);
+  else if (dfree < floor || (dfree == 0 && floor == 0))
+    snprintf(why, len, "the worker's disk is full (%llu bytes free for output_dir %s)",
+             (unsigned long long)dfree, dir);
+  else if (err && strstr(err, strerror(ENOSPC)))
+    snprintf(why, len, "the worker's disk is full (%s)", strerror(ENOSPC));
+  else
+    return false;
+  return true;
+}
+
+/* A failed attempt whose disk was full is the worker's fault: its result
+ * becomes OUTCOME_LOST (run again elsewhere; counted as a loss, not a
+ * failure) and the worker checks its health at once. */
+static void blame_disk(node_t *w, Clapper__Result *r, const char *dir) {
+  char why[512];
+  if (r->outcome != CLAPPER__OUTCOME__OUTCOME_FAILED || !disk_full(w, r->error, dir, why, sizeof why))
+    return;
+  char *error = xasprintf("%s; not the task's fault (it failed: %s)", why,
+                          r->error && *r->error ? r->error : "no reason given");
+  log_warn("attempt %llu: %s", (unsigned long long)r->attempt_id, error);
+  /* protobuf-c frees strings with the system allocator (no allocator given). */
+  if (r->error != protobuf_c_empty_string)
+    free(r->error);
+  r->error = error;
+  r->outcome = CLAPPER__OUTCOME__OUTCOME_LOST;
+  check_health(w, false, true);
+}
+
 static void on_finished(void *arg, Clapper__Result *r) {
   node_t *w = arg;
+  char *dir = take_dir(w, r->attempt_id);
   if (w->state == NODE_STOPPING) {
+    free(dir);
     clapper__result__free_unpacked(r, NULL);
     return;
   }
+  blame_disk(w, r, dir);
+  free(dir);
   add_done(w, r);
 }
 
@@ -371,13 +494,30 @@ static void handle_task(node_t *w, const Clapper__Task *t) {
                                         "worker is draining"));
     return;
   }
+  /* A degraded worker gives its assignments back (canceled: requeued,
+   * not counted against the task). */
+  bool healthy = uv_now(&w->loop) - w->health_at < HEALTH_RECHECK_MS ? health_ok(&w->health)
+                                                                      : check_health(w, false, true);
+  if (!healthy) {
+    char *why = xasprintf("worker is degraded: %s", w->health.reason);
+    log_info("attempt %llu: refused, %s", (unsigned long long)t->attempt_id, why);
+    add_done(w, runner_result_unstarted(t->attempt_id, CLAPPER__OUTCOME__OUTCOME_CANCELED, why));
+    free(why);
+    return;
+  }
   char err[512];
   uint32_t pid = 0;
   int64_t at = 0;
   if (runner_start(w->runner, t, &pid, &at, err, sizeof err) < 0) {
-    add_done(w, runner_result_unstarted(t->attempt_id, CLAPPER__OUTCOME__OUTCOME_FAILED, err));
+    Clapper__Result *r =
+        runner_result_unstarted(t->attempt_id, CLAPPER__OUTCOME__OUTCOME_FAILED, err);
+    blame_disk(w, r, t->output_dir && *t->output_dir ? t->output_dir : NULL);
+    add_done(w, r);
     return;
   }
+  if (t->output_dir && *t->output_dir)
+    ARRAY_PUSH(w->dirs, w->n_dirs, w->cap_dirs,
+               ((attempt_dir_t){t->attempt_id, xstrdup(t->output_dir)}));
   ARRAY_RESERVE(w->started, w->n_started, w->cap_started, 1);
   Clapper__StartedAttempt *s = &w->started[w->n_started++];
   clapper__started_attempt__init(s);
@@ -414,6 +554,65 @@ static void handle_assign(node_t *w, const Clapper__Assign *as) {
   }
 }
 
+/* The results ids[0..n) were acknowledged: the logs sent whole before
+ * them are now the coordinator's too (logkeep.h). */
+static void mark_stored(node_t *w, const uint64_t *ids, size_t n) {
+  for (size_t k = 0; k < n && w->n_whole; k++)
+    for (size_t i = 0; i < w->n_whole; i++) {
+      if (w->whole[i] != ids[k])
+        continue;
+      w->whole[i] = w->whole[--w->n_whole];
+      char *path = runner_log_path(w->runner, ids[k]);
+      if (logkeep_mark_stored(path) < 0)
+        log_debug("cannot mark %s stored: %s", path, strerror(errno));
+      free(path);
+      break;
+    }
+}
+
+/* A log that retention must keep: its attempt runs, or its result or
+ * whole log awaits acknowledgement. */
+static bool log_busy(void *arg, uint64_t id) {
+  node_t *w = arg;
+  if (runner_has(w->runner, id))
+    return true;
+  for (size_t i = 0; i < w->n_whole; i++)
+    if (w->whole[i] == id)
+      return true;
+  size_t n;
+  Clapper__Result *const *pending = journal_pending(w->journal, &n);
+  for (size_t i = 0; i < n; i++)
+    if (pending[i]->attempt_id == id)
+      return true;
+  for (size_t i = 0; i < w->n_done; i++)
+    if (w->done[i]->attempt_id == id)
+      return true;
+  return false;
+}
+
+static void on_keep(uv_timer_t *t) {
+  node_t *w = t->data;
+  char *dir = xasprintf("%s/logs", w->opt->workdir);
+  uint64_t freed = 0;
+  long n = logkeep_sweep(dir, (int64_t)(util_wall_us() / 1000000), w->opt->log_keep_s,
+                         w->opt->log_keep_bytes, log_busy, w, &freed);
+  if (n < 0)
+    log_warn("log retention: cannot read %s: %s", dir, strerror(errno));
+  else if (n > 0)
+    log_info("log retention: deleted %ld attempt logs (%llu bytes)", n,
+             (unsigned long long)freed);
+  free(dir);
+}
+
+/* Sweeps every quarter of the age, between 1 s and 10 min; with a size
+ * alone, every minute. */
+static uint64_t keep_every_ms(const options_t *o) {
+  if (!o->log_keep_s)
+    return 60000;
+  uint64_t ms = o->log_keep_s * 250;
+  return ms < 1000 ? 1000 : ms > 600000 ? 600000 : ms;
+}
+
 static void cancel_attempts(node_t *w, const uint64_t *ids, size_t n, const char *reason) {
   for (size_t i = 0; i < n; i++)
     if (runner_cancel(w->runner, ids[i], reason) < 0)
@@ -442,6 +641,7 @@ static void on_link_message(void *arg, envelope_t *env) {
     int removed = journal_ack(w->journal, env->result_ack->attempt_ids,
                               env->result_ack->n_attempt_ids);
     log_debug("acknowledged: %d results", removed);
+    mark_stored(w, env->result_ack->attempt_ids, env->result_ack->n_attempt_ids);
     check_drain(w);
     break;
   }
@@ -550,6 +750,10 @@ int worker_run(const options_t *o) {
   }
   if (lock_workdir(&w, o->workdir) < 0)
     goto out;
+  if (health_init(&w.health, o->workdir, (uint64_t)o->min_free_mb << 20) < 0) {
+    log_error("workdir %s: %s", o->workdir, strerror(errno));
+    goto out;
+  }
   char *jpath = xasprintf("%s/journal", o->workdir);
   int jrc = journal_open(jpath, &w.journal, err, sizeof err);
   free(jpath);
@@ -613,7 +817,8 @@ int worker_run(const options_t *o) {
   uv_signal_init(&w.loop, &w.sigint);
   uv_idle_init(&w.loop, &w.flush);
   uv_timer_init(&w.loop, &w.drain_wait);
-  w.sigterm.data = w.sigint.data = w.flush.data = w.drain_wait.data = &w;
+  uv_timer_init(&w.loop, &w.keep);
+  w.sigterm.data = w.sigint.data = w.flush.data = w.drain_wait.data = w.keep.data = &w;
   w.handles_open = true;
   uv_signal_start(&w.sigterm, on_signal, SIGTERM);
   uv_signal_start(&w.sigint, on_signal, SIGINT);
@@ -621,6 +826,11 @@ int worker_run(const options_t *o) {
   log_info("worker %s on %s: %zu GPUs, %lld CPUs, %lld MiB, %zu coordinator endpoint(s), "
            "workdir %s",
            o->name, w.hostname, w.gpus->n, o->cpus, o->memory_mb, o->n_endpoints, o->workdir);
+  if (!check_health(&w, false, false))
+    log_warn("starting degraded: the coordinator gets no work from this worker until it is "
+             "healthy");
+  if (o->log_keep_s || o->log_keep_bytes)
+    uv_timer_start(&w.keep, on_keep, 0, keep_every_ms(o));
   link_start(w.link);
   uv_run(&w.loop, UV_RUN_DEFAULT);
   rc = 0;
@@ -641,6 +851,11 @@ out:
     clapper__result__free_unpacked(w.done[i], NULL);
   free(w.done);
   free(w.started);
+  for (size_t i = 0; i < w.n_dirs; i++)
+    free(w.dirs[i].dir);
+  free(w.dirs);
+  free(w.whole);
+  health_free(&w.health);
   if (w.zctx)
     zmq_ctx_term(w.zctx);
   journal_close(&w.journal);

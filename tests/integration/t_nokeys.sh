@@ -48,7 +48,7 @@ run_ns() {
     clapper-coordinator --db "$DB" --output-root "$T/out" --bind-clients "ipc://$T/c.sock" \
     --lease-ms 2000 "$@" >"$out" 2>&1 &
   COORD=$!
-  wait_for 60 grep -q "ready (heartbeat" "$out" || { cat "$out" >&2; fail "the coordinator did not start"; }
+  wait_for 60 grep -q " ready (heartbeat" "$out" || { cat "$out" >&2; fail "the coordinator did not start"; }
 }
 stop_ns() {
   kill -TERM "$COORD"

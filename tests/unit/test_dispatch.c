@@ -452,6 +452,53 @@ static void test_fair_share(void) {
   memcoord_free(c);
 }
 
+/* A job whose only capable worker is degraded or lost has no worker that
+ * can run it: its reason says so (STATES_STRANDED) whether or not some
+ * other worker has room; one offline (not back after a restart) may
+ * still come; once the worker is online again the job runs. */
+static void test_stranded(void) {
+  coord_t *c = memcoord_new();
+  worker_t *w1 = memcoord_worker(c, "w1", 4, 16000, 0, NULL, "disk");
+  job_t *j = memcoord_submit1(c, "needs-disk", "\"frames\":\"1-2\",\"requires\":{\"tags\":[\"disk\"]}");
+  w1->degraded = xstrdup("disk full: 0 bytes free");
+  worker_set_state(c, w1, WORKER_DEGRADED, w1->degraded);
+  dispatch_run(c); /* no room anywhere: the jobs are still looked at */
+  CHECK_INT(j->counts[TASK_READY], 2);
+  CHECK_INT(w1->nlive, 0);
+  CHECK(!strncmp(j->reason, STATES_STRANDED ": ", strlen(STATES_STRANDED) + 2));
+  CHECK_STR(j->reason, "no worker can run it: w1 is degraded (disk full: 0 bytes free)");
+  /* Another worker with room that cannot run it changes nothing. */
+  worker_t *w2 = memcoord_worker(c, "w2", 4, 16000, 0, NULL, NULL);
+  dispatch_farm_changed(c);
+  dispatch_run(c);
+  CHECK_INT(w2->nlive, 0);
+  CHECK_STR(j->reason, "no worker can run it: w1 is degraded (disk full: 0 bytes free)");
+  /* Lost: still none. */
+  worker_set_state(c, w1, WORKER_LOST, "no heartbeat");
+  dispatch_run(c);
+  CHECK_STR(j->reason, "no worker can run it: w1 is lost");
+  /* Offline (the coordinator restarted, it may come back): it waits. */
+  worker_set_state(c, w1, WORKER_OFFLINE, "the coordinator restarted");
+  dispatch_run(c);
+  CHECK(strncmp(j->reason, STATES_STRANDED, strlen(STATES_STRANDED)) != 0);
+  CHECK_CONTAINS(j->reason, "no connected worker has");
+  /* Once the reconnect grace is over, an offline worker counts as gone. */
+  c->grace_over = true;
+  dispatch_farm_changed(c);
+  dispatch_run(c);
+  CHECK_STR(j->reason,
+            "no worker can run it: w1 is offline (not back since the coordinator started)");
+  /* Healthy and online again: it runs. */
+  free(w1->degraded);
+  w1->degraded = NULL;
+  worker_set_state(c, w1, WORKER_ONLINE, "hello");
+  dispatch_run(c);
+  CHECK_INT(j->counts[TASK_DISPATCHED], 2);
+  CHECK_STR(j->reason, "");
+  memcoord_check_worker(w1);
+  memcoord_free(c);
+}
+
 int main(void) {
   log_init("test_dispatch", LOG_LVL_WARN);
   test_fits();
@@ -463,6 +510,7 @@ int main(void) {
   test_release();
   test_backoff();
   test_fair_share();
+  test_stranded();
   CHECK_INT(uv_loop_close(memcoord_loop()), 0);
   return check_report("test_dispatch");
 }

@@ -1034,6 +1034,78 @@ static void test_list_pages(void) {
   memcoord_free(c);
 }
 
+/* A worker's own health: a Heartbeat or Hello with a reason makes it
+ * degraded (nothing new is dispatched, its running attempts stay, its
+ * listing has the reason), a result of OUTCOME_LOST (its disk was full)
+ * ends the attempt lost, not failed, and an empty reason brings it back
+ * online, or draining when it was drained. */
+static void send_health(coord_t *c, const char *conn, const char *why) {
+  Clapper__Heartbeat hb = CLAPPER__HEARTBEAT__INIT;
+  hb.degraded = (char *)why;
+  envelope_t env = CLAPPER__ENVELOPE__INIT;
+  env.body_case = CLAPPER__ENVELOPE__BODY_HEARTBEAT;
+  env.heartbeat = &hb;
+  deliver(c, conn, "", &env);
+}
+
+static void test_degraded(void) {
+  coord_t *c = memcoord_new();
+  worker_t *w = join(c, "w1", "conn-1", 4, 8000);
+  job_t *j = memcoord_submit1(c, "d", "\"frames\":\"1-3\",\"requires\":{\"cpus\":2}");
+  dispatch_run(c);
+  CHECK_INT(w->nlive, 2);
+  attempt_t *a = j->tasks[0].live;
+  uint64_t aid = a->id;
+
+  send_health(c, "conn-1", "disk full: 0 bytes free\n on /w");
+  CHECK_INT(w->state, WORKER_DEGRADED);
+  CHECK_STR(worker_state_name((worker_state_t)w->state), "degraded");
+  CHECK_STR(w->degraded, "disk full: 0 bytes free? on /w"); /* cleaned to one line */
+  CHECK_INT(w->nlive, 2); /* what it runs stays */
+  char *text = workers_one_json(c, w);
+  CHECK_CONTAINS(text, "\"state\":\"degraded\"");
+  CHECK_CONTAINS(text, "\"reason\":\"disk full: 0 bytes free? on /w\"");
+  free(text);
+
+  /* Its disk was full: the attempt ends lost (a loss, not a failure) and
+   * the task waits, with the reason, for a worker. */
+  send_result(c, "conn-1", aid, CLAPPER__OUTCOME__OUTCOME_LOST);
+  CHECK_INT(j->tasks[0].failures, 0);
+  CHECK_INT(j->tasks[0].losses, 1);
+  CHECK_INT(j->tasks[0].state, TASK_READY);
+  dispatch_run(c);
+  CHECK_INT(w->nlive, 1);
+  CHECK_INT(j->counts[TASK_READY], 2);
+  CHECK_CONTAINS(j->reason, "no worker can run it: w1 is degraded (disk full");
+
+  /* A Hello says the same; then a heartbeat says it is healthy. */
+  Clapper__Hello h = plain_hello("w1", "host-w1", 4, 8000);
+  uint64_t running[] = {j->tasks[1].live->id};
+  h.n_running = 1;
+  h.running = running;
+  h.degraded = "journal cannot be written";
+  send_hello(c, "conn-1", "", &h);
+  CHECK_INT(w->state, WORKER_DEGRADED);
+  CHECK_STR(w->degraded, "journal cannot be written");
+  send_health(c, "conn-1", "");
+  CHECK_INT(w->state, WORKER_ONLINE);
+  CHECK(w->degraded == NULL);
+  dispatch_run(c);
+  CHECK_INT(j->counts[TASK_READY], 1);
+  CHECK_STR(j->reason, "");
+  text = workers_one_json(c, w);
+  CHECK_CONTAINS(text, "\"reason\":\"\"");
+  free(text);
+
+  /* Drained and degraded: degraded wins, draining once healthy. */
+  workers_drain(c, w, true, "alice");
+  send_health(c, "conn-1", "workdir /w is gone");
+  CHECK_INT(w->state, WORKER_DEGRADED);
+  send_health(c, "conn-1", "");
+  CHECK_INT(w->state, WORKER_DRAINING);
+  memcoord_free(c);
+}
+
 int main(void) {
   /* Sends fail here (no socket): keep those warnings out. */
   log_init("test_workers", LOG_LVL_ERROR);
@@ -1047,6 +1119,7 @@ int main(void) {
   test_lease_from_send();
   test_unknown_connection();
   test_drain();
+  test_degraded();
   test_keys();
   test_list_pages();
   CHECK_INT(uv_loop_close(memcoord_loop()), 0);
