@@ -181,7 +181,10 @@ int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *e
   cmd_ctx_t ctx = {.entry = e, .out = out, .err = err};
   const cfg_opt_t common[] = {
       {"coordinator", 0, CFG_STRING, "CLAPPER_COORDINATOR", CMD_DEFAULT_COORDINATOR, 0, 0,
-       "ENDPOINT", "the coordinator's client endpoint", &ctx.coordinator},
+       "ENDPOINT[,ENDPOINT...]",
+       "the coordinator's client endpoint; with several (a leader and its standbys), the "
+       "one that leads answers",
+       &ctx.coordinator},
       {"key", 0, CFG_STRING, "CLAPPER_KEY", NULL, 0, 0, "FILE",
        "your key pair (NAME.key): talk to the coordinator over CURVE as NAME", &ctx.key},
       {"server-key", 0, CFG_STRING, "CLAPPER_SERVER_KEY", NULL, 0, 0, "FILE",
@@ -258,8 +261,10 @@ static void print_help(FILE *f, const struct cmd_entry *const *table, size_t n) 
   for (size_t i = 0; i < n; i++)
     fprintf(f, "  %-*s  %s\n", (int)w, table[i]->name, table[i]->help);
   fprintf(f, "\ncommon options (every verb):\n"
-             "  --coordinator ENDPOINT  the coordinator's client endpoint "
-             "(default " CMD_DEFAULT_COORDINATOR ") [env CLAPPER_COORDINATOR]\n"
+             "  --coordinator ENDPOINT[,ENDPOINT...]\n"
+             "                          the coordinator's client endpoint (default "
+             CMD_DEFAULT_COORDINATOR "); with several (a leader and its standbys) the one "
+             "that leads answers [env CLAPPER_COORDINATOR]\n"
              "  --key FILE              your key pair (NAME.key, see clapper keygen): talk "
              "over CURVE as NAME [env CLAPPER_KEY]\n"
              "  --server-key FILE       the coordinator's public key (default: coordinator.pub "

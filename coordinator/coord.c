@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "dispatch.h"
+#include "idem.h"
 #include "rates.h"
 #include "review.h"
 #include "model.h"
@@ -48,5 +49,6 @@ void coord_release(coord_t *c) {
   workers_free_all(c);
   rates_free(c);
   review_free(c);
+  idem_free_all(c);
   store_free(&c->store);
 }

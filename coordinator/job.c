@@ -23,6 +23,8 @@ jfref_t *jfref_new(jobfile_t *jf) {
 void jfref_release(jfref_t *r) {
   if (r && --r->refs <= 0) {
     jobfile_free(&r->jf);
+    free(r->idem_key);
+    free(r->idem_digest);
     free(r);
   }
 }

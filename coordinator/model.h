@@ -40,10 +40,16 @@ typedef struct epq epq_t;
 
 #define PRIORITY_LEVELS 101 /* priorities 0..100 */
 
-/* A parsed submission shared by the jobs created from it. */
+/* A parsed submission shared by the jobs created from it.  A submission
+ * with an idempotency key writes the key, the digest of its file and the
+ * job's position in the submission (job id - first_job_id) on each job row
+ * (idem.h). */
 typedef struct jfref {
   jobfile_t *jf;
   int refs;
+  char *idem_key;        /* owned; NULL: none (recovered jobs, retakes) */
+  char *idem_digest;     /* owned; with idem_key */
+  uint64_t first_job_id; /* with idem_key: the submission's first job */
 } jfref_t;
 
 struct task {
@@ -259,6 +265,7 @@ struct coord {
   struct zwatch *wwatch, *cwatch;
   pgconn_t *wdb;                  /* the writer: batches of state changes */
   reads_t *reads;                 /* the readers: client queries (reads.c) */
+  struct idem_rec *idem;          /* keyed submissions in progress (idem.h) */
   idmap_t jobs;                   /* id -> job_t* */
   idmap_t attempts;               /* id -> attempt_t* (live, or terminal until committed) */
   idmap_t by_ident;               /* hash of routing id -> worker_t* */
