@@ -109,19 +109,24 @@ assert_eq "$(cat "$T/m6")" "clapper: no reply within 800 ms from the coordinator
 $silent: it accepted the connection but did not answer the handshake (is it stopped or \
 overloaded?); the request was not sent" "a dead and a silent endpoint"
 
-# 7. A standby with a client endpoint of its own, listed first: it binds
-# nothing until it leads, so the leader answers; once the leader is killed
-# the standby takes over and the same CLAPPER_COORDINATOR reaches it.
+# 7. A standby with endpoints of its own, listed first: it binds nothing
+# until it leads, so the leader answers; once the leader is killed the
+# standby takes over and the same CLAPPER_COORDINATOR reaches it, and a
+# worker given both workers endpoints (--coordinator a,b) follows it too.
 standby_ep=tcp://127.0.0.1:$(free_port)
+standby_workers=ipc://$T/standby-workers.sock
+leader_workers=$(workers_endpoint)
 mapfile -d '' cmd <"/proc/$coord/cmdline"
 for i in "${!cmd[@]}"; do
   [ "${cmd[$i]}" = --bind-clients ] && cmd[$((i + 1))]=$standby_ep
+  [ "${cmd[$i]}" = --bind-workers ] && cmd[$((i + 1))]=$standby_workers
 done
 "${cmd[@]}" >"$T/standby.log" 2>&1 &
 EXTRA_WORKERS+=($!)
 waiting() { grep -q "standing by" "$T/standby.log"; }
 wait_for 30 waiting || fail "the second coordinator did not stand by: $(tail -3 "$T/standby.log")"
 export CLAPPER_COORDINATOR="$standby_ep,$ep"
+start_worker both --cpus 2 --coordinator "$standby_workers,$leader_workers"
 cat >"$T/small.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "small", "frames": "1-3", "command": ["sh", "-c", "echo {task_id} >> $T/ran.log"]}]}
@@ -135,11 +140,16 @@ serving() { grep -q "ready (heartbeat" "$T/standby.log"; }
 wait_for 60 serving || fail "the standby did not take over: $(tail -5 "$T/standby.log")"
 clapper jobs --json >"$T/jobs.out" 2>&1 || fail "jobs after the takeover: $(cat "$T/jobs.out")"
 log "leader killed to the first answer through the standby: $((($(date +%s%N) - t0) / 1000000)) ms"
+wait_for 30 worker_online both || fail "the worker with both endpoints did not reach the standby"
+log "leader killed to the worker online at the standby: $((($(date +%s%N) - t0) / 1000000)) ms"
 out=$(clapper submit --json --idempotency-key small-1 "$T/small.json") || fail "retry via the standby: $out"
 assert_eq "$(job_id_of "$out")" "$small" "the standby answers a retry with the same job"
 out=$(clapper submit --json --idempotency-key small-2 "$T/small.json") || fail "submit via the standby: $out"
 small2=$(job_id_of "$out")
 clapper wait --max-wait-s 60 "$small2" >"$T/wait.out" 2>&1 || fail "job after the takeover: $(cat "$T/wait.out")"
+assert_eq "$(sql "SELECT DISTINCT a.worker FROM attempts a JOIN tasks t ON t.id = a.task_id
+                  WHERE t.job_id = $small2")" both \
+  "the worker that ran the job after the takeover"
 assert_eq "$(wc -l <"$T/ran.log")" 6 "runs of the small jobs' tasks"
 assert_sound "$small" "$small2"
 log "ok"
