@@ -253,8 +253,13 @@ static int check_events(handshake_t *hs, cli_error_t *err) {
       }
       __attribute__((fallthrough));
     case KEYS_EVENT_MISMATCH:
-      if (!hs->keys)
-        break;
+      if (!hs->keys) {
+        cli_error_set(err, "unavailable",
+                      "the coordinator at %s uses keys (it runs with --keys): give --key FILE "
+                      "(your NAME.key) or set CLAPPER_KEY",
+                      where);
+        return -1;
+      }
       cli_error_set(err, "unavailable",
                     "the coordinator at %s does not use keys (it runs without --keys): "
                     "leave out --key and CLAPPER_KEY",

@@ -48,12 +48,12 @@ log "coordinator killed mid-submit; jobs with the key in the database then: $com
 log "the first client said: $msg"
 
 clapper local up --dir "$FARM" >"$T/up2.out" 2>&1 || fail "restart failed: $(cat "$T/up2.out")"
-out=$(clapper submit --json --idempotency-key "$key" "$T/big.json") || fail "retry failed: $out"
+out=$(clapper submit --json --timeout-ms 300000 --idempotency-key "$key" "$T/big.json") || fail "retry failed: $out"
 big=$(job_id_of "$out")
 assert_eq "$(jobs_with_key "$key")" 1 "jobs with the key after the retry"
 assert_eq "$(sql "SELECT ntasks FROM jobs WHERE idempotency_key = '$key'")" 300000 "tasks of the job"
 assert_eq "$(sql "SELECT count(*) FROM tasks WHERE job_id = $big")" 300000 "task rows of the job"
-out=$(clapper submit --json --idempotency-key "$key" "$T/big.json") || fail "second retry failed: $out"
+out=$(clapper submit --json --timeout-ms 300000 --idempotency-key "$key" "$T/big.json") || fail "second retry failed: $out"
 assert_eq "$(job_id_of "$out")" "$big" "job id of the second retry"
 assert_eq "$(jq -r '.jobs[0].tasks' <<<"$out")" 300000 "tasks in the second retry's reply"
 assert_eq "$(sql "SELECT count(*) FROM jobs WHERE name = 'big'")" 1 "big jobs in all"
@@ -69,7 +69,7 @@ assert_contains "$(cat "$T/conflict.out")" \
 assert_contains "$(cat "$T/conflict.out")" "jobs $big)" "the refusal names the jobs"
 assert_eq "$(sql "SELECT count(*) FROM jobs")" "$before" "jobs after the refusal"
 # The key belongs to the submitter: the same file and key are still one job.
-clapper cancel "$big" >/dev/null || fail "cancel of the big job"
+clapper cancel --timeout-ms 300000 "$big" >/dev/null || fail "cancel of the big job"
 
 # 3. The same pattern with a small submission of two jobs: the kill right
 # after the request was received, then retries; the jobs run once.

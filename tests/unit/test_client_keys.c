@@ -321,6 +321,17 @@ static void test_curve_client(void) {
   check_error(&r, 1, want, false, NULL);
   free(want);
   run_free(&r);
+  /* No key for a coordinator that uses keys: said at once. */
+  const char *a5b[] = {"jobs", "--key=", "--timeout-ms", "5000"};
+  t0 = util_mono_us();
+  r = run_at(&cmd_jobs_entry, fw.endpoint, 4, a5b);
+  want = xasprintf("the coordinator at %s uses keys (it runs with --keys): give --key FILE "
+                   "(your NAME.key) or set CLAPPER_KEY",
+                   fw.endpoint);
+  check_error(&r, 1, want, false, NULL);
+  CHECK((util_mono_us() - t0) / 1000 < 4000);
+  free(want);
+  run_free(&r);
   fake_stop(&fw);
 
   /* Nobody there: that is what the message says, not the key. */
