@@ -119,8 +119,8 @@ static int submit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   } else if (cmd_submit_key(made, sizeof made) == 0) {
     key = made;
   } else {
-    status = cmd_fail(ctx, CMD_EXIT_FAIL, "io", "cannot make an idempotency key: %s",
-                      strerror(errno));
+    status =
+        cmd_fail(ctx, CMD_EXIT_FAIL, "io", "cannot make an idempotency key: %s", strerror(errno));
     goto out;
   }
 
@@ -139,7 +139,11 @@ out:
 }
 
 const struct cmd_entry cmd_submit_entry = {
-    .name = "submit", CMD_OPTS(submit_opts), .min_args = 1, .max_args = 1, .exec = submit_exec,
+    .name = "submit",
+    CMD_OPTS(submit_opts),
+    .min_args = 1,
+    .max_args = 1,
+    .exec = submit_exec,
     .usage = "[--no-local-check] [--idempotency-key KEY] [options] FILE|-",
     .help = "submit a job file (- reads standard input)",
 };

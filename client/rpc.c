@@ -45,16 +45,16 @@ static int remaining_ms(uint64_t deadline_us) {
 
 /* The endpoints of a call, and what its monitor said about them. */
 typedef struct conn {
-  char *list;                         /* the endpoints as given ("a,b") */
-  char *eps[RPC_MAX_ENDPOINTS];       /* split (owned) */
+  char *list;                   /* the endpoints as given ("a,b") */
+  char *eps[RPC_MAX_ENDPOINTS]; /* split (owned) */
   size_t neps;
   bool tcp;                           /* some connection was accepted */
   char ready[RPC_MAX_ENDPOINTS][256]; /* handshakes done and still open */
   size_t nready;
-  char sent_to[256];                  /* where the request went ("": not known yet) */
+  char sent_to[256]; /* where the request went ("": not known yet) */
   bool sent;
-  bool closed;                        /* every connection the request could
-                                         have gone out on has closed since */
+  bool closed; /* every connection the request could
+                  have gone out on has closed since */
 } conn_t;
 
 /* What a call knows about its handshakes. */
@@ -219,8 +219,8 @@ static int check_events(handshake_t *hs, cli_error_t *err) {
   keys_event_t e;
   int raw;
   char at[256];
-  while (hs->mon && (e = keys_monitor_read_at(hs->mon, NULL, &raw, at, sizeof at)) !=
-                        KEYS_EVENT_NONE) {
+  while (hs->mon &&
+         (e = keys_monitor_read_at(hs->mon, NULL, &raw, at, sizeof at)) != KEYS_EVENT_NONE) {
     const char *where = at[0] ? at : named(cn);
     switch (e) {
     case KEYS_EVENT_OK:
@@ -327,8 +327,8 @@ int rpc_call_as(const char *endpoint, const rpc_keys_t *keys, Clapper__Request *
   }
   for (size_t i = 0; i < cn.neps; i++)
     if (zmq_connect(sock, cn.eps[i]) < 0) {
-      cli_error_set(err, "unavailable", "cannot connect to the coordinator at %s: %s",
-                    cn.eps[i], zmq_strerror(errno));
+      cli_error_set(err, "unavailable", "cannot connect to the coordinator at %s: %s", cn.eps[i],
+                    zmq_strerror(errno));
       goto fail;
     }
 
@@ -347,8 +347,8 @@ int rpc_call_as(const char *endpoint, const rpc_keys_t *keys, Clapper__Request *
     if (codec_send(sock, NULL, 0, &msg) == 0)
       break;
     if (errno != EAGAIN && errno != EINTR) {
-      cli_error_set(err, "unavailable", "cannot send to the coordinator at %s: %s",
-                    named(&cn), zmq_strerror(errno));
+      cli_error_set(err, "unavailable", "cannot send to the coordinator at %s: %s", named(&cn),
+                    zmq_strerror(errno));
       goto fail;
     }
     zmq_pollitem_t items[2] = {{sock, 0, ZMQ_POLLOUT, 0}, {hs.mon, 0, ZMQ_POLLIN, 0}};

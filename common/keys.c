@@ -380,8 +380,7 @@ keys_event_t keys_monitor_read(void *mon, bool *gave_up) {
   return keys_monitor_read_at(mon, gave_up, NULL, NULL, 0);
 }
 
-keys_event_t keys_monitor_read_at(void *mon, bool *gave_up, int *raw, char *endpoint,
-                                  size_t len) {
+keys_event_t keys_monitor_read_at(void *mon, bool *gave_up, int *raw, char *endpoint, size_t len) {
   if (gave_up)
     *gave_up = false;
   if (raw)

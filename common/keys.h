@@ -118,8 +118,7 @@ void *keys_monitor_open_with(void *zctx, void *sock, int extra, char *err, size_
  * ZMQ_EVENT_* value; 0 with KEYS_EVENT_NONE) and for which endpoint, as
  * ZeroMQ names it (copied into endpoint, at most len bytes; "" when it
  * does not say).  raw and endpoint may be NULL. */
-keys_event_t keys_monitor_read_at(void *mon, bool *gave_up, int *raw, char *endpoint,
-                                  size_t len);
+keys_event_t keys_monitor_read_at(void *mon, bool *gave_up, int *raw, char *endpoint, size_t len);
 
 /* Stops the monitor of sock and closes mon; sets *mon to NULL. */
 void keys_monitor_close(void *sock, void **mon);

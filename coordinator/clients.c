@@ -15,12 +15,12 @@
 #include "dispatch.h"
 #include "idem.h"
 #include "input.h"
-#include "money.h"
-#include "rates.h"
-#include "review.h"
 #include "log.h"
+#include "money.h"
 #include "query.h"
+#include "rates.h"
 #include "reads.h"
+#include "review.h"
 #include "store.h"
 #include "verbs.h"
 #include "workers.h"
@@ -193,8 +193,7 @@ static void finish_submit(submission_t *s, const dep_state_t *ext, size_t next) 
   store_change_resume(c, s->r->change);
   size_t n = job_create_all(c, jf, s->actor, ext, next, &first);
   log_info("%s submitted %zu jobs (%" PRIu64 "..%" PRIu64 ")%s%s", s->actor, n, first,
-           first + n - 1, s->idem ? " with the idempotency key " : "",
-           s->idem ? s->idem->key : "");
+           first + n - 1, s->idem ? " with the idempotency key " : "", s->idem ? s->idem->key : "");
   json_t *doc = json_pack("{s:o}", "jobs", jobs);
   if (s->idem) {
     /* The key goes in with the job rows (store.c), in the same batch as
@@ -339,19 +338,18 @@ static void on_idem_lookup(void *arg, PGresult *const *res, size_t n, const char
   for (int i = 0; i < rows; i++) {
     const char *id = PQgetvalue(res[0], i, 0);
     sbuf_printf(&ids, "%s%s", i ? "," : "", id);
-    json_array_append_new(jobs, json_pack("{s:I,s:s,s:I}", "job_id",
-                                          (json_int_t)strtoll(id, NULL, 10), "name",
-                                          PQgetvalue(res[0], i, 1), "tasks",
-                                          (json_int_t)strtoll(PQgetvalue(res[0], i, 2), NULL,
-                                                              10)));
+    json_array_append_new(jobs,
+                          json_pack("{s:I,s:s,s:I}", "job_id", (json_int_t)strtoll(id, NULL, 10),
+                                    "name", PQgetvalue(res[0], i, 1), "tasks",
+                                    (json_int_t)strtoll(PQgetvalue(res[0], i, 2), NULL, 10)));
   }
   if (strcmp(PQgetvalue(res[0], 0, 3), s->idem->digest) != 0) {
     char err[512];
     idem_conflict(err, sizeof err, s->actor, s->idem->key, ids.buf);
     idem_finish(s->c, s->idem, NULL, "conflict", err);
   } else {
-    log_info("%s submitted again with the idempotency key %s: jobs %s already exist",
-             s->actor, s->idem->key, ids.buf);
+    log_info("%s submitted again with the idempotency key %s: jobs %s already exist", s->actor,
+             s->idem->key, ids.buf);
     json_t *doc = json_pack("{s:o}", "jobs", jobs);
     jobs = NULL;
     char *text = json_dumps(doc, JSON_COMPACT);

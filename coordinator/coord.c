@@ -6,9 +6,9 @@
 
 #include "dispatch.h"
 #include "idem.h"
+#include "model.h"
 #include "rates.h"
 #include "review.h"
-#include "model.h"
 #include "store.h"
 #include "workers.h"
 

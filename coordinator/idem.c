@@ -67,8 +67,7 @@ void idem_finish(coord_t *c, idem_rec_t *rec, const char *json, const char *code
   free_rec(rec);
 }
 
-void idem_conflict(char *err, size_t errlen, const char *actor, const char *key,
-                   const char *jobs) {
+void idem_conflict(char *err, size_t errlen, const char *actor, const char *key, const char *jobs) {
   snprintf(err, errlen,
            "the idempotency key '%.128s' was already used by %.64s for another submission "
            "(%s%.200s): a retry must send the same file; use a new key for a new submission",

@@ -36,10 +36,10 @@ struct creq;
 #define IDEM_DIGEST_HEX 64 /* BLAKE2b-256, in hex */
 
 typedef struct idem_rec {
-  struct idem_rec *next;   /* on c->idem */
-  char *actor, *key;       /* owned */
+  struct idem_rec *next; /* on c->idem */
+  char *actor, *key;     /* owned */
   char digest[IDEM_DIGEST_HEX + 1];
-  struct creq **waiters;   /* the first submission's request first */
+  struct creq **waiters; /* the first submission's request first */
   size_t nwaiters, capwaiters;
 } idem_rec_t;
 
@@ -67,8 +67,7 @@ void idem_finish(coord_t *c, idem_rec_t *rec, const char *json, const char *code
 /* The refusal of a key used before for another file, into err: "the
  * idempotency key 'K' was already used by NAME for another submission
  * (JOBS): ...".  jobs may be NULL (that submission is in progress). */
-void idem_conflict(char *err, size_t errlen, const char *actor, const char *key,
-                   const char *jobs);
+void idem_conflict(char *err, size_t errlen, const char *actor, const char *key, const char *jobs);
 
 /* Frees every record and the requests waiting on them (shutdown). */
 void idem_free_all(coord_t *c);

@@ -607,7 +607,8 @@ static const char SQL_JOB_INSERT[] =
     "submission_digest, submission_seq) "
     "SELECT $3, e.id, (SELECT s.id FROM shots s WHERE s.episode_id = e.id AND s.name = $4), "
     "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb, $16::jsonb, $17, $18, "
-    "$19::jsonb, $20, $21, clapper_ts($22), clapper_ts($23), clapper_ts($24), $25, $26, $27, $28, $29, "
+    "$19::jsonb, $20, $21, clapper_ts($22), clapper_ts($23), clapper_ts($24), $25, $26, $27, $28, "
+    "$29, "
     "$30, $31, $32 "
     "FROM episodes e JOIN projects p ON p.id = e.project_id WHERE p.name = $1 AND e.name = $2";
 static const char SQL_JOB_UPDATE[] =

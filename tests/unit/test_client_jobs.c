@@ -12,8 +12,10 @@
  * SIGINT); a pseudo-terminal stands in for stderr where output depends on
  * one.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,10 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -265,8 +265,8 @@ static void test_submit_roundtrip(void) {
 
   /* Keys that cannot be used are refused before anything is sent. */
   check_run_error(&cmd_submit_entry, "ipc:///nonexistent/x.sock",
-                  ARGV("submit", path, "--idempotency-key", ""), 2,
-                  "--idempotency-key: empty", false, NULL);
+                  ARGV("submit", path, "--idempotency-key", ""), 2, "--idempotency-key: empty",
+                  false, NULL);
   check_run_error(&cmd_submit_entry, "ipc:///nonexistent/x.sock",
                   ARGV("submit", path, "--idempotency-key", "a\tb"), 2,
                   "--idempotency-key: holds a control character (0x09 at byte 1)", false, NULL);
@@ -281,8 +281,9 @@ static void test_submit_roundtrip(void) {
    * message gives the command that finds out. */
   fake_t mute = {.nreq = 0};
   fake_start(&mute);
-  run_t r2 = run_at(&cmd_submit_entry, mute.endpoint, 5,
-                    (const char *[]){"submit", path, "--idempotency-key", "k-7", "--timeout-ms=300"});
+  run_t r2 =
+      run_at(&cmd_submit_entry, mute.endpoint, 5,
+             (const char *[]){"submit", path, "--idempotency-key", "k-7", "--timeout-ms=300"});
   CHECK_INT(r2.status, 1);
   char *want = xasprintf("clapper: no reply within 300 ms (outcome unknown): the coordinator at "
                          "%s got the request but did not answer in time; it may still carry it "
@@ -303,9 +304,9 @@ static void test_rpc_endpoints(void) {
   char *eps[RPC_MAX_ENDPOINTS];
   size_t n = 0;
   char err[512];
-  CHECK_INT(rpc_endpoints_split("tcp://a:1,ipc:///x/y.sock", eps, RPC_MAX_ENDPOINTS, &n, err,
-                                sizeof err),
-            0);
+  CHECK_INT(
+      rpc_endpoints_split("tcp://a:1,ipc:///x/y.sock", eps, RPC_MAX_ENDPOINTS, &n, err, sizeof err),
+      0);
   CHECK_INT(n, 2);
   CHECK_STR(eps[0], "tcp://a:1");
   CHECK_STR(eps[1], "ipc:///x/y.sock");

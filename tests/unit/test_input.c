@@ -116,11 +116,10 @@ static void test_request(void) {
   CHECK_INT(input_request(&req, err, sizeof err), 0);
 
   /* Every text field refuses invalid UTF-8 and over-long text, by name. */
-  char **fields[] = {&req.note, &req.name,  &req.amount,     &req.kind,      &req.by,
-                     &req.shot, &req.state, &req.public_key, &req.after_name,
-                     &req.idempotency_key};
-  const char *names[] = {"note",  "name",  "amount",     "kind",      "by",
-                         "shot",  "state", "public_key", "after_name", "idempotency_key"};
+  char **fields[] = {&req.note, &req.name,  &req.amount,     &req.kind,       &req.by,
+                     &req.shot, &req.state, &req.public_key, &req.after_name, &req.idempotency_key};
+  const char *names[] = {"note", "name",  "amount",     "kind",       "by",
+                         "shot", "state", "public_key", "after_name", "idempotency_key"};
   char *big = xmalloc(INPUT_NOTE_MAX + 2);
   memset(big, 'a', INPUT_NOTE_MAX + 1);
   big[INPUT_NOTE_MAX + 1] = '\0';
@@ -134,9 +133,9 @@ static void test_request(void) {
     *fields[i] = big;
     CHECK_INT(input_request(&req, err, sizeof err), -1);
     snprintf(want, sizeof want, "%s: 4097 bytes, more than %u", names[i],
-             i == 0                                   ? INPUT_NOTE_MAX
+             i == 0                                 ? INPUT_NOTE_MAX
              : !strcmp(names[i], "idempotency_key") ? INPUT_IDEMPOTENCY_KEY_MAX
-                                                      : INPUT_NAME_MAX);
+                                                    : INPUT_NAME_MAX);
     CHECK_STR(err, want);
     *fields[i] = saved;
   }
@@ -155,7 +154,8 @@ static void test_request(void) {
   req.idempotency_key = "a\nb";
   CHECK_INT(input_request(&req, err, sizeof err), -1);
   CHECK_STR(err, "idempotency_key: holds a control character (0x0a at byte 1)");
-  req.idempotency_key = "r\xc3\xa9" "essai-7";
+  req.idempotency_key = "r\xc3\xa9"
+                        "essai-7";
   CHECK_INT(input_request(&req, err, sizeof err), 0);
   req.idempotency_key = NULL;
 
