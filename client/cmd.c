@@ -181,12 +181,14 @@ int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *e
   cmd_ctx_t ctx = {.entry = e, .out = out, .err = err};
   const cfg_opt_t common[] = {
       {"coordinator", 0, CFG_STRING, "CLAPPER_COORDINATOR", CMD_DEFAULT_COORDINATOR, 0, 0,
-       "ENDPOINT", "the coordinator's client endpoint", &ctx.coordinator},
+       "ENDPOINT[,ENDPOINT...]",
+       "the coordinator's client endpoint; with several (a leader and its standbys), the "
+       "one that leads answers",
+       &ctx.coordinator},
       {"key", 0, CFG_STRING, "CLAPPER_KEY", NULL, 0, 0, "FILE",
        "your key pair (NAME.key): talk to the coordinator over CURVE as NAME", &ctx.key},
       {"server-key", 0, CFG_STRING, "CLAPPER_SERVER_KEY", NULL, 0, 0, "FILE",
-       "the coordinator's public key (default: coordinator.pub next to --key)",
-       &ctx.server_key},
+       "the coordinator's public key (default: coordinator.pub next to --key)", &ctx.server_key},
       {"json", 0, CFG_BOOL, NULL, "false", 0, 0, NULL, "print one JSON document", &ctx.json},
       {"timeout-ms", 0, CFG_INT, NULL, CMD_DEFAULT_TIMEOUT_MS, 1, 3600000, "MS",
        "how long to wait for each reply of the coordinator", &ctx.timeout_ms},
@@ -257,19 +259,23 @@ static void print_help(FILE *f, const struct cmd_entry *const *table, size_t n) 
       w = strlen(table[i]->name);
   for (size_t i = 0; i < n; i++)
     fprintf(f, "  %-*s  %s\n", (int)w, table[i]->name, table[i]->help);
-  fprintf(f, "\ncommon options (every verb):\n"
-             "  --coordinator ENDPOINT  the coordinator's client endpoint "
-             "(default " CMD_DEFAULT_COORDINATOR ") [env CLAPPER_COORDINATOR]\n"
-             "  --key FILE              your key pair (NAME.key, see clapper keygen): talk "
-             "over CURVE as NAME [env CLAPPER_KEY]\n"
-             "  --server-key FILE       the coordinator's public key (default: coordinator.pub "
-             "next to --key) [env CLAPPER_SERVER_KEY]\n"
-             "  --json                  print one JSON document (errors too)\n"
-             "  --timeout-ms MS         how long to wait for each reply (default "
-             CMD_DEFAULT_TIMEOUT_MS ")\n"
-             "  --config FILE           read options from FILE\n"
-             "\n'clapper VERB --help' shows the options of a verb.\n"
-             "Exit status: 0 success, 1 failure, 2 usage error.\n");
+  fprintf(
+      f,
+      "\ncommon options (every verb):\n"
+      "  --coordinator ENDPOINT[,ENDPOINT...]\n"
+      "                          the coordinator's client endpoint "
+      "(default " CMD_DEFAULT_COORDINATOR "); with several (a leader and its standbys) the one "
+      "that leads answers [env CLAPPER_COORDINATOR]\n"
+      "  --key FILE              your key pair (NAME.key, see clapper keygen): talk "
+      "over CURVE as NAME [env CLAPPER_KEY]\n"
+      "  --server-key FILE       the coordinator's public key (default: coordinator.pub "
+      "next to --key) [env CLAPPER_SERVER_KEY]\n"
+      "  --json                  print one JSON document (errors too)\n"
+      "  --timeout-ms MS         how long to wait for each reply (default " CMD_DEFAULT_TIMEOUT_MS
+      ")\n"
+      "  --config FILE           read options from FILE\n"
+      "\n'clapper VERB --help' shows the options of a verb.\n"
+      "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
 static const struct cmd_entry *find_verb(const struct cmd_entry *const *table, size_t n,

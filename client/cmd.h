@@ -196,6 +196,14 @@ int cmd_exec_ask(cmd_ctx_t *ctx, int argc, char **argv);
 void cmd_running_note(sbuf_t *line, json_int_t n, const char *one, const char *many,
                       const char *none);
 
+/* The length of an idempotency key made by cmd_submit_key. */
+#define CMD_SUBMIT_KEY_LEN 39
+
+/* Makes a new idempotency key for a submission, "submit-" and 32 random
+ * hex digits, into buf (len >= CMD_SUBMIT_KEY_LEN + 1).  Returns 0, or -1
+ * (errno set) when no random bytes could be had. */
+int cmd_submit_key(char *buf, size_t len) MUSTCHECK;
+
 /* The number of a job's tasks in state, from the job object's "tasks"
  * counts (0 when it has none). */
 json_int_t cmd_task_count(const json_t *job, const char *state);

@@ -7,24 +7,64 @@
  * sent as the body of a VERB_SUBMIT request.  --no-local-check skips the
  * local check (to exercise the coordinator's, which always runs).  The reply is
  * {"jobs": [{"job_id", "name", "tasks"}]}.
+ *
+ * Every submission carries an idempotency key: --idempotency-key K, or
+ * one made here (submit-<32 hex digits>).  The coordinator writes it with
+ * the jobs; the same key and the same file sent again are answered with
+ * the jobs already created instead of new ones.  When no reply comes
+ * after the request left, the error says that the outcome is unknown and
+ * gives the command that finds out safely (the same submit with the key).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "input.h"
 #include "jobfile.h"
 
 static struct {
   bool no_local_check;
+  char *idempotency_key;
 } opt;
 
 static const cfg_opt_t submit_opts[] = {
     {"no-local-check", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
      "send the file without checking it here first (the coordinator checks it anyway)",
      &opt.no_local_check},
+    {"idempotency-key", 0, CFG_STRING, NULL, NULL, 0, 0, "KEY",
+     "the submission's key (one line, at most 128 bytes; default: a new random one): the same "
+     "key and file sent again return the jobs already created instead of new ones",
+     &opt.idempotency_key},
 };
+
+int cmd_submit_key(char *buf, size_t len) {
+  unsigned char r[16];
+  if (len < CMD_SUBMIT_KEY_LEN + 1 || getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+    return -1;
+  int n = snprintf(buf, len, "submit-");
+  for (size_t i = 0; i < sizeof r; i++)
+    n += snprintf(buf + n, len - (size_t)n, "%02x", r[i]);
+  return 0;
+}
+
+/* Says, after a request that left without an answer, how to find out what
+ * became of it. */
+static void unknown_outcome(cmd_ctx_t *ctx, const char *key, const char *path) {
+  cli_error_t *e = &ctx->error;
+  sbuf_t b = {0};
+  sbuf_printf(&b,
+              "%s; to find out, send it again with the same key: clapper submit "
+              "--idempotency-key %s %s (it returns the jobs already created under that key, "
+              "or creates them once)",
+              e->message, key, path);
+  size_t n = b.len < sizeof e->message - 1 ? b.len : sizeof e->message - 1;
+  memcpy(e->message, b.buf, n);
+  e->message[n] = '\0';
+  sbuf_free(&b);
+}
 
 static void queued_tail(sbuf_t *line, const json_t *job) {
   output_json_text(json_object_get(job, "tasks"), line);
@@ -66,11 +106,32 @@ static int submit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
     }
   }
 
+  char made[CMD_SUBMIT_KEY_LEN + 1];
+  const char *key = opt.idempotency_key;
+  if (key) {
+    char why[256];
+    if (!*key || input_text("--idempotency-key", key, INPUT_IDEMPOTENCY_KEY_MAX, INPUT_ONE_LINE,
+                            why, sizeof why) < 0) {
+      status = cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "%s",
+                        *key ? why : "--idempotency-key: empty (leave it out for a new key)");
+      goto out;
+    }
+  } else if (cmd_submit_key(made, sizeof made) == 0) {
+    key = made;
+  } else {
+    status =
+        cmd_fail(ctx, CMD_EXIT_FAIL, "io", "cannot make an idempotency key: %s", strerror(errno));
+    goto out;
+  }
+
   Clapper__Request req = CLAPPER__REQUEST__INIT;
   req.verb = CLAPPER__VERB__VERB_SUBMIT;
   req.body.data = (uint8_t *)text;
   req.body.len = len;
+  req.idempotency_key = (char *)key;
   status = cmd_show(ctx, &req, print_queued);
+  if (status != CMD_EXIT_OK && !strcmp(ctx->error.code, "no_reply"))
+    unknown_outcome(ctx, key, from_stdin ? "- (the same file on standard input)" : path);
 out:
   jobfile_free(&jf);
   free(text);
@@ -78,7 +139,11 @@ out:
 }
 
 const struct cmd_entry cmd_submit_entry = {
-    .name = "submit", CMD_OPTS(submit_opts), .min_args = 1, .max_args = 1, .exec = submit_exec,
-    .usage = "[--no-local-check] [options] FILE|-",
+    .name = "submit",
+    CMD_OPTS(submit_opts),
+    .min_args = 1,
+    .max_args = 1,
+    .exec = submit_exec,
+    .usage = "[--no-local-check] [--idempotency-key KEY] [options] FILE|-",
     .help = "submit a job file (- reads standard input)",
 };

@@ -351,11 +351,15 @@ out:
    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
 
 void *keys_monitor_open(void *zctx, void *sock, char *err, size_t errlen) {
+  return keys_monitor_open_with(zctx, sock, 0, err, errlen);
+}
+
+void *keys_monitor_open_with(void *zctx, void *sock, int extra, char *err, size_t errlen) {
   static unsigned long seq;
   unsigned long n = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
   char addr[96];
   snprintf(addr, sizeof addr, "inproc://clapper-keys-monitor-%ld-%lu", (long)getpid(), n);
-  if (zmq_socket_monitor(sock, addr, MONITOR_EVENTS) < 0) {
+  if (zmq_socket_monitor(sock, addr, MONITOR_EVENTS | extra) < 0) {
     util_fail(err, errlen, "cannot monitor the socket: %s", zmq_strerror(zmq_errno()));
     return NULL;
   }
@@ -373,8 +377,16 @@ void *keys_monitor_open(void *zctx, void *sock, char *err, size_t errlen) {
 }
 
 keys_event_t keys_monitor_read(void *mon, bool *gave_up) {
+  return keys_monitor_read_at(mon, gave_up, NULL, NULL, 0);
+}
+
+keys_event_t keys_monitor_read_at(void *mon, bool *gave_up, int *raw, char *endpoint, size_t len) {
   if (gave_up)
     *gave_up = false;
+  if (raw)
+    *raw = 0;
+  if (endpoint && len)
+    endpoint[0] = '\0';
   zmq_msg_t m;
   zmq_msg_init(&m);
   if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
@@ -394,8 +406,15 @@ keys_event_t keys_monitor_read(void *mon, bool *gave_up) {
     zmq_msg_init(&m);
     if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0)
       break;
+    if (endpoint && len) {
+      size_t n = zmq_msg_size(&m) < len - 1 ? zmq_msg_size(&m) : len - 1;
+      memcpy(endpoint, zmq_msg_data(&m), n);
+      endpoint[n] = '\0';
+    }
   }
   zmq_msg_close(&m);
+  if (raw)
+    *raw = event;
   if (gave_up)
     *gave_up = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
                event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL;

@@ -108,6 +108,18 @@ typedef enum keys_event {
  * zmq_disconnect and zmq_connect it again. */
 keys_event_t keys_monitor_read(void *mon, bool *gave_up);
 
+/* keys_monitor_open watching, besides the handshakes, the ZeroMQ events
+ * in extra (ZMQ_EVENT_CONNECTED, ZMQ_EVENT_DISCONNECTED, ...): for a
+ * client that tells "nothing accepted a connection" from "connected, but
+ * no answer".  Works on plain sockets too (their handshake is ZMTP's). */
+void *keys_monitor_open_with(void *zctx, void *sock, int extra, char *err, size_t errlen);
+
+/* keys_monitor_read that also says which ZeroMQ event it read (*raw, a
+ * ZMQ_EVENT_* value; 0 with KEYS_EVENT_NONE) and for which endpoint, as
+ * ZeroMQ names it (copied into endpoint, at most len bytes; "" when it
+ * does not say).  raw and endpoint may be NULL. */
+keys_event_t keys_monitor_read_at(void *mon, bool *gave_up, int *raw, char *endpoint, size_t len);
+
 /* Stops the monitor of sock and closes mon; sets *mon to NULL. */
 void keys_monitor_close(void *sock, void **mon);
 

@@ -13,13 +13,14 @@
 #include "auth.h"
 #include "cost.h"
 #include "dispatch.h"
+#include "idem.h"
 #include "input.h"
-#include "money.h"
-#include "rates.h"
-#include "review.h"
 #include "log.h"
+#include "money.h"
 #include "query.h"
+#include "rates.h"
 #include "reads.h"
+#include "review.h"
 #include "store.h"
 #include "verbs.h"
 #include "workers.h"
@@ -127,7 +128,57 @@ typedef struct submission {
   creq_t *r;
   jobfile_t *jf;
   char *actor;
+  idem_rec_t *idem; /* with an idempotency key: its record (r is its first waiter) */
 } submission_t;
+
+static void submit_checked(submission_t *s);
+static void on_idem_lookup(void *arg, PGresult *const *res, size_t n, const char *error);
+
+/* Refuses s: to its request, or with a key to every request waiting on
+ * the key. */
+static void submit_refuse(submission_t *s, const char *code, const char *message) {
+  if (s->idem)
+    idem_finish(s->c, s->idem, NULL, code, message);
+  else
+    clients_reply_error(s->c, s->r, code, message);
+}
+
+/* Answers a keyed submission once its rows committed: the same reply to
+ * every request that waited on the key. */
+typedef struct idem_reply {
+  idem_rec_t *rec;
+  char *json;
+} idem_reply_t;
+
+static void idem_after_commit(coord_t *c, void *arg) {
+  idem_reply_t *p = arg;
+  const char *why = store_refused(c);
+  if (why) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "the database refused (part of) this change: %.400s", why);
+    idem_finish(c, p->rec, NULL, "internal", msg);
+  } else {
+    idem_finish(c, p->rec, p->json, NULL, NULL);
+  }
+  free(p->json);
+  free(p);
+}
+
+/* clients_reply_failed for a submission's read: true when it failed
+ * (everyone waiting was answered). */
+static bool submit_failed(submission_t *s, PGresult *const *res, size_t n, const char *error) {
+  if (!s->idem)
+    return clients_reply_failed(s->c, s->r, res, n, error);
+  if (!error && n >= 1 && res[0] && PQresultStatus(res[0]) == PGRES_TUPLES_OK)
+    return false;
+  if (reads_canceled(error)) {
+    submit_refuse(s, "timeout", error);
+    return true;
+  }
+  log_error("query failed: %s", error ? error : "no result");
+  submit_refuse(s, "internal", "the database query failed; see the coordinator log");
+  return true;
+}
 
 static void finish_submit(submission_t *s, const dep_state_t *ext, size_t next) {
   coord_t *c = s->c;
@@ -140,10 +191,22 @@ static void finish_submit(submission_t *s, const dep_state_t *ext, size_t next) 
                                           (json_int_t)jf->jobs[i].ntasks));
   uint64_t first;
   store_change_resume(c, s->r->change);
-  size_t n = job_create_all(c, jf, s->actor, ext, next, &first);
-  log_info("%s submitted %zu jobs (%" PRIu64 "..%" PRIu64 ")", s->actor, n, first,
-           first + n - 1);
-  clients_reply_durable(c, s->r, json_pack("{s:o}", "jobs", jobs));
+  size_t n = job_create_keyed(c, jf, s->actor, ext, next, s->idem ? s->idem->key : NULL,
+                              s->idem ? s->idem->digest : NULL, &first);
+  log_info("%s submitted %zu jobs (%" PRIu64 "..%" PRIu64 ")%s%s", s->actor, n, first,
+           first + n - 1, s->idem ? " with the idempotency key " : "", s->idem ? s->idem->key : "");
+  json_t *doc = json_pack("{s:o}", "jobs", jobs);
+  if (s->idem) {
+    /* The key went in with the job rows (job_create_keyed), committed
+     * with them whichever writer writes them; the reply waits for that. */
+    idem_reply_t *p = xmalloc(sizeof *p);
+    p->rec = s->idem;
+    p->json = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    store_on_commit(c, idem_after_commit, p);
+  } else {
+    clients_reply_durable(c, s->r, doc);
+  }
   store_change_end(c);
   free(s->actor);
   free(s);
@@ -153,7 +216,7 @@ static void finish_submit(submission_t *s, const dep_state_t *ext, size_t next) 
 static void on_dep_states(void *arg, PGresult *const *res, size_t n, const char *error) {
   submission_t *s = arg;
   coord_t *c = s->c;
-  if (clients_reply_failed(c, s->r, res, n, error))
+  if (submit_failed(s, res, n, error))
     goto drop;
   size_t next = (size_t)PQntuples(res[0]);
   dep_state_t *ext = xcalloc(next ? next : 1, sizeof *ext);
@@ -189,7 +252,7 @@ static void on_dep_states(void *arg, PGresult *const *res, size_t n, const char 
                  i, d->pos, d->job_id, job_state_name(found->state));
       else
         continue;
-      clients_reply_error(c, s->r, "invalid_job", err);
+      submit_refuse(s, "invalid_job", err);
       free(ext);
       goto drop;
     }
@@ -217,6 +280,91 @@ void clients_submit(coord_t *c, creq_t *r, const verb_call_t *v) {
     clients_reply_error(c, r, "invalid_job", err);
     return;
   }
+  submission_t *s = xcalloc(1, sizeof *s);
+  s->c = c;
+  s->r = r;
+  s->jf = jf;
+  s->actor = xstrdup(v->actor);
+  const char *key = req->idempotency_key;
+  if (!key || !*key) {
+    submit_checked(s);
+    return;
+  }
+  /* With a key: a request already waiting on it, or the database, may
+   * know the answer (idem.h). */
+  char digest[IDEM_DIGEST_HEX + 1];
+  idem_digest(req->body.data, req->body.len, digest);
+  idem_rec_t *rec = idem_find(c, v->actor, key);
+  if (rec) {
+    if (strcmp(rec->digest, digest) != 0) {
+      idem_conflict(err, sizeof err, v->actor, key, NULL);
+      clients_reply_error(c, r, "conflict", err);
+    } else {
+      idem_wait(rec, r);
+    }
+    jobfile_free(&s->jf);
+    free(s->actor);
+    free(s);
+    return;
+  }
+  s->idem = idem_add(c, v->actor, key, digest, r);
+  char *p[2] = {xstrdup(v->actor), xstrdup(key)};
+  pgq_t *q = pgq_new();
+  pgq_add(q,
+          "SELECT id, name, ntasks, submission_digest FROM jobs "
+          "WHERE submitted_by = $1 AND idempotency_key = $2 ORDER BY submission_seq",
+          2, p);
+  reads_submit(c, r, q, on_idem_lookup, s);
+}
+
+/* The database's answer about a submission's key: the jobs it created
+ * before, or none (then the submission goes on). */
+static void on_idem_lookup(void *arg, PGresult *const *res, size_t n, const char *error) {
+  submission_t *s = arg;
+  if (submit_failed(s, res, n, error))
+    goto drop;
+  int rows = PQntuples(res[0]);
+  if (rows == 0) {
+    submit_checked(s);
+    return;
+  }
+  sbuf_t ids = {0};
+  json_t *jobs = json_array();
+  for (int i = 0; i < rows; i++) {
+    const char *id = PQgetvalue(res[0], i, 0);
+    sbuf_printf(&ids, "%s%s", i ? "," : "", id);
+    json_array_append_new(jobs,
+                          json_pack("{s:I,s:s,s:I}", "job_id", (json_int_t)strtoll(id, NULL, 10),
+                                    "name", PQgetvalue(res[0], i, 1), "tasks",
+                                    (json_int_t)strtoll(PQgetvalue(res[0], i, 2), NULL, 10)));
+  }
+  if (strcmp(PQgetvalue(res[0], 0, 3), s->idem->digest) != 0) {
+    char err[512];
+    idem_conflict(err, sizeof err, s->actor, s->idem->key, ids.buf);
+    idem_finish(s->c, s->idem, NULL, "conflict", err);
+  } else {
+    log_info("%s submitted again with the idempotency key %s: jobs %s already exist", s->actor,
+             s->idem->key, ids.buf);
+    json_t *doc = json_pack("{s:o}", "jobs", jobs);
+    jobs = NULL;
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    idem_finish(s->c, s->idem, text, NULL, NULL);
+    free(text);
+  }
+  json_decref(jobs);
+  sbuf_free(&ids);
+drop:
+  jobfile_free(&s->jf);
+  free(s->actor);
+  free(s);
+}
+
+/* The rest of a submission once its key (if any) is new: the jobs it
+ * names by id, then the jobs. */
+static void submit_checked(submission_t *s) {
+  coord_t *c = s->c;
+  jobfile_t *jf = s->jf;
   /* Jobs by id: finished ones are only in the database, and whether a
    * gate job has an approved take is only there too. */
   bool ask = false;
@@ -232,11 +380,6 @@ void clients_submit(coord_t *c, creq_t *r, const verb_call_t *v) {
     for (size_t k = 0; k < jf->jobs[i].ndeps; k++)
       if (jf->jobs[i].deps[k].by_id)
         sbuf_printf(&ids, "%s%" PRIu64, ids.len ? "," : "", jf->jobs[i].deps[k].job_id);
-  submission_t *s = xcalloc(1, sizeof *s);
-  s->c = c;
-  s->r = r;
-  s->jf = jf;
-  s->actor = xstrdup(v->actor);
   if (!ids.len) {
     sbuf_free(&ids);
     finish_submit(s, NULL, 0);
@@ -252,7 +395,7 @@ void clients_submit(coord_t *c, creq_t *r, const verb_call_t *v) {
           " AND t.state = 'approved' ORDER BY t.decided_at, t.id LIMIT 1) "
           "FROM jobs j WHERE j.id = ANY ($1::bigint[])",
           1, p);
-  reads_submit(c, r, q, on_dep_states, s);
+  reads_submit(c, s->r, q, on_dep_states, s);
 }
 
 /* ------------------------------------------------------------ operator actions */

@@ -5,9 +5,10 @@
 #include <stdlib.h>
 
 #include "dispatch.h"
+#include "idem.h"
+#include "model.h"
 #include "rates.h"
 #include "review.h"
-#include "model.h"
 #include "store.h"
 #include "workers.h"
 
@@ -52,5 +53,6 @@ void coord_release(coord_t *c) {
   workers_free_all(c);
   rates_free(c);
   review_free(c);
+  idem_free_all(c);
   store_free(&c->store);
 }

@@ -23,6 +23,8 @@ jfref_t *jfref_new(jobfile_t *jf) {
 void jfref_release(jfref_t *r) {
   if (r && --r->refs <= 0) {
     jobfile_free(&r->jf);
+    free(r->idem_key);
+    free(r->idem_digest);
     free(r);
   }
 }
@@ -219,8 +221,20 @@ static void submitted(coord_t *c, void *arg) {
 
 size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_state_t *ext,
                       size_t next, uint64_t *first_job_id) {
+  return job_create_keyed(c, jf, actor, ext, next, NULL, NULL, first_job_id);
+}
+
+size_t job_create_keyed(coord_t *c, jobfile_t *jf, const char *actor, const dep_state_t *ext,
+                        size_t next, const char *key, const char *digest,
+                        uint64_t *first_job_id) {
   jfref_t *ref = jfref_new(jf);
   *first_job_id = c->next_job_id;
+  if (key) {
+    /* Before any row is made: a bulk submit makes them below. */
+    ref->idem_key = xstrdup(key);
+    ref->idem_digest = xstrdup(digest);
+    ref->first_job_id = c->next_job_id;
+  }
   int64_t now = util_wall_us();
   job_t **made = xcalloc(jf->njobs, sizeof *made);
   episode_t *ep = dispatch_episode(c, jf->project, jf->episode);

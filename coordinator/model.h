@@ -45,10 +45,16 @@ typedef struct epq epq_t;
  * it is not dispatched; an update of some of its task rows (a cancel). */
 typedef enum job_bulk { JOB_BULK_NONE, JOB_BULK_SUBMIT, JOB_BULK_UPDATE } job_bulk_t;
 
-/* A parsed submission shared by the jobs created from it. */
+/* A parsed submission shared by the jobs created from it.  A submission
+ * with an idempotency key writes the key, the digest of its file and the
+ * job's position in the submission (job id - first_job_id) on each job row
+ * (idem.h). */
 typedef struct jfref {
   jobfile_t *jf;
   int refs;
+  char *idem_key;        /* owned; NULL: none (recovered jobs, retakes) */
+  char *idem_digest;     /* owned; with idem_key */
+  uint64_t first_job_id; /* with idem_key: the submission's first job */
 } jfref_t;
 
 struct task {
@@ -269,6 +275,7 @@ struct coord {
   pgconn_t *wdb;                  /* the writer: batches of state changes */
   pgconn_t *bdb;                  /* the bulk writer: big submits and cancels (store.h) */
   reads_t *reads;                 /* the readers: client queries (reads.c) */
+  struct idem_rec *idem;          /* keyed submissions in progress (idem.h) */
   idmap_t jobs;                   /* id -> job_t* */
   idmap_t attempts;               /* id -> attempt_t* (live, or terminal until committed) */
   idmap_t by_ident;               /* hash of routing id -> worker_t* */
@@ -350,6 +357,12 @@ job_t *job_new(coord_t *c, uint64_t id, jfref_t *src, jf_job_t *spec, episode_t 
  * their ids are first_job_id, first_job_id + 1, ... */
 size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_state_t *ext,
                       size_t next, uint64_t *first_job_id);
+
+/* job_create_all for a submission with an idempotency key: key and digest
+ * (copied) go on every job row, with the job's position (idem.h). */
+size_t job_create_keyed(coord_t *c, jobfile_t *jf, const char *actor, const dep_state_t *ext,
+                        size_t next, const char *key, const char *digest,
+                        uint64_t *first_job_id);
 
 /* Moves job to state `to` if the transition table allows it; stamps
  * started/finished times, logs an event, marks the job dirty and tells its

@@ -258,6 +258,9 @@ enum job_insert_param {
   JI_APPROVED,
   JI_ATTEMPTS,
   JI_WALL,
+  JI_IDEM_KEY,
+  JI_IDEM_DIGEST,
+  JI_IDEM_SEQ,
   JI_NPARAMS
 };
 enum worker_param {
@@ -681,10 +684,13 @@ static const char SQL_JOB_INSERT[] =
     "INSERT INTO jobs (id, episode_id, shot_id, name, kind, state, priority, max_attempts, "
     "max_lost, retry_backoff_s, timeout_s, seed, requires, provenance, spec, output_dir, "
     "ntasks, task_counts, reason, submitted_by, submitted_at, started_at, finished_at, "
-    "retake_of, gate_root, approved_output, attempts, wall_us) "
+    "retake_of, gate_root, approved_output, attempts, wall_us, idempotency_key, "
+    "submission_digest, submission_seq) "
     "SELECT $3, e.id, (SELECT s.id FROM shots s WHERE s.episode_id = e.id AND s.name = $4), "
     "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb, $16::jsonb, $17, $18, "
-    "$19::jsonb, $20, $21, clapper_ts($22), clapper_ts($23), clapper_ts($24), $25, $26, $27, $28, $29 "
+    "$19::jsonb, $20, $21, clapper_ts($22), clapper_ts($23), clapper_ts($24), $25, $26, $27, $28, "
+    "$29, "
+    "$30, $31, $32 "
     "FROM episodes e JOIN projects p ON p.id = e.project_id WHERE p.name = $1 AND e.name = $2";
 static const char SQL_JOB_UPDATE[] =
     "UPDATE jobs j SET state = u.state, task_counts = u.counts::jsonb, reason = u.reason, "
@@ -912,6 +918,10 @@ static void put_job_row(batch_t *q, const job_t *j) {
       [JI_APPROVED] = j->approved_output ? xstrdup(j->approved_output) : NULL,
       [JI_ATTEMPTS] = i64s((int64_t)j->nattempts),
       [JI_WALL] = i64s((int64_t)j->wall_us),
+      /* The submission's idempotency key goes in with the row (idem.h). */
+      [JI_IDEM_KEY] = j->src->idem_key ? xstrdup(j->src->idem_key) : NULL,
+      [JI_IDEM_DIGEST] = j->src->idem_key ? xstrdup(j->src->idem_digest) : NULL,
+      [JI_IDEM_SEQ] = j->src->idem_key ? i64s((int64_t)(j->id - j->src->first_job_id)) : NULL,
   };
   PGQ_ADD(q, SQL_JOB_INSERT, JI_NPARAMS, p, U_JOB_INSERT, j);
 }

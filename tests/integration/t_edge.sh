@@ -84,11 +84,12 @@ assert_eq "$(snapshot)" "$before" "the database after the 16 MiB note"
 
 # 2. Every text field of every verb, as crafted requests: invalid UTF-8 and
 # one byte over the cap, each refused naming the field.
-fields=(note name amount kind by shot state public_key after_name)
+fields=(note name amount kind by shot state public_key after_name idempotency_key)
 for verb in $(seq 1 "$(grep -c "^  VERB_[A-Z_]* = [1-9]" "$CLAPPER_SOURCE_DIR/proto/clapper.proto")"); do
   for f in "${fields[@]}"; do
     cap=256
     [ "$f" = note ] && cap=4096
+    [ "$f" = idempotency_key ] && cap=128
     out=$(raw admin "$verb" ids=1 "$f=ok\\xff")
     assert_eq "$out" "error bad_request: $f: not valid UTF-8 (byte 0xff at byte 2)" "verb $verb, $f, UTF-8"
     out=$(raw admin "$verb" ids=1 "$f=@$((cap + 1)):a")

@@ -8,8 +8,9 @@
  *   clapper-rawmsg client ENDPOINT KEY SERVER_PUB VERB [FIELD=VALUE...]
  *     sends one Request (VERB: its number) and prints "ok JSON" or
  *     "error CODE: MESSAGE"; exits 0 when a reply came.  Fields: note, name,
- *     kind, amount, by, shot, state, public_key, after_name (text, \xHH escapes, or
- *     @N:C for N copies of the character C), at_us, value, offset, ids
+ *     kind, amount, by, shot, state, public_key, after_name, idempotency_key
+ *     (text, \xHH escapes, or @N:C for N copies of the character C), at_us,
+ *     value, offset, ids
  *     (comma-separated), repeat (send the request N times, print the last
  *     reply).  RAWMSG_WAIT_MS: how long to wait for a reply (20 s).
  *   clapper-rawmsg worker ENDPOINT KEY SERVER_PUB NAME SCENARIO
@@ -122,16 +123,17 @@ static int client(void *sock, int argc, char **argv) {
       die("expected FIELD=VALUE, got %s", argv[i]);
     *eq = '\0';
     const char *f = argv[i], *v = eq + 1;
-    char **text = !strcmp(f, "note")         ? &req.note
-                  : !strcmp(f, "name")       ? &req.name
-                  : !strcmp(f, "kind")       ? &req.kind
-                  : !strcmp(f, "amount")     ? &req.amount
-                  : !strcmp(f, "by")         ? &req.by
-                  : !strcmp(f, "shot")       ? &req.shot
-                  : !strcmp(f, "state")      ? &req.state
-                  : !strcmp(f, "public_key") ? &req.public_key
-                  : !strcmp(f, "after_name") ? &req.after_name
-                                             : NULL;
+    char **text = !strcmp(f, "note")              ? &req.note
+                  : !strcmp(f, "name")            ? &req.name
+                  : !strcmp(f, "kind")            ? &req.kind
+                  : !strcmp(f, "amount")          ? &req.amount
+                  : !strcmp(f, "by")              ? &req.by
+                  : !strcmp(f, "shot")            ? &req.shot
+                  : !strcmp(f, "state")           ? &req.state
+                  : !strcmp(f, "public_key")      ? &req.public_key
+                  : !strcmp(f, "after_name")      ? &req.after_name
+                  : !strcmp(f, "idempotency_key") ? &req.idempotency_key
+                                                  : NULL;
     if (text) {
       free(*text == protobuf_c_empty_string ? NULL : *text);
       *text = text_value(v);
@@ -168,8 +170,8 @@ static int client(void *sock, int argc, char **argv) {
   else
     printf("error %s: %s\n", rep->reply->error_code, rep->reply->error_message);
   codec_free(&rep);
-  char *texts[] = {req.note, req.name,  req.kind,       req.amount,    req.by,
-                   req.shot, req.state, req.public_key, req.after_name};
+  char *texts[] = {req.note, req.name,  req.kind,       req.amount,     req.by,
+                   req.shot, req.state, req.public_key, req.after_name, req.idempotency_key};
   for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
     if (texts[i] != protobuf_c_empty_string)
       free(texts[i]);

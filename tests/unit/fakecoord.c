@@ -35,6 +35,8 @@ static void *fake_main(void *arg) {
       f->after[i] = req->after;
       snprintf(f->after_name[i], sizeof f->after_name[i], "%s",
                req->after_name ? req->after_name : "");
+      snprintf(f->idempotency_key[i], sizeof f->idempotency_key[i], "%s",
+               req->idempotency_key ? req->idempotency_key : "");
       f->body_len[i] = req->body.len;
       for (size_t k = 0; k < req->n_ids && k < 4; k++)
         f->ids[i][k] = req->ids[k];

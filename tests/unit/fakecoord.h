@@ -68,6 +68,7 @@ typedef struct fake {
   char public_key[FAKE_MAX][48];
   uint64_t after[FAKE_MAX];
   char after_name[FAKE_MAX][72];
+  char idempotency_key[FAKE_MAX][136];
 } fake_t;
 
 /* Binds f's ROUTER to a free TCP port on 127.0.0.1 (its address in

@@ -12,8 +12,10 @@
  * SIGINT); a pseudo-terminal stands in for stderr where output depends on
  * one.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -28,6 +31,7 @@
 #include "check.h"
 #include "clitest.h"
 #include "fakecoord.h"
+#include "input.h"
 #include "rpc.h"
 
 static void test_rpc_unavailable(void) {
@@ -44,7 +48,9 @@ static void test_rpc_unavailable(void) {
   CHECK(ms >= 250 && ms < 3000);
   CHECK(reply == NULL);
   CHECK_STR(err.code, "unavailable");
-  char *want = xasprintf("no reply from the coordinator at %s within 300 ms", ep);
+  char *want = xasprintf("cannot reach the coordinator at %s: nothing accepted a connection "
+                         "within 300 ms (is it running, and is this its client endpoint?)",
+                         ep);
   CHECK_STR(err.message, want);
   free(want);
 
@@ -242,8 +248,147 @@ static void test_submit_roundtrip(void) {
   CHECK_INT(fk.served, 1);
   CHECK_INT(fk.verb[0], CLAPPER__VERB__VERB_SUBMIT);
   CHECK_INT(fk.body_len[0], strlen(text));
+  /* Without --idempotency-key the client made one. */
+  CHECK_INT(strlen(fk.idempotency_key[0]), CMD_SUBMIT_KEY_LEN);
+  CHECK(!strncmp(fk.idempotency_key[0], "submit-", 7));
+
+  /* With one, it is sent as given; a retry sends the same. */
+  fake_t fk2 = {.nreq = 2, .jsons = jsons, .njsons = 1};
+  fake_start(&fk2);
+  for (int i = 0; i < 2; i++)
+    check_run_ok(&cmd_submit_entry, fk2.endpoint,
+                 ARGV("submit", path, "--idempotency-key", "nightly-42"),
+                 "job 12 sh0420-gen: 4 tasks queued\njob 13 one: 1 task queued\n");
+  fake_stop(&fk2);
+  CHECK_STR(fk2.idempotency_key[0], "nightly-42");
+  CHECK_STR(fk2.idempotency_key[1], "nightly-42");
+
+  /* Keys that cannot be used are refused before anything is sent. */
+  check_run_error(&cmd_submit_entry, "ipc:///nonexistent/x.sock",
+                  ARGV("submit", path, "--idempotency-key", ""), 2, "--idempotency-key: empty",
+                  false, NULL);
+  check_run_error(&cmd_submit_entry, "ipc:///nonexistent/x.sock",
+                  ARGV("submit", path, "--idempotency-key", "a\tb"), 2,
+                  "--idempotency-key: holds a control character (0x09 at byte 1)", false, NULL);
+  char big[INPUT_IDEMPOTENCY_KEY_MAX + 2];
+  memset(big, 'k', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  check_run_error(&cmd_submit_entry, "ipc:///nonexistent/x.sock",
+                  ARGV("submit", path, "--idempotency-key", big), 2,
+                  "--idempotency-key: 129 bytes, more than 128", false, NULL);
+
+  /* The request left and no answer came: the outcome is unknown, and the
+   * message gives the command that finds out. */
+  fake_t mute = {.nreq = 0};
+  fake_start(&mute);
+  run_t r2 =
+      run_at(&cmd_submit_entry, mute.endpoint, 5,
+             (const char *[]){"submit", path, "--idempotency-key", "k-7", "--timeout-ms=300"});
+  CHECK_INT(r2.status, 1);
+  char *want = xasprintf("clapper: no reply within 300 ms (outcome unknown): the coordinator at "
+                         "%s got the request but did not answer in time; it may still carry it "
+                         "out; to find out, send it again with the same key: clapper submit "
+                         "--idempotency-key k-7 %s (it returns the jobs already created under "
+                         "that key, or creates them once)\n",
+                         mute.endpoint, path);
+  CHECK_STR(r2.err, want);
+  free(want);
+  run_free(&r2);
+  fake_stop(&mute);
   rm_rf(dir);
   free(path);
+}
+
+/* --coordinator a,b: the endpoints, and the one that answers. */
+static void test_rpc_endpoints(void) {
+  char *eps[RPC_MAX_ENDPOINTS];
+  size_t n = 0;
+  char err[512];
+  CHECK_INT(
+      rpc_endpoints_split("tcp://a:1,ipc:///x/y.sock", eps, RPC_MAX_ENDPOINTS, &n, err, sizeof err),
+      0);
+  CHECK_INT(n, 2);
+  CHECK_STR(eps[0], "tcp://a:1");
+  CHECK_STR(eps[1], "ipc:///x/y.sock");
+  free(eps[0]);
+  free(eps[1]);
+  const char *bad[] = {"", ",", "tcp://a:1,", ",tcp://a:1", "tcp://a:1,,tcp://b:1"};
+  for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+    CHECK_INT(rpc_endpoints_split(bad[i], eps, RPC_MAX_ENDPOINTS, &n, err, sizeof err), -1);
+    CHECK_INT(n, 0);
+    CHECK_CONTAINS(err, "has an empty endpoint");
+  }
+  CHECK_INT(rpc_endpoints_split("a,b,c", eps, 2, &n, err, sizeof err), -1);
+  CHECK_STR(err, "--coordinator: more than 2 endpoints in 'a,b,c'");
+  CHECK_INT(n, 0);
+
+  /* A dead endpoint first (a standby that does not lead binds nothing),
+   * then the leader: the call is answered, soon. */
+  char dir[] = "/tmp/clapper-test-rpc-XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  const char *jsons[] = {"{\"pong\": true}"};
+  fake_t fk = {.nreq = 2, .jsons = jsons, .njsons = 1};
+  fake_start(&fk);
+  char *list = xasprintf("ipc://%s/standby.sock,%s", dir, fk.endpoint);
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_PING;
+  Clapper__Reply *reply = NULL;
+  cli_error_t cerr = {0};
+  uint64_t t0 = util_mono_us();
+  CHECK_INT(rpc_call(list, &req, 5000, &reply, &cerr), 0);
+  CHECK((util_mono_us() - t0) / 1000 < 2000);
+  rpc_reply_free(&reply);
+  free(list);
+  list = xasprintf("%s,ipc://%s/standby.sock", fk.endpoint, dir);
+  CHECK_INT(rpc_call(list, &req, 5000, &reply, &cerr), 0);
+  rpc_reply_free(&reply);
+  fake_stop(&fk);
+  CHECK_INT(fk.served, 2);
+  free(list);
+
+  /* Nobody at either: one message naming both. */
+  list = xasprintf("ipc://%s/a.sock,ipc://%s/b.sock", dir, dir);
+  CHECK_INT(rpc_call(list, &req, 200, &reply, &cerr), -1);
+  CHECK_STR(cerr.code, "unavailable");
+  char *want = xasprintf("cannot reach the coordinator at ipc://%s/a.sock or ipc://%s/b.sock: "
+                         "nothing accepted a connection within 200 ms (is one of them running "
+                         "and leading? a standby accepts connections only once it leads)",
+                         dir, dir);
+  CHECK_STR(cerr.message, want);
+  free(want);
+  free(list);
+  CHECK_INT(rpc_call("tcp://a:1,,tcp://b:1", &req, 200, &reply, &cerr), -1);
+  CHECK_STR(cerr.code, "usage");
+
+  /* A listener that accepts connections and never speaks (a stopped
+   * process: the kernel accepts for it): the request was not sent, and
+   * the message says so; with the leader listed too, the leader answers. */
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t salen = sizeof sa;
+  CHECK_INT(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+  CHECK_INT(listen(lfd, 8), 0);
+  CHECK_INT(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+  char *silent = xasprintf("tcp://127.0.0.1:%d", ntohs(sa.sin_port));
+  CHECK_INT(rpc_call(silent, &req, 300, &reply, &cerr), -1);
+  CHECK_STR(cerr.code, "unavailable");
+  want = xasprintf("no reply within 300 ms from the coordinator at %s: it accepted the "
+                   "connection but did not answer the handshake (is it stopped or "
+                   "overloaded?); the request was not sent",
+                   silent);
+  CHECK_STR(cerr.message, want);
+  free(want);
+  fake_t fl = {.nreq = 1, .jsons = jsons, .njsons = 1};
+  fake_start(&fl);
+  list = xasprintf("%s,%s", silent, fl.endpoint);
+  CHECK_INT(rpc_call(list, &req, 5000, &reply, &cerr), 0);
+  rpc_reply_free(&reply);
+  fake_stop(&fl);
+  CHECK_INT(fl.served, 1);
+  free(list);
+  free(silent);
+  close(lfd);
+  rm_rf(dir);
 }
 
 static void test_control_verbs(void) {
@@ -670,6 +815,7 @@ int main(void) {
   test_rpc_roundtrip();
   test_verbs_against_fake();
   test_submit_roundtrip();
+  test_rpc_endpoints();
   test_control_verbs();
   test_drain_and_episode();
   test_logs();

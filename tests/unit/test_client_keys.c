@@ -315,21 +315,32 @@ static void test_curve_client(void) {
   fake_start_curve(&fw, &server, NULL);
   const char *a5[] = {"jobs", "--key", akey, "--server-key", opub, "--timeout-ms", "700"};
   r = run_at(&cmd_jobs_entry, fw.endpoint, 7, a5);
-  want = xasprintf("no reply from the coordinator at %s within 700 ms (the CURVE handshake "
-                   "failed: is %s the coordinator's public key?)",
+  want = xasprintf("no reply within 700 ms from the coordinator at %s: the CURVE handshake "
+                   "failed (is %s the coordinator's public key?); the request was not sent",
                    fw.endpoint, opub);
   check_error(&r, 1, want, false, NULL);
   free(want);
   run_free(&r);
+  /* No key for a coordinator that uses keys: said at once. */
+  const char *a5b[] = {"jobs", "--key=", "--timeout-ms", "5000"};
+  t0 = util_mono_us();
+  r = run_at(&cmd_jobs_entry, fw.endpoint, 4, a5b);
+  want = xasprintf("the coordinator at %s uses keys (it runs with --keys): give --key FILE "
+                   "(your NAME.key) or set CLAPPER_KEY",
+                   fw.endpoint);
+  check_error(&r, 1, want, false, NULL);
+  CHECK((util_mono_us() - t0) / 1000 < 4000);
+  free(want);
+  run_free(&r);
   fake_stop(&fw);
 
-  /* Nobody there: the timeout names the key. */
+  /* Nobody there: that is what the message says, not the key. */
   char *ep = xasprintf("ipc://%s/nobody.sock", dir);
   const char *a6[] = {"workers", "--key", akey, "--timeout-ms", "200"};
   r = run_at(&cmd_workers_entry, ep, 5, a6);
-  want = xasprintf("no reply from the coordinator at %s within 200 ms (is the key %s "
-                   "registered? see clapper users)",
-                   ep, akey);
+  want = xasprintf("cannot reach the coordinator at %s: nothing accepted a connection within "
+                   "200 ms (is it running, and is this its client endpoint?)",
+                   ep);
   check_error(&r, 1, want, false, NULL);
   free(want);
   run_free(&r);
@@ -355,7 +366,9 @@ static void test_curve_client(void) {
   Clapper__Reply *reply = NULL;
   cli_error_t cerr = {0};
   CHECK_INT(rpc_call_as(ep, &none, &req, 100, &reply, &cerr), -1);
-  want = xasprintf("no reply from the coordinator at %s within 100 ms", ep);
+  want = xasprintf("cannot reach the coordinator at %s: nothing accepted a connection within "
+                   "100 ms (is it running, and is this its client endpoint?)",
+                   ep);
   CHECK_STR(cerr.message, want);
   free(want);
 

@@ -116,10 +116,10 @@ static void test_request(void) {
   CHECK_INT(input_request(&req, err, sizeof err), 0);
 
   /* Every text field refuses invalid UTF-8 and over-long text, by name. */
-  char **fields[] = {&req.note, &req.name,  &req.amount,     &req.kind,      &req.by,
-                     &req.shot, &req.state, &req.public_key, &req.after_name};
-  const char *names[] = {"note",  "name",  "amount",     "kind",      "by",
-                         "shot",  "state", "public_key", "after_name"};
+  char **fields[] = {&req.note, &req.name,  &req.amount,     &req.kind,       &req.by,
+                     &req.shot, &req.state, &req.public_key, &req.after_name, &req.idempotency_key};
+  const char *names[] = {"note", "name",  "amount",     "kind",       "by",
+                         "shot", "state", "public_key", "after_name", "idempotency_key"};
   char *big = xmalloc(INPUT_NOTE_MAX + 2);
   memset(big, 'a', INPUT_NOTE_MAX + 1);
   big[INPUT_NOTE_MAX + 1] = '\0';
@@ -133,12 +133,31 @@ static void test_request(void) {
     *fields[i] = big;
     CHECK_INT(input_request(&req, err, sizeof err), -1);
     snprintf(want, sizeof want, "%s: 4097 bytes, more than %u", names[i],
-             i == 0 ? INPUT_NOTE_MAX : INPUT_NAME_MAX);
+             i == 0                                 ? INPUT_NOTE_MAX
+             : !strcmp(names[i], "idempotency_key") ? INPUT_IDEMPOTENCY_KEY_MAX
+                                                    : INPUT_NAME_MAX);
     CHECK_STR(err, want);
     *fields[i] = saved;
   }
   free(big);
   CHECK_INT(input_request(&req, err, sizeof err), 0);
+  /* An idempotency key: one line, at most 128 bytes. */
+  char key[INPUT_IDEMPOTENCY_KEY_MAX + 2];
+  memset(key, 'k', sizeof key - 1);
+  key[INPUT_IDEMPOTENCY_KEY_MAX] = '\0';
+  req.idempotency_key = key;
+  CHECK_INT(input_request(&req, err, sizeof err), 0);
+  key[INPUT_IDEMPOTENCY_KEY_MAX] = 'k';
+  key[INPUT_IDEMPOTENCY_KEY_MAX + 1] = '\0';
+  CHECK_INT(input_request(&req, err, sizeof err), -1);
+  CHECK_STR(err, "idempotency_key: 129 bytes, more than 128");
+  req.idempotency_key = "a\nb";
+  CHECK_INT(input_request(&req, err, sizeof err), -1);
+  CHECK_STR(err, "idempotency_key: holds a control character (0x0a at byte 1)");
+  req.idempotency_key = "r\xc3\xa9"
+                        "essai-7";
+  CHECK_INT(input_request(&req, err, sizeof err), 0);
+  req.idempotency_key = NULL;
 
   req.at_us = INT64_MAX;
   CHECK_INT(input_request(&req, err, sizeof err), -1);
