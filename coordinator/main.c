@@ -269,30 +269,54 @@ static int check_currency(PGconn *conn, const char *cur, char *err, size_t errle
   return rc;
 }
 
-/* Waits for the leader lock on conn; a standby polls once a second. */
-static int become_leader(PGconn *conn) {
-  bool said = false;
-  for (;;) {
-    const char *p[1] = {LEADER_LOCK_KEY};
-    PGresult *r = PQexecParams(conn, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL, p,
-                               NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+/* One statement on conn for the leader lock: 1 when it returned true (or a
+ * row for pg_advisory_lock), 0 when it returned false or the wait ran past
+ * lock_timeout, -1 when the connection failed (logged). */
+static int lock_query(PGconn *conn, const char *sql) {
+  const char *p[1] = {LEADER_LOCK_KEY};
+  PGresult *r = PQexecParams(conn, sql, 1, NULL, p, NULL, NULL, 0);
+  int rc;
+  if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+    rc = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "f") != 0;
+  } else {
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (state && !strcmp(state, "55P03")) { /* lock_not_available: lock_timeout */
+      rc = 0;
+    } else {
       char why[512];
       util_fail_line(why, sizeof why, "leader lock: %s", PQresultErrorMessage(r));
       log_warn("%s", why);
-      PQclear(r);
-      return -1;
+      rc = -1;
     }
-    bool got = !strcmp(PQgetvalue(r, 0, 0), "t");
-    PQclear(r);
-    if (got)
-      return 0;
-    if (!said) {
-      log_info("another coordinator is the leader; standing by");
-      said = true;
-    }
-    sleep(1);
   }
+  PQclear(r);
+  return rc;
+}
+
+/* Waits for the leader lock on conn.  A standby waits inside PostgreSQL
+ * (pg_advisory_lock), so it holds the lock the moment the leader's session
+ * ends, not at its next poll; lock_timeout wakes it every
+ * STANDBY_CHECK_S to find out whether its connection still works.  0 once
+ * held, -1 when the connection failed. */
+#define STANDBY_CHECK_S "10s"
+static int become_leader(PGconn *conn) {
+  int got = lock_query(conn, "SELECT pg_try_advisory_lock($1::bigint)");
+  if (got)
+    return got > 0 ? 0 : -1;
+  log_info("another coordinator is the leader; standing by");
+  PGresult *r = PQexec(conn, "SET lock_timeout = '" STANDBY_CHECK_S "'");
+  bool set = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  if (!set)
+    return -1;
+  while ((got = lock_query(conn, "SELECT pg_advisory_lock($1::bigint)")) == 0)
+    ;
+  if (got < 0)
+    return -1;
+  r = PQexec(conn, "RESET lock_timeout");
+  set = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  return set ? 0 : -1;
 }
 
 /* Connects the writer and takes the leader lock on it: the lock lives as

@@ -44,9 +44,12 @@ t1=$(date +%s%N)
 log "failover: leader killed to standby serving in $(((t1 - t0) / 1000000)) ms"
 wait "$quick_pid" || fail "the submit sent as the leader died failed: $(cat "$T/quick.out")"
 quick=$(job_id_of "$(cat "$T/quick.out")")
-first_us=$(sql "SELECT (extract(epoch FROM min(a.dispatched_at)) * 1000000)::bigint FROM attempts a
-                JOIN tasks t ON t.id = a.task_id WHERE t.job_id = $quick")
-[ -n "$first_us" ] || fail "the quick job was not dispatched"
+first_dispatch() {
+  first_us=$(sql "SELECT (extract(epoch FROM min(a.dispatched_at)) * 1000000)::bigint FROM attempts a
+                  JOIN tasks t ON t.id = a.task_id WHERE t.job_id = $quick")
+  [ -n "$first_us" ]
+}
+wait_for 30 first_dispatch || fail "the quick job was not dispatched"
 log "failover: leader killed to the new leader's first dispatch in $(((first_us - t0 / 1000) / 1000)) ms"
 
 clapper wait --max-wait-s 60 "$job" >"$T/wait.out" 2>&1 || fail "job did not succeed: $(cat "$T/wait.out")"
