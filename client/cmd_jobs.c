@@ -49,13 +49,7 @@ static void print_jobs(FILE *out, const json_t *doc) {
                                     "KIND", "STATE", ">PRI",            ">DONE/TOTAL",
                                     ">FAILED", ">RUNNING", "REASON"};
   const json_t *jobs = json_object_get(doc, "jobs");
-  bool reasons = false;
-  size_t i;
-  json_t *job;
-  json_array_foreach(jobs, i, job) {
-    if (output_string(job, "reason"))
-      reasons = true;
-  }
+  bool reasons = output_any_string(jobs, "reason");
   output_table(out, ARRAY_SIZE(hdr) - (reasons ? 0 : 1), hdr, jobs, job_row, &reasons);
   cmd_page_hint(out, doc, "jobs");
   if (json_is_true(json_object_get(doc, "earlier"))) {

@@ -373,6 +373,23 @@ static void add_args(args_t *a, ...) {
   va_end(ap);
 }
 
+/* Starts argv as the daemon d of farm f (log d->logfile, pid file
+ * d->pidfile) and says so, naming it what.  0, or -1 after cmd_fail. */
+static int start_daemon(cmd_ctx_t *ctx, const farm_t *f, daemon_t *d, char *const argv[],
+                        const char *what) {
+  char err[512];
+  pid_t pid = proc_spawn_daemon(argv, f->dir, d->logfile, err, sizeof err);
+  if (pid < 0)
+    return cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s: %s", what, err), -1;
+  d->pid = pid;
+  d->spawned = true;
+  if (proc_write_pidfile(d->pidfile, pid) < 0)
+    return cmd_fail(ctx, CMD_EXIT_FAIL, "io", "cannot write %s: %s", d->pidfile, strerror(errno)),
+           -1;
+  say(ctx, "started %s (pid %ld), log %s", what, (long)pid, d->logfile);
+  return 0;
+}
+
 static int spawn_daemon(cmd_ctx_t *ctx, const farm_t *f, daemon_t *d, const char *bin,
                         int cpus, const farm_keys_t *fk) {
   args_t a = {0};
@@ -400,24 +417,11 @@ static int spawn_daemon(cmd_ctx_t *ctx, const farm_t *f, daemon_t *d, const char
     add_args(&a, extra->items[i], NULL);
   ARRAY_PUSH(a.argv, a.n, a.cap, NULL);
   int rc = -1;
-  char err[512];
   if (strcmp(d->name, "coordinator") != 0 && util_mkdir_p(d->needle, 0755) < 0) {
     cmd_fail(ctx, CMD_EXIT_FAIL, "io", "cannot create %s: %s", d->needle, strerror(errno));
     goto out;
   }
-  pid_t pid = proc_spawn_daemon(a.argv, f->dir, d->logfile, err, sizeof err);
-  if (pid < 0) {
-    cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "%s: %s", d->name, err);
-    goto out;
-  }
-  d->pid = pid;
-  d->spawned = true;
-  if (proc_write_pidfile(d->pidfile, pid) < 0) {
-    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "cannot write %s: %s", d->pidfile, strerror(errno));
-    goto out;
-  }
-  say(ctx, "started %s (pid %ld), log %s", d->name, (long)pid, d->logfile);
-  rc = 0;
+  rc = start_daemon(ctx, f, d, a.argv, d->name);
 out:
   free(key);
   free(cpus_s);
@@ -441,22 +445,7 @@ static int spawn_supervisor(cmd_ctx_t *ctx, const farm_t *f, daemon_t *d) {
     add_args(&a, owned[i], NULL);
   }
   ARRAY_PUSH(a.argv, a.n, a.cap, NULL);
-  char err[512];
-  int rc = -1;
-  pid_t pid = proc_spawn_daemon(a.argv, f->dir, d->logfile, err, sizeof err);
-  if (pid < 0) {
-    cmd_fail(ctx, CMD_EXIT_FAIL, "start_failed", "supervisor: %s", err);
-    goto out;
-  }
-  d->pid = pid;
-  d->spawned = true;
-  if (proc_write_pidfile(d->pidfile, pid) < 0) {
-    cmd_fail(ctx, CMD_EXIT_FAIL, "io", "cannot write %s: %s", d->pidfile, strerror(errno));
-    goto out;
-  }
-  say(ctx, "started the supervisor (pid %ld), log %s", (long)pid, d->logfile);
-  rc = 0;
-out:
+  int rc = start_daemon(ctx, f, d, a.argv, "the supervisor");
   for (size_t i = 0; i < opt.coordinator_args.n; i++)
     free(owned[i]);
   free(owned);

@@ -48,13 +48,7 @@ void cmd_workers_table(FILE *out, const json_t *doc) {
                                     ">GPUS", "FREE", ">RUNNING", "TAGS", "HEARTBEAT",
                                     "REASON"};
   const json_t *workers = json_object_get(doc, "workers");
-  bool reasons = false;
-  size_t i;
-  json_t *w;
-  json_array_foreach(workers, i, w) {
-    if (output_string(w, "reason"))
-      reasons = true;
-  }
+  bool reasons = output_any_string(workers, "reason");
   output_table(out, ARRAY_SIZE(hdr) - (reasons ? 0 : 1), hdr, workers, worker_row, &reasons);
   cmd_page_hint(out, doc, "workers");
 }

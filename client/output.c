@@ -262,6 +262,16 @@ const char *output_string(const json_t *obj, const char *key) {
   return s && *s ? s : NULL;
 }
 
+bool output_any_string(const json_t *items, const char *key) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(items, i, v) {
+    if (output_string(v, key))
+      return true;
+  }
+  return false;
+}
+
 void output_fill(sbuf_t *out, const json_t *obj, const char *tmpl) {
   const char *p = tmpl, *open, *close;
   while ((open = strchr(p, '{')) && (close = strchr(open, '}'))) {

@@ -93,6 +93,10 @@ void output_json_text(const json_t *v, sbuf_t *out);
 /* obj's member key when it is a string other than "", else NULL. */
 const char *output_string(const json_t *obj, const char *key);
 
+/* True when some object of the array items has output_string(key): a
+ * table shows that column only then. */
+bool output_any_string(const json_t *items, const char *key);
+
 /* Appends tmpl with each "{key}" replaced by the text of obj's member key
  * (output_json_text: "-" when it is missing or null), e.g. "job {job_id}
  * {name}: " gives "job 12 sh0420-gen: ".  Every '{' opens a key. */
