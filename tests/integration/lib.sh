@@ -196,3 +196,23 @@ assert_sound() {
     "ledger rows whose attempt is not ended as they say"
   clapper audit --verify >"$T/verify.out" 2>&1 || fail "the event chain does not verify: $(cat "$T/verify.out")"
 }
+
+# start_standby [CLIENTS_EP WORKERS_EP]: a second coordinator started from
+# the leader's own command line (so it binds the same endpoints once it
+# holds the leader lock, or the ones given), its log $T/standby.log; sets
+# STANDBY to its pid and waits until it stands by.
+start_standby() {
+  local cmd i
+  mapfile -d '' cmd <"/proc/$(pid_of coordinator)/cmdline"
+  if [ $# -eq 2 ]; then
+    for i in "${!cmd[@]}"; do
+      [ "${cmd[$i]}" = --bind-clients ] && cmd[$((i + 1))]=$1
+      [ "${cmd[$i]}" = --bind-workers ] && cmd[$((i + 1))]=$2
+    done
+  fi
+  "${cmd[@]}" >"$T/standby.log" 2>&1 &
+  STANDBY=$!
+  EXTRA_WORKERS+=("$STANDBY")
+  wait_for 30 grep -q "standing by" "$T/standby.log" ||
+    fail "the second coordinator did not stand by: $(tail -3 "$T/standby.log")"
+}

@@ -121,15 +121,7 @@ overloaded?); the request was not sent" "a dead and a silent endpoint"
 standby_ep=tcp://127.0.0.1:$(free_port)
 standby_workers=ipc://$T/standby-workers.sock
 leader_workers=$(workers_endpoint)
-mapfile -d '' cmd <"/proc/$coord/cmdline"
-for i in "${!cmd[@]}"; do
-  [ "${cmd[$i]}" = --bind-clients ] && cmd[$((i + 1))]=$standby_ep
-  [ "${cmd[$i]}" = --bind-workers ] && cmd[$((i + 1))]=$standby_workers
-done
-"${cmd[@]}" >"$T/standby.log" 2>&1 &
-EXTRA_WORKERS+=($!)
-waiting() { grep -q "standing by" "$T/standby.log"; }
-wait_for 30 waiting || fail "the second coordinator did not stand by: $(tail -3 "$T/standby.log")"
+start_standby "$standby_ep" "$standby_workers"
 export CLAPPER_COORDINATOR="$standby_ep,$ep"
 start_worker both --cpus 2 --coordinator "$standby_workers,$leader_workers"
 cat >"$T/small.json" <<JSON

@@ -20,12 +20,8 @@ wait_for 60 some_done || fail "tasks did not start succeeding"
 
 # A standby: the leader's own command line.
 leader=$(pid_of coordinator)
-mapfile -d '' cmd <"/proc/$leader/cmdline"
-"${cmd[@]}" >"$T/standby.log" 2>&1 &
-standby=$!
-EXTRA_WORKERS+=("$standby")
-waiting() { grep -q "standing by" "$T/standby.log"; }
-wait_for 30 waiting || fail "the second coordinator did not stand by: $(tail -3 "$T/standby.log")"
+start_standby
+standby=$STANDBY
 
 # Restart the farm's private cluster, as its owner (nobody when we are root).
 pgdata=$(sed -n 's/^pgdata=//p' "$FARM/layout")

@@ -22,12 +22,7 @@ wait_for 60 both_running || fail "the two attempts did not start"
 # The standby: the leader's own command line, so it binds the same
 # endpoints once it holds the leader lock.
 leader=$(pid_of coordinator)
-mapfile -d '' cmd <"/proc/$leader/cmdline"
-"${cmd[@]}" >"$T/standby.log" 2>&1 &
-standby=$!
-EXTRA_WORKERS+=("$standby")
-waiting() { grep -q "standing by" "$T/standby.log"; }
-wait_for 30 waiting || fail "the second coordinator did not stand by: $(tail -3 "$T/standby.log")"
+start_standby
 sleep $((2 * lease_ms / 1000 + 1)) # a standby normally waits far longer than the lease
 
 cat >"$T/quick.json" <<JSON
