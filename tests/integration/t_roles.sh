@@ -92,10 +92,16 @@ check() { # allowed-roles command...
   shift
   local role
   for role in "${roles[@]}"; do
-    local before after
+    local before after last_job j
     before=$(snapshot)
+    last_job=$(sql "SELECT coalesce(max(id), 0) FROM jobs")
     if run "$role" "$@" >"$T/out" 2>"$T/err"; then
       case " $allowed " in *" $role "*) ;; *) fail "$role may not '$*' but did: $(cat "$T/out")" ;; esac
+      # A job the verb made (submit, retake) runs on: let it end, or the
+      # next role's "changed nothing" snapshot would see it move.
+      for j in $(sql "SELECT id FROM jobs WHERE id > $last_job"); do
+        clapper wait "$j" >/dev/null 2>&1 || fail "$role '$*': job $j did not succeed"
+      done
       if [ -n "${UNDO:-}" ]; then
         # shellcheck disable=SC2086
         clapper $UNDO >/dev/null || fail "undo '$UNDO' failed"
