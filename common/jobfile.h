@@ -24,7 +24,8 @@
 #define JOBFILE_MAX_JOBS 10000
 #define JOBFILE_MAX_TASKS 1000000
 #define JOBFILE_MAX_ARG ((size_t)64 << 10)   /* per argument, output, env or provenance value */
-#define JOBFILE_MAX_ARGS 4096                /* arguments in one command */
+#define JOBFILE_MAX_ARGS 4096                /* arguments in one command, {frame} repeats included */
+#define JOBFILE_MAX_OUTPUTS 4096             /* outputs of one task, {frame} repeats included */
 #define JOBFILE_MAX_GPUS 64
 #define JOBFILE_MAX_TAGS 64
 

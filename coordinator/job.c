@@ -12,6 +12,7 @@
 #include "log.h"
 #include "model.h"
 #include "store.h"
+#include "template.h"
 #include "workers.h"
 
 jfref_t *jfref_new(jobfile_t *jf) {
@@ -219,6 +220,71 @@ static void submitted(coord_t *c, void *arg) {
   free(sub);
 }
 
+/* ------------------------------------------------------------ {job:NAME:output_dir} */
+
+/* The jobs of one submission by name, for resolve_refs. */
+typedef struct ref_names {
+  json_t *index; /* name -> position */
+  job_t **made;
+} ref_names_t;
+
+static const char *ref_dir(void *arg, const char *name, size_t n) {
+  ref_names_t *rn = arg;
+  char *key = xstrndup(name, n);
+  json_t *at = json_object_get(rn->index, key);
+  free(key);
+  /* The parser checked every name; an unknown one resolves to nothing. */
+  return at ? rn->made[json_integer_value(at)]->output_dir : "";
+}
+
+/* Replaces *s by its resolution; true if it changed. */
+static bool resolve_one(char **s, ref_names_t *rn) {
+  char *r = template_resolve_jobs(*s, ref_dir, rn);
+  bool changed = strcmp(r, *s) != 0;
+  free(*s);
+  *s = r;
+  return changed;
+}
+
+/* Resolves the {job:NAME:output_dir} of the jobs made from one submission
+ * to the other jobs' output directories, in their templates and in the
+ * spec kept with the job (which a restart or a retake reads again without
+ * the other jobs' names), so that the references mean the same forever. */
+static void resolve_refs(job_t **made, size_t n) {
+  ref_names_t rn = {.made = made};
+  for (size_t i = 0; i < n; i++) {
+    jf_job_t *sp = made[i]->spec;
+    if (!(sp->placeholders & TV_BIT(TV_JOB_OUTPUT_DIR)))
+      continue;
+    if (!rn.index) {
+      rn.index = json_object();
+      for (size_t k = 0; k < n; k++)
+        json_object_set_new(rn.index, made[k]->spec->name, json_integer((json_int_t)k));
+    }
+    json_t *spec = json_loads(sp->spec_json, 0, NULL);
+    json_t *cmd = json_object_get(spec, "command");
+    json_t *outs = json_object_get(spec, "outputs");
+    json_t *env = json_object_get(spec, "env");
+    for (size_t k = 0; k < sp->ncommand; k++)
+      if (resolve_one(&sp->command[k], &rn))
+        json_array_set_new(cmd, k, json_string(sp->command[k]));
+    for (size_t k = 0; k < sp->noutputs; k++)
+      if (resolve_one(&sp->outputs[k], &rn))
+        json_array_set_new(outs, k, json_string(sp->outputs[k]));
+    for (size_t k = 0; k < sp->nenv; k++)
+      if (resolve_one(&sp->env[k].value, &rn))
+        json_object_set_new(env, sp->env[k].name, json_string(sp->env[k].value));
+    char *text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(spec);
+    if (text) {
+      free(sp->spec_json);
+      sp->spec_json = text;
+    }
+    sp->placeholders &= ~TV_BIT(TV_JOB_OUTPUT_DIR);
+  }
+  json_decref(rn.index);
+}
+
 size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_state_t *ext,
                       size_t next, uint64_t *first_job_id) {
   return job_create_keyed(c, jf, actor, ext, next, NULL, NULL, first_job_id);
@@ -254,6 +320,7 @@ size_t job_create_keyed(coord_t *c, jobfile_t *jf, const char *actor, const dep_
     free(sp->tasks);
     sp->tasks = NULL;
   }
+  resolve_refs(made, jf->njobs);
 
   /* Dependencies and approval gates, in file order. */
   char **canceled_by = xcalloc(jf->njobs, sizeof *canceled_by);

@@ -68,6 +68,7 @@ struct task {
   bool bulk;              /* its row is in a bulk write not committed yet (store.h) */
   uint16_t failures;      /* failed or timed-out attempts */
   uint16_t losses;        /* lost attempts (not the task's fault) */
+  uint32_t tries;         /* attempts ever made of it: the last one's try number */
   jf_task_t spec;         /* frames, take, seed */
   attempt_t *live;        /* the live attempt, or NULL */
   task_t *next;           /* ready FIFO link */
@@ -162,6 +163,7 @@ struct job {
 
 struct attempt {
   uint64_t id;            /* the fencing token */
+  uint32_t try_no;        /* its task's try: 1, 2, ... ({attempt}) */
   task_t *task;
   worker_t *worker;
   uint8_t state;          /* attempt_state_t */

@@ -200,7 +200,7 @@ static job_t *job_of_task(job_t **jobs, size_t n, uint64_t tid) {
 
 #define TASK_COLS                                                                                  \
   "t.id, t.job_id, t.seq, t.state, t.frame_start, t.frame_end, t.frame_step, t.take, t.seed, "     \
-  "t.failures, t.losses, " US("t.not_before")
+  "t.failures, t.losses, " US("t.not_before") ", t.tries"
 
 /* Fills in the tasks of r (TASK_COLS) in their jobs, counting them in
  * *nread; a task read before is skipped.  r is cleared.  0, or -1 with
@@ -233,6 +233,7 @@ static int load_tasks(coord_t *c, PGresult *r, size_t *nread, char *err, size_t 
     t->failures = (uint16_t)i64(r, i, 9);
     t->losses = (uint16_t)i64(r, i, 10);
     t->not_before_us = i64(r, i, 11);
+    t->tries = (uint32_t)i64(r, i, 12);
     j->counts[st]++;
   }
   PQclear(r);
@@ -400,7 +401,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   r = query(conn,
             "SELECT a.id, a.task_id, a.worker, a.state, array_to_json(a.gpus)::text, a.cpus, "
             "a.memory_mb, " US("a.dispatched_at") ", " US("a.started_at")
-            ", a.log_bytes, a.log_truncated"
+            ", a.log_bytes, a.log_truncated, a.try_no"
             " FROM attempts a WHERE a.state IN ('dispatched', 'running') ORDER BY a.id",
             err, errlen);
   if (!r)
@@ -435,6 +436,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     a->started_us = i64(r, i, 8);
     a->log_next = a->log_bytes = (uint64_t)i64(r, i, 9);
     a->log_truncated = PQgetvalue(r, i, 10)[0] == 't';
+    a->try_no = (uint32_t)i64(r, i, 11);
     a->dispatched_mono = now_mono; /* the start deadline counts from now */
     workers_attach(w, a);
     t->live = a;

@@ -164,9 +164,10 @@ enum task_insert_col {
   TI_FAILURES,
   TI_LOSSES,
   TI_NOT_BEFORE,
+  TI_TRIES,
   TI_NCOLS
 };
-enum task_update_col { TU_ID, TU_STATE, TU_FAILURES, TU_LOSSES, TU_NOT_BEFORE, TU_NCOLS };
+enum task_update_col { TU_ID, TU_STATE, TU_FAILURES, TU_LOSSES, TU_NOT_BEFORE, TU_TRIES, TU_NCOLS };
 /* What both attempt statements write, after their own leading columns. */
 enum attempt_col {
   AC_STARTED,
@@ -195,7 +196,8 @@ enum attempt_insert_col {
   AI_MEMORY,
   AI_DISPATCHED,
   AI_COMMON,
-  AI_NCOLS = AI_COMMON + AC_NCOLS
+  AI_TRY = AI_COMMON + AC_NCOLS,
+  AI_NCOLS
 };
 enum ledger_col {
   LG_ATTEMPT,
@@ -711,18 +713,18 @@ static const char SQL_WORKER_UPSERT[] =
     "drained = EXCLUDED.drained";
 static const char SQL_TASK_INSERT[] =
     "INSERT INTO tasks (id, job_id, seq, state, frame_start, frame_end, frame_step, take, "
-    "seed, failures, losses, not_before) "
+    "seed, failures, losses, not_before, tries) "
     "SELECT u.id, u.job_id, u.seq, u.state, u.fs, u.fe, u.step, u.take, u.seed, u.failures, "
-    "u.losses, clapper_ts(u.nb) "
+    "u.losses, clapper_ts(u.nb), u.tries "
     "FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::bigint[], "
     "$6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::int[], $11::int[], "
-    "$12::bigint[]) AS u(id, job_id, seq, state, fs, fe, step, take, seed, failures, losses, "
-    "nb)";
+    "$12::bigint[], $13::int[]) AS u(id, job_id, seq, state, fs, fe, step, take, seed, failures, "
+    "losses, nb, tries)";
 static const char SQL_TASK_UPDATE[] =
     "UPDATE tasks t SET state = u.state, failures = u.failures, losses = u.losses, "
-    "not_before = clapper_ts(u.nb), updated_at = now() "
-    "FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[], $5::bigint[]) "
-    "AS u(id, state, failures, losses, nb) WHERE t.id = u.id";
+    "not_before = clapper_ts(u.nb), tries = greatest(t.tries, u.tries), updated_at = now() "
+    "FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[], $5::bigint[], $6::int[]) "
+    "AS u(id, state, failures, losses, nb, tries) WHERE t.id = u.id";
 static const char SQL_ATTEMPT_UPDATE[] =
     "UPDATE attempts a SET state = u.state, started_at = clapper_ts(u.started), "
     "ended_at = clapper_ts(u.ended), exit_code = u.exit_code, term_signal = u.term_signal, "
@@ -737,18 +739,18 @@ static const char SQL_ATTEMPT_UPDATE[] =
 static const char SQL_ATTEMPT_INSERT[] =
     "INSERT INTO attempts (id, task_id, worker, state, gpus, cpus, memory_mb, dispatched_at, "
     "started_at, ended_at, exit_code, term_signal, wall_us, cpu_us, max_rss_kb, "
-    "gpu_energy_mj, error, outputs, log_bytes, log_truncated, recorded_at) "
+    "gpu_energy_mj, error, outputs, log_bytes, log_truncated, recorded_at, try_no) "
     "SELECT u.id, u.task_id, u.worker, u.state, u.gpus::int[], u.cpus, u.mem, "
     "clapper_ts(u.disp), clapper_ts(u.started), clapper_ts(u.ended), u.exit_code, "
     "u.term_signal, u.wall_us, u.cpu_us, u.rss, u.energy, u.error, u.outputs::jsonb, "
-    "u.log_bytes, u.log_truncated, clapper_ts(u.recorded) "
+    "u.log_bytes, u.log_truncated, clapper_ts(u.recorded), u.try_no "
     "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], "
     "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::int[], "
     "$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], "
-    "$19::bigint[], $20::boolean[], $21::bigint[]) "
+    "$19::bigint[], $20::boolean[], $21::bigint[], $22::int[]) "
     "AS u(id, task_id, worker, state, gpus, cpus, mem, disp, started, ended, exit_code, "
     "term_signal, wall_us, cpu_us, rss, energy, error, outputs, log_bytes, log_truncated, "
-    "recorded)";
+    "recorded, try_no)";
 static const char SQL_LOGS[] = "INSERT INTO attempt_logs (attempt_id, pos, data) "
                                "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) "
                                "ON CONFLICT (attempt_id, pos) DO NOTHING";
@@ -1005,6 +1007,7 @@ static void put_task_insert(col_t x[TI_NCOLS], const task_t *t) {
   col_i64(&x[TI_FAILURES], t->failures);
   col_i64(&x[TI_LOSSES], t->losses);
   col_us(&x[TI_NOT_BEFORE], t->not_before_us);
+  col_i64(&x[TI_TRIES], t->tries);
 }
 
 static void put_task_update(col_t x[TU_NCOLS], const task_t *t) {
@@ -1013,6 +1016,7 @@ static void put_task_update(col_t x[TU_NCOLS], const task_t *t) {
   col_i64(&x[TU_FAILURES], t->failures);
   col_i64(&x[TU_LOSSES], t->losses);
   col_us(&x[TU_NOT_BEFORE], t->not_before_us);
+  col_i64(&x[TU_TRIES], t->tries);
 }
 
 /* The columns both attempt statements write: times, outcome, measures,
@@ -1063,6 +1067,7 @@ static void put_attempt_insert(col_t x[AI_NCOLS], const attempt_t *a, sbuf_t *gp
   col_i64(&x[AI_MEMORY], (int64_t)a->memory_mb);
   col_i64(&x[AI_DISPATCHED], a->dispatched_us);
   put_attempt_common(&x[AI_COMMON], a);
+  col_i64(&x[AI_TRY], a->try_no);
 }
 
 /* ------------------------------------------------------------ batches */
