@@ -28,7 +28,7 @@ cat >"$T/anim.json" <<JSON
                "{output_dir}/f{frame:04}.txt"],
    "outputs": ["{output_dir}/f{frame:04}.txt"]},
   {"name": "flaky", "max_attempts": 3, "retry_backoff_s": 0,
-   "command": ["sh", "-c", "echo {attempt} {attempt_id} >>$T/tries.txt; [ -e $T/flag ] || { : >$T/flag; exit 1; }"]}
+   "command": ["sh", "-c", "echo try {attempt:02}; echo {attempt} {attempt_id} >>$T/tries.txt; [ -e $T/flag ] || { : >$T/flag; exit 1; }"]}
  ]}
 JSON
 out=$(clapper submit --json "$T/anim.json")
@@ -72,6 +72,27 @@ read -r a1 a2 <<<"$ids"
 assert_eq "$(cat "$T/tries.txt" | tr '\n' ' ')" "1 ${a1%:1} 2 ${a2%:2} " "{attempt} {attempt_id} of two tries"
 assert_eq "$ids" "${a1%:1}:1 ${a2%:2}:2" "try numbers stored"
 assert_eq "$(sql "SELECT tries FROM tasks WHERE job_id = $flaky")" 2 "the task's tries"
+
+# What people read: the try number in `tasks`, every try in `attempts`,
+# `logs --attempt N` the Nth try and --attempt-id the id.
+ftask=$(sql "SELECT id FROM tasks WHERE job_id = $flaky")
+assert_eq "$(clapper tasks "$flaky" --json | jq -c '.tasks[0] | [.attempt, .attempts, .attempt_id]')" \
+  "[2,2,${a2%:2}]" "tasks --json: attempt number, count and id"
+clapper tasks "$flaky" >"$T/tasks.out"
+assert_eq "$(awk 'NR == 1 { print $4 } NR == 2 { print $4 }' "$T/tasks.out" | tr '\n' ' ')" "ATTEMPT 2 " \
+  "the tasks table's ATTEMPT column"
+assert_eq "$(clapper attempts "$ftask" --json | jq -c '[.attempts[] | [.attempt, .attempt_id, .state, .exit_code]]')" \
+  "[[1,${a1%:1},\"failed\",1],[2,${a2%:2},\"succeeded\",0]]" "attempts --json"
+clapper attempts "$ftask" >"$T/attempts.out"
+assert_eq "$(awk 'NR > 1 { print $1, $2, $4 }' "$T/attempts.out" | tr '\n' ' ')" \
+  "1 ${a1%:1} failed 2 ${a2%:2} succeeded " "the attempts table"
+assert_eq "$(clapper logs "$ftask" --attempt 1)" "try 01" "logs --attempt 1: the first try"
+assert_eq "$(clapper logs "$ftask" --attempt 2)" "try 02" "logs --attempt 2"
+assert_eq "$(clapper logs "$ftask" --attempt-id "${a1%:1}")" "try 01" "logs --attempt-id"
+assert_eq "$(clapper logs "$ftask" --attempt 1 --json | jq -c '[.attempt, .attempt_id]')" \
+  "[1,${a1%:1}]" "logs --json: try number and id"
+if msg=$(clapper logs "$ftask" --attempt 3 2>&1); then fail "logs of a third try that never ran"; fi
+assert_eq "$msg" "clapper: task $ftask has no attempt 3" "logs --attempt past the last try"
 
 # A chunk whose frame is missing fails and names the missing file.
 cat >"$T/missing.json" <<JSON
