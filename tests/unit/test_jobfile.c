@@ -500,6 +500,61 @@ static void test_placeholders(void) {
           "jobs[0].command[0]: placeholder {approved_output}");
 }
 
+/* Padded widths, {frame} and {job:NAME:output_dir} in a job file. */
+static void test_new_placeholders(void) {
+  jobfile_t *jf = parse(JOBS("{'name':'render','command':['r','{frame_start:04}'],"
+                             "'frames':'1-100x2','chunk':4,'outputs':['f{frame:04}.exr']},"
+                             "{'name':'encode','command':['enc','{job:render:output_dir}/f%04d.exr',"
+                             "'{attempt}','{attempt_id}'],'after':['render'],"
+                             "'env':{'SRC':'{job:render:output_dir}'}}"));
+  CHECK(jf != NULL);
+  if (!jf) {
+    fprintf(stderr, "  error: %s\n", err);
+    return;
+  }
+  CHECK_INT(jf->jobs[0].placeholders, TV_BIT(TV_FRAME_START) | TV_BIT(TV_FRAME));
+  CHECK_INT(jf->jobs[1].placeholders,
+            TV_BIT(TV_JOB_OUTPUT_DIR) | TV_BIT(TV_ATTEMPT) | TV_BIT(TV_ATTEMPT_ID));
+  /* The parser keeps the reference; the coordinator resolves it at submit. */
+  CHECK_STR(jf->jobs[1].command[1], "{job:render:output_dir}/f%04d.exr");
+  CHECK_INT(jf->jobs[0].ntasks, 13);
+  jobfile_free(&jf);
+
+  REFUSED(JOB(",'frames':'1-8','env':{'F':'{frame:04}'}"),
+          "jobs[0].env.F: {frame} repeats an argument or an output once per frame, an env value "
+          "cannot be repeated (use {frame_start} and {frame_end})");
+  REFUSED(JOB(",'outputs':['f{frame}.png']"),
+          "jobs[0].outputs[0]: placeholder {frame} is only available in a job with frames");
+  REFUSED(JOB(",'takes':2,'outputs':['f{take:3}.png']"),
+          "jobs[0].outputs[0]: placeholder {take:3}: the only format is a zero-padded width");
+  REFUSED(JOBS("{'name':'a','command':['x','{job:b:output_dir}']},"
+               "{'name':'c','command':['x']}"),
+          "jobs[0].command[1]: {job:b:output_dir}: no job named 'b' in this file");
+  REFUSED(JOBS("{'name':'a','command':['x']},"
+               "{'name':'c','command':['x'],'env':{'D':'{job:A:output_dir}'}}"),
+          "jobs[1].env.D: {job:A:output_dir}: no job named 'A' in this file");
+  REFUSED(JOB(",'outputs':['{job:a:output_dir}/x']"),
+          "jobs[0].outputs[0]: {job:a:output_dir} names the job itself, use {output_dir}");
+  /* A later job may be named: names are resolved once the file is read. */
+  jf = parse(JOBS("{'name':'a','command':['x','{job:b:output_dir}']},{'name':'b','command':['y']}"));
+  CHECK(jf != NULL);
+  jobfile_free(&jf);
+
+  /* Repetition stays within 4096 arguments and outputs per task. */
+  jf = parse(JOBN("'name':'a','frames':'1-4095','chunk':4095,'command':['r','{frame}']"));
+  CHECK(jf != NULL);
+  jobfile_free(&jf);
+  REFUSED(JOBN("'name':'a','frames':'1-4096','chunk':4096,'command':['r','{frame}']"),
+          "jobs[0].command: {frame} repeats 1 arguments for each of up to 4096 frames of a chunk: "
+          "4097 arguments, more than 4096 (make chunk smaller)");
+  REFUSED(JOB(",'frames':'1-5000','chunk':2500,'outputs':['a{frame}','b{frame}']"),
+          "jobs[0].outputs: {frame} repeats 2 outputs for each of up to 2500 frames of a chunk: "
+          "5000 outputs, more than 4096");
+  jf = parse(JOB(",'frames':'1-100000x100','chunk':2000,'outputs':['a{frame}','b{frame}']"));
+  CHECK(jf != NULL); /* 1000 frames in the one chunk: 2000 outputs */
+  jobfile_free(&jf);
+}
+
 static void test_limits(void) {
   sbuf_t sb = {0};
   /* 10,000 jobs are fine, 10,001 are not. */
@@ -821,6 +876,7 @@ int main(void) {
   test_tasks();
   test_deps();
   test_placeholders();
+  test_new_placeholders();
   test_limits();
   test_errors();
   return check_report("jobfile");
