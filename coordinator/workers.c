@@ -30,6 +30,10 @@
 #define MAX_ERROR 1024u
 #define MAX_OUTPUTS 4096u
 #define ASSIGN_CHUNK 512 /* tasks per Assign message */
+/* An Assign is sent once its tasks reach this many bytes: {frame} makes a
+ * task's arguments and outputs grow with its chunk, and a worker drops a
+ * message over CODEC_MAX_WORKER_MSG. */
+#define ASSIGN_BYTES ((size_t)8 << 20)
 #define MAX_LOG_CHUNK (64u << 10)
 #define CLOCK_SKEW_US INT64_C(5000000) /* a worker's clock may be this far off */
 
@@ -359,7 +363,7 @@ static void free_task(Clapper__Task *m) {
 static void send_assigns(coord_t *c, worker_t *w, const uint64_t *ids, size_t n) {
   Clapper__Task *tasks = xcalloc(ASSIGN_CHUNK, sizeof *tasks);
   Clapper__Task **ptrs = xcalloc(ASSIGN_CHUNK, sizeof *ptrs);
-  size_t k = 0;
+  size_t k = 0, bytes = 0;
   for (size_t i = 0; i <= n; i++) {
     if (i < n) {
       attempt_t *a = idmap_get(&c->attempts, ids[i]);
@@ -367,10 +371,11 @@ static void send_assigns(coord_t *c, worker_t *w, const uint64_t *ids, size_t n)
       if (!a || a->worker != w || !attempt_state_live((attempt_state_t)a->state))
         continue;
       fill_task(c, a, &tasks[k]);
+      bytes += clapper__task__get_packed_size(&tasks[k]);
       ptrs[k] = &tasks[k];
       k++;
     }
-    if (k == ASSIGN_CHUNK || (i == n && k)) {
+    if (k == ASSIGN_CHUNK || bytes >= ASSIGN_BYTES || (i == n && k)) {
       Clapper__Assign as = CLAPPER__ASSIGN__INIT;
       as.n_tasks = k;
       as.tasks = ptrs;
@@ -379,6 +384,7 @@ static void send_assigns(coord_t *c, worker_t *w, const uint64_t *ids, size_t n)
       for (size_t m = 0; m < k; m++)
         free_task(&tasks[m]);
       k = 0;
+      bytes = 0;
     }
   }
   free(tasks);
