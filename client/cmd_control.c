@@ -82,7 +82,9 @@ static void print_retry(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc,
       .usage = "[--note TEXT] [options] ID...",                                                    \
       .help = help_}
 
-CONTROL_ENTRY(cancel, CANCEL, "cancel jobs: stop their running tasks, start nothing more");
+CONTROL_ENTRY(cancel, CANCEL,
+              "cancel jobs and the jobs after them: stop their running tasks, start nothing more");
 CONTROL_ENTRY(pause, PAUSE, "pause jobs: running tasks finish, nothing new starts");
 CONTROL_ENTRY(resume, RESUME, "resume paused jobs");
-CONTROL_ENTRY(retry, RETRY, "run the failed tasks of jobs again");
+CONTROL_ENTRY(retry, RETRY,
+              "run the failed tasks of jobs again; the jobs canceled for them come back");

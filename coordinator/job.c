@@ -228,6 +228,7 @@ static void init_tasks(job_t *j, task_state_t ts) {
 static void cancel(coord_t *c, job_t *j, const char *reason);
 static void maybe_retire(coord_t *c, job_t *j);
 static void release_revivable(coord_t *c, job_t *j);
+static void unlink_deps(coord_t *c, job_t *j);
 
 job_t *job_new(coord_t *c, uint64_t id, jfref_t *src, jf_job_t *spec, episode_t *ep,
                uint32_t ntasks, uint64_t first_task_id) {
@@ -508,8 +509,16 @@ static void retire(coord_t *c, void *arg) {
     return;
   }
   idmap_del(&c->jobs, j->id);
-  /* A job canceled while a job it runs after still runs is among that
-   * job's dependents: it must not be told when that one ends. */
+  unlink_deps(c, j);
+  release_revivable(c, j);
+  dispatch_forget_job(c, j);
+  review_forget_job(c, j);
+  job_free(j);
+}
+
+/* A job canceled while a job it runs after still runs is among that
+ * job's dependents: it must not be told when that one ends. */
+static void unlink_deps(coord_t *c, job_t *j) {
   for (size_t k = 0; k < j->ndeps; k++) {
     job_t *dep = idmap_get(&c->jobs, j->deps[k]);
     for (size_t i = 0; dep && i < dep->ndependents; i++)
@@ -523,10 +532,6 @@ static void retire(coord_t *c, void *arg) {
         break;
       }
   }
-  release_revivable(c, j);
-  dispatch_forget_job(c, j);
-  review_forget_job(c, j);
-  job_free(j);
 }
 
 static void maybe_retire(coord_t *c, job_t *j) {
@@ -791,7 +796,10 @@ static void revive(coord_t *c, job_t *d, job_t *by, const char *actor) {
       task_set_state(c, t, TASK_WAITING);
     }
   }
-  /* Wait again for what has not succeeded (jobs not in memory did). */
+  /* Wait again for what has not succeeded (jobs not in memory did); the
+   * count it had when canceled is stale. */
+  d->deps_pending = 0;
+  unlink_deps(c, d);
   for (size_t k = 0; k < d->ndeps; k++) {
     job_t *dep = idmap_get(&c->jobs, d->deps[k]);
     if (!dep || dep->state == JOB_SUCCEEDED)
