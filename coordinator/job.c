@@ -702,6 +702,8 @@ static int revive_hint(char *err, size_t errlen, const job_t *j) {
 int job_check(const job_t *j, job_action_t act, char *err, size_t errlen) {
   switch (act) {
   case JOB_ACT_CANCEL:
+    if (j->state == JOB_CANCELED && j->cause)
+      return 0; /* a person's cancel: it will not come back (job_cancel) */
     if (j->state == JOB_SUCCEEDED || j->state == JOB_CANCELED)
       return refuse(err, errlen, j, "only unfinished jobs can be canceled");
     return 0;
@@ -734,6 +736,24 @@ int job_cancel(coord_t *c, job_t *j, const char *actor, const char *why, char *e
   char *reason = xasprintf("canceled by %s%s%s", actor, why && *why ? ": " : "",
                            why ? why : "");
   job_event(c, j, actor, "job.cancel", json_pack("{s:s}", "note", why ? why : ""));
+  if (j->state == JOB_CANCELED) {
+    /* Canceled for a failed dependency, now by a person: it leaves the
+     * list of jobs that come back, and so do those canceled for it. */
+    job_t *cause = j->cause;
+    for (size_t i = 0; i < cause->nrevivable; i++)
+      if (cause->revivable[i] == j) {
+        cause->revivable[i] = cause->revivable[--cause->nrevivable];
+        break;
+      }
+    j->cause = NULL;
+    j->canceled_by = 0;
+    free(j->reason);
+    j->reason = reason;
+    store_job(c, j);
+    release_revivable(c, j);
+    maybe_retire(c, j);
+    return 0;
+  }
   cascade_actor = actor;
   cascade_note = why ? why : "";
   cancel(c, j, reason);

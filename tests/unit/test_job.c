@@ -858,6 +858,28 @@ static void test_revive(void) {
   end_live(c, m, ATTEMPT_SUCCEEDED);
   CHECK_INT(q->state, JOB_QUEUED);
 
+  /* A person cancels a job canceled for a failed one: it stays canceled,
+   * and so does the job canceled for it. */
+  job_t *u = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
+                                "{\"name\":\"u\",\"command\":[\"true\"],\"max_attempts\":1},"
+                                "{\"name\":\"v\",\"command\":[\"true\"],\"after\":[\"u\"]},"
+                                "{\"name\":\"w\",\"command\":[\"true\"],\"after\":[\"v\"]}]}");
+  job_t *v = idmap_get(&c->jobs, u->id + 1), *w = idmap_get(&c->jobs, u->id + 2);
+  end_live(c, u, ATTEMPT_FAILED);
+  CHECK(v->cause == u && w->cause == v);
+  CHECK_INT(job_check(v, JOB_ACT_CANCEL, err, sizeof err), 0);
+  CHECK_INT(job_cancel(c, v, "bob", "stop here", err, sizeof err), 0);
+  CHECK_STR(v->reason, "canceled by bob: stop here");
+  CHECK(!v->cause && !v->canceled_by && !w->cause);
+  CHECK_INT(u->nrevivable, 0);
+  CHECK_INT(job_retry(c, u, "bob", &retried, err, sizeof err), 0);
+  CHECK_INT(v->state, JOB_CANCELED);
+  CHECK_INT(w->state, JOB_CANCELED);
+  s = snap(v);
+  CHECK_INT(job_cancel(c, v, "bob", NULL, err, sizeof err), -1);
+  check_refusal(v, err, "only unfinished jobs can be canceled");
+  check_unchanged(v, &s);
+
   /* Canceling the failed job instead: those canceled for it stay so. */
   job_t *x = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
                                 "{\"name\":\"x\",\"command\":[\"true\"],\"max_attempts\":1},"
