@@ -555,6 +555,23 @@ static void release_revivable(coord_t *c, job_t *j) {
   free(v);
 }
 
+/* j, canceled for a failed job, will not come back after all (a person
+ * canceled it, or another job it runs after): nor will those canceled
+ * for it. */
+static void forget_revival(coord_t *c, job_t *j) {
+  job_t *cause = j->cause;
+  for (size_t i = 0; cause && i < cause->nrevivable; i++)
+    if (cause->revivable[i] == j) {
+      cause->revivable[i] = cause->revivable[--cause->nrevivable];
+      break;
+    }
+  j->cause = NULL;
+  j->canceled_by = 0;
+  store_job(c, j);
+  release_revivable(c, j);
+  maybe_retire(c, j);
+}
+
 /* j finished: tell the jobs that wait for it. */
 static void notify_dependents(coord_t *c, job_t *j) {
   job_t **ds = j->dependents, **fs = j->fdependents;
@@ -572,6 +589,8 @@ static void notify_dependents(coord_t *c, job_t *j) {
         deps_met(c, d);
       continue;
     }
+    if (d->state == JOB_CANCELED && d->cause && !revivable)
+      forget_revival(c, d); /* j will not come back: d cannot run */
     if (d->state == JOB_SUCCEEDED || d->state == JOB_CANCELED)
       continue;
     char reason[600];
@@ -739,19 +758,9 @@ int job_cancel(coord_t *c, job_t *j, const char *actor, const char *why, char *e
   if (j->state == JOB_CANCELED) {
     /* Canceled for a failed dependency, now by a person: it leaves the
      * list of jobs that come back, and so do those canceled for it. */
-    job_t *cause = j->cause;
-    for (size_t i = 0; i < cause->nrevivable; i++)
-      if (cause->revivable[i] == j) {
-        cause->revivable[i] = cause->revivable[--cause->nrevivable];
-        break;
-      }
-    j->cause = NULL;
-    j->canceled_by = 0;
     free(j->reason);
     j->reason = reason;
-    store_job(c, j);
-    release_revivable(c, j);
-    maybe_retire(c, j);
+    forget_revival(c, j);
     return 0;
   }
   cascade_actor = actor;

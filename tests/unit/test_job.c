@@ -880,6 +880,21 @@ static void test_revive(void) {
   check_refusal(v, err, "only unfinished jobs can be canceled");
   check_unchanged(v, &s);
 
+  /* Canceled for a failed job, then a person cancels another job it runs
+   * after: it can never run, so it does not come back. */
+  job_t *a1 = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
+                                 "{\"name\":\"a1\",\"command\":[\"true\"],\"max_attempts\":1},"
+                                 "{\"name\":\"a2\",\"command\":[\"true\"]},"
+                                 "{\"name\":\"d1\",\"command\":[\"true\"],"
+                                 "\"after\":[\"a1\",\"a2\"]}]}");
+  job_t *a2 = idmap_get(&c->jobs, a1->id + 1), *d1 = idmap_get(&c->jobs, a1->id + 2);
+  end_live(c, a1, ATTEMPT_FAILED);
+  CHECK(d1->state == JOB_CANCELED && d1->cause == a1);
+  CHECK_INT(job_cancel(c, a2, "bob", NULL, err, sizeof err), 0);
+  CHECK(!d1->cause && !d1->canceled_by);
+  CHECK_INT(job_retry(c, a1, "bob", &retried, err, sizeof err), 0);
+  CHECK_INT(d1->state, JOB_CANCELED);
+
   /* Canceling the failed job instead: those canceled for it stay so. */
   job_t *x = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
                                 "{\"name\":\"x\",\"command\":[\"true\"],\"max_attempts\":1},"
