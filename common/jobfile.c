@@ -339,12 +339,33 @@ static int get_deps(parser_t *ps, json_t *obj, const char *at, jf_dep_kind_t kin
   if (!v)
     return 0;
   if (!json_is_array(v))
-    return fail(ps, "%s.%s: must be an array of job names or job ids", at, key);
+    return fail(ps, "%s.%s: must be an array of job names or job ids%s", at, key,
+                kind == JF_DEP_AFTER ? " (or {\"job\": NAME, \"frames\": true})" : "");
   size_t first = job->ndeps;
   for (size_t k = 0; k < json_array_size(v); k++) {
     json_t *e = json_array_get(v, k);
     jf_dep_t d = {.kind = kind, .pos = k};
     const char *name = NULL;
+    char eat[96];
+    snprintf(eat, sizeof eat, "%s.%s[%zu]", at, key, k);
+    bool as_obj = json_is_object(e) && kind == JF_DEP_AFTER;
+    if (as_obj) {
+      /* {"job": NAME or ID, "frames": true}: frame-wise (docs/jobfile.md). */
+      static const char *const dep_fields[] = {"job", "frames", NULL};
+      if (check_fields(ps, e, eat, dep_fields) < 0)
+        return -1;
+      json_t *f = json_object_get(e, "frames");
+      if (f && !json_is_boolean(f))
+        return fail(ps, "%s.frames: must be true or false", eat);
+      d.frames = f && json_is_true(f);
+      if (d.frames && !job->has_frames)
+        return fail(ps, "%s.frames: this job has no frames (frame-wise after needs frames on "
+                        "both jobs)",
+                    eat);
+      e = json_object_get(e, "job");
+      if (!e)
+        return fail(ps, "%s.job: required (a job name or a job id)", eat);
+    }
     if (json_is_integer(e)) {
       if (json_integer_value(e) < 1)
         return fail(ps, "%s.%s[%zu]: %lld is not a job id (ids start at 1)", at, key, k,
@@ -363,8 +384,11 @@ static int get_deps(parser_t *ps, json_t *obj, const char *at, jf_dep_kind_t kin
       } else {
         name = str;
       }
+    } else if (as_obj) {
+      return fail(ps, "%s.job: must be a job name or a job id", eat);
     } else {
-      return fail(ps, "%s.%s[%zu]: must be a job name or a job id", at, key, k);
+      return fail(ps, "%s: must be a job name or a job id%s", eat,
+                  kind == JF_DEP_AFTER ? " (or {\"job\": NAME, \"frames\": true})" : "");
     }
     for (size_t m = first; m < job->ndeps; m++) {
       const jf_dep_t *o = &job->deps[m];
@@ -570,6 +594,7 @@ static int parse_job(parser_t *ps, json_t *obj, size_t i, jf_job_t *job, json_t 
   }
 
   size_t capdeps = 0;
+  job->has_frames = have_frames; /* frame-wise `after` needs it */
   if (get_deps(ps, obj, at, JF_DEP_AFTER, i, job, &capdeps) < 0 ||
       get_deps(ps, obj, at, JF_DEP_APPROVAL, i, job, &capdeps) < 0)
     goto out;
@@ -624,6 +649,60 @@ out:
   return rc;
 }
 
+void jf_frames_overlap(const jf_task_t *on, size_t n, int64_t start, int64_t end, size_t *lo,
+                       size_t *hi) {
+  size_t l = 0, h = n;
+  while (l < h) { /* the first task ending at start or later */
+    size_t m = l + (h - l) / 2;
+    if (on[m].frame_end < start)
+      l = m + 1;
+    else
+      h = m;
+  }
+  *lo = l;
+  h = n;
+  while (l < h) { /* the first task starting after end */
+    size_t m = l + (h - l) / 2;
+    if (on[m].frame_start <= end)
+      l = m + 1;
+    else
+      h = m;
+  }
+  *hi = l;
+}
+
+bool jf_frames_covered(const jf_task_t *on, size_t n, const jf_task_t *t, int64_t *missing) {
+  int64_t step = t->frame_step > 0 ? t->frame_step : 1;
+  for (int64_t f = t->frame_start; f <= t->frame_end;) {
+    size_t lo, hi;
+    jf_frames_overlap(on, n, f, f, &lo, &hi);
+    if (lo == hi) {
+      *missing = f;
+      return false;
+    }
+    /* The next frame of t after that task's range. */
+    f += ((on[lo].frame_end - f) / step + 1) * step;
+  }
+  return true;
+}
+
+/* A frame-wise `after` of jobs[i] on jobs[d->index]: both have frames and
+ * the other covers every frame of this one (a frame it does not cover
+ * would wait for nothing: refused rather than guessed). */
+static int check_frames_dep(parser_t *ps, const jobfile_t *jf, size_t i, const jf_dep_t *d) {
+  const jf_job_t *job = &jf->jobs[i], *on = &jf->jobs[d->index];
+  if (!on->has_frames)
+    return fail(ps, "jobs[%zu].after[%zu].frames: job '%s' has no frames", i, d->pos, on->name);
+  for (size_t k = 0; k < job->ntasks; k++) {
+    int64_t f;
+    if (!jf_frames_covered(on->tasks, on->ntasks, &job->tasks[k], &f))
+      return fail(ps, "jobs[%zu].after[%zu].frames: frame %lld of this job is not a frame of "
+                      "job '%s'",
+                  i, d->pos, (long long)f, on->name);
+  }
+  return 0;
+}
+
 /* Pass 2: every dependency by name must name another job of the file;
  * fills in its index.  Builds the edges of the dependency graph,
  * eoff[i]..eoff[i+1] for job i. */
@@ -636,6 +715,8 @@ static int resolve(parser_t *ps, jobfile_t *jf, json_t *names, edge_t **edges, s
       return fail(ps, "jobs[%zu].%s[%zu]: no job named '%.*s%s' in this file", pn->job,
                   jf_dep_field(d->kind), d->pos, QARG(pn->name));
     d->index = (size_t)json_integer_value(idx);
+    if (d->frames && check_frames_dep(ps, jf, pn->job, d) < 0)
+      return -1;
   }
   size_t total = 0;
   for (size_t i = 0; i < jf->njobs; i++)

@@ -148,6 +148,7 @@ enum job_update_col {
   JU_APPROVED,
   JU_ATTEMPTS,
   JU_WALL,
+  JU_CANCELED_BY,
   JU_NCOLS
 };
 enum job_dep_col { JD_JOB, JD_ON, JD_KIND, JD_NCOLS };
@@ -263,6 +264,7 @@ enum job_insert_param {
   JI_IDEM_KEY,
   JI_IDEM_DIGEST,
   JI_IDEM_SEQ,
+  JI_CANCELED_BY,
   JI_NPARAMS
 };
 enum worker_param {
@@ -687,21 +689,21 @@ static const char SQL_JOB_INSERT[] =
     "max_lost, retry_backoff_s, timeout_s, seed, requires, provenance, spec, output_dir, "
     "ntasks, task_counts, reason, submitted_by, submitted_at, started_at, finished_at, "
     "retake_of, gate_root, approved_output, attempts, wall_us, idempotency_key, "
-    "submission_digest, submission_seq) "
+    "submission_digest, submission_seq, canceled_by) "
     "SELECT $3, e.id, (SELECT s.id FROM shots s WHERE s.episode_id = e.id AND s.name = $4), "
     "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb, $16::jsonb, $17, $18, "
     "$19::jsonb, $20, $21, clapper_ts($22), clapper_ts($23), clapper_ts($24), $25, $26, $27, $28, "
     "$29, "
-    "$30, $31, $32 "
+    "$30, $31, $32, $33 "
     "FROM episodes e JOIN projects p ON p.id = e.project_id WHERE p.name = $1 AND e.name = $2";
 static const char SQL_JOB_UPDATE[] =
     "UPDATE jobs j SET state = u.state, task_counts = u.counts::jsonb, reason = u.reason, "
     "started_at = clapper_ts(u.started), finished_at = clapper_ts(u.finished), "
     "approved_output = u.approved, attempts = u.attempts, wall_us = u.wall, "
-    "updated_at = now() "
+    "canceled_by = u.canceled_by, updated_at = now() "
     "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
-    "$6::bigint[], $7::text[], $8::bigint[], $9::bigint[]) "
-    "AS u(id, state, counts, reason, started, finished, approved, attempts, wall) "
+    "$6::bigint[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[]) "
+    "AS u(id, state, counts, reason, started, finished, approved, attempts, wall, canceled_by) "
     "WHERE j.id = u.id";
 static const char SQL_WORKER_UPSERT[] =
     "INSERT INTO workers (name, hostname, state, cpus, memory_mb, gpus, tags, version, "
@@ -924,6 +926,7 @@ static void put_job_row(batch_t *q, const job_t *j) {
       [JI_IDEM_KEY] = j->src->idem_key ? xstrdup(j->src->idem_key) : NULL,
       [JI_IDEM_DIGEST] = j->src->idem_key ? xstrdup(j->src->idem_digest) : NULL,
       [JI_IDEM_SEQ] = j->src->idem_key ? i64s((int64_t)(j->id - j->src->first_job_id)) : NULL,
+      [JI_CANCELED_BY] = j->canceled_by ? i64s((int64_t)j->canceled_by) : NULL,
   };
   PGQ_ADD(q, SQL_JOB_INSERT, JI_NPARAMS, p, U_JOB_INSERT, j);
 }
@@ -944,18 +947,23 @@ static void put_job_update(col_t x[JU_NCOLS], const job_t *j) {
   col_text_or_null(&x[JU_APPROVED], j->approved_output);
   col_i64(&x[JU_ATTEMPTS], (int64_t)j->nattempts);
   col_i64(&x[JU_WALL], (int64_t)j->wall_us);
+  if (j->canceled_by)
+    col_i64(&x[JU_CANCELED_BY], (int64_t)j->canceled_by);
+  else
+    col_null(&x[JU_CANCELED_BY]);
   free(counts);
 }
 
-/* A new job's job_deps rows: ids of `after` jobs, gate jobs of
- * `after_approval`. */
+/* A new job's job_deps rows: ids of `after` jobs (kind after_frames when
+ * frame-wise), gate jobs of `after_approval`. */
 static void put_job_deps(col_t x[JD_NCOLS], entv_t *ents, const job_t *j) {
   for (size_t k = 0; k < j->ndeps + j->ngates; k++) {
     bool gate = k >= j->ndeps;
     ENT_PUSH(ents, j);
     col_i64(&x[JD_JOB], (int64_t)j->id);
     col_i64(&x[JD_ON], (int64_t)(gate ? j->gates[k - j->ndeps].root : j->deps[k]));
-    col_text(&x[JD_KIND], gate ? "after_approval" : "after");
+    col_text(&x[JD_KIND], gate ? "after_approval"
+                                : j->deps_frames && j->deps_frames[k] ? "after_frames" : "after");
   }
 }
 

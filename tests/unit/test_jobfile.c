@@ -853,6 +853,60 @@ static void test_errors(void) {
           "jobs[1].after_approval[1]: no job named 'zz' in this file");
   REFUSED(JOB(",'after_approval':{}"), "jobs[0].after_approval: must be an array");
 
+  /* Frame-wise: {"job": NAME or ID, "frames": true}. */
+  jobfile_t *fw = parse(JOBS("{'name':'r','command':['x'],'frames':'1-12','chunk':4},"
+                  "{'name':'k','command':['x'],'frames':'1-12x2','chunk':2,"
+                  "'after':[{'job':'r','frames':true},{'job':5,'frames':false},'9']}"));
+  CHECK(fw != NULL);
+  if (fw) {
+    const jf_dep_t *d = fw->jobs[1].deps;
+    CHECK_INT(fw->jobs[1].ndeps, 3);
+    CHECK(!d[0].by_id && d[0].index == 0 && d[0].frames && d[0].pos == 0);
+    CHECK(d[1].by_id && d[1].job_id == 5 && !d[1].frames);
+    CHECK(d[2].by_id && d[2].job_id == 9 && !d[2].frames);
+    /* Which render chunks meet comp 5-7 (frames 5 and 7): 5-8 only. */
+    size_t lo, hi;
+    jf_frames_overlap(fw->jobs[0].tasks, fw->jobs[0].ntasks, 5, 7, &lo, &hi);
+    CHECK(lo == 1 && hi == 2);
+    jf_frames_overlap(fw->jobs[0].tasks, fw->jobs[0].ntasks, 4, 9, &lo, &hi);
+    CHECK(lo == 0 && hi == 3);
+    jf_frames_overlap(fw->jobs[0].tasks, fw->jobs[0].ntasks, 13, 20, &lo, &hi);
+    CHECK(lo == hi);
+  }
+  jobfile_free(&fw);
+  /* A render of 1-100 in steps of 2 covers the odd frames only. */
+  REFUSED(JOBS("{'name':'r','command':['x'],'frames':'1-99x2'},"
+               "{'name':'k','command':['x'],'frames':'1-99x2','chunk':3,"
+               "'after':[{'job':'r','frames':true}]},"
+               "{'name':'m','command':['x'],'frames':'1-4',"
+               "'after':[{'job':'r','frames':true}]}"),
+          "jobs[2].after[0].frames: frame 2 of this job is not a frame of job 'r'");
+  REFUSED(JOBS("{'name':'r','command':['x'],'frames':'1-10'},"
+               "{'name':'k','command':['x'],'frames':'5-12','chunk':4,"
+               "'after':[{'job':'r','frames':true}]}"),
+          "jobs[1].after[0].frames: frame 11 of this job is not a frame of job 'r'");
+  REFUSED(JOBS("{'name':'r','command':['x']},"
+               "{'name':'k','command':['x'],'frames':'1-2','after':[{'job':'r','frames':true}]}"),
+          "jobs[1].after[0].frames: job 'r' has no frames");
+  REFUSED(JOBS("{'name':'r','command':['x'],'frames':'1-2'},"
+               "{'name':'k','command':['x'],'after':[{'job':'r','frames':true}]}"),
+          "jobs[1].after[0].frames: this job has no frames");
+  REFUSED(JOB(",'frames':'1','after':[{'job':'b','frames':1}]"),
+          "jobs[0].after[0].frames: must be true or false");
+  REFUSED(JOB(",'frames':'1','after':[{'job':'b','frames':true,'x':1}]"),
+          "jobs[0].after[0].x: unknown field");
+  REFUSED(JOB(",'frames':'1','after':[{'frames':true}]"), "jobs[0].after[0].job: required");
+  REFUSED(JOB(",'frames':'1','after':[{'job':['b'],'frames':true}]"),
+          "jobs[0].after[0].job: must be a job name or a job id");
+  REFUSED(JOB(",'frames':'1','after':[{'job':'a','frames':true}]"),
+          "jobs[0].after[0]: a job cannot wait for itself");
+  REFUSED(JOB(",'frames':'1','after':[{'job':'zz','frames':true}]"),
+          "jobs[0].after[0]: no job named 'zz' in this file");
+  REFUSED(JOB(",'after_approval':[{'job':'b'}]"),
+          "jobs[0].after_approval[0]: must be a job name or a job id");
+  REFUSED(JOB(",'after':[true]"),
+          "jobs[0].after[0]: must be a job name or a job id (or {\"job\": NAME");
+
   /* The first error wins: fields of an earlier job before a later one. */
   REFUSED(JOBS("{'name':'a','command':['x'],'priority':-1},{'name':'B','command':['x']}"),
           "jobs[0].priority:");
