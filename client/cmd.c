@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "money.h"
 #include "rpc.h"
@@ -43,13 +44,13 @@ int cmd_parse_episode(cmd_ctx_t *ctx, const char *pe) {
   }
   if (plen >= sizeof project || !ident_valid(project)) {
     cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-             "invalid project '%.*s' in '%s': expected [a-z0-9][a-z0-9_.-]{0,63}",
+             "invalid project '%.*s' in '%s': expected [A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
              (int)(plen > 80 ? 80 : plen), pe, pe);
     return -1;
   }
   if (!ident_valid(slash + 1)) {
     cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-             "invalid episode '%s' in '%s': expected [a-z0-9][a-z0-9_.-]{0,63}", slash + 1, pe);
+             "invalid episode '%s' in '%s': expected [A-Za-z0-9][A-Za-z0-9_.-]{0,63}", slash + 1, pe);
     return -1;
   }
   return 0;
@@ -132,7 +133,7 @@ int cmd_page_request_name(cmd_ctx_t *ctx, const cmd_page_t *page, Clapper__Reque
     return 0;
   if (!ident_valid(page->after)) {
     cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-             "invalid --after '%s': expected a name, [a-z0-9][a-z0-9_.-]{0,63}", page->after);
+             "invalid --after '%s': expected a name, [A-Za-z0-9][A-Za-z0-9_.-]{0,63}", page->after);
     return -1;
   }
   req->after_name = page->after;
@@ -177,8 +178,26 @@ static bool wants_json(int argc, char **argv) {
   return false;
 }
 
+/* Sets output_color from --color WHEN (see output.h). */
+static int set_color(cmd_ctx_t *ctx, const char *when, FILE *out) {
+  const char *no_color = getenv("NO_COLOR");
+  if (!when || !strcmp(when, "auto"))
+    output_color = isatty(fileno(out)) == 1 && !(no_color && *no_color);
+  else if (!strcmp(when, "always"))
+    output_color = true;
+  else if (!strcmp(when, "never"))
+    output_color = false;
+  else {
+    cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "invalid --color '%s': expected auto, always or never",
+             when);
+    return -1;
+  }
+  return 0;
+}
+
 int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *err) {
   cmd_ctx_t ctx = {.entry = e, .out = out, .err = err};
+  char *color = NULL;
   const cfg_opt_t common[] = {
       {"coordinator", 0, CFG_STRING, "CLAPPER_COORDINATOR", CMD_DEFAULT_COORDINATOR, 0, 0,
        "ENDPOINT[,ENDPOINT...]",
@@ -192,6 +211,10 @@ int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *e
       {"json", 0, CFG_BOOL, NULL, "false", 0, 0, NULL, "print one JSON document", &ctx.json},
       {"timeout-ms", 0, CFG_INT, NULL, CMD_DEFAULT_TIMEOUT_MS, 1, 3600000, "MS",
        "how long to wait for each reply of the coordinator", &ctx.timeout_ms},
+      {"color", 0, CFG_STRING, NULL, "auto", 0, 0, "WHEN",
+       "colour states: auto (when stdout is a terminal and NO_COLOR is not set), always or "
+       "never",
+       &color},
       {"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "read options from FILE", NULL},
   };
   size_t nopts = e->nopts + ARRAY_SIZE(common);
@@ -222,6 +245,10 @@ int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *e
                       res.npos < e->min_args ? "%s: missing argument (usage: %s %s)"
                                              : "%s: too many arguments (usage: %s %s)",
                       e->name, prog, e->usage);
+    goto out;
+  }
+  if (set_color(&ctx, color, out) < 0) {
+    status = CMD_EXIT_USAGE;
     goto out;
   }
   /* --key= (empty) turns CLAPPER_KEY off for one command. */
@@ -274,6 +301,8 @@ static void print_help(FILE *f, const struct cmd_entry *const *table, size_t n) 
       "  --timeout-ms MS         how long to wait for each reply (default " CMD_DEFAULT_TIMEOUT_MS
       ")\n"
       "  --config FILE           read options from FILE\n"
+      "  --color WHEN            colour states: auto (on a terminal, unless NO_COLOR is set), "
+      "always or never\n"
       "\n'clapper VERB --help' shows the options of a verb.\n"
       "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
@@ -288,11 +317,11 @@ static const struct cmd_entry *find_verb(const struct cmd_entry *const *table, s
 
 /* How many arguments from argv[i] on are common options given before the
  * verb ("clapper --json jobs"): --json, or --coordinator, --key,
- * --server-key, --timeout-ms or --config with a value (joined by '=' or as
+ * --server-key, --timeout-ms, --config or --color with a value (joined by '=' or as
  * the next argument). */
 static int leading_common(int argc, char **argv, int i) {
   static const char *const with_value[] = {"coordinator", "key", "server-key", "timeout-ms",
-                                           "config"};
+                                           "config", "color"};
   int start = i;
   while (i < argc && !strncmp(argv[i], "--", 2) && argv[i][2]) {
     const char *a = argv[i] + 2;

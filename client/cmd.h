@@ -19,7 +19,8 @@
  * the table in main.c.
  *
  * Exit statuses: 0 success, 1 failure, 2 usage error, and whatever a verb
- * documents beyond that (local status: 3 when nothing runs).
+ * documents beyond that (local status: 3 when nothing runs; wait: 1 a job
+ * failed or was canceled, 3 stranded, 124 timed out).
  */
 #ifndef CLAPPER_CLIENT_CMD_H
 #define CLAPPER_CLIENT_CMD_H
@@ -36,6 +37,7 @@
 #define CMD_EXIT_FAIL 1
 #define CMD_EXIT_USAGE 2
 #define CMD_EXIT_STRANDED 3 /* clapper wait: no worker can run a job any more */
+#define CMD_EXIT_TIMEOUT 124 /* clapper wait: --max-wait-s ran out (as timeout(1)) */
 
 #define CMD_DEFAULT_COORDINATOR "tcp://127.0.0.1:7711"
 #define CMD_DEFAULT_TIMEOUT_MS "30000"

@@ -6,7 +6,9 @@
  * jobfile_parse so that mistakes are found before anything is sent, and
  * sent as the body of a VERB_SUBMIT request.  --no-local-check skips the
  * local check (to exercise the coordinator's, which always runs).  The reply is
- * {"jobs": [{"job_id", "name", "tasks"}]}.
+ * {"jobs": [{"job_id", "name", "tasks"}]}; to each job the command adds its
+ * "state" and "reason" just after the submission (add_states), so that it
+ * says "queued", "waiting: ..." or "held: ..." as it is.
  *
  * Every submission carries an idempotency key: --idempotency-key K, or
  * one made here (submit-<32 hex digits>).  The coordinator writes it with
@@ -66,14 +68,55 @@ static void unknown_outcome(cmd_ctx_t *ctx, const char *key, const char *path) {
   sbuf_free(&b);
 }
 
-static void queued_tail(sbuf_t *line, const json_t *job) {
+static void state_tail(sbuf_t *line, const json_t *job) {
   output_json_text(json_object_get(job, "tasks"), line);
   json_int_t ntasks = json_integer_value(json_object_get(job, "tasks"));
-  sbuf_puts(line, ntasks == 1 ? " task queued" : " tasks queued");
+  const char *state = output_string(job, "state"), *reason = output_string(job, "reason");
+  sbuf_puts(line, ntasks == 1 ? " task, " : " tasks, ");
+  output_state(line, state ? state : "submitted", NULL);
+  if (reason)
+    sbuf_printf(line, ": %s", reason);
 }
 
-/* The human view: "job 12 comp-v3: 8 tasks queued" per job. */
-static void print_queued(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc, queued_tail); }
+/* The human view: "job 12 comp-v3: 8 tasks, waiting: REASON" per job. */
+static void print_submitted(FILE *out, const json_t *doc) {
+  cmd_print_jobs(out, doc, state_tail);
+}
+
+/* Adds to each job of doc (the reply of submit) its "state" and "reason"
+ * now, asked of the coordinator (VERB_JOBS with the ids): a job may be
+ * queued, waiting on another, held by a budget, or already running.  When
+ * that question fails the jobs stay without them (the submission is
+ * done). */
+static void add_states(cmd_ctx_t *ctx, json_t *doc) {
+  json_t *jobs = json_object_get(doc, "jobs");
+  size_t n = json_array_size(jobs), i;
+  json_t *job;
+  if (!n)
+    return;
+  uint64_t *ids = xcalloc(n, sizeof *ids);
+  json_array_foreach(jobs, i, job) ids[i] =
+      (uint64_t)json_integer_value(json_object_get(job, "job_id"));
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_JOBS;
+  req.n_ids = n;
+  req.ids = ids;
+  cli_error_t saved = ctx->error;
+  json_t *now = cmd_request(ctx, &req);
+  ctx->error = saved;
+  free(ids);
+  json_array_foreach(jobs, i, job) {
+    size_t k;
+    json_t *o;
+    json_array_foreach(json_object_get(now, "jobs"), k, o) {
+      if (json_equal(json_object_get(o, "job_id"), json_object_get(job, "job_id"))) {
+        json_object_set(job, "state", json_object_get(o, "state"));
+        json_object_set(job, "reason", json_object_get(o, "reason"));
+      }
+    }
+  }
+  json_decref(now);
+}
 
 static int submit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   const char *path = argv[0];
@@ -129,7 +172,11 @@ static int submit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   req.body.data = (uint8_t *)text;
   req.body.len = len;
   req.idempotency_key = (char *)key;
-  status = cmd_show(ctx, &req, print_queued);
+  json_t *doc = cmd_request(ctx, &req);
+  if (doc) {
+    add_states(ctx, doc);
+    status = cmd_show_doc(ctx, doc, print_submitted);
+  }
   if (status != CMD_EXIT_OK && !strcmp(ctx->error.code, "no_reply"))
     unknown_outcome(ctx, key, from_stdin ? "- (the same file on standard input)" : path);
 out:
