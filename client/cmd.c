@@ -178,6 +178,25 @@ static bool wants_json(int argc, char **argv) {
   return false;
 }
 
+char *cmd_user_config_path(void) {
+  const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+  if (xdg && xdg[0] == '/')
+    return xasprintf("%s/clapper/config", xdg);
+  if (home && *home)
+    return xasprintf("%s/.config/clapper/config", home);
+  return NULL;
+}
+
+/* Replaces a leading "~/" of *path by $HOME/. */
+static void home_path(char **path) {
+  const char *home = getenv("HOME");
+  if (!*path || strncmp(*path, "~/", 2) != 0 || !home || !*home)
+    return;
+  char *full = xasprintf("%s/%s", home, *path + 2);
+  free(*path);
+  *path = full;
+}
+
 /* Sets output_color from --color WHEN (see output.h). */
 static int set_color(cmd_ctx_t *ctx, const char *when, FILE *out) {
   const char *no_color = getenv("NO_COLOR");
@@ -230,7 +249,13 @@ int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *e
   cfg_result_t res = {0};
   char perr[512];
   int status;
-  int prc = config_parse(opts, nopts, argc, argv, prog, usage, &res, perr, sizeof perr);
+  char *user_file = cmd_user_config_path();
+  const char *const files[] = {CMD_SYSTEM_CONFIG, user_file ? user_file : "", NULL};
+  static const char *const file_keys[] = {"coordinator", "key", "server-key", "timeout-ms",
+                                          "color", NULL};
+  int prc = config_parse_files(opts, nopts, argc, argv, prog, usage, files, file_keys, &res, perr,
+                               sizeof perr);
+  free(user_file);
   if (prc == 1) {
     status = CMD_EXIT_OK;
     goto out;
@@ -251,6 +276,9 @@ int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *e
     status = CMD_EXIT_USAGE;
     goto out;
   }
+  /* A key file named from a config file may start with ~/ (the home). */
+  home_path(&ctx.key);
+  home_path(&ctx.server_key);
   /* --key= (empty) turns CLAPPER_KEY off for one command. */
   if (ctx.key && !ctx.key[0]) {
     free(ctx.key);
@@ -303,8 +331,13 @@ static void print_help(FILE *f, const struct cmd_entry *const *table, size_t n) 
       "  --config FILE           read options from FILE\n"
       "  --color WHEN            colour states: auto (on a terminal, unless NO_COLOR is set), "
       "always or never\n"
+      "\nSettings come from the command line, then the environment, then --config FILE, then\n"
+      "$XDG_CONFIG_HOME/clapper/config (default ~/.config/clapper/config), then\n"
+      CMD_SYSTEM_CONFIG ": \"name = value\" lines of coordinator, key, server-key,\n"
+      "timeout-ms and color.\n"
       "\n'clapper VERB --help' shows the options of a verb.\n"
-      "Exit status: 0 success, 1 failure, 2 usage error.\n");
+      "Exit status: 0 success, 1 failure, 2 usage error (wait: 1 a job failed or was canceled,\n"
+      "3 stranded, 124 timed out).\n");
 }
 
 static const struct cmd_entry *find_verb(const struct cmd_entry *const *table, size_t n,

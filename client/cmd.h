@@ -40,6 +40,10 @@
 #define CMD_EXIT_TIMEOUT 124 /* clapper wait: --max-wait-s ran out (as timeout(1)) */
 
 #define CMD_DEFAULT_COORDINATOR "tcp://127.0.0.1:7711"
+/* The settings files every verb reads (only coordinator, key, server-key,
+ * timeout-ms and color), below --config, the environment and the command
+ * line: the user's (cmd_user_config_path) above the system's. */
+#define CMD_SYSTEM_CONFIG "/etc/clapper/clapper.conf"
 #define CMD_DEFAULT_TIMEOUT_MS "30000"
 
 /* What a verb's exec sees besides its positional arguments: the common
@@ -137,6 +141,11 @@ void cmd_page_hint(FILE *out, const json_t *doc, const char *what);
  * exec can end with `return cmd_fail(ctx, 1, "not_found", "...")`. */
 int cmd_fail(cmd_ctx_t *ctx, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The user's settings file: $XDG_CONFIG_HOME/clapper/config when that is
+ * an absolute path, else $HOME/.config/clapper/config; NULL without HOME
+ * (caller frees). */
+char *cmd_user_config_path(void);
 
 /* Runs entry with argv[0] = the verb's name and its arguments, writing to
  * out and err.  Parses the options (--help prints the generated help and

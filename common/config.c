@@ -87,7 +87,7 @@ static char *trim(char *s) {
 }
 
 static int load_file(const cfg_opt_t *opts, size_t nopts, int *list_src, int src,
-                     const char *path, char *err, size_t errlen) {
+                     const char *path, const char *const *keys, char *err, size_t errlen) {
   size_t len;
   char *text = util_read_file(path, 1 << 20, &len);
   if (!text)
@@ -114,7 +114,10 @@ static int load_file(const cfg_opt_t *opts, size_t nopts, int *list_src, int src
     *eq = '\0';
     char *key = trim(s), *val = trim(eq + 1);
     const cfg_opt_t *o = find(opts, nopts, key, strlen(key));
-    if (!o || !strcmp(key, "config")) {
+    bool allowed = !keys;
+    for (size_t k = 0; keys && keys[k] && !allowed; k++)
+      allowed = !strcmp(keys[k], key);
+    if (!o || !allowed || !strcmp(key, "config")) {
       rc = util_fail(err, errlen, "%s:%d: unknown setting '%s'", path, lineno, key);
       break;
     }
@@ -261,12 +264,13 @@ static int scan_argv(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
 int config_parse(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
                  const char *prog, const char *usage, cfg_result_t *res, char *err,
                  size_t errlen) {
-  return config_parse_files(opts, nopts, argc, argv, prog, usage, NULL, res, err, errlen);
+  return config_parse_files(opts, nopts, argc, argv, prog, usage, NULL, NULL, res, err, errlen);
 }
 
 int config_parse_files(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
                        const char *prog, const char *usage, const char *const *files,
-                       cfg_result_t *res, char *err, size_t errlen) {
+                       const char *const *file_keys, cfg_result_t *res, char *err,
+                       size_t errlen) {
   int *list_src = xcalloc(nopts ? nopts : 1, sizeof *list_src);
   given_t *given = xcalloc((size_t)argc + 1, sizeof *given);
   size_t ngiven = 0;
@@ -288,11 +292,12 @@ int config_parse_files(const cfg_opt_t *opts, size_t nopts, int argc, char **arg
    * flags. */
   for (size_t f = 0; files && files[f]; f++)
     if (files[f][0] && access(files[f], F_OK) == 0 &&
-        load_file(opts, nopts, list_src, SRC_FILE + (int)f, files[f], err, errlen) < 0)
+        load_file(opts, nopts, list_src, SRC_FILE + (int)f, files[f], file_keys, err,
+                  errlen) < 0)
       goto out;
   for (size_t g = 0; g < ngiven; g++)
     if (!strcmp(given[g].o->name, "config") && given[g].value &&
-        load_file(opts, nopts, list_src, SRC_CONFIG, given[g].value, err, errlen) < 0)
+        load_file(opts, nopts, list_src, SRC_CONFIG, given[g].value, NULL, err, errlen) < 0)
       goto out;
 
   for (size_t i = 0; i < nopts; i++) {

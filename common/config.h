@@ -70,10 +70,12 @@ int config_parse(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
 /* config_parse, reading first the files of the NULL-terminated list files
  * (lowest precedence first; a file that does not exist is skipped, one
  * that cannot be read or holds an unknown setting is an error naming
- * it), below --config. */
+ * it), below --config.  file_keys (NULL-terminated; NULL: any) names the
+ * settings those files may hold; any other is an unknown setting. */
 int config_parse_files(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
                        const char *prog, const char *usage, const char *const *files,
-                       cfg_result_t *res, char *err, size_t errlen) MUSTCHECK;
+                       const char *const *file_keys, cfg_result_t *res, char *err,
+                       size_t errlen) MUSTCHECK;
 
 /* Prints "usage" and one line per option. */
 void config_help(FILE *out, const char *prog, const char *usage, const cfg_opt_t *opts,

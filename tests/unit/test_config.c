@@ -485,7 +485,7 @@ static void test_files(void) {
     free(res.pos);
     memset(&res, 0, sizeof res);
     CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), with_cfg ? 3 : 1, argv, "prog", NULL,
-                                 files, &res, err, sizeof err),
+                                 files, NULL, &res, err, sizeof err),
               0);
     CHECK_STR(name, with_cfg ? "explicit" : "user");
     CHECK_INT(lease, 1000); /* only the system file says */
@@ -497,16 +497,16 @@ static void test_files(void) {
   config_free(opts, ARRAY_SIZE(opts));
   free(res.pos);
   memset(&res, 0, sizeof res);
-  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 1, argv, "prog", NULL, missing, &res,
-                               err, sizeof err),
+  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 1, argv, "prog", NULL, missing, NULL,
+                               &res, err, sizeof err),
             0);
   CHECK_STR(name, "user");
   write_file(user, "bogus = 1\n");
   config_free(opts, ARRAY_SIZE(opts));
   free(res.pos);
   memset(&res, 0, sizeof res);
-  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 1, argv, "prog", NULL, files, &res, err,
-                               sizeof err),
+  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 1, argv, "prog", NULL, files, NULL, &res,
+                               err, sizeof err),
             -1);
   CHECK_CONTAINS(err, user);
   CHECK_CONTAINS(err, "unknown setting 'bogus'");
@@ -516,18 +516,28 @@ static void test_files(void) {
   config_free(opts, ARRAY_SIZE(opts));
   free(res.pos);
   memset(&res, 0, sizeof res);
-  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 3, argv, "prog", NULL, files, &res, err,
-                               sizeof err),
+  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 3, argv, "prog", NULL, files, NULL, &res,
+                               err, sizeof err),
             0);
   CHECK_STR(name, "env");
   char *argv2[] = {"prog", "-ncli", NULL};
   config_free(opts, ARRAY_SIZE(opts));
   free(res.pos);
   memset(&res, 0, sizeof res);
-  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 2, argv2, "prog", NULL, files, &res,
-                               err, sizeof err),
+  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 2, argv2, "prog", NULL, files, NULL,
+                               &res, err, sizeof err),
             0);
   CHECK_STR(name, "cli");
+  /* file_keys: the default files may hold only the settings it names. */
+  const char *const only_name[] = {"name", NULL};
+  write_file(user, "name = user\nlease-ms = 2000\n");
+  config_free(opts, ARRAY_SIZE(opts));
+  free(res.pos);
+  memset(&res, 0, sizeof res);
+  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 1, argv2, "prog", NULL, files, only_name,
+                               &res, err, sizeof err),
+            -1);
+  CHECK_CONTAINS(err, "unknown setting 'lease-ms'");
   clear_env();
 }
 
