@@ -214,35 +214,40 @@ static int set_color(cmd_ctx_t *ctx, const char *when, FILE *out) {
   return 0;
 }
 
+const cfg_opt_t cmd_common_opts[CMD_NCOMMON] = {
+    {"coordinator", 0, CFG_STRING, "CLAPPER_COORDINATOR", CMD_DEFAULT_COORDINATOR, 0, 0,
+     "ENDPOINT[,ENDPOINT...]",
+     "the coordinator's client endpoint; with several (a leader and its standbys), the "
+     "one that leads answers",
+     NULL},
+    {"key", 0, CFG_STRING, "CLAPPER_KEY", NULL, 0, 0, "FILE",
+     "your key pair (NAME.key): talk to the coordinator over CURVE as NAME", NULL},
+    {"server-key", 0, CFG_STRING, "CLAPPER_SERVER_KEY", NULL, 0, 0, "FILE",
+     "the coordinator's public key (default: coordinator.pub next to --key)", NULL},
+    {"json", 0, CFG_BOOL, NULL, "false", 0, 0, NULL, "print one JSON document", NULL},
+    {"timeout-ms", 0, CFG_INT, NULL, CMD_DEFAULT_TIMEOUT_MS, 1, 3600000, "MS",
+     "how long to wait for each reply of the coordinator", NULL},
+    {"color", 0, CFG_STRING, NULL, "auto", 0, 0, "WHEN",
+     "colour states: auto (when stdout is a terminal and NO_COLOR is not set), always or never",
+     NULL},
+    {"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "read options from FILE", NULL},
+};
+
 int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *err) {
   cmd_ctx_t ctx = {.entry = e, .out = out, .err = err};
   char *color = NULL;
-  const cfg_opt_t common[] = {
-      {"coordinator", 0, CFG_STRING, "CLAPPER_COORDINATOR", CMD_DEFAULT_COORDINATOR, 0, 0,
-       "ENDPOINT[,ENDPOINT...]",
-       "the coordinator's client endpoint; with several (a leader and its standbys), the "
-       "one that leads answers",
-       &ctx.coordinator},
-      {"key", 0, CFG_STRING, "CLAPPER_KEY", NULL, 0, 0, "FILE",
-       "your key pair (NAME.key): talk to the coordinator over CURVE as NAME", &ctx.key},
-      {"server-key", 0, CFG_STRING, "CLAPPER_SERVER_KEY", NULL, 0, 0, "FILE",
-       "the coordinator's public key (default: coordinator.pub next to --key)", &ctx.server_key},
-      {"json", 0, CFG_BOOL, NULL, "false", 0, 0, NULL, "print one JSON document", &ctx.json},
-      {"timeout-ms", 0, CFG_INT, NULL, CMD_DEFAULT_TIMEOUT_MS, 1, 3600000, "MS",
-       "how long to wait for each reply of the coordinator", &ctx.timeout_ms},
-      {"color", 0, CFG_STRING, NULL, "auto", 0, 0, "WHEN",
-       "colour states: auto (when stdout is a terminal and NO_COLOR is not set), always or "
-       "never",
-       &color},
-      {"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "read options from FILE", NULL},
-  };
-  size_t nopts = e->nopts + ARRAY_SIZE(common);
+  cfg_opt_t common[CMD_NCOMMON];
+  memcpy(common, cmd_common_opts, sizeof common);
+  char *config_path = NULL;
+  void *dests[CMD_NCOMMON] = {&ctx.coordinator, &ctx.key,   &ctx.server_key, &ctx.json,
+                              &ctx.timeout_ms,  &color,     &config_path};
+  for (size_t i = 0; i < CMD_NCOMMON; i++)
+    common[i].dest = dests[i];
+  size_t nopts = e->nopts + CMD_NCOMMON;
   cfg_opt_t *opts = xcalloc(nopts, sizeof *opts);
   if (e->nopts)
     memcpy(opts, e->opts, e->nopts * sizeof *opts);
   memcpy(opts + e->nopts, common, sizeof common);
-  char *config_path = NULL;
-  opts[nopts - 1].dest = &config_path;
 
   char *prog = xasprintf("clapper %s", e->name);
   char *usage = xasprintf("%s\n\n%s", e->usage, e->help);
@@ -396,6 +401,8 @@ int cmd_dispatch(const struct cmd_entry *const *table, size_t n, int argc, char 
     print_help(stdout, table, n);
     return CMD_EXIT_OK;
   }
+  if (!strcmp(verb, "__gendoc")) /* the build makes completion and man page with it */
+    return argc == 4 ? cmd_gendoc(table, n, argv[2], argv[3]) : CMD_EXIT_USAGE;
   if (!strcmp(verb, "--version")) {
     printf("clapper %s\n", CLAPPER_VERSION);
     return CMD_EXIT_OK;

@@ -153,6 +153,21 @@ char *cmd_user_config_path(void);
  * as output.h describes.  Returns the exit status. */
 int cmd_run(const struct cmd_entry *entry, int argc, char **argv, FILE *out, FILE *err);
 
+/* The options every verb takes besides its own, in this order:
+ * coordinator, key, server-key, json, timeout-ms, color, config (their
+ * dest is NULL: cmd_run points them at its context). */
+#define CMD_NCOMMON 7
+extern const cfg_opt_t cmd_common_opts[CMD_NCOMMON];
+
+/* Writes to path what the build installs, generated from table (the
+ * verbs, their usage, help and options, and cmd_common_opts): format
+ * "bash" a bash completion script, "zsh" a zsh completion function
+ * (_clapper), "man" the clapper(1) page in roff (gendoc.c).  Reached as
+ * the hidden `clapper __gendoc FORMAT PATH`.  Returns 0, 2 for an unknown
+ * format, 1 when path cannot be written. */
+int cmd_gendoc(const struct cmd_entry *const *table, size_t n, const char *format,
+               const char *path);
+
 /* The clapper command: argv[1] names a verb of table (or is --help,
  * --version or "help VERB").  Returns the exit status. */
 int cmd_dispatch(const struct cmd_entry *const *table, size_t n, int argc, char **argv);
