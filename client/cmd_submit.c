@@ -18,6 +18,7 @@
  * gives the command that finds out safely (the same submit with the key).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -83,12 +84,35 @@ static void print_submitted(FILE *out, const json_t *doc) {
   cmd_print_jobs(out, doc, state_tail);
 }
 
+/* What a waiting job j of the file waits for, from its dependencies
+ * (jobs: the reply's jobs, in file order): "after job 12 (render), an
+ * approved take of job 9".  A static buffer. */
+static const char *waits_for(const jf_job_t *j, const json_t *jobs) {
+  static char buf[512];
+  sbuf_t b = {0};
+  for (size_t d = 0; d < j->ndeps && b.len < 400; d++) {
+    const jf_dep_t *dep = &j->deps[d];
+    sbuf_puts(&b, d ? ", " : "");
+    sbuf_puts(&b, dep->kind == JF_DEP_APPROVAL ? "an approved take of job " : "after job ");
+    if (dep->by_id) {
+      sbuf_printf(&b, "%" PRIu64, dep->job_id);
+    } else {
+      const json_t *other = json_array_get(jobs, dep->index);
+      output_fill(&b, other, "{job_id} ({name})");
+    }
+  }
+  snprintf(buf, sizeof buf, "%s", b.buf ? b.buf : "");
+  sbuf_free(&b);
+  return buf;
+}
+
 /* Adds to each job of doc (the reply of submit) its "state" and "reason"
  * now, asked of the coordinator (VERB_JOBS with the ids): a job may be
  * queued, waiting on another, held by a budget, or already running.  When
  * that question fails the jobs stay without them (the submission is
- * done). */
-static void add_states(cmd_ctx_t *ctx, json_t *doc) {
+ * done).  A job that waits without a reason from the coordinator gets
+ * the dependencies of its file (waits_for) as its reason. */
+static void add_states(cmd_ctx_t *ctx, json_t *doc, const jobfile_t *jf) {
   json_t *jobs = json_object_get(doc, "jobs");
   size_t n = json_array_size(jobs), i;
   json_t *job;
@@ -114,6 +138,10 @@ static void add_states(cmd_ctx_t *ctx, json_t *doc) {
         json_object_set(job, "reason", json_object_get(o, "reason"));
       }
     }
+    const char *state = output_string(job, "state");
+    if (jf && jf->njobs == n && state && !strcmp(state, "waiting") &&
+        !output_string(job, "reason"))
+      json_object_set_new(job, "reason", json_string(waits_for(&jf->jobs[i], jobs)));
   }
   json_decref(now);
 }
@@ -174,7 +202,7 @@ static int submit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   req.idempotency_key = (char *)key;
   json_t *doc = cmd_request(ctx, &req);
   if (doc) {
-    add_states(ctx, doc);
+    add_states(ctx, doc, jf);
     status = cmd_show_doc(ctx, doc, print_submitted);
   }
   if (status != CMD_EXIT_OK && !strcmp(ctx->error.code, "no_reply"))

@@ -42,7 +42,7 @@ static void gen_bash(FILE *f, const struct cmd_entry *const *t, size_t n) {
     fprintf(f, " %s", t[i]->name);
   fprintf(f, "\"\n  if [ \"$COMP_CWORD\" -le 1 ]; then\n"
              "    COMPREPLY=($(compgen -W \"$verbs\" -- \"$cur\"))\n    return\n  fi\n"
-             "  local opts=\"--help\" values=\"\" paths=\"\"\n"
+             "  local opts=\"--help --version\" values=\"\" paths=\"\"\n"
              "  case ${COMP_WORDS[1]} in\n");
   for (size_t i = 0; i < n; i++) {
     const struct cmd_entry *e = t[i];
@@ -59,7 +59,7 @@ static void gen_bash(FILE *f, const struct cmd_entry *const *t, size_t n) {
       if (o->short_name)
         sbuf_printf(into, " -%c", o->short_name);
     }
-    fprintf(f, "    %s) opts=\"--help%s\" values=\"%s \" paths=\"%s \" ;;\n", e->name,
+    fprintf(f, "    %s) opts=\"--help --version%s\" values=\"%s \" paths=\"%s \" ;;\n", e->name,
             opts.buf ? opts.buf : "", values.buf ? values.buf : "", paths.buf ? paths.buf : "");
     sbuf_free(&opts);
     sbuf_free(&values);
@@ -167,7 +167,8 @@ static void gen_zsh(FILE *f, const struct cmd_entry *const *t, size_t n) {
     const cfg_opt_t *o;
     for (size_t k = 0; (o = opt_at(e, k)); k++)
       zsh_opt(&specs, o, e->name);
-    fprintf(f, "    %s)\n      _arguments -s '--help[show the help of %s]'%s \\\n"
+    fprintf(f, "    %s)\n      _arguments -s '--help[show the help of %s]' '--version[show the "
+               "version]'%s \\\n"
                "        '*:argument:_files' ;;\n",
             e->name, e->name, specs.buf ? specs.buf : "");
     sbuf_free(&specs);
@@ -259,7 +260,8 @@ static void gen_man(FILE *f, const struct cmd_entry *const *t, size_t n) {
   fputs(".SH COMMON OPTIONS\nEvery verb takes these, before or after the verb.\n", f);
   for (size_t k = 0; k < CMD_NCOMMON; k++)
     man_opt(f, &cmd_common_opts[k]);
-  fputs(".TP\n.B \\-h, \\-\\-help\nshow the help of the verb\n", f);
+  fputs(".TP\n.B \\-h, \\-\\-help\nshow the help of the verb\n"
+        ".TP\n.B \\-\\-version\nshow the version\n", f);
   fprintf(f,
           ".SH FILES\n"
           ".TP\n.I $XDG_CONFIG_HOME/clapper/config\n"
