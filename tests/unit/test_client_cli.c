@@ -64,6 +64,57 @@ static void test_table(void) {
   sbuf_free(&sb);
 }
 
+/* Colours: only with output_color; the table's columns ignore them; a
+ * colour sequence from the data never reaches a cell; output_line keeps
+ * ours only while colours are on.  And the ETA of wait. */
+static void test_colors(void) {
+  out_table_t t;
+  sbuf_t sb = {0};
+  const char *h[] = {"STATE", "N"};
+  for (int on = 0; on < 2; on++) {
+    output_color = on;
+    table_init(&t, 2, h);
+    table_add_state(&t, "succeeded");
+    table_add(&t, "1");
+    table_add_state(&t, "failed");
+    table_add(&t, "\033[31mred");
+    table_add_state(&t, "queued");
+    table_add(&t, "3");
+    table_render(&t, &sb);
+    CHECK_STR(sb.buf, on ? "STATE      N\n"
+                           "\033[32msucceeded\033[0m  1\n"
+                           "\033[31mfailed\033[0m     ?[31mred\n"
+                           "queued     3\n"
+                         : "STATE      N\n"
+                           "succeeded  1\n"
+                           "failed     ?[31mred\n"
+                           "queued     3\n");
+    table_free(&t);
+    sbuf_free(&sb);
+  }
+  output_state(&sb, "running", "busy");
+  CHECK_STR(sb.buf, "\033[36mbusy\033[0m");
+  sbuf_free(&sb);
+  CHECK_INT(output_width("\033[32mok\033[0m"), 2);
+  output_color = false;
+  output_state(&sb, "running", NULL);
+  CHECK_STR(sb.buf, "running");
+  sbuf_free(&sb);
+
+  output_eta(&sb, 100.0, 10, 30, 3); /* 10 s a task, 30 left, 3 at once */
+  CHECK_STR(sb.buf, ", ETA ~1m40s");
+  sbuf_free(&sb);
+  output_eta(&sb, 0, 0, 5, 1);
+  CHECK_STR(sb.buf, ", ETA: when a task has finished");
+  sbuf_free(&sb);
+  output_eta(&sb, 10.0, 1, 0, 0);
+  CHECK_STR(sb.buf ? sb.buf : "", "");
+  sbuf_free(&sb);
+  output_duration(&sb, 7325);
+  CHECK_STR(sb.buf, "2h02m");
+  sbuf_free(&sb);
+}
+
 static void test_values(void) {
   sbuf_t sb = {0};
   json_t *doc = json_loads("{\"s\":\"x\",\"i\":12,\"r\":1.5,\"n\":null,\"a\":[1,\"b\"],"
@@ -328,6 +379,7 @@ static void test_local_pieces(void) {
 int main(void) {
   clitest_init();
   test_table();
+  test_colors();
   test_values();
   test_arguments();
   test_submit_local_checks();
