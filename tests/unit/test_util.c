@@ -39,7 +39,7 @@ static void test_ident(void) {
   CHECK(ident_valid("a_b.c-d"));
   CHECK(ident_valid("9lives"));
   CHECK(ident_valid("a-"));
-  /* The first character must be a lowercase letter or a digit. */
+  /* The first character must be a letter (either case) or a digit. */
   CHECK(!ident_valid("_a"));
   CHECK(!ident_valid(".a"));
   CHECK(!ident_valid("-a"));
