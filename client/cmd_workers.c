@@ -18,7 +18,9 @@
 /* One row of the table: a worker. */
 static void worker_row(out_table_t *t, const json_t *w, void *with_reason) {
   char mem[32], freemem[32];
-  table_add_fields(t, w, "name", "hostname", "state", "cpus", NULL);
+  table_add_fields(t, w, "name", "hostname", NULL);
+  table_add_state(t, output_string(w, "state"));
+  table_add_fields(t, w, "cpus", NULL);
   output_mb(json_integer_value(json_object_get(w, "memory_mb")), mem, sizeof mem);
   table_add(t, mem);
   table_addf(t, "%zu", json_array_size(json_object_get(w, "gpus")));

@@ -24,7 +24,7 @@
 
 #define QUOTE_MAX 64     /* longest piece of user text quoted in a message */
 #define ENV_NAME_MAX 128 /* longest environment variable name */
-#define IDENT_RULE "[a-z0-9][a-z0-9_.-]*, at most 64 characters"
+#define IDENT_RULE "[A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 characters"
 #define MAX_GPU_MEMORY_MB 16777216LL
 #define MAX_CPUS 4096
 #define MAX_MEMORY_MB (1LL << 40)
