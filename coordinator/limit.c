@@ -101,6 +101,28 @@ limit_t *limit_define(coord_t *c, const char *name, uint32_t count) {
   return l;
 }
 
+static char **strv_copy(char *const *v, size_t n) {
+  char **out = xcalloc(n ? n : 1, sizeof *out);
+  for (size_t i = 0; i < n; i++)
+    out[i] = xstrdup(v[i]);
+  return out;
+}
+
+pool_t *limit_define_pool(coord_t *c, const char *name, char *const *tags, size_t ntags,
+                          char *const *workers, size_t nworkers) {
+  pool_t *p = get_pool(c, name);
+  char *who = p->set_by;
+  p->set_by = NULL;
+  pool_clear(p);
+  p->set_by = who;
+  p->tags = strv_copy(tags, ntags);
+  p->ntags = ntags;
+  p->workers = strv_copy(workers, nworkers);
+  p->nworkers = nworkers;
+  p->defined = true;
+  return p;
+}
+
 static void set_by(char **who, int64_t *when, const char *actor, int64_t us) {
   free(*who);
   *who = xstrdup(actor);
@@ -483,11 +505,11 @@ static int parse_members(coord_t *c, creq_t *r, const Clapper__Request *req, jso
   return 0;
 }
 
-static void strv_from(json_t *a, char ***v, size_t *n) {
-  *n = json_array_size(a);
-  *v = xcalloc(*n ? *n : 1, sizeof **v);
-  for (size_t i = 0; i < *n; i++)
-    (*v)[i] = xstrdup(json_string_value(json_array_get(a, i)));
+static char **strv_of(json_t *a) {
+  char **v = xcalloc(json_array_size(a) + 1, sizeof *v);
+  for (size_t i = 0; i < json_array_size(a); i++)
+    v[i] = (char *)json_string_value(json_array_get(a, i));
+  return v;
 }
 
 void limit_pool_set_verb(coord_t *c, creq_t *r, const verb_call_t *v) {
@@ -500,11 +522,11 @@ void limit_pool_set_verb(coord_t *c, creq_t *r, const verb_call_t *v) {
     json_decref(workers);
     return;
   }
-  pool_t *p = get_pool(c, req->name);
-  pool_clear(p);
-  strv_from(tags, &p->tags, &p->ntags);
-  strv_from(workers, &p->workers, &p->nworkers);
-  p->defined = true;
+  char **tv = strv_of(tags), **wv = strv_of(workers);
+  pool_t *p = limit_define_pool(c, req->name, tv, json_array_size(tags), wv,
+                                json_array_size(workers));
+  free(tv);
+  free(wv);
   int64_t now = util_wall_us();
   set_by(&p->set_by, &p->set_us, v->actor, now);
   char *params[5] = {xstrdup(p->name), json_dumps(tags, JSON_COMPACT),

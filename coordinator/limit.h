@@ -76,6 +76,11 @@ void limit_free(coord_t *c);
  * persists it); returns it. */
 limit_t *limit_define(coord_t *c, const char *name, uint32_t count);
 
+/* Defines (or redefines) pool name with its members by tag and by name
+ * (copied), in memory only (the verb persists it); returns it. */
+pool_t *limit_define_pool(coord_t *c, const char *name, char *const *tags, size_t ntags,
+                          char *const *workers, size_t nworkers);
+
 /* Points j at the limits and the pool its spec requires (entries made
  * undefined when unknown): job_new calls it. */
 void limit_job_new(coord_t *c, job_t *j);
