@@ -88,6 +88,7 @@ static const verb_spec_t table[] = {
      .what = "setting pools", .writes = true},
     {.verb = V(POOL_REMOVE), .cli = "pool remove", .fn = limit_pool_remove_verb,
      .roles = OPS | ADM, .what = "setting pools", .writes = true},
+    READ(ATTEMPTS, "attempts", query_attempts, "reading tasks"),
 };
 // clang-format on
 
