@@ -698,6 +698,35 @@ static void test_limits(void) {
   sbuf_free(&sb);
 }
 
+/* requires.limits (licences) and requires.pool. */
+static void test_licences(void) {
+  jobfile_t *jf = parse(JOB(",'requires':{'limits':['houdini','karma'],'pool':'gpu-a'}"));
+  CHECK(jf != NULL);
+  if (jf) {
+    CHECK_INT(jf->jobs[0].req.nlimits, 2);
+    CHECK_STR(jf->jobs[0].req.limits[0], "houdini");
+    CHECK_STR(jf->jobs[0].req.limits[1], "karma");
+    CHECK_STR(jf->jobs[0].req.pool, "gpu-a");
+  }
+  jobfile_free(&jf);
+  jf = parse(JOB(""));
+  CHECK(jf && jf->jobs[0].req.nlimits == 0 && jf->jobs[0].req.pool == NULL);
+  jobfile_free(&jf);
+  REFUSED(JOB(",'requires':{'limits':'houdini'}"),
+          "jobs[0].requires.limits: must be an array of at most 16 identifiers");
+  REFUSED(JOB(",'requires':{'limits':['a','b','c','d','e','f','g','h','i','j','k','l','m','n',"
+              "'o','p','q']}"),
+          "jobs[0].requires.limits: must be an array of at most 16 identifiers");
+  REFUSED(JOB(",'requires':{'limits':['ok','no way']}"),
+          "jobs[0].requires.limits[1]: must be an identifier");
+  REFUSED(JOB(",'requires':{'limits':[3]}"), "jobs[0].requires.limits[0]: must be an identifier");
+  REFUSED(JOB(",'requires':{'limits':['a','a']}"),
+          "jobs[0].requires.limits[1]: 'a' is listed twice");
+  REFUSED(JOB(",'requires':{'pool':['a']}"), "jobs[0].requires.pool: must be an identifier");
+  REFUSED(JOB(",'requires':{'pool':''}"), "jobs[0].requires.pool: must be an identifier");
+  REFUSED(JOB(",'requires':{'licences':['a']}"), "jobs[0].requires.licences: unknown field");
+}
+
 static void test_errors(void) {
   /* The file as a whole. */
   refused(__LINE__, "not json", 8,
@@ -934,6 +963,7 @@ int main(void) {
   test_placeholders();
   test_new_placeholders();
   test_limits();
+  test_licences();
   test_errors();
   return check_report("jobfile");
 }
