@@ -44,13 +44,13 @@ int cmd_parse_episode(cmd_ctx_t *ctx, const char *pe) {
   }
   if (plen >= sizeof project || !ident_valid(project)) {
     cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-             "invalid project '%.*s' in '%s': expected [A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+             "invalid project '%.*s' in '%s': expected " IDENT_PATTERN,
              (int)(plen > 80 ? 80 : plen), pe, pe);
     return -1;
   }
   if (!ident_valid(slash + 1)) {
     cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-             "invalid episode '%s' in '%s': expected [A-Za-z0-9][A-Za-z0-9_.-]{0,63}", slash + 1, pe);
+             "invalid episode '%s' in '%s': expected " IDENT_PATTERN, slash + 1, pe);
     return -1;
   }
   return 0;
@@ -133,7 +133,7 @@ int cmd_page_request_name(cmd_ctx_t *ctx, const cmd_page_t *page, Clapper__Reque
     return 0;
   if (!ident_valid(page->after)) {
     cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-             "invalid --after '%s': expected a name, [A-Za-z0-9][A-Za-z0-9_.-]{0,63}", page->after);
+             "invalid --after '%s': expected a name, " IDENT_PATTERN, page->after);
     return -1;
   }
   req->after_name = page->after;

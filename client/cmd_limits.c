@@ -26,7 +26,7 @@
 #include "cmd.h"
 
 /* An identifier, as util.h's ident_valid checks it. */
-#define NAME_RULE "[a-z0-9][a-z0-9_.-]{0,63}"
+#define NAME_RULE IDENT_PATTERN
 
 #define LIMIT_USAGE "clapper limit set NAME N | clapper limit remove NAME"
 #define POOL_USAGE "clapper pool set NAME tag:TAG|worker:NAME... | clapper pool remove NAME"

@@ -13,7 +13,7 @@
 #include "store.h"
 
 /* An identifier, as util.h's ident_valid checks it. */
-#define NAME_RULE "[a-z0-9][a-z0-9_.-]{0,63}"
+#define NAME_RULE IDENT_PATTERN
 
 /* ------------------------------------------------------------ entries */
 
