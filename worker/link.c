@@ -136,12 +136,23 @@ static uint64_t hello_again_ms(const link_t *l, uint64_t silence) {
   return ms;
 }
 
+/* How long the coordinator may say nothing before the worker says Hello
+ * again: 3 heartbeat intervals, or half the lease if that is longer.  A
+ * coordinator that restarted answers the next heartbeat with a Reset, so
+ * this is only the backstop; and a Hello sent to a coordinator that is
+ * merely busy (a million-task submit) costs the assignments already on
+ * their way, which the Hello does not list. */
+static uint64_t silence_ms(const link_t *l) {
+  uint64_t ms = (uint64_t)LINK_SILENCE_BEATS * l->heartbeat_ms;
+  return l->lease_ms / 2 > ms ? l->lease_ms / 2 : ms;
+}
+
 static void on_tick(uv_timer_t *t) {
   link_t *l = t->data;
   if (check_stall(l))
     return;
   uint64_t now = uv_now(l->loop);
-  uint64_t silence = (uint64_t)LINK_SILENCE_BEATS * l->heartbeat_ms;
+  uint64_t silence = silence_ms(l);
   if (l->state != LINK_HELLO && now - l->last_rx >= silence &&
       now - l->last_hello >= hello_again_ms(l, silence)) {
     log_info("no word from the coordinator for %llu ms: saying Hello again",

@@ -11,7 +11,8 @@
  * The link decides *when* to talk; the worker decides *what* to say,
  * through callbacks:
  *   - hello: at start, after a Reset, and when nothing at all has come
- *     from the coordinator for 3 heartbeat intervals (it may have
+ *     from the coordinator for 3 heartbeat intervals or half the lease,
+ *     whichever is longer (it may have
  *     restarted and forgotten us; a coordinator should therefore send
  *     something, e.g. an empty ResultAck, in answer to heartbeats); while
  *     Hellos go unanswered, each waits twice as long as the one before, up
