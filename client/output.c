@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsondoc.h"
+
 /* Copies s, replacing newlines and tabs by spaces and other control
  * characters (and DEL) by '?', so that neither a table nor an error line
  * can move the cursor or span several lines. */
@@ -63,8 +65,11 @@ void output_line_done(FILE *f, sbuf_t *line) {
 }
 
 void output_json(FILE *f, const json_t *doc) {
-  json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  fputc('\n', f);
+  sbuf_t sb = {0};
+  jsondoc_dump(doc, 2, JSONDOC_ADD_VERSION, &sb);
+  sbuf_putc(&sb, '\n');
+  fwrite(sb.buf, 1, sb.len, f);
+  sbuf_free(&sb);
   fflush(f);
 }
 
@@ -239,21 +244,21 @@ void output_json_text(const json_t *v, sbuf_t *out) {
   case JSON_INTEGER:
     sbuf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     return;
-  case JSON_REAL:
-    sbuf_printf(out, "%g", json_real_value(v));
+  case JSON_REAL: {
+    char num[JSONDOC_REAL_MAX];
+    jsondoc_real(json_real_value(v), num, sizeof num);
+    sbuf_puts(out, num);
     return;
+  }
   case JSON_TRUE:
     sbuf_puts(out, "true");
     return;
   case JSON_FALSE:
     sbuf_puts(out, "false");
     return;
-  default: {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    sbuf_puts(out, s ? s : "?");
-    free(s);
+  default:
+    jsondoc_dump(v, 0, 0, out);
     return;
-  }
   }
 }
 
@@ -307,12 +312,16 @@ void output_kv(FILE *f, const json_t *obj) {
   json_t *v;
   size_t w = 0;
   json_object_foreach((json_t *)obj, key, v) {
+    if (!strcmp(key, "version"))
+      continue;
     size_t kw = output_width(key);
     if (kw > w)
       w = kw;
   }
   sbuf_t sb = {0};
   json_object_foreach((json_t *)obj, key, v) {
+    if (!strcmp(key, "version"))
+      continue;
     sbuf_reset(&sb);
     output_json_text(v, &sb);
     char *k = sanitise(key), *val = sanitise(sb.buf ? sb.buf : "");
