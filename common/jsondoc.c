@@ -68,7 +68,7 @@ static void put_string(sbuf_t *out, const char *s, size_t len) {
     if (hit)
       sbuf_printf(out, "\\%c", to[hit - from]);
     else
-      sbuf_printf(out, "\\u%04x", ch);
+      sbuf_printf(out, "\\u%04X", ch); /* as jansson writes it */
   }
   sbuf_append(out, s + len - run, run);
   sbuf_putc(out, '"');

@@ -18,7 +18,7 @@
 #define JOB_COLUMNS                                                                        \
   "j.id AS job_id, j.name, p.name AS project, e.name AS episode, s.name AS shot, j.kind, " \
   "j.state, j.priority, j.ntasks, j.task_counts AS tasks, j.reason, j.submitted_by, "      \
-  JSONDOC_TIME("j.submitted_at") " AS submitted_at, " JSONDOC_TIME("j.started_at")            \
+  JSONDOC_TIME("j.submitted_at") " AS submitted_at, " JSONDOC_TIME("j.started_at")         \
   " AS started_at, " JSONDOC_TIME("j.finished_at") " AS finished_at"
 #define JOB_FROM                                                                           \
   " FROM jobs j JOIN episodes e ON e.id = j.episode_id JOIN projects p ON p.id = "         \
