@@ -4,7 +4,6 @@
  */
 #include "jsondoc.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +39,11 @@ void jsondoc_real(double v, char *out, size_t outlen) {
       return;
     }
   }
-  /* ...else the shortest exponent form (tiny values only). */
+  /* ...else the shortest exponent form (tiny values only; 17 digits
+   * always read back). */
   for (int d = 1; d <= 17; d++) {
     snprintf(buf, sizeof buf, "%.*g", d, v);
-    if (strtod(buf, NULL) == v || d == 17)
+    if (strtod(buf, NULL) == v)
       break;
   }
   snprintf(out, outlen, "%s", buf);
