@@ -115,6 +115,11 @@ doc undrain local-1
 doc workers
 
 doc budget show show/e1
+# Licence limits (`clapper limit set NAME N`, `clapper limits`), covered
+# here as soon as the command has them.
+has_verb() { clapper --help | awk '/^  [a-z]/ { print $1 }' | grep -qx "$1"; }
+if has_verb limit; then doc limit set houdini 2; fi
+if has_verb limits; then doc limits; fi
 for by in shot job kind; do doc cost --episode show/e1 --by "$by"; done
 doc audit --episode show/e1
 doc audit --verify
@@ -138,7 +143,8 @@ doc local down --dir "$FARM"
 # ------------------------------------------------------------ every verb covered
 verbs=$(clapper --help | sed -n '/^verbs:/,/^$/p' | awk '/^  [a-z]/ { print $1 }')
 [ "$(wc -w <<<"$verbs")" -ge 20 ] || fail "could not read the verbs of clapper --help: $verbs"
-# Verbs that need a setup of their own, each with the reason (none today).
+# Verbs that need a setup of their own, each with the reason, as
+# ALLOWED[verb]="reason" (none today: every verb has its document above).
 declare -A ALLOWED=()
 for v in $verbs; do
   [ -n "${COVERED[$v]:-}" ] || [ -n "${ALLOWED[$v]:-}" ] ||
@@ -149,41 +155,44 @@ log "$ndocs documents of $(wc -w <<<"$verbs") verbs"
 # ------------------------------------------------------------ the rules
 TIME_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$'
 MONEY_RE='^-?[0-9]+\.[0-9]{6}$'
-# broken FILE: prints how the document FILE breaks the rules (nothing when
-# it keeps them) and appends its times to $T/times.
+# broken FILE...: prints "FILE: RULE: VALUE" for each way a document
+# breaks the rules (nothing when all keep them), and the times they hold
+# to $T/times.  One jq and one python3 for all the files.
 broken() {
-  local f=$1
-  jq -e '.version == 1' "$f" >/dev/null || echo "version: none"
-  # Every string that starts like a date is a time in the one format.
-  jq -r --arg re "$TIME_RE" '.. | strings | select(test("^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]"))
-                             | select(test($re) | not) | "time: \(.)"' "$f"
-  # Every member named like a time is one (or null).
-  jq -r --arg re "$TIME_RE" '[paths(scalars) as $p | select($p[-1] | tostring |
-       test("(_at|^started|^ended|^last_heartbeat|^valid_from|^from|^until)$")) | getpath($p)]
-       | .[] | select((type != "string") or (test($re) | not)) | "time_field: \(.)"' "$f"
-  jq -r --arg re "$TIME_RE" '.. | strings | select(test($re))' "$f" >>"$T/times"
-  # Money: decimal strings with six decimals (the members named so, and
-  # everything in a "cost" object).
-  jq -r --arg re "$MONEY_RE" '[paths(scalars) as $p | select(($p[-1] | tostring |
-       test("(_cost|^cost|^budget|^left|^spent|^per_hour|^amount)$"))
-       or ($p | map(tostring) | index("cost")) != null) | getpath($p)]
-       | .[] | select(. != null) | select((type != "string") or (test($re) | not))
-       | "money: \(.)"' "$f"
+  jq -r --arg t "$TIME_RE" --arg m "$MONEY_RE" '
+    [ (if .version == 1 then empty else "version: \(.version)" end),
+      # Every string that starts like a date is a time in the one format.
+      (.. | strings | select(test("^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]")) | select(test($t) | not)
+       | "time: \(.)"),
+      # Every member named like a time is one (or null).
+      (paths(scalars) as $p | select($p[-1] | tostring |
+         test("(_at|^started|^ended|^last_heartbeat|^valid_from|^from|^until)$"))
+       | getpath($p) | select((type != "string") or (test($t) | not)) | "time_field: \(.)"),
+      # Money: decimal strings with six decimals (the members named so,
+      # and everything in a "cost" object).
+      (paths(scalars) as $p | select(($p[-1] | tostring |
+         test("(_cost|^cost|^budget|^left|^spent|^per_hour|^amount)$"))
+         or ($p | map(tostring) | index("cost")) != null)
+       | getpath($p) | select(. != null) | select((type != "string") or (test($m) | not))
+       | "money: \(.)") ]
+    | .[] | "\(input_filename): \(.)"' "$@"
+  jq -r --arg t "$TIME_RE" '.. | strings | select(test($t))' "$@" >>"$T/times"
   # No number in the raw text with float noise or an exponent; Python
   # before 3.11 (the DCCs') parses every time with one format.
-  python3 - "$f" <<'PY'
+  python3 - "$@" <<'PY'
 import datetime, json, re, sys
-text = open(sys.argv[1]).read()
-for s in re.findall(r'"(\d{4}-\d\d-\d\dT[^"]*)"', text):
-    try:
-        datetime.datetime.strptime(s, '%Y-%m-%dT%H:%M:%S.%fZ')
-    except ValueError:
-        print('strptime: %s' % s)
-json.loads(text)
 strings = re.compile(r'"(?:[^"\\]|\\.)*"')
-for m in re.finditer(r'-?\d+(?:\.(\d+))?(?:[eE][-+]?\d+)?', strings.sub('""', text)):
-    if (m.group(1) and len(m.group(1)) > 6) or 'e' in m.group(0).lower():
-        print('number: %s' % m.group(0))
+for path in sys.argv[1:]:
+    text = open(path).read()
+    json.loads(text)
+    for s in re.findall(r'"(\d{4}-\d\d-\d\dT[^"]*)"', text):
+        try:
+            datetime.datetime.strptime(s, '%Y-%m-%dT%H:%M:%S.%fZ')
+        except ValueError:
+            print('%s: strptime: %s' % (path, s))
+    for m in re.finditer(r'-?\d+(?:\.(\d+))?(?:[eE][-+]?\d+)?', strings.sub('""', text)):
+        if (m.group(1) and len(m.group(1)) > 6) or 'e' in m.group(0).lower():
+            print('%s: number: %s' % (path, m.group(0)))
 PY
 }
 
@@ -193,14 +202,12 @@ cat >"$T/bad.json" <<'JSON'
  "gpu_hours": 0.040384000000000003, "energy_kwh": 1.8e-05, "total_cost": 1.5,
  "cost": {"total": 2}}
 JSON
-assert_eq "$(broken "$T/bad.json" | cut -d: -f1 | sort | uniq -c | awk '{ print $2 "=" $1 }' | paste -sd' ')" \
+assert_eq "$(broken "$T/bad.json" | cut -d: -f2 | sort | uniq -c | awk '{ print $2 "=" $1 }' | paste -sd' ')" \
   "money=2 number=2 strptime=2 time=2 time_field=2 version=1" "the rules on a bad document"
 
 : >"$T/times"
-for f in "$DOCS"/*.json; do
-  bad=$(broken "$f")
-  [ -z "$bad" ] || fail "$(basename "$f") breaks the rules: $bad"
-done
+bad=$(broken "$DOCS"/*.json)
+[ -z "$bad" ] || fail "documents break the rules: $bad"
 [ "$(wc -l <"$T/times")" -ge 20 ] || fail "too few times seen: $(wc -l <"$T/times")"
 # The audit's cost objects are money; hours and kWh are numbers, written
 # as decimals.
