@@ -13,7 +13,14 @@
  *   job 12 sh0420-gen: queued
  *   job 12 sh0420-gen: running again: 3 failed tasks requeued
  *
- * where "running" counts running and dispatched tasks.  The coordinator's
+ * where "running" counts running and dispatched tasks.  Jobs that changed
+ * with the named ones ("cascade": true) follow them: dependents canceled
+ * in cascade, with their reason, and jobs a retry revived:
+ *
+ *   job 13 sh0420-comp: canceled with it: dependency job 12 was canceled by ana: wrong plate
+ *   job 13 sh0420-comp: revived: queued
+ *
+ * The coordinator's
  * refusals (not_found, invalid_state) are printed as it words them.
  */
 #include "cmd.h"
@@ -28,8 +35,14 @@ static json_int_t live_tasks(const json_t *job) {
   return cmd_task_count(job, "running") + cmd_task_count(job, "dispatched");
 }
 
+static bool cascade(const json_t *job) { return json_is_true(json_object_get(job, "cascade")); }
+
 static void cancel_tail(sbuf_t *line, const json_t *job) {
   output_json_text(json_object_get(job, "state"), line);
+  if (cascade(job)) {
+    sbuf_printf(line, " with it: ");
+    output_json_text(json_object_get(job, "reason"), line);
+  }
   cmd_running_note(line, live_tasks(job), "task is being stopped", "tasks are being stopped",
                    NULL);
 }
@@ -45,6 +58,11 @@ static void resume_tail(sbuf_t *line, const json_t *job) {
 }
 
 static void retry_tail(sbuf_t *line, const json_t *job) {
+  if (cascade(job)) {
+    sbuf_printf(line, "revived: ");
+    output_json_text(json_object_get(job, "state"), line);
+    return;
+  }
   json_int_t n = json_integer_value(json_object_get(job, "retried"));
   sbuf_printf(line, "running again: %" JSON_INTEGER_FORMAT " failed %s requeued", n,
               n == 1 ? "task" : "tasks");
@@ -64,7 +82,9 @@ static void print_retry(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc,
       .usage = "[--note TEXT] [options] ID...",                                                    \
       .help = help_}
 
-CONTROL_ENTRY(cancel, CANCEL, "cancel jobs: stop their running tasks, start nothing more");
+CONTROL_ENTRY(cancel, CANCEL,
+              "cancel jobs and the jobs after them: stop their running tasks, start nothing more");
 CONTROL_ENTRY(pause, PAUSE, "pause jobs: running tasks finish, nothing new starts");
 CONTROL_ENTRY(resume, RESUME, "resume paused jobs");
-CONTROL_ENTRY(retry, RETRY, "run the failed tasks of jobs again");
+CONTROL_ENTRY(retry, RETRY,
+              "run the failed tasks of jobs again; the jobs canceled for them come back");

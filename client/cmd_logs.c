@@ -1,15 +1,19 @@
 /*
- * cmd_logs.c - `clapper logs TASK [-f] [--attempt N]`: the output (stdout
- * and stderr) of a task's attempt.
+ * cmd_logs.c - `clapper logs TASK [-f] [--attempt N | --attempt-id ID]`: the
+ * output (stdout and stderr) of a task's attempt.
  *
- * Sends Request{VERB_LOGS, ids = [TASK], offset, value = the attempt, 0 for
- * the latest} and gets back {"task_id", "attempt_id" (null: not started),
- * "attempt_state", "offset" (where the next read continues), "data",
+ * Sends Request{VERB_LOGS, ids = [TASK], offset, value = the attempt id, 0
+ * for the latest} and gets back {"task_id", "attempt_id" (null: not
+ * started), "attempt" (its try number), "attempt_state", "offset" (where the next read continues), "data",
  * "done" (the attempt ended and all that is stored was returned),
  * "truncated" (the coordinator stopped storing at its cap), "log_path"
  * ({"worker", "path"} of the complete log, or null)}.  One reply carries
  * at most about 1 MiB, so the verb asks again from the reply's offset as
  * long as data comes.
+ *
+ * --attempt N names the task's Nth try: a first Request{VERB_LOGS, try_no
+ * = N} finds its attempt id ("task 5 has no attempt 3" when there is none),
+ * and the reads go on as with --attempt-id.
  *
  * Without -f it prints what is there now and exits 0; the attempt seen
  * first is kept for the following reads.  A task without an attempt prints
@@ -19,8 +23,8 @@
  * With -f it polls every 250 ms until the attempt is done, printing (and
  * flushing) data as it arrives.  Unless --attempt pins one, it follows the
  * task's latest attempt: when that changes (the task was retried), it
- * reads what is left of the old attempt, prints "--- attempt N ---" and
- * goes on from offset 0 of the new one.  SIGINT ends it quietly, exit 0.
+ * reads what is left of the old attempt, prints "--- attempt N (id ID) ---"
+ * and goes on from offset 0 of the new one.  SIGINT ends it quietly, exit 0.
  * -f and --json together are a usage error.
  *
  * Log data is written as the task wrote it (like tail), not sanitised.
@@ -42,14 +46,17 @@
 
 static struct {
   bool follow;
-  long long attempt;
+  long long attempt;    /* the try number, 0: not given */
+  long long attempt_id; /* 0: the latest */
 } opt;
 
 static const cfg_opt_t logs_opts[] = {
     {"follow", 'f', CFG_BOOL, NULL, "false", 0, 0, NULL,
      "keep printing the log as it grows, until the attempt ends", &opt.follow},
-    {"attempt", 0, CFG_INT, NULL, "0", 0, INT64_MAX, "N",
-     "show attempt N of the task (0: the latest)", &opt.attempt},
+    {"attempt", 0, CFG_INT, NULL, "0", 0, INT32_MAX, "N",
+     "show the task's Nth try (1: the first; 0: the latest)", &opt.attempt},
+    {"attempt-id", 0, CFG_INT, NULL, "0", 0, INT64_MAX, "ID",
+     "show the attempt with this id (`clapper attempts TASK` lists them)", &opt.attempt_id},
 };
 
 static volatile sig_atomic_t got_sigint;
@@ -62,6 +69,7 @@ static void on_sigint(int sig) {
 /* What one reply says. */
 typedef struct piece {
   uint64_t attempt; /* 0: the task has no attempt yet */
+  uint64_t try_no;  /* its try number, 0 if the reply does not say */
   uint64_t next;    /* the offset to continue from */
   const char *data; /* points into the reply */
   size_t len;
@@ -79,15 +87,17 @@ typedef struct reader {
   json_t *truncation; /* the last reply of a truncated log (owned), or NULL */
 } reader_t;
 
-/* Asks for the log of attempt (0: the latest) from r->offset.  Returns the
- * reply (caller owns it) with p describing it, or NULL after cmd_fail. */
-static json_t *ask(reader_t *r, uint64_t attempt, piece_t *p) {
+/* Asks for the log of attempt (0: the latest), or of the try try_no when
+ * not 0, from r->offset.  Returns the reply (caller owns it) with p
+ * describing it, or NULL after cmd_fail. */
+static json_t *ask_try(reader_t *r, uint64_t attempt, uint32_t try_no, piece_t *p) {
   Clapper__Request req = CLAPPER__REQUEST__INIT;
   req.verb = CLAPPER__VERB__VERB_LOGS;
   req.n_ids = 1;
   req.ids = &r->task;
   req.offset = r->offset;
   req.value = (int64_t)attempt;
+  req.try_no = try_no;
   json_t *doc = cmd_request(r->ctx, &req);
   if (!doc)
     return NULL;
@@ -98,6 +108,9 @@ static json_t *ask(reader_t *r, uint64_t attempt, piece_t *p) {
   if (aid && !json_is_null(aid) && (!json_is_integer(aid) || json_integer_value(aid) <= 0))
     goto bad;
   p->attempt = json_is_integer(aid) ? (uint64_t)json_integer_value(aid) : 0;
+  const json_t *tn = json_object_get(doc, "attempt");
+  p->try_no = json_is_integer(tn) && json_integer_value(tn) > 0 ? (uint64_t)json_integer_value(tn)
+                                                                 : 0;
   if (data && !json_is_null(data) && !json_is_string(data))
     goto bad;
   p->data = json_is_string(data) ? json_string_value(data) : "";
@@ -120,6 +133,26 @@ bad:
            r->ctx->coordinator);
   json_decref(doc);
   return NULL;
+}
+
+static json_t *ask(reader_t *r, uint64_t attempt, piece_t *p) {
+  return ask_try(r, attempt, 0, p);
+}
+
+/* --attempt N: the id of the task's Nth try, in opt.attempt_id; 0, or
+ * CMD_EXIT_FAIL after cmd_fail (the coordinator says when there is none). */
+static int find_try(reader_t *r) {
+  piece_t p;
+  json_t *doc = ask_try(r, 0, (uint32_t)opt.attempt, &p);
+  if (!doc)
+    return CMD_EXIT_FAIL;
+  json_decref(doc);
+  if (!p.attempt)
+    return cmd_fail(r->ctx, CMD_EXIT_FAIL, "not_found", "task %" PRIu64 " has no attempt %lld",
+                    r->task, opt.attempt);
+  opt.attempt_id = (long long)p.attempt;
+  r->offset = 0;
+  return 0;
 }
 
 /* Takes the data of p: joins it for --json, else prints it. */
@@ -178,7 +211,7 @@ static void nap(long ms) {
  * the attempt asked for, or the latest one, whose id is kept for the reads
  * after the first. */
 static int logs_once(reader_t *r) {
-  uint64_t attempt = (uint64_t)opt.attempt;
+  uint64_t attempt = (uint64_t)opt.attempt_id;
   json_t *doc = NULL;
   piece_t p;
   for (;;) {
@@ -224,7 +257,7 @@ static int logs_once(reader_t *r) {
 
 /* -f: polls until the attempt is done or SIGINT comes. */
 static int logs_follow(reader_t *r) {
-  uint64_t pinned = (uint64_t)opt.attempt, cur = pinned;
+  uint64_t pinned = (uint64_t)opt.attempt_id, cur = pinned;
   piece_t p;
   for (;;) {
     if (got_sigint)
@@ -266,7 +299,11 @@ static int logs_follow(reader_t *r) {
         return CMD_EXIT_OK;
       if (r->printed && r->last != '\n')
         fputc('\n', r->ctx->out);
-      fprintf(r->ctx->out, "--- attempt %" PRIu64 " ---\n", p.attempt);
+      if (p.try_no)
+        fprintf(r->ctx->out, "--- attempt %" PRIu64 " (id %" PRIu64 ") ---\n", p.try_no,
+                p.attempt);
+      else
+        fprintf(r->ctx->out, "--- attempt id %" PRIu64 " ---\n", p.attempt);
       fflush(r->ctx->out);
       r->printed = true;
       r->last = '\n';
@@ -298,6 +335,12 @@ static int logs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   if (opt.follow && ctx->json)
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
                     "logs: --json prints one document and cannot be combined with --follow");
+  if (opt.attempt && opt.attempt_id)
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
+                    "logs: --attempt N (the Nth try) and --attempt-id ID name the same thing, "
+                    "give one");
+  if (opt.attempt && find_try(&r) != 0)
+    return CMD_EXIT_FAIL;
   int status;
   if (!opt.follow) {
     status = logs_once(&r);
@@ -327,6 +370,6 @@ static int logs_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 
 const struct cmd_entry cmd_logs_entry = {
     .name = "logs", CMD_OPTS(logs_opts), .min_args = 1, .max_args = 1, .exec = logs_exec,
-    .usage = "[-f|--follow] [--attempt N] [options] TASK",
+    .usage = "[-f|--follow] [--attempt N | --attempt-id ID] [options] TASK",
     .help = "print the output of a task (-f: follow it until the attempt ends)",
 };

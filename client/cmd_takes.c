@@ -14,9 +14,11 @@
  * "created_at"}]} back (docs/json.md).  The human view is a table, one row
  * per take:
  *
- *   TAKE  JOB         SHOT    KIND      STATE           SEED  OUTPUT  DECIDED-BY  NOTE
+ *   ID  JOB         TAKE  SHOT    KIND      STATE           SEED  OUTPUT  DECIDED-BY  NOTE
  *
- * where JOB is the job's name, OUTPUT the first output's path, null and
+ * where ID is the take id (what approve, reject, request-changes and retake
+ * name), JOB the job's name, TAKE the take number within the job ("-" for
+ * the one take of a render job), OUTPUT the first output's path, null and
  * empty values read "-" and long notes are cut (--json has them whole).
  * No takes read "no takes".  --limit N and --after TAKE page the list
  * (100 takes by default); a last line names the --after of the next page.
@@ -59,7 +61,7 @@ static void take_row(out_table_t *t, const json_t *take, void *arg) {
   table_add_json(t, json_object_get(take, "take_id"));
   const json_t *job = json_object_get(take, "job");
   table_add_json(t, json_is_string(job) ? job : json_object_get(take, "job_id"));
-  table_add_fields(t, take, "shot", "kind", "state", "seed", NULL);
+  table_add_fields(t, take, "take", "shot", "kind", "state", "seed", NULL);
   const json_t *first = json_array_get(json_object_get(take, "outputs"), 0);
   table_add(t, output_string(first, "path"));
   table_add(t, output_string(take, "decided_by"));
@@ -69,8 +71,8 @@ static void take_row(out_table_t *t, const json_t *take, void *arg) {
 
 /* The human view: one table row per take. */
 static void print_takes(FILE *out, const json_t *doc) {
-  static const char *const hdr[] = {">TAKE", "JOB",    "SHOT",       "KIND", "STATE",
-                                    ">SEED", "OUTPUT", "DECIDED-BY", "NOTE"};
+  static const char *const hdr[] = {">ID",   "JOB",    ">TAKE",      "SHOT", "KIND",
+                                    "STATE", ">SEED", "OUTPUT", "DECIDED-BY", "NOTE"};
   const json_t *takes = json_object_get(doc, "takes");
   if (json_array_size(takes) == 0) {
     output_line(out, "no takes");

@@ -4,9 +4,11 @@
  * Sends VERB_TASKS with ids = [ID], limit and after (--limit N, --after
  * TASK: a page of at most N tasks after task TASK, 1000 by default) and
  * prints {"tasks": [...]} as a table:
- * TASK SEQ STATE ATTEMPTS WORKER EXIT FRAMES TAKE SEED STARTED WALL ERROR,
+ * TASK SEQ STATE ATTEMPT WORKER EXIT FRAMES TAKE SEED STARTED WALL ERROR,
  * and, when more tasks remain, a last line naming the --after of the next
- * page.  Absent values (null) show as "-"; long errors are cut in the
+ * page.  ATTEMPT is the try number of the task's latest attempt (1, 2,
+ * ...; `clapper attempts TASK` lists them all), TAKE the take number within
+ * the job.  Absent values (null) show as "-"; long errors are cut in the
  * table and complete in --json.
  */
 #include "cmd.h"
@@ -38,7 +40,7 @@ static void add_frames(out_table_t *t, const json_t *task) {
 
 /* One row of the table: a task. */
 static void task_row(out_table_t *t, const json_t *task, void *arg) {
-  table_add_fields(t, task, "task_id", "seq", "state", "attempts", "worker", "exit_code", NULL);
+  table_add_fields(t, task, "task_id", "seq", "state", "attempt", "worker", "exit_code", NULL);
   add_frames(t, task);
   table_add_fields(t, task, "take", "seed", NULL);
   table_add_time(t, json_object_get(task, "started_at"));
@@ -56,7 +58,7 @@ static void task_row(out_table_t *t, const json_t *task, void *arg) {
 
 /* The human view: one table row per task. */
 static void print_tasks(FILE *out, const json_t *doc) {
-  static const char *const hdr[] = {">TASK",  ">SEQ", "STATE", ">ATTEMPTS", "WORKER", ">EXIT",
+  static const char *const hdr[] = {">TASK",  ">SEQ", "STATE", ">ATTEMPT", "WORKER", ">EXIT",
                                     "FRAMES", "TAKE", "SEED",  "STARTED",   ">WALL", "ERROR"};
   output_table(out, ARRAY_SIZE(hdr), hdr, json_object_get(doc, "tasks"), task_row, NULL);
   cmd_page_hint(out, doc, "tasks");

@@ -34,6 +34,7 @@
 #define MAX_ATTEMPTS 100
 #define MAX_LOST 100
 #define MAX_BACKOFF_S 86400
+#define JOB_NAME_MAX 64 /* the longest identifier */
 
 /* %.*s%s arguments that quote s, cut to QUOTE_MAX bytes. */
 #define QARG(s) qlen(s), (s), qcut(s)
@@ -46,8 +47,9 @@ static const char *qcut(const char *s) {
 #define TV_BASE                                                                                    \
   (TV_BIT(TV_PROJECT) | TV_BIT(TV_EPISODE) | TV_BIT(TV_SHOT) | TV_BIT(TV_JOB) |                    \
    TV_BIT(TV_JOB_ID) | TV_BIT(TV_TASK_ID) | TV_BIT(TV_ATTEMPT) | TV_BIT(TV_SEED) |                 \
-   TV_BIT(TV_OUTPUT_DIR))
-#define TV_FRAMES (TV_BIT(TV_FRAME_START) | TV_BIT(TV_FRAME_END) | TV_BIT(TV_FRAME_STEP))
+   TV_BIT(TV_OUTPUT_DIR) | TV_BIT(TV_ATTEMPT_ID) | TV_BIT(TV_JOB_OUTPUT_DIR))
+#define TV_FRAMES                                                                                  \
+  (TV_BIT(TV_FRAME_START) | TV_BIT(TV_FRAME_END) | TV_BIT(TV_FRAME_STEP) | TV_BIT(TV_FRAME))
 
 static const char *const kind_names[] = {
     [JOB_KIND_GENERATE] = "generate", [JOB_KIND_RENDER] = "render", [JOB_KIND_PROCESS] = "process"};
@@ -337,12 +339,33 @@ static int get_deps(parser_t *ps, json_t *obj, const char *at, jf_dep_kind_t kin
   if (!v)
     return 0;
   if (!json_is_array(v))
-    return fail(ps, "%s.%s: must be an array of job names or job ids", at, key);
+    return fail(ps, "%s.%s: must be an array of job names or job ids%s", at, key,
+                kind == JF_DEP_AFTER ? " (or {\"job\": NAME, \"frames\": true})" : "");
   size_t first = job->ndeps;
   for (size_t k = 0; k < json_array_size(v); k++) {
     json_t *e = json_array_get(v, k);
     jf_dep_t d = {.kind = kind, .pos = k};
     const char *name = NULL;
+    char eat[96];
+    snprintf(eat, sizeof eat, "%s.%s[%zu]", at, key, k);
+    bool as_obj = json_is_object(e) && kind == JF_DEP_AFTER;
+    if (as_obj) {
+      /* {"job": NAME or ID, "frames": true}: frame-wise (docs/jobfile.md). */
+      static const char *const dep_fields[] = {"job", "frames", NULL};
+      if (check_fields(ps, e, eat, dep_fields) < 0)
+        return -1;
+      json_t *f = json_object_get(e, "frames");
+      if (f && !json_is_boolean(f))
+        return fail(ps, "%s.frames: must be true or false", eat);
+      d.frames = f && json_is_true(f);
+      if (d.frames && !job->has_frames)
+        return fail(ps, "%s.frames: this job has no frames (frame-wise after needs frames on "
+                        "both jobs)",
+                    eat);
+      e = json_object_get(e, "job");
+      if (!e)
+        return fail(ps, "%s.job: required (a job name or a job id)", eat);
+    }
     if (json_is_integer(e)) {
       if (json_integer_value(e) < 1)
         return fail(ps, "%s.%s[%zu]: %lld is not a job id (ids start at 1)", at, key, k,
@@ -361,8 +384,11 @@ static int get_deps(parser_t *ps, json_t *obj, const char *at, jf_dep_kind_t kin
       } else {
         name = str;
       }
+    } else if (as_obj) {
+      return fail(ps, "%s.job: must be a job name or a job id", eat);
     } else {
-      return fail(ps, "%s.%s[%zu]: must be a job name or a job id", at, key, k);
+      return fail(ps, "%s: must be a job name or a job id%s", eat,
+                  kind == JF_DEP_AFTER ? " (or {\"job\": NAME, \"frames\": true})" : "");
     }
     for (size_t m = first; m < job->ndeps; m++) {
       const jf_dep_t *o = &job->deps[m];
@@ -399,6 +425,39 @@ static int check_template(parser_t *ps, const char *s, unsigned allowed, unsigne
   if (k == SIZE_MAX)
     return fail(ps, "%s.%s: %s", at, what, msg);
   return fail(ps, "%s.%s[%zu]: %s", at, what, k, msg);
+}
+
+/* The most strings a task may get from n templates of which r repeat per
+ * frame, with chunks of at most f frames. */
+static uint64_t repeated_count(size_t n, size_t r, uint64_t f) { return (n - r) + r * f; }
+
+/* With {frame}, the arguments and outputs of the largest chunk of job must
+ * stay within JOBFILE_MAX_ARGS and JOBFILE_MAX_OUTPUTS. */
+static int check_repeats(parser_t *ps, const jf_job_t *job, const char *at) {
+  uint64_t f = 1;
+  for (size_t t = 0; t < job->ntasks; t++) {
+    const jf_task_t *tk = &job->tasks[t];
+    uint64_t n = (uint64_t)(tk->frame_end - tk->frame_start) / (uint64_t)tk->frame_step + 1;
+    if (n > f)
+      f = n;
+  }
+  size_t ra = 0, ro = 0;
+  for (size_t k = 0; k < job->ncommand; k++)
+    ra += template_repeats(job->command[k]);
+  for (size_t k = 0; k < job->noutputs; k++)
+    ro += template_repeats(job->outputs[k]);
+  uint64_t na = repeated_count(job->ncommand, ra, f), no = repeated_count(job->noutputs, ro, f);
+  if (na > JOBFILE_MAX_ARGS)
+    return fail(ps,
+                "%s.command: {frame} repeats %zu arguments for each of up to %" PRIu64
+                " frames of a chunk: %" PRIu64 " arguments, more than %d (make chunk smaller)",
+                at, ra, f, na, JOBFILE_MAX_ARGS);
+  if (no > JOBFILE_MAX_OUTPUTS)
+    return fail(ps,
+                "%s.outputs: {frame} repeats %zu outputs for each of up to %" PRIu64
+                " frames of a chunk: %" PRIu64 " outputs, more than %d (make chunk smaller)",
+                at, ro, f, no, JOBFILE_MAX_OUTPUTS);
+  return 0;
 }
 
 /* Fills job->tasks: one per frame chunk, one per take, or one. */
@@ -535,6 +594,7 @@ static int parse_job(parser_t *ps, json_t *obj, size_t i, jf_job_t *job, json_t 
   }
 
   size_t capdeps = 0;
+  job->has_frames = have_frames; /* frame-wise `after` needs it */
   if (get_deps(ps, obj, at, JF_DEP_AFTER, i, job, &capdeps) < 0 ||
       get_deps(ps, obj, at, JF_DEP_APPROVAL, i, job, &capdeps) < 0)
     goto out;
@@ -553,6 +613,13 @@ static int parse_job(parser_t *ps, json_t *obj, size_t i, jf_job_t *job, json_t 
     snprintf(what, sizeof what, "env.%s", job->env[k].name);
     if (check_template(ps, job->env[k].value, allowed, &used, at, what, SIZE_MAX) < 0)
       goto out;
+    if (template_repeats(job->env[k].value)) {
+      fail(ps,
+           "%s.%s: {frame} repeats an argument or an output once per frame, an env value cannot "
+           "be repeated (use {frame_start} and {frame_end})",
+           at, what);
+      goto out;
+    }
   }
   job->placeholders = used;
   job->has_frames = have_frames;
@@ -568,6 +635,8 @@ static int parse_job(parser_t *ps, json_t *obj, size_t i, jf_job_t *job, json_t 
   }
   *total += ntasks;
   expand_tasks(job, have_frames ? &fs : NULL, (uint64_t)chunk, takes, ntasks);
+  if ((used & TV_BIT(TV_FRAME)) && check_repeats(ps, job, at) < 0)
+    goto out;
 
   job->spec_json = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
   if (!job->spec_json) {
@@ -578,6 +647,60 @@ static int parse_job(parser_t *ps, json_t *obj, size_t i, jf_job_t *job, json_t 
 out:
   frames_free(&fs);
   return rc;
+}
+
+void jf_frames_overlap(const jf_task_t *on, size_t n, int64_t start, int64_t end, size_t *lo,
+                       size_t *hi) {
+  size_t l = 0, h = n;
+  while (l < h) { /* the first task ending at start or later */
+    size_t m = l + (h - l) / 2;
+    if (on[m].frame_end < start)
+      l = m + 1;
+    else
+      h = m;
+  }
+  *lo = l;
+  h = n;
+  while (l < h) { /* the first task starting after end */
+    size_t m = l + (h - l) / 2;
+    if (on[m].frame_start <= end)
+      l = m + 1;
+    else
+      h = m;
+  }
+  *hi = l;
+}
+
+bool jf_frames_covered(const jf_task_t *on, size_t n, const jf_task_t *t, int64_t *missing) {
+  int64_t step = t->frame_step > 0 ? t->frame_step : 1;
+  for (int64_t f = t->frame_start; f <= t->frame_end;) {
+    size_t lo, hi;
+    jf_frames_overlap(on, n, f, f, &lo, &hi);
+    if (lo == hi) {
+      *missing = f;
+      return false;
+    }
+    /* The next frame of t after that task's range. */
+    f += ((on[lo].frame_end - f) / step + 1) * step;
+  }
+  return true;
+}
+
+/* A frame-wise `after` of jobs[i] on jobs[d->index]: both have frames and
+ * the other covers every frame of this one (a frame it does not cover
+ * would wait for nothing: refused rather than guessed). */
+static int check_frames_dep(parser_t *ps, const jobfile_t *jf, size_t i, const jf_dep_t *d) {
+  const jf_job_t *job = &jf->jobs[i], *on = &jf->jobs[d->index];
+  if (!on->has_frames)
+    return fail(ps, "jobs[%zu].after[%zu].frames: job '%s' has no frames", i, d->pos, on->name);
+  for (size_t k = 0; k < job->ntasks; k++) {
+    int64_t f;
+    if (!jf_frames_covered(on->tasks, on->ntasks, &job->tasks[k], &f))
+      return fail(ps, "jobs[%zu].after[%zu].frames: frame %lld of this job is not a frame of "
+                      "job '%s'",
+                  i, d->pos, (long long)f, on->name);
+  }
+  return 0;
 }
 
 /* Pass 2: every dependency by name must name another job of the file;
@@ -592,6 +715,8 @@ static int resolve(parser_t *ps, jobfile_t *jf, json_t *names, edge_t **edges, s
       return fail(ps, "jobs[%zu].%s[%zu]: no job named '%.*s%s' in this file", pn->job,
                   jf_dep_field(d->kind), d->pos, QARG(pn->name));
     d->index = (size_t)json_integer_value(idx);
+    if (d->frames && check_frames_dep(ps, jf, pn->job, d) < 0)
+      return -1;
   }
   size_t total = 0;
   for (size_t i = 0; i < jf->njobs; i++)
@@ -608,6 +733,62 @@ static int resolve(parser_t *ps, jobfile_t *jf, json_t *names, edge_t **edges, s
     }
   }
   (*eoff)[jf->njobs] = ne;
+  return 0;
+}
+
+/* What check_refs tells the callback of template_job_refs. */
+typedef struct ref_ctx {
+  parser_t *ps;
+  json_t *names;
+  size_t job;
+  const char *field; /* "command[3]", "env.X" */
+} ref_ctx_t;
+
+static int check_ref(void *arg, const char *name, size_t n) {
+  ref_ctx_t *rc = arg;
+  char buf[JOB_NAME_MAX + 1];
+  int q = (int)(n < QUOTE_MAX ? n : QUOTE_MAX);
+  const char *cut = n > QUOTE_MAX ? "..." : "";
+  if (n >= sizeof buf)
+    return fail(rc->ps, "jobs[%zu].%s: {job:%.*s%s:output_dir}: no job named '%.*s%s' in this file",
+                rc->job, rc->field, q, name, cut, q, name, cut);
+  memcpy(buf, name, n);
+  buf[n] = '\0';
+  json_t *idx = json_object_get(rc->names, buf);
+  if (!idx)
+    return fail(rc->ps, "jobs[%zu].%s: {job:%s:output_dir}: no job named '%s' in this file",
+                rc->job, rc->field, buf, buf);
+  if ((size_t)json_integer_value(idx) == rc->job)
+    return fail(rc->ps,
+                "jobs[%zu].%s: {job:%s:output_dir} names the job itself, use {output_dir}",
+                rc->job, rc->field, buf);
+  return 0;
+}
+
+/* Pass 2 too: every {job:NAME:output_dir} names another job of the file. */
+static int check_refs(parser_t *ps, const jobfile_t *jf, json_t *names) {
+  for (size_t i = 0; i < jf->njobs; i++) {
+    const jf_job_t *job = &jf->jobs[i];
+    if (!(job->placeholders & TV_BIT(TV_JOB_OUTPUT_DIR)))
+      continue;
+    char field[ENV_NAME_MAX + 32];
+    ref_ctx_t rc = {.ps = ps, .names = names, .job = i, .field = field};
+    for (size_t k = 0; k < job->ncommand; k++) {
+      snprintf(field, sizeof field, "command[%zu]", k);
+      if (template_job_refs(job->command[k], check_ref, &rc))
+        return -1;
+    }
+    for (size_t k = 0; k < job->noutputs; k++) {
+      snprintf(field, sizeof field, "outputs[%zu]", k);
+      if (template_job_refs(job->outputs[k], check_ref, &rc))
+        return -1;
+    }
+    for (size_t k = 0; k < job->nenv; k++) {
+      snprintf(field, sizeof field, "env.%s", job->env[k].name);
+      if (template_job_refs(job->env[k].value, check_ref, &rc))
+        return -1;
+    }
+  }
   return 0;
 }
 
@@ -723,6 +904,8 @@ jobfile_t *jobfile_parse_flags(const char *text, size_t len, unsigned flags, cha
     }
   } else if (rc == 0) {
     rc = resolve(&ps, jf, names, &edges, &eoff);
+    if (rc == 0)
+      rc = check_refs(&ps, jf, names);
     if (rc == 0)
       rc = find_cycle(&ps, jf, edges, eoff);
   }

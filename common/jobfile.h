@@ -24,7 +24,8 @@
 #define JOBFILE_MAX_JOBS 10000
 #define JOBFILE_MAX_TASKS 1000000
 #define JOBFILE_MAX_ARG ((size_t)64 << 10)   /* per argument, output, env or provenance value */
-#define JOBFILE_MAX_ARGS 4096                /* arguments in one command */
+#define JOBFILE_MAX_ARGS 4096                /* arguments in one command, {frame} repeats included */
+#define JOBFILE_MAX_OUTPUTS 4096             /* outputs of one task, {frame} repeats included */
 #define JOBFILE_MAX_GPUS 64
 #define JOBFILE_MAX_TAGS 64
 
@@ -63,10 +64,21 @@ typedef enum jf_dep_kind { JF_DEP_AFTER = 0, JF_DEP_APPROVAL } jf_dep_kind_t;
 typedef struct jf_dep {
   jf_dep_kind_t kind;
   bool by_id;
+  bool frames;     /* after only: {"job": ..., "frames": true}, frame-wise */
   size_t index;    /* !by_id: jobs[index] of this file (never the job itself) */
   uint64_t job_id; /* by_id: an id in [1, INT64_MAX] the caller must check exists */
   size_t pos;      /* where it was written: after[pos] or after_approval[pos] */
 } jf_dep_t;
+
+/* Frame-wise `after`: the tasks of a job with frames are chunks in
+ * ascending order that do not overlap, so the tasks of `on` (n of them)
+ * whose frame range meets [start, end] are on[*lo] .. on[*hi - 1]. */
+void jf_frames_overlap(const jf_task_t *on, size_t n, int64_t start, int64_t end, size_t *lo,
+                       size_t *hi);
+
+/* Whether every frame of t lies in the frame range of a task of `on`;
+ * when not, *missing is the first frame that does not. */
+bool jf_frames_covered(const jf_task_t *on, size_t n, const jf_task_t *t, int64_t *missing);
 
 /* "after" or "after_approval", the field a dependency of kind k came from. */
 const char *jf_dep_field(jf_dep_kind_t k);

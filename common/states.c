@@ -34,7 +34,10 @@ static const unsigned job_next[JOB_STATE_COUNT] = {
                  BIT(JOB_SUCCEEDED) | BIT(JOB_FAILED) | BIT(JOB_WAITING),
     [JOB_SUCCEEDED] = 0,
     [JOB_FAILED] = BIT(JOB_RUNNING) | BIT(JOB_CANCELED), /* operator retry */
-    [JOB_CANCELED] = 0,
+    /* Revived: a job canceled only because a job it runs after failed (or
+     * was canceled for that reason, and so on) waits again when that job
+     * is retried (job.c, revive).  A job a person canceled never does. */
+    [JOB_CANCELED] = BIT(JOB_WAITING),
 };
 
 static const unsigned task_next[TASK_STATE_COUNT] = {
@@ -51,7 +54,8 @@ static const unsigned task_next[TASK_STATE_COUNT] = {
     [TASK_SUCCEEDED] = 0,
     /* Operator retry: ready, or paused / held when its job is. */
     [TASK_FAILED] = BIT(TASK_READY) | BIT(TASK_CANCELED) | BIT(TASK_PAUSED) | BIT(TASK_HELD),
-    [TASK_CANCELED] = 0,
+    /* Its job revived (see JOB_CANCELED above): it waits again. */
+    [TASK_CANCELED] = BIT(TASK_WAITING),
     [TASK_HELD] = BIT(TASK_READY) | BIT(TASK_CANCELED) | BIT(TASK_PAUSED),
     [TASK_PAUSED] = BIT(TASK_READY) | BIT(TASK_CANCELED) | BIT(TASK_HELD),
 };

@@ -18,7 +18,9 @@ typedef enum job_state {
   JOB_HELD,        /* over budget: nothing new is dispatched */
   JOB_SUCCEEDED,   /* every task succeeded (terminal) */
   JOB_FAILED,      /* every task ended and at least one failed */
-  JOB_CANCELED,    /* canceled by a person or a failed dependency (terminal) */
+  JOB_CANCELED,    /* canceled by a person or a failed dependency (terminal, except
+                    * that one canceled only because of a failed dependency waits
+                    * again when that dependency is retried) */
   JOB_STATE_COUNT
 } job_state_t;
 

@@ -16,6 +16,7 @@ attempt_t *attempt_new(coord_t *c, task_t *t, worker_t *w, uint32_t cpus, uint64
                        uint64_t gpu_mask) {
   attempt_t *a = xcalloc(1, sizeof *a);
   a->id = c->next_attempt_id++;
+  a->try_no = ++t->tries; /* written with the task's row, dirty from here on */
   a->task = t;
   a->state = ATTEMPT_DISPATCHED;
   a->cpus = cpus;

@@ -183,9 +183,59 @@ static bool submit_failed(submission_t *s, PGresult *const *res, size_t n, const
   return true;
 }
 
+/* A frame-wise `after` by id names a job with frames that covers every
+ * frame of the dependent job (the file's own were checked by the parser):
+ * 0, or -1 with the refusal in err. */
+static int check_frames_by_id(coord_t *c, const jobfile_t *jf, const dep_state_t *ext,
+                              size_t next, char *err, size_t errlen) {
+  for (size_t i = 0; i < jf->njobs; i++) {
+    const jf_job_t *sp = &jf->jobs[i];
+    for (size_t k = 0; k < sp->ndeps; k++) {
+      const jf_dep_t *d = &sp->deps[k];
+      if (!d->by_id || !d->frames)
+        continue;
+      const job_t *on = idmap_get(&c->jobs, d->job_id);
+      bool frames = on && on->spec->has_frames;
+      for (size_t e = 0; !on && e < next; e++)
+        frames |= ext[e].id == d->job_id && ext[e].has_frames;
+      if (!frames) {
+        snprintf(err, errlen, "jobs[%zu].after[%zu].frames: job %" PRIu64 " has no frames", i,
+                 d->pos, d->job_id);
+        return -1;
+      }
+      if (!on || on->state == JOB_SUCCEEDED)
+        continue; /* finished: nothing to wait for */
+      jf_task_t *ts = xcalloc(on->ntasks ? on->ntasks : 1, sizeof *ts);
+      for (uint32_t m = 0; m < on->ntasks; m++)
+        ts[m] = on->tasks[m].spec;
+      int64_t f = 0;
+      bool ok = true;
+      for (size_t m = 0; ok && m < sp->ntasks; m++)
+        ok = jf_frames_covered(ts, on->ntasks, &sp->tasks[m], &f);
+      free(ts);
+      if (!ok) {
+        snprintf(err, errlen,
+                 "jobs[%zu].after[%zu].frames: frame %lld of this job is not a frame of job "
+                 "%" PRIu64,
+                 i, d->pos, (long long)f, d->job_id);
+        return -1;
+      }
+    }
+  }
+  return 0;
+}
+
 static void finish_submit(submission_t *s, const dep_state_t *ext, size_t next) {
   coord_t *c = s->c;
   jobfile_t *jf = s->jf;
+  char ferr[300];
+  if (check_frames_by_id(c, jf, ext, next, ferr, sizeof ferr) < 0) {
+    submit_refuse(s, "invalid_job", ferr);
+    jobfile_free(&s->jf);
+    free(s->actor);
+    free(s);
+    return;
+  }
   json_t *jobs = json_array();
   for (size_t i = 0; i < jf->njobs; i++)
     json_array_append_new(jobs, json_pack("{s:I,s:s,s:I}", "job_id",
@@ -230,6 +280,7 @@ static void on_dep_states(void *arg, PGresult *const *res, size_t n, const char 
     ext[i].gate_root = strtoull(PQgetvalue(res[0], (int)i, 2), NULL, 10);
     ext[i].approved_output =
         PQgetisnull(res[0], (int)i, 3) ? NULL : PQgetvalue(res[0], (int)i, 3);
+    ext[i].has_frames = PQgetvalue(res[0], (int)i, 4)[0] == 't';
   }
   /* Every id must exist (in memory, or in the database), and a job this
    * one runs after must be in memory unless it finished. */
@@ -395,7 +446,8 @@ static void submit_checked(submission_t *s) {
           "SELECT j.id, j.state, coalesce(j.gate_root, j.id), "
           "(SELECT t.outputs->0->>'path' FROM takes t JOIN jobs j2 ON j2.id = t.job_id "
           " WHERE coalesce(j2.gate_root, j2.id) = coalesce(j.gate_root, j.id) "
-          " AND t.state = 'approved' ORDER BY t.decided_at, t.id LIMIT 1) "
+          " AND t.state = 'approved' ORDER BY t.decided_at, t.id LIMIT 1), "
+          "j.spec ? 'frames' "
           "FROM jobs j WHERE j.id = ANY ($1::bigint[])",
           1, p);
   reads_submit(c, s->r, q, on_dep_states, s);
@@ -427,6 +479,18 @@ static void on_missing(void *arg, PGresult *const *res, size_t n, const char *er
   }
   free(k->ids);
   free(k);
+}
+
+/* One job of an operator action's reply; cascade: changed because of a
+ * job the request named. */
+static json_t *control_entry(const job_t *j, uint32_t retried, bool cascade) {
+  json_t *counts = json_object();
+  for (int s = 0; s < TASK_STATE_COUNT; s++)
+    json_object_set_new(counts, task_state_name((task_state_t)s), json_integer(j->counts[s]));
+  return json_pack("{s:I,s:s,s:s,s:o,s:I,s:s,s:b}", "job_id", (json_int_t)j->id, "name",
+                   j->spec->name, "state", job_state_name((job_state_t)j->state), "tasks",
+                   counts, "retried", (json_int_t)retried, "reason", j->reason, "cascade",
+                   cascade);
 }
 
 void clients_control(coord_t *c, creq_t *r, const verb_call_t *v) {
@@ -465,6 +529,7 @@ void clients_control(coord_t *c, creq_t *r, const verb_call_t *v) {
   }
   const char *actor = v->actor;
   json_t *jobs = json_array();
+  job_changes_begin();
   for (size_t i = 0; i < req->n_ids; i++) {
     job_t *j = idmap_get(&c->jobs, req->ids[i]);
     uint32_t retried = 0;
@@ -485,15 +550,22 @@ void clients_control(coord_t *c, creq_t *r, const verb_call_t *v) {
     }
     if (rc < 0) /* a job listed twice, changed by the first mention */
       continue;
-    json_t *counts = json_object();
-    for (int s = 0; s < TASK_STATE_COUNT; s++)
-      json_object_set_new(counts, task_state_name((task_state_t)s), json_integer(j->counts[s]));
-    json_array_append_new(jobs, json_pack("{s:I,s:s,s:s,s:o,s:I,s:s}", "job_id",
-                                          (json_int_t)j->id, "name", j->spec->name, "state",
-                                          job_state_name((job_state_t)j->state), "tasks",
-                                          counts, "retried", (json_int_t)retried, "reason",
-                                          j->reason));
+    json_array_append_new(jobs, control_entry(j, retried, false));
   }
+  /* And the jobs that changed with them: dependents canceled in cascade,
+   * jobs revived with a retried one (job.h), unless listed already (a job
+   * named after the one it depends on changed with that one). */
+  size_t nch;
+  job_t **ch = job_changes_end(&nch);
+  for (size_t i = 0; i < nch; i++) {
+    bool listed = false;
+    for (size_t k = 0; k < json_array_size(jobs) && !listed; k++)
+      listed = (uint64_t)json_integer_value(json_object_get(json_array_get(jobs, k), "job_id")) ==
+               ch[i]->id;
+    if (!listed)
+      json_array_append_new(jobs, control_entry(ch[i], 0, true));
+  }
+  free(ch);
   clients_reply_durable(c, r, json_pack("{s:o}", "jobs", jobs));
 }
 

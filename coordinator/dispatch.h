@@ -18,7 +18,10 @@
  * the round, since resources only shrink within a round.  Nothing here
  * touches the database.
  *
- * Tasks backing off after a failure wait in a heap keyed by time.
+ * Tasks backing off after a failure wait in a heap keyed by time.  Tasks
+ * of a frame-wise `after` wait outside the index until the other job's
+ * tasks covering their frames succeeded: job.c counts those down in
+ * memory (task.fwait) and hands each task here when it reaches zero.
  */
 #ifndef CLAPPER_DISPATCH_H
 #define CLAPPER_DISPATCH_H

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "model.h"
 #include "store.h"
+#include "template.h"
 #include "workers.h"
 
 jfref_t *jfref_new(jobfile_t *jf) {
@@ -68,6 +69,123 @@ void job_add_gate(coord_t *c, job_t *j, uint64_t root, const char *approved) {
   review_wait_for(c, j, root);
 }
 
+/* ------------------------------------------------------------ frame-wise */
+
+/* The tasks of j (a job with frames: chunks in ascending order, not
+ * overlapping) whose frame ranges meet [start, end]: tasks[*lo .. *hi-1]. */
+static void frame_tasks(const job_t *j, int64_t start, int64_t end, uint32_t *lo, uint32_t *hi) {
+  uint32_t l = 0, h = j->ntasks;
+  while (l < h) {
+    uint32_t m = l + (h - l) / 2;
+    if (j->tasks[m].spec.frame_end < start)
+      l = m + 1;
+    else
+      h = m;
+  }
+  *lo = l;
+  h = j->ntasks;
+  while (l < h) {
+    uint32_t m = l + (h - l) / 2;
+    if (j->tasks[m].spec.frame_start <= end)
+      l = m + 1;
+    else
+      h = m;
+  }
+  *hi = l;
+}
+
+void job_add_frame_dependent(job_t *dep, job_t *j) {
+  ARRAY_PUSH(dep->fdependents, dep->nfdependents, dep->capfdependents, j);
+  for (uint32_t k = 0; k < j->ntasks; k++) {
+    task_t *t = &j->tasks[k];
+    uint32_t lo, hi;
+    frame_tasks(dep, t->spec.frame_start, t->spec.frame_end, &lo, &hi);
+    for (uint32_t m = lo; m < hi; m++)
+      t->fwait += dep->tasks[m].state != TASK_SUCCEEDED;
+  }
+}
+
+/* t waits for nothing any more: ready when its job may run, or paused or
+ * held with it; it stays waiting while its job waits. */
+static void frame_ready(coord_t *c, task_t *t) {
+  job_t *j = t->job;
+  if (t->state != TASK_WAITING || t->fwait || j->deps_pending || j->gates_pending)
+    return;
+  switch ((job_state_t)j->state) {
+  case JOB_QUEUED:
+  case JOB_RUNNING:
+    if (task_set_state(c, t, TASK_READY) == 0)
+      dispatch_task_ready(c, t, 0);
+    break;
+  case JOB_PAUSED:
+  case JOB_HELD:
+    task_set_state(c, t, job_requeue_state(j));
+    break;
+  default:
+    break;
+  }
+}
+
+void job_frames_settled(coord_t *c, job_t *j) {
+  for (uint32_t k = 0; k < j->ntasks; k++)
+    frame_ready(c, &j->tasks[k]);
+}
+
+void job_frames_task_succeeded(coord_t *c, task_t *t) {
+  job_t *on = t->job;
+  for (size_t i = 0; i < on->nfdependents; i++) {
+    job_t *d = on->fdependents[i];
+    uint32_t lo, hi;
+    frame_tasks(d, t->spec.frame_start, t->spec.frame_end, &lo, &hi);
+    for (uint32_t k = lo; k < hi; k++) {
+      task_t *w = &d->tasks[k];
+      if (w->fwait && --w->fwait == 0)
+        frame_ready(c, w);
+    }
+  }
+}
+
+/* ------------------------------------------------------------ changes */
+
+/* What an operator action changed besides the jobs it named. */
+static struct {
+  bool on;
+  job_t **v;
+  size_t n, cap;
+} changes;
+
+void job_changes_begin(void) {
+  changes.on = true;
+  changes.n = 0;
+}
+
+job_t **job_changes_end(size_t *n) {
+  job_t **v = changes.v;
+  *n = changes.n;
+  changes.on = false;
+  changes.v = NULL;
+  changes.n = changes.cap = 0;
+  return v;
+}
+
+static void changed(job_t *j) {
+  if (!changes.on)
+    return;
+  for (size_t i = 0; i < changes.n; i++)
+    if (changes.v[i] == j)
+      return;
+  ARRAY_PUSH(changes.v, changes.n, changes.cap, j);
+}
+
+/* While a person's cancel cascades: who, and their note. */
+static const char *cascade_actor, *cascade_note;
+
+void job_add_revivable(job_t *cause, job_t *j) {
+  j->cause = cause;
+  j->canceled_by = cause->id;
+  ARRAY_PUSH(cause->revivable, cause->nrevivable, cause->caprevivable, j);
+}
+
 /* Where a job goes when nothing (pause, budget) holds it back. */
 static job_state_t free_state(const job_t *j) {
   if (j->deps_pending || j->gates_pending)
@@ -110,6 +228,8 @@ static void init_tasks(job_t *j, task_state_t ts) {
 
 static void cancel(coord_t *c, job_t *j, const char *reason);
 static void maybe_retire(coord_t *c, job_t *j);
+static void release_revivable(coord_t *c, job_t *j);
+static void unlink_deps(coord_t *c, job_t *j);
 
 job_t *job_new(coord_t *c, uint64_t id, jfref_t *src, jf_job_t *spec, episode_t *ep,
                uint32_t ntasks, uint64_t first_task_id) {
@@ -203,8 +323,16 @@ static void submitted(coord_t *c, void *arg) {
   }
   /* Jobs after a failed or canceled job are canceled, with theirs. */
   for (size_t i = 0; i < sub->n; i++) {
-    if (sub->canceled_by[i])
+    if (sub->canceled_by[i]) {
+      /* After a failed job (or one canceled because of one): it comes
+       * back when that job is retried. */
+      for (size_t k = 0; k < made[i]->ndeps && !made[i]->cause; k++) {
+        job_t *dep = idmap_get(&c->jobs, made[i]->deps[k]);
+        if (dep && (dep->state == JOB_FAILED || (dep->state == JOB_CANCELED && dep->cause)))
+          job_add_revivable(dep, made[i]);
+      }
       cancel(c, made[i], sub->canceled_by[i]);
+    }
     free(sub->canceled_by[i]);
   }
   /* An episode over its budget starts nothing new. */
@@ -217,6 +345,71 @@ static void submitted(coord_t *c, void *arg) {
   free(sub->made);
   free(sub->actor);
   free(sub);
+}
+
+/* ------------------------------------------------------------ {job:NAME:output_dir} */
+
+/* The jobs of one submission by name, for resolve_refs. */
+typedef struct ref_names {
+  json_t *index; /* name -> position */
+  job_t **made;
+} ref_names_t;
+
+static const char *ref_dir(void *arg, const char *name, size_t n) {
+  ref_names_t *rn = arg;
+  char *key = xstrndup(name, n);
+  json_t *at = json_object_get(rn->index, key);
+  free(key);
+  /* The parser checked every name; an unknown one resolves to nothing. */
+  return at ? rn->made[json_integer_value(at)]->output_dir : "";
+}
+
+/* Replaces *s by its resolution; true if it changed. */
+static bool resolve_one(char **s, ref_names_t *rn) {
+  char *r = template_resolve_jobs(*s, ref_dir, rn);
+  bool changed = strcmp(r, *s) != 0;
+  free(*s);
+  *s = r;
+  return changed;
+}
+
+/* Resolves the {job:NAME:output_dir} of the jobs made from one submission
+ * to the other jobs' output directories, in their templates and in the
+ * spec kept with the job (which a restart or a retake reads again without
+ * the other jobs' names), so that the references mean the same forever. */
+static void resolve_refs(job_t **made, size_t n) {
+  ref_names_t rn = {.made = made};
+  for (size_t i = 0; i < n; i++) {
+    jf_job_t *sp = made[i]->spec;
+    if (!(sp->placeholders & TV_BIT(TV_JOB_OUTPUT_DIR)))
+      continue;
+    if (!rn.index) {
+      rn.index = json_object();
+      for (size_t k = 0; k < n; k++)
+        json_object_set_new(rn.index, made[k]->spec->name, json_integer((json_int_t)k));
+    }
+    json_t *spec = json_loads(sp->spec_json, 0, NULL);
+    json_t *cmd = json_object_get(spec, "command");
+    json_t *outs = json_object_get(spec, "outputs");
+    json_t *env = json_object_get(spec, "env");
+    for (size_t k = 0; k < sp->ncommand; k++)
+      if (resolve_one(&sp->command[k], &rn))
+        json_array_set_new(cmd, k, json_string(sp->command[k]));
+    for (size_t k = 0; k < sp->noutputs; k++)
+      if (resolve_one(&sp->outputs[k], &rn))
+        json_array_set_new(outs, k, json_string(sp->outputs[k]));
+    for (size_t k = 0; k < sp->nenv; k++)
+      if (resolve_one(&sp->env[k].value, &rn))
+        json_object_set_new(env, sp->env[k].name, json_string(sp->env[k].value));
+    char *text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(spec);
+    if (text) {
+      free(sp->spec_json);
+      sp->spec_json = text;
+    }
+    sp->placeholders &= ~TV_BIT(TV_JOB_OUTPUT_DIR);
+  }
+  json_decref(rn.index);
 }
 
 size_t job_create_all(coord_t *c, jobfile_t *jf, const char *actor, const dep_state_t *ext,
@@ -254,6 +447,7 @@ size_t job_create_keyed(coord_t *c, jobfile_t *jf, const char *actor, const dep_
     free(sp->tasks);
     sp->tasks = NULL;
   }
+  resolve_refs(made, jf->njobs);
 
   /* Dependencies and approval gates, in file order. */
   char **canceled_by = xcalloc(jf->njobs, sizeof *canceled_by);
@@ -261,6 +455,7 @@ size_t job_create_keyed(coord_t *c, jobfile_t *jf, const char *actor, const dep_
     job_t *j = made[i];
     const jf_job_t *sp = j->spec;
     j->deps = xcalloc(sp->ndeps ? sp->ndeps : 1, sizeof *j->deps);
+    j->deps_frames = xcalloc(sp->ndeps ? sp->ndeps : 1, sizeof *j->deps_frames);
     j->deps_new = sp->ndeps > 0;
     for (size_t k = 0; k < sp->ndeps; k++) {
       const jf_dep_t *d = &sp->deps[k];
@@ -268,6 +463,7 @@ size_t job_create_keyed(coord_t *c, jobfile_t *jf, const char *actor, const dep_
         uint64_t id;
         job_t *dep;
         job_state_t st = dep_state(c, made, d, ext, next, &id, &dep);
+        j->deps_frames[j->ndeps] = d->frames;
         j->deps[j->ndeps++] = id;
         /* Unfinished but not in memory (the caller refuses that; never
          * wait on nothing): as if it could not be recovered. */
@@ -277,6 +473,8 @@ size_t job_create_keyed(coord_t *c, jobfile_t *jf, const char *actor, const dep_
           if (!canceled_by[i])
             canceled_by[i] = xasprintf("dependency job %" PRIu64 " %s", id,
                                        st == JOB_FAILED ? "failed" : "was canceled");
+        } else if (st != JOB_SUCCEEDED && d->frames) {
+          job_add_frame_dependent(dep, j);
         } else if (st != JOB_SUCCEEDED) {
           job_add_dependent(dep, j);
         }
@@ -294,6 +492,12 @@ size_t job_create_keyed(coord_t *c, jobfile_t *jf, const char *actor, const dep_
     bool waits = j->deps_pending > 0 || j->gates_pending > 0;
     j->state = (uint8_t)(waits ? JOB_WAITING : JOB_QUEUED);
     init_tasks(j, waits ? TASK_WAITING : TASK_READY);
+    for (uint32_t k = 0; !waits && k < j->ntasks; k++)
+      if (j->tasks[k].fwait) { /* waits for frames of a job it runs after */
+        j->tasks[k].state = TASK_WAITING;
+        j->counts[TASK_READY]--;
+        j->counts[TASK_WAITING]++;
+      }
     rows += j->ntasks;
   }
   submitted_t *sub = xcalloc(1, sizeof *sub);
@@ -322,12 +526,13 @@ static void deps_met(coord_t *c, job_t *j) {
   } else if (j->state == JOB_WAITING) {
     job_set_state(c, j, JOB_QUEUED, "");
     for (uint32_t k = 0; k < j->ntasks; k++)
-      if (j->tasks[k].state == TASK_WAITING && task_set_state(c, &j->tasks[k], TASK_READY) == 0)
+      if (j->tasks[k].state == TASK_WAITING && !j->tasks[k].fwait &&
+          task_set_state(c, &j->tasks[k], TASK_READY) == 0)
         dispatch_task_ready(c, &j->tasks[k], 0);
   } else if (j->state == JOB_PAUSED || j->state == JOB_HELD) {
     /* Resume and release make paused and held tasks ready. */
     for (uint32_t k = 0; k < j->ntasks; k++)
-      if (j->tasks[k].state == TASK_WAITING)
+      if (j->tasks[k].state == TASK_WAITING && !j->tasks[k].fwait)
         task_set_state(c, &j->tasks[k], job_requeue_state(j));
   }
 }
@@ -352,7 +557,8 @@ void job_gates_settled(coord_t *c, job_t *j) {
 /* Succeeded and canceled jobs whose tasks all ended leave memory once that
  * is durable; failed jobs stay, since `retry` can run them again. */
 static bool retirable(const job_t *j) {
-  return j->bulk == JOB_BULK_NONE && (j->state == JOB_SUCCEEDED || j->state == JOB_CANCELED) &&
+  return j->bulk == JOB_BULK_NONE && !j->cause &&
+         (j->state == JOB_SUCCEEDED || j->state == JOB_CANCELED) &&
          j->counts[TASK_SUCCEEDED] + j->counts[TASK_CANCELED] + j->counts[TASK_FAILED] ==
              j->ntasks;
 }
@@ -370,8 +576,16 @@ static void retire(coord_t *c, void *arg) {
     return;
   }
   idmap_del(&c->jobs, j->id);
-  /* A job canceled while a job it runs after still runs is among that
-   * job's dependents: it must not be told when that one ends. */
+  unlink_deps(c, j);
+  release_revivable(c, j);
+  dispatch_forget_job(c, j);
+  review_forget_job(c, j);
+  job_free(j);
+}
+
+/* A job canceled while a job it runs after still runs is among that
+ * job's dependents: it must not be told when that one ends. */
+static void unlink_deps(coord_t *c, job_t *j) {
   for (size_t k = 0; k < j->ndeps; k++) {
     job_t *dep = idmap_get(&c->jobs, j->deps[k]);
     for (size_t i = 0; dep && i < dep->ndependents; i++)
@@ -379,10 +593,12 @@ static void retire(coord_t *c, void *arg) {
         dep->dependents[i] = dep->dependents[--dep->ndependents];
         break;
       }
+    for (size_t i = 0; dep && i < dep->nfdependents; i++)
+      if (dep->fdependents[i] == j) {
+        dep->fdependents[i] = dep->fdependents[--dep->nfdependents];
+        break;
+      }
   }
-  dispatch_forget_job(c, j);
-  review_forget_job(c, j);
-  job_free(j);
 }
 
 static void maybe_retire(coord_t *c, job_t *j) {
@@ -392,25 +608,75 @@ static void maybe_retire(coord_t *c, job_t *j) {
   }
 }
 
+/* j can no longer be retried (canceled by a person, or leaving memory):
+ * the jobs it canceled will not come back either. */
+static void release_revivable(coord_t *c, job_t *j) {
+  job_t **v = j->revivable;
+  size_t n = j->nrevivable;
+  j->revivable = NULL;
+  j->nrevivable = j->caprevivable = 0;
+  for (size_t i = 0; i < n; i++) {
+    v[i]->cause = NULL;
+    maybe_retire(c, v[i]);
+  }
+  free(v);
+}
+
+/* j, canceled for a failed job, will not come back after all (a person
+ * canceled it, or another job it runs after): nor will those canceled
+ * for it. */
+static void forget_revival(coord_t *c, job_t *j) {
+  job_t *cause = j->cause;
+  for (size_t i = 0; cause && i < cause->nrevivable; i++)
+    if (cause->revivable[i] == j) {
+      cause->revivable[i] = cause->revivable[--cause->nrevivable];
+      break;
+    }
+  j->cause = NULL;
+  j->canceled_by = 0;
+  store_job(c, j);
+  release_revivable(c, j);
+  maybe_retire(c, j);
+}
+
 /* j finished: tell the jobs that wait for it. */
 static void notify_dependents(coord_t *c, job_t *j) {
-  job_t **ds = j->dependents;
-  size_t n = j->ndependents;
-  j->dependents = NULL;
-  j->ndependents = j->capdependents = 0;
-  for (size_t i = 0; i < n; i++) {
-    job_t *d = ds[i];
+  job_t **ds = j->dependents, **fs = j->fdependents;
+  size_t n = j->ndependents, nf = j->nfdependents;
+  j->dependents = j->fdependents = NULL;
+  j->ndependents = j->capdependents = j->nfdependents = j->capfdependents = 0;
+  /* A job canceled because of a failure that a retry can undo comes back
+   * with it; one canceled because a person canceled j does not. */
+  bool revivable = j->state == JOB_FAILED || (j->state == JOB_CANCELED && j->cause);
+  for (size_t i = 0; i < n + nf; i++) {
+    job_t *d = i < n ? ds[i] : fs[i - n];
     if (j->state == JOB_SUCCEEDED) {
-      if (d->deps_pending && --d->deps_pending == 0 && !d->gates_pending)
+      /* Frame-wise ones were told task by task. */
+      if (i < n && d->deps_pending && --d->deps_pending == 0 && !d->gates_pending)
         deps_met(c, d);
-    } else {
-      char reason[96];
+      continue;
+    }
+    if (d->state == JOB_CANCELED && d->cause && !revivable)
+      forget_revival(c, d); /* j will not come back: d cannot run */
+    if (d->state == JOB_SUCCEEDED || d->state == JOB_CANCELED)
+      continue;
+    char reason[600];
+    if (j->state == JOB_CANCELED && !j->cause && cascade_actor)
+      snprintf(reason, sizeof reason, "dependency job %" PRIu64 " was canceled by %s%s%.400s",
+               j->id, cascade_actor, *cascade_note ? ": " : "", cascade_note);
+    else
       snprintf(reason, sizeof reason, "dependency job %" PRIu64 " %s", j->id,
                j->state == JOB_FAILED ? "failed" : "was canceled");
-      cancel(c, d, reason);
-    }
+    if (revivable)
+      job_add_revivable(j, d); /* before its own dependents hear of it */
+    if (cascade_actor)
+      job_event(c, d, cascade_actor, "job.cancel",
+                json_pack("{s:s,s:I}", "note", cascade_note, "with", (json_int_t)j->id));
+    changed(d);
+    cancel(c, d, reason);
   }
   free(ds);
+  free(fs);
 }
 
 int job_set_state(coord_t *c, job_t *j, job_state_t to, const char *reason) {
@@ -440,6 +706,8 @@ int job_set_state(coord_t *c, job_t *j, job_state_t to, const char *reason) {
     review_job_succeeded(c, j);
   if (job_state_terminal(to))
     notify_dependents(c, j);
+  if (from == JOB_FAILED && to == JOB_CANCELED)
+    release_revivable(c, j);
   maybe_retire(c, j);
   return 0;
 }
@@ -505,9 +773,23 @@ static int refuse(char *err, size_t errlen, const job_t *j, const char *what) {
   return -1;
 }
 
+/* A job canceled because of a failed job comes back with that job. */
+static int revive_hint(char *err, size_t errlen, const job_t *j) {
+  const job_t *root = j->cause;
+  while (root->cause)
+    root = root->cause;
+  snprintf(err, errlen,
+           "job %" PRIu64 " is canceled because job %" PRIu64 " failed: retry job %" PRIu64
+           " and it runs again",
+           j->id, root->id, root->id);
+  return -1;
+}
+
 int job_check(const job_t *j, job_action_t act, char *err, size_t errlen) {
   switch (act) {
   case JOB_ACT_CANCEL:
+    if (j->state == JOB_CANCELED && j->cause)
+      return 0; /* a person's cancel: it will not come back (job_cancel) */
     if (j->state == JOB_SUCCEEDED || j->state == JOB_CANCELED)
       return refuse(err, errlen, j, "only unfinished jobs can be canceled");
     return 0;
@@ -516,10 +798,14 @@ int job_check(const job_t *j, job_action_t act, char *err, size_t errlen) {
       return refuse(err, errlen, j, "only waiting, queued or running jobs can be paused");
     return 0;
   case JOB_ACT_RESUME:
+    if (j->state == JOB_CANCELED && j->cause)
+      return revive_hint(err, errlen, j);
     if (j->state != JOB_PAUSED)
       return refuse(err, errlen, j, "only paused jobs can be resumed");
     return 0;
   case JOB_ACT_RETRY:
+    if (j->state == JOB_CANCELED && j->cause)
+      return revive_hint(err, errlen, j);
     if (j->state == JOB_CANCELED || j->state == JOB_SUCCEEDED)
       return refuse(err, errlen, j, "only jobs that can still run can be retried");
     if (!j->counts[TASK_FAILED])
@@ -536,7 +822,18 @@ int job_cancel(coord_t *c, job_t *j, const char *actor, const char *why, char *e
   char *reason = xasprintf("canceled by %s%s%s", actor, why && *why ? ": " : "",
                            why ? why : "");
   job_event(c, j, actor, "job.cancel", json_pack("{s:s}", "note", why ? why : ""));
+  if (j->state == JOB_CANCELED) {
+    /* Canceled for a failed dependency, now by a person: it leaves the
+     * list of jobs that come back, and so do those canceled for it. */
+    free(j->reason);
+    j->reason = reason;
+    forget_revival(c, j);
+    return 0;
+  }
+  cascade_actor = actor;
+  cascade_note = why ? why : "";
   cancel(c, j, reason);
+  cascade_actor = cascade_note = NULL;
   free(reason);
   return 0;
 }
@@ -567,6 +864,65 @@ int job_resume(coord_t *c, job_t *j, const char *actor, char *err, size_t errlen
   return 0;
 }
 
+static void revive_dependents(coord_t *c, job_t *j, const char *actor);
+
+/* d, canceled only because `by` failed (or was canceled so), waits again
+ * for the jobs it runs after: its canceled tasks wait, what succeeded
+ * stays.  When another job it runs after failed too, it stays canceled
+ * and comes back with that one. */
+static void revive(coord_t *c, job_t *d, job_t *by, const char *actor) {
+  if (d->state != JOB_CANCELED || !d->counts[TASK_CANCELED])
+    return; /* nothing of it to run again */
+  for (size_t k = 0; k < d->ndeps; k++) {
+    job_t *dep = idmap_get(&c->jobs, d->deps[k]);
+    if (dep && dep != by &&
+        (dep->state == JOB_FAILED || (dep->state == JOB_CANCELED && dep->cause))) {
+      job_add_revivable(dep, d);
+      return;
+    }
+  }
+  d->canceled_by = 0;
+  job_event(c, d, actor, "job.revive", json_pack("{s:I}", "with", (json_int_t)by->id));
+  job_set_state(c, d, JOB_WAITING, "");
+  for (uint32_t k = 0; k < d->ntasks; k++) {
+    task_t *t = &d->tasks[k];
+    t->fwait = 0;
+    if (t->state == TASK_CANCELED) {
+      t->failures = t->losses = 0;
+      task_set_state(c, t, TASK_WAITING);
+    }
+  }
+  /* Wait again for what has not succeeded (jobs not in memory did); the
+   * count it had when canceled is stale. */
+  d->deps_pending = 0;
+  unlink_deps(c, d);
+  for (size_t k = 0; k < d->ndeps; k++) {
+    job_t *dep = idmap_get(&c->jobs, d->deps[k]);
+    if (!dep || dep->state == JOB_SUCCEEDED)
+      continue;
+    if (d->deps_frames && d->deps_frames[k])
+      job_add_frame_dependent(dep, d);
+    else
+      job_add_dependent(dep, d);
+  }
+  changed(d);
+  job_deps_settled(c, d);
+  revive_dependents(c, d, actor);
+}
+
+/* j runs again: the jobs canceled because of it come back. */
+static void revive_dependents(coord_t *c, job_t *j, const char *actor) {
+  job_t **v = j->revivable;
+  size_t n = j->nrevivable;
+  j->revivable = NULL;
+  j->nrevivable = j->caprevivable = 0;
+  for (size_t i = 0; i < n; i++) {
+    v[i]->cause = NULL;
+    revive(c, v[i], j, actor);
+  }
+  free(v);
+}
+
 int job_retry(coord_t *c, job_t *j, const char *actor, uint32_t *retried, char *err,
               size_t errlen) {
   *retried = 0;
@@ -592,6 +948,7 @@ int job_retry(coord_t *c, job_t *j, const char *actor, uint32_t *retried, char *
         dispatch_task_ready(c, t, 0);
     }
   }
+  revive_dependents(c, j, actor);
   return 0;
 }
 
@@ -621,7 +978,10 @@ void job_free(job_t *j) {
   free(j->submitted_by);
   free(j->reason);
   free(j->deps);
+  free(j->deps_frames);
   free(j->dependents);
+  free(j->fdependents);
+  free(j->revivable);
   free(j->bad);
   free(j->gates);
   free(j->approved_output);

@@ -68,6 +68,9 @@ struct task {
   bool bulk;              /* its row is in a bulk write not committed yet (store.h) */
   uint16_t failures;      /* failed or timed-out attempts */
   uint16_t losses;        /* lost attempts (not the task's fault) */
+  uint32_t tries;         /* attempts ever made of it: the last one's try number */
+  uint32_t fwait;         /* tasks of frame-wise `after` jobs covering its frames that
+                             have not succeeded yet (job.c); it waits while > 0 */
   jf_task_t spec;         /* frames, take, seed */
   attempt_t *live;        /* the live attempt, or NULL */
   task_t *next;           /* ready FIFO link */
@@ -141,6 +144,7 @@ struct job {
   episode_t *ep;          /* its episode */
   size_t heap_pos;        /* in its epq's job heap, or HEAP_NONE */
   uint64_t *deps;         /* ids of the jobs it runs after (owned) */
+  bool *deps_frames;      /* per deps[k]: frame-wise (owned; NULL: none is) */
   size_t ndeps;
   bool deps_new;          /* its job_deps rows are not written yet */
   job_gate_t *gates;      /* its after_approval gates, in file order (owned) */
@@ -152,6 +156,17 @@ struct job {
   uint32_t deps_pending;  /* of those, the ones not succeeded yet */
   job_t **dependents;     /* jobs waiting for this one (owned array) */
   size_t ndependents, capdependents;
+  job_t **fdependents;    /* jobs waiting for this one frame-wise (owned array) */
+  size_t nfdependents, capfdependents;
+  /* Chains that come back: a job canceled only because a job it runs
+   * after failed (or was canceled so, and so on) records that job
+   * (canceled_by, persisted) and, while that job may still be retried,
+   * stays in memory (cause) on its list of revivable jobs; retrying the
+   * failed job revives them (job.c). */
+  uint64_t canceled_by;
+  job_t *cause;
+  job_t **revivable;
+  size_t nrevivable, caprevivable;
   job_bad_worker_t *bad;  /* workers it failed on (owned array) */
   size_t nbad, capbad;
   bool retiring;          /* leaves memory once its end committed (job.c) */
@@ -162,6 +177,7 @@ struct job {
 
 struct attempt {
   uint64_t id;            /* the fencing token */
+  uint32_t try_no;        /* its task's try: 1, 2, ... ({attempt}) */
   task_t *task;
   worker_t *worker;
   uint8_t state;          /* attempt_state_t */
@@ -335,6 +351,7 @@ typedef struct dep_state {
   job_state_t state;
   uint64_t gate_root;          /* the job whose takes count for it (itself if not a retake) */
   const char *approved_output; /* the first output of its root's first approved take, or NULL */
+  bool has_frames;             /* its job file gave it frames */
 } dep_state_t;
 
 /* A new job in memory, registered in c->jobs: id, its spec (spec points
@@ -411,6 +428,29 @@ void job_add_dependent(job_t *dep, job_t *j);
  * first output of an approved take (the first gate's becomes j's
  * {approved_output}), else pending (j waits, review.c tells it). */
 void job_add_gate(coord_t *c, job_t *j, uint64_t root, const char *approved);
+
+/* Links j after the unfinished job dep frame by frame: each task of j
+ * waits for the tasks of dep whose frame ranges meet its own (recovery
+ * and submit). */
+void job_add_frame_dependent(job_t *dep, job_t *j);
+
+/* The tasks of j that wait only for frame-wise dependencies already met
+ * become ready (recovery, after job_add_frame_dependent). */
+void job_frames_settled(coord_t *c, job_t *j);
+
+/* t of a job others run after frame-wise succeeded: their tasks whose
+ * frames it covered may become ready (task.c). */
+void job_frames_task_succeeded(coord_t *c, task_t *t);
+
+/* j, canceled because of cause (failed, or canceled so), stays in memory
+ * and comes back when cause is retried (recovery). */
+void job_add_revivable(job_t *cause, job_t *j);
+
+/* The jobs an operator action changed besides those it named (cancel:
+ * the dependents canceled with them; retry: the jobs revived): collected
+ * between begin and end (the array is the caller's to free). */
+void job_changes_begin(void);
+job_t **job_changes_end(size_t *n);
 
 /* A waiting j whose dependencies all succeeded moves on (recovery). */
 void job_deps_settled(coord_t *c, job_t *j);

@@ -74,7 +74,8 @@ static const char SQL_TASKS[] =
         "SELECT x.task_id AS id, row_to_json(x) AS o FROM (SELECT t.id AS task_id, t.job_id, "
         "t.seq, t.state, (SELECT count(*) FROM attempts a WHERE a.task_id = t.id) AS attempts, "
         "t.failures, t.losses, la.worker, la.exit_code, t.frame_start, t.frame_end, "
-        "t.frame_step, t.take, t.seed, la.id AS attempt_id, la.state AS attempt_state, "
+        "t.frame_step, t.take, t.seed, la.try_no AS attempt, la.id AS attempt_id, "
+        "la.state AS attempt_state, "
         JSONDOC_TIME("la.started_at") " AS started_at, " JSONDOC_TIME("la.ended_at")
         " AS ended_at, round(la.wall_us / 1e6, 3) AS wall_s, "
         "round(la.cpu_us / 1e6, 3) AS cpu_s, la.max_rss_kb, nullif(la.error, '') AS error "
@@ -211,16 +212,43 @@ void query_job(coord_t *c, creq_t *r, const verb_call_t *v) {
   run(c, r, false, msg, "SQL_JOB", SQL_JOB, 1, p);
 }
 
+/* ------------------------------------------------------------ attempts */
+
+/* $1 task: {"task_id", "job_id", "attempts": [...]} first try first, or
+ * NULL when the task does not exist. */
+static const char SQL_ATTEMPTS[] =
+    "SELECT json_build_object('task_id', t.id, 'job_id', t.job_id, 'attempts', "
+    "coalesce((SELECT json_agg(x ORDER BY x.attempt, x.attempt_id) FROM (SELECT a.try_no AS "
+    "attempt, a.id AS attempt_id, a.worker, a.state, " JSONDOC_TIME("a.dispatched_at")
+    " AS dispatched_at, " JSONDOC_TIME("a.started_at") " AS started_at, "
+    JSONDOC_TIME("a.ended_at") " AS ended_at, "
+    "a.exit_code, a.term_signal, round(a.wall_us / 1e6, 3) AS wall_s, nullif(a.error, '') AS "
+    "error FROM attempts a WHERE a.task_id = t.id) x), '[]'::json))::text "
+    "FROM tasks t WHERE t.id = $1::bigint";
+
+void query_attempts(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
+  if (req->n_ids != 1 || req->ids[0] == 0 || req->ids[0] > INT64_MAX) {
+    clients_reply_error(c, r, "bad_request", "expected one task id");
+    return;
+  }
+  char msg[64];
+  snprintf(msg, sizeof msg, "no such task: %" PRIu64, req->ids[0]);
+  char *p[1] = {xasprintf("%" PRIu64, req->ids[0])};
+  run(c, r, false, msg, "SQL_ATTEMPTS", SQL_ATTEMPTS, 1, p);
+}
+
 /* ------------------------------------------------------------ logs */
 
-/* $1 task, $2 attempt (0 = latest), $3 offset.  One row per stored piece
- * from the offset on (at most 16 of 64 KiB), or one row without a piece;
- * no row when the task does not exist. */
+/* $1 task, $2 attempt id (0 = latest), $3 offset, $4 try number (0: any).
+ * One row per stored piece from the offset on (at most 16 of 64 KiB), or
+ * one row without a piece; no row when the task does not exist. */
 static const char SQL_LOGS[] =
-    "SELECT a.id, a.state, a.worker, a.log_bytes, a.log_truncated, l.pos, l.data "
+    "SELECT a.id, a.state, a.worker, a.log_bytes, a.log_truncated, l.pos, l.data, a.try_no "
     "FROM tasks t "
     "LEFT JOIN LATERAL (SELECT * FROM attempts a WHERE a.task_id = t.id "
-    "                   AND ($2::bigint = 0 OR a.id = $2::bigint) ORDER BY a.id DESC LIMIT 1) a "
+    "                   AND ($2::bigint = 0 OR a.id = $2::bigint) "
+    "                   AND ($4::int = 0 OR a.try_no = $4::int) ORDER BY a.id DESC LIMIT 1) a "
     "ON true "
     "LEFT JOIN LATERAL (SELECT pos, data FROM attempt_logs WHERE attempt_id = a.id "
     "                   AND pos + length(data) > $3::bigint ORDER BY pos LIMIT 16) l ON true "
@@ -230,6 +258,7 @@ typedef struct lctx {
   coord_t *c;
   creq_t *r;
   uint64_t task, offset;
+  uint32_t try_no; /* the try asked for, 0: none */
 } lctx_t;
 
 /* Length of the longest prefix of s[0..n) that does not end inside a
@@ -285,9 +314,15 @@ static void on_logs(void *arg, PGresult *const *res, size_t n, const char *error
     return;
   }
   json_t *doc;
+  if (PQgetisnull(r0, 0, 0) && q->try_no) {
+    snprintf(msg, sizeof msg, "task %" PRIu64 " has no attempt %" PRIu32, q->task, q->try_no);
+    clients_reply_error(c, q->r, "not_found", msg);
+    free(q);
+    return;
+  }
   if (PQgetisnull(r0, 0, 0)) {
-    doc = json_pack("{s:I,s:n,s:n,s:I,s:s,s:b,s:b,s:n}", "task_id", (json_int_t)q->task,
-                    "attempt_id", "attempt_state", "offset", (json_int_t)q->offset, "data", "",
+    doc = json_pack("{s:I,s:n,s:n,s:n,s:I,s:s,s:b,s:b,s:n}", "task_id", (json_int_t)q->task,
+                    "attempt_id", "attempt", "attempt_state", "offset", (json_int_t)q->offset, "data", "",
                     "done", false, "truncated", false, "log_path");
   } else {
     uint64_t aid = strtoull(PQgetvalue(r0, 0, 0), NULL, 10);
@@ -328,8 +363,10 @@ static void on_logs(void *arg, PGresult *const *res, size_t n, const char *error
       path = json_pack("{s:s,s:s}", "worker", wname, "path", p);
       free(p);
     }
-    doc = json_pack("{s:I,s:I,s:s,s:I,s:o,s:b,s:b,s:o}", "task_id", (json_int_t)q->task,
-                    "attempt_id", (json_int_t)aid, "attempt_state", state, "offset",
+    doc = json_pack("{s:I,s:I,s:I,s:s,s:I,s:o,s:b,s:b,s:o}", "task_id", (json_int_t)q->task,
+                    "attempt_id", (json_int_t)aid, "attempt",
+                    (json_int_t)strtoll(PQgetvalue(r0, 0, 7), NULL, 10), "attempt_state", state,
+                    "offset",
                     (json_int_t)next, "data", utf8_string((const uint8_t *)data.buf, keep),
                     "done", done, "truncated", truncated, "log_path", path);
     sbuf_free(&data);
@@ -344,7 +381,7 @@ static void on_logs(void *arg, PGresult *const *res, size_t n, const char *error
 void query_logs(coord_t *c, creq_t *r, const verb_call_t *v) {
   const Clapper__Request *req = v->req;
   if (req->n_ids != 1 || !req->ids[0] || req->ids[0] > INT64_MAX || req->offset > INT64_MAX ||
-      req->value < 0) {
+      req->value < 0 || req->try_no > INT32_MAX) {
     clients_reply_error(c, r, "bad_request", "expected one task id");
     return;
   }
@@ -353,10 +390,11 @@ void query_logs(coord_t *c, creq_t *r, const verb_call_t *v) {
   q->r = r;
   q->task = req->ids[0];
   q->offset = req->offset;
-  char *p[3] = {xasprintf("%" PRIu64, req->ids[0]), xasprintf("%" PRId64, req->value),
-                xasprintf("%" PRIu64, req->offset)};
+  q->try_no = req->try_no;
+  char *p[4] = {xasprintf("%" PRIu64, req->ids[0]), xasprintf("%" PRId64, req->value),
+                xasprintf("%" PRIu64, req->offset), xasprintf("%" PRIu32, req->try_no)};
   pgq_t *pq = pgq_new();
-  pgq_add_prepared(pq, "SQL_LOGS", SQL_LOGS, 3, p);
+  pgq_add_prepared(pq, "SQL_LOGS", SQL_LOGS, 4, p);
   reads_submit(c, r, pq, on_logs, q);
 }
 

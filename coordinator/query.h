@@ -102,6 +102,12 @@ void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v);
 enum { QUERY_JOB_SPEC = 0, QUERY_JOB_TASKS };
 void query_job(coord_t *c, creq_t *r, const verb_call_t *v);
 
+/* VERB_ATTEMPTS: {"task_id", "job_id", "attempts": [{"attempt" (the try
+ * number), "attempt_id", "worker", "state", "dispatched_at", "started_at",
+ * "ended_at", "exit_code", "term_signal", "wall_s", "error"}]}, first try
+ * first. */
+void query_attempts(coord_t *c, creq_t *r, const verb_call_t *v);
+
 /* A piece of the log of task req->ids[0]'s attempt req->value (0: the
  * latest) from byte req->offset: {"task_id", "attempt_id", "attempt_state",
  * "offset" (where the next piece starts), "data", "done", "truncated",

@@ -104,7 +104,8 @@ static int load_episodes(coord_t *c, PGconn *conn, char *err, size_t errlen) {
  * down, and why: canceled once everything is loaded. */
 typedef struct to_cancel {
   job_t *job;
-  char *why; /* owned */
+  char *why;  /* owned */
+  job_t *dep; /* the failed job in memory it comes back with, or NULL */
 } to_cancel_t;
 typedef struct cancels {
   to_cancel_t *v;
@@ -133,11 +134,16 @@ static int load_deps(coord_t *c, PGconn *conn, cancels_t *cx, char *err, size_t 
     job_add_gate(c, j, root, NULL);
   }
   PQclear(g);
+  /* Every job in memory keeps what it runs after (a revived job waits
+   * for them again); the unfinished ones wait now. */
   PGresult *r = query(conn,
-                      "SELECT d.job_id, d.depends_on, j.state FROM job_deps d "
-                      "JOIN jobs j ON j.id = d.depends_on JOIN jobs w ON w.id = d.job_id "
-                      "WHERE d.kind = 'after' "
-                      "AND w.state NOT IN ('succeeded', 'failed', 'canceled') ORDER BY d.job_id",
+                      "SELECT d.job_id, d.depends_on, j.state, d.kind = 'after_frames' "
+                      "FROM job_deps d JOIN jobs j ON j.id = d.depends_on "
+                      "JOIN jobs w ON w.id = d.job_id "
+                      "WHERE d.kind IN ('after', 'after_frames') "
+                      "AND (w.state NOT IN ('succeeded', 'failed', 'canceled') "
+                      "     OR w.state = 'failed' OR w.canceled_by IS NOT NULL) "
+                      "ORDER BY d.job_id, d.depends_on",
                       err, errlen);
   if (!r)
     return -1;
@@ -145,19 +151,41 @@ static int load_deps(coord_t *c, PGconn *conn, cancels_t *cx, char *err, size_t 
     job_t *j = idmap_get(&c->jobs, (uint64_t)i64(r, i, 0));
     uint64_t dep_id = (uint64_t)i64(r, i, 1);
     const char *st = PQgetvalue(r, i, 2);
-    if (!j || !strcmp(st, "succeeded"))
+    bool frames = PQgetvalue(r, i, 3)[0] == 't';
+    if (!j)
+      continue;
+    j->deps = xreallocarray(j->deps, j->ndeps + 1, sizeof *j->deps);
+    j->deps_frames = xreallocarray(j->deps_frames, j->ndeps + 1, sizeof *j->deps_frames);
+    j->deps_frames[j->ndeps] = frames;
+    j->deps[j->ndeps++] = dep_id;
+    if (job_state_terminal((job_state_t)j->state) || !strcmp(st, "succeeded"))
       continue;
     job_t *dep = idmap_get(&c->jobs, dep_id);
     if (dep && strcmp(st, "failed") && strcmp(st, "canceled")) {
-      job_add_dependent(dep, j);
+      if (frames)
+        job_add_frame_dependent(dep, j);
+      else
+        job_add_dependent(dep, j);
       continue;
     }
     char *why = xasprintf("dependency job %" PRIu64 " %s", dep_id,
                           dep ? (strcmp(st, "failed") ? "was canceled" : "failed")
                               : "could not be recovered");
-    ARRAY_PUSH(cx->v, cx->n, cx->cap, ((to_cancel_t){j, why}));
+    bool back = dep && (dep->state == JOB_FAILED || dep->canceled_by);
+    ARRAY_PUSH(cx->v, cx->n, cx->cap, ((to_cancel_t){j, why, back ? dep : NULL}));
   }
   PQclear(r);
+  /* Canceled jobs that come back with a failed one (REVIVABLE). */
+  uint64_t key;
+  void *val;
+  for (size_t pos = 0; idmap_next(&c->jobs, &pos, &key, &val);) {
+    job_t *j = val;
+    job_t *cause = j->state == JOB_CANCELED && j->canceled_by
+                       ? idmap_get(&c->jobs, j->canceled_by)
+                       : NULL;
+    if (cause)
+      job_add_revivable(cause, j);
+  }
   return 0;
 }
 
@@ -200,7 +228,7 @@ static job_t *job_of_task(job_t **jobs, size_t n, uint64_t tid) {
 
 #define TASK_COLS                                                                                  \
   "t.id, t.job_id, t.seq, t.state, t.frame_start, t.frame_end, t.frame_step, t.take, t.seed, "     \
-  "t.failures, t.losses, " US("t.not_before")
+  "t.failures, t.losses, " US("t.not_before") ", t.tries"
 
 /* Fills in the tasks of r (TASK_COLS) in their jobs, counting them in
  * *nread; a task read before is skipped.  r is cleared.  0, or -1 with
@@ -233,6 +261,7 @@ static int load_tasks(coord_t *c, PGresult *r, size_t *nread, char *err, size_t 
     t->failures = (uint16_t)i64(r, i, 9);
     t->losses = (uint16_t)i64(r, i, 10);
     t->not_before_us = i64(r, i, 11);
+    t->tries = (uint32_t)i64(r, i, 12);
     j->counts[st]++;
   }
   PQclear(r);
@@ -283,45 +312,28 @@ static int finish_bulk(PGconn *conn, char *err, size_t errlen) {
   return 0;
 }
 
-int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
-  int rc = -1;
-  uint64_t t0 = util_mono_us();
-  job_t **jobs = NULL;
-  int64_t *succeeded = NULL; /* per job: its row's count of succeeded tasks, -1 if none */
-  size_t njobs = 0, nread = 0;
-  if (finish_bulk(conn, err, errlen) < 0)
-    return -1;
-  PGresult *r = query(conn,
-                      "SELECT (SELECT coalesce(max(id), 0) FROM jobs), "
-                      "(SELECT coalesce(max(id), 0) FROM tasks), "
-                      "(SELECT coalesce(max(id), 0) FROM attempts)",
-                      err, errlen);
-  if (!r)
-    return -1;
-  c->next_job_id = (uint64_t)i64(r, 0, 0) + 1;
-  c->next_task_id = (uint64_t)i64(r, 0, 1) + 1;
-  c->next_attempt_id = (uint64_t)i64(r, 0, 2) + 1;
-  PQclear(r);
+/* The columns load_jobs reads, from jobs j (a WHERE follows). */
+#define JOB_QUERY                                                                                  \
+  "SELECT j.id, p.name, e.name, j.state, j.spec::text, j.output_dir, j.submitted_by, "             \
+  US("j.submitted_at") ", " US("j.started_at") ", j.reason, j.ntasks, "                           \
+  "(SELECT t.id FROM tasks t WHERE t.job_id = j.id AND t.seq = 0), j.retake_of, "                  \
+  "coalesce(j.gate_root, j.id), j.approved_output, j.attempts, j.wall_us, "                        \
+  "coalesce((j.task_counts->>'succeeded')::bigint, -1), j.canceled_by "                           \
+  "FROM jobs j JOIN episodes e ON e.id = j.episode_id JOIN projects p ON p.id = e.project_id "
 
-  if (load_workers(c, conn, err, errlen) < 0 || load_episodes(c, conn, err, errlen) < 0)
-    return -1;
+/* The canceled jobs that retrying a failed job revives: canceled by it,
+ * or by one of those, and so on (canceled_by, 013). */
+#define REVIVABLE                                                                                  \
+  "WITH RECURSIVE revivable(id) AS (SELECT c.id FROM jobs f JOIN jobs c ON c.canceled_by = f.id "  \
+  "  WHERE f.state = 'failed' AND c.state = 'canceled' "                                           \
+  "  UNION SELECT c.id FROM revivable v JOIN jobs c ON c.canceled_by = v.id "                      \
+  "  WHERE c.state = 'canceled') "
 
-  r = query(conn,
-            "SELECT j.id, p.name, e.name, j.state, j.spec::text, j.output_dir, j.submitted_by, "
-            US("j.submitted_at") ", " US("j.started_at") ", j.reason, j.ntasks, "
-            "(SELECT t.id FROM tasks t WHERE t.job_id = j.id AND t.seq = 0), j.retake_of, "
-            "coalesce(j.gate_root, j.id), j.approved_output, j.attempts, j.wall_us, "
-            "coalesce((j.task_counts->>'succeeded')::bigint, -1) "
-            "FROM jobs j JOIN episodes e ON e.id = j.episode_id "
-            "JOIN projects p ON p.id = e.project_id "
-            "WHERE " RECOVERED_JOBS("j") " ORDER BY j.id",
-            err, errlen);
-  if (!r)
-    return -1;
-  int n = PQntuples(r);
-  jobs = xcalloc((size_t)n + 1, sizeof *jobs);
-  succeeded = xcalloc((size_t)n + 1, sizeof *succeeded);
-  for (int i = 0; i < n; i++) {
+/* Makes the jobs of r (JOB_QUERY) in memory, appended to jobs[] with
+ * their rows' counts of succeeded tasks. */
+static void load_jobs(coord_t *c, PGresult *r, job_t **jobs, int64_t *succeeded, size_t *pn) {
+  size_t njobs = *pn;
+  for (int i = 0; i < PQntuples(r); i++) {
     uint64_t id = (uint64_t)i64(r, i, 0);
     char perr[512];
     jobfile_t *jf = reparse(PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 4),
@@ -354,13 +366,75 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     j->wall_us = (uint64_t)i64(r, i, 16);
     succeeded[njobs] = i64(r, i, 17);
     jobs[njobs++] = j;
+    j->canceled_by = (uint64_t)i64(r, i, 18);
   }
+  *pn = njobs;
+}
+
+/* Sorts jobs[] (and succeeded[] with it) by id, which orders their tasks. */
+static void sort_jobs(job_t **jobs, int64_t *succeeded, size_t n) {
+  for (size_t i = 1; i < n; i++) /* two sorted runs: an insertion sort will do */
+    for (size_t k = i; k > 0 && jobs[k - 1]->id > jobs[k]->id; k--) {
+      job_t *t = jobs[k];
+      jobs[k] = jobs[k - 1];
+      jobs[k - 1] = t;
+      int64_t s = succeeded[k];
+      succeeded[k] = succeeded[k - 1];
+      succeeded[k - 1] = s;
+    }
+}
+
+int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
+  int rc = -1;
+  uint64_t t0 = util_mono_us();
+  job_t **jobs = NULL;
+  int64_t *succeeded = NULL; /* per job: its row's count of succeeded tasks, -1 if none */
+  size_t njobs = 0, nread = 0;
+  if (finish_bulk(conn, err, errlen) < 0)
+    return -1;
+  PGresult *r = query(conn,
+                      "SELECT (SELECT coalesce(max(id), 0) FROM jobs), "
+                      "(SELECT coalesce(max(id), 0) FROM tasks), "
+                      "(SELECT coalesce(max(id), 0) FROM attempts)",
+                      err, errlen);
+  if (!r)
+    return -1;
+  c->next_job_id = (uint64_t)i64(r, 0, 0) + 1;
+  c->next_task_id = (uint64_t)i64(r, 0, 1) + 1;
+  c->next_attempt_id = (uint64_t)i64(r, 0, 2) + 1;
   PQclear(r);
+
+  if (load_workers(c, conn, err, errlen) < 0 || load_episodes(c, conn, err, errlen) < 0)
+    return -1;
+
+  r = query(conn, JOB_QUERY "WHERE " RECOVERED_JOBS("j") " ORDER BY j.id", err, errlen);
+  if (!r)
+    return -1;
+  /* And the canceled jobs a retry of a failed job would revive (013). */
+  PGresult *rv = query(conn, REVIVABLE JOB_QUERY "WHERE j.id IN (SELECT id FROM revivable) "
+                       "ORDER BY j.id", err, errlen);
+  if (!rv) {
+    PQclear(r);
+    return -1;
+  }
+  int n = PQntuples(r) + PQntuples(rv);
+  jobs = xcalloc((size_t)n + 1, sizeof *jobs);
+  succeeded = xcalloc((size_t)n + 1, sizeof *succeeded);
+  load_jobs(c, r, jobs, succeeded, &njobs);
+  load_jobs(c, rv, jobs, succeeded, &njobs);
+  PQclear(r);
+  PQclear(rv);
+  sort_jobs(jobs, succeeded, njobs);
 
   /* The tasks that did not succeed (tasks_not_succeeded, 011); the rest
    * of a job succeeded when its row counts as many. */
   r = query(conn, "SELECT " TASK_COLS " FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE "
             RECOVERED_JOBS("j") " AND t.state <> 'succeeded'",
+            err, errlen);
+  if (!r || load_tasks(c, r, &nread, err, errlen) < 0)
+    goto out;
+  r = query(conn, REVIVABLE "SELECT " TASK_COLS " FROM tasks t WHERE t.job_id IN "
+            "(SELECT id FROM revivable) AND t.state <> 'succeeded'",
             err, errlen);
   if (!r || load_tasks(c, r, &nread, err, errlen) < 0)
     goto out;
@@ -400,7 +474,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
   r = query(conn,
             "SELECT a.id, a.task_id, a.worker, a.state, array_to_json(a.gpus)::text, a.cpus, "
             "a.memory_mb, " US("a.dispatched_at") ", " US("a.started_at")
-            ", a.log_bytes, a.log_truncated"
+            ", a.log_bytes, a.log_truncated, a.try_no"
             " FROM attempts a WHERE a.state IN ('dispatched', 'running') ORDER BY a.id",
             err, errlen);
   if (!r)
@@ -435,6 +509,7 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     a->started_us = i64(r, i, 8);
     a->log_next = a->log_bytes = (uint64_t)i64(r, i, 9);
     a->log_truncated = PQgetvalue(r, i, 10)[0] == 't';
+    a->try_no = (uint32_t)i64(r, i, 11);
     a->dispatched_mono = now_mono; /* the start deadline counts from now */
     workers_attach(w, a);
     t->live = a;
@@ -476,6 +551,10 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     if (j->state == JOB_WAITING)
       job_deps_settled(c, j);
   }
+  /* Tasks whose frames were done just before the stop. */
+  for (size_t i = 0; i < njobs; i++)
+    if (!job_state_terminal((job_state_t)jobs[i]->state))
+      job_frames_settled(c, jobs[i]);
   /* Jobs held for a budget come back held; the check settles who stays. */
   for (size_t i = 0; i < njobs; i++)
     if (jobs[i]->state == JOB_HELD && jobs[i]->ep)
@@ -484,6 +563,8 @@ int recover_load(coord_t *c, PGconn *conn, char *err, size_t errlen) {
     cost_check(c, c->episodes[i]);
   for (size_t i = 0; i < cx.n; i++) {
     char ignored[160];
+    if (cx.v[i].dep && !cx.v[i].job->cause)
+      job_add_revivable(cx.v[i].dep, cx.v[i].job);
     if (job_cancel(c, cx.v[i].job, "coordinator", cx.v[i].why, ignored, sizeof ignored) == 0)
       log_warn("job %" PRIu64 " canceled on recovery: %s", cx.v[i].job->id, cx.v[i].why);
     free(cx.v[i].why);

@@ -35,8 +35,8 @@ void review_new(coord_t *c) { c->review = xcalloc(1, sizeof(review_t)); }
 static const char SQL_TAKE_GENERATE[] =
     "INSERT INTO takes (job_id, task_id, attempt_id, kind, seed, take, outputs, provenance) "
     "SELECT j.id, $2, a.id, 'generate', $3, $4, a.outputs, "
-    "j.provenance || jsonb_build_object('seed', $3::bigint, 'attempt', a.id, 'job', j.name, "
-    "'kind', j.kind, 'worker', a.worker) "
+    "j.provenance || jsonb_build_object('seed', $3::bigint, 'attempt', a.try_no, 'attempt_id', "
+    "a.id, 'job', j.name, 'kind', j.kind, 'worker', a.worker) "
     "FROM attempts a JOIN jobs j ON j.id = $1::bigint WHERE a.id = $5::bigint";
 
 static const char SQL_TAKE_RENDER[] =

@@ -148,6 +148,7 @@ enum job_update_col {
   JU_APPROVED,
   JU_ATTEMPTS,
   JU_WALL,
+  JU_CANCELED_BY,
   JU_NCOLS
 };
 enum job_dep_col { JD_JOB, JD_ON, JD_KIND, JD_NCOLS };
@@ -164,9 +165,10 @@ enum task_insert_col {
   TI_FAILURES,
   TI_LOSSES,
   TI_NOT_BEFORE,
+  TI_TRIES,
   TI_NCOLS
 };
-enum task_update_col { TU_ID, TU_STATE, TU_FAILURES, TU_LOSSES, TU_NOT_BEFORE, TU_NCOLS };
+enum task_update_col { TU_ID, TU_STATE, TU_FAILURES, TU_LOSSES, TU_NOT_BEFORE, TU_TRIES, TU_NCOLS };
 /* What both attempt statements write, after their own leading columns. */
 enum attempt_col {
   AC_STARTED,
@@ -195,7 +197,8 @@ enum attempt_insert_col {
   AI_MEMORY,
   AI_DISPATCHED,
   AI_COMMON,
-  AI_NCOLS = AI_COMMON + AC_NCOLS
+  AI_TRY = AI_COMMON + AC_NCOLS,
+  AI_NCOLS
 };
 enum ledger_col {
   LG_ATTEMPT,
@@ -261,6 +264,7 @@ enum job_insert_param {
   JI_IDEM_KEY,
   JI_IDEM_DIGEST,
   JI_IDEM_SEQ,
+  JI_CANCELED_BY,
   JI_NPARAMS
 };
 enum worker_param {
@@ -685,21 +689,21 @@ static const char SQL_JOB_INSERT[] =
     "max_lost, retry_backoff_s, timeout_s, seed, requires, provenance, spec, output_dir, "
     "ntasks, task_counts, reason, submitted_by, submitted_at, started_at, finished_at, "
     "retake_of, gate_root, approved_output, attempts, wall_us, idempotency_key, "
-    "submission_digest, submission_seq) "
+    "submission_digest, submission_seq, canceled_by) "
     "SELECT $3, e.id, (SELECT s.id FROM shots s WHERE s.episode_id = e.id AND s.name = $4), "
     "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb, $15::jsonb, $16::jsonb, $17, $18, "
     "$19::jsonb, $20, $21, clapper_ts($22), clapper_ts($23), clapper_ts($24), $25, $26, $27, $28, "
     "$29, "
-    "$30, $31, $32 "
+    "$30, $31, $32, $33 "
     "FROM episodes e JOIN projects p ON p.id = e.project_id WHERE p.name = $1 AND e.name = $2";
 static const char SQL_JOB_UPDATE[] =
     "UPDATE jobs j SET state = u.state, task_counts = u.counts::jsonb, reason = u.reason, "
     "started_at = clapper_ts(u.started), finished_at = clapper_ts(u.finished), "
     "approved_output = u.approved, attempts = u.attempts, wall_us = u.wall, "
-    "updated_at = now() "
+    "canceled_by = u.canceled_by, updated_at = now() "
     "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], "
-    "$6::bigint[], $7::text[], $8::bigint[], $9::bigint[]) "
-    "AS u(id, state, counts, reason, started, finished, approved, attempts, wall) "
+    "$6::bigint[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[]) "
+    "AS u(id, state, counts, reason, started, finished, approved, attempts, wall, canceled_by) "
     "WHERE j.id = u.id";
 static const char SQL_WORKER_UPSERT[] =
     "INSERT INTO workers (name, hostname, state, cpus, memory_mb, gpus, tags, version, "
@@ -711,18 +715,18 @@ static const char SQL_WORKER_UPSERT[] =
     "drained = EXCLUDED.drained";
 static const char SQL_TASK_INSERT[] =
     "INSERT INTO tasks (id, job_id, seq, state, frame_start, frame_end, frame_step, take, "
-    "seed, failures, losses, not_before) "
+    "seed, failures, losses, not_before, tries) "
     "SELECT u.id, u.job_id, u.seq, u.state, u.fs, u.fe, u.step, u.take, u.seed, u.failures, "
-    "u.losses, clapper_ts(u.nb) "
+    "u.losses, clapper_ts(u.nb), u.tries "
     "FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::bigint[], "
     "$6::bigint[], $7::bigint[], $8::int[], $9::bigint[], $10::int[], $11::int[], "
-    "$12::bigint[]) AS u(id, job_id, seq, state, fs, fe, step, take, seed, failures, losses, "
-    "nb)";
+    "$12::bigint[], $13::int[]) AS u(id, job_id, seq, state, fs, fe, step, take, seed, failures, "
+    "losses, nb, tries)";
 static const char SQL_TASK_UPDATE[] =
     "UPDATE tasks t SET state = u.state, failures = u.failures, losses = u.losses, "
-    "not_before = clapper_ts(u.nb), updated_at = now() "
-    "FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[], $5::bigint[]) "
-    "AS u(id, state, failures, losses, nb) WHERE t.id = u.id";
+    "not_before = clapper_ts(u.nb), tries = greatest(t.tries, u.tries), updated_at = now() "
+    "FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[], $5::bigint[], $6::int[]) "
+    "AS u(id, state, failures, losses, nb, tries) WHERE t.id = u.id";
 static const char SQL_ATTEMPT_UPDATE[] =
     "UPDATE attempts a SET state = u.state, started_at = clapper_ts(u.started), "
     "ended_at = clapper_ts(u.ended), exit_code = u.exit_code, term_signal = u.term_signal, "
@@ -737,18 +741,18 @@ static const char SQL_ATTEMPT_UPDATE[] =
 static const char SQL_ATTEMPT_INSERT[] =
     "INSERT INTO attempts (id, task_id, worker, state, gpus, cpus, memory_mb, dispatched_at, "
     "started_at, ended_at, exit_code, term_signal, wall_us, cpu_us, max_rss_kb, "
-    "gpu_energy_mj, error, outputs, log_bytes, log_truncated, recorded_at) "
+    "gpu_energy_mj, error, outputs, log_bytes, log_truncated, recorded_at, try_no) "
     "SELECT u.id, u.task_id, u.worker, u.state, u.gpus::int[], u.cpus, u.mem, "
     "clapper_ts(u.disp), clapper_ts(u.started), clapper_ts(u.ended), u.exit_code, "
     "u.term_signal, u.wall_us, u.cpu_us, u.rss, u.energy, u.error, u.outputs::jsonb, "
-    "u.log_bytes, u.log_truncated, clapper_ts(u.recorded) "
+    "u.log_bytes, u.log_truncated, clapper_ts(u.recorded), u.try_no "
     "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], "
     "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::int[], "
     "$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::text[], $18::text[], "
-    "$19::bigint[], $20::boolean[], $21::bigint[]) "
+    "$19::bigint[], $20::boolean[], $21::bigint[], $22::int[]) "
     "AS u(id, task_id, worker, state, gpus, cpus, mem, disp, started, ended, exit_code, "
     "term_signal, wall_us, cpu_us, rss, energy, error, outputs, log_bytes, log_truncated, "
-    "recorded)";
+    "recorded, try_no)";
 static const char SQL_LOGS[] = "INSERT INTO attempt_logs (attempt_id, pos, data) "
                                "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[]) "
                                "ON CONFLICT (attempt_id, pos) DO NOTHING";
@@ -922,6 +926,7 @@ static void put_job_row(batch_t *q, const job_t *j) {
       [JI_IDEM_KEY] = j->src->idem_key ? xstrdup(j->src->idem_key) : NULL,
       [JI_IDEM_DIGEST] = j->src->idem_key ? xstrdup(j->src->idem_digest) : NULL,
       [JI_IDEM_SEQ] = j->src->idem_key ? i64s((int64_t)(j->id - j->src->first_job_id)) : NULL,
+      [JI_CANCELED_BY] = j->canceled_by ? i64s((int64_t)j->canceled_by) : NULL,
   };
   PGQ_ADD(q, SQL_JOB_INSERT, JI_NPARAMS, p, U_JOB_INSERT, j);
 }
@@ -942,18 +947,23 @@ static void put_job_update(col_t x[JU_NCOLS], const job_t *j) {
   col_text_or_null(&x[JU_APPROVED], j->approved_output);
   col_i64(&x[JU_ATTEMPTS], (int64_t)j->nattempts);
   col_i64(&x[JU_WALL], (int64_t)j->wall_us);
+  if (j->canceled_by)
+    col_i64(&x[JU_CANCELED_BY], (int64_t)j->canceled_by);
+  else
+    col_null(&x[JU_CANCELED_BY]);
   free(counts);
 }
 
-/* A new job's job_deps rows: ids of `after` jobs, gate jobs of
- * `after_approval`. */
+/* A new job's job_deps rows: ids of `after` jobs (kind after_frames when
+ * frame-wise), gate jobs of `after_approval`. */
 static void put_job_deps(col_t x[JD_NCOLS], entv_t *ents, const job_t *j) {
   for (size_t k = 0; k < j->ndeps + j->ngates; k++) {
     bool gate = k >= j->ndeps;
     ENT_PUSH(ents, j);
     col_i64(&x[JD_JOB], (int64_t)j->id);
     col_i64(&x[JD_ON], (int64_t)(gate ? j->gates[k - j->ndeps].root : j->deps[k]));
-    col_text(&x[JD_KIND], gate ? "after_approval" : "after");
+    col_text(&x[JD_KIND], gate ? "after_approval"
+                                : j->deps_frames && j->deps_frames[k] ? "after_frames" : "after");
   }
 }
 
@@ -1005,6 +1015,7 @@ static void put_task_insert(col_t x[TI_NCOLS], const task_t *t) {
   col_i64(&x[TI_FAILURES], t->failures);
   col_i64(&x[TI_LOSSES], t->losses);
   col_us(&x[TI_NOT_BEFORE], t->not_before_us);
+  col_i64(&x[TI_TRIES], t->tries);
 }
 
 static void put_task_update(col_t x[TU_NCOLS], const task_t *t) {
@@ -1013,6 +1024,7 @@ static void put_task_update(col_t x[TU_NCOLS], const task_t *t) {
   col_i64(&x[TU_FAILURES], t->failures);
   col_i64(&x[TU_LOSSES], t->losses);
   col_us(&x[TU_NOT_BEFORE], t->not_before_us);
+  col_i64(&x[TU_TRIES], t->tries);
 }
 
 /* The columns both attempt statements write: times, outcome, measures,
@@ -1063,6 +1075,7 @@ static void put_attempt_insert(col_t x[AI_NCOLS], const attempt_t *a, sbuf_t *gp
   col_i64(&x[AI_MEMORY], (int64_t)a->memory_mb);
   col_i64(&x[AI_DISPATCHED], a->dispatched_us);
   put_attempt_common(&x[AI_COMMON], a);
+  col_i64(&x[AI_TRY], a->try_no);
 }
 
 /* ------------------------------------------------------------ batches */

@@ -19,6 +19,8 @@ int task_set_state(coord_t *c, task_t *t, task_state_t to) {
   j->counts[to]++;
   t->state = (uint8_t)to;
   store_task(c, t);
+  if (to == TASK_SUCCEEDED && j->nfdependents)
+    job_frames_task_succeeded(c, t);
   job_refresh(c, j);
   return 0;
 }

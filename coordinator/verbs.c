@@ -78,6 +78,7 @@ static const verb_spec_t table[] = {
      .what = "managing users", .writes = true},
     READ(WHOAMI, "whoami", clients_whoami, "asking who you are"),
     READ(AUDIT_HEAD, "audit --head", audit_head, "reading the event log's head"),
+    READ(ATTEMPTS, "attempts", query_attempts, "reading tasks"),
 };
 // clang-format on
 

@@ -30,6 +30,10 @@
 #define MAX_ERROR 1024u
 #define MAX_OUTPUTS 4096u
 #define ASSIGN_CHUNK 512 /* tasks per Assign message */
+/* An Assign is sent once its tasks reach this many bytes: {frame} makes a
+ * task's arguments and outputs grow with its chunk, and a worker drops a
+ * message over CODEC_MAX_WORKER_MSG. */
+#define ASSIGN_BYTES ((size_t)8 << 20)
 #define MAX_LOG_CHUNK (64u << 10)
 #define CLOCK_SKEW_US INT64_C(5000000) /* a worker's clock may be this far off */
 
@@ -256,6 +260,37 @@ static int64_t start_by(const coord_t *c, const attempt_t *a) {
   return util_wall_us() + left;
 }
 
+/* Expands n templates into *out (allocated here), repeating those that hold
+ * {frame} once per frame of the chunk in v, in frame order; returns how
+ * many strings were made.  The job file's limits keep the count within
+ * JOBFILE_MAX_ARGS or JOBFILE_MAX_OUTPUTS. */
+static size_t expand_all(char *const *tmpl, size_t n, template_vals_t *v, char ***out) {
+  uint64_t frames = 1;
+  if (v->frame_step > 0 && v->frame_end >= v->frame_start)
+    frames = (uint64_t)(v->frame_end - v->frame_start) / (uint64_t)v->frame_step + 1;
+  size_t total = 0;
+  bool *rep = xcalloc(n ? n : 1, sizeof *rep);
+  for (size_t i = 0; i < n; i++) {
+    rep[i] = template_repeats(tmpl[i]);
+    total += rep[i] ? (size_t)frames : 1;
+  }
+  *out = xcalloc(total ? total : 1, sizeof **out);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!rep[i]) {
+      (*out)[k++] = template_expand(tmpl[i], v);
+      continue;
+    }
+    for (uint64_t f = 0; f < frames; f++) {
+      v->frame = v->frame_start + (int64_t)f * v->frame_step;
+      (*out)[k++] = template_expand(tmpl[i], v);
+    }
+  }
+  v->frame = 0;
+  free(rep);
+  return k;
+}
+
 /* Fills the Task of an Assign for attempt a; strings are allocated and
  * released by free_task. */
 static void fill_task(coord_t *c, attempt_t *a, Clapper__Task *m) {
@@ -272,7 +307,8 @@ static void fill_task(coord_t *c, attempt_t *a, Clapper__Task *m) {
       .job = sp->name,
       .job_id = j->id,
       .task_id = t->id,
-      .attempt = a->id,
+      .attempt = a->try_no,
+      .attempt_id = a->id,
       .frame_start = t->spec.frame_start,
       .frame_end = t->spec.frame_end,
       .frame_step = t->spec.frame_step,
@@ -282,16 +318,11 @@ static void fill_task(coord_t *c, attempt_t *a, Clapper__Task *m) {
       .approved_output = j->approved_output,
   };
   m->attempt_id = a->id;
+  m->try_no = a->try_no;
   m->task_id = t->id;
   m->job_id = j->id;
-  m->n_argv = sp->ncommand;
-  m->argv = xcalloc(sp->ncommand, sizeof *m->argv);
-  for (size_t i = 0; i < sp->ncommand; i++)
-    m->argv[i] = template_expand(sp->command[i], &v);
-  m->n_outputs = sp->noutputs;
-  m->outputs = xcalloc(sp->noutputs ? sp->noutputs : 1, sizeof *m->outputs);
-  for (size_t i = 0; i < sp->noutputs; i++)
-    m->outputs[i] = template_expand(sp->outputs[i], &v);
+  m->n_argv = expand_all(sp->command, sp->ncommand, &v, &m->argv);
+  m->n_outputs = expand_all(sp->outputs, sp->noutputs, &v, &m->outputs);
   m->n_env = sp->nenv;
   m->env = xcalloc(sp->nenv ? sp->nenv : 1, sizeof *m->env);
   for (size_t i = 0; i < sp->nenv; i++) {
@@ -332,7 +363,7 @@ static void free_task(Clapper__Task *m) {
 static void send_assigns(coord_t *c, worker_t *w, const uint64_t *ids, size_t n) {
   Clapper__Task *tasks = xcalloc(ASSIGN_CHUNK, sizeof *tasks);
   Clapper__Task **ptrs = xcalloc(ASSIGN_CHUNK, sizeof *ptrs);
-  size_t k = 0;
+  size_t k = 0, bytes = 0;
   for (size_t i = 0; i <= n; i++) {
     if (i < n) {
       attempt_t *a = idmap_get(&c->attempts, ids[i]);
@@ -340,10 +371,11 @@ static void send_assigns(coord_t *c, worker_t *w, const uint64_t *ids, size_t n)
       if (!a || a->worker != w || !attempt_state_live((attempt_state_t)a->state))
         continue;
       fill_task(c, a, &tasks[k]);
+      bytes += clapper__task__get_packed_size(&tasks[k]);
       ptrs[k] = &tasks[k];
       k++;
     }
-    if (k == ASSIGN_CHUNK || (i == n && k)) {
+    if (k == ASSIGN_CHUNK || bytes >= ASSIGN_BYTES || (i == n && k)) {
       Clapper__Assign as = CLAPPER__ASSIGN__INIT;
       as.n_tasks = k;
       as.tasks = ptrs;
@@ -352,6 +384,7 @@ static void send_assigns(coord_t *c, worker_t *w, const uint64_t *ids, size_t n)
       for (size_t m = 0; m < k; m++)
         free_task(&tasks[m]);
       k = 0;
+      bytes = 0;
     }
   }
   free(tasks);

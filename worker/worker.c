@@ -524,6 +524,8 @@ static void handle_task(node_t *w, const Clapper__Task *t) {
   s->attempt_id = t->attempt_id;
   s->started_at_us = at;
   s->pid = pid;
+  log_debug("attempt %llu (task %llu, try %u): started, pid %u",
+            (unsigned long long)t->attempt_id, (unsigned long long)t->task_id, t->try_no, pid);
   char *log_path = runner_log_path(w->runner, t->attempt_id);
   if (logstream_add(w->logs, t->attempt_id, log_path) < 0)
     log_debug("attempt %llu runs without log streaming", (unsigned long long)t->attempt_id);

@@ -10,7 +10,7 @@ farm_up 2 --worker-cpus 2
 cat >"$T/job.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "many", "frames": "1-40",
-           "command": ["sh", "-c", "echo {task_id} {attempt} >> $T/ran.log; sleep 0.4"]}]}
+           "command": ["sh", "-c", "echo {task_id} {attempt_id} >> $T/ran.log; sleep 0.4"]}]}
 JSON
 job=$(job_id_of "$(clapper submit --json "$T/job.json")")
 

@@ -12,7 +12,7 @@ farm_up 2 --worker-cpus 2 --coordinator-arg=--lease-ms=4000 --coordinator-arg=--
 cat >"$T/job.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "through", "frames": "1-40",
-           "command": ["sh", "-c", "echo {task_id} {attempt} >> $T/ran.log; sleep 0.3"]}]}
+           "command": ["sh", "-c", "echo {task_id} {attempt_id} >> $T/ran.log; sleep 0.3"]}]}
 JSON
 job=$(submit "$T/job.json")
 some_done() { [ "$(sql "SELECT count(*) FROM tasks WHERE job_id = $job AND state = 'succeeded'")" -ge 6 ]; }

@@ -188,7 +188,7 @@ assert_eq "$(wc -l <"$T/spread.ran")" 8 "task runs of job $job"
 cat >"$T/cut.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "cut", "frames": "1-8",
-           "command": ["sh", "-c", "echo {task_id} {attempt} >> $T/cut.ran; sleep 3"]}]}
+           "command": ["sh", "-c", "echo {task_id} {attempt_id} >> $T/cut.ran; sleep 3"]}]}
 JSON
 job=$(job_id_of "$(clapper submit --json "$T/cut.json")")
 live_on_1() {

@@ -13,7 +13,7 @@ farm_up 2 --worker-cpus 2 --coordinator-arg=--lease-ms=$lease_ms --coordinator-a
 cat >"$T/job.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "long", "frames": "1-2",
-           "command": ["sh", "-c", "echo {task_id} {attempt} >> $T/ran.log; sleep 8"]}]}
+           "command": ["sh", "-c", "echo {task_id} {attempt_id} >> $T/ran.log; sleep 8"]}]}
 JSON
 job=$(submit "$T/job.json")
 both_running() { [ "$(sql "SELECT count(*) FROM attempts WHERE state = 'running'")" = 2 ]; }

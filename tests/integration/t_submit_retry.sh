@@ -19,7 +19,7 @@ PY
 cat >"$T/small.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "small", "frames": "1-4",
-           "command": ["sh", "-c", "echo {task_id} {attempt} >> $T/ran.log"]},
+           "command": ["sh", "-c", "echo {task_id} {attempt_id} >> $T/ran.log"]},
           {"name": "after", "after": ["small"], "frames": "1-2", "command": ["true"]}]}
 JSON
 cat >"$T/other.json" <<JSON

@@ -9,7 +9,7 @@ farm_up 2 --worker-cpus 2 --coordinator-arg=--lease-ms=2000
 cat >"$T/job.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "slow", "frames": "1-8",
-           "command": ["sh", "-c", "echo {task_id} {attempt} >> $T/ran.log; sleep 3", "clapper-test-a{attempt}"]}]}
+           "command": ["sh", "-c", "echo {task_id} {attempt_id} >> $T/ran.log; sleep 3", "clapper-test-a{attempt_id}"]}]}
 JSON
 job=$(job_id_of "$(clapper submit --json "$T/job.json")")
 

@@ -18,12 +18,12 @@ side=$T/side.log
 cat >"$T/long.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "long", "frames": "1",
-           "command": ["sh", "-c", "echo {task_id} {attempt} start >> $side; if mkdir $T/first 2>/dev/null; then sleep 60; else sleep 1; fi; echo {task_id} {attempt} end >> $side", "clapper-test-a{attempt}"]}]}
+           "command": ["sh", "-c", "echo {task_id} {attempt_id} start >> $side; if mkdir $T/first 2>/dev/null; then sleep 60; else sleep 1; fi; echo {task_id} {attempt_id} end >> $side", "clapper-test-a{attempt_id}"]}]}
 JSON
 cat >"$T/short.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "short", "frames": "1",
-           "command": ["sh", "-c", "echo {task_id} {attempt} start >> $side; echo {task_id} {attempt} end >> $side", "clapper-test-a{attempt}"]}]}
+           "command": ["sh", "-c", "echo {task_id} {attempt_id} start >> $side; echo {task_id} {attempt_id} end >> $side", "clapper-test-a{attempt_id}"]}]}
 JSON
 
 # attempt_of JOB STATE WORKER: the id of JOB's attempt in STATE on WORKER.
@@ -94,7 +94,7 @@ clapper drain spare >/dev/null || fail "cannot drain spare"
 cat >"$T/after.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "after", "frames": "1-4",
-           "command": ["sh", "-c", "echo {task_id} {attempt} start >> $side"]}]}
+           "command": ["sh", "-c", "echo {task_id} {attempt_id} start >> $side"]}]}
 JSON
 after=$(submit "$T/after.json")
 clapper wait --max-wait-s 60 "$after" >"$T/wait.out" 2>&1 ||

@@ -44,6 +44,7 @@ static void *fake_main(void *arg) {
       snprintf(f->note[i], sizeof f->note[i], "%s", req->note ? req->note : "");
       f->offset[i] = req->offset;
       f->value[i] = req->value;
+      f->try_no[i] = req->try_no;
       snprintf(f->amount[i], sizeof f->amount[i], "%s", req->amount ? req->amount : "");
       snprintf(f->kind[i], sizeof f->kind[i], "%s", req->kind ? req->kind : "");
       f->at_us[i] = req->at_us;

@@ -69,6 +69,7 @@ typedef struct fake {
   uint64_t after[FAKE_MAX];
   char after_name[FAKE_MAX][72];
   char idempotency_key[FAKE_MAX][136];
+  uint32_t try_no[FAKE_MAX];
 } fake_t;
 
 /* Binds f's ROUTER to a free TCP port on 127.0.0.1 (its address in

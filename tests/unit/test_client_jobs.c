@@ -199,7 +199,8 @@ static void test_verbs_against_fake(void) {
   const char *jj[] = {"{\"job_id\": 12, \"name\": \"sh0420-gen\", \"shot\": null, "
                       "\"command\": [\"gen\", \"{seed}\"]}",
                       "{\"tasks\": [{\"task_id\": 40, \"job_id\": 12, \"seq\": 0, \"state\": "
-                      "\"succeeded\", \"attempts\": 1, \"worker\": \"w1\", \"exit_code\": 0, "
+                      "\"succeeded\", \"attempts\": 1, \"attempt\": 1, \"worker\": \"w1\", "
+                      "\"exit_code\": 0, "
                       "\"frame_start\": 1001, \"frame_end\": 1008, \"take\": null, \"seed\": "
                       "null, \"started_at\": \"2026-01-02T03:04:05.000000Z\", \"wall_s\": 12.25, "
                       "\"error\": \"\"}]}"};
@@ -214,9 +215,9 @@ static void test_verbs_against_fake(void) {
   const char *a8[] = {"tasks", "12", "--coordinator", fj.endpoint};
   r = run_cmd(&cmd_tasks_entry, 4, a8);
   CHECK_INT(r.status, 0);
-  CHECK_STR(r.out, "TASK  SEQ  STATE      ATTEMPTS  WORKER  EXIT  FRAMES     TAKE  SEED  "
+  CHECK_STR(r.out, "TASK  SEQ  STATE      ATTEMPT  WORKER  EXIT  FRAMES     TAKE  SEED  "
                    "STARTED               WALL  ERROR\n"
-                   "  40    0  succeeded         1  w1         0  1001-1008  -     -     "
+                   "  40    0  succeeded        1  w1         0  1001-1008  -     -     "
                    "2026-01-02 03:04:05  12.2s  -\n");
   run_free(&r);
   fake_stop(&fj);
@@ -536,16 +537,17 @@ static void test_drain_and_episode(void) {
   CHECK_INT(fn.served, 1);
 }
 
-/* A logs reply of attempt (0: none yet). */
+/* A logs reply of attempt (0: none yet); attempt ids from 16 on are the
+ * tries 1, 2, ... */
 static char *logs_reply(uint64_t attempt, uint64_t offset, const char *data, bool done) {
   if (!attempt)
-    return xasprintf("{\"task_id\": 5, \"attempt_id\": null, \"attempt_state\": null, "
-                     "\"offset\": 0, \"data\": \"\", \"done\": false, \"truncated\": false, "
-                     "\"log_path\": null}");
-  return xasprintf("{\"task_id\": 5, \"attempt_id\": %" PRIu64 ", \"attempt_state\": \"%s\", "
-                   "\"offset\": %" PRIu64 ", \"data\": \"%s\", \"done\": %s, \"truncated\": "
-                   "false, \"log_path\": null}",
-                   attempt, done ? "succeeded" : "running", offset, data,
+    return xasprintf("{\"task_id\": 5, \"attempt_id\": null, \"attempt\": null, "
+                     "\"attempt_state\": null, \"offset\": 0, \"data\": \"\", \"done\": false, "
+                     "\"truncated\": false, \"log_path\": null}");
+  return xasprintf("{\"task_id\": 5, \"attempt_id\": %" PRIu64 ", \"attempt\": %" PRIu64
+                   ", \"attempt_state\": \"%s\", \"offset\": %" PRIu64 ", \"data\": \"%s\", "
+                   "\"done\": %s, \"truncated\": false, \"log_path\": null}",
+                   attempt, attempt - 15, done ? "succeeded" : "running", offset, data,
                    done ? "true" : "false");
 }
 
@@ -598,12 +600,13 @@ static void test_logs(void) {
   free_replies(once, 3);
 
   /* --json: one document, the data of both reads joined; done stops it;
-   * --attempt is the request's value. */
+   * --attempt-id is the request's value. */
   char *js[] = {logs_reply(16, 6, "hello\\n", false), logs_reply(16, 13, "w\\u00f6rld\\n", true)};
   fake_t fj = {.nreq = 2, .jsons = (const char *const *)js, .njsons = 2};
   fake_start(&fj);
   json_t *doc =
-      run_json(&cmd_logs_entry, fj.endpoint, ARGV("logs", "5", "--json", "--attempt", "16"), 0, "");
+      run_json(&cmd_logs_entry, fj.endpoint, ARGV("logs", "5", "--json", "--attempt-id", "16"), 0,
+               "");
   CHECK_STR(json_string_value(json_object_get(doc, "data")), "hello\nw\xc3\xb6rld\n");
   CHECK_INT(json_integer_value(json_object_get(doc, "offset")), 13);
   CHECK_INT(json_integer_value(json_object_get(doc, "attempt_id")), 16);
@@ -616,7 +619,35 @@ static void test_logs(void) {
   CHECK_INT(fj.value[0], 16);
   CHECK_INT(fj.value[1], 16);
   CHECK_INT(fj.offset[1], 6);
+  CHECK_INT(fj.try_no[0], 0);
   free_replies(js, 2);
+
+  /* --attempt N: the Nth try, found by a first request with try_no = N,
+   * then read by its id from the beginning. */
+  char *tn[] = {logs_reply(17, 3, "abc", false), logs_reply(17, 3, "abc", false),
+                logs_reply(17, 6, "def", true)};
+  fake_t ft2 = {.nreq = 3, .jsons = (const char *const *)tn, .njsons = 3};
+  fake_start(&ft2);
+  check_run_ok(&cmd_logs_entry, ft2.endpoint, ARGV("logs", "5", "--attempt", "2"), "abcdef");
+  fake_stop(&ft2);
+  CHECK_INT(ft2.served, 3);
+  CHECK_INT(ft2.try_no[0], 2);
+  CHECK_INT(ft2.value[0], 0);
+  CHECK_INT(ft2.try_no[1], 0);
+  CHECK_INT(ft2.value[1], 17);
+  CHECK_INT(ft2.offset[1], 0);
+  CHECK_INT(ft2.offset[2], 3);
+  free_replies(tn, 3);
+  /* A try the task never made: the coordinator's word, exit 1. */
+  fake_t fnt = {.nreq = 1, .error_code = "not_found", .error_message = "task 5 has no attempt 4"};
+  fake_start(&fnt);
+  check_run_error(&cmd_logs_entry, fnt.endpoint, ARGV("logs", "5", "--attempt", "4"), 1,
+                  "task 5 has no attempt 4", false, NULL);
+  fake_stop(&fnt);
+  CHECK_INT(fnt.try_no[0], 4);
+  /* Both ways of naming an attempt at once: a usage error. */
+  check_run_error(&cmd_logs_entry, NULL, ARGV("logs", "5", "--attempt", "1", "--attempt-id", "9"),
+                  2, "give one", false, NULL);
 
   /* No attempt yet: nothing on stdout, a note on stderr, exit 0; --json
    * prints the reply as it is. */
@@ -665,7 +696,7 @@ static void test_logs(void) {
   fake_t fr = {.nreq = 4, .jsons = (const char *const *)ret, .njsons = 4};
   fake_start(&fr);
   check_run_ok(&cmd_logs_entry, fr.endpoint, ARGV("logs", "--follow", "5"),
-               "a\nb\n--- attempt 18 ---\nnew\n");
+               "a\nb\n--- attempt 3 (id 18) ---\nnew\n");
   fake_stop(&fr);
   CHECK_INT(fr.served, 4);
   static const uint64_t ret_off[] = {0, 2, 2, 0};

@@ -124,13 +124,13 @@ static void test_takes(void) {
   const char *a0[] = {"takes"};
   run_t r = run_at(&cmd_takes_entry, fk.endpoint, 1, a0);
   check_ok(&r,
-           "TAKE  JOB        SHOT   KIND      STATE           SEED  OUTPUT                    "
+           "ID  JOB        TAKE  SHOT   KIND      STATE           SEED  OUTPUT                    "
            "DECIDED-BY  NOTE\n"
-           "   7  sh010-gen  sh010  generate  approved        1001  /farm/out/12/40/take.mp4  "
+           " 7  sh010-gen     2  sh010  generate  approved        1001  /farm/out/12/40/take.mp4  "
            "alice       looks great, the rain reads well agai...\n"
-           "   8  sh010-gen  sh010  generate  pending_review  1002  -                         "
+           " 8  sh010-gen     3  sh010  generate  pending_review  1002  -                         "
            "-           -\n"
-           "   9  final      -      render    rejected           -  /farm/out/13/1001.exr     "
+           " 9  final         -  -      render    rejected           -  /farm/out/13/1001.exr     "
            "bob         line1 line2\n");
   run_free(&r);
   /* Every filter goes into the request. */

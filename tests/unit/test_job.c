@@ -197,7 +197,7 @@ static void test_after_same_file(void) {
   char err[200];
   CHECK_INT(job_cancel(c, x, "alice", NULL, err, sizeof err), 0);
   CHECK_INT(y->state, JOB_CANCELED);
-  snprintf(why, sizeof why, "dependency job %" PRIu64 " was canceled", x->id);
+  snprintf(why, sizeof why, "dependency job %" PRIu64 " was canceled by alice", x->id);
   CHECK_STR(y->reason, why);
   CHECK(tasks_all(y, TASK_CANCELED));
   memcoord_free(c);
@@ -496,10 +496,10 @@ static void test_cancel(void) {
   CHECK_INT(job_cancel(c, x, "alice", NULL, err, sizeof err), 0);
   char why[64];
   CHECK_INT(y->state, JOB_CANCELED);
-  snprintf(why, sizeof why, "dependency job %" PRIu64 " was canceled", x->id);
+  snprintf(why, sizeof why, "dependency job %" PRIu64 " was canceled by alice", x->id);
   CHECK_STR(y->reason, why);
   CHECK_INT(z->state, JOB_CANCELED);
-  snprintf(why, sizeof why, "dependency job %" PRIu64 " was canceled", y->id);
+  snprintf(why, sizeof why, "dependency job %" PRIu64 " was canceled by alice", y->id);
   CHECK_STR(z->reason, why);
   CHECK(tasks_all(z, TASK_CANCELED));
   memcoord_free(c);
@@ -719,6 +719,195 @@ static void test_hold_release(void) {
   memcoord_free(c);
 }
 
+/* Frame-wise after: each comp task waits for the render tasks meeting its
+ * frames, and starts while the render job still runs. */
+static void test_after_frames(void) {
+  coord_t *c = memcoord_new();
+  memcoord_worker(c, "w1", 16, 64000, 0, NULL, NULL);
+  job_t *r = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
+                                "{\"name\":\"r\",\"command\":[\"true\"],\"frames\":\"1-8\","
+                                "\"chunk\":4},"
+                                "{\"name\":\"k\",\"command\":[\"true\"],\"frames\":\"1-8\","
+                                "\"chunk\":3,\"after\":[{\"job\":\"r\",\"frames\":true}]}]}");
+  job_t *k = idmap_get(&c->jobs, r->id + 1);
+  CHECK_INT(k->state, JOB_QUEUED);
+  CHECK_INT(k->deps_pending, 0);
+  CHECK(k->deps_frames && k->deps_frames[0]);
+  CHECK(tasks_all(k, TASK_WAITING));
+  CHECK_INT(k->tasks[0].fwait, 1); /* 1-3: render 1-4 */
+  CHECK_INT(k->tasks[1].fwait, 2); /* 4-6: render 1-4 and 5-8 */
+  CHECK_INT(k->tasks[2].fwait, 1); /* 7-8: render 5-8 */
+  CHECK(r->nfdependents == 1 && r->fdependents[0] == k);
+  dispatch_run(c);
+  CHECK_INT(r->counts[TASK_DISPATCHED], 2);
+  CHECK(tasks_all(k, TASK_WAITING));
+
+  memcoord_end(c, r->tasks[0].live, ATTEMPT_SUCCEEDED);
+  CHECK_INT(r->state, JOB_RUNNING);
+  CHECK_INT(k->tasks[0].state, TASK_READY);
+  CHECK_INT(k->tasks[1].state, TASK_WAITING);
+  CHECK_INT(k->tasks[2].state, TASK_WAITING);
+  dispatch_run(c);
+  CHECK_INT(k->tasks[0].state, TASK_DISPATCHED);
+  CHECK_INT(k->state, JOB_RUNNING); /* before r ended */
+
+  memcoord_end(c, r->tasks[1].live, ATTEMPT_SUCCEEDED);
+  CHECK_INT(r->state, JOB_SUCCEEDED);
+  CHECK_INT(k->tasks[1].state, TASK_READY);
+  CHECK_INT(k->tasks[2].state, TASK_READY);
+  CHECK_INT(r->nfdependents, 0);
+  end_live(c, k, ATTEMPT_SUCCEEDED);
+  CHECK_INT(k->state, JOB_SUCCEEDED);
+
+  /* Paused while it waits for frames: a covered task waits paused. */
+  job_t *r2 = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
+                                 "{\"name\":\"r\",\"command\":[\"true\"],\"frames\":\"1-2\"},"
+                                 "{\"name\":\"k\",\"command\":[\"true\"],\"frames\":\"1-2\","
+                                 "\"after\":[{\"job\":\"r\",\"frames\":true}]}]}");
+  job_t *k2 = idmap_get(&c->jobs, r2->id + 1);
+  char err[200];
+  CHECK_INT(job_pause(c, k2, "bob", err, sizeof err), 0);
+  dispatch_run(c);
+  memcoord_end(c, r2->tasks[0].live, ATTEMPT_SUCCEEDED);
+  CHECK_INT(k2->tasks[0].state, TASK_PAUSED);
+  CHECK_INT(k2->tasks[1].state, TASK_WAITING);
+  CHECK_INT(job_resume(c, k2, "bob", err, sizeof err), 0);
+  CHECK_INT(k2->tasks[0].state, TASK_READY);
+  CHECK_INT(k2->tasks[1].state, TASK_WAITING);
+  memcoord_free(c);
+}
+
+/* A failed job's retry revives the jobs canceled because of it, down the
+ * chain; never one a person canceled. */
+static void test_revive(void) {
+  coord_t *c = memcoord_new();
+  memcoord_worker(c, "w1", 16, 64000, 0, NULL, NULL);
+  job_t *r = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
+                                "{\"name\":\"r\",\"command\":[\"true\"],\"frames\":\"1-4\","
+                                "\"chunk\":2,\"max_attempts\":1},"
+                                "{\"name\":\"k\",\"command\":[\"true\"],\"frames\":\"1-4\","
+                                "\"after\":[{\"job\":\"r\",\"frames\":true}]},"
+                                "{\"name\":\"f\",\"command\":[\"true\"],\"after\":[\"k\"]},"
+                                "{\"name\":\"p\",\"command\":[\"true\"],\"after\":[\"r\"]}]}");
+  job_t *k = idmap_get(&c->jobs, r->id + 1), *f = idmap_get(&c->jobs, r->id + 2),
+        *p = idmap_get(&c->jobs, r->id + 3);
+  char err[200];
+  CHECK_INT(job_cancel(c, p, "bob", "not this one", err, sizeof err), 0);
+  dispatch_run(c);
+  memcoord_end(c, r->tasks[0].live, ATTEMPT_SUCCEEDED);
+  end_live(c, k, ATTEMPT_SUCCEEDED); /* frames 1 and 2 */
+  CHECK_INT(k->counts[TASK_SUCCEEDED], 2);
+  memcoord_end(c, r->tasks[1].live, ATTEMPT_FAILED);
+  CHECK_INT(r->state, JOB_FAILED);
+  CHECK_INT(k->state, JOB_CANCELED);
+  CHECK_INT(k->counts[TASK_CANCELED], 2);
+  CHECK(k->cause == r && k->canceled_by == r->id);
+  CHECK_INT(f->state, JOB_CANCELED);
+  CHECK(f->cause == k && f->canceled_by == k->id);
+  CHECK_INT(p->state, JOB_CANCELED);
+  CHECK(!p->cause && !p->canceled_by);
+
+  /* retry or resume of a revivable job names the job to retry. */
+  snap_t s = snap(f);
+  uint32_t retried;
+  CHECK_INT(job_check(f, JOB_ACT_RETRY, err, sizeof err), -1);
+  char want[120];
+  snprintf(want, sizeof want, "retry job %" PRIu64 " and it runs again", r->id);
+  CHECK(strstr(err, want) != NULL);
+  CHECK_INT(job_check(k, JOB_ACT_RESUME, err, sizeof err), -1);
+  CHECK(strstr(err, want) != NULL);
+  check_unchanged(f, &s);
+
+  job_changes_begin();
+  CHECK_INT(job_retry(c, r, "bob", &retried, err, sizeof err), 0);
+  size_t n;
+  job_t **ch = job_changes_end(&n);
+  CHECK(n == 2 && ch[0] == k && ch[1] == f);
+  free(ch);
+  CHECK_INT(k->state, JOB_QUEUED); /* waits frame-wise only */
+  CHECK(!k->cause && !k->canceled_by);
+  CHECK_INT(k->counts[TASK_SUCCEEDED], 2);
+  CHECK_INT(k->counts[TASK_WAITING], 2);
+  CHECK_INT(f->state, JOB_WAITING);
+  CHECK_INT(f->deps_pending, 1);
+  CHECK_INT(p->state, JOB_CANCELED); /* a person canceled it */
+  dispatch_run(c);
+  memcoord_end(c, r->tasks[1].live, ATTEMPT_SUCCEEDED);
+  CHECK_INT(r->state, JOB_SUCCEEDED);
+  end_live(c, k, ATTEMPT_SUCCEEDED);
+  CHECK_INT(k->state, JOB_SUCCEEDED);
+  CHECK_INT(f->state, JOB_QUEUED);
+
+  /* After a failed job and one still running: revived, it waits for both
+   * again, once each. */
+  job_t *m = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
+                                "{\"name\":\"bad\",\"command\":[\"true\"],\"max_attempts\":1},"
+                                "{\"name\":\"slow\",\"command\":[\"true\"]},"
+                                "{\"name\":\"q\",\"command\":[\"true\"],"
+                                "\"after\":[\"bad\",\"slow\"]}]}");
+  job_t *slow = idmap_get(&c->jobs, m->id + 1), *q = idmap_get(&c->jobs, m->id + 2);
+  end_live(c, m, ATTEMPT_FAILED);
+  CHECK(q->state == JOB_CANCELED && q->cause == m);
+  CHECK_INT(job_retry(c, m, "bob", &retried, err, sizeof err), 0);
+  CHECK_INT(q->state, JOB_WAITING);
+  CHECK_INT(q->deps_pending, 2);
+  CHECK_INT(slow->ndependents, 1);
+  end_live(c, slow, ATTEMPT_SUCCEEDED);
+  CHECK_INT(q->state, JOB_WAITING);
+  CHECK_INT(q->deps_pending, 1);
+  end_live(c, m, ATTEMPT_SUCCEEDED);
+  CHECK_INT(q->state, JOB_QUEUED);
+
+  /* A person cancels a job canceled for a failed one: it stays canceled,
+   * and so does the job canceled for it. */
+  job_t *u = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
+                                "{\"name\":\"u\",\"command\":[\"true\"],\"max_attempts\":1},"
+                                "{\"name\":\"v\",\"command\":[\"true\"],\"after\":[\"u\"]},"
+                                "{\"name\":\"w\",\"command\":[\"true\"],\"after\":[\"v\"]}]}");
+  job_t *v = idmap_get(&c->jobs, u->id + 1), *w = idmap_get(&c->jobs, u->id + 2);
+  end_live(c, u, ATTEMPT_FAILED);
+  CHECK(v->cause == u && w->cause == v);
+  CHECK_INT(job_check(v, JOB_ACT_CANCEL, err, sizeof err), 0);
+  CHECK_INT(job_cancel(c, v, "bob", "stop here", err, sizeof err), 0);
+  CHECK_STR(v->reason, "canceled by bob: stop here");
+  CHECK(!v->cause && !v->canceled_by && !w->cause);
+  CHECK_INT(u->nrevivable, 0);
+  CHECK_INT(job_retry(c, u, "bob", &retried, err, sizeof err), 0);
+  CHECK_INT(v->state, JOB_CANCELED);
+  CHECK_INT(w->state, JOB_CANCELED);
+  s = snap(v);
+  CHECK_INT(job_cancel(c, v, "bob", NULL, err, sizeof err), -1);
+  check_refusal(v, err, "only unfinished jobs can be canceled");
+  check_unchanged(v, &s);
+
+  /* Canceled for a failed job, then a person cancels another job it runs
+   * after: it can never run, so it does not come back. */
+  job_t *a1 = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
+                                 "{\"name\":\"a1\",\"command\":[\"true\"],\"max_attempts\":1},"
+                                 "{\"name\":\"a2\",\"command\":[\"true\"]},"
+                                 "{\"name\":\"d1\",\"command\":[\"true\"],"
+                                 "\"after\":[\"a1\",\"a2\"]}]}");
+  job_t *a2 = idmap_get(&c->jobs, a1->id + 1), *d1 = idmap_get(&c->jobs, a1->id + 2);
+  end_live(c, a1, ATTEMPT_FAILED);
+  CHECK(d1->state == JOB_CANCELED && d1->cause == a1);
+  CHECK_INT(job_cancel(c, a2, "bob", NULL, err, sizeof err), 0);
+  CHECK(!d1->cause && !d1->canceled_by);
+  CHECK_INT(job_retry(c, a1, "bob", &retried, err, sizeof err), 0);
+  CHECK_INT(d1->state, JOB_CANCELED);
+
+  /* Canceling the failed job instead: those canceled for it stay so. */
+  job_t *x = memcoord_submit(c, "{\"project\":\"proj\",\"episode\":\"ep1\",\"jobs\":["
+                                "{\"name\":\"x\",\"command\":[\"true\"],\"max_attempts\":1},"
+                                "{\"name\":\"y\",\"command\":[\"true\"],\"after\":[\"x\"]}]}");
+  job_t *y = idmap_get(&c->jobs, x->id + 1);
+  end_live(c, x, ATTEMPT_FAILED);
+  CHECK(y->state == JOB_CANCELED && y->cause == x);
+  CHECK_INT(job_cancel(c, x, "bob", NULL, err, sizeof err), 0);
+  CHECK(!y->cause);
+  CHECK_INT(x->nrevivable, 0);
+  memcoord_free(c);
+}
+
 int main(void) {
   log_init("test_job", LOG_LVL_ERROR);
   test_new();
@@ -731,6 +920,8 @@ int main(void) {
   test_cancel();
   test_pause_resume();
   test_retry();
+  test_after_frames();
+  test_revive();
   test_worker_failures();
   test_hold_release();
   CHECK_INT(uv_loop_close(memcoord_loop()), 0);

@@ -500,6 +500,61 @@ static void test_placeholders(void) {
           "jobs[0].command[0]: placeholder {approved_output}");
 }
 
+/* Padded widths, {frame} and {job:NAME:output_dir} in a job file. */
+static void test_new_placeholders(void) {
+  jobfile_t *jf = parse(JOBS("{'name':'render','command':['r','{frame_start:04}'],"
+                             "'frames':'1-100x2','chunk':4,'outputs':['f{frame:04}.exr']},"
+                             "{'name':'encode','command':['enc','{job:render:output_dir}/f%04d.exr',"
+                             "'{attempt}','{attempt_id}'],'after':['render'],"
+                             "'env':{'SRC':'{job:render:output_dir}'}}"));
+  CHECK(jf != NULL);
+  if (!jf) {
+    fprintf(stderr, "  error: %s\n", err);
+    return;
+  }
+  CHECK_INT(jf->jobs[0].placeholders, TV_BIT(TV_FRAME_START) | TV_BIT(TV_FRAME));
+  CHECK_INT(jf->jobs[1].placeholders,
+            TV_BIT(TV_JOB_OUTPUT_DIR) | TV_BIT(TV_ATTEMPT) | TV_BIT(TV_ATTEMPT_ID));
+  /* The parser keeps the reference; the coordinator resolves it at submit. */
+  CHECK_STR(jf->jobs[1].command[1], "{job:render:output_dir}/f%04d.exr");
+  CHECK_INT(jf->jobs[0].ntasks, 13);
+  jobfile_free(&jf);
+
+  REFUSED(JOB(",'frames':'1-8','env':{'F':'{frame:04}'}"),
+          "jobs[0].env.F: {frame} repeats an argument or an output once per frame, an env value "
+          "cannot be repeated (use {frame_start} and {frame_end})");
+  REFUSED(JOB(",'outputs':['f{frame}.png']"),
+          "jobs[0].outputs[0]: placeholder {frame} is only available in a job with frames");
+  REFUSED(JOB(",'takes':2,'outputs':['f{take:3}.png']"),
+          "jobs[0].outputs[0]: placeholder {take:3}: the only format is a zero-padded width");
+  REFUSED(JOBS("{'name':'a','command':['x','{job:b:output_dir}']},"
+               "{'name':'c','command':['x']}"),
+          "jobs[0].command[1]: {job:b:output_dir}: no job named 'b' in this file");
+  REFUSED(JOBS("{'name':'a','command':['x']},"
+               "{'name':'c','command':['x'],'env':{'D':'{job:A:output_dir}'}}"),
+          "jobs[1].env.D: {job:A:output_dir}: no job named 'A' in this file");
+  REFUSED(JOB(",'outputs':['{job:a:output_dir}/x']"),
+          "jobs[0].outputs[0]: {job:a:output_dir} names the job itself, use {output_dir}");
+  /* A later job may be named: names are resolved once the file is read. */
+  jf = parse(JOBS("{'name':'a','command':['x','{job:b:output_dir}']},{'name':'b','command':['y']}"));
+  CHECK(jf != NULL);
+  jobfile_free(&jf);
+
+  /* Repetition stays within 4096 arguments and outputs per task. */
+  jf = parse(JOBN("'name':'a','frames':'1-4095','chunk':4095,'command':['r','{frame}']"));
+  CHECK(jf != NULL);
+  jobfile_free(&jf);
+  REFUSED(JOBN("'name':'a','frames':'1-4096','chunk':4096,'command':['r','{frame}']"),
+          "jobs[0].command: {frame} repeats 1 arguments for each of up to 4096 frames of a chunk: "
+          "4097 arguments, more than 4096 (make chunk smaller)");
+  REFUSED(JOB(",'frames':'1-5000','chunk':2500,'outputs':['a{frame}','b{frame}']"),
+          "jobs[0].outputs: {frame} repeats 2 outputs for each of up to 2500 frames of a chunk: "
+          "5000 outputs, more than 4096");
+  jf = parse(JOB(",'frames':'1-100000x100','chunk':2000,'outputs':['a{frame}','b{frame}']"));
+  CHECK(jf != NULL); /* 1000 frames in the one chunk: 2000 outputs */
+  jobfile_free(&jf);
+}
+
 static void test_limits(void) {
   sbuf_t sb = {0};
   /* 10,000 jobs are fine, 10,001 are not. */
@@ -798,6 +853,60 @@ static void test_errors(void) {
           "jobs[1].after_approval[1]: no job named 'zz' in this file");
   REFUSED(JOB(",'after_approval':{}"), "jobs[0].after_approval: must be an array");
 
+  /* Frame-wise: {"job": NAME or ID, "frames": true}. */
+  jobfile_t *fw = parse(JOBS("{'name':'r','command':['x'],'frames':'1-12','chunk':4},"
+                  "{'name':'k','command':['x'],'frames':'1-12x2','chunk':2,"
+                  "'after':[{'job':'r','frames':true},{'job':5,'frames':false},'9']}"));
+  CHECK(fw != NULL);
+  if (fw) {
+    const jf_dep_t *d = fw->jobs[1].deps;
+    CHECK_INT(fw->jobs[1].ndeps, 3);
+    CHECK(!d[0].by_id && d[0].index == 0 && d[0].frames && d[0].pos == 0);
+    CHECK(d[1].by_id && d[1].job_id == 5 && !d[1].frames);
+    CHECK(d[2].by_id && d[2].job_id == 9 && !d[2].frames);
+    /* Which render chunks meet comp 5-7 (frames 5 and 7): 5-8 only. */
+    size_t lo, hi;
+    jf_frames_overlap(fw->jobs[0].tasks, fw->jobs[0].ntasks, 5, 7, &lo, &hi);
+    CHECK(lo == 1 && hi == 2);
+    jf_frames_overlap(fw->jobs[0].tasks, fw->jobs[0].ntasks, 4, 9, &lo, &hi);
+    CHECK(lo == 0 && hi == 3);
+    jf_frames_overlap(fw->jobs[0].tasks, fw->jobs[0].ntasks, 13, 20, &lo, &hi);
+    CHECK(lo == hi);
+  }
+  jobfile_free(&fw);
+  /* A render of 1-100 in steps of 2 covers the odd frames only. */
+  REFUSED(JOBS("{'name':'r','command':['x'],'frames':'1-99x2'},"
+               "{'name':'k','command':['x'],'frames':'1-99x2','chunk':3,"
+               "'after':[{'job':'r','frames':true}]},"
+               "{'name':'m','command':['x'],'frames':'1-4',"
+               "'after':[{'job':'r','frames':true}]}"),
+          "jobs[2].after[0].frames: frame 2 of this job is not a frame of job 'r'");
+  REFUSED(JOBS("{'name':'r','command':['x'],'frames':'1-10'},"
+               "{'name':'k','command':['x'],'frames':'5-12','chunk':4,"
+               "'after':[{'job':'r','frames':true}]}"),
+          "jobs[1].after[0].frames: frame 11 of this job is not a frame of job 'r'");
+  REFUSED(JOBS("{'name':'r','command':['x']},"
+               "{'name':'k','command':['x'],'frames':'1-2','after':[{'job':'r','frames':true}]}"),
+          "jobs[1].after[0].frames: job 'r' has no frames");
+  REFUSED(JOBS("{'name':'r','command':['x'],'frames':'1-2'},"
+               "{'name':'k','command':['x'],'after':[{'job':'r','frames':true}]}"),
+          "jobs[1].after[0].frames: this job has no frames");
+  REFUSED(JOB(",'frames':'1','after':[{'job':'b','frames':1}]"),
+          "jobs[0].after[0].frames: must be true or false");
+  REFUSED(JOB(",'frames':'1','after':[{'job':'b','frames':true,'x':1}]"),
+          "jobs[0].after[0].x: unknown field");
+  REFUSED(JOB(",'frames':'1','after':[{'frames':true}]"), "jobs[0].after[0].job: required");
+  REFUSED(JOB(",'frames':'1','after':[{'job':['b'],'frames':true}]"),
+          "jobs[0].after[0].job: must be a job name or a job id");
+  REFUSED(JOB(",'frames':'1','after':[{'job':'a','frames':true}]"),
+          "jobs[0].after[0]: a job cannot wait for itself");
+  REFUSED(JOB(",'frames':'1','after':[{'job':'zz','frames':true}]"),
+          "jobs[0].after[0]: no job named 'zz' in this file");
+  REFUSED(JOB(",'after_approval':[{'job':'b'}]"),
+          "jobs[0].after_approval[0]: must be a job name or a job id");
+  REFUSED(JOB(",'after':[true]"),
+          "jobs[0].after[0]: must be a job name or a job id (or {\"job\": NAME");
+
   /* The first error wins: fields of an earlier job before a later one. */
   REFUSED(JOBS("{'name':'a','command':['x'],'priority':-1},{'name':'B','command':['x']}"),
           "jobs[0].priority:");
@@ -821,6 +930,7 @@ int main(void) {
   test_tasks();
   test_deps();
   test_placeholders();
+  test_new_placeholders();
   test_limits();
   test_errors();
   return check_report("jobfile");

@@ -190,6 +190,10 @@ static void first_life(void) {
   CHECK_INT(pgtest_int(db, "SELECT max(id) FROM attempts"), 4);
   CHECK_STR(pgtest_value(db, "SELECT state FROM jobs WHERE id = 2"), "succeeded");
   CHECK_STR(pgtest_value(db, "SELECT state FROM attempts WHERE id = 2"), "running");
+  /* Each attempt is its task's first try, and the task row says so. */
+  CHECK_INT(pgtest_int(db, "SELECT count(*) FROM attempts WHERE try_no = 1"), 4);
+  CHECK_INT(pgtest_int(db, "SELECT tries FROM tasks WHERE id = 2"), 1);
+  CHECK_INT(pgtest_int(db, "SELECT tries FROM tasks WHERE id = 4"), 0);
   snprintf(final_output_dir, sizeof final_output_dir, "%s", j->output_dir);
   final_submitted_us = j->submitted_us;
   final_started_us = j->started_us;
@@ -284,6 +288,9 @@ static void second_life(void) {
   CHECK_INT(j->tasks[2].state, TASK_SUCCEEDED);
   CHECK_INT(j->tasks[3].state, TASK_READY);
   CHECK_INT(j->tasks[4].state, TASK_READY);
+  /* The tries made so far: the next attempt of task 2 is its second. */
+  CHECK_INT(j->tasks[1].tries, 1);
+  CHECK_INT(j->tasks[3].tries, 0);
 
   /* The live attempt, on w1, holding what it held. */
   CHECK_INT(c->nworkers, 1);
@@ -303,6 +310,7 @@ static void second_life(void) {
   CHECK_INT(a->cpus, 1);
   CHECK_INT(a->memory_mb, 1000);
   CHECK_INT(a->gpu_mask, 0x2);
+  CHECK_INT(a->try_no, 1);
   CHECK_INT(a->dispatched_us, live_dispatched_us);
   CHECK_INT(a->started_us, live_started_us);
   CHECK(a->persisted);

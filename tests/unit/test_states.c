@@ -23,6 +23,7 @@ static const char *const job_allowed[] = {
     "held>failed",
     "failed>running", /* operator retry */
     "failed>canceled",
+    "canceled>waiting", /* revived with the failed dependency it was canceled for */
 };
 
 static const char *const task_allowed[] = {
@@ -39,6 +40,7 @@ static const char *const task_allowed[] = {
     "failed>paused",       "failed>held",
     "failed>canceled",     "held>ready",          "held>canceled",    "held>paused",
     "paused>ready",        "paused>canceled",     "paused>held",
+    "canceled>waiting", /* its job revived */
 };
 
 static const char *const attempt_allowed[] = {
@@ -164,9 +166,10 @@ static void test_task_matrix(void) {
   CHECK(!task_state_allowed(TASK_SUCCEEDED, TASK_READY));
   CHECK(!task_state_allowed(TASK_READY, TASK_RUNNING)); /* never without an attempt */
   CHECK(!task_state_allowed(TASK_CANCELED, TASK_READY));
+  CHECK(task_state_allowed(TASK_CANCELED, TASK_WAITING)); /* only through a revived job */
   for (int t = 0; t < TASK_STATE_COUNT; t++) {
     CHECK(!task_state_allowed(TASK_SUCCEEDED, (task_state_t)t));
-    CHECK(!task_state_allowed(TASK_CANCELED, (task_state_t)t));
+    CHECK(t == TASK_WAITING || !task_state_allowed(TASK_CANCELED, (task_state_t)t));
     CHECK(!task_state_allowed((task_state_t)t, (task_state_t)t));
   }
   CHECK(!task_state_allowed(TASK_STATE_COUNT, TASK_READY));
@@ -215,14 +218,17 @@ static void test_predicates(void) {
   for (int s = 0; s < ATTEMPT_STATE_COUNT; s++)
     CHECK(attempt_state_live((attempt_state_t)s) ==
           (s == ATTEMPT_DISPATCHED || s == ATTEMPT_RUNNING));
-  /* Terminal jobs and tasks leave only through an operator retry of a failure. */
+  /* Terminal jobs and tasks leave only through an operator retry of a
+   * failure, and canceled ones only to wait again when revived with it. */
   for (int f = 0; f < JOB_STATE_COUNT; f++)
     for (int t = 0; t < JOB_STATE_COUNT; t++)
-      if (job_state_terminal((job_state_t)f) && f != JOB_FAILED)
+      if (job_state_terminal((job_state_t)f) && f != JOB_FAILED &&
+          !(f == JOB_CANCELED && t == JOB_WAITING))
         CHECK(!job_state_allowed((job_state_t)f, (job_state_t)t));
   for (int f = 0; f < TASK_STATE_COUNT; f++)
     for (int t = 0; t < TASK_STATE_COUNT; t++)
-      if (task_state_terminal((task_state_t)f) && f != TASK_FAILED)
+      if (task_state_terminal((task_state_t)f) && f != TASK_FAILED &&
+          !(f == TASK_CANCELED && t == TASK_WAITING))
         CHECK(!task_state_allowed((task_state_t)f, (task_state_t)t));
 }
 
