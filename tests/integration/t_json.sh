@@ -85,6 +85,7 @@ doc job "$frames"
 doc tasks "$frames"
 task=$(jq -r '.tasks[0].task_id' "$DOC")
 doc logs "$task"
+doc attempts "$task"
 
 # Takes: one approved, one rejected, one sent back, and a retake.
 doc takes --job "$gen"
