@@ -6,16 +6,23 @@
 #               then fuzz each target for 30 s
 #   make fuzz   build the libFuzzer targets with clang and run each for FUZZ_SECONDS (300)
 #   make bench  build optimised and run clapper-bench (N=100000) on a private PostgreSQL
-#   make install, make clean
+#   make install [PREFIX=~/.local]   build for PREFIX (default /usr/local) and install there:
+#               binaries, migrations, bash/zsh completion, clapper(1)
+#   make clean
 BUILD ?= build
 JOBS ?= $(shell nproc)
 DEPS ?= build
 FUZZ_SECONDS ?= 300
+PREFIX ?= /usr/local
+# ~ is not expanded when make is called as `make install PREFIX=~/x` by a
+# shell that leaves it (or from another make); CMake wants a real path.
+override PREFIX := $(patsubst ~%,$(HOME)%,$(PREFIX))
 
 .PHONY: all deps test fuzz demo bench install clean
 
 all:
-	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DCLAPPER_TESTS=OFF
+	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DCLAPPER_TESTS=OFF \
+	  -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 	cmake --build $(BUILD)/release -j$(JOBS)
 
 deps:
@@ -44,7 +51,7 @@ bench: all
 	./bench/run.sh $(BUILD)/release $(or $(N),100000)
 
 install: all
-	cmake --install $(BUILD)/release
+	cmake --install $(BUILD)/release --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

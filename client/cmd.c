@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "money.h"
 #include "rpc.h"
@@ -43,13 +44,13 @@ int cmd_parse_episode(cmd_ctx_t *ctx, const char *pe) {
   }
   if (plen >= sizeof project || !ident_valid(project)) {
     cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-             "invalid project '%.*s' in '%s': expected [a-z0-9][a-z0-9_.-]{0,63}",
+             "invalid project '%.*s' in '%s': expected " IDENT_PATTERN,
              (int)(plen > 80 ? 80 : plen), pe, pe);
     return -1;
   }
   if (!ident_valid(slash + 1)) {
     cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-             "invalid episode '%s' in '%s': expected [a-z0-9][a-z0-9_.-]{0,63}", slash + 1, pe);
+             "invalid episode '%s' in '%s': expected " IDENT_PATTERN, slash + 1, pe);
     return -1;
   }
   return 0;
@@ -132,7 +133,7 @@ int cmd_page_request_name(cmd_ctx_t *ctx, const cmd_page_t *page, Clapper__Reque
     return 0;
   if (!ident_valid(page->after)) {
     cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-             "invalid --after '%s': expected a name, [a-z0-9][a-z0-9_.-]{0,63}", page->after);
+             "invalid --after '%s': expected a name, " IDENT_PATTERN, page->after);
     return -1;
   }
   req->after_name = page->after;
@@ -177,37 +178,89 @@ static bool wants_json(int argc, char **argv) {
   return false;
 }
 
+char *cmd_user_config_path(void) {
+  const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+  if (xdg && xdg[0] == '/')
+    return xasprintf("%s/clapper/config", xdg);
+  if (home && *home)
+    return xasprintf("%s/.config/clapper/config", home);
+  return NULL;
+}
+
+/* Replaces a leading "~/" of *path by $HOME/. */
+static void home_path(char **path) {
+  const char *home = getenv("HOME");
+  if (!*path || strncmp(*path, "~/", 2) != 0 || !home || !*home)
+    return;
+  char *full = xasprintf("%s/%s", home, *path + 2);
+  free(*path);
+  *path = full;
+}
+
+/* Sets output_color from --color WHEN (see output.h). */
+static int set_color(cmd_ctx_t *ctx, const char *when, FILE *out) {
+  const char *no_color = getenv("NO_COLOR");
+  if (!when || !strcmp(when, "auto"))
+    output_color = isatty(fileno(out)) == 1 && !(no_color && *no_color);
+  else if (!strcmp(when, "always"))
+    output_color = true;
+  else if (!strcmp(when, "never"))
+    output_color = false;
+  else {
+    cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "invalid --color '%s': expected auto, always or never",
+             when);
+    return -1;
+  }
+  return 0;
+}
+
+const cfg_opt_t cmd_common_opts[CMD_NCOMMON] = {
+    {"coordinator", 0, CFG_STRING, "CLAPPER_COORDINATOR", CMD_DEFAULT_COORDINATOR, 0, 0,
+     "ENDPOINT[,ENDPOINT...]",
+     "the coordinator's client endpoint; with several (a leader and its standbys), the "
+     "one that leads answers",
+     NULL},
+    {"key", 0, CFG_STRING, "CLAPPER_KEY", NULL, 0, 0, "FILE",
+     "your key pair (NAME.key): talk to the coordinator over CURVE as NAME", NULL},
+    {"server-key", 0, CFG_STRING, "CLAPPER_SERVER_KEY", NULL, 0, 0, "FILE",
+     "the coordinator's public key (default: coordinator.pub next to --key)", NULL},
+    {"json", 0, CFG_BOOL, NULL, "false", 0, 0, NULL, "print one JSON document", NULL},
+    {"timeout-ms", 0, CFG_INT, NULL, CMD_DEFAULT_TIMEOUT_MS, 1, 3600000, "MS",
+     "how long to wait for each reply of the coordinator", NULL},
+    {"color", 0, CFG_STRING, NULL, "auto", 0, 0, "WHEN",
+     "colour states: auto (when stdout is a terminal and NO_COLOR is not set), always or never",
+     NULL},
+    {"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "read options from FILE", NULL},
+};
+
 int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *err) {
   cmd_ctx_t ctx = {.entry = e, .out = out, .err = err};
-  const cfg_opt_t common[] = {
-      {"coordinator", 0, CFG_STRING, "CLAPPER_COORDINATOR", CMD_DEFAULT_COORDINATOR, 0, 0,
-       "ENDPOINT[,ENDPOINT...]",
-       "the coordinator's client endpoint; with several (a leader and its standbys), the "
-       "one that leads answers",
-       &ctx.coordinator},
-      {"key", 0, CFG_STRING, "CLAPPER_KEY", NULL, 0, 0, "FILE",
-       "your key pair (NAME.key): talk to the coordinator over CURVE as NAME", &ctx.key},
-      {"server-key", 0, CFG_STRING, "CLAPPER_SERVER_KEY", NULL, 0, 0, "FILE",
-       "the coordinator's public key (default: coordinator.pub next to --key)", &ctx.server_key},
-      {"json", 0, CFG_BOOL, NULL, "false", 0, 0, NULL, "print one JSON document", &ctx.json},
-      {"timeout-ms", 0, CFG_INT, NULL, CMD_DEFAULT_TIMEOUT_MS, 1, 3600000, "MS",
-       "how long to wait for each reply of the coordinator", &ctx.timeout_ms},
-      {"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "read options from FILE", NULL},
-  };
-  size_t nopts = e->nopts + ARRAY_SIZE(common);
+  char *color = NULL;
+  cfg_opt_t common[CMD_NCOMMON];
+  memcpy(common, cmd_common_opts, sizeof common);
+  char *config_path = NULL;
+  void *dests[CMD_NCOMMON] = {&ctx.coordinator, &ctx.key,   &ctx.server_key, &ctx.json,
+                              &ctx.timeout_ms,  &color,     &config_path};
+  for (size_t i = 0; i < CMD_NCOMMON; i++)
+    common[i].dest = dests[i];
+  size_t nopts = e->nopts + CMD_NCOMMON;
   cfg_opt_t *opts = xcalloc(nopts, sizeof *opts);
   if (e->nopts)
     memcpy(opts, e->opts, e->nopts * sizeof *opts);
   memcpy(opts + e->nopts, common, sizeof common);
-  char *config_path = NULL;
-  opts[nopts - 1].dest = &config_path;
 
   char *prog = xasprintf("clapper %s", e->name);
   char *usage = xasprintf("%s\n\n%s", e->usage, e->help);
   cfg_result_t res = {0};
   char perr[512];
   int status;
-  int prc = config_parse(opts, nopts, argc, argv, prog, usage, &res, perr, sizeof perr);
+  char *user_file = cmd_user_config_path();
+  const char *const files[] = {CMD_SYSTEM_CONFIG, user_file ? user_file : "", NULL};
+  static const char *const file_keys[] = {"coordinator", "key", "server-key", "timeout-ms",
+                                          "color", NULL};
+  int prc = config_parse_files(opts, nopts, argc, argv, prog, usage, files, file_keys, &res, perr,
+                               sizeof perr);
+  free(user_file);
   if (prc == 1) {
     status = CMD_EXIT_OK;
     goto out;
@@ -224,6 +277,13 @@ int cmd_run(const struct cmd_entry *e, int argc, char **argv, FILE *out, FILE *e
                       e->name, prog, e->usage);
     goto out;
   }
+  if (set_color(&ctx, color, out) < 0) {
+    status = CMD_EXIT_USAGE;
+    goto out;
+  }
+  /* A key file named from a config file may start with ~/ (the home). */
+  home_path(&ctx.key);
+  home_path(&ctx.server_key);
   /* --key= (empty) turns CLAPPER_KEY off for one command. */
   if (ctx.key && !ctx.key[0]) {
     free(ctx.key);
@@ -274,8 +334,15 @@ static void print_help(FILE *f, const struct cmd_entry *const *table, size_t n) 
       "  --timeout-ms MS         how long to wait for each reply (default " CMD_DEFAULT_TIMEOUT_MS
       ")\n"
       "  --config FILE           read options from FILE\n"
+      "  --color WHEN            colour states: auto (on a terminal, unless NO_COLOR is set), "
+      "always or never\n"
+      "\nSettings come from the command line, then the environment, then --config FILE, then\n"
+      "$XDG_CONFIG_HOME/clapper/config (default ~/.config/clapper/config), then\n"
+      CMD_SYSTEM_CONFIG ": \"name = value\" lines of coordinator, key, server-key,\n"
+      "timeout-ms and color.\n"
       "\n'clapper VERB --help' shows the options of a verb.\n"
-      "Exit status: 0 success, 1 failure, 2 usage error.\n");
+      "Exit status: 0 success, 1 failure, 2 usage error (wait: 1 a job failed or was canceled,\n"
+      "3 stranded, 124 timed out).\n");
 }
 
 static const struct cmd_entry *find_verb(const struct cmd_entry *const *table, size_t n,
@@ -288,11 +355,11 @@ static const struct cmd_entry *find_verb(const struct cmd_entry *const *table, s
 
 /* How many arguments from argv[i] on are common options given before the
  * verb ("clapper --json jobs"): --json, or --coordinator, --key,
- * --server-key, --timeout-ms or --config with a value (joined by '=' or as
+ * --server-key, --timeout-ms, --config or --color with a value (joined by '=' or as
  * the next argument). */
 static int leading_common(int argc, char **argv, int i) {
   static const char *const with_value[] = {"coordinator", "key", "server-key", "timeout-ms",
-                                           "config"};
+                                           "config", "color"};
   int start = i;
   while (i < argc && !strncmp(argv[i], "--", 2) && argv[i][2]) {
     const char *a = argv[i] + 2;
@@ -334,6 +401,8 @@ int cmd_dispatch(const struct cmd_entry *const *table, size_t n, int argc, char 
     print_help(stdout, table, n);
     return CMD_EXIT_OK;
   }
+  if (!strcmp(verb, "__gendoc")) /* the build makes completion and man page with it */
+    return argc == 4 ? cmd_gendoc(table, n, argv[2], argv[3]) : CMD_EXIT_USAGE;
   if (!strcmp(verb, "--version")) {
     printf("clapper %s\n", CLAPPER_VERSION);
     return CMD_EXIT_OK;

@@ -19,7 +19,8 @@
  * the table in main.c.
  *
  * Exit statuses: 0 success, 1 failure, 2 usage error, and whatever a verb
- * documents beyond that (local status: 3 when nothing runs).
+ * documents beyond that (local status: 3 when nothing runs; wait: 1 a job
+ * failed or was canceled, 3 stranded, 124 timed out).
  */
 #ifndef CLAPPER_CLIENT_CMD_H
 #define CLAPPER_CLIENT_CMD_H
@@ -36,8 +37,13 @@
 #define CMD_EXIT_FAIL 1
 #define CMD_EXIT_USAGE 2
 #define CMD_EXIT_STRANDED 3 /* clapper wait: no worker can run a job any more */
+#define CMD_EXIT_TIMEOUT 124 /* clapper wait: --max-wait-s ran out (as timeout(1)) */
 
 #define CMD_DEFAULT_COORDINATOR "tcp://127.0.0.1:7711"
+/* The settings files every verb reads (only coordinator, key, server-key,
+ * timeout-ms and color), below --config, the environment and the command
+ * line: the user's (cmd_user_config_path) above the system's. */
+#define CMD_SYSTEM_CONFIG "/etc/clapper/clapper.conf"
 #define CMD_DEFAULT_TIMEOUT_MS "30000"
 
 /* What a verb's exec sees besides its positional arguments: the common
@@ -98,7 +104,8 @@ extern const struct cmd_entry cmd_submit_entry, cmd_jobs_entry, cmd_job_entry, c
     cmd_cancel_entry, cmd_pause_entry, cmd_resume_entry, cmd_retry_entry, /* cmd_control.c */
     cmd_drain_entry, cmd_undrain_entry,                                    /* cmd_drain.c */
     cmd_approve_entry, cmd_reject_entry, cmd_request_changes_entry,        /* cmd_review.c */
-    cmd_retake_entry;                                                      /* cmd_review.c */
+    cmd_retake_entry,                                                      /* cmd_review.c */
+    cmd_limit_entry, cmd_limits_entry, cmd_pool_entry, cmd_pools_entry;    /* cmd_limits.c */
 
 /* The paging options of a verb that lists (--limit N, --after ID): rows
  * for its option table from CMD_PAGE_OPTS, kept in a static of its file. */
@@ -136,11 +143,31 @@ void cmd_page_hint(FILE *out, const json_t *doc, const char *what);
 int cmd_fail(cmd_ctx_t *ctx, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The user's settings file: $XDG_CONFIG_HOME/clapper/config when that is
+ * an absolute path, else $HOME/.config/clapper/config; NULL without HOME
+ * (caller frees). */
+char *cmd_user_config_path(void);
+
 /* Runs entry with argv[0] = the verb's name and its arguments, writing to
  * out and err.  Parses the options (--help prints the generated help and
  * returns 0), checks the argument count, calls exec and prints any error
  * as output.h describes.  Returns the exit status. */
 int cmd_run(const struct cmd_entry *entry, int argc, char **argv, FILE *out, FILE *err);
+
+/* The options every verb takes besides its own, in this order:
+ * coordinator, key, server-key, json, timeout-ms, color, config (their
+ * dest is NULL: cmd_run points them at its context). */
+#define CMD_NCOMMON 7
+extern const cfg_opt_t cmd_common_opts[CMD_NCOMMON];
+
+/* Writes to path what the build installs, generated from table (the
+ * verbs, their usage, help and options, and cmd_common_opts): format
+ * "bash" a bash completion script, "zsh" a zsh completion function
+ * (_clapper), "man" the clapper(1) page in roff (gendoc.c).  Reached as
+ * the hidden `clapper __gendoc FORMAT PATH`.  Returns 0, 2 for an unknown
+ * format, 1 when path cannot be written. */
+int cmd_gendoc(const struct cmd_entry *const *table, size_t n, const char *format,
+               const char *path);
 
 /* The clapper command: argv[1] names a verb of table (or is --help,
  * --version or "help VERB").  Returns the exit status. */

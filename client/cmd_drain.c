@@ -36,7 +36,7 @@ static int drain_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   (void)argc;
   if (!ident_valid(argv[0]))
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-                    "invalid worker name '%s': expected [a-z0-9][a-z0-9_.-]{0,63}", argv[0]);
+                    "invalid worker name '%s': expected " IDENT_PATTERN, argv[0]);
   Clapper__Request req = CLAPPER__REQUEST__INIT;
   req.verb = ctx->entry->ask.verb;
   req.name = argv[0];

@@ -45,7 +45,7 @@ static int keygen_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   const char *name = argv[0];
   if (!ident_valid(name))
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-                    "invalid key name '%s': expected [a-z0-9][a-z0-9_.-]{0,63}", name);
+                    "invalid key name '%s': expected " IDENT_PATTERN, name);
   if (!opt.dir[0])
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "--dir: empty directory name");
   if (util_mkdir_p(opt.dir, 0700) < 0)

@@ -6,7 +6,9 @@
  * jobfile_parse so that mistakes are found before anything is sent, and
  * sent as the body of a VERB_SUBMIT request.  --no-local-check skips the
  * local check (to exercise the coordinator's, which always runs).  The reply is
- * {"jobs": [{"job_id", "name", "tasks"}]}.
+ * {"jobs": [{"job_id", "name", "tasks"}]}; to each job the command adds its
+ * "state" and "reason" just after the submission (add_states), so that it
+ * says "queued", "waiting: ..." or "held: ..." as it is.
  *
  * Every submission carries an idempotency key: --idempotency-key K, or
  * one made here (submit-<32 hex digits>).  The coordinator writes it with
@@ -16,6 +18,7 @@
  * gives the command that finds out safely (the same submit with the key).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -66,14 +69,82 @@ static void unknown_outcome(cmd_ctx_t *ctx, const char *key, const char *path) {
   sbuf_free(&b);
 }
 
-static void queued_tail(sbuf_t *line, const json_t *job) {
+static void state_tail(sbuf_t *line, const json_t *job) {
   output_json_text(json_object_get(job, "tasks"), line);
   json_int_t ntasks = json_integer_value(json_object_get(job, "tasks"));
-  sbuf_puts(line, ntasks == 1 ? " task queued" : " tasks queued");
+  const char *state = output_string(job, "state"), *reason = output_string(job, "reason");
+  sbuf_puts(line, ntasks == 1 ? " task, " : " tasks, ");
+  output_state(line, state ? state : "submitted", NULL);
+  if (reason)
+    sbuf_printf(line, ": %s", reason);
 }
 
-/* The human view: "job 12 comp-v3: 8 tasks queued" per job. */
-static void print_queued(FILE *out, const json_t *doc) { cmd_print_jobs(out, doc, queued_tail); }
+/* The human view: "job 12 comp-v3: 8 tasks, waiting: REASON" per job. */
+static void print_submitted(FILE *out, const json_t *doc) {
+  cmd_print_jobs(out, doc, state_tail);
+}
+
+/* What a waiting job j of the file waits for, from its dependencies
+ * (jobs: the reply's jobs, in file order): "after job 12 (render), an
+ * approved take of job 9".  A static buffer. */
+static const char *waits_for(const jf_job_t *j, const json_t *jobs) {
+  static char buf[512];
+  sbuf_t b = {0};
+  for (size_t d = 0; d < j->ndeps && b.len < 400; d++) {
+    const jf_dep_t *dep = &j->deps[d];
+    sbuf_puts(&b, d ? ", " : "");
+    sbuf_puts(&b, dep->kind == JF_DEP_APPROVAL ? "an approved take of job " : "after job ");
+    if (dep->by_id) {
+      sbuf_printf(&b, "%" PRIu64, dep->job_id);
+    } else {
+      const json_t *other = json_array_get(jobs, dep->index);
+      output_fill(&b, other, "{job_id} ({name})");
+    }
+  }
+  snprintf(buf, sizeof buf, "%s", b.buf ? b.buf : "");
+  sbuf_free(&b);
+  return buf;
+}
+
+/* Adds to each job of doc (the reply of submit) its "state" and "reason"
+ * now, asked of the coordinator (VERB_JOBS with the ids): a job may be
+ * queued, waiting on another, held by a budget, or already running.  When
+ * that question fails the jobs stay without them (the submission is
+ * done).  A job that waits without a reason from the coordinator gets
+ * the dependencies of its file (waits_for) as its reason. */
+static void add_states(cmd_ctx_t *ctx, json_t *doc, const jobfile_t *jf) {
+  json_t *jobs = json_object_get(doc, "jobs");
+  size_t n = json_array_size(jobs), i;
+  json_t *job;
+  if (!n)
+    return;
+  uint64_t *ids = xcalloc(n, sizeof *ids);
+  json_array_foreach(jobs, i, job) ids[i] =
+      (uint64_t)json_integer_value(json_object_get(job, "job_id"));
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_JOBS;
+  req.n_ids = n;
+  req.ids = ids;
+  cli_error_t saved = ctx->error;
+  json_t *now = cmd_request(ctx, &req);
+  ctx->error = saved;
+  free(ids);
+  json_array_foreach(jobs, i, job) {
+    size_t k;
+    json_t *o;
+    json_array_foreach(json_object_get(now, "jobs"), k, o) {
+      if (json_equal(json_object_get(o, "job_id"), json_object_get(job, "job_id"))) {
+        json_object_set(job, "state", json_object_get(o, "state"));
+        json_object_set(job, "reason", json_object_get(o, "reason"));
+      }
+    }
+    const char *state = output_string(job, "state");
+    if (jf && jf->njobs == n && state && !strcmp(state, "waiting") &&
+        !output_string(job, "reason"))
+      json_object_set_new(job, "reason", json_string(waits_for(&jf->jobs[i], jobs)));
+  }
+  json_decref(now);
+}
 
 static int submit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   const char *path = argv[0];
@@ -129,7 +200,11 @@ static int submit_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   req.body.data = (uint8_t *)text;
   req.body.len = len;
   req.idempotency_key = (char *)key;
-  status = cmd_show(ctx, &req, print_queued);
+  json_t *doc = cmd_request(ctx, &req);
+  if (doc) {
+    add_states(ctx, doc, jf);
+    status = cmd_show_doc(ctx, doc, print_submitted);
+  }
   if (status != CMD_EXIT_OK && !strcmp(ctx->error.code, "no_reply"))
     unknown_outcome(ctx, key, from_stdin ? "- (the same file on standard input)" : path);
 out:

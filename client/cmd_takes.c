@@ -90,7 +90,7 @@ static int takes_exec(cmd_ctx_t *ctx, int argc, char **argv) {
     return CMD_EXIT_USAGE;
   if (opt.shot && !ident_valid(opt.shot))
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-                    "invalid --shot '%s': expected [a-z0-9][a-z0-9_.-]{0,63}", opt.shot);
+                    "invalid --shot '%s': expected " IDENT_PATTERN, opt.shot);
   if (opt.state && !review_state_valid(opt.state))
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
                     "invalid --state '%s': expected pending_review, approved, "

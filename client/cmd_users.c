@@ -91,7 +91,7 @@ static int check_name(cmd_ctx_t *ctx, const char *name) {
   if (ident_valid(name))
     return 0;
   cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-           "invalid user name '%s': expected [a-z0-9][a-z0-9_.-]{0,63}", name);
+           "invalid user name '%s': expected " IDENT_PATTERN, name);
   return -1;
 }
 

@@ -3,11 +3,15 @@
  *
  * Polls VERB_JOBS (ids = the jobs, all = true) every 250 ms until every job
  * is finished (succeeded, failed or canceled).  On a terminal, stderr shows
- * one progress line refreshed in place.  Exit status 0 only when every job
- * succeeded; otherwise 1 with "clapper: job 12 failed".  --json prints the
- * final {"jobs": [...]} document (also when a job failed: then the error is
- * only the line on stderr and the exit status).  --max-wait-s bounds the
- * wait (error code "timeout").
+ * one progress line refreshed in place, with an estimate of the time left
+ * (output_eta: the mean wall time of the jobs' ended attempts, times the
+ * tasks not yet finished, over the tasks running now).  Exit status 0 only
+ * when every job succeeded; 1 with "clapper: job 12 failed" when one
+ * failed or was canceled (or the coordinator could not be asked).  --json
+ * prints the final {"jobs": [...]} document (also when a job failed: then
+ * the error is only the line on stderr and the exit status).
+ * --max-wait-s bounds the wait: past it, exit CMD_EXIT_TIMEOUT (124, as
+ * timeout(1)) with error code "timeout".
  *
  * A job whose reason starts with STATES_STRANDED has no worker that can
  * run it any more (every one that could is degraded, lost or excluded by
@@ -36,7 +40,7 @@ static struct {
 
 static const cfg_opt_t wait_opts[] = {
     {"max-wait-s", 0, CFG_INT, NULL, "0", 0, 31536000, "S",
-     "give up after S seconds (0: wait as long as it takes)", &opt.max_wait_s},
+     "give up after S seconds, exit 124 (0: wait as long as it takes)", &opt.max_wait_s},
     {"stranded-s", 0, CFG_INT, NULL, "0", 0, 31536000, "S",
      "stop (exit 3) once no worker could run any unfinished job for S seconds",
      &opt.stranded_s},
@@ -96,7 +100,8 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
     if (!doc)
       goto out;
 
-    json_int_t total = 0, succeeded = 0, failed = 0, running = 0;
+    json_int_t total = 0, succeeded = 0, failed = 0, running = 0, ended = 0, left = 0;
+    double wall_s = 0;
     bool all_finished = true, all_stranded = true;
     for (int i = 0; i < argc; i++) {
       json_t *job = find_job(doc, ids[i]);
@@ -108,6 +113,15 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
       succeeded += cmd_task_count(job, "succeeded");
       failed += cmd_task_count(job, "failed");
       running += cmd_task_count(job, "running");
+      /* For the estimate: the attempts that ended and their wall time,
+       * and the tasks that have not finished. */
+      ended += json_integer_value(json_object_get(job, "attempts")) -
+               cmd_task_count(job, "running") - cmd_task_count(job, "dispatched");
+      wall_s += json_number_value(json_object_get(job, "wall_s"));
+      if (!finished_state(json_string_value(json_object_get(job, "state"))))
+        left += json_integer_value(json_object_get(job, "ntasks")) -
+                cmd_task_count(job, "succeeded") - cmd_task_count(job, "failed") -
+                cmd_task_count(job, "canceled");
       if (!finished_state(json_string_value(json_object_get(job, "state")))) {
         all_finished = false;
         /* Say why a job does not move on (no worker fits, paused, ...),
@@ -129,6 +143,8 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
       sbuf_t line = {0};
       output_progress(&line, (uint64_t)succeeded, (uint64_t)failed, (uint64_t)running,
                       (uint64_t)total, BAR_WIDTH);
+      output_eta(&line, wall_s, ended > 0 ? (uint64_t)ended : 0, left > 0 ? (uint64_t)left : 0,
+                 (uint64_t)running);
       fprintf(ctx->err, "\r%s\033[K", line.buf);
       fflush(ctx->err);
       sbuf_free(&line);
@@ -148,8 +164,8 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
       }
     }
     if (deadline && util_mono_us() >= deadline) {
-      cmd_fail(ctx, CMD_EXIT_FAIL, "timeout", "jobs still unfinished after %lld s",
-               opt.max_wait_s);
+      status = cmd_fail(ctx, CMD_EXIT_TIMEOUT, "timeout", "jobs still unfinished after %lld s",
+                        opt.max_wait_s);
       goto out;
     }
     long nap = POLL_MS;
@@ -176,9 +192,10 @@ static int wait_exec(cmd_ctx_t *ctx, int argc, char **argv) {
       sbuf_t line = {0};
       sbuf_printf(&line, "job %s ", argv[i]);
       output_json_text(json_object_get(job, "name"), &line);
-      sbuf_printf(&line, ": %s (%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
-                         " tasks succeeded)",
-                  state ? state : "?", cmd_task_count(job, "succeeded"),
+      sbuf_puts(&line, ": ");
+      output_state(&line, state ? state : "?", NULL);
+      sbuf_printf(&line, " (%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT " tasks succeeded)",
+                  cmd_task_count(job, "succeeded"),
                   json_integer_value(json_object_get(job, "ntasks")));
       output_line(ctx->out, line.buf);
       sbuf_free(&line);
@@ -214,5 +231,6 @@ out:
 const struct cmd_entry cmd_wait_entry = {
     .name = "wait", CMD_OPTS(wait_opts), .min_args = 1, .max_args = -1, .exec = wait_exec,
     .usage = "[--max-wait-s S] [--stranded-s S] [options] ID...",
-    .help = "wait until jobs finish; exit 0 only if every one succeeded, 3 if no worker can run one",
+    .help = "wait until jobs finish; exit 0 if every one succeeded, 1 if one failed or was "
+            "canceled, 3 if no worker can run one, 124 if --max-wait-s ran out",
 };

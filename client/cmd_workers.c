@@ -6,7 +6,7 @@
  * default of 1000; after_name: the workers named after NAME) and prints
  * {"workers": [...], "more", "next_after"} as a table, in name order:
  * NAME HOST STATE CPUS MEMORY GPUS FREE (cpus/memory/gpus) RUNNING TAGS
- * HEARTBEAT, and REASON (why a degraded worker takes no work) when some
+ * POOLS (the pools it is a member of, `clapper pools`) HEARTBEAT, and REASON (why a degraded worker takes no work) when some
  * worker has one.  When more workers remain, a last line names the --after
  * of the next page.
  */
@@ -18,7 +18,9 @@
 /* One row of the table: a worker. */
 static void worker_row(out_table_t *t, const json_t *w, void *with_reason) {
   char mem[32], freemem[32];
-  table_add_fields(t, w, "name", "hostname", "state", "cpus", NULL);
+  table_add_fields(t, w, "name", "hostname", NULL);
+  table_add_state(t, output_string(w, "state"));
+  table_add_fields(t, w, "cpus", NULL);
   output_mb(json_integer_value(json_object_get(w, "memory_mb")), mem, sizeof mem);
   table_add(t, mem);
   table_addf(t, "%zu", json_array_size(json_object_get(w, "gpus")));
@@ -28,16 +30,19 @@ static void worker_row(out_table_t *t, const json_t *w, void *with_reason) {
              json_integer_value(json_object_get(fr, "cpus")), freemem,
              json_integer_value(json_object_get(fr, "gpus")));
   table_add_fields(t, w, "running", NULL);
-  sbuf_t sb = {0};
-  size_t k;
-  json_t *tag;
-  json_array_foreach(json_object_get(w, "tags"), k, tag) {
-    if (k)
-      sbuf_putc(&sb, ',');
-    output_json_text(tag, &sb);
+  static const char *const lists[] = {"tags", "pools"};
+  for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+    sbuf_t sb = {0};
+    size_t k;
+    json_t *tag;
+    json_array_foreach(json_object_get(w, lists[l]), k, tag) {
+      if (k)
+        sbuf_putc(&sb, ',');
+      output_json_text(tag, &sb);
+    }
+    table_add(t, sb.len ? sb.buf : "-");
+    sbuf_free(&sb);
   }
-  table_add(t, sb.len ? sb.buf : "-");
-  sbuf_free(&sb);
   table_add_time(t, json_object_get(w, "last_heartbeat"));
   if (*(bool *)with_reason)
     table_add(t, output_string(w, "reason"));
@@ -45,7 +50,7 @@ static void worker_row(out_table_t *t, const json_t *w, void *with_reason) {
 
 void cmd_workers_table(FILE *out, const json_t *doc) {
   static const char *const hdr[] = {"NAME",  "HOST", "STATE",    ">CPUS", ">MEMORY",
-                                    ">GPUS", "FREE", ">RUNNING", "TAGS", "HEARTBEAT",
+                                    ">GPUS", "FREE", ">RUNNING", "TAGS", "POOLS", "HEARTBEAT",
                                     "REASON"};
   const json_t *workers = json_object_get(doc, "workers");
   bool reasons = output_any_string(workers, "reason");

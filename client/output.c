@@ -11,18 +11,65 @@
 
 #include "jsondoc.h"
 
+bool output_color;
+
+/* The length of the colour sequence at s ("\033[31m", "\033[0m": ESC [
+ * one or two digits m), or 0 when s does not start with one. */
+static size_t sgr_len(const char *s) {
+  if (s[0] != '\033' || s[1] != '[' || s[2] < '0' || s[2] > '9')
+    return 0;
+  size_t n = 3;
+  if (s[n] >= '0' && s[n] <= '9')
+    n++;
+  return s[n] == 'm' ? n + 1 : 0;
+}
+
 /* Copies s, replacing newlines and tabs by spaces and other control
  * characters (and DEL) by '?', so that neither a table nor an error line
- * can move the cursor or span several lines. */
-static char *sanitise(const char *s) {
+ * can move the cursor or span several lines.  With colours when
+ * keep_colors and output_color: a colour sequence (sgr_len) stays, which
+ * changes the colour of text and nothing else. */
+static char *sanitise_colors(const char *s, bool keep_colors) {
   char *out = xstrdup(s);
   for (unsigned char *p = (unsigned char *)out; *p; p++) {
-    if (*p == '\n' || *p == '\r' || *p == '\t')
+    size_t keep = keep_colors && output_color ? sgr_len((char *)p) : 0;
+    if (keep)
+      p += keep - 1;
+    else if (*p == '\n' || *p == '\r' || *p == '\t')
       *p = ' ';
     else if (*p < 0x20 || *p == 0x7f)
       *p = '?';
   }
   return out;
+}
+
+static char *sanitise(const char *s) { return sanitise_colors(s, false); }
+
+/* The colour of a state's name: green done, red failed, magenta canceled
+ * or rejected, cyan at work, yellow held back; NULL for the others. */
+static const char *state_color(const char *state) {
+  static const struct {
+    const char *state, *sgr;
+  } colors[] = {
+      {"succeeded", "32"}, {"approved", "32"},  {"online", "32"},         {"failed", "31"},
+      {"timed_out", "31"}, {"lost", "31"},      {"offline", "31"},        {"canceled", "35"},
+      {"rejected", "35"},  {"running", "36"},   {"dispatched", "36"},     {"waiting", "33"},
+      {"held", "33"},      {"paused", "33"},    {"draining", "33"},       {"pending_review", "33"},
+      {"changes_requested", "33"}, {"degraded", "33"},
+  };
+  for (size_t i = 0; state && i < ARRAY_SIZE(colors); i++)
+    if (!strcmp(state, colors[i].state))
+      return colors[i].sgr;
+  return NULL;
+}
+
+void output_state(sbuf_t *out, const char *state, const char *text) {
+  const char *sgr = output_color ? state_color(state) : NULL;
+  if (sgr)
+    sbuf_printf(out, "\033[%sm", sgr);
+  sbuf_puts(out, text ? text : state ? state : "-");
+  if (sgr)
+    sbuf_puts(out, "\033[0m");
 }
 
 void cli_error_set(cli_error_t *err, const char *code, const char *fmt, ...) {
@@ -53,7 +100,7 @@ void output_error(FILE *outf, FILE *errf, bool json, const cli_error_t *err) {
 }
 
 void output_line(FILE *f, const char *s) {
-  char *clean = sanitise(s ? s : "");
+  char *clean = sanitise_colors(s ? s : "", true);
   fprintf(f, "%s\n", clean);
   free(clean);
 }
@@ -113,6 +160,14 @@ void table_addf(out_table_t *t, const char *fmt, ...) {
   free(s);
 }
 
+void table_add_state(out_table_t *t, const char *state) {
+  char *clean = sanitise(state ? state : "-");
+  sbuf_t sb = {0};
+  output_state(&sb, clean, NULL);
+  add_owned(t, sbuf_steal(&sb));
+  free(clean);
+}
+
 void table_add_trunc(out_table_t *t, const char *cell, size_t max) {
   if (!cell || max < 4 || output_width(cell) <= max) {
     table_add(t, cell);
@@ -158,9 +213,16 @@ void table_add_time(out_table_t *t, const json_t *v) {
 
 size_t output_width(const char *s) {
   size_t n = 0;
-  for (; *s; s++)
+  while (*s) {
+    size_t sgr = sgr_len(s);
+    if (sgr) {
+      s += sgr;
+      continue;
+    }
     if (((unsigned char)*s & 0xc0) != 0x80)
       n++;
+    s++;
+  }
   return n;
 }
 
@@ -342,6 +404,27 @@ void output_progress(sbuf_t *out, uint64_t succeeded, uint64_t failed, uint64_t 
   sbuf_printf(out, "] %" PRIu64 "/%" PRIu64 " succeeded, %" PRIu64 " failed, %" PRIu64
                    " running",
               succeeded, total, failed, running);
+}
+
+void output_duration(sbuf_t *out, double s) {
+  long long n = s < 0 ? 0 : s > 3.6e8 ? 360000000LL : (long long)(s + 0.5);
+  if (n >= 3600)
+    sbuf_printf(out, "%lldh%02lldm", n / 3600, n / 60 % 60);
+  else if (n >= 60)
+    sbuf_printf(out, "%lldm%02llds", n / 60, n % 60);
+  else
+    sbuf_printf(out, "%llds", n);
+}
+
+void output_eta(sbuf_t *out, double wall_s, uint64_t ended, uint64_t left, uint64_t running) {
+  if (!left)
+    return;
+  if (!ended) {
+    sbuf_puts(out, ", ETA: when a task has finished");
+    return;
+  }
+  sbuf_puts(out, ", ETA ~");
+  output_duration(out, wall_s / (double)ended * (double)left / (double)(running ? running : 1));
 }
 
 void output_time(const json_t *v, sbuf_t *out) {

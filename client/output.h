@@ -18,6 +18,20 @@
 
 #include "util.h"
 
+/* Whether states are shown in colour (SGR sequences): set by cmd_run from
+ * --color (auto: when stdout is a terminal and NO_COLOR is unset or
+ * empty, https://no-color.org; always; never).  Off by default. */
+extern bool output_color;
+
+/* Appends text (NULL: the state's name) in the colour of state when
+ * output_color: succeeded, approved and online green; failed, timed_out,
+ * lost and offline red; canceled and rejected magenta; running and
+ * dispatched cyan; waiting, held, paused, draining and the review states
+ * yellow; others uncoloured.  output_line keeps these colour sequences
+ * (only when output_color); any other control character is still
+ * replaced. */
+void output_state(sbuf_t *out, const char *state, const char *text);
+
 /* The error a command reports: a machine-readable code ("unavailable",
  * "invalid_job", "not_found", "usage", ...) and a one-line message. */
 typedef struct cli_error {
@@ -68,6 +82,8 @@ void table_align_right(out_table_t *t, size_t col);
 /* Adds one cell (NULL shows as "-"); the text is copied and sanitised. */
 void table_add(out_table_t *t, const char *cell);
 void table_addf(out_table_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Adds a state's name, in its colour (output_state). */
+void table_add_state(out_table_t *t, const char *state);
 /* Adds a cell cut to at most max characters, ending in "..." when cut. */
 void table_add_trunc(out_table_t *t, const char *cell, size_t max);
 /* Adds the text of a JSON value (see output_json_text). */
@@ -123,7 +139,8 @@ void output_csv_end_line(sbuf_t *out);
  * "version" (jsondoc.h) is for programs and is left out. */
 void output_kv(FILE *f, const json_t *obj);
 
-/* Display width of a UTF-8 string (code points; good enough for names). */
+/* Display width of a UTF-8 string (code points, colour sequences not
+ * counted; good enough for names). */
 size_t output_width(const char *s);
 
 /* Appends the one-line progress of `clapper wait` to out, e.g.
@@ -131,6 +148,16 @@ size_t output_width(const char *s);
  * with a bar of width characters. */
 void output_progress(sbuf_t *out, uint64_t succeeded, uint64_t failed, uint64_t running,
                      uint64_t total, unsigned width);
+
+/* Appends a duration of s seconds, rounded: "42s", "3m05s", "2h10m". */
+void output_duration(sbuf_t *out, double s);
+
+/* Appends the estimate of `clapper wait` to its progress line: ", ETA
+ * ~3m05s", the mean wall time of the ended attempts (wall_s / ended) times
+ * the tasks left, over the tasks running now (at least 1); ", ETA: when a
+ * task has finished" while no attempt has ended; nothing when none is
+ * left. */
+void output_eta(sbuf_t *out, double wall_s, uint64_t ended, uint64_t left, uint64_t running);
 
 /* Formats an ISO-8601 time stamp for tables: "2026-11-26T04:10:10.123456Z"
  * becomes "2026-11-26 04:10:10"; anything else is copied as it is. */

@@ -5,10 +5,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-enum { SRC_DEFAULT, SRC_FILE, SRC_ENV, SRC_ARGV };
+/* Where a value came from; a default file's source is SRC_FILE + its index,
+ * so that a later file's list replaces an earlier one's. */
+enum { SRC_DEFAULT, SRC_CONFIG = 1000, SRC_ENV, SRC_ARGV, SRC_FILE = 1 };
 
 static void list_clear(cfg_list_t *l) { util_strv_free(&l->items, &l->n); }
 
@@ -82,12 +86,13 @@ static char *trim(char *s) {
   return s;
 }
 
-static int load_file(const cfg_opt_t *opts, size_t nopts, int *list_src, const char *path,
-                     char *err, size_t errlen) {
+static int load_file(const cfg_opt_t *opts, size_t nopts, int *list_src, int src,
+                     const char *path, const char *const *keys, char *err, size_t errlen) {
   size_t len;
   char *text = util_read_file(path, 1 << 20, &len);
   if (!text)
-    return util_fail(err, errlen, "--config %s: %s", path, strerror(errno));
+    return util_fail(err, errlen, "%s%s: %s", src == SRC_CONFIG ? "--config " : "", path,
+                     strerror(errno));
   int rc = 0, lineno = 0;
   /* Not strtok: it would skip empty lines and so miscount line numbers. */
   for (char *line = text, *next; line && *line; line = next) {
@@ -109,46 +114,191 @@ static int load_file(const cfg_opt_t *opts, size_t nopts, int *list_src, const c
     *eq = '\0';
     char *key = trim(s), *val = trim(eq + 1);
     const cfg_opt_t *o = find(opts, nopts, key, strlen(key));
-    if (!o || !strcmp(key, "config")) {
+    bool allowed = !keys;
+    for (size_t k = 0; keys && keys[k] && !allowed; k++)
+      allowed = !strcmp(keys[k], key);
+    if (!o || !allowed || !strcmp(key, "config")) {
       rc = util_fail(err, errlen, "%s:%d: unknown setting '%s'", path, lineno, key);
       break;
     }
     char where[512];
     snprintf(where, sizeof where, "%s:%d: %s", path, lineno, key);
-    if ((rc = set_value(o, val, SRC_FILE, &list_src[o - opts], where, err, errlen)) < 0)
+    if ((rc = set_value(o, val, src, &list_src[o - opts], where, err, errlen)) < 0)
       break;
   }
   free(text);
   return rc;
 }
 
+/* The arguments getopt_long sees: a copy of argv in which a negative
+ * number ("-7", "-5") is masked with a leading \001 so that it reads as a
+ * positional argument or an option's value, not as short options. */
+static char **mask_numbers(int argc, char **argv) {
+  char **v = xcalloc((size_t)argc + 1, sizeof *v);
+  for (int i = 0; i < argc; i++)
+    v[i] = i && argv[i][0] == '-' && argv[i][1] >= '0' && argv[i][1] <= '9'
+               ? xasprintf("\001%s", argv[i])
+               : argv[i];
+  return v;
+}
+
+/* The original of s, an argument of the masked copy v of argv: the
+ * masked ones are whole arguments, so their value is argv's. */
+static const char *unmask(int argc, char **argv, char **v, const char *s) {
+  if (!s || s[0] != '\001')
+    return s;
+  for (int i = 0; i < argc; i++)
+    if (v[i] == s)
+      return argv[i];
+  return s + 1;
+}
+
+static void free_masked(int argc, char **argv, char **v) {
+  for (int i = 0; i < argc; i++)
+    if (v[i] != argv[i])
+      free(v[i]);
+  free(v);
+}
+
+/* An option given on the command line, in order. */
+typedef struct given {
+  const cfg_opt_t *o;
+  const char *value; /* NULL: a bare boolean */
+} given_t;
+
+#define OPT_HELP 1000
+#define OPT_VERSION 1001
+
+/* Reads the command line with getopt_long: the options into given (in
+ * order, *ngiven of them), the positional arguments into res.  Returns 0,
+ * 1 for --help or --version (printed), or -1 with err set. */
+static int scan_argv(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
+                     const char *prog, const char *usage, given_t *given, size_t *ngiven,
+                     cfg_result_t *res, char *err, size_t errlen) {
+  struct option *lopts = xcalloc(nopts + 3, sizeof *lopts);
+  sbuf_t shorts = {0};
+  sbuf_puts(&shorts, "-:h"); /* in order; ':' reports a missing value */
+  for (size_t i = 0; i < nopts; i++) {
+    const cfg_opt_t *o = &opts[i];
+    lopts[i] = (struct option){o->name, o->type == CFG_BOOL ? optional_argument : required_argument,
+                               NULL, 256 + (int)i};
+    if (o->short_name)
+      sbuf_printf(&shorts, "%c%s", o->short_name, o->type == CFG_BOOL ? "" : ":");
+  }
+  lopts[nopts] = (struct option){"help", no_argument, NULL, OPT_HELP};
+  lopts[nopts + 1] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+  char **v = mask_numbers(argc, argv);
+  int rc = 0, c, li;
+  optind = 0; /* start afresh: a program parses more than once (tests, verbs) */
+  opterr = 0;
+  *ngiven = 0;
+  while (rc == 0 && (li = -1, c = getopt_long(argc, v, shorts.buf, lopts, &li)) != -1) {
+    if (c == 1) { /* a positional argument */
+      res->pos[res->npos++] = argv[optind - 1];
+      continue;
+    }
+    /* getopt_long takes an unambiguous prefix (--lim for --limit): refuse
+     * it, so that a new option never changes what an old command means. */
+    const char *arg = v[optind - (optarg && optarg == v[optind - 1] && li >= 0 ? 2 : 1)];
+    if (li >= 0 && arg[0] == '-' && arg[1] == '-' &&
+        strncmp(arg + 2, lopts[li].name, strlen(lopts[li].name)) != 0) {
+      size_t len = strcspn(arg + 2, "=");
+      rc = util_fail(err, errlen, "unknown option --%.*s (see %s --help)", (int)len, arg + 2,
+                     prog);
+      break;
+    }
+    if (c == '?') {
+      if (optopt > 0 && optopt < 256)
+        rc = util_fail(err, errlen, "unknown option -%c (see %s --help)", optopt, prog);
+      else if (optopt >= 256 && optopt < 256 + (int)nopts)
+        rc = util_fail(err, errlen, "option --%s takes no value", opts[optopt - 256].name);
+      else if (optopt == OPT_HELP || optopt == OPT_VERSION)
+        rc = util_fail(err, errlen, "option --%s takes no value",
+                       optopt == OPT_HELP ? "help" : "version");
+      else
+        rc = util_fail(err, errlen, "unknown option --%.*s (see %s --help)",
+                       (int)strcspn(arg + 2, "="), arg + 2, prog);
+      break;
+    }
+    if (c == ':') {
+      const cfg_opt_t *o = NULL;
+      if (optopt >= 256 && optopt < 256 + (int)nopts)
+        o = &opts[optopt - 256];
+      for (size_t k = 0; !o && k < nopts; k++)
+        if (opts[k].short_name && opts[k].short_name == optopt)
+          o = &opts[k];
+      rc = util_fail(err, errlen, "option --%s needs a value", o ? o->name : "?");
+      break;
+    }
+    if (c == 'h' || c == OPT_HELP) {
+      config_help(stdout, prog, usage, opts, nopts);
+      rc = 1;
+      break;
+    }
+    if (c == OPT_VERSION) {
+      printf("%s %s\n", prog, CLAPPER_VERSION);
+      rc = 1;
+      break;
+    }
+    const cfg_opt_t *o = NULL;
+    if (c >= 256 && c < 256 + (int)nopts)
+      o = &opts[c - 256];
+    for (size_t k = 0; !o && k < nopts; k++)
+      if (opts[k].short_name && opts[k].short_name == c)
+        o = &opts[k];
+    if (!o) {
+      rc = util_fail(err, errlen, "unknown option -%c (see %s --help)", c, prog);
+      break;
+    }
+    given[(*ngiven)++] = (given_t){o, unmask(argc, argv, v, optarg)};
+  }
+  if (rc == 0)
+    while (optind < argc) /* after "--" */
+      res->pos[res->npos++] = argv[optind++];
+  free_masked(argc, argv, v);
+  sbuf_free(&shorts);
+  free(lopts);
+  return rc;
+}
+
 int config_parse(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
                  const char *prog, const char *usage, cfg_result_t *res, char *err,
                  size_t errlen) {
+  return config_parse_files(opts, nopts, argc, argv, prog, usage, NULL, NULL, res, err, errlen);
+}
+
+int config_parse_files(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
+                       const char *prog, const char *usage, const char *const *files,
+                       const char *const *file_keys, cfg_result_t *res, char *err,
+                       size_t errlen) {
   int *list_src = xcalloc(nopts ? nopts : 1, sizeof *list_src);
+  given_t *given = xcalloc((size_t)argc + 1, sizeof *given);
+  size_t ngiven = 0;
   res->pos = xcalloc((size_t)argc + 1, sizeof *res->pos);
   res->npos = 0;
-  int rc = -1;
   char where[256];
 
+  int rc = scan_argv(opts, nopts, argc, argv, prog, usage, given, &ngiven, res, err, errlen);
+  if (rc != 0)
+    goto out;
+  rc = -1;
   for (size_t i = 0; i < nopts; i++)
     if (opts[i].def && set_value(&opts[i], opts[i].def, SRC_DEFAULT, &list_src[i],
                                  opts[i].name, err, errlen) < 0)
       goto out;
 
-  /* --config first, so that the file sits below environment and flags. */
-  const cfg_opt_t *cfg = find(opts, nopts, "config", 6);
-  for (int i = 1; cfg && i < argc; i++) {
-    if (!strcmp(argv[i], "--"))
-      break;
-    const char *path = NULL;
-    if (!strcmp(argv[i], "--config") && i + 1 < argc)
-      path = argv[i + 1];
-    else if (!strncmp(argv[i], "--config=", 9))
-      path = argv[i] + 9;
-    if (path && load_file(opts, nopts, list_src, path, err, errlen) < 0)
+  /* The default files (the system's, then the user's), each only when it
+   * exists; then --config, so that the files sit below environment and
+   * flags. */
+  for (size_t f = 0; files && files[f]; f++)
+    if (files[f][0] && access(files[f], F_OK) == 0 &&
+        load_file(opts, nopts, list_src, SRC_FILE + (int)f, files[f], file_keys, err,
+                  errlen) < 0)
       goto out;
-  }
+  for (size_t g = 0; g < ngiven; g++)
+    if (!strcmp(given[g].o->name, "config") && given[g].value &&
+        load_file(opts, nopts, list_src, SRC_CONFIG, given[g].value, NULL, err, errlen) < 0)
+      goto out;
 
   for (size_t i = 0; i < nopts; i++) {
     const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
@@ -159,65 +309,18 @@ int config_parse(const cfg_opt_t *opts, size_t nopts, int argc, char **argv,
     }
   }
 
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--")) {
-      while (++i < argc)
-        res->pos[res->npos++] = argv[i];
-      break;
-    }
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      config_help(stdout, prog, usage, opts, nopts);
-      rc = 1;
-      goto out;
-    }
-    if (!strcmp(a, "--version")) {
-      printf("%s %s\n", prog, CLAPPER_VERSION);
-      rc = 1;
-      goto out;
-    }
-    const cfg_opt_t *o = NULL;
-    const char *value = NULL;
-    if (a[0] == '-' && a[1] == '-' && a[2]) {
-      const char *name = a + 2, *eq = strchr(name, '=');
-      size_t len = eq ? (size_t)(eq - name) : strlen(name);
-      o = find(opts, nopts, name, len);
-      if (!o) {
-        rc = util_fail(err, errlen, "unknown option --%.*s (see %s --help)", (int)len, name, prog);
-        goto out;
-      }
-      if (eq)
-        value = eq + 1;
-    } else if (a[0] == '-' && a[1] && !a[2] && !(a[1] >= '0' && a[1] <= '9')) {
-      for (size_t k = 0; k < nopts; k++)
-        if (opts[k].short_name == a[1])
-          o = &opts[k];
-      if (!o) {
-        rc = util_fail(err, errlen, "unknown option %s (see %s --help)", a, prog);
-        goto out;
-      }
-    } else {
-      res->pos[res->npos++] = argv[i];
-      continue;
-    }
-    if (!value) {
-      if (o->type == CFG_BOOL) {
-        value = "true";
-      } else if (i + 1 < argc) {
-        value = argv[++i];
-      } else {
-        rc = util_fail(err, errlen, "option --%s needs a value", o->name);
-        goto out;
-      }
-    }
+  for (size_t g = 0; g < ngiven; g++) {
+    const cfg_opt_t *o = given[g].o;
     if (!strcmp(o->name, "config"))
       continue; /* already loaded */
     snprintf(where, sizeof where, "--%s", o->name);
-    if (set_value(o, value, SRC_ARGV, &list_src[o - opts], where, err, errlen) < 0)
+    if (set_value(o, given[g].value ? given[g].value : "true", SRC_ARGV, &list_src[o - opts],
+                  where, err, errlen) < 0)
       goto out;
   }
   rc = 0;
 out:
+  free(given);
   free(list_src);
   if (rc != 0) {
     free(res->pos);

@@ -126,6 +126,15 @@ int input_request(const Clapper__Request *req, char *err, size_t errlen) {
       return -1;
   if (input_time("at_us", req->at_us, true, err, errlen) < 0)
     return -1;
+  if (req->n_members > INPUT_MEMBERS_MAX)
+    return util_fail_line(err, errlen, "members: %zu entries, at most %d", req->n_members,
+                          INPUT_MEMBERS_MAX);
+  for (size_t i = 0; i < req->n_members; i++) {
+    char field[32];
+    snprintf(field, sizeof field, "members[%zu]", i);
+    if (input_text(field, req->members[i], INPUT_NAME_MAX, INPUT_ONE_LINE, err, errlen) < 0)
+      return -1;
+  }
   for (size_t i = 0; i < req->n_ids; i++)
     if (req->ids[i] > INT64_MAX)
       return util_fail_line(err, errlen, "ids[%zu]: %" PRIu64 " is more than %" PRId64, i,

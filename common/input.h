@@ -29,6 +29,7 @@
 #define INPUT_NOTE_MAX 4096u             /* notes and reasons a person gives */
 #define INPUT_NAME_MAX 256u              /* names, models, other identifiers */
 #define INPUT_IDEMPOTENCY_KEY_MAX 128u   /* a submission's idempotency key */
+#define INPUT_MEMBERS_MAX 256            /* members of a pool in one request */
 #define INPUT_PATH_MAX 4096u             /* paths a worker reports */
 #define INPUT_PROV_KEY_MAX 64u           /* a provenance key */
 #define INPUT_PROV_VALUE_MAX (16u << 10) /* a provenance value */
@@ -66,7 +67,8 @@ int input_time(const char *field, int64_t us, bool zero_ok, char *err, size_t er
 /* Checks every field of a client request: note at most INPUT_NOTE_MAX
  * bytes of UTF-8, idempotency_key one line of at most
  * INPUT_IDEMPOTENCY_KEY_MAX, the other texts one line of at most INPUT_NAME_MAX,
- * at_us 0 or a time, ids, offset and after at most INT64_MAX.  The body (a job
+ * at_us 0 or a time, ids, offset and after at most INT64_MAX, at most
+ * INPUT_MEMBERS_MAX members, each a text like name.  The body (a job
  * file) is the job-file parser's to check.  Returns 0, or -1 with a one-line
  * reason naming the field in err. */
 int input_request(const Clapper__Request *req, char *err, size_t errlen) MUSTCHECK;

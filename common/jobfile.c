@@ -24,7 +24,7 @@
 
 #define QUOTE_MAX 64     /* longest piece of user text quoted in a message */
 #define ENV_NAME_MAX 128 /* longest environment variable name */
-#define IDENT_RULE "[a-z0-9][a-z0-9_.-]*, at most 64 characters"
+#define IDENT_RULE "[A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 characters"
 #define MAX_GPU_MEMORY_MB 16777216LL
 #define MAX_CPUS 4096
 #define MAX_MEMORY_MB (1LL << 40)
@@ -71,8 +71,8 @@ static const char *const job_fields[] = {
     "provenance",     "requires",  "frames",       "chunk",    "takes",           "seed",
     "priority",       "timeout_s", "max_attempts", "max_lost", "retry_backoff_s", "after",
     "after_approval", NULL};
-static const char *const requires_fields[] = {"gpus",      "gpu_memory_mb", "cpus",
-                                              "memory_mb", "tags",          NULL};
+static const char *const requires_fields[] = {"gpus", "gpu_memory_mb", "cpus", "memory_mb",
+                                              "tags", "limits",        "pool", NULL};
 
 /* A dependency written as a name, resolved to an index in pass 2. */
 typedef struct pending_name {
@@ -286,6 +286,29 @@ static int get_provenance(parser_t *ps, json_t *v, const char *at, jf_job_t *job
   return 0;
 }
 
+/* Reads v.field, an optional array of at most max distinct identifiers,
+ * into *out (*n of them). */
+static int get_idents(parser_t *ps, json_t *v, const char *rat, const char *field, size_t max,
+                      char ***out, size_t *n) {
+  json_t *arr = json_object_get(v, field);
+  if (!arr)
+    return 0;
+  if (!json_is_array(arr) || json_array_size(arr) > max)
+    return fail(ps, "%s.%s: must be an array of at most %zu identifiers", rat, field, max);
+  size_t len = json_array_size(arr);
+  *out = xcalloc(len ? len : 1, sizeof **out);
+  for (size_t k = 0; k < len; k++) {
+    const char *s = json_string_value(json_array_get(arr, k));
+    if (!s || !ident_valid(s))
+      return fail(ps, "%s.%s[%zu]: must be an identifier (" IDENT_RULE ")", rat, field, k);
+    for (size_t j = 0; j < k; j++)
+      if (!strcmp((*out)[j], s))
+        return fail(ps, "%s.%s[%zu]: '%s' is listed twice", rat, field, k, s);
+    (*out)[(*n)++] = xstrdup(s);
+  }
+  return 0;
+}
+
 static int get_requires(parser_t *ps, json_t *v, const char *at, jf_requires_t *req) {
   req->cpus = 1;
   if (!v)
@@ -309,22 +332,15 @@ static int get_requires(parser_t *ps, json_t *v, const char *at, jf_requires_t *
   if (get_int(ps, v, rat, "memory_mb", 0, MAX_MEMORY_MB, 0, &x) < 0)
     return -1;
   req->memory_mb = (uint64_t)x;
-  json_t *tags = json_object_get(v, "tags");
-  if (!tags)
-    return 0;
-  if (!json_is_array(tags) || json_array_size(tags) > JOBFILE_MAX_TAGS)
-    return fail(ps, "%s.tags: must be an array of at most %d identifiers", rat, JOBFILE_MAX_TAGS);
-  size_t n = json_array_size(tags);
-  req->tags = xcalloc(n, sizeof *req->tags);
-  for (size_t k = 0; k < n; k++) {
-    json_t *e = json_array_get(tags, k);
-    const char *s = json_string_value(e);
+  if (get_idents(ps, v, rat, "tags", JOBFILE_MAX_TAGS, &req->tags, &req->ntags) < 0 ||
+      get_idents(ps, v, rat, "limits", JOBFILE_MAX_LIMITS, &req->limits, &req->nlimits) < 0)
+    return -1;
+  json_t *pool = json_object_get(v, "pool");
+  if (pool) {
+    const char *s = json_string_value(pool);
     if (!s || !ident_valid(s))
-      return fail(ps, "%s.tags[%zu]: must be an identifier (" IDENT_RULE ")", rat, k);
-    for (size_t j = 0; j < k; j++)
-      if (!strcmp(req->tags[j], s))
-        return fail(ps, "%s.tags[%zu]: '%s' is listed twice", rat, k, s);
-    req->tags[req->ntags++] = xstrdup(s);
+      return fail(ps, "%s.pool: must be an identifier (" IDENT_RULE ")", rat);
+    req->pool = xstrdup(s);
   }
   return 0;
 }
@@ -933,6 +949,8 @@ static void job_free(jf_job_t *job) {
   free(job->env);
   free(job->provenance_json);
   free_strv(job->req.tags, job->req.ntags);
+  free_strv(job->req.limits, job->req.nlimits);
+  free(job->req.pool);
   free(job->deps);
   free(job->tasks);
   free(job->spec_json);

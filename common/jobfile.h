@@ -28,6 +28,7 @@
 #define JOBFILE_MAX_OUTPUTS 4096             /* outputs of one task, {frame} repeats included */
 #define JOBFILE_MAX_GPUS 64
 #define JOBFILE_MAX_TAGS 64
+#define JOBFILE_MAX_LIMITS 16 /* licence limits one job may require */
 
 typedef enum job_kind { JOB_KIND_GENERATE = 0, JOB_KIND_RENDER, JOB_KIND_PROCESS } job_kind_t;
 
@@ -43,6 +44,9 @@ typedef struct jf_requires {
   uint64_t memory_mb;     /* default 0 */
   char **tags;            /* identifiers, all required on the worker */
   size_t ntags;
+  char **limits;          /* licence limits (identifiers): each task holds one unit of each */
+  size_t nlimits;
+  char *pool;             /* the pool of workers it runs on (identifier), or NULL: any */
 } jf_requires_t;
 
 typedef struct jf_env {

@@ -143,7 +143,7 @@ int keys_generate(const char *name, const char *dir, keys_key_t *out, char *err,
   char *keypath = NULL, *pubpath = NULL, *text = NULL;
   int rc = -1;
   if (!name || !ident_valid(name)) {
-    util_fail_line(err, errlen, "invalid key name '%s': expected [a-z0-9][a-z0-9_.-]{0,63}",
+    util_fail_line(err, errlen, "invalid key name '%s': expected " IDENT_PATTERN,
                    name ? name : "");
     goto out;
   }
@@ -217,7 +217,7 @@ static int parse(const char *path, char *text, keys_key_t *k, char *err, size_t 
         return util_fail(err, errlen, "%s:%d: name is given twice", path, lineno);
       if (!ident_valid(val))
         return util_fail_line(err, errlen,
-                              "%s:%d: invalid name '%.80s': expected [a-z0-9][a-z0-9_.-]{0,63}",
+                              "%s:%d: invalid name '%.80s': expected " IDENT_PATTERN,
                               path, lineno, val);
       snprintf(k->name, sizeof k->name, "%s", val);
       seen_name = true;

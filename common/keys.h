@@ -10,7 +10,7 @@
  *   public-key = <Z85, 40 characters>      public-key = <Z85>
  *   secret-key = <Z85, 40 characters>
  *
- * NAME is an identifier ([a-z0-9][a-z0-9_.-]{0,63}); it is the name the
+ * NAME is an identifier ([A-Za-z0-9][A-Za-z0-9_.-]{0,63}); it is the name the
  * key stands for in the coordinator's registry (a user, or a worker's
  * name).  Keys are ZeroMQ CURVE keys in Z85 (zmq_curve_keypair).  A file
  * with a secret key that others may read is refused.  The coordinator's

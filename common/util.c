@@ -211,7 +211,7 @@ bool ident_valid(const char *s) {
   size_t n = 0;
   for (const char *p = s; *p; p++, n++) {
     char c = *p;
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     if (n == 0 ? !alnum : !(alnum || c == '_' || c == '.' || c == '-'))
       return false;
   }
@@ -226,7 +226,7 @@ char *util_ident_from(const char *s) {
     char c = *p;
     if (c >= 'A' && c <= 'Z')
       c = (char)(c - 'A' + 'a');
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     if (sb.len == 0 && !alnum)
       continue;
     sbuf_putc(&sb, alnum || c == '_' || c == '.' || c == '-' ? c : '-');

@@ -82,10 +82,13 @@ int util_fail_line(char *err, size_t errlen, const char *fmt, ...)
 int util_vfail_line(char *err, size_t errlen, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
-/* Identifiers (project, episode, shot, job and worker names, tags) match
- * [a-z0-9][a-z0-9_.-]{0,63}. */
+/* Identifiers (project, episode, shot, job and worker names, tags, key
+ * names) match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}; they keep their case and
+ * are compared as bytes (SH010 and sh010 differ). */
 #define IDENT_MAX 64
 bool ident_valid(const char *s);
+/* The rule ident_valid checks, as error messages print it. */
+#define IDENT_PATTERN "[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 
 /* An identifier made from a free-form name (a login name, a hostname):
  * uppercase ASCII letters lowercased, leading characters up to the first

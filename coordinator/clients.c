@@ -16,6 +16,7 @@
 #include "idem.h"
 #include "input.h"
 #include "jsondoc.h"
+#include "limit.h"
 #include "log.h"
 #include "money.h"
 #include "query.h"
@@ -332,6 +333,11 @@ void clients_submit(coord_t *c, creq_t *r, const verb_call_t *v) {
   jobfile_t *jf = jobfile_parse((const char *)req->body.data, req->body.len, err, sizeof err);
   if (!jf) {
     clients_reply_error(c, r, "invalid_job", err);
+    return;
+  }
+  if (limit_check_jobfile(c, jf, err, sizeof err) < 0) {
+    clients_reply_error(c, r, "invalid_job", err);
+    jobfile_free(&jf);
     return;
   }
   submission_t *s = xcalloc(1, sizeof *s);

@@ -8,6 +8,7 @@
 #include "idem.h"
 #include "model.h"
 #include "rates.h"
+#include "limit.h"
 #include "review.h"
 #include "store.h"
 #include "workers.h"
@@ -52,6 +53,7 @@ void coord_release(coord_t *c) {
   idmap_free(&c->jobs);
   workers_free_all(c);
   rates_free(c);
+  limit_free(c);
   review_free(c);
   idem_free_all(c);
   store_free(&c->store);

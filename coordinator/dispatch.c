@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "limit.h"
 #include "log.h"
 #include "store.h"
 #include "workers.h"
@@ -121,6 +122,7 @@ void dispatch_set_weight(coord_t *c, episode_t *ep, uint32_t weight) {
 static unsigned popcount64(uint64_t x) { return (unsigned)__builtin_popcountll(x); }
 
 void dispatch_usage(coord_t *c, const attempt_t *a, int sign) {
+  limit_usage(a->task->job, sign);
   episode_t *ep = a->task->job->ep;
   if (!ep)
     return;
@@ -366,7 +368,8 @@ static worker_t *place(coord_t *c, const job_t *j, uint64_t *gpu_mask) {
   for (size_t k = 0; k < n; k++) {
     size_t i = (c->worker_cursor + k) % n;
     worker_t *w = c->workers[i];
-    if (dispatch_fits(w, &j->spec->req, gpu_mask) && !job_worker_excluded(j, w)) {
+    if (dispatch_fits(w, &j->spec->req, gpu_mask) && limit_in_pool(j->pool, w) &&
+        !job_worker_excluded(j, w)) {
       c->worker_cursor = (i + 1) % n;
       return w;
     }
@@ -384,7 +387,33 @@ static worker_t *place(coord_t *c, const job_t *j, uint64_t *gpu_mask) {
  * starts with DISPATCH_STRANDED and names them (`clapper wait` stops
  * waiting for such a job).  With no such worker at all, it waits for one
  * to join. */
+/* Sets j's reason to why (a waiting reason, cleared when a task of j is
+ * dispatched), storing the job when it changed. */
+static void set_waiting(coord_t *c, job_t *j, const char *why) {
+  j->unfit = true;
+  if (strcmp(j->reason, why) != 0) {
+    free(j->reason);
+    j->reason = xstrdup(why);
+    store_job(c, j);
+    log_debug("job %" PRIu64 " waits: %s", j->id, j->reason);
+  }
+}
+
+/* Whether a limit of j has no unit free: then its reason says which. */
+static bool note_limit(coord_t *c, job_t *j) {
+  const limit_t *l = limit_full(j);
+  if (!l)
+    return false;
+  char why[200];
+  limit_reason(l, why, sizeof why);
+  set_waiting(c, j, why);
+  j->unfit_version = 0; /* once a unit is free, what else it waits for is checked again */
+  return true;
+}
+
 static void note_unfit(coord_t *c, job_t *j) {
+  if (note_limit(c, j))
+    return;
   if (j->unfit_version == c->farm_version)
     return;
   j->unfit_version = c->farm_version;
@@ -394,7 +423,7 @@ static void note_unfit(coord_t *c, job_t *j) {
   sbuf_t who = {0};
   for (size_t i = 0; i < c->nworkers && !possible; i++) {
     const worker_t *w = c->workers[i];
-    if (!dispatch_could_fit(w, r))
+    if (!dispatch_could_fit(w, r) || !limit_in_pool(j->pool, w))
       continue;
     capable++;
     bool ex = job_worker_excluded(j, w);
@@ -416,6 +445,13 @@ static void note_unfit(coord_t *c, job_t *j) {
         sbuf_printf(&who, "is %s", worker_state_name((worker_state_t)w->state));
     }
   }
+  if (possible && j->pool) {
+    sbuf_free(&who);
+    char why[160];
+    snprintf(why, sizeof why, "waiting for a free worker in pool %s", j->pool->name);
+    set_waiting(c, j, why);
+    return;
+  }
   if (possible) {
     sbuf_free(&who);
     if (j->unfit) {
@@ -433,7 +469,10 @@ static void note_unfit(coord_t *c, job_t *j) {
     sbuf_printf(&b, "every connected worker that could run it failed it %d times",
                 JOB_MAX_WORKER_FAILURES);
   } else {
-    sbuf_printf(&b, "no connected worker has %u CPUs", dispatch_cpus(r));
+    sbuf_printf(&b, "no connected worker%s%s%s has %u CPUs", j->pool ? " in pool " : "",
+                j->pool ? j->pool->name : "",
+                j->pool && !j->pool->defined ? " (not defined: clapper pool set)" : "",
+                dispatch_cpus(r));
     if (r->memory_mb)
       sbuf_printf(&b, ", %" PRIu64 " MB of memory", r->memory_mb);
     if (r->gpus) {
@@ -505,6 +544,11 @@ static job_t *pick(coord_t *c, epq_t *q, aside_t *jobs_aside, task_t **task, wor
       heap_pop(&q->jobs);
       continue;
     }
+    if (note_limit(c, j)) { /* waits for a licence, whatever the workers have */
+      heap_pop(&q->jobs);
+      aside_push(jobs_aside, j);
+      continue;
+    }
     worker_t *w = place(c, j, mask);
     if (w) {
       *task = t;
@@ -546,6 +590,7 @@ void dispatch_run(coord_t *c) {
         free(j->reason);
         j->reason = xstrdup("");
         j->unfit = false;
+        j->unfit_version = 0; /* blocked again, it says why again */
       }
       attempt_t *a = attempt_new(c, t, w, dispatch_cpus(&j->spec->req), j->spec->req.memory_mb,
                                  mask);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "limit.h"
 #include "review.h"
 #include "log.h"
 #include "model.h"
@@ -253,6 +254,7 @@ job_t *job_new(coord_t *c, uint64_t id, jfref_t *src, jf_job_t *spec, episode_t 
     t->seq = k;
     t->delay_pos = HEAP_NONE;
   }
+  limit_job_new(c, j);
   idmap_put(&c->jobs, id, j);
   return j;
 }
@@ -985,6 +987,7 @@ void job_free(job_t *j) {
   free(j->bad);
   free(j->gates);
   free(j->approved_output);
+  free(j->limits);
   jfref_release(j->src);
   free(j);
 }

@@ -29,6 +29,7 @@
 #include "cost.h"
 #include "rates.h"
 #include "reads.h"
+#include "limit.h"
 #include "recover.h"
 #include "store.h"
 #include "workers.h"
@@ -420,6 +421,7 @@ int main(int argc, char **argv) {
   }
   if (check_currency(pgconn_raw(c->wdb), c->cfg.currency, err, sizeof err) < 0 ||
       rates_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
+      limit_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
       auth_load(c, pgconn_raw(c->wdb), c->cfg.admin_key, err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
@@ -438,6 +440,7 @@ int main(int argc, char **argv) {
     log_error("%s", err);
     goto out;
   }
+  limit_log_usage(c);
   reads_limits_t lim = {.connections = (int)c->cfg.read_connections,
                         .client_requests = (int)c->cfg.client_requests,
                         .timeout_ms = c->cfg.read_timeout_ms};

@@ -37,6 +37,8 @@ typedef struct attempt attempt_t;
 typedef struct worker worker_t;
 typedef struct episode episode_t;
 typedef struct epq epq_t;
+typedef struct limit limit_t; /* limit.h */
+typedef struct pool pool_t;   /* limit.h */
 
 #define PRIORITY_LEVELS 101 /* priorities 0..100 */
 
@@ -172,7 +174,10 @@ struct job {
   bool retiring;          /* leaves memory once its end committed (job.c) */
   uint8_t bulk;           /* job_bulk_t: a bulk write of its rows is pending (store.h) */
   uint64_t unfit_version; /* farm version of the last "can it ever fit" check */
-  bool unfit;             /* reason says no connected worker could run it */
+  bool unfit;             /* reason says why it waits (no worker, a limit): cleared on dispatch */
+  limit_t **limits;       /* the limits it requires (owned array; entries are c's) */
+  size_t nlimits;
+  pool_t *pool;           /* the pool it runs in, or NULL: any worker */
 };
 
 struct attempt {
@@ -313,6 +318,10 @@ struct coord {
   dispatch_t *dispatch;
   review_t *review;               /* approval gates and decisions (review.c) */
   auth_t *auth;                   /* registry and ZAP handler (auth.c) */
+  limit_t **limits;               /* every limit named so far (limit.h) */
+  size_t nlimits, caplimits;
+  pool_t **pools;                 /* every pool named so far (limit.h) */
+  size_t npools, cappools;
   bool dispatch_needed;
   uint64_t ready_mono;            /* when it began to serve as the leader: workers that
                                      ran attempts reconnect within a lease of it */

@@ -11,6 +11,7 @@
 
 #include "jsondoc.h"
 #include "log.h"
+#include "states.h"
 #include "reads.h"
 #include "workers.h"
 #include <jansson.h>
@@ -19,7 +20,8 @@
   "j.id AS job_id, j.name, p.name AS project, e.name AS episode, s.name AS shot, j.kind, " \
   "j.state, j.priority, j.ntasks, j.task_counts AS tasks, j.reason, j.submitted_by, "      \
   JSONDOC_TIME("j.submitted_at") " AS submitted_at, " JSONDOC_TIME("j.started_at")         \
-  " AS started_at, " JSONDOC_TIME("j.finished_at") " AS finished_at"
+  " AS started_at, " JSONDOC_TIME("j.finished_at") " AS finished_at, j.attempts, "           \
+  "round(j.wall_us / 1e6, 3) AS wall_s"
 #define JOB_FROM                                                                           \
   " FROM jobs j JOIN episodes e ON e.id = j.episode_id JOIN projects p ON p.id = "         \
   "e.project_id LEFT JOIN shots s ON s.id = j.shot_id"
@@ -35,30 +37,47 @@ static const char SQL_JOBS_IDS[] =
     "'[]'::json))::text";
 
 
-/* $1 limit, $2 after: the jobs after job $2, oldest first. */
-static const char SQL_JOBS_PAGE[] = PAGE_SQL(
-    "jobs", "SELECT x.job_id AS id, row_to_json(x) AS o FROM (SELECT " JOB_COLUMNS JOB_FROM
-            " WHERE j.id > $2::bigint ORDER BY j.id LIMIT $1::int + 1) x");
+/* The filters of a list of jobs: $3 episode "P/E", $4 states (text[]),
+ * $5 the submitter (each NULL: any).  Without states, UNFINISHED keeps
+ * the unfinished jobs only (a literal, so that PostgreSQL can use the
+ * partial index jobs_unfinished); ANY keeps finished ones too. */
+#define JOBS_FILTER(UNFINISHED)                                                                \
+  " ($3::text IS NULL OR j.episode_id IN (SELECT e2.id FROM episodes e2 JOIN projects p2 ON "  \
+  "p2.id = e2.project_id WHERE p2.name || '/' || e2.name = $3::text)) AND ($4::text[] IS NULL " \
+  "OR j.state = ANY ($4::text[])) AND ($5::text IS NULL OR j.submitted_by = $5::text)"        \
+  UNFINISHED
+#define JOBS_UNFINISHED " AND ($4::text[] IS NOT NULL OR j.state NOT IN ('succeeded', 'failed', 'canceled'))"
+#define JOBS_ANY ""
 
-/* $1 limit: the newest $1 jobs, oldest first; "more" is false (nothing is
- * newer) and "earlier" says whether older jobs exist (list them from the
- * first with --after 0). */
-static const char SQL_JOBS_NEWEST[] =
-    "WITH x AS (SELECT " JOB_COLUMNS JOB_FROM " ORDER BY j.id DESC LIMIT $1::int), "
-    "sized AS (SELECT x.job_id, row_to_json(x) AS o, sum(octet_length(row_to_json(x)::text)) "
-    "  OVER (ORDER BY x.job_id DESC) AS bytes, row_number() OVER (ORDER BY x.job_id DESC) AS rn "
-    "  FROM x), "
-    "kept AS (SELECT * FROM sized WHERE rn = 1 OR bytes <= " QUERY_PAGE_BYTES_SQL ") "
-    "SELECT json_build_object('jobs', coalesce((SELECT json_agg(o ORDER BY job_id) FROM kept), "
-    "'[]'::json), 'more', false, 'next_after', NULL::bigint, 'earlier', "
-    "EXISTS (SELECT 1 FROM jobs WHERE id < (SELECT min(job_id) FROM kept)))::text";
+/* $1 limit, $2 after: the jobs after job $2, oldest first, filtered. */
+#define SQL_JOBS_PAGE(F)                                                                       \
+  PAGE_SQL("jobs", "SELECT x.job_id AS id, row_to_json(x) AS o FROM (SELECT " JOB_COLUMNS      \
+                   JOB_FROM " WHERE j.id > $2::bigint AND" F " ORDER BY j.id LIMIT $1::int + 1) x")
+static const char SQL_JOBS_PAGE_ALL[] = SQL_JOBS_PAGE(JOBS_FILTER(JOBS_ANY));
+static const char SQL_JOBS_PAGE_UNFINISHED[] = SQL_JOBS_PAGE(JOBS_FILTER(JOBS_UNFINISHED));
+
+/* $1 limit ($2 unused): the newest $1 jobs, filtered, oldest first;
+ * "more" is false (nothing is newer) and "earlier" says whether older
+ * such jobs exist (list them from the first with --after 0). */
+#define SQL_JOBS_NEWEST(F)                                                                     \
+  "WITH x AS (SELECT " JOB_COLUMNS JOB_FROM " WHERE $2::bigint IS NOT NULL AND" F              \
+  " ORDER BY j.id DESC LIMIT $1::int), "                                                       \
+  "sized AS (SELECT x.job_id, row_to_json(x) AS o, sum(octet_length(row_to_json(x)::text)) "   \
+  "  OVER (ORDER BY x.job_id DESC) AS bytes, row_number() OVER (ORDER BY x.job_id DESC) AS rn " \
+  "  FROM x), "                                                                                \
+  "kept AS (SELECT * FROM sized WHERE rn = 1 OR bytes <= " QUERY_PAGE_BYTES_SQL ") "           \
+  "SELECT json_build_object('jobs', coalesce((SELECT json_agg(o ORDER BY job_id) FROM kept), " \
+  "'[]'::json), 'more', false, 'next_after', NULL::bigint, 'earlier', "                        \
+  "EXISTS (SELECT 1 FROM jobs j WHERE j.id < (SELECT min(job_id) FROM kept) AND" F "))::text"
+static const char SQL_JOBS_NEWEST_ALL[] = SQL_JOBS_NEWEST(JOBS_FILTER(JOBS_ANY));
+static const char SQL_JOBS_NEWEST_UNFINISHED[] = SQL_JOBS_NEWEST(JOBS_FILTER(JOBS_UNFINISHED));
 
 /* One row: the job's attempts and wall time are kept on it (sql/007). */
 static const char SQL_JOB[] =
     "SELECT row_to_json(x)::text FROM (SELECT " JOB_COLUMNS
     ", j.spec -> 'command' AS command, j.requires, coalesce(j.spec -> 'outputs', '[]') AS "
     "outputs, j.provenance, j.output_dir, j.max_attempts, j.max_lost, j.timeout_s, "
-    "j.retry_backoff_s, j.seed, j.attempts, round(j.wall_us / 1e6, 3) AS wall_s" JOB_FROM
+    "j.retry_backoff_s, j.seed" JOB_FROM
     " WHERE j.id = $1) x";
 
 /* $1 limit, $2 after (a task id), $3 the job.  NULL when the job does not
@@ -182,15 +201,46 @@ void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v) {
     run(c, r, true, NULL, "SQL_JOBS_IDS", SQL_JOBS_IDS, 1, p);
     return;
   }
-  unsigned limit = query_page_limit(req, QUERY_JOBS_DEFAULT);
-  if (req->all || req->after) {
-    char *p[2] = {xasprintf("%u", limit),
-                  xasprintf("%" PRIu64, req->after > INT64_MAX ? INT64_MAX : req->after)};
-    run(c, r, false, NULL, "SQL_JOBS_PAGE", SQL_JOBS_PAGE, 2, p);
-  } else {
-    char *p[1] = {xasprintf("%u", limit)};
-    run(c, r, false, NULL, "SQL_JOBS_NEWEST", SQL_JOBS_NEWEST, 1, p);
+  /* The filters: --state S[,S] (job states), --episode P/E, --mine. */
+  sbuf_t states = {0};
+  if (*req->state) {
+    sbuf_putc(&states, '{');
+    for (const char *s = req->state; *s;) {
+      size_t len = strcspn(s, ",");
+      char name[32];
+      snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), s);
+      if (len >= sizeof name || job_state_parse(name) < 0) {
+        sbuf_free(&states);
+        clients_reply_error(c, r, "bad_request",
+                            "state: expected waiting, queued, running, paused, held, "
+                            "succeeded, failed or canceled, comma-separated");
+        return;
+      }
+      sbuf_printf(&states, "%s%s", states.len > 1 ? "," : "", name);
+      s += len + (s[len] == ',');
+    }
+    sbuf_putc(&states, '}');
   }
+  if (strlen(req->name) > 2 * IDENT_MAX + 1) {
+    sbuf_free(&states);
+    clients_reply_error(c, r, "bad_request", "episode: expected PROJECT/EPISODE");
+    return;
+  }
+  unsigned limit = query_page_limit(req, QUERY_JOBS_DEFAULT);
+  bool paged = req->all || req->after;
+  char *p[5] = {xasprintf("%u", limit),
+                xasprintf("%" PRIu64, req->after > INT64_MAX ? INT64_MAX : req->after),
+                *req->name ? xstrdup(req->name) : NULL, states.len ? sbuf_steal(&states) : NULL,
+                req->mine ? xstrdup(v->actor) : NULL};
+  sbuf_free(&states);
+  if (paged && req->finished)
+    run(c, r, false, NULL, "SQL_JOBS_PAGE_ALL", SQL_JOBS_PAGE_ALL, 5, p);
+  else if (paged)
+    run(c, r, false, NULL, "SQL_JOBS_PAGE_UNFINISHED", SQL_JOBS_PAGE_UNFINISHED, 5, p);
+  else if (req->finished)
+    run(c, r, false, NULL, "SQL_JOBS_NEWEST_ALL", SQL_JOBS_NEWEST_ALL, 5, p);
+  else
+    run(c, r, false, NULL, "SQL_JOBS_NEWEST_UNFINISHED", SQL_JOBS_NEWEST_UNFINISHED, 5, p);
 }
 
 void query_job(coord_t *c, creq_t *r, const verb_call_t *v) {

@@ -89,9 +89,13 @@ struct json_t *query_name_page(const char *list, query_named_t *items, size_t n,
 /* Verb handlers (verbs.c); v->req holds the request. */
 
 /* {"jobs": [...], "more", "next_after"}: the jobs in req->ids (all of
- * which must exist; no paging), or a page of jobs after req->after (with
- * req->all, from the first), or else the newest page (then "earlier" says
- * whether older jobs exist).  Default page: QUERY_JOBS_DEFAULT. */
+ * which must exist; no paging, any state), or a page of jobs after
+ * req->after (with req->all, from the first), or else the newest page
+ * (then "earlier" says whether older jobs exist).  Default page:
+ * QUERY_JOBS_DEFAULT.  Pages hold the unfinished jobs only unless
+ * req->finished or req->state (job states, comma-separated: only those)
+ * says; req->name "P/E" keeps one episode's jobs, req->mine the caller's
+ * (submitted_by = v->actor). */
 void query_jobs(coord_t *c, creq_t *r, const verb_call_t *v);
 
 /* About job req->ids[0] (v->spec->arg): QUERY_JOB_SPEC the job with its

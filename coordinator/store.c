@@ -861,6 +861,15 @@ static char *requires_json(const jf_requires_t *r) {
   json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:o}", "gpus", (json_int_t)r->gpus, "gpu_memory_mb",
                         (json_int_t)r->gpu_memory_mb, "cpus", (json_int_t)r->cpus, "memory_mb",
                         (json_int_t)r->memory_mb, "tags", tags);
+  /* Licence limits and the pool only when given: other jobs keep their shape. */
+  if (r->nlimits) {
+    json_t *limits = json_array();
+    for (size_t i = 0; i < r->nlimits; i++)
+      json_array_append_new(limits, json_string(r->limits[i]));
+    json_object_set_new(o, "limits", limits);
+  }
+  if (r->pool)
+    json_object_set_new(o, "pool", json_string(r->pool));
   char *text = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   return text;

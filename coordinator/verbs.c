@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "limit.h"
 #include "query.h"
 #include "review.h"
 
@@ -78,6 +79,15 @@ static const verb_spec_t table[] = {
      .what = "managing users", .writes = true},
     READ(WHOAMI, "whoami", clients_whoami, "asking who you are"),
     READ(AUDIT_HEAD, "audit --head", audit_head, "reading the event log's head"),
+    {.verb = V(LIMIT_SET), .cli = "limit set", .fn = limit_set_verb, .roles = OPS | ADM,
+     .what = "setting limits", .writes = true},
+    {.verb = V(LIMIT_REMOVE), .cli = "limit remove", .fn = limit_remove_verb,
+     .roles = OPS | ADM, .what = "setting limits", .writes = true},
+    READ(LIMITS, "limits, pools", limit_list_verb, "reading limits and pools"),
+    {.verb = V(POOL_SET), .cli = "pool set", .fn = limit_pool_set_verb, .roles = OPS | ADM,
+     .what = "setting pools", .writes = true},
+    {.verb = V(POOL_REMOVE), .cli = "pool remove", .fn = limit_pool_remove_verb,
+     .roles = OPS | ADM, .what = "setting pools", .writes = true},
     READ(ATTEMPTS, "attempts", query_attempts, "reading tasks"),
 };
 // clang-format on

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "cost.h"
 #include "dispatch.h"
+#include "limit.h"
 #include "input.h"
 #include "log.h"
 #include "query.h"
@@ -1036,10 +1037,18 @@ char *workers_json(coord_t *c, unsigned limit, const char *after) {
     items[i] = (query_named_t){c->workers[i]->name, c->workers[i]};
   json_t *doc = query_name_page("workers", items, c->nworkers, limit, after, worker_item);
   free(items);
+  /* Each worker's pools (limit.h): by name, as the page holds them. */
+  size_t i;
+  json_t *o;
+  json_array_foreach(json_object_get(doc, "workers"), i, o) {
+    const worker_t *w = workers_find(c, json_string_value(json_object_get(o, "name")));
+    json_object_set_new(o, "pools", w ? limit_worker_pools(c, w) : json_array());
+  }
   return dump(doc);
 }
 
 char *workers_one_json(coord_t *c, worker_t *w) {
-  (void)c;
-  return dump(json_pack("{s:o}", "worker", worker_obj(w)));
+  json_t *o = worker_obj(w);
+  json_object_set_new(o, "pools", limit_worker_pools(c, w));
+  return dump(json_pack("{s:o}", "worker", o));
 }

@@ -50,7 +50,7 @@ echo "== waiting for jobs $ids"
 # shellcheck disable=SC2086
 clapper wait $ids
 echo
-clapper jobs
+clapper jobs --all   # finished jobs too (without --all: the unfinished ones)
 for id in $ids; do
   echo
   echo "== tasks of job $id"

@@ -251,7 +251,7 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen)
   }
   if (!ident_valid(o->name)) {
     snprintf(err, errlen,
-             "--name: '%s' is not a valid worker name (expected [a-z0-9][a-z0-9_.-]{0,63})",
+             "--name: '%s' is not a valid worker name (expected " IDENT_PATTERN ")",
              o->name);
     goto out;
   }
@@ -268,7 +268,7 @@ int options_parse(options_t *o, int argc, char **argv, char *err, size_t errlen)
     for (size_t k = 0; k < o->n_tags; k++)
       dup = dup || !strcmp(o->tags[k], tags[i]);
     if (!ident_valid(tags[i])) {
-      snprintf(err, errlen, "--tags: '%s' is not a valid tag (expected [a-z0-9][a-z0-9_.-]{0,63})",
+      snprintf(err, errlen, "--tags: '%s' is not a valid tag (expected " IDENT_PATTERN ")",
                tags[i]);
       for (size_t k = i; k < ntags; k++)
         free(tags[k]);

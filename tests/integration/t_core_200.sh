@@ -43,7 +43,7 @@ assert_eq "$(sql "SELECT count(*) FROM attempts a JOIN tasks t ON t.id = a.task_
   200 "attempts in the database"
 
 # Human-readable output names the job and its state.
-assert_contains "$(clapper jobs)" "succeeded" "jobs table"
+assert_contains "$(clapper jobs --all)" "succeeded" "jobs table (--all: finished jobs too)"
 assert_contains "$(clapper job "$job")" "succeeded" "job view"
 workers=$(clapper workers --json)
 assert_eq "$(jq '[.workers[] | select(.state == "online")] | length' <<<"$workers")" 3 "online workers"

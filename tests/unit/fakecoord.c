@@ -31,6 +31,8 @@ static void *fake_main(void *arg) {
       f->nids[i] = req->n_ids;
       f->id0[i] = req->n_ids ? req->ids[0] : 0;
       f->all[i] = req->all;
+      f->finished[i] = req->finished;
+      f->mine[i] = req->mine;
       f->limit[i] = req->limit;
       f->after[i] = req->after;
       snprintf(f->after_name[i], sizeof f->after_name[i], "%s",

@@ -52,6 +52,7 @@ typedef struct fake {
   size_t nids[FAKE_MAX];
   uint64_t id0[FAKE_MAX];
   bool all[FAKE_MAX];
+  bool finished[FAKE_MAX], mine[FAKE_MAX];
   uint32_t limit[FAKE_MAX];
   size_t body_len[FAKE_MAX];
   uint64_t ids[FAKE_MAX][4];

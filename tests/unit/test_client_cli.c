@@ -64,6 +64,57 @@ static void test_table(void) {
   sbuf_free(&sb);
 }
 
+/* Colours: only with output_color; the table's columns ignore them; a
+ * colour sequence from the data never reaches a cell; output_line keeps
+ * ours only while colours are on.  And the ETA of wait. */
+static void test_colors(void) {
+  out_table_t t;
+  sbuf_t sb = {0};
+  const char *h[] = {"STATE", "N"};
+  for (int on = 0; on < 2; on++) {
+    output_color = on;
+    table_init(&t, 2, h);
+    table_add_state(&t, "succeeded");
+    table_add(&t, "1");
+    table_add_state(&t, "failed");
+    table_add(&t, "\033[31mred");
+    table_add_state(&t, "queued");
+    table_add(&t, "3");
+    table_render(&t, &sb);
+    CHECK_STR(sb.buf, on ? "STATE      N\n"
+                           "\033[32msucceeded\033[0m  1\n"
+                           "\033[31mfailed\033[0m     ?[31mred\n"
+                           "queued     3\n"
+                         : "STATE      N\n"
+                           "succeeded  1\n"
+                           "failed     ?[31mred\n"
+                           "queued     3\n");
+    table_free(&t);
+    sbuf_free(&sb);
+  }
+  output_state(&sb, "running", "busy");
+  CHECK_STR(sb.buf, "\033[36mbusy\033[0m");
+  sbuf_free(&sb);
+  CHECK_INT(output_width("\033[32mok\033[0m"), 2);
+  output_color = false;
+  output_state(&sb, "running", NULL);
+  CHECK_STR(sb.buf, "running");
+  sbuf_free(&sb);
+
+  output_eta(&sb, 100.0, 10, 30, 3); /* 10 s a task, 30 left, 3 at once */
+  CHECK_STR(sb.buf, ", ETA ~1m40s");
+  sbuf_free(&sb);
+  output_eta(&sb, 0, 0, 5, 1);
+  CHECK_STR(sb.buf, ", ETA: when a task has finished");
+  sbuf_free(&sb);
+  output_eta(&sb, 10.0, 1, 0, 0);
+  CHECK_STR(sb.buf ? sb.buf : "", "");
+  sbuf_free(&sb);
+  output_duration(&sb, 7325);
+  CHECK_STR(sb.buf, "2h02m");
+  sbuf_free(&sb);
+}
+
 static void test_values(void) {
   sbuf_t sb = {0};
   json_t *doc = json_loads("{\"s\":\"x\",\"i\":12,\"r\":1.5,\"n\":null,\"a\":[1,\"b\"],"
@@ -133,6 +184,10 @@ static void test_arguments(void) {
       {&cmd_jobs_entry, {"jobs", "extra"}, 2, "too many arguments"},
       {&cmd_jobs_entry, {"jobs", "--limit", "x"}, 3, "--limit: 'x' is not an integer"},
       {&cmd_jobs_entry, {"jobs", "--frob"}, 2, "unknown option --frob"},
+      {&cmd_jobs_entry, {"jobs", "-an"}, 2, "option --limit needs a value"},
+      {&cmd_jobs_entry, {"jobs", "-az"}, 2, "unknown option -z"},
+      {&cmd_jobs_entry, {"jobs", "-n3x"}, 2, "--limit: '3x' is not an integer"},
+      {&cmd_jobs_entry, {"jobs", "--lim", "3"}, 3, "unknown option --lim"},
       {&cmd_jobs_entry, {"jobs", "--timeout-ms", "0"}, 3, "--timeout-ms"},
       {&cmd_wait_entry, {"wait", "1", "--max-wait-s", "-5"}, 4, "--max-wait-s"},
       {&cmd_local_entry, {"local", "sideways"}, 2, "unknown action 'sideways'"},
@@ -143,10 +198,10 @@ static void test_arguments(void) {
       {&cmd_pause_entry, {"pause", "3", "0"}, 3, "invalid job id '0'"},
       {&cmd_resume_entry, {"resume"}, 1, "missing argument"},
       {&cmd_retry_entry, {"retry", "-4"}, 2, "invalid job id '-4'"},
-      {&cmd_drain_entry, {"drain", "Local_1"}, 2, "invalid worker name 'Local_1'"},
+      {&cmd_drain_entry, {"drain", "Local 1"}, 2, "invalid worker name 'Local 1'"},
       {&cmd_drain_entry, {"drain"}, 1, "missing argument"},
       {&cmd_drain_entry, {"drain", "a", "b"}, 3, "too many arguments"},
-      {&cmd_undrain_entry, {"undrain", "-x-"}, 2, "invalid worker name '-x-'"},
+      {&cmd_undrain_entry, {"undrain", "--", "-x-"}, 3, "invalid worker name '-x-'"},
       {&cmd_undrain_entry, {"undrain", ".w"}, 2, "invalid worker name '.w'"},
       {&cmd_logs_entry, {"logs", "t5"}, 2, "invalid task id 't5'"},
       {&cmd_logs_entry, {"logs"}, 1, "missing argument"},
@@ -158,7 +213,7 @@ static void test_arguments(void) {
       {&cmd_episode_entry, {"episode", "weight", "hod"}, 3, "missing argument"},
       {&cmd_episode_entry, {"episode", "weight", "hod", "3"}, 4,
        "invalid episode 'hod': expected PROJECT/EPISODE"},
-      {&cmd_episode_entry, {"episode", "weight", "Hod/e1", "3"}, 4, "invalid project 'Hod'"},
+      {&cmd_episode_entry, {"episode", "weight", "Hod!/e1", "3"}, 4, "invalid project 'Hod!'"},
       {&cmd_episode_entry, {"episode", "weight", "/e1", "3"}, 4, "invalid project ''"},
       {&cmd_episode_entry, {"episode", "weight", "hod/E 1", "3"}, 4, "invalid episode 'E 1'"},
       {&cmd_episode_entry, {"episode", "weight", "hod/", "3"}, 4, "invalid episode ''"},
@@ -324,6 +379,7 @@ static void test_local_pieces(void) {
 int main(void) {
   clitest_init();
   test_table();
+  test_colors();
   test_values();
   test_arguments();
   test_submit_local_checks();

@@ -127,8 +127,42 @@ static void test_verbs_against_fake(void) {
             12);
   json_decref(doc);
   fake_stop(&fk);
-  CHECK(fk.all[0] && fk.limit[0] == 5);
-  CHECK(!fk.all[1] && fk.limit[1] == 0);
+  /* --all: finished jobs too (not "from the first"), and -n is kept. */
+  CHECK(!fk.all[0] && fk.finished[0] && fk.limit[0] == 5);
+  CHECK(!fk.all[1] && !fk.finished[1] && fk.limit[1] == 0);
+
+  /* Clustered short options and the filters reach the request. */
+  fake_t fl = {.nreq = 3, .jsons = jsons, .njsons = 1};
+  fake_start(&fl);
+  run_t rf = run_cmd(&cmd_jobs_entry, 4,
+                     (const char *[]){"jobs", "-an2", "--coordinator", fl.endpoint});
+  CHECK_INT(rf.status, 0);
+  run_free(&rf);
+  rf = run_cmd(&cmd_jobs_entry, 7,
+               (const char *[]){"jobs", "-n3", "--state=running,held", "--episode", "HOD/E1",
+                                "--coordinator", fl.endpoint});
+  CHECK_INT(rf.status, 0);
+  run_free(&rf);
+  rf = run_cmd(&cmd_jobs_entry, 6,
+               (const char *[]){"jobs", "--after=7", "--", "--coordinator", fl.endpoint,
+                                "--json"});
+  CHECK_INT(rf.status, 2); /* after "--", options are arguments: too many */
+  CHECK_CONTAINS(rf.err, "too many arguments");
+  run_free(&rf);
+  fake_stop(&fl);
+  CHECK(fl.finished[0] && fl.limit[0] == 2);
+  CHECK(!fl.finished[1] && fl.limit[1] == 3);
+  CHECK_STR(fl.state[1], "running,held");
+  CHECK_STR(fl.name[1], "HOD/E1");
+  CHECK_INT(fl.served, 2);
+  check_run_error(&cmd_jobs_entry, NULL, ARGV("jobs", "--state", "runing"), 2,
+                  "invalid --state 'runing'", false, NULL);
+  check_run_error(&cmd_jobs_entry, NULL, ARGV("jobs", "--state", "running,"), 2,
+                  "invalid --state", false, NULL);
+  check_run_error(&cmd_jobs_entry, NULL, ARGV("jobs", "--episode", "hod"), 2,
+                  "expected PROJECT/EPISODE", false, NULL);
+  check_run_error(&cmd_jobs_entry, NULL, ARGV("jobs", "--mine", "--key="), 2,
+                  "--mine needs your key", false, NULL);
 
   /* workers: a page by name; the hint names the next page's --after. */
   const char *wk[] = {"{\"workers\": [{\"name\": \"w1\", \"hostname\": \"h1\", \"state\": "
@@ -190,7 +224,7 @@ static void test_verbs_against_fake(void) {
   fake_t fm = {.nreq = FAKE_MAX, .jsons = never, .njsons = 1};
   fake_start(&fm);
   check_run_error(&cmd_wait_entry, NULL,
-                  ARGV("wait", "12", "--max-wait-s", "1", "--coordinator", fm.endpoint), 1,
+                  ARGV("wait", "12", "--max-wait-s", "1", "--coordinator", fm.endpoint), 124,
                   "still unfinished after 1 s", false, NULL);
   zmq_ctx_shutdown(fm.ctx); /* ends the fake's poll at once */
   fake_stop(&fm);
@@ -210,7 +244,7 @@ static void test_verbs_against_fake(void) {
   r = run_cmd(&cmd_job_entry, 4, a7);
   CHECK_INT(r.status, 0);
   CHECK_STR(r.out, "job_id:  12\nname:    sh0420-gen\nshot:    -\n"
-                   "command: [\"gen\",\"{seed}\"]\n");
+                   "command: gen {seed}\n");
   run_free(&r);
   const char *a8[] = {"tasks", "12", "--coordinator", fj.endpoint};
   r = run_cmd(&cmd_tasks_entry, 4, a8);
@@ -236,33 +270,41 @@ static void test_submit_roundtrip(void) {
   fputs(text, f);
   fclose(f);
   const char *jsons[] = {"{\"jobs\": [{\"job_id\": 12, \"name\": \"sh0420-gen\", \"tasks\": 4}, "
-                         "{\"job_id\": 13, \"name\": \"one\", \"tasks\": 1}]}"};
-  fake_t fk = {.nreq = 1, .jsons = jsons, .njsons = 1};
+                         "{\"job_id\": 13, \"name\": \"one\", \"tasks\": 1}]}",
+                         "{\"jobs\": [{\"job_id\": 12, \"state\": \"queued\", \"reason\": \"\"}, "
+                         "{\"job_id\": 13, \"state\": \"held\", \"reason\": \"budget of "
+                         "hod/s02e03 spent\"}]}"};
+  fake_t fk = {.nreq = 2, .jsons = jsons, .njsons = 2};
   fake_start(&fk);
   const char *argv[] = {"submit", path, "--coordinator", fk.endpoint};
   run_t r = run_cmd(&cmd_submit_entry, 4, argv);
   CHECK_INT(r.status, 0);
-  CHECK_STR(r.out, "job 12 sh0420-gen: 4 tasks queued\njob 13 one: 1 task queued\n");
+  CHECK_STR(r.out, "job 12 sh0420-gen: 4 tasks, queued\n"
+                   "job 13 one: 1 task, held: budget of hod/s02e03 spent\n");
   CHECK_STR(r.err, "");
   run_free(&r);
   fake_stop(&fk);
-  CHECK_INT(fk.served, 1);
+  CHECK_INT(fk.served, 2);
   CHECK_INT(fk.verb[0], CLAPPER__VERB__VERB_SUBMIT);
+  CHECK_INT(fk.verb[1], CLAPPER__VERB__VERB_JOBS); /* the states after the submission */
+  CHECK_INT(fk.nids[1], 2);
   CHECK_INT(fk.body_len[0], strlen(text));
   /* Without --idempotency-key the client made one. */
   CHECK_INT(strlen(fk.idempotency_key[0]), CMD_SUBMIT_KEY_LEN);
   CHECK(!strncmp(fk.idempotency_key[0], "submit-", 7));
 
   /* With one, it is sent as given; a retry sends the same. */
-  fake_t fk2 = {.nreq = 2, .jsons = jsons, .njsons = 1};
+  const char *once[] = {jsons[0], jsons[1], jsons[0], jsons[1]};
+  fake_t fk2 = {.nreq = 4, .jsons = once, .njsons = 4};
   fake_start(&fk2);
   for (int i = 0; i < 2; i++)
     check_run_ok(&cmd_submit_entry, fk2.endpoint,
                  ARGV("submit", path, "--idempotency-key", "nightly-42"),
-                 "job 12 sh0420-gen: 4 tasks queued\njob 13 one: 1 task queued\n");
+                 "job 12 sh0420-gen: 4 tasks, queued\n"
+                 "job 13 one: 1 task, held: budget of hod/s02e03 spent\n");
   fake_stop(&fk2);
   CHECK_STR(fk2.idempotency_key[0], "nightly-42");
-  CHECK_STR(fk2.idempotency_key[1], "nightly-42");
+  CHECK_STR(fk2.idempotency_key[2], "nightly-42");
 
   /* Keys that cannot be used are refused before anything is sent. */
   check_run_error(&cmd_submit_entry, "ipc:///nonexistent/x.sock",

@@ -26,15 +26,15 @@ static void test_keys_arguments(void) {
   const usage_case_t cases[] = {
       {&cmd_keygen_entry, {"keygen"}, "keygen: missing argument"},
       {&cmd_keygen_entry, {"keygen", "a", "b"}, "keygen: too many arguments"},
-      {&cmd_keygen_entry, {"keygen", "Alice"}, "invalid key name 'Alice'"},
+      {&cmd_keygen_entry, {"keygen", "Al/ice"}, "invalid key name 'Al/ice'"},
       {&cmd_keygen_entry, {"keygen", "../x"}, "invalid key name '../x'"},
       {&cmd_keygen_entry, {"keygen", "a", "--dir", ""}, "--dir: empty directory name"},
       {&cmd_users_entry, {"users"}, "users: missing action"},
       {&cmd_users_entry, {"users", "promote", "x"}, "users: unknown action 'promote'"},
       {&cmd_users_entry, {"users", "add"}, "users add: missing argument"},
       {&cmd_users_entry, {"users", "add", "a", "b"}, "users add: too many arguments"},
-      {&cmd_users_entry, {"users", "add", "Alice", "--role", "admin", "--public-key", "x.pub"},
-       "invalid user name 'Alice'"},
+      {&cmd_users_entry, {"users", "add", "Al ice", "--role", "admin", "--public-key", "x.pub"},
+       "invalid user name 'Al ice'"},
       {&cmd_users_entry, {"users", "add", "alice", "--public-key", "x.pub"},
        "users add: --role ROLE is required (one of submitter, supervisor, operator, auditor, "
        "admin, worker)"},

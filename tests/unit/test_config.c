@@ -4,7 +4,10 @@
  * lists (a higher source replaces a lower one's list; repeated flags and
  * file lines accumulate), the --name=value, --name value and -x forms,
  * positional arguments anywhere and after "--", one-line errors naming the
- * flag, variable or file:line, the generated --help and --version, and
+ * flag, variable or file:line, the generated --help and --version,
+ * getopt_long's conventions (clustered short options -vn2, -l150, "--",
+ * negative numbers as values), the default files of config_parse_files
+ * (system < user < --config < environment < command line), and
  * config_free releasing everything (ASan checks for leaks).
  */
 #include <fcntl.h>
@@ -422,6 +425,122 @@ static void test_help(void) {
   }
 }
 
+/* getopt_long's conventions: clustered short options, a short option's
+ * value joined to it, --opt=val, "--", bare booleans, and the refusals. */
+static void test_getopt(void) {
+  clear_env();
+  /* -vn2: -v, then -n with the value "2" (the rest of the cluster). */
+  CHECK_INT(parse("-vn2", NULL), 0);
+  CHECK(verbose);
+  CHECK_STR(name, "2");
+  CHECK_INT(parse("-l150", "-nbob", NULL), 0);
+  CHECK_INT(lease, 150);
+  CHECK_STR(name, "bob");
+  /* A cluster whose last option takes the next argument. */
+  CHECK_INT(parse("-vl", "200", "in", NULL), 0);
+  CHECK(verbose);
+  CHECK_INT(lease, 200);
+  CHECK_INT(res.npos, 1);
+  CHECK_INT(parse("--lease-ms=300", "--name=x", "--verbose=false", NULL), 0);
+  CHECK_INT(lease, 300);
+  CHECK(!verbose);
+  /* "--" ends the options; positionals keep their order around options. */
+  CHECK_INT(parse("a", "-v", "b", "--", "-vn2", "--name=z", NULL), 0);
+  CHECK_INT(res.npos, 4);
+  if (res.npos == 4) {
+    CHECK_STR(res.pos[0], "a");
+    CHECK_STR(res.pos[1], "b");
+    CHECK_STR(res.pos[2], "-vn2");
+    CHECK_STR(res.pos[3], "--name=z");
+  }
+  CHECK_STR(name, "anon");
+  /* A negative number is a value or an argument, even joined to nothing. */
+  CHECK_INT(parse("-n", "-3", "-12", NULL), 0);
+  CHECK_STR(name, "-3");
+  CHECK_INT(res.npos, 1);
+  /* Refusals: one line naming the option. */
+  check_error(parse("-vz", NULL), "unknown option -z", "prog --help");
+  check_error(parse("-vn", NULL), "--name", "needs a value");
+  check_error(parse("--lease", "5", NULL), "unknown option --lease", NULL); /* no prefixes */
+  check_error(parse("--co=x", NULL), "unknown option --co", NULL);
+  check_error(parse("--help=yes", NULL), "--help", "takes no value");
+  check_error(parse("-l", "abc", NULL), "--lease-ms", "not an integer");
+  check_error(parse("-l15x", NULL), "--lease-ms", "'15x' is not an integer");
+}
+
+/* Default files: the system's below the user's below --config. */
+static void test_files(void) {
+  clear_env();
+  char sys[256], user[256], cfg[256];
+  snprintf(sys, sizeof sys, "%s/system.conf", dir);
+  snprintf(user, sizeof user, "%s/user.conf", dir);
+  snprintf(cfg, sizeof cfg, "%s/explicit.conf", dir);
+  write_file(sys, "name = sys\nlease-ms = 1000\ncoordinator = tcp://sys:1\nverbose = on\n");
+  write_file(user, "name = user\ncoordinator = tcp://user:1\n");
+  write_file(cfg, "name = explicit\n");
+  const char *const files[] = {sys, user, NULL};
+  char *argv[] = {"prog", "--config", cfg, NULL};
+  for (int with_cfg = 0; with_cfg < 2; with_cfg++) {
+    config_free(opts, ARRAY_SIZE(opts));
+    free(res.pos);
+    memset(&res, 0, sizeof res);
+    CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), with_cfg ? 3 : 1, argv, "prog", NULL,
+                                 files, NULL, &res, err, sizeof err),
+              0);
+    CHECK_STR(name, with_cfg ? "explicit" : "user");
+    CHECK_INT(lease, 1000); /* only the system file says */
+    CHECK(verbose);
+    check_list(&coord, 1, "tcp://user:1"); /* the user's list replaces the system's */
+  }
+  /* A missing default file is skipped; a bad one is an error naming it. */
+  const char *const missing[] = {"/nonexistent/clapper.conf", user, NULL};
+  config_free(opts, ARRAY_SIZE(opts));
+  free(res.pos);
+  memset(&res, 0, sizeof res);
+  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 1, argv, "prog", NULL, missing, NULL,
+                               &res, err, sizeof err),
+            0);
+  CHECK_STR(name, "user");
+  write_file(user, "bogus = 1\n");
+  config_free(opts, ARRAY_SIZE(opts));
+  free(res.pos);
+  memset(&res, 0, sizeof res);
+  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 1, argv, "prog", NULL, files, NULL, &res,
+                               err, sizeof err),
+            -1);
+  CHECK_CONTAINS(err, user);
+  CHECK_CONTAINS(err, "unknown setting 'bogus'");
+  /* The environment and the command line beat every file. */
+  write_file(user, "name = user\n");
+  setenv("CLAPPER_TEST_NAME", "env", 1);
+  config_free(opts, ARRAY_SIZE(opts));
+  free(res.pos);
+  memset(&res, 0, sizeof res);
+  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 3, argv, "prog", NULL, files, NULL, &res,
+                               err, sizeof err),
+            0);
+  CHECK_STR(name, "env");
+  char *argv2[] = {"prog", "-ncli", NULL};
+  config_free(opts, ARRAY_SIZE(opts));
+  free(res.pos);
+  memset(&res, 0, sizeof res);
+  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 2, argv2, "prog", NULL, files, NULL,
+                               &res, err, sizeof err),
+            0);
+  CHECK_STR(name, "cli");
+  /* file_keys: the default files may hold only the settings it names. */
+  const char *const only_name[] = {"name", NULL};
+  write_file(user, "name = user\nlease-ms = 2000\n");
+  config_free(opts, ARRAY_SIZE(opts));
+  free(res.pos);
+  memset(&res, 0, sizeof res);
+  CHECK_INT(config_parse_files(opts, ARRAY_SIZE(opts), 1, argv2, "prog", NULL, files, only_name,
+                               &res, err, sizeof err),
+            -1);
+  CHECK_CONTAINS(err, "unknown setting 'lease-ms'");
+  clear_env();
+}
+
 static void test_free(void) {
   clear_env();
   CHECK_INT(parse("-n", "x", "-c", "a", "-c", "b", "--tags", "t", "in", NULL), 0);
@@ -448,6 +567,8 @@ int main(void) {
   test_positional();
   test_errors();
   test_help();
+  test_getopt();
+  test_files();
   test_free();
   char cmd[512];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -17,6 +17,7 @@
 #include "check.h"
 #include "memcoord.h"
 #include "dispatch.h"
+#include "limit.h"
 #include "log.h"
 #include "model.h"
 #include "store.h"
@@ -499,6 +500,109 @@ static void test_stranded(void) {
   memcoord_free(c);
 }
 
+/* Licence limits: never more live attempts of the jobs requiring a limit
+ * than its count, over every worker; a full limit blocks only the jobs
+ * requiring it, and its reason names it; lowered below what is in use,
+ * nothing starts until enough ended; undefined, nothing starts. */
+static void test_limits(void) {
+  coord_t *c = memcoord_new();
+  worker_t *w1 = memcoord_worker(c, "w1", 8, 16000, 0, NULL, NULL);
+  worker_t *w2 = memcoord_worker(c, "w2", 8, 16000, 0, NULL, NULL);
+  limit_t *lic = limit_define(c, "lic", 3);
+  job_t *a = memcoord_submit1(c, "a", "\"frames\":\"1-10\",\"requires\":{\"limits\":[\"lic\"]}");
+  job_t *b = memcoord_submit1(c, "b", "\"frames\":\"1-2\",\"requires\":{\"limits\":[\"lic\"]}");
+  job_t *free_job = memcoord_submit1(c, "free", "\"frames\":\"1-4\"");
+  dispatch_run(c);
+  CHECK_INT(a->counts[TASK_DISPATCHED], 3);
+  CHECK_INT(b->counts[TASK_DISPATCHED], 0);
+  CHECK_INT(free_job->counts[TASK_DISPATCHED], 4); /* not held back by the limit */
+  CHECK_INT(lic->in_use, 3);
+  CHECK(w1->nlive > 0 && w2->nlive > 0);
+  CHECK_STR(a->reason, "waiting for licence lic (3/3 in use)");
+  CHECK_STR(b->reason, "waiting for licence lic (3/3 in use)");
+  /* One ends: exactly one more starts. */
+  memcoord_end(c, a->tasks[0].live, ATTEMPT_SUCCEEDED);
+  CHECK_INT(lic->in_use, 2);
+  dispatch_run(c);
+  CHECK_INT(lic->in_use, 3);
+  CHECK_INT(a->counts[TASK_DISPATCHED] + b->counts[TASK_DISPATCHED], 3);
+  /* Lowered below what is in use: the live ones stay, none starts until
+   * fewer than 1 hold it. */
+  limit_define(c, "lic", 1);
+  dispatch_run(c);
+  CHECK_INT(lic->in_use, 3);
+  CHECK_STR(a->reason, "waiting for licence lic (3/1 in use)");
+  for (int ended = 0; ended < 2; ended++) {
+    for (uint32_t i = 0; i < a->ntasks; i++)
+      if (a->tasks[i].live) {
+        memcoord_end(c, a->tasks[i].live, ATTEMPT_SUCCEEDED);
+        break;
+      }
+    dispatch_run(c);
+  }
+  CHECK_INT(lic->in_use, 1);
+  CHECK_INT(a->counts[TASK_DISPATCHED] + b->counts[TASK_DISPATCHED], 1);
+  /* Raised: as many more start as it allows, across both workers. */
+  limit_define(c, "lic", 5);
+  dispatch_run(c);
+  CHECK_INT(lic->in_use, 5);
+  CHECK_INT(a->counts[TASK_DISPATCHED] + b->counts[TASK_DISPATCHED], 5);
+  /* A job requiring two limits waits for the one that is full. */
+  limit_t *karma = limit_define(c, "karma", 0);
+  job_t *both = memcoord_submit1(c, "both", "\"requires\":{\"limits\":[\"lic\",\"karma\"]}");
+  limit_define(c, "lic", 100);
+  dispatch_run(c);
+  CHECK_INT(both->counts[TASK_READY], 1);
+  CHECK_STR(both->reason, "waiting for licence karma (0/0 in use)");
+  limit_define(c, "karma", 1);
+  dispatch_run(c);
+  CHECK_INT(both->counts[TASK_DISPATCHED], 1);
+  CHECK_INT(karma->in_use, 1);
+  /* Lost and failed attempts give their unit back too. */
+  uint32_t before = lic->in_use;
+  memcoord_end(c, both->tasks[0].live, ATTEMPT_LOST);
+  CHECK_INT(lic->in_use, before - 1);
+  CHECK_INT(karma->in_use, 0);
+  memcoord_check_worker(w1);
+  memcoord_check_worker(w2);
+  memcoord_free(c);
+}
+
+/* Pools: a job targeting a pool runs only on its members, by name or by
+ * tag; with every member busy its reason names the pool. */
+static void test_pools(void) {
+  coord_t *c = memcoord_new();
+  worker_t *w1 = memcoord_worker(c, "w1", 2, 16000, 0, NULL, NULL);
+  worker_t *w2 = memcoord_worker(c, "w2", 2, 16000, 0, NULL, NULL);
+  worker_t *w3 = memcoord_worker(c, "w3", 2, 16000, 0, NULL, "fast");
+  char *names[] = {"w2"}, *tags[] = {"fast"};
+  pool_t *one = limit_define_pool(c, "one", NULL, 0, names, 1);
+  limit_define_pool(c, "quick", tags, 1, NULL, 0);
+  CHECK(!limit_in_pool(one, w1) && limit_in_pool(one, w2) && !limit_in_pool(one, w3));
+  CHECK(limit_in_pool(NULL, w1));
+  job_t *p = memcoord_submit1(c, "p", "\"frames\":\"1-4\",\"requires\":{\"pool\":\"one\"}");
+  job_t *q = memcoord_submit1(c, "q", "\"frames\":\"1-3\",\"requires\":{\"pool\":\"quick\"}");
+  dispatch_run(c);
+  CHECK_INT(p->counts[TASK_DISPATCHED], 2);
+  CHECK_INT(q->counts[TASK_DISPATCHED], 2);
+  CHECK_INT(w1->nlive, 0);
+  CHECK_INT(w2->nlive, 2);
+  CHECK_INT(w3->nlive, 2);
+  CHECK_STR(p->reason, "waiting for a free worker in pool one");
+  CHECK_STR(q->reason, "waiting for a free worker in pool quick");
+  /* A pool with no member that could run it: the reason says so. */
+  limit_define_pool(c, "empty", tags, 0, names, 0);
+  job_t *e = memcoord_submit1(c, "e", "\"requires\":{\"pool\":\"empty\"}");
+  dispatch_run(c);
+  CHECK_INT(e->counts[TASK_READY], 1);
+  CHECK_STR(e->reason, "no connected worker in pool empty has 1 CPUs");
+  json_t *pools = limit_worker_pools(c, w3);
+  CHECK_INT(json_array_size(pools), 1);
+  CHECK_STR(json_string_value(json_array_get(pools, 0)), "quick");
+  json_decref(pools);
+  memcoord_free(c);
+}
+
 int main(void) {
   log_init("test_dispatch", LOG_LVL_WARN);
   test_fits();
@@ -511,6 +615,8 @@ int main(void) {
   test_backoff();
   test_fair_share();
   test_stranded();
+  test_limits();
+  test_pools();
   CHECK_INT(uv_loop_close(memcoord_loop()), 0);
   return check_report("test_dispatch");
 }

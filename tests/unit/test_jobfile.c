@@ -698,6 +698,35 @@ static void test_limits(void) {
   sbuf_free(&sb);
 }
 
+/* requires.limits (licences) and requires.pool. */
+static void test_licences(void) {
+  jobfile_t *jf = parse(JOB(",'requires':{'limits':['houdini','karma'],'pool':'gpu-a'}"));
+  CHECK(jf != NULL);
+  if (jf) {
+    CHECK_INT(jf->jobs[0].req.nlimits, 2);
+    CHECK_STR(jf->jobs[0].req.limits[0], "houdini");
+    CHECK_STR(jf->jobs[0].req.limits[1], "karma");
+    CHECK_STR(jf->jobs[0].req.pool, "gpu-a");
+  }
+  jobfile_free(&jf);
+  jf = parse(JOB(""));
+  CHECK(jf && jf->jobs[0].req.nlimits == 0 && jf->jobs[0].req.pool == NULL);
+  jobfile_free(&jf);
+  REFUSED(JOB(",'requires':{'limits':'houdini'}"),
+          "jobs[0].requires.limits: must be an array of at most 16 identifiers");
+  REFUSED(JOB(",'requires':{'limits':['a','b','c','d','e','f','g','h','i','j','k','l','m','n',"
+              "'o','p','q']}"),
+          "jobs[0].requires.limits: must be an array of at most 16 identifiers");
+  REFUSED(JOB(",'requires':{'limits':['ok','no way']}"),
+          "jobs[0].requires.limits[1]: must be an identifier");
+  REFUSED(JOB(",'requires':{'limits':[3]}"), "jobs[0].requires.limits[0]: must be an identifier");
+  REFUSED(JOB(",'requires':{'limits':['a','a']}"),
+          "jobs[0].requires.limits[1]: 'a' is listed twice");
+  REFUSED(JOB(",'requires':{'pool':['a']}"), "jobs[0].requires.pool: must be an identifier");
+  REFUSED(JOB(",'requires':{'pool':''}"), "jobs[0].requires.pool: must be an identifier");
+  REFUSED(JOB(",'requires':{'licences':['a']}"), "jobs[0].requires.licences: unknown field");
+}
+
 static void test_errors(void) {
   /* The file as a whole. */
   refused(__LINE__, "not json", 8,
@@ -726,8 +755,10 @@ static void test_errors(void) {
   REFUSED("{'bad\\nkey':1}", "bad key: unknown field");
   REFUSED("{}", "project: required");
   REFUSED("{'episode':'e','jobs':[]}", "project: required");
-  REFUSED("{'project':'Hod','episode':'e','jobs':[]}",
-          "project: 'Hod' is not an identifier ([a-z0-9][a-z0-9_.-]*, at most 64 characters)");
+  REFUSED("{'project':'Hod!','episode':'e','jobs':[]}",
+          "project: 'Hod!' is not an identifier ([A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 "
+          "characters)");
+  REFUSED("{'project':'HOD','episode':'E1','jobs':[]}", "jobs: must hold at least one job");
   REFUSED("{'project':5,'episode':'e','jobs':[]}", "project: must be a string");
   REFUSED("{'project':'','episode':'e','jobs':[]}", "project: '' is not an identifier");
   REFUSED("{'project':'p','jobs':[]}", "episode: required");
@@ -748,7 +779,7 @@ static void test_errors(void) {
   REFUSED(JOBS("{'name':'a','command':['x']},{'name':'b','command':['x']},"
                "{'name':'a','command':['x']}"),
           "jobs[2].name: 'a' is already the name of jobs[0]");
-  REFUSED(JOB(",'shot':'SH01'"), "jobs[0].shot: 'SH01' is not an identifier");
+  REFUSED(JOB(",'shot':'SH 01'"), "jobs[0].shot: 'SH 01' is not an identifier");
   REFUSED(JOB(",'shot':null"), "jobs[0].shot: must be a string");
   REFUSED(JOB(",'kind':'draw'"), "jobs[0].kind: must be one of generate, render, process");
   REFUSED(JOB(",'kind':1"), "jobs[0].kind: must be one of");
@@ -799,7 +830,7 @@ static void test_errors(void) {
   REFUSED(JOB(",'requires':{'memory_mb':1099511627777}"),
           "jobs[0].requires.memory_mb: must be an integer in [0, 1099511627776]");
   REFUSED(JOB(",'requires':{'tags':'gpu'}"), "jobs[0].requires.tags: must be an array");
-  REFUSED(JOB(",'requires':{'tags':['ok','GPU']}"),
+  REFUSED(JOB(",'requires':{'tags':['ok','GPU!']}"),
           "jobs[0].requires.tags[1]: must be an identifier");
   REFUSED(JOB(",'requires':{'tags':[1]}"), "jobs[0].requires.tags[0]: must be an identifier");
   REFUSED(JOB(",'requires':{'tags':['a','b','a']}"),
@@ -932,6 +963,7 @@ int main(void) {
   test_placeholders();
   test_new_placeholders();
   test_limits();
+  test_licences();
   test_errors();
   return check_report("jobfile");
 }

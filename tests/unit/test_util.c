@@ -39,14 +39,19 @@ static void test_ident(void) {
   CHECK(ident_valid("a_b.c-d"));
   CHECK(ident_valid("9lives"));
   CHECK(ident_valid("a-"));
-  /* The first character must be a lowercase letter or a digit. */
+  /* The first character must be a letter (either case) or a digit. */
   CHECK(!ident_valid("_a"));
   CHECK(!ident_valid(".a"));
   CHECK(!ident_valid("-a"));
   CHECK(!ident_valid(".."));
-  /* No uppercase, spaces, slashes or other punctuation anywhere. */
-  CHECK(!ident_valid("A"));
-  CHECK(!ident_valid("aB"));
+  /* Capitals are kept (SH010), but no spaces, slashes or other
+   * punctuation anywhere. */
+  CHECK(ident_valid("A"));
+  CHECK(ident_valid("aB"));
+  CHECK(ident_valid("SH010"));
+  CHECK(ident_valid("HOD_v2.Final-1"));
+  CHECK(!ident_valid("_A"));
+  CHECK(!ident_valid("SH010!"));
   CHECK(!ident_valid("sh0420 "));
   CHECK(!ident_valid("a b"));
   CHECK(!ident_valid("a/b"));

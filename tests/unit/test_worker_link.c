@@ -965,7 +965,7 @@ static void check_flags(void) {
       {"--bogus", NULL, NULL, NULL},
       {"--name", "Not_Valid!", NULL, NULL},
       {"--gpus", "some", NULL, NULL},
-      {"--tags", "ok,BAD", NULL, NULL},
+      {"--tags", "ok,BAD!", NULL, NULL},
       {"--heartbeat-ms", "abc", NULL, NULL},
       {"--log-stream-max-bytes", "-1", NULL, NULL},
       {"--gpu-inventory", "/nonexistent/inv.json", "--workdir", workdir},
