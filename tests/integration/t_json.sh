@@ -116,11 +116,13 @@ doc undrain local-1
 doc workers
 
 doc budget show show/e1
-# Licence limits (`clapper limit set NAME N`, `clapper limits`), covered
-# here as soon as the command has them.
+# Licence limits and pools (`clapper limit set NAME N`, `clapper limits`,
+# `clapper pool set NAME worker:W`, `clapper pools`).
 has_verb() { clapper --help | awk '/^  [a-z]/ { print $1 }' | grep -qx "$1"; }
 if has_verb limit; then doc limit set houdini 2; fi
 if has_verb limits; then doc limits; fi
+if has_verb pool; then doc pool set render worker:local-1; fi
+if has_verb pools; then doc pools; fi
 for by in shot job kind; do doc cost --episode show/e1 --by "$by"; done
 doc audit --episode show/e1
 doc audit --verify
