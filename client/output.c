@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsondoc.h"
+
 bool output_color;
 
 /* The length of the colour sequence at s ("\033[31m", "\033[0m": ESC [
@@ -110,8 +112,11 @@ void output_line_done(FILE *f, sbuf_t *line) {
 }
 
 void output_json(FILE *f, const json_t *doc) {
-  json_dumpf(doc, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  fputc('\n', f);
+  sbuf_t sb = {0};
+  jsondoc_dump(doc, 2, JSONDOC_ADD_VERSION, &sb);
+  sbuf_putc(&sb, '\n');
+  fwrite(sb.buf, 1, sb.len, f);
+  sbuf_free(&sb);
   fflush(f);
 }
 
@@ -301,21 +306,21 @@ void output_json_text(const json_t *v, sbuf_t *out) {
   case JSON_INTEGER:
     sbuf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     return;
-  case JSON_REAL:
-    sbuf_printf(out, "%g", json_real_value(v));
+  case JSON_REAL: {
+    char num[JSONDOC_REAL_MAX];
+    jsondoc_real(json_real_value(v), num, sizeof num);
+    sbuf_puts(out, num);
     return;
+  }
   case JSON_TRUE:
     sbuf_puts(out, "true");
     return;
   case JSON_FALSE:
     sbuf_puts(out, "false");
     return;
-  default: {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    sbuf_puts(out, s ? s : "?");
-    free(s);
+  default:
+    jsondoc_dump(v, 0, 0, out);
     return;
-  }
   }
 }
 
@@ -369,12 +374,16 @@ void output_kv(FILE *f, const json_t *obj) {
   json_t *v;
   size_t w = 0;
   json_object_foreach((json_t *)obj, key, v) {
+    if (!strcmp(key, "version"))
+      continue;
     size_t kw = output_width(key);
     if (kw > w)
       w = kw;
   }
   sbuf_t sb = {0};
   json_object_foreach((json_t *)obj, key, v) {
+    if (!strcmp(key, "version"))
+      continue;
     sbuf_reset(&sb);
     output_json_text(v, &sb);
     char *k = sanitise(key), *val = sanitise(sb.buf ? sb.buf : "");

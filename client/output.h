@@ -5,7 +5,8 @@
  *
  * Every cell is sanitised on the way in (control characters cannot reach
  * the terminal), and an error is always exactly one line on stderr, plus a
- * {"error": {"code", "message"}} document on stdout in --json mode.
+ * {"version": 1, "error": {"code", "message"}} document on stdout in --json
+ * mode.
  */
 #ifndef CLAPPER_CLIENT_OUTPUT_H
 #define CLAPPER_CLIENT_OUTPUT_H
@@ -43,7 +44,7 @@ void cli_error_set(cli_error_t *err, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Prints err as "clapper: MESSAGE" on errf and, when json is true, as
- * {"error": {"code": ..., "message": ...}} on outf. */
+ * {"version": 1, "error": {"code": ..., "message": ...}} on outf. */
 void output_error(FILE *outf, FILE *errf, bool json, const cli_error_t *err);
 
 /* Prints s, sanitised like a table cell, and a newline. */
@@ -53,8 +54,10 @@ void output_line(FILE *f, const char *s);
  * the end of a one-line human view built in an sbuf_t. */
 void output_line_done(FILE *f, sbuf_t *line);
 
-/* Prints doc as indented JSON (JSON_INDENT(2), keys in document order)
- * followed by a newline. */
+/* Prints doc as indented JSON (two spaces, keys in document order) followed
+ * by a newline, with "version" first when the document has none (the
+ * documents the command builds itself) and reals without float noise
+ * (jsondoc_dump, jsondoc.h). */
 void output_json(FILE *f, const json_t *doc);
 
 /* An aligned table: a header row and rows of text cells, columns separated
@@ -102,8 +105,8 @@ void output_table(FILE *f, size_t ncols, const char *const *headers, const json_
                   void (*row)(out_table_t *t, const json_t *item, void *arg), void *arg);
 
 /* The human text of a JSON value, appended to out: strings as they are,
- * integers in decimal, reals with %g, true/false, null or missing as "-",
- * arrays and objects as compact JSON. */
+ * integers in decimal, reals as jsondoc_real writes them, true/false, null
+ * or missing as "-", arrays and objects as compact JSON. */
 void output_json_text(const json_t *v, sbuf_t *out);
 
 /* obj's member key when it is a string other than "", else NULL. */
@@ -132,7 +135,8 @@ void output_csv_field(sbuf_t *out, const char *s);
 void output_csv_end_line(sbuf_t *out);
 
 /* Prints an object as "key: value" lines with the keys aligned, in
- * document order, values as output_json_text gives them. */
+ * document order, values as output_json_text gives them; a document's
+ * "version" (jsondoc.h) is for programs and is left out. */
 void output_kv(FILE *f, const json_t *obj);
 
 /* Display width of a UTF-8 string (code points, colour sequences not

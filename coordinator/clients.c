@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "idem.h"
 #include "input.h"
+#include "jsondoc.h"
 #include "limit.h"
 #include "log.h"
 #include "money.h"
@@ -44,7 +45,8 @@ static void send_reply(coord_t *c, creq_t *r, bool ok, const char *code, const c
 }
 
 void clients_reply_ok(coord_t *c, creq_t *r, const char *json) {
-  size_t len = json ? strlen(json) : 0;
+  char *doc = jsondoc_versioned(json ? json : "{}");
+  size_t len = strlen(doc);
   if (len > CLIENTS_MAX_REPLY) {
     char msg[200];
     snprintf(msg, sizeof msg,
@@ -53,9 +55,10 @@ void clients_reply_ok(coord_t *c, creq_t *r, const char *json) {
              len, CLIENTS_MAX_REPLY >> 20);
     log_warn("reply to request %" PRIu64 " refused: %s", r->id, msg);
     send_reply(c, r, false, "too_large", msg, NULL);
-    return;
+  } else {
+    send_reply(c, r, true, NULL, NULL, doc);
   }
-  send_reply(c, r, true, NULL, NULL, json);
+  free(doc);
 }
 
 void clients_reply_error(coord_t *c, creq_t *r, const char *code, const char *message) {

@@ -39,8 +39,10 @@ void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const
  * anything larger is answered with a "too_large" error instead. */
 #define CLIENTS_MAX_REPLY (4 << 20)
 
-/* Replies and releases r.  json is the reply document (copied); one over
- * CLIENTS_MAX_REPLY bytes is replaced by a "too_large" error. */
+/* Replies and releases r.  json is the reply document (copied), a JSON
+ * object: every reply leaves with "version" first (jsondoc_versioned,
+ * jsondoc.h), so no handler adds it.  One over CLIENTS_MAX_REPLY bytes is
+ * replaced by a "too_large" error. */
 void clients_reply_ok(coord_t *c, creq_t *r, const char *json);
 /* Replies with doc (takes the reference) once the batch now accumulating
  * committed, so that what the client is told is durable; releases r. */

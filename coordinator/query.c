@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsondoc.h"
 #include "log.h"
 #include "states.h"
 #include "reads.h"
@@ -18,7 +19,9 @@
 #define JOB_COLUMNS                                                                        \
   "j.id AS job_id, j.name, p.name AS project, e.name AS episode, s.name AS shot, j.kind, " \
   "j.state, j.priority, j.ntasks, j.task_counts AS tasks, j.reason, j.submitted_by, "      \
-  "j.submitted_at, j.started_at, j.finished_at, j.attempts, round(j.wall_us / 1e6, 3) AS wall_s"
+  JSONDOC_TIME("j.submitted_at") " AS submitted_at, " JSONDOC_TIME("j.started_at")         \
+  " AS started_at, " JSONDOC_TIME("j.finished_at") " AS finished_at, j.attempts, "           \
+  "round(j.wall_us / 1e6, 3) AS wall_s"
 #define JOB_FROM                                                                           \
   " FROM jobs j JOIN episodes e ON e.id = j.episode_id JOIN projects p ON p.id = "         \
   "e.project_id LEFT JOIN shots s ON s.id = j.shot_id"
@@ -92,7 +95,8 @@ static const char SQL_TASKS[] =
         "t.failures, t.losses, la.worker, la.exit_code, t.frame_start, t.frame_end, "
         "t.frame_step, t.take, t.seed, la.try_no AS attempt, la.id AS attempt_id, "
         "la.state AS attempt_state, "
-        "la.started_at, la.ended_at, round(la.wall_us / 1e6, 3) AS wall_s, "
+        JSONDOC_TIME("la.started_at") " AS started_at, " JSONDOC_TIME("la.ended_at")
+        " AS ended_at, round(la.wall_us / 1e6, 3) AS wall_s, "
         "round(la.cpu_us / 1e6, 3) AS cpu_s, la.max_rss_kb, nullif(la.error, '') AS error "
         "FROM (SELECT t1.* FROM tasks t1, (SELECT $2::bigint - coalesce((SELECT t0.id - "
         "t0.seq FROM tasks t0 WHERE t0.job_id = $3::bigint AND t0.seq = 0), 0) AS lo) b "
@@ -265,7 +269,9 @@ void query_job(coord_t *c, creq_t *r, const verb_call_t *v) {
 static const char SQL_ATTEMPTS[] =
     "SELECT json_build_object('task_id', t.id, 'job_id', t.job_id, 'attempts', "
     "coalesce((SELECT json_agg(x ORDER BY x.attempt, x.attempt_id) FROM (SELECT a.try_no AS "
-    "attempt, a.id AS attempt_id, a.worker, a.state, a.dispatched_at, a.started_at, a.ended_at, "
+    "attempt, a.id AS attempt_id, a.worker, a.state, " JSONDOC_TIME("a.dispatched_at")
+    " AS dispatched_at, " JSONDOC_TIME("a.started_at") " AS started_at, "
+    JSONDOC_TIME("a.ended_at") " AS ended_at, "
     "a.exit_code, a.term_signal, round(a.wall_us / 1e6, 3) AS wall_s, nullif(a.error, '') AS "
     "error FROM attempts a WHERE a.task_id = t.id) x), '[]'::json))::text "
     "FROM tasks t WHERE t.id = $1::bigint";
@@ -552,7 +558,8 @@ const char SQL_AUDIT[] =
     "sa AS (SELECT * FROM shot_audit WHERE episode_id = (SELECT id FROM ep)), "
     "tl AS (SELECT s.name AS shot, "
     "  json_agg(json_build_object('take_id', t.id, 'job', j.name, 'kind', t.kind, 'state', "
-    "    t.state, 'decided_by', t.decided_by, 'decided_at', t.decided_at, 'note', t.note) "
+    "    t.state, 'decided_by', t.decided_by, 'decided_at', " JSONDOC_TIME("t.decided_at")
+    ", 'note', t.note) "
     "    ORDER BY t.decided_at, t.id) FILTER (WHERE t.decided_by IS NOT NULL) AS decisions, "
     "  json_agg(json_build_object('take_id', t.id, 'job', j.name, 'kind', t.kind, "
     "    'machine_generated', t.kind = 'generate', 'model', t.provenance->>'model', "

@@ -13,6 +13,7 @@
 #define CLAPPER_REVIEW_H
 
 #include "clients.h"
+#include "jsondoc.h"
 #include "model.h"
 
 /* A take as the CLI's --json shows it, from takes t, jobs j, shots s. */
@@ -20,7 +21,8 @@
   "json_build_object('take_id', t.id, 'job_id', t.job_id, 'job', j.name, 'task_id', "         \
   "t.task_id, 'shot', s.name, 'kind', t.kind, 'state', t.state, 'seed', t.seed, 'take', "     \
   "t.take, 'outputs', t.outputs, 'provenance', t.provenance, 'decided_by', t.decided_by, "    \
-  "'decided_at', t.decided_at, 'note', t.note, 'created_at', t.created_at)"
+  "'decided_at', " JSONDOC_TIME("t.decided_at") ", 'note', t.note, 'created_at', "            \
+  JSONDOC_TIME("t.created_at") ")"
 #define TAKE_FROM                                                                              \
   " FROM takes t JOIN jobs j ON j.id = t.job_id LEFT JOIN shots s ON s.id = j.shot_id"
 

@@ -3,7 +3,9 @@
  * over the views of sql/005_audit.sql) against a real private PostgreSQL.
  *
  * The audit used to be one statement of per-figure correlated subqueries;
- * that statement is kept below, verbatim, as the reference.  On an episode
+ * that statement is kept below, verbatim but for its time (decided_at,
+ * written by clapper_json_time since sql/016, as every document's time),
+ * as the reference.  On an episode
  * with several shots (one of them the jobs without a shot, one with a job
  * and nothing else), generated takes in every review state, render takes,
  * a take whose attempt has no ledger row yet and one without an attempt,
@@ -78,7 +80,8 @@ static const char OLD_SQL_AUDIT[] =
     "    x.n_rej, 'pending', x.n_pen, 'changes_requested', x.n_chg), "
     "  'decisions', coalesce((SELECT json_agg(json_build_object('take_id', tk.id, 'job', "
     "    tk.job, 'kind', tk.kind, 'state', tk.state, 'decided_by', tk.decided_by, "
-    "    'decided_at', tk.decided_at, 'note', tk.note) ORDER BY tk.decided_at, tk.id) "
+    "    'decided_at', clapper_json_time(tk.decided_at), 'note', tk.note) "
+    "    ORDER BY tk.decided_at, tk.id) "
     "    FROM tk WHERE " SAME_SHOT("tk.shot", "x.shot") " AND tk.decided_by IS NOT NULL), '[]'::json), "
     "  'approved', coalesce((SELECT json_agg(json_build_object('take_id', tk.id, 'job', tk.job, "
     "    'kind', tk.kind, 'machine_generated', tk.kind = 'generate', 'model', "
