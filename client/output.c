@@ -299,29 +299,10 @@ void output_json_text(const json_t *v, sbuf_t *out) {
     sbuf_puts(out, "-");
     return;
   }
-  switch (json_typeof(v)) {
-  case JSON_STRING:
+  if (json_is_string(v))
     sbuf_append(out, json_string_value(v), json_string_length(v));
-    return;
-  case JSON_INTEGER:
-    sbuf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    return;
-  case JSON_REAL: {
-    char num[JSONDOC_REAL_MAX];
-    jsondoc_real(json_real_value(v), num, sizeof num);
-    sbuf_puts(out, num);
-    return;
-  }
-  case JSON_TRUE:
-    sbuf_puts(out, "true");
-    return;
-  case JSON_FALSE:
-    sbuf_puts(out, "false");
-    return;
-  default:
+  else /* numbers as jsondoc prints them, arrays and objects compact */
     jsondoc_dump(v, 0, 0, out);
-    return;
-  }
 }
 
 const char *output_string(const json_t *obj, const char *key) {

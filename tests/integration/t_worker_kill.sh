@@ -9,7 +9,7 @@ farm_up 2 --worker-cpus 2 --coordinator-arg=--lease-ms=2000
 cat >"$T/job.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "slow", "frames": "1-8",
-           "command": ["sh", "-c", "echo {task_id} {attempt_id} >> $T/ran.log; sleep 3", "clapper-test-a{attempt_id}"]}]}
+           "command": ["sh", "-c", "echo {task_id} {attempt_id} >> $T/ran.log; sleep 3", "${T##*/}-a{attempt_id}"]}]}
 JSON
 job=$(job_id_of "$(clapper submit --json "$T/job.json")")
 
@@ -29,7 +29,7 @@ clapper wait --max-wait-s 120 "$job" >"$T/wait.out" 2>&1 || fail "job did not su
 for a in $running; do
   assert_eq "$(sql "SELECT state FROM attempts WHERE id = $a")" lost "attempt $a on the killed worker"
   assert_contains "$(sql "SELECT error FROM attempts WHERE id = $a")" "heartbeat" "reason of attempt $a"
-  if pgrep -f "clapper-test-a$a\$" >/dev/null; then
+  if pgrep -f "${T##*/}-a$a\$" >/dev/null; then
     fail "the task process of attempt $a survived its worker"
   fi
 done

@@ -18,12 +18,12 @@ side=$T/side.log
 cat >"$T/long.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "long", "frames": "1",
-           "command": ["sh", "-c", "echo {task_id} {attempt_id} start >> $side; if mkdir $T/first 2>/dev/null; then sleep 60; else sleep 1; fi; echo {task_id} {attempt_id} end >> $side", "clapper-test-a{attempt_id}"]}]}
+           "command": ["sh", "-c", "echo {task_id} {attempt_id} start >> $side; if mkdir $T/first 2>/dev/null; then sleep 60; else sleep 1; fi; echo {task_id} {attempt_id} end >> $side", "${T##*/}-a{attempt_id}"]}]}
 JSON
 cat >"$T/short.json" <<JSON
 {"project": "demo", "episode": "e01",
  "jobs": [{"name": "short", "frames": "1",
-           "command": ["sh", "-c", "echo {task_id} {attempt_id} start >> $side; echo {task_id} {attempt_id} end >> $side", "clapper-test-a{attempt_id}"]}]}
+           "command": ["sh", "-c", "echo {task_id} {attempt_id} start >> $side; echo {task_id} {attempt_id} end >> $side", "${T##*/}-a{attempt_id}"]}]}
 JSON
 
 # attempt_of JOB STATE WORKER: the id of JOB's attempt in STATE on WORKER.
@@ -69,7 +69,7 @@ log "continued local-1"
 wait_for 30 worker_online local-1 || fail "local-1 did not come back online: $(worker_state local-1)"
 # The attempt that ran through the stop is stopped (the coordinator
 # canceled it in its Welcome); give a stale start time to show.
-wait_for 10 bash -c "! pgrep -f 'clapper-test-a$run_a\$' >/dev/null" ||
+wait_for 10 bash -c "! pgrep -f '${T##*/}-a$run_a\$' >/dev/null" ||
   fail "the process of attempt $run_a, given away during the stop, still runs"
 sleep 2
 
