@@ -96,17 +96,20 @@ static void job_value(sbuf_t *out, const char *key, const json_t *v) {
 }
 
 /* The human view: "key: value" lines, keys aligned, without an empty
- * reason. */
+ * reason or the document's version (a field for programs). */
 static void print_job(FILE *out, const json_t *doc) {
   const char *key;
   json_t *v;
   size_t w = 0;
   json_object_foreach((json_t *)doc, key, v) {
+    if (!strcmp(key, "version"))
+      continue;
     if (output_width(key) > w)
       w = output_width(key);
   }
   json_object_foreach((json_t *)doc, key, v) {
-    if (!strcmp(key, "reason") && json_is_string(v) && !json_string_length(v))
+    if (!strcmp(key, "version") ||
+        (!strcmp(key, "reason") && json_is_string(v) && !json_string_length(v)))
       continue;
     sbuf_t line = {0};
     sbuf_printf(&line, "%s:%*s ", key, (int)(w - output_width(key)), "");

@@ -107,6 +107,7 @@ view=$(clapper job "$long")
 grep -qE '^command: +sleep 900$' <<<"$view" || fail "the command as a shell reads it: $view"
 case "$view" in *'{"'* | *'["'*) fail "clapper job prints JSON: $view" ;; esac
 assert_contains "$view" "1 running" "task counts as text"
+grep -q '^version:' <<<"$view" && fail "clapper job shows the document's version: $view"
 
 # --- colours ---------------------------------------------------------------
 plain=$(clapper jobs --state succeeded -n 3)
