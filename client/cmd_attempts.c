@@ -54,21 +54,10 @@ static void print_attempts(FILE *out, const json_t *doc) {
   output_table(out, ARRAY_SIZE(hdr), hdr, list, attempt_row, NULL);
 }
 
-static int attempts_exec(cmd_ctx_t *ctx, int argc, char **argv) {
-  (void)argc;
-  uint64_t task;
-  if (cmd_parse_id(ctx, "task id", argv[0], &task) < 0)
-    return CMD_EXIT_USAGE;
-  Clapper__Request req = CLAPPER__REQUEST__INIT;
-  req.verb = CLAPPER__VERB__VERB_ATTEMPTS;
-  req.n_ids = 1;
-  req.ids = &task;
-  return cmd_show(ctx, &req, print_attempts);
-}
-
 const struct cmd_entry cmd_attempts_entry = {
     .name = "attempts", .min_args = 1, .max_args = 1,
-    .exec = attempts_exec,
+    .exec = cmd_exec_ask,
+    .ask = {CLAPPER__VERB__VERB_ATTEMPTS, "task id", NULL, print_attempts},
     .usage = "[options] TASK",
     .help = "list the attempts of a task: try number, id, worker, state, times, exit code",
 };
