@@ -9,6 +9,7 @@
 #include "model.h"
 #include "rates.h"
 #include "limit.h"
+#include "metrics.h"
 #include "review.h"
 #include "store.h"
 #include "workers.h"
@@ -23,6 +24,7 @@ void coord_init(coord_t *c, uv_loop_t *loop) {
   c->dispatch = dispatch_new(c);
   review_new(c);
   workers_init(c);
+  metrics_new(c);
   uv_timer_init(loop, &c->delay_timer);
   c->delay_timer.data = c;
   uv_timer_init(loop, &c->budget_timer);
@@ -56,5 +58,6 @@ void coord_release(coord_t *c) {
   limit_free(c);
   review_free(c);
   idem_free_all(c);
+  metrics_free(c);
   store_free(&c->store);
 }

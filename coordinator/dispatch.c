@@ -289,6 +289,7 @@ void dispatch_task_ready(coord_t *c, task_t *t, uint64_t not_before) {
     t->not_before_us = 0;
     store_task(c, t);
   }
+  t->not_before = util_mono_us(); /* dispatchable from now: metrics_observe_assign */
   fifo_push(t->job, t);
   dispatch_job_changed(c, t->job);
   c->dispatch_needed = true;

@@ -76,7 +76,8 @@ struct task {
   jf_task_t spec;         /* frames, take, seed */
   attempt_t *live;        /* the live attempt, or NULL */
   task_t *next;           /* ready FIFO link */
-  uint64_t not_before;    /* monotonic us; retry backoff */
+  uint64_t not_before;    /* monotonic us: while backing off, when the back-off ends; once
+                             in the ready index, when it entered it (dispatch latency) */
   int64_t not_before_us;  /* the same in wall-clock time, persisted; 0 = none */
   size_t delay_pos;       /* position in the delayed heap, or HEAP_NONE */
 };
@@ -286,6 +287,7 @@ typedef struct dispatch dispatch_t;
 typedef struct review review_t;
 typedef struct auth auth_t;
 typedef struct reads reads_t;
+typedef struct metrics metrics_t; /* metrics.h */
 
 struct coord {
   uv_loop_t *loop;
@@ -296,6 +298,7 @@ struct coord {
   pgconn_t *wdb;                  /* the writer: batches of state changes */
   pgconn_t *bdb;                  /* the bulk writer: big submits and cancels (store.h) */
   reads_t *reads;                 /* the readers: client queries (reads.c) */
+  metrics_t *metrics;             /* Prometheus figures (metrics.c) */
   struct idem_rec *idem;          /* keyed submissions in progress (idem.h) */
   idmap_t jobs;                   /* id -> job_t* */
   idmap_t attempts;               /* id -> attempt_t* (live, or terminal until committed) */

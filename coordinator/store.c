@@ -358,6 +358,7 @@ typedef struct range {
 
 typedef struct batch {
   uint64_t seq;
+  uint64_t sent_mono; /* when sent (monotonic us), for store_stats */
   evchain_head_t chain; /* the event log's head once it committed */
   action_t *actions;
   size_t nactions;
@@ -1211,6 +1212,7 @@ static void finish_batch(store_t *s, batch_t *b) {
   s->committed = b->chain;
   s->stats.batches++;
   s->stats.rows += b->rows;
+  s->stats.last_commit_us = util_mono_us() - b->sent_mono;
   s->committed_seq = b->seq;
   for (size_t i = 0; i < b->nactions; i++) {
     action_t *act = &b->actions[i];
@@ -1469,6 +1471,7 @@ void store_flush(coord_t *c) {
   b->rows = build(s, b);
   s->pending = false;
   s->inflight = b;
+  b->sent_mono = util_mono_us();
   pgconn_submit(c->wdb, batch_pgq(b), on_committed, s);
 }
 

@@ -208,6 +208,7 @@ void store_bulk_end(coord_t *c, const char *kind, store_commit_fn done, void *ar
 /* Statistics for logs and the benchmark. */
 typedef struct store_stats {
   uint64_t batches, rows;
+  uint64_t last_commit_us; /* the last batch: sent -> commit confirmed (replay included) */
 } store_stats_t;
 store_stats_t store_stats(const coord_t *c);
 

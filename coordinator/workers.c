@@ -17,6 +17,7 @@
 #include "limit.h"
 #include "input.h"
 #include "log.h"
+#include "metrics.h"
 #include "query.h"
 #include "store.h"
 #include "template.h"
@@ -435,8 +436,11 @@ static bool flush_worker(coord_t *c, worker_t *w, uint64_t seq) {
      * would, to a worker not connected), not from the decision: its batch
      * may have taken longer than the lease. */
     attempt_t *a = w->out[n].kind == OUT_ASSIGN ? idmap_get(&c->attempts, w->out[n].id) : NULL;
-    if (a && !a->dispatched_mono)
+    if (a && !a->dispatched_mono) {
       a->dispatched_mono = now;
+      if (w->identlen)
+        metrics_observe_assign(c, a);
+    }
     n++;
   }
   if (n && w->identlen) {
@@ -608,11 +612,13 @@ static void handle_result(coord_t *c, worker_t *w, const Clapper__Result *r) {
   if (!a || !attempt_state_live((attempt_state_t)a->state)) {
     log_debug("worker %s: result for attempt %" PRIu64 " that is not live: ignored", w->name,
               r->attempt_id);
+    metrics_observe_result(c, -1);
     return;
   }
   if (a->worker != w) {
     log_warn("worker %s: result for attempt %" PRIu64 " of worker %s: ignored", w->name,
              r->attempt_id, a->worker->name);
+    metrics_observe_result(c, -1);
     return;
   }
   attempt_state_t to = outcome_state(r->outcome);
@@ -629,8 +635,10 @@ static void handle_result(coord_t *c, worker_t *w, const Clapper__Result *r) {
   a->error = input_clean(r->error, MAX_ERROR);
   free(a->outputs_json);
   a->outputs_json = outputs_json(r);
-  if (attempt_set_state(c, a, to) == 0)
+  if (attempt_set_state(c, a, to) == 0) {
+    metrics_observe_result(c, (int)to);
     task_attempt_ended(c, a->task, a);
+  }
 }
 
 static void attempt_lost(coord_t *c, attempt_t *a, const char *why) {
