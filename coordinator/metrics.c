@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "cost.h"
+#include "http.h"
 #include "log.h"
 #include "money.h"
+#include "reads.h"
 #include "states.h"
 #include "store.h"
 
@@ -432,3 +434,77 @@ char *metrics_render(coord_t *c, const metrics_counts_t *db, int64_t now_us) {
   }
   return sbuf_steal(&b);
 }
+
+/* ------------------------------------------------------------ the route */
+
+/* Jobs and tasks by state over all time: (kind, state, count) rows, read
+ * the way `clapper jobs --all` and `clapper job` show them (the jobs
+ * table's state and task_counts, written with the job's row).  One pass
+ * over the jobs table, a row per job (not per task). */
+static const char SQL_COUNTS[] =
+    "SELECT 'job', state, count(*) FROM jobs GROUP BY state "
+    "UNION ALL "
+    "SELECT 'task', e.key, sum(e.value::bigint) FROM jobs j, jsonb_each_text(j.task_counts) e "
+    "GROUP BY e.key";
+
+/* A scrape waiting for its read. */
+typedef struct scrape {
+  coord_t *c;
+  http_req_t *h;
+  creq_t r; /* its place in the read pool (the identity's client) */
+} scrape_t;
+
+static void scrape_answer(scrape_t *s, const metrics_counts_t *db) {
+  char *text = metrics_render(s->c, db, util_wall_us());
+  http_reply(s->h, 200, METRICS_CONTENT_TYPE, text, strlen(text), NULL);
+  free(text);
+  reads_release(s->c, &s->r);
+  free(s);
+}
+
+static void on_counts(void *arg, PGresult *const *res, size_t n, const char *error) {
+  scrape_t *s = arg;
+  metrics_counts_t db = {0};
+  if (!error && n >= 1 && res[0] && PQresultStatus(res[0]) == PGRES_TUPLES_OK) {
+    db.ok = true;
+    for (int i = 0; i < PQntuples(res[0]); i++) {
+      const char *kind = PQgetvalue(res[0], i, 0), *state = PQgetvalue(res[0], i, 1);
+      uint64_t count = strtoull(PQgetvalue(res[0], i, 2), NULL, 10);
+      if (metrics_counts_add(&db, kind, state, count) < 0)
+        log_warn("metrics: unknown %s state '%.40s' in the database: left out", kind, state);
+    }
+  } else {
+    static log_limit_t lim = LOG_LIMIT_INIT("metrics reads failed", 5);
+    log_warn_limited(&lim, "metrics: the read of jobs and tasks by state failed, answered "
+                           "without them: %s", error ? error : "no result");
+  }
+  scrape_answer(s, &db);
+}
+
+/* GET /metrics */
+static void get_metrics(coord_t *c, http_req_t *h) {
+  scrape_t *s = xcalloc(1, sizeof *s);
+  s->c = c;
+  s->h = h;
+  /* Prometheus says how long it waits: the read gives up before that. */
+  const char *t = http_header(h, "X-Prometheus-Scrape-Timeout-Seconds");
+  char *end = NULL;
+  double secs = t ? strtod(t, &end) : 0;
+  if (t && end != t && secs >= 0.01 && secs <= 3600)
+    s->r.wait_ms = (uint32_t)(secs * 1000 * 0.9);
+  char err[256];
+  if (!reads_admit(c, &s->r, http_ident(h)->name, err, sizeof err)) {
+    http_reply_error(h, "busy", err);
+    free(s);
+    return;
+  }
+  pgq_t *q = pgq_new();
+  pgq_add_prepared(q, "metrics_counts", SQL_COUNTS, 0, NULL);
+  reads_submit(c, &s->r, q, on_counts, s);
+}
+
+static const http_route_t ROUTES[] = {
+    {"GET", "/metrics", get_metrics, 0},
+};
+
+void metrics_routes(coord_t *c) { http_add_routes(c, ROUTES, NBOUNDS(ROUTES)); }
