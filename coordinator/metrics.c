@@ -437,15 +437,18 @@ char *metrics_render(coord_t *c, const metrics_counts_t *db, int64_t now_us) {
 
 /* ------------------------------------------------------------ the route */
 
-/* Jobs and tasks by state over all time: (kind, state, count) rows, read
- * the way `clapper jobs --all` and `clapper job` show them (the jobs
- * table's state and task_counts, written with the job's row).  One pass
- * over the jobs table, a row per job (not per task). */
-static const char SQL_COUNTS[] =
-    "SELECT 'job', state, count(*) FROM jobs GROUP BY state "
-    "UNION ALL "
-    "SELECT 'task', e.key, sum(e.value::bigint) FROM jobs j, jsonb_each_text(j.task_counts) e "
-    "GROUP BY e.key";
+/* Jobs and tasks by state over all time, read the way `clapper jobs
+ * --all` and `clapper job` show them (the jobs table's state and
+ * task_counts, written with the job's row): a row per job state with its
+ * count and, in a column named after each task state, the sum of the
+ * jobs' counts of it.  One pass over the jobs table, a row per job (not
+ * per task); extracting the nine keys is about twice as fast as
+ * jsonb_each (docs/metrics.md has the figures). */
+#define TASK_SUM(s) ", coalesce(sum((task_counts->>'" s "')::bigint), 0) AS " s
+const char METRICS_SQL_COUNTS[] =
+    "SELECT state, count(*) AS jobs" TASK_SUM("waiting") TASK_SUM("ready") TASK_SUM("dispatched")
+    TASK_SUM("running") TASK_SUM("succeeded") TASK_SUM("failed") TASK_SUM("canceled")
+    TASK_SUM("held") TASK_SUM("paused") " FROM jobs GROUP BY state";
 
 /* A scrape waiting for its read. */
 typedef struct scrape {
@@ -467,11 +470,14 @@ static void on_counts(void *arg, PGresult *const *res, size_t n, const char *err
   metrics_counts_t db = {0};
   if (!error && n >= 1 && res[0] && PQresultStatus(res[0]) == PGRES_TUPLES_OK) {
     db.ok = true;
-    for (int i = 0; i < PQntuples(res[0]); i++) {
-      const char *kind = PQgetvalue(res[0], i, 0), *state = PQgetvalue(res[0], i, 1);
-      uint64_t count = strtoull(PQgetvalue(res[0], i, 2), NULL, 10);
-      if (metrics_counts_add(&db, kind, state, count) < 0)
-        log_warn("metrics: unknown %s state '%.40s' in the database: left out", kind, state);
+    const PGresult *r = res[0];
+    for (int i = 0; i < PQntuples(r); i++) {
+      if (metrics_counts_add(&db, "job", PQgetvalue(r, i, 0),
+                             strtoull(PQgetvalue(r, i, 1), NULL, 10)) < 0)
+        log_warn("metrics: unknown job state '%.40s' in the database: left out",
+                 PQgetvalue(r, i, 0));
+      for (int k = 2; k < PQnfields(r); k++)
+        (void)metrics_counts_add(&db, "task", PQfname(r, k), strtoull(PQgetvalue(r, i, k), NULL, 10));
     }
   } else {
     static log_limit_t lim = LOG_LIMIT_INIT("metrics reads failed", 5);
@@ -499,7 +505,7 @@ static void get_metrics(coord_t *c, http_req_t *h) {
     return;
   }
   pgq_t *q = pgq_new();
-  pgq_add_prepared(q, "metrics_counts", SQL_COUNTS, 0, NULL);
+  pgq_add_prepared(q, "metrics_counts", METRICS_SQL_COUNTS, 0, NULL);
   reads_submit(c, &s->r, q, on_counts, s);
 }
 

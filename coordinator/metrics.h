@@ -113,6 +113,10 @@ int metrics_counts_add(metrics_counts_t *m, const char *kind, const char *state,
  * clock, for the running cost of budgets).  Caller frees. */
 char *metrics_render(coord_t *c, const metrics_counts_t *db, int64_t now_us);
 
+/* The read's SQL: a row per job state (state, jobs, then a column named
+ * after each task state with the sum of the jobs' counts of it). */
+extern const char METRICS_SQL_COUNTS[];
+
 /* The content type of the answer. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

@@ -93,6 +93,14 @@ static void test_counts(void) {
   CHECK_INT(m.jobs[JOB_SUCCEEDED], 3);
   CHECK_INT(m.jobs[JOB_FAILED], 1);
   CHECK_INT(m.tasks[TASK_READY], 9);
+  /* The read sums every task state (a state added later must be added
+   * there too). */
+  for (int i = 0; i < TASK_STATE_COUNT; i++) {
+    char want[64];
+    snprintf(want, sizeof want, "->>'%s')::bigint), 0) AS %s", task_state_name((task_state_t)i),
+             task_state_name((task_state_t)i));
+    CHECK_CONTAINS(METRICS_SQL_COUNTS, want);
+  }
 }
 
 /* The line of s that starts with prefix (up to its end), or "" (static). */
