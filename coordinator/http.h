@@ -69,9 +69,17 @@ typedef struct http_settings {
   bool insecure;         /* allow a non-loopback bind without TLS */
 } http_settings_t;
 
+/* Checks settings without binding (the address, TLS files given in pairs,
+ * a non-loopback address only with TLS or insecure): 0, or -1 with err. */
+int http_check(const http_settings_t *s, char *err, size_t errlen) MUSTCHECK;
+
 /* Opens the server (binding now: start-up only) as c->http, or does
  * nothing when settings say off.  0, or -1 with err. */
 int http_open(coord_t *c, const http_settings_t *s, char *err, size_t errlen) MUSTCHECK;
+
+/* Stops taking new requests (each is answered "unavailable") and ends
+ * every stream: the coordinator is stopping.  Idempotent. */
+void http_quiesce(coord_t *c);
 
 /* Stops taking requests, answers every suspended one "unavailable", ends
  * streams, and frees the server.  Safe when http_open failed or never ran. */
@@ -108,6 +116,8 @@ void http_add_routes(coord_t *c, const http_route_t *routes, size_t n);
 /* ------------------------------------------------------------ requests */
 
 const char *http_method(const http_req_t *h);
+/* The route that matched (an element of an array given to http_add_routes). */
+const http_route_t *http_route(const http_req_t *h);
 const char *http_path(const http_req_t *h);
 /* The i-th "{}" segment of the route's pattern (URL-decoded), or NULL. */
 const char *http_capture(const http_req_t *h, size_t i);
