@@ -29,6 +29,7 @@
 #include "auth.h"
 #include "httpauth.h"
 #include "log.h"
+#include "metrics.h"
 
 #define MAX_CAPTURES 4
 #define MAX_ROUTE_TABLES 16
@@ -437,6 +438,7 @@ static enum MHD_Result queue_answer(http_req_t *h) {
   struct MHD_Response *resp = h->resp;
   h->resp = NULL;
   h->queued = true;
+  metrics_observe_http(h->srv->c, (int)h->status);
   enum MHD_Result rc = MHD_queue_response(h->conn, h->status, resp);
   MHD_destroy_response(resp);
   return rc;

@@ -26,6 +26,7 @@
 #include "dispatch.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "model.h"
 #include "cost.h"
@@ -286,6 +287,7 @@ static int start_http(coord_t *c, char *err, size_t errlen) {
       return -1;
   }
   api_routes(c);
+  metrics_routes(c);
   return 0;
 }
 

@@ -498,8 +498,10 @@ static void get_metrics(coord_t *c, http_req_t *h) {
   double secs = t ? strtod(t, &end) : 0;
   if (t && end != t && secs >= 0.01 && secs <= 3600)
     s->r.wait_ms = (uint32_t)(secs * 1000 * 0.9);
-  char err[256];
-  if (!reads_admit(c, &s->r, http_ident(h)->name, err, sizeof err)) {
+  /* The person's client, as the API's reads name it (api.c). */
+  char client[IDENT_MAX + 8], err[256];
+  snprintf(client, sizeof client, "http:%s", http_ident(h)->name);
+  if (!reads_admit(c, &s->r, client, err, sizeof err)) {
     http_reply_error(h, "busy", err);
     free(s);
     return;
