@@ -9,7 +9,9 @@
 # GPUs total and busy (clapper workers), results and dispatch latency (one
 # per attempt, from the database), commit latency (one per batch).  Without
 # a token the answer is 401; a GPU model with quotes in its name comes out
-# escaped.  See docs/metrics.md.
+# escaped; when the database read fails (the jobs table locked past the
+# scrape's timeout) the answer still comes, from memory.  See
+# docs/metrics.md.
 . "$(dirname "$0")/lib.sh"
 
 command -v promtool >/dev/null || fail "promtool is not installed (scripts/install-deps test installs it)"
@@ -150,6 +152,27 @@ assert_eq "$(metric "$T/m.txt" clapper_commit_latency_seconds_count)" \
   "$(metric "$T/m.txt" clapper_store_batches_total)" "commit latency: one per batch"
 [ "$(metric "$T/m.txt" clapper_commit_latency_seconds_count)" -gt 0 ] || fail "no commit observed"
 [ "$(metric "$T/m.txt" 'clapper_http_requests_total{code="401"}')" -ge 1 ] || fail "the 401 was not counted"
+
+# The read fails (the jobs table locked past the scrape's timeout, which
+# Prometheus sends and the read's deadline follows): the answer still
+# comes, valid, from memory, with clapper_metrics_db_ok 0 and no jobs or
+# tasks.
+PGAPPNAME=metrics-lock psql "$CLAPPER_DB" -X -q -c "BEGIN" -c "LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE" \
+  -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+locker=$!
+locked() { [ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                     WHERE a.application_name = 'metrics-lock' AND l.granted AND l.mode = 'AccessExclusiveLock'")" -ge 1 ]; }
+wait_for 30 locked || fail "could not lock the jobs table"
+code=$(curl -s -o "$T/m2.txt" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+  -H "X-Prometheus-Scrape-Timeout-Seconds: 1" "$URL/metrics")
+sql "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'metrics-lock'" >/dev/null
+wait "$locker" 2>/dev/null || true
+assert_eq "$code" 200 "/metrics while the read fails"
+promtool check metrics <"$T/m2.txt" || fail "promtool check metrics refused the answer without the read"
+assert_eq "$(metric "$T/m2.txt" clapper_metrics_db_ok)" 0 "the read failed"
+grep -q '^clapper_jobs{' "$T/m2.txt" && fail "jobs by state without the read"
+assert_eq "$(metric "$T/m2.txt" 'clapper_workers{state="online"}')" \
+  "$(metric "$T/m.txt" 'clapper_workers{state="online"}')" "workers without the read"
 
 clapper cancel "$hold" "$stuck" >/dev/null
 log "ok"
