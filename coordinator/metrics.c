@@ -25,9 +25,9 @@
 #define RESULT_IGNORED ATTEMPT_STATE_COUNT
 
 struct metrics {
-  int64_t start_us;          /* wall clock, when made */
-  metrics_hist_t dispatch;   /* ready -> Assign sent */
-  metrics_hist_t commit;     /* batch sent -> commit confirmed */
+  int64_t start_us;        /* wall clock, when made */
+  metrics_hist_t dispatch; /* ready -> Assign sent */
+  metrics_hist_t commit;   /* batch sent -> commit confirmed */
   uint64_t results[ATTEMPT_STATE_COUNT + 1];
   uint64_t http[HTTP_STATUS_MAX - HTTP_STATUS_MIN + 2]; /* last: any other status */
 };
@@ -35,19 +35,18 @@ struct metrics {
 /* Dispatch latency: from a millisecond (an idle farm's commit) to an hour
  * (a task that waited for room). */
 static const metrics_bound_t DISPATCH_BOUNDS[] = {
-    {1000, "0.001"},        {2500, "0.0025"},     {5000, "0.005"},       {10000, "0.01"},
-    {25000, "0.025"},       {50000, "0.05"},      {100000, "0.1"},       {250000, "0.25"},
-    {500000, "0.5"},        {1000000, "1"},       {2500000, "2.5"},      {5000000, "5"},
-    {10000000, "10"},       {30000000, "30"},     {60000000, "60"},      {120000000, "120"},
-    {300000000, "300"},     {600000000, "600"},   {1800000000, "1800"},  {3600000000, "3600"},
+    {1000, "0.001"},    {2500, "0.0025"},   {5000, "0.005"},      {10000, "0.01"},
+    {25000, "0.025"},   {50000, "0.05"},    {100000, "0.1"},      {250000, "0.25"},
+    {500000, "0.5"},    {1000000, "1"},     {2500000, "2.5"},     {5000000, "5"},
+    {10000000, "10"},   {30000000, "30"},   {60000000, "60"},     {120000000, "120"},
+    {300000000, "300"}, {600000000, "600"}, {1800000000, "1800"}, {3600000000, "3600"},
 };
 
 /* Commit latency: from half a millisecond to ten seconds. */
 static const metrics_bound_t COMMIT_BOUNDS[] = {
-    {500, "0.0005"},    {1000, "0.001"},    {2000, "0.002"},   {5000, "0.005"},
-    {10000, "0.01"},    {20000, "0.02"},    {50000, "0.05"},   {100000, "0.1"},
-    {200000, "0.2"},    {500000, "0.5"},    {1000000, "1"},    {2000000, "2"},
-    {5000000, "5"},     {10000000, "10"},
+    {500, "0.0005"}, {1000, "0.001"}, {2000, "0.002"}, {5000, "0.005"},  {10000, "0.01"},
+    {20000, "0.02"}, {50000, "0.05"}, {100000, "0.1"}, {200000, "0.2"},  {500000, "0.5"},
+    {1000000, "1"},  {2000000, "2"},  {5000000, "5"},  {10000000, "10"},
 };
 
 #define NBOUNDS(a) (sizeof(a) / sizeof *(a))
@@ -272,8 +271,7 @@ typedef struct gpu_model {
 } gpu_model_t;
 
 static bool worker_connected(const worker_t *w) {
-  return w->state == WORKER_ONLINE || w->state == WORKER_DRAINING ||
-         w->state == WORKER_DEGRADED;
+  return w->state == WORKER_ONLINE || w->state == WORKER_DRAINING || w->state == WORKER_DEGRADED;
 }
 
 static void render_workers(sbuf_t *b, coord_t *c) {
@@ -379,8 +377,8 @@ char *metrics_render(coord_t *c, const metrics_counts_t *db, int64_t now_us) {
   if (m) {
     metrics_family(&b, "clapper_start_time_seconds", "gauge",
                    "When the coordinator started, in seconds since the epoch.");
-    sbuf_printf(&b, "clapper_start_time_seconds %" PRId64 ".%06" PRId64 "\n",
-                m->start_us / 1000000, m->start_us % 1000000);
+    sbuf_printf(&b, "clapper_start_time_seconds %" PRId64 ".%06" PRId64 "\n", m->start_us / 1000000,
+                m->start_us % 1000000);
   }
   render_db(&b, db);
   render_queue(&b, c);
@@ -413,9 +411,8 @@ char *metrics_render(coord_t *c, const metrics_counts_t *db, int64_t now_us) {
                    "Results received from workers since start, by what they did: the state the "
                    "attempt ended in, or ignored (late, duplicate or another worker's).");
     for (size_t i = ATTEMPT_SUCCEEDED; i <= RESULT_IGNORED; i++) {
-      const char *l[] = {"result",
-                         i == RESULT_IGNORED ? "ignored" : attempt_state_name((attempt_state_t)i),
-                         NULL};
+      const char *l[] = {
+          "result", i == RESULT_IGNORED ? "ignored" : attempt_state_name((attempt_state_t)i), NULL};
       metrics_sample_u64(&b, "clapper_results_total", l, m->results[i]);
     }
     metrics_family(&b, "clapper_http_requests_total", "counter",
@@ -447,8 +444,8 @@ char *metrics_render(coord_t *c, const metrics_counts_t *db, int64_t now_us) {
 #define TASK_SUM(s) ", coalesce(sum((task_counts->>'" s "')::bigint), 0) AS " s
 const char METRICS_SQL_COUNTS[] =
     "SELECT state, count(*) AS jobs" TASK_SUM("waiting") TASK_SUM("ready") TASK_SUM("dispatched")
-    TASK_SUM("running") TASK_SUM("succeeded") TASK_SUM("failed") TASK_SUM("canceled")
-    TASK_SUM("held") TASK_SUM("paused") " FROM jobs GROUP BY state";
+        TASK_SUM("running") TASK_SUM("succeeded") TASK_SUM("failed") TASK_SUM("canceled")
+            TASK_SUM("held") TASK_SUM("paused") " FROM jobs GROUP BY state";
 
 /* A scrape waiting for its read. */
 typedef struct scrape {
@@ -477,12 +474,15 @@ static void on_counts(void *arg, PGresult *const *res, size_t n, const char *err
         log_warn("metrics: unknown job state '%.40s' in the database: left out",
                  PQgetvalue(r, i, 0));
       for (int k = 2; k < PQnfields(r); k++)
-        (void)metrics_counts_add(&db, "task", PQfname(r, k), strtoull(PQgetvalue(r, i, k), NULL, 10));
+        (void)metrics_counts_add(&db, "task", PQfname(r, k),
+                                 strtoull(PQgetvalue(r, i, k), NULL, 10));
     }
   } else {
     static log_limit_t lim = LOG_LIMIT_INIT("metrics reads failed", 5);
-    log_warn_limited(&lim, "metrics: the read of jobs and tasks by state failed, answered "
-                           "without them: %s", error ? error : "no result");
+    log_warn_limited(&lim,
+                     "metrics: the read of jobs and tasks by state failed, answered "
+                     "without them: %s",
+                     error ? error : "no result");
   }
   scrape_answer(s, &db);
 }

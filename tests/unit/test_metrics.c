@@ -149,10 +149,10 @@ static void check_structure(const char *s) {
     bool found = false;
     for (size_t i = 0; i < nf && !found; i++) {
       size_t k = strlen(fams[i]);
-      found = !strcmp(fams[i], name) ||
-              (!strncmp(name, fams[i], k) &&
-               (!strcmp(name + k, "_bucket") || !strcmp(name + k, "_sum") ||
-                !strcmp(name + k, "_count")));
+      found =
+          !strcmp(fams[i], name) || (!strncmp(name, fams[i], k) &&
+                                     (!strcmp(name + k, "_bucket") || !strcmp(name + k, "_sum") ||
+                                      !strcmp(name + k, "_count")));
     }
     if (!found)
       fprintf(stderr, "sample of no family: %s\n", ln);
@@ -183,8 +183,9 @@ static void test_render(void) {
   worker_t *w = memcoord_worker(c, "w1", 8, 64000, 2, mb, NULL);
   worker_t *off = memcoord_worker(c, "w2", 8, 64000, 2, mb, NULL);
   off->state = WORKER_LOST; /* its GPUs do not count */
-  job_t *j = memcoord_submit1(c, "gpu", "\"frames\":\"1-3\",\"priority\":70,"
-                                        "\"requires\":{\"gpus\":1,\"cpus\":1}");
+  job_t *j = memcoord_submit1(c, "gpu",
+                              "\"frames\":\"1-3\",\"priority\":70,"
+                              "\"requires\":{\"gpus\":1,\"cpus\":1}");
   (void)w;
   dispatch_run(c);
   /* Both GPUs of w1 are held, the third task waits. */
