@@ -286,8 +286,8 @@ static int start_http(coord_t *c, char *err, size_t errlen) {
     if (http_open(c, &http_set, err, errlen) < 0)
       return -1;
   }
-  api_routes(c);
   metrics_routes(c);
+  api_routes(c);
   return 0;
 }
 
