@@ -23,6 +23,7 @@
 #include "clients.h"
 #include "config.h"
 #include "dispatch.h"
+#include "httpauth.h"
 #include "log.h"
 #include "migrate.h"
 #include "model.h"
@@ -95,6 +96,9 @@ static const cfg_opt_t options[] = {
     {"read-timeout-ms", 0, CFG_INT, NULL, "10000", 100, 3600000, "MS",
      "a client read still running after MS (or after the client's own --timeout-ms) is "
      "canceled and answered with a timeout error", &coord.cfg.read_timeout_ms},
+    {"http-link-ttl-ms", 0, CFG_INT, NULL, "60000", 100, 3600000, "MS",
+     "how long a sign-in link from clapper web works (it works once)",
+     &coord.cfg.http_link_ttl_ms},
     {"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL", "error, warn, info or debug",
      &log_level_name},
     {"migrate-only", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
@@ -422,7 +426,8 @@ int main(int argc, char **argv) {
   if (check_currency(pgconn_raw(c->wdb), c->cfg.currency, err, sizeof err) < 0 ||
       rates_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
       limit_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
-      auth_load(c, pgconn_raw(c->wdb), c->cfg.admin_key, err, sizeof err) < 0) {
+      auth_load(c, pgconn_raw(c->wdb), c->cfg.admin_key, err, sizeof err) < 0 ||
+      httpauth_init(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
   }
@@ -495,6 +500,7 @@ out:
   pgconn_close(&c->bdb);
   reads_close(c);
   auth_free(c);
+  httpauth_free(c);
   uv_run(&loop, UV_RUN_NOWAIT); /* let close callbacks run */
   if (c->wsock)
     zmq_close(c->wsock);
