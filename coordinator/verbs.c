@@ -96,6 +96,7 @@ static const verb_spec_t table[] = {
     READ(TOKEN_LIST, "token list", httpauth_token_list, "listing API tokens"),
     {.verb = V(TOKEN_REVOKE), .cli = "token revoke", .fn = httpauth_token_revoke,
      .roles = SUB | SUP | OPS | ADM, .what = "revoking API tokens", .writes = true},
+    READ(EVENTS, "events", query_events, "reading the event log"),
 };
 // clang-format on
 
