@@ -247,4 +247,40 @@ assert_eq "$(curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' "$(jq -r .ur
   "an expired link"
 [ -z "$(header Set-Cookie)" ] || fail "an expired link set a cookie"
 assert_contains "$(jq -r .error.message "$T/body")" "expired" "why"
+clapper local down --dir "$FARM" >/dev/null
+
+# ------------------------------------------------------------ without keys
+# Every ZeroMQ client is the admin "anonymous"; HTTP still wants a session
+# or a token, issued for "anonymous".
+PG=0 COORD=
+stop_nokeys() {
+  [ -z "$COORD" ] || kill -TERM "$COORD" 2>/dev/null || true
+  [ "$PG" = 0 ] || bash "$CLAPPER_SOURCE_DIR/tests/lib/pgtmp.sh" stop "$T/pgdir" >/dev/null 2>&1 || true
+}
+trap 'rc=$?; stop_nokeys; (exit $rc); cleanup' EXIT
+PG=1
+DB=$(bash "$CLAPPER_SOURCE_DIR/tests/lib/pgtmp.sh" start "$T/pgdir") || fail "PostgreSQL did not start"
+mkdir -p "$T/out"
+CLAPPER_SQL_DIR="$CLAPPER_SOURCE_DIR/sql" clapper-coordinator --db "$DB" --output-root "$T/out" \
+  --bind-clients "ipc://$T/c.sock" --bind-workers "ipc://$T/w.sock" --bind-http 127.0.0.1:0 \
+  >"$T/nokeys.log" 2>&1 &
+COORD=$!
+wait_for 60 grep -q " ready (heartbeat" "$T/nokeys.log" || fail "no-keys coordinator: $(tail -3 "$T/nokeys.log")"
+BASE=$(grep -o 'serving HTTP at [^ ]*' "$T/nokeys.log" | tail -1 | awk '{print $4}')
+nk() { CLAPPER_COORDINATOR="ipc://$T/c.sock" CLAPPER_KEY= clapper "$@"; }
+assert_eq "$(http GET /api/v1/session)" 401 "no keys, no credentials"
+assert_eq "$(http GET /api/v1/jobs)" 401 "no keys: the API without credentials"
+link=$(nk web --print --json)
+assert_eq "$(jq -r '.name + " " + .role' <<<"$link")" "anonymous admin" "no keys: the link's identity"
+curl -s -o /dev/null -c "$T/anon.jar" "$(jq -r .url <<<"$link")"
+assert_eq "$(http GET /api/v1/session -b "$T/anon.jar")" 200 "no keys: a session"
+assert_eq "$(jq -r '.name + " " + .role + " " + .kind' "$T/body")" "anonymous admin session" \
+  "no keys: who the session is"
+anon=$(nk token create script --role auditor --json | jq -r .secret)
+assert_eq "$(http GET /api/v1/session -H "Authorization: Bearer $anon")" 200 "no keys: a token"
+assert_eq "$(jq -r '.name + " " + .role' "$T/body")" "anonymous auditor" "no keys: who the token is"
+kill -TERM "$COORD"
+wait "$COORD" || fail "the no-keys coordinator did not stop cleanly"
+COORD=
+grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/nokeys.log" && fail "sanitizer: $T/nokeys.log"
 log "ok"
