@@ -49,8 +49,9 @@ static const cfg_opt_t token_opts[] = {
 static void print_created(FILE *out, const json_t *doc) {
   const json_t *t = json_object_get(doc, "token");
   sbuf_t line = {0};
-  output_fill(&line, t, "token {id} {name} ({role}) for {owner}, until {expires_at}; its "
-                        "secret, shown only now:");
+  output_fill(&line, t,
+              "token {id} {name} ({role}) for {owner}, until {expires_at}; its "
+              "secret, shown only now:");
   output_line_done(out, &line);
   const char *secret = output_string(doc, "secret");
   output_line(out, secret ? secret : "-");
@@ -72,8 +73,7 @@ static void token_row(out_table_t *t, const json_t *k, void *arg) {
 }
 
 static void print_list(FILE *out, const json_t *doc) {
-  static const char *const hdr[] = {">ID", "NAME", "OWNER", "ROLE", "STATE", "EXPIRES",
-                                    "CREATED"};
+  static const char *const hdr[] = {">ID", "NAME", "OWNER", "ROLE", "STATE", "EXPIRES", "CREATED"};
   const json_t *tokens = json_object_get(doc, "tokens");
   if (!json_array_size(tokens)) {
     output_line(out, "no API tokens (make one with " CREATE_USAGE ")");
@@ -94,8 +94,8 @@ static bool all_digits(const char *s) {
 static int token_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   if (argc < 1)
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-                    "token: missing action (usage: " CREATE_USAGE ", " LIST_USAGE " or "
-                    REVOKE_USAGE ")");
+                    "token: missing action (usage: " CREATE_USAGE ", " LIST_USAGE
+                    " or " REVOKE_USAGE ")");
   const char *action = argv[0];
   bool create = !strcmp(action, "create"), list = !strcmp(action, "list"),
        revoke = !strcmp(action, "revoke");
@@ -106,10 +106,12 @@ static int token_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   if (argc != want)
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "token %s: %s (usage: %s)", action,
                     argc < want ? "missing argument" : "too many arguments",
-                    create ? CREATE_USAGE : list ? LIST_USAGE : REVOKE_USAGE);
+                    create ? CREATE_USAGE
+                    : list ? LIST_USAGE
+                           : REVOKE_USAGE);
   if (!create && (opt.role || opt.expires))
-    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "token %s: %s is only for token create",
-                    action, opt.role ? "--role" : "--expires");
+    return cmd_fail(ctx, CMD_EXIT_USAGE, "usage", "token %s: %s is only for token create", action,
+                    opt.role ? "--role" : "--expires");
   Clapper__Request req = CLAPPER__REQUEST__INIT;
   if (list) {
     req.verb = CLAPPER__VERB__VERB_TOKEN_LIST;
@@ -119,8 +121,7 @@ static int token_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   if (create) {
     if (!ident_valid(arg) || all_digits(arg))
       return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-                      "invalid token name '%s': expected " IDENT_PATTERN ", not all digits",
-                      arg);
+                      "invalid token name '%s': expected " IDENT_PATTERN ", not all digits", arg);
     req.verb = CLAPPER__VERB__VERB_TOKEN_CREATE;
     req.name = (char *)arg;
     req.kind = opt.role;
@@ -138,15 +139,18 @@ static int token_exec(cmd_ctx_t *ctx, int argc, char **argv) {
     req.name = (char *)arg;
   } else {
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
-                    "invalid token '%s': expected a token's name (" IDENT_PATTERN ") or id",
-                    arg);
+                    "invalid token '%s': expected a token's name (" IDENT_PATTERN ") or id", arg);
   }
   return cmd_show(ctx, &req, print_revoked);
 }
 
 const struct cmd_entry cmd_token_entry = {
     /* any number of arguments: token_exec words the errors */
-    .name = "token", CMD_OPTS(token_opts), .min_args = 0, .max_args = -1, .exec = token_exec,
+    .name = "token",
+    CMD_OPTS(token_opts),
+    .min_args = 0,
+    .max_args = -1,
+    .exec = token_exec,
     .usage = "create NAME [--role ROLE] [--expires 30d] [options]\n"
              "   or: " LIST_USAGE " [options]\n"
              "   or: " REVOKE_USAGE " [options]",

@@ -21,9 +21,7 @@
 
 #include "cmd.h"
 
-static struct {
-  bool print;
-} opt;
+static struct { bool print; } opt;
 
 static const cfg_opt_t web_opts[] = {
     {"print", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
@@ -100,7 +98,11 @@ static int web_exec(cmd_ctx_t *ctx, int argc, char **argv) {
 }
 
 const struct cmd_entry cmd_web_entry = {
-    .name = "web", CMD_OPTS(web_opts), .min_args = 0, .max_args = 0, .exec = web_exec,
+    .name = "web",
+    CMD_OPTS(web_opts),
+    .min_args = 0,
+    .max_args = 0,
+    .exec = web_exec,
     .usage = "[--print] [options]",
     .help = "print (and open) a single-use link that signs this key in on the web",
 };

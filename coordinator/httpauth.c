@@ -96,8 +96,10 @@ int httpauth_parse_expiry(const char *text, int64_t *seconds, char *err, size_t 
   for (size_t i = 0; i < n; i++)
     printable &= text[i] >= 0x20 && text[i] < 0x7f;
   if (!digits || digits > 9 || !mult) {
-    snprintf(err, errlen, "expires: '%.40s' is not a duration (a number and s, m, h or d, "
-             "e.g. 30d)", printable ? text : "?");
+    snprintf(err, errlen,
+             "expires: '%.40s' is not a duration (a number and s, m, h or d, "
+             "e.g. 30d)",
+             printable ? text : "?");
     return -1;
   }
   for (size_t i = 0; i < digits; i++)
@@ -191,9 +193,14 @@ static htoken_t *token_add(httpauth_t *a, uint64_t id, const char *name, const c
                            int64_t expires_us, int64_t revoked_us, const char *created_by) {
   ARRAY_RESERVE(a->tokens, a->ntokens, a->captokens, 1);
   htoken_t *t = &a->tokens[a->ntokens++];
-  *t = (htoken_t){.id = id, .name = xstrdup(name), .owner = xstrdup(owner),
-                  .created_by = xstrdup(created_by), .role = role, .created_us = created_us,
-                  .expires_us = expires_us, .revoked_us = revoked_us};
+  *t = (htoken_t){.id = id,
+                  .name = xstrdup(name),
+                  .owner = xstrdup(owner),
+                  .created_by = xstrdup(created_by),
+                  .role = role,
+                  .created_us = created_us,
+                  .expires_us = expires_us,
+                  .revoked_us = revoked_us};
   memcpy(t->hash, hash, HASH_BYTES);
   if (id >= a->next_token_id)
     a->next_token_id = id + 1;
@@ -208,8 +215,8 @@ static json_t *token_json(const htoken_t *t, int64_t now) {
     iso(t->revoked_us, revoked, sizeof revoked);
   return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:s}", "id", (json_int_t)t->id, "name",
                    t->name, "owner", t->owner, "role", role_name(t->role), "state",
-                   token_state(t, now), "created_at", created, "expires_at", expires,
-                   "revoked_at", t->revoked_us ? revoked : NULL, "created_by", t->created_by);
+                   token_state(t, now), "created_at", created, "expires_at", expires, "revoked_at",
+                   t->revoked_us ? revoked : NULL, "created_by", t->created_by);
 }
 
 int httpauth_init(coord_t *c, PGconn *conn, char *err, size_t errlen) {
@@ -236,8 +243,8 @@ int httpauth_init(coord_t *c, PGconn *conn, char *err, size_t errlen) {
       rc = -1;
       break;
     }
-    token_add(a, strtoull(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1),
-              PQgetvalue(r, i, 2), role, hash, strtoll(PQgetvalue(r, i, 5), NULL, 10),
+    token_add(a, strtoull(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+              role, hash, strtoll(PQgetvalue(r, i, 5), NULL, 10),
               strtoll(PQgetvalue(r, i, 6), NULL, 10), strtoll(PQgetvalue(r, i, 7), NULL, 10),
               PQgetvalue(r, i, 8));
   }
@@ -370,11 +377,12 @@ static int signin(coord_t *c, const char *link, hsession_t **out, char cookie[64
   hlink_t got = *l;
   *l = a->links[--a->nlinks]; /* single use, whatever follows */
   if (!still_allowed(c, got.name, got.role, false))
-    return snprintf(err, errlen, "%s is no longer registered as %s", got.name,
-                    role_name(got.role)), -1;
+    return snprintf(err, errlen, "%s is no longer registered as %s", got.name, role_name(got.role)),
+           -1;
   if (a->nsessions >= HTTPAUTH_SESSIONS_MAX)
     return snprintf(err, errlen, "too many browser sessions are open; try again later"), -1;
-  hsession_t s = {.id = a->next_session_id++, .role = got.role,
+  hsession_t s = {.id = a->next_session_id++,
+                  .role = got.role,
                   .expires_mono = now + (uint64_t)HTTPAUTH_SESSION_S * 1000000,
                   .expires_us = util_wall_us() + (int64_t)HTTPAUTH_SESSION_S * 1000000};
   snprintf(s.name, sizeof s.name, "%s", got.name);
@@ -416,18 +424,18 @@ static int identify_token(coord_t *c, const char *text, http_ident_t *out, char 
     return unauthorized(err, errlen, msg);
   }
   if (t->revoked_us) {
-    snprintf(msg, sizeof msg, "API token %" PRIu64 " (%s's %s) was revoked", id, t->owner,
-             t->name);
+    snprintf(msg, sizeof msg, "API token %" PRIu64 " (%s's %s) was revoked", id, t->owner, t->name);
     return unauthorized(err, errlen, msg);
   }
   if (t->expires_us <= util_wall_us()) {
-    snprintf(msg, sizeof msg, "API token %" PRIu64 " (%s's %s) has expired", id, t->owner,
-             t->name);
+    snprintf(msg, sizeof msg, "API token %" PRIu64 " (%s's %s) has expired", id, t->owner, t->name);
     return unauthorized(err, errlen, msg);
   }
   if (!still_allowed(c, t->owner, t->role, true)) {
-    snprintf(msg, sizeof msg, "API token %" PRIu64 ": its owner %s is no longer registered "
-             "with a role that may give %s", id, t->owner, role_name(t->role));
+    snprintf(msg, sizeof msg,
+             "API token %" PRIu64 ": its owner %s is no longer registered "
+             "with a role that may give %s",
+             id, t->owner, role_name(t->role));
     return unauthorized(err, errlen, msg);
   }
   *out = (http_ident_t){.kind = HTTP_AUTH_TOKEN, .role = t->role, .id = t->id};
@@ -454,8 +462,8 @@ static int identify_session(coord_t *c, const char *cookie, http_ident_t *out, c
   }
   if (!still_allowed(c, s->name, s->role, false)) {
     char msg[200];
-    snprintf(msg, sizeof msg, "%s is no longer registered as %s: the session has ended",
-             s->name, role_name(s->role));
+    snprintf(msg, sizeof msg, "%s is no longer registered as %s: the session has ended", s->name,
+             role_name(s->role));
     session_end(a, s);
     return unauthorized(err, errlen, msg);
   }
@@ -464,8 +472,8 @@ static int identify_session(coord_t *c, const char *cookie, http_ident_t *out, c
   return 0;
 }
 
-int httpauth_identify(coord_t *c, const char *authorization, const char *cookie,
-                      http_ident_t *out, char *err, size_t errlen) {
+int httpauth_identify(coord_t *c, const char *authorization, const char *cookie, http_ident_t *out,
+                      char *err, size_t errlen) {
   get(c);
   *out = (http_ident_t){.kind = HTTP_AUTH_NONE, .role = -1};
   if (authorization) {
@@ -493,7 +501,8 @@ int httpauth_identify(coord_t *c, const char *authorization, const char *cookie,
   }
   if (cookie && *cookie)
     return identify_session(c, cookie, out, err, errlen);
-  snprintf(err, errlen, "sign in first: clapper web prints a sign-in link for a browser; "
+  snprintf(err, errlen,
+           "sign in first: clapper web prints a sign-in link for a browser; "
            "scripts send Authorization: Bearer TOKEN (clapper token create)");
   return -1;
 }
@@ -581,22 +590,27 @@ void httpauth_token_create(coord_t *c, creq_t *r, const verb_call_t *v) {
   char err[300];
   const char *name = req->name ? req->name : "";
   if (!ident_valid(name) || all_digits(name)) {
-    snprintf(err, sizeof err, "name: '%.64s' is not a token name (" IDENT_PATTERN
-             ", not all digits: those read as a token id)", name);
+    snprintf(err, sizeof err,
+             "name: '%.64s' is not a token name (" IDENT_PATTERN
+             ", not all digits: those read as a token id)",
+             name);
     clients_reply_error(c, r, "bad_request", err);
     return;
   }
   int role = req->kind && *req->kind ? auth_role_parse(req->kind) : (int)v->role;
   if (role < 0 || role == ROLE_WORKER) {
-    snprintf(err, sizeof err, "role: '%.32s' is not one of submitter, supervisor, operator, "
-             "auditor, admin", req->kind);
+    snprintf(err, sizeof err,
+             "role: '%.32s' is not one of submitter, supervisor, operator, "
+             "auditor, admin",
+             req->kind);
     clients_reply_error(c, r, "bad_request", err);
     return;
   }
   if (v->role != ROLE_ADMIN && role != (int)v->role) {
-    snprintf(err, sizeof err, "a token's role is at most its creator's: you are %s, so your "
-             "tokens are %s (an admin gives other roles)", role_name(v->role),
-             role_name(v->role));
+    snprintf(err, sizeof err,
+             "a token's role is at most its creator's: you are %s, so your "
+             "tokens are %s (an admin gives other roles)",
+             role_name(v->role), role_name(v->role));
     clients_reply_error(c, r, "forbidden", err);
     return;
   }
@@ -612,16 +626,20 @@ void httpauth_token_create(coord_t *c, creq_t *r, const verb_call_t *v) {
     if (strcmp(t->owner, v->actor) != 0)
       continue;
     if (!t->revoked_us && !strcmp(t->name, name)) {
-      snprintf(err, sizeof err, "you have a token named %s already (id %" PRIu64 ", %s): "
-               "revoke it first, or choose another name", name, t->id, token_state(t, now));
+      snprintf(err, sizeof err,
+               "you have a token named %s already (id %" PRIu64 ", %s): "
+               "revoke it first, or choose another name",
+               name, t->id, token_state(t, now));
       clients_reply_error(c, r, "conflict", err);
       return;
     }
     live += token_live(t, now);
   }
   if (live >= HTTPAUTH_TOKENS_PER_OWNER) {
-    snprintf(err, sizeof err, "you have %zu active tokens, the most one key may have: revoke "
-             "some first", live);
+    snprintf(err, sizeof err,
+             "you have %zu active tokens, the most one key may have: revoke "
+             "some first",
+             live);
     clients_reply_error(c, r, "conflict", err);
     return;
   }
@@ -632,17 +650,21 @@ void httpauth_token_create(coord_t *c, creq_t *r, const verb_call_t *v) {
   sodium_memzero(secret, sizeof secret);
   uint8_t h[HASH_BYTES];
   hash_text(text, h);
-  htoken_t *t = token_add(a, id, name, v->actor, role, h, now, now + secs * 1000000, 0,
-                          v->actor);
+  htoken_t *t = token_add(a, id, name, v->actor, role, h, now, now + secs * 1000000, 0, v->actor);
   char hex[HASH_BYTES * 2 + 1];
   sodium_bin2hex(hex, sizeof hex, h, sizeof h);
-  char *p[8] = {xasprintf("%" PRIu64, id), xstrdup(name), xstrdup(v->actor),
-                xstrdup(role_name(role)), xstrdup(hex), xasprintf("%" PRId64, now),
-                xasprintf("%" PRId64, t->expires_us), xstrdup(v->actor)};
+  char *p[8] = {xasprintf("%" PRIu64, id),
+                xstrdup(name),
+                xstrdup(v->actor),
+                xstrdup(role_name(role)),
+                xstrdup(hex),
+                xasprintf("%" PRId64, now),
+                xasprintf("%" PRId64, t->expires_us),
+                xstrdup(v->actor)};
   store_stmt(c, "SQL_TOKEN_ADD", SQL_TOKEN_ADD, 8, p);
   token_event(c, v->actor, "token.create", t, NULL);
-  log_info("%s created API token %" PRIu64 " (%s, %s, until %" PRId64 " s from now)", v->actor,
-           id, name, role_name(role), secs);
+  log_info("%s created API token %" PRIu64 " (%s, %s, until %" PRId64 " s from now)", v->actor, id,
+           name, role_name(role), secs);
   json_t *doc = json_pack("{s:o,s:s}", "token", token_json(t, now), "secret", text);
   created_t *k = xmalloc(sizeof *k);
   k->r = r;
@@ -678,8 +700,10 @@ void httpauth_token_revoke(coord_t *c, creq_t *r, const verb_call_t *v) {
       return;
     }
     if (!admin && strcmp(t->owner, v->actor) != 0) {
-      snprintf(err, sizeof err, "token %" PRIu64 " is %s's: only its owner or an admin "
-               "revokes it", t->id, t->owner);
+      snprintf(err, sizeof err,
+               "token %" PRIu64 " is %s's: only its owner or an admin "
+               "revokes it",
+               t->id, t->owner);
       clients_reply_error(c, r, "forbidden", err);
       return;
     }
@@ -706,8 +730,10 @@ void httpauth_token_revoke(coord_t *c, creq_t *r, const verb_call_t *v) {
       t = other;
     if (!t) {
       if (others > 1)
-        snprintf(err, sizeof err, "%zu owners have a token named %s: give its id (clapper "
-                 "token list)", others, name);
+        snprintf(err, sizeof err,
+                 "%zu owners have a token named %s: give its id (clapper "
+                 "token list)",
+                 others, name);
       else
         snprintf(err, sizeof err, "no token named %s that is not revoked", name);
       clients_reply_error(c, r, others > 1 ? "conflict" : "not_found", err);
@@ -745,8 +771,8 @@ void httpauth_key_removed(coord_t *c, const char *name) {
 /* ------------------------------------------------------------ routes */
 
 static void cookie_header(coord_t *c, const char *value, int max_age, char *out, size_t len) {
-  snprintf(out, len, HTTPAUTH_COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s",
-           value, max_age, http_tls(c) ? "; Secure" : "");
+  snprintf(out, len, HTTPAUTH_COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s", value,
+           max_age, http_tls(c) ? "; Secure" : "");
 }
 
 static void route_signin(coord_t *c, http_req_t *h) {
@@ -758,8 +784,9 @@ static void route_signin(coord_t *c, http_req_t *h) {
   }
   cookie_header(c, cookie, HTTPAUTH_SESSION_S, set, sizeof set);
   sodium_memzero(cookie, sizeof cookie);
-  const char *headers[] = {"Location", "/", "Set-Cookie", set, "Cache-Control", "no-store",
-                           "Referrer-Policy", "no-referrer", NULL};
+  const char *headers[] = {
+      "Location",        "/",           "Set-Cookie", set, "Cache-Control", "no-store",
+      "Referrer-Policy", "no-referrer", NULL};
   static const char body[] = "signed in; continue at /\n";
   http_reply(h, 303, "text/plain; charset=utf-8", body, sizeof body - 1, headers);
   sodium_memzero(set, sizeof set);

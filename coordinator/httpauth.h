@@ -55,14 +55,14 @@
 
 #define HTTPAUTH_COOKIE "clapper_session"
 #define HTTPAUTH_CSRF_HEADER "X-CSRF-Token"
-#define HTTPAUTH_SESSION_S (12 * 3600)            /* a browser session's life */
-#define HTTPAUTH_TOKEN_DEFAULT_S (90LL * 86400)   /* a token's, when not said */
+#define HTTPAUTH_SESSION_S (12 * 3600)          /* a browser session's life */
+#define HTTPAUTH_TOKEN_DEFAULT_S (90LL * 86400) /* a token's, when not said */
 #define HTTPAUTH_TOKEN_MAX_S (365LL * 86400)
 #define HTTPAUTH_TOKEN_PREFIX "clp_"
 #define HTTPAUTH_SECRET_BYTES 32
-#define HTTPAUTH_SECRET_CHARS 43 /* base64url, no padding, of 32 bytes */
-#define HTTPAUTH_LINKS_MAX 1024      /* sign-in links not used nor expired */
-#define HTTPAUTH_SESSIONS_MAX 10000  /* sessions not ended nor expired */
+#define HTTPAUTH_SECRET_CHARS 43      /* base64url, no padding, of 32 bytes */
+#define HTTPAUTH_LINKS_MAX 1024       /* sign-in links not used nor expired */
+#define HTTPAUTH_SESSIONS_MAX 10000   /* sessions not ended nor expired */
 #define HTTPAUTH_TOKENS_PER_OWNER 100 /* tokens of one owner neither revoked nor expired */
 
 /* Loads the tokens (start-up, synchronous, after migrations) as
@@ -104,8 +104,7 @@ void httpauth_token_revoke(coord_t *c, creq_t *r, const verb_call_t *v);
 /* A token's lifetime: "" (90 days) or a positive integer and one unit, s m
  * h d ("30d", "12h"), at most 365 days.  0 with *seconds, or -1 with a
  * one-line reason in err. */
-int httpauth_parse_expiry(const char *text, int64_t *seconds, char *err, size_t errlen)
-    MUSTCHECK;
+int httpauth_parse_expiry(const char *text, int64_t *seconds, char *err, size_t errlen) MUSTCHECK;
 
 /* Splits an API token's text "clp_<id>_<43 base64url characters>": 0 with
  * *id, or -1 when it is not one (the secret is not looked at otherwise). */

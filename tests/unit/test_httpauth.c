@@ -26,17 +26,18 @@ static void test_expiry(void) {
   const struct {
     const char *text;
     int64_t s;
-  } ok[] = {{"1s", 1},          {"90s", 90},         {"15m", 900},         {"12h", 43200},
-            {"30d", 2592000},   {"365d", 31536000},  {"8760h", 31536000}, {"525600m", 31536000},
-            {"31536000s", 31536000}, {"007d", 7 * 86400}};
+  } ok[] = {{"1s", 1},           {"90s", 90},           {"15m", 900},
+            {"12h", 43200},      {"30d", 2592000},      {"365d", 31536000},
+            {"8760h", 31536000}, {"525600m", 31536000}, {"31536000s", 31536000},
+            {"007d", 7 * 86400}};
   for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
     s = -1;
     CHECK_INT(httpauth_parse_expiry(ok[i].text, &s, err, sizeof err), 0);
     CHECK_INT(s, ok[i].s);
   }
-  const char *bad[] = {"0d", "0s", "366d", "8761h", "31536001s", "d", "30", "30 d", " 30d",
-                       "30dd", "30D", "30w", "-1d", "+1d", "1.5d", "99999999999d",
-                       "1000000000s", "30d\n", "x"};
+  const char *bad[] = {"0d",   "0s",           "366d",        "8761h", "31536001s", "d",   "30",
+                       "30 d", " 30d",         "30dd",        "30D",   "30w",       "-1d", "+1d",
+                       "1.5d", "99999999999d", "1000000000s", "30d\n", "x"};
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
     err[0] = '\0';
     s = 42;
@@ -62,20 +63,23 @@ static void test_token_format(void) {
   CHECK(id == 9223372036854775807ULL);
   /* The secret may itself hold '_' and '-': only the first '_' after the
    * digits splits. */
-  CHECK_INT(httpauth_token_parse("clp_3_" "___________________________________________", &id), 0);
+  CHECK_INT(httpauth_token_parse("clp_3_"
+                                 "___________________________________________",
+                                 &id),
+            0);
   CHECK_INT(id, 3);
   const char *bad[] = {
       "",
       "clp_",
       "clp__" SECRET43,
-      "clp_0_" SECRET43,                     /* ids start at 1 */
-      "clp_012_" SECRET43,                   /* no leading zeros */
-      "clp_9223372036854775808_" SECRET43,   /* past INT64_MAX */
-      "clp_99999999999999999999_" SECRET43,  /* 20 digits */
-      "clp_12" SECRET43,                     /* no separator */
+      "clp_0_" SECRET43,                    /* ids start at 1 */
+      "clp_012_" SECRET43,                  /* no leading zeros */
+      "clp_9223372036854775808_" SECRET43,  /* past INT64_MAX */
+      "clp_99999999999999999999_" SECRET43, /* 20 digits */
+      "clp_12" SECRET43,                    /* no separator */
       "clp_12-" SECRET43,
-      "clp_12_" SECRET43 "a",                /* 44 characters */
-      "clp_12_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_0123", /* 42 */
+      "clp_12_" SECRET43 "a",                               /* 44 characters */
+      "clp_12_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_0123",  /* 42 */
       "clp_12_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ+/01234", /* base64, not base64url */
       "clp_12_abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_0123=",
       "CLP_12_" SECRET43,
