@@ -246,6 +246,13 @@ static void *bind_router(coord_t *c, const char *endpoint, int maxmsg, const cha
 /* Without keys nobody is authenticated: the sockets stay on this host
  * unless --insecure says otherwise.  0, or -1 after one line on stderr. */
 static int check_local(const coord_settings_t *cfg) {
+  http_settings_t hs = {.bind = http_bind, .cert_file = http_cert, .key_file = http_key,
+                        .insecure = http_insecure};
+  char herr[300];
+  if (http_check(&hs, herr, sizeof herr) < 0) {
+    fprintf(stderr, "clapper-coordinator: %s\n", herr);
+    return -1;
+  }
   const char *eps[2][2] = {{"--bind-workers", cfg->bind_workers},
                            {"--bind-clients", cfg->bind_clients}};
   for (int i = 0; i < 2; i++) {
