@@ -16,11 +16,6 @@
 
 command -v promtool >/dev/null || fail "promtool is not installed (scripts/install-deps test installs it)"
 
-# Until `clapper token` is on main the coordinator accepts a development
-# token from its environment (coordinator/httpauth.c's stand-in).
-# TODO(tokens): drop this once `clapper token create` lands.
-export CLAPPER_HTTP_DEV_TOKEN="metrics-test-$$-$RANDOM"
-
 farm_up 1 --worker-cpus 2 --worker-arg=--gpus=none
 URL=$(http_url)
 [ -n "$URL" ] || fail "the coordinator serves no HTTP"
@@ -57,11 +52,8 @@ hold=$(job hold.json hold e2 1 '"requires": {"gpus": 1, "cpus": 1, "tags": ["gpu
 wait_for 30 sh -c "[ \"\$(clapper job $hold --json | jq .tasks.running)\" = 1 ]" || fail "the GPU job did not start"
 wait_for 30 sh -c "[ \"\$(clapper job $stuck --json | jq .tasks.ready)\" = 3 ]" || fail "the stuck job's tasks are not ready"
 
-if clapper token --help >/dev/null 2>&1; then
-  TOKEN=$(clapper token create prometheus --role auditor --expires 1d --json | jq -r .secret)
-else
-  TOKEN=$CLAPPER_HTTP_DEV_TOKEN # TODO(tokens): see above
-fi
+# What Prometheus sends: an API token (a read-only role is enough).
+TOKEN=$(clapper token create prometheus --role auditor --expires 1d --json | jq -r .secret)
 [ -n "$TOKEN" ] && [ "$TOKEN" != null ] || fail "no token"
 
 # Without a token: refused.
