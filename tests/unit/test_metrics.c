@@ -190,6 +190,10 @@ static void test_render(void) {
   dispatch_run(c);
   /* Both GPUs of w1 are held, the third task waits. */
   CHECK(j->tasks[0].live && j->tasks[1].live && !j->tasks[2].live);
+  /* Each task was stamped when it entered the ready index (the start of
+   * its dispatch latency). */
+  for (int i = 0; i < 3; i++)
+    CHECK(j->tasks[i].not_before > 0 && j->tasks[i].not_before <= util_mono_us());
   j->ep->budget_micros = 5000000;
   j->ep->spent_micros = 1250000;
 
