@@ -7,7 +7,9 @@
  * and newline; a histogram's buckets are cumulative, a value equal to a
  * bound counts in that bound's bucket, one above the last only in +Inf,
  * which equals _count, and _sum is in seconds; the database's rows are
- * added by kind and state name (unknown ones refused); a render of a
+ * added by kind and state name (unknown ones refused), and the read's SQL
+ * sums every task state; a task is stamped when it enters the ready index
+ * (the start of its dispatch latency); a render of a
  * coordinator with a GPU worker, a dispatched job with ready tasks left
  * and a budget shows queue depth per episode and priority, workers by
  * state, GPUs total and busy per model, spent and remaining budget in
@@ -15,7 +17,7 @@
  * dispatch latency of an Assign, HTTP requests by status; jobs and tasks
  * are left out (clapper_metrics_db_ok 0) when the read failed; and every
  * sample line of a render belongs to a family announced once by HELP and
- * TYPE before it.
+ * TYPE before it, and promtool (when installed) accepts it.
  */
 #include <stdio.h>
 #include <stdlib.h>
