@@ -286,6 +286,7 @@ typedef struct dispatch dispatch_t;
 typedef struct review review_t;
 typedef struct auth auth_t;
 typedef struct reads reads_t;
+typedef struct notify notify_t; /* notify.h */
 
 struct coord {
   uv_loop_t *loop;
@@ -296,6 +297,7 @@ struct coord {
   pgconn_t *wdb;                  /* the writer: batches of state changes */
   pgconn_t *bdb;                  /* the bulk writer: big submits and cancels (store.h) */
   reads_t *reads;                 /* the readers: client queries (reads.c) */
+  notify_t *notify;               /* webhooks (notify.c), or NULL */
   struct idem_rec *idem;          /* keyed submissions in progress (idem.h) */
   idmap_t jobs;                   /* id -> job_t* */
   idmap_t attempts;               /* id -> attempt_t* (live, or terminal until committed) */
