@@ -36,8 +36,10 @@ static const char *const kind_names[NOTIFY_KIND_COUNT] = {"take.ready", "job.fai
                                                           "episode.held", "worker.lost"};
 
 typedef struct hook {
-  char *url;    /* as given */
-  char *origin; /* what logs say: scheme://host:port */
+  char *url;       /* as given */
+  char *origin;    /* what logs say: scheme://host:port */
+  heap_t waiting;  /* its delivery_t not in flight, by (due_ms, order) */
+  size_t ninflight;
 } hook_t;
 
 /* One event for one webhook, until it is delivered or given up. */
@@ -80,7 +82,7 @@ struct notify {
   uv_timer_t curl_timer;  /* libcurl's timeouts */
   uv_timer_t retry_timer; /* the next delivery waiting to be due */
   uv_timer_t grace_timer; /* the end of the grace after stop */
-  heap_t waiting;         /* delivery_t by (due_ms, order) */
+  size_t nwaiting;        /* over the hooks' heaps */
   delivery_t *inflight;
   size_t ninflight;
   sockctx_t *socks;
@@ -395,7 +397,7 @@ static bool delivery_less(const void *a, const void *b) {
 
 static size_t *delivery_pos(void *e) { return &((delivery_t *)e)->heap_pos; }
 
-static size_t queued(const notify_t *n) { return n->waiting.len + n->ninflight; }
+static size_t queued(const notify_t *n) { return n->nwaiting + n->ninflight; }
 
 static void delivery_free(delivery_t *d) {
   if (d->headers)
@@ -413,26 +415,42 @@ static void inflight_unlink(notify_t *n, delivery_t *d) {
     d->next->prev = d->prev;
   d->prev = d->next = NULL;
   n->ninflight--;
+  n->hooks[d->hook].ninflight--;
 }
 
 static void start(notify_t *n, delivery_t *d);
 static void do_close(notify_t *n);
 static void on_retry(uv_timer_t *h);
 
-/* Starts what is due (within NOTIFY_MAX_INFLIGHT) and sets the retry
- * timer for the next one. */
+/* Waits for its turn (hook h's heap). */
+static void wait_turn(notify_t *n, delivery_t *d) {
+  heap_push(&n->hooks[d->hook].waiting, d);
+  n->nwaiting++;
+}
+
+/* Starts what is due (within NOTIFY_MAX_INFLIGHT per webhook, so that one
+ * that hangs holds up no other) and sets the retry timer for the next. */
 static void pump(notify_t *n) {
   if (n->closed)
     return;
-  uint64_t now = uv_now(n->loop);
-  delivery_t *d;
-  while (n->ninflight < NOTIFY_MAX_INFLIGHT && (d = heap_top(&n->waiting)) && d->due_ms <= now) {
-    heap_pop(&n->waiting);
-    start(n, d);
+  uint64_t now = uv_now(n->loop), next = UINT64_MAX;
+  for (size_t h = 0; h < n->nhooks; h++) {
+    hook_t *hk = &n->hooks[h];
+    delivery_t *d;
+    while (hk->ninflight < NOTIFY_MAX_INFLIGHT && (d = heap_top(&hk->waiting)) &&
+           d->due_ms <= now) {
+      heap_pop(&hk->waiting);
+      n->nwaiting--;
+      start(n, d);
+    }
+    d = heap_top(&hk->waiting);
+    if (d && d->due_ms > now && d->due_ms < next)
+      next = d->due_ms;
   }
-  d = heap_top(&n->waiting);
-  if (d && d->due_ms > now)
-    uv_timer_start(&n->retry_timer, on_retry, d->due_ms - now, 0);
+  if (n->closed)
+    return;
+  if (next != UINT64_MAX)
+    uv_timer_start(&n->retry_timer, on_retry, next - now, 0);
   else
     uv_timer_stop(&n->retry_timer);
 }
@@ -462,7 +480,7 @@ static void enqueue(notify_t *n, size_t h, uint64_t seq, notify_kind_t k, char *
   d->len = len;
   d->due_ms = uv_now(n->loop);
   d->heap_pos = HEAP_NONE;
-  heap_push(&n->waiting, d);
+  wait_turn(n, d);
 }
 
 /* The store's tap: every committed event. */
@@ -544,6 +562,7 @@ static void start(notify_t *n, delivery_t *d) {
     n->inflight->prev = d;
   n->inflight = d;
   n->ninflight++;
+  n->hooks[d->hook].ninflight++;
   if (!e) {
     snprintf(d->error, sizeof d->error, "out of memory");
     finish(n, d, CURLE_OUT_OF_MEMORY, 0);
@@ -587,8 +606,12 @@ static bool worth_retrying(CURLcode rc, long status) {
 /* A try of d ended (rc, the answer's status or 0): delivered, tried again
  * later, or given up. */
 static void finish(notify_t *n, delivery_t *d, CURLcode rc, long status) {
-  static log_limit_t retry = LOG_LIMIT_INIT("webhook tries failed", 10);
-  static log_limit_t gaveup = LOG_LIMIT_INIT("webhook deliveries given up", 10);
+  /* One of each per webhook, so that a busy one hides no other's. */
+  static log_limit_t retries[NOTIFY_MAX_URLS] = {
+      [0 ... NOTIFY_MAX_URLS - 1] = LOG_LIMIT_INIT("failed webhook tries", 10)};
+  static log_limit_t gaveups[NOTIFY_MAX_URLS] = {
+      [0 ... NOTIFY_MAX_URLS - 1] = LOG_LIMIT_INIT("webhook deliveries given up", 10)};
+  log_limit_t *retry = &retries[d->hook], *gaveup = &gaveups[d->hook];
   if (d->easy) {
     curl_multi_remove_handle(n->multi, d->easy);
     curl_easy_cleanup(d->easy);
@@ -614,7 +637,7 @@ static void finish(notify_t *n, delivery_t *d, CURLcode rc, long status) {
     snprintf(why, sizeof why, "%s", d->error[0] ? d->error : curl_easy_strerror(rc));
   if (!worth_retrying(rc, status)) {
     n->st.failed++;
-    log_warn_limited(&gaveup, "webhook %s: event %" PRIu64 " (%s) refused: %s; dropped%s",
+    log_warn_limited(gaveup, "webhook %s: event %" PRIu64 " (%s) refused: %s; dropped%s",
                      origin, d->seq, kind, why,
                      rc == CURLE_OK && status < 400 ? " (redirects are not followed)" : "");
     delivery_free(d);
@@ -628,19 +651,19 @@ static void finish(notify_t *n, delivery_t *d, CURLcode rc, long status) {
   }
   if (d->tries >= NOTIFY_MAX_TRIES) {
     n->st.failed++;
-    log_warn_limited(&gaveup, "webhook %s: event %" PRIu64 " (%s) dropped after %u tries: %s",
+    log_warn_limited(gaveup, "webhook %s: event %" PRIu64 " (%s) dropped after %u tries: %s",
                      origin, d->seq, kind, d->tries, why);
     delivery_free(d);
     return;
   }
   uint64_t wait = notify_backoff_ms(d->tries);
   n->st.retried++;
-  log_warn_limited(&retry,
+  log_warn_limited(retry,
                    "webhook %s: event %" PRIu64 " (%s) try %u of %d failed: %s; again in %" PRIu64
                    " s",
                    origin, d->seq, kind, d->tries, NOTIFY_MAX_TRIES, why, (wait + 999) / 1000);
   d->due_ms = uv_now(n->loop) + wait;
-  heap_push(&n->waiting, d);
+  wait_turn(n, d);
 }
 
 /* Collects the transfers libcurl finished, then starts what is due. */
@@ -761,11 +784,14 @@ static void do_close(notify_t *n) {
     n->dropped_at_stop++;
     delivery_free(d);
   }
-  delivery_t *d;
-  while ((d = heap_pop(&n->waiting))) {
-    n->st.dropped++;
-    n->dropped_at_stop++;
-    delivery_free(d);
+  for (size_t h = 0; h < n->nhooks; h++) {
+    delivery_t *d;
+    while ((d = heap_pop(&n->hooks[h].waiting))) {
+      n->nwaiting--;
+      n->st.dropped++;
+      n->dropped_at_stop++;
+      delivery_free(d);
+    }
   }
   curl_multi_cleanup(n->multi); /* its cached connections: their sockets are removed */
   n->multi = NULL;
@@ -795,20 +821,23 @@ void notify_stop(coord_t *c) {
     return;
   n->stopping = true;
   /* What waits for another try is not tried again. */
-  heap_t keep;
-  heap_init(&keep, delivery_less, delivery_pos);
-  delivery_t *d;
-  while ((d = heap_pop(&n->waiting))) {
-    if (d->tries) {
-      n->st.dropped++;
-      n->dropped_at_stop++;
-      delivery_free(d);
-    } else {
-      heap_push(&keep, d);
+  for (size_t h = 0; h < n->nhooks; h++) {
+    heap_t keep;
+    heap_init(&keep, delivery_less, delivery_pos);
+    delivery_t *d;
+    while ((d = heap_pop(&n->hooks[h].waiting))) {
+      if (d->tries) {
+        n->nwaiting--;
+        n->st.dropped++;
+        n->dropped_at_stop++;
+        delivery_free(d);
+      } else {
+        heap_push(&keep, d);
+      }
     }
+    heap_free(&n->hooks[h].waiting);
+    n->hooks[h].waiting = keep;
   }
-  heap_free(&n->waiting);
-  n->waiting = keep;
   uv_timer_start(&n->grace_timer, on_grace, NOTIFY_GRACE_MS, 0);
   pump(n);
 }
@@ -830,8 +859,8 @@ void notify_free(coord_t *c) {
     return;
   notify_close(c, true);
   c->notify = NULL;
-  heap_free(&n->waiting);
   for (size_t i = 0; i < n->nhooks; i++) {
+    heap_free(&n->hooks[i].waiting);
     free(n->hooks[i].url);
     free(n->hooks[i].origin);
   }
@@ -899,13 +928,13 @@ int notify_open(coord_t *c, const notify_settings_t *s, char *err, size_t errlen
   n->loop = c->loop;
   n->mask = mask;
   n->cap = (size_t)s->queue;
-  heap_init(&n->waiting, delivery_less, delivery_pos);
   n->hooks = xcalloc(s->nurls, sizeof *n->hooks);
   n->closed = true; /* until the handles exist: notify_free closes nothing */
   int rc = -1;
   char *path = NULL;
   for (size_t i = 0; i < s->nurls; i++) {
     char *origin = notify_url_origin(s->urls[i]);
+    heap_init(&n->hooks[n->nhooks].waiting, delivery_less, delivery_pos);
     n->hooks[n->nhooks].url = xstrdup(s->urls[i]);
     n->hooks[n->nhooks++].origin = origin;
   }
@@ -932,7 +961,7 @@ int notify_open(coord_t *c, const notify_settings_t *s, char *err, size_t errlen
   curl_multi_setopt(n->multi, CURLMOPT_SOCKETDATA, n);
   curl_multi_setopt(n->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   curl_multi_setopt(n->multi, CURLMOPT_TIMERDATA, n);
-  curl_multi_setopt(n->multi, CURLMOPT_MAXCONNECTS, (long)NOTIFY_MAX_INFLIGHT);
+  curl_multi_setopt(n->multi, CURLMOPT_MAXCONNECTS, (long)(NOTIFY_MAX_INFLIGHT * n->nhooks));
   uv_timer_init(n->loop, &n->curl_timer);
   uv_timer_init(n->loop, &n->retry_timer);
   uv_timer_init(n->loop, &n->grace_timer);
