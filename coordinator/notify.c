@@ -460,13 +460,13 @@ static void on_retry(uv_timer_t *h) { pump(h->data); }
 /* Queues body (taken) for hook h, or drops it when the queue is full. */
 static void enqueue(notify_t *n, size_t h, uint64_t seq, notify_kind_t k, char *body,
                     size_t len) {
-  static log_limit_t full = LOG_LIMIT_INIT("notifications dropped (queue full)", 10);
+  static log_limit_t full = LOG_LIMIT_INIT("notification queue full", 10);
   if (queued(n) >= n->cap) {
     n->st.dropped++;
     log_warn_limited(&full,
-                     "notification queue full (%zu, --notify-queue): dropped event %" PRIu64
-                     " (%s) for %s; %" PRIu64 " dropped since start",
-                     n->cap, seq, notify_kind_name(k), n->hooks[h].origin, n->st.dropped);
+                     "dropped event %" PRIu64 " (%s) for %s: %" PRIu64
+                     " dropped since start (--notify-queue %zu)",
+                     seq, notify_kind_name(k), n->hooks[h].origin, n->st.dropped, n->cap);
     free(body);
     return;
   }
