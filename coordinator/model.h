@@ -298,6 +298,7 @@ struct coord {
   pgconn_t *bdb;                  /* the bulk writer: big submits and cancels (store.h) */
   reads_t *reads;                 /* the readers: client queries (reads.c) */
   notify_t *notify;               /* webhooks (notify.c), or NULL */
+  struct http *http;              /* the HTTP server (http.h), NULL when off */
   struct idem_rec *idem;          /* keyed submissions in progress (idem.h) */
   idmap_t jobs;                   /* id -> job_t* */
   idmap_t attempts;               /* id -> attempt_t* (live, or terminal until committed) */
