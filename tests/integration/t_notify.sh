@@ -128,6 +128,11 @@ while read -r id kind stype sid; do
   assert_eq "$(sql "SELECT kind || ' ' || subject_type || ' ' || subject_id FROM events WHERE seq = $id")" \
     "$kind $stype $sid" "event $id as posted"
 done < <(jq -r '.body | fromjson | .event | "\(.id) \(.log_kind) \(.subject_type) \(.subject_id)"' "$T/ok.jsonl" | sort -u)
+# Each event as posted is the log's entry as `clapper events` lists it.
+for id in $(jq -r '.body | fromjson | .event.id' "$T/ok.jsonl" | sort -u); do
+  assert_eq "$(jq -cS --argjson id "$id" '.body | fromjson | .event | select(.id == $id) | del(.kind, .log_kind)' "$T/ok.jsonl" | head -1)" \
+    "$(clapper events --json --after $((id - 1)) --limit 1 | jq -cS '.events[0] | del(.kind)')" "event $id against clapper events"
+done
 assert_eq "$(jq -r '.body | fromjson | .event | select(.kind == "take.ready") | .details.take' "$T/ok.jsonl" | sort -u | tr '\n' ' ')" \
   "1 2 " "take numbers in the details"
 assert_eq "$(jq -r '.body | fromjson | .event | select(.kind == "job.failed") | .details.to' "$T/ok.jsonl" | sort -u)" \
