@@ -17,7 +17,7 @@
  * Delivery.  Each event goes to every --notify URL as an HTTP POST of
  *   {"text": "<one line for people, Slack-compatible>",
  *    "event": {"id": seq, "kind": "job.failed", "log_kind": "job.state",
- *              "at": "2026-12-01T08:00:00.000Z", "actor", "subject_type",
+ *              "at": "2026-12-01T08:00:00.000000Z", "actor", "subject_type",
  *              "subject_id", "details": {...}}}
  * with the headers X-Clapper-Event (the kind), X-Clapper-Delivery (the
  * seq), X-Clapper-Timestamp (unix seconds, of this try) and
@@ -30,7 +30,8 @@
  *  - libcurl's multi interface runs the requests on the coordinator's
  *    loop (a uv_poll per socket, a uv_timer for its timeouts; its
  *    threaded resolver, so no name lookup blocks the loop): at most
- *    NOTIFY_MAX_INFLIGHT at a time, each within NOTIFY_TIMEOUT_MS (connect
+ *    NOTIFY_MAX_INFLIGHT at a time per webhook (one that hangs holds up
+ *    no other), each within NOTIFY_TIMEOUT_MS (connect
  *    NOTIFY_CONNECT_TIMEOUT_MS), no redirects, the response discarded;
  *  - a 2xx answer delivers; a connection error, a timeout, a 5xx or a 429
  *    is tried again after notify_backoff_ms, at most NOTIFY_MAX_TRIES
@@ -57,14 +58,14 @@
 #include "model.h"
 
 #define NOTIFY_MAX_URLS 16
-#define NOTIFY_MAX_INFLIGHT 8
+#define NOTIFY_MAX_INFLIGHT 8      /* requests in flight per webhook */
 #define NOTIFY_TIMEOUT_MS 10000
 #define NOTIFY_CONNECT_TIMEOUT_MS 5000
 #define NOTIFY_MAX_TRIES 8
 #define NOTIFY_BACKOFF_FIRST_MS 1000
 #define NOTIFY_BACKOFF_MAX_MS 300000
 #define NOTIFY_GRACE_MS 2000
-#define NOTIFY_MAX_BODY 65536      /* an event's body; a bigger one is cut to its text */
+#define NOTIFY_MAX_BODY 65536      /* a body; a bigger one is sent without the details */
 #define NOTIFY_SECRET_MAX 4096     /* bytes of the secret file */
 #define NOTIFY_DEFAULT_EVENTS "take.ready,job.failed,episode.held,worker.lost"
 
