@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Notifications (webhooks, docs/notifications.md) through a real farm and a
 # local receiver (tests/tools/webhook_receiver.py, which only records):
-#  1. take.ready (a generate job), job.failed and worker.lost arrive with
-#     the event's position in the log, a Slack-compatible text and a valid
-#     X-Clapper-Signature under the secret made in KEYS/notify.key (0600);
+#  1. take.ready (a generate job), job.failed, worker.lost and episode.held
+#     arrive with the event's position in the log, a Slack-compatible text
+#     and a valid X-Clapper-Signature under the secret made in
+#     KEYS/notify.key (0600);
 #     a 503 is tried again after the back-off and then delivered;
 #  2. a receiver that is down and one that accepts and never answers do
 #     not stall the farm: many small tasks all succeed, the log shows the
@@ -88,9 +89,19 @@ start_worker doomed
 doomed=${EXTRA_WORKERS[-1]}
 kill -KILL "$doomed"
 
+# episode.held: a budget that the work running overspends at once.
+clapper rates set --per-cpu-hour 3600 >/dev/null || fail "rates set"
+cat >"$T/costly.json" <<JSON
+{"project": "show", "episode": "ep09",
+ "jobs": [{"name": "costly", "frames": "1-4", "command": ["sh", "-c", "sleep 2"]}]}
+JSON
+costly=$(submit "$T/costly.json")
+clapper budget set show/ep09 0.001 >/dev/null || fail "budget set"
+
 wait_for 30 at_least "$T/ok.jsonl" take.ready 2 || fail "take.ready did not arrive: $(cat "$T/ok.jsonl" 2>/dev/null)"
 wait_for 30 at_least "$T/ok.jsonl" job.failed 1 || fail "job.failed did not arrive"
 wait_for 30 at_least "$T/ok.jsonl" worker.lost 1 || fail "worker.lost did not arrive"
+wait_for 30 at_least "$T/ok.jsonl" episode.held 1 || fail "episode.held did not arrive"
 
 # Every request: signed with the secret, naming its event by position.
 python3 - "$secret" "$T/ok.jsonl" >"$T/check.out" 2>&1 <<'PY' || fail "requests do not check: $(cat "$T/check.out")"
@@ -124,6 +135,8 @@ assert_contains "$texts" "take 1 of show/ep01/sh010 (job $gen gen) is ready for 
 assert_contains "$texts" "take 2 of show/ep01/sh010 (job $gen gen) is ready for review" "take.ready text"
 assert_contains "$texts" "job $broken broken of show/ep01 failed" "job.failed text"
 assert_contains "$texts" "worker doomed was lost" "worker.lost text"
+assert_contains "$texts" "episode show/ep09 is held: it has used " "episode.held text"
+assert_contains "$texts" " of its 0.001000 USD budget" "episode.held text"
 while read -r id kind stype sid; do
   assert_eq "$(sql "SELECT kind || ' ' || subject_type || ' ' || subject_id FROM events WHERE seq = $id")" \
     "$kind $stype $sid" "event $id as posted"
