@@ -111,6 +111,9 @@ broken=$(jq -r '.jobs[2].job_id' "$OUT")
 api -h "Idempotency-Key: openapi-1" -f "$T/gen.json" POST /api/v1/jobs 200
 assert_eq "$(jq -c '[.jobs[].job_id]' "$OUT")" "$first" "the same key's second submit"
 assert_eq "$(sql "SELECT count(*) FROM jobs WHERE name = 'gen'")" 1 "jobs named gen"
+api -h "Idempotency-Key: openapi-1" -d '{"project": "show", "episode": "e1", "jobs": [{"name": "other", "command": ["true"]}]}' POST /api/v1/jobs 409
+assert_eq "$(jq -r .error.code "$OUT")" conflict "the key with another file"
+assert_eq "$(sql "SELECT count(*) FROM jobs WHERE name = 'other'")" 0 "jobs named other"
 clapper wait "$gen" "$frames" >/dev/null 2>&1 || fail "the jobs failed"
 clapper wait "$broken" >/dev/null 2>&1 && fail "the broken job succeeded"
 
