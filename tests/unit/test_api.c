@@ -139,8 +139,8 @@ int main(void) {
     fprintf(stderr, "%s %s is in docs/openapi.yaml but no route of api.c%s\n", ops[k].method,
             ops[k].path,
             strncmp(ops[k].path, "/api/v1/", 8) ? " (another module's? name it with "
-                                                   "x-clapper-source)"
-                                                 : "");
+                                                  "x-clapper-source)"
+                                                : "");
     CHECK(ops[k].seen);
   }
   return check_report("test_api");
