@@ -289,6 +289,7 @@ typedef struct review review_t;
 typedef struct auth auth_t;
 typedef struct reads reads_t;
 typedef struct metrics metrics_t; /* metrics.h */
+typedef struct notify notify_t; /* notify.h */
 typedef struct httpauth httpauth_t;
 
 struct coord {
@@ -301,6 +302,7 @@ struct coord {
   pgconn_t *bdb;                  /* the bulk writer: big submits and cancels (store.h) */
   reads_t *reads;                 /* the readers: client queries (reads.c) */
   metrics_t *metrics;             /* Prometheus figures (metrics.c) */
+  notify_t *notify;               /* webhooks (notify.c), or NULL */
   struct http *http;              /* the HTTP server (http.h), NULL when off */
   struct idem_rec *idem;          /* keyed submissions in progress (idem.h) */
   idmap_t jobs;                   /* id -> job_t* */
