@@ -10,6 +10,7 @@
 #include "rates.h"
 #include "limit.h"
 #include "review.h"
+#include "sse.h"
 #include "store.h"
 #include "workers.h"
 
@@ -32,6 +33,7 @@ void coord_init(coord_t *c, uv_loop_t *loop) {
 }
 
 void coord_close_timers(coord_t *c) {
+  sse_close(c);
   if (!uv_is_closing((uv_handle_t *)&c->delay_timer))
     uv_close((uv_handle_t *)&c->delay_timer, NULL);
   if (!uv_is_closing((uv_handle_t *)&c->budget_timer))

@@ -10,6 +10,7 @@
 #include "dispatch.h"
 #include "limit.h"
 #include "review.h"
+#include "sse.h"
 #include "log.h"
 #include "model.h"
 #include "store.h"
@@ -718,6 +719,7 @@ void job_refresh(coord_t *c, job_t *j) {
   uint32_t ok = j->counts[TASK_SUCCEEDED], failed = j->counts[TASK_FAILED],
            canceled = j->counts[TASK_CANCELED];
   store_job(c, j); /* the counts changed */
+  sse_job_changed(c, j);
   if (ok + failed + canceled == j->ntasks) {
     job_state_t to = failed ? JOB_FAILED : canceled ? JOB_CANCELED : JOB_SUCCEEDED;
     if (j->state != to && j->state != JOB_CANCELED) {

@@ -95,6 +95,9 @@ static const cfg_opt_t options[] = {
     {"read-timeout-ms", 0, CFG_INT, NULL, "10000", 100, 3600000, "MS",
      "a client read still running after MS (or after the client's own --timeout-ms) is "
      "canceled and answered with a timeout error", &coord.cfg.read_timeout_ms},
+    {"http-max-streams", 0, CFG_INT, NULL, "256", 1, 100000, "N",
+     "event streams (GET /api/v1/events/stream) open at most; more are refused with 503",
+     &coord.cfg.http_max_streams},
     {"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL", "error, warn, info or debug",
      &log_level_name},
     {"migrate-only", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,

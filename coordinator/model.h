@@ -279,6 +279,7 @@ typedef struct coord_settings {
   long long read_connections;     /* the pool of read connections (reads.c) */
   long long client_requests;      /* unanswered requests per client */
   long long read_timeout_ms;      /* a read's deadline */
+  long long http_max_streams;     /* event streams open at most (sse.h) */
 } coord_settings_t;
 
 typedef struct store store_t;
@@ -286,6 +287,7 @@ typedef struct dispatch dispatch_t;
 typedef struct review review_t;
 typedef struct auth auth_t;
 typedef struct reads reads_t;
+typedef struct sse sse_t;
 
 struct coord {
   uv_loop_t *loop;
@@ -296,6 +298,7 @@ struct coord {
   pgconn_t *wdb;                  /* the writer: batches of state changes */
   pgconn_t *bdb;                  /* the bulk writer: big submits and cancels (store.h) */
   reads_t *reads;                 /* the readers: client queries (reads.c) */
+  sse_t *sse;                     /* live event streams (sse.h), or NULL */
   struct idem_rec *idem;          /* keyed submissions in progress (idem.h) */
   idmap_t jobs;                   /* id -> job_t* */
   idmap_t attempts;               /* id -> attempt_t* (live, or terminal until committed) */
