@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "clients.h"
 #include "evchain.h"
 #include "http.h"
@@ -715,6 +716,10 @@ static void on_stream(coord_t *c, http_req_t *h) {
     return;
   }
   const http_ident_t *who = http_ident(h);
+  if (who && who->kind != HTTP_AUTH_NONE && who->role == ROLE_WORKER) {
+    http_reply_error(h, "forbidden", "a worker's key does not watch events");
+    return;
+  }
   sse_watch(c, h, who && who->name[0] ? who->name : "anonymous", &f, from != NULL, after);
 }
 
