@@ -100,7 +100,7 @@ struct cmd_entry {
 extern const struct cmd_entry cmd_submit_entry, cmd_jobs_entry, cmd_job_entry, cmd_tasks_entry,
     cmd_wait_entry, cmd_workers_entry, cmd_local_entry, cmd_logs_entry, cmd_episode_entry,
     cmd_rates_entry, cmd_budget_entry, cmd_cost_entry, cmd_keygen_entry, cmd_users_entry,
-    cmd_whoami_entry, cmd_takes_entry, cmd_audit_entry, cmd_attempts_entry,
+    cmd_whoami_entry, cmd_takes_entry, cmd_audit_entry, cmd_attempts_entry, cmd_events_entry,
     cmd_cancel_entry, cmd_pause_entry, cmd_resume_entry, cmd_retry_entry, /* cmd_control.c */
     cmd_drain_entry, cmd_undrain_entry,                                    /* cmd_drain.c */
     cmd_approve_entry, cmd_reject_entry, cmd_request_changes_entry,        /* cmd_review.c */

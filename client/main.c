@@ -14,7 +14,7 @@ static const struct cmd_entry *const verbs[] = {
     &cmd_budget_entry,  &cmd_cost_entry,   &cmd_keygen_entry, &cmd_users_entry,
     &cmd_whoami_entry,
     &cmd_takes_entry,   &cmd_approve_entry, &cmd_reject_entry, &cmd_request_changes_entry,
-    &cmd_retake_entry,  &cmd_audit_entry,
+    &cmd_retake_entry,  &cmd_audit_entry,  &cmd_events_entry,
     &cmd_limit_entry,   &cmd_limits_entry, &cmd_pool_entry,   &cmd_pools_entry,
 };
 

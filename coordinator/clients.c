@@ -31,6 +31,12 @@
 
 static void send_reply(coord_t *c, creq_t *r, bool ok, const char *code, const char *message,
                        const char *json) {
+  if (r->answer) {
+    r->answer(c, r->answer_arg, ok, code, message, json);
+    reads_release(c, r);
+    free(r);
+    return;
+  }
   Clapper__Reply rep = CLAPPER__REPLY__INIT;
   rep.id = r->id;
   rep.ok = ok;
@@ -727,9 +733,8 @@ void clients_whoami(coord_t *c, creq_t *r, const verb_call_t *v) {
   json_decref(d);
 }
 
-/* Looks the verb up and runs it if the caller may: the one gate every
- * request passes. */
-static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
+void clients_call(coord_t *c, creq_t *r, const char *actor, int role, const char *client,
+                  const Clapper__Request *req) {
   char err[256];
   const verb_spec_t *spec = verbs_find((int)req->verb);
   if (!spec) {
@@ -742,12 +747,7 @@ static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
     clients_reply_error(c, r, "unavailable", "the coordinator is shutting down");
     return;
   }
-  /* The role and name now, by the key this connection authenticated: a
-   * key removed from the registry (or replaced under its name) stops at
-   * once, also on a connection opened before.  The name is copied: a
-   * handler may change the registry. */
-  int role = auth_role_of(c, user);
-  if (role >= 0 && !reads_admit(c, r, user, err, sizeof err)) {
+  if (role >= 0 && !reads_admit(c, r, client, err, sizeof err)) {
     clients_reply_error(c, r, "busy", err);
     return;
   }
@@ -755,11 +755,20 @@ static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Reque
     clients_reply_error(c, r, "forbidden", err);
     return;
   }
+  verb_call_t v = {.spec = spec, .req = req, .actor = actor, .role = (role_t)role};
+  spec->fn(c, r, &v);
+}
+
+/* The ZeroMQ side's caller: its role and name now, by the key this
+ * connection authenticated, so a key removed from the registry (or
+ * replaced under its name) stops at once, also on a connection opened
+ * before.  The name is copied: a handler may change the registry. */
+static void handle(coord_t *c, creq_t *r, const char *user, const Clapper__Request *req) {
+  int role = auth_role_of(c, user);
   char actor[IDENT_MAX + 1];
   const char *name = auth_name_of(c, user);
   snprintf(actor, sizeof actor, "%s", name ? name : "anonymous");
-  verb_call_t v = {.spec = spec, .req = req, .actor = actor, .role = (role_t)role};
-  spec->fn(c, r, &v);
+  clients_call(c, r, actor, role, user, req);
 }
 
 void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,

@@ -25,6 +25,12 @@ typedef struct creq {
   uint64_t client;        /* its client (reads.c), 0 until admitted */
   uint64_t deadline_mono; /* when a read for it is canceled (reads.c) */
   long long deadline_ms;  /* that deadline's length */
+  /* Asked from inside the coordinator (the HTTP API, api.c): the answer
+   * goes to answer(answer_arg, ...) instead of the socket; json is the
+   * reply document when ok, else code and message say why. */
+  void (*answer)(coord_t *c, void *arg, bool ok, const char *code, const char *message,
+                 const char *json);
+  void *answer_arg;
 } creq_t;
 
 typedef struct verb_call verb_call_t;
@@ -34,6 +40,14 @@ typedef struct verb_call verb_call_t;
  * keys), looked up in the registry for this request. */
 void clients_on_message(coord_t *c, const uint8_t *ident, size_t identlen, const char *user,
                         envelope_t *env);
+
+/* Runs req for r as actor with role (-1: not registered) through the verb
+ * table's gate (the one every request passes: stopping, the client's
+ * limit of unanswered requests, the role) and the verb's handler; client
+ * names the caller for reads_admit.  Answers r exactly once.  The ZeroMQ
+ * side (clients_on_message) and the HTTP API (api.c) both call it. */
+void clients_call(coord_t *c, creq_t *r, const char *actor, int role, const char *client,
+                  const Clapper__Request *req);
 
 /* The largest reply document: lists are paged below it (query.h), and
  * anything larger is answered with a "too_large" error instead. */

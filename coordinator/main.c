@@ -22,7 +22,9 @@
 #include "auth.h"
 #include "clients.h"
 #include "config.h"
+#include "api.h"
 #include "dispatch.h"
+#include "http.h"
 #include "log.h"
 #include "migrate.h"
 #include "model.h"
@@ -31,6 +33,7 @@
 #include "reads.h"
 #include "limit.h"
 #include "recover.h"
+#include "sse.h"
 #include "store.h"
 #include "workers.h"
 #include "zwatch.h"
@@ -44,6 +47,10 @@ static char *log_level_name;
 static char *config_path;
 static bool insecure;
 static bool migrate_only;
+static http_settings_t http_set;
+static char *http_bind, *http_cert, *http_key, *http_url;
+static bool http_insecure;
+#define HTTP_DEFAULT_BIND "127.0.0.1:7712"
 
 static const cfg_opt_t options[] = {
     {"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "read settings from FILE",
@@ -95,6 +102,20 @@ static const cfg_opt_t options[] = {
     {"read-timeout-ms", 0, CFG_INT, NULL, "10000", 100, 3600000, "MS",
      "a client read still running after MS (or after the client's own --timeout-ms) is "
      "canceled and answered with a timeout error", &coord.cfg.read_timeout_ms},
+    {"bind-http", 0, CFG_STRING, NULL, NULL, 0, 0, "HOST:PORT",
+     "serve the HTTP API, sign-in and metrics there (default " HTTP_DEFAULT_BIND
+     ", or a free port when that one is taken; \"none\": no HTTP); a non-loopback address "
+     "needs --http-cert and --http-key, or --http-insecure", &http_bind},
+    {"http-cert", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
+     "TLS certificate chain (PEM) for the HTTP side", &http_cert},
+    {"http-key", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "TLS private key (PEM) for the HTTP side",
+     &http_key},
+    {"http-url", 0, CFG_STRING, NULL, NULL, 0, 0, "URL",
+     "the address people reach the HTTP side at, for sign-in links (default: from "
+     "--bind-http)", &http_url},
+    {"http-insecure", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
+     "serve HTTP on a non-loopback address without TLS (sessions and tokens in clear text)",
+     &http_insecure},
     {"http-max-streams", 0, CFG_INT, NULL, "256", 1, 100000, "N",
      "event streams (GET /api/v1/events/stream) open at most; more are refused with 503",
      &coord.cfg.http_max_streams},
@@ -180,6 +201,7 @@ static void on_signal(uv_signal_t *h, int signum) {
     return;
   log_info("signal %d: finishing the current batch and stopping", signum);
   c->stopping = true;
+  http_quiesce(c);
   zwatch_stop(&c->wwatch);
   zwatch_stop(&c->cwatch);
   uv_timer_stop(&c->lease_timer);
@@ -198,6 +220,7 @@ static void close_all(coord_t *c) {
   pgconn_close(&c->wdb);
   pgconn_close(&c->bdb);
   reads_close(c);
+  http_close(c);
   auth_free(c); /* its ZAP watcher keeps the loop alive otherwise */
 }
 
@@ -241,6 +264,26 @@ static int check_local(const coord_settings_t *cfg) {
             eps[i][0], eps[i][1]);
     return -1;
   }
+  return 0;
+}
+
+/* The HTTP side (http.h) and its routes.  The default address is taken
+ * when free, else a free port (a second farm on the host still starts);
+ * an address given is served or the start fails. */
+static int start_http(coord_t *c, char *err, size_t errlen) {
+  http_set = (http_settings_t){.bind = http_bind ? http_bind : HTTP_DEFAULT_BIND,
+                               .cert_file = http_cert, .key_file = http_key, .url = http_url,
+                               .insecure = http_insecure};
+  if (http_open(c, &http_set, err, errlen) < 0) {
+    if (http_bind)
+      return -1;
+    log_warn("%s; trying a free port", err);
+    http_set.bind = "127.0.0.1:0";
+    if (http_open(c, &http_set, err, errlen) < 0)
+      return -1;
+  }
+  api_routes(c);
+  sse_routes(c);
   return 0;
 }
 
@@ -461,6 +504,10 @@ int main(int argc, char **argv) {
   c->csock = bind_router(c, c->cfg.bind_clients, (int)CODEC_MAX_CLIENT_MSG, "clients");
   if (!c->wsock || !c->csock)
     goto out;
+  if (start_http(c, err, sizeof err) < 0) {
+    log_error("%s", err);
+    goto out;
+  }
   c->wwatch = zwatch_start(&loop, c->wsock, on_workers, c);
   c->cwatch = zwatch_start(&loop, c->csock, on_clients, c);
   if (!c->wwatch || !c->cwatch || pgconn_start(c->wdb) < 0 ||
@@ -497,6 +544,7 @@ out:
   pgconn_close(&c->wdb);
   pgconn_close(&c->bdb);
   reads_close(c);
+  http_close(c);
   auth_free(c);
   uv_run(&loop, UV_RUN_NOWAIT); /* let close callbacks run */
   if (c->wsock)

@@ -298,6 +298,7 @@ struct coord {
   pgconn_t *wdb;                  /* the writer: batches of state changes */
   pgconn_t *bdb;                  /* the bulk writer: big submits and cancels (store.h) */
   reads_t *reads;                 /* the readers: client queries (reads.c) */
+  struct http *http;              /* the HTTP server (http.h), NULL when off */
   sse_t *sse;                     /* live event streams (sse.h), or NULL */
   struct idem_rec *idem;          /* keyed submissions in progress (idem.h) */
   idmap_t jobs;                   /* id -> job_t* */

@@ -590,6 +590,26 @@ const char SQL_AUDIT[] =
     "'totals', json_build_object('takes', " AUDIT_TAKES("t") ", " AUDIT_COST("t") "))::text END "
     "FROM tot t";
 
+/* $1 limit, $2 after (a position in the log), $3 a kind prefix (NULL:
+ * any): a page of the event log in its order. */
+static const char SQL_EVENTS_PAGE[] = PAGE_SQL(
+    "events", "SELECT x.id, row_to_json(x) AS o FROM (SELECT e.seq AS id, e.kind, "
+    JSONDOC_TIME("e.at") " AS at, e.actor, e.subject_type, e.subject_id, e.details "
+    "FROM events e WHERE e.seq > $2::bigint AND ($3::text IS NULL OR "
+    "left(e.kind, length($3::text)) = $3::text) ORDER BY e.seq LIMIT $1::int + 1) x");
+
+void query_events(coord_t *c, creq_t *r, const verb_call_t *v) {
+  const Clapper__Request *req = v->req;
+  if (strlen(req->kind) > 64) {
+    clients_reply_error(c, r, "bad_request", "kind: at most 64 bytes");
+    return;
+  }
+  char *p[3] = {xasprintf("%u", query_page_limit(req, QUERY_EVENTS_DEFAULT)),
+                xasprintf("%" PRIu64, req->after > INT64_MAX ? INT64_MAX : req->after),
+                *req->kind ? xstrdup(req->kind) : NULL};
+  run(c, r, false, NULL, "SQL_EVENTS_PAGE", SQL_EVENTS_PAGE, 3, p);
+}
+
 void query_audit(coord_t *c, creq_t *r, const verb_call_t *v) {
   const Clapper__Request *req = v->req;
   episode_report(c, r, req, "SQL_AUDIT", SQL_AUDIT, false);

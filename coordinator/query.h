@@ -36,6 +36,7 @@ void query_document(coord_t *c, creq_t *r, const char *name, const char *sql, in
  * req->after_name, and "next_after" is a name. */
 #define QUERY_WORKERS_DEFAULT 1000
 #define QUERY_USERS_DEFAULT 1000
+#define QUERY_EVENTS_DEFAULT 1000
 /* The JSON bytes a page holds at most (its first item always). */
 #define QUERY_PAGE_BYTES 3145728
 
@@ -87,6 +88,13 @@ struct json_t *query_name_page(const char *list, query_named_t *items, size_t n,
                                struct json_t *(*obj)(const void *item));
 
 /* Verb handlers (verbs.c); v->req holds the request. */
+
+/* {"events": [{"id" (its position in the log), "kind", "at", "actor",
+ * "subject_type", "subject_id", "details"}], "more", "next_after"}: a page
+ * of the event log after position req->after, in the log's order, of the
+ * kinds starting with req->kind (any when empty); QUERY_EVENTS_DEFAULT by
+ * default. */
+void query_events(coord_t *c, creq_t *r, const verb_call_t *v);
 
 /* {"jobs": [...], "more", "next_after"}: the jobs in req->ids (all of
  * which must exist; no paging, any state), or a page of jobs after

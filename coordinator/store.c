@@ -356,8 +356,24 @@ typedef struct range {
   size_t lo, hi;
 } range_t;
 
+/* An event kept for the tap until its batch committed. */
+typedef struct tapped {
+  store_tapped_t ev; /* its texts owned */
+} tapped_t;
+
+typedef struct tapv {
+  tapped_t *v;
+  size_t n, cap;
+} tapv_t;
+
+typedef struct tap {
+  store_tap_fn fn;
+  void *arg;
+} tap_t;
+
 typedef struct batch {
   uint64_t seq;
+  tapv_t tapped; /* its events, for the tap */
   evchain_head_t chain; /* the event log's head once it committed */
   action_t *actions;
   size_t nactions;
@@ -431,6 +447,9 @@ struct store {
   size_t ntouches, captouches;
   listener_t *listeners; /* after every batch */
   size_t nlisteners, caplisteners;
+  tap_t *taps; /* the event tap (store_tap) */
+  size_t ntaps, captaps;
+  tapv_t tapped; /* events of the batch accumulating, for the tap */
   batch_t *inflight;
   uint64_t committed_seq;        /* the last batch that committed */
   bulk_t *bulks, **bulks_tail;   /* bulk writes queued or in flight, in order */
@@ -466,11 +485,25 @@ static void unit_free(unit_t *u) {
   free(u->tags);
 }
 
+static void tapv_free(tapv_t *t) {
+  for (size_t i = 0; i < t->n; i++) {
+    store_tapped_t *e = &t->v[i].ev;
+    free((char *)e->actor);
+    free((char *)e->kind);
+    free((char *)e->subject_type);
+    free((char *)e->subject_id);
+    free((char *)e->details);
+  }
+  free(t->v);
+  *t = (tapv_t){0};
+}
+
 static void batch_free(batch_t **bp) {
   batch_t *b = *bp;
   if (!b)
     return;
   *bp = NULL;
+  tapv_free(&b->tapped);
   for (size_t i = 0; i < b->nunits; i++)
     unit_free(&b->units[i]);
   free(b->units);
@@ -531,6 +564,8 @@ void store_free(store_t **sp) {
     free(s->actions[i].refused);
   free(s->actions);
   free(s->listeners);
+  free(s->taps);
+  tapv_free(&s->tapped);
   sodium_memzero(&s->chain_key, sizeof s->chain_key);
   free(s->touches);
   free(s->ledger_tags.v);
@@ -646,6 +681,15 @@ void store_event(coord_t *c, const char *actor, const char *kind, const char *su
   col_text(&x[EV_CHAIN], s->chain_keyed ? "hmac-sha256" : "sha256");
   col_bytea(&x[EV_PREV], e.prev, e.prevlen);
   col_bytea(&x[EV_HASH], hash, sizeof hash);
+  if (s->ntaps) {
+    tapped_t tp = {.ev = {.seq = e.seq, .at_us = e.at_us, .actor = xstrdup(actor ? actor : ""),
+                          .kind = xstrdup(kind ? kind : ""),
+                          .subject_type = xstrdup(subject_type ? subject_type : ""),
+                          .subject_id = xstrdup(subject_id ? subject_id : ""),
+                          .details = details}};
+    details = NULL;
+    ARRAY_PUSH(s->tapped.v, s->tapped.n, s->tapped.cap, tp);
+  }
   free(details);
   free(cactor);
   free(ckind);
@@ -1231,6 +1275,9 @@ static void finish_batch(store_t *s, batch_t *b) {
   s->refusing = NULL;
   for (size_t i = 0; i < s->nlisteners; i++)
     s->listeners[i].fn(c, b->seq, s->listeners[i].arg);
+  for (size_t i = 0; i < b->tapped.n; i++)
+    for (size_t k = 0; k < s->ntaps; k++)
+      s->taps[k].fn(c, &b->tapped.v[i].ev, s->taps[k].arg);
   batch_free(&b);
   bulk_send(s);
   store_flush(c);
@@ -1466,6 +1513,8 @@ void store_flush(coord_t *c) {
   b->ntouches = s->ntouches;
   s->touches = NULL;
   s->ntouches = s->captouches = 0;
+  b->tapped = s->tapped;
+  s->tapped = (tapv_t){0};
   b->rows = build(s, b);
   s->pending = false;
   s->inflight = b;
@@ -1491,6 +1540,11 @@ void store_on_commit(coord_t *c, store_commit_fn fn, void *arg) {
 void store_listen(coord_t *c, store_listener_fn fn, void *arg) {
   store_t *s = c->store;
   ARRAY_PUSH(s->listeners, s->nlisteners, s->caplisteners, ((listener_t){fn, arg}));
+}
+
+void store_tap(coord_t *c, store_tap_fn fn, void *arg) {
+  store_t *s = c->store;
+  ARRAY_PUSH(s->taps, s->ntaps, s->captaps, ((tap_t){fn, arg}));
 }
 
 uint64_t store_seq(const coord_t *c) { return c->store->seq; }

@@ -109,6 +109,22 @@ void store_on_commit(coord_t *c, store_commit_fn fn, void *arg);
 typedef void (*store_listener_fn)(coord_t *c, uint64_t seq, void *arg);
 void store_listen(coord_t *c, store_listener_fn fn, void *arg);
 
+/* The event tap: every event of the log, handed to the tap's functions
+ * once the batch holding it committed, in the log's order (after that
+ * batch's commit actions and listeners).  For live watchers (sse.c) and
+ * notifications (notify.c); the fields are valid during the call only.
+ * With no tap registered, store_event keeps nothing extra. */
+typedef struct store_tapped {
+  uint64_t seq;                 /* the event's position in the log (events.seq) */
+  int64_t at_us;                /* when it happened (wall clock) */
+  const char *actor, *kind;     /* "alice", "take.approved" */
+  const char *subject_type;     /* "job", "take", "worker", "episode", ... */
+  const char *subject_id;
+  const char *details;          /* a JSON object text */
+} store_tapped_t;
+typedef void (*store_tap_fn)(coord_t *c, const store_tapped_t *ev, void *arg);
+void store_tap(coord_t *c, store_tap_fn fn, void *arg);
+
 /* Changes: rows, dirty marks and commit actions queued between
  * store_change_begin (which returns the change's id) and store_change_end
  * belong to that change; store_change_resume continues a change later (a

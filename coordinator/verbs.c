@@ -89,6 +89,7 @@ static const verb_spec_t table[] = {
     {.verb = V(POOL_REMOVE), .cli = "pool remove", .fn = limit_pool_remove_verb,
      .roles = OPS | ADM, .what = "setting pools", .writes = true},
     READ(ATTEMPTS, "attempts", query_attempts, "reading tasks"),
+    READ(EVENTS, "events", query_events, "reading the event log"),
 };
 // clang-format on
 

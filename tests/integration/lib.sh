@@ -87,13 +87,20 @@ trap cleanup EXIT
 farm_up() {
   local n=$1
   shift
-  clapper local up --dir "$FARM" --workers "$n" "$@" >"$T/up.out" 2>&1 || {
+  # The HTTP side on a free port (tests run side by side): http_url says which.
+  clapper local up --dir "$FARM" --workers "$n" --coordinator-arg=--bind-http=127.0.0.1:0 "$@" \
+    >"$T/up.out" 2>&1 || {
     cat "$T/up.out" >&2
     fail "clapper local up failed"
   }
   # shellcheck disable=SC1091
   . "$FARM/env"
   export CLAPPER_DB CLAPPER_COORDINATOR CLAPPER_KEY
+}
+
+# http_url: the farm's HTTP base URL, as its coordinator logged it.
+http_url() {
+  grep -o 'serving HTTP at [^ ]*' "$FARM/logs/coordinator.log" | tail -1 | awk '{print $4}'
 }
 
 # wait_for SECONDS COMMAND...: retry COMMAND until it succeeds.

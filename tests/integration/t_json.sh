@@ -127,6 +127,7 @@ for by in shot job kind; do doc cost --episode show/e1 --by "$by"; done
 doc audit --episode show/e1
 doc audit --verify
 doc audit --head
+doc events --kind take.
 doc local status --dir "$FARM"
 doc local up --dir "$FARM"
 
