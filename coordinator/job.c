@@ -719,7 +719,6 @@ void job_refresh(coord_t *c, job_t *j) {
   uint32_t ok = j->counts[TASK_SUCCEEDED], failed = j->counts[TASK_FAILED],
            canceled = j->counts[TASK_CANCELED];
   store_job(c, j); /* the counts changed */
-  sse_job_changed(c, j);
   if (ok + failed + canceled == j->ntasks) {
     job_state_t to = failed ? JOB_FAILED : canceled ? JOB_CANCELED : JOB_SUCCEEDED;
     if (j->state != to && j->state != JOB_CANCELED) {
@@ -728,12 +727,14 @@ void job_refresh(coord_t *c, job_t *j) {
         snprintf(reason, sizeof reason, "%u of %u tasks failed", failed, j->ntasks);
       job_set_state(c, j, to, reason);
     }
+    sse_job_changed(c, j); /* counts and state: live watchers (sse.h) */
     maybe_retire(c, j);
     return;
   }
   if (j->state == JOB_QUEUED &&
       j->counts[TASK_DISPATCHED] + j->counts[TASK_RUNNING] + ok + failed > 0)
     job_set_state(c, j, JOB_RUNNING, NULL);
+  sse_job_changed(c, j);
 }
 
 /* Cancels j: what has not started never will, live attempts are stopped

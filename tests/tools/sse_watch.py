@@ -8,7 +8,8 @@ OUT one line per server-sent event as it arrives, flushed at once:
 
     <unix time received>\t<event>\t<id or ->\t<data>
 
-The first line is "<time>\tstatus\t<HTTP status>\t<body when not 200>".
+The first line is "<time>\tstatus\t-\t<HTTP status> <content type, or the
+body when not 200>".
 Comments (keep-alives) are written as "<time>\tcomment\t-\t<text>".  The
 last line is "<time>\teof\t-\t<why>" when the stream ends.  Standard
 library only.
@@ -51,12 +52,13 @@ def main():
             conn.request("GET", path, headers=headers)
             resp = conn.getresponse()
         except OSError as e:
-            emit("status", "0", str(e))
+            emit("status", "-", "0 " + str(e))
             return 1
         if resp.status != 200:
-            emit("status", str(resp.status), resp.read().decode("utf-8", "replace").strip())
+            emit("status", "-", "%d %s" % (resp.status,
+                                           resp.read().decode("utf-8", "replace").strip()))
             return 1
-        emit("status", "200", resp.getheader("Content-Type", ""))
+        emit("status", "-", "200 " + resp.getheader("Content-Type", ""))
         kind, eid, data = "message", "-", []
         why = "end of stream"
         try:
