@@ -30,6 +30,7 @@
 static char *db, *coord_bin, *workdir;
 static long long ntasks, nworkers, slots, batch, inflight_max, heartbeat_ms;
 static char *config_path;
+static char *http_bind, *ready_cmd;
 
 static const cfg_opt_t options[] = {
     {"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "read settings from FILE", &config_path},
@@ -47,6 +48,11 @@ static const cfg_opt_t options[] = {
      "clapper-coordinator binary (default: next to this one)", &coord_bin},
     {"workdir", 0, CFG_STRING, NULL, NULL, 0, 0, "DIR",
      "directory for sockets and the coordinator log (default: a new one in /tmp)", &workdir},
+    {"http", 0, CFG_STRING, NULL, NULL, 0, 0, "HOST:PORT",
+     "the coordinator's --bind-http (default: its own default)", &http_bind},
+    {"ready-cmd", 0, CFG_STRING, NULL, NULL, 0, 0, "CMD",
+     "a shell command run once the farm is up, before the first submit; the run stops when "
+     "it fails (bench/sse_watchers.sh connects its watchers there)", &ready_cmd},
 };
 
 typedef struct sim_worker {
@@ -112,8 +118,13 @@ static pid_t start_coordinator(const char *wep, const char *cep) {
   if (pid == 0) {
     FILE *f = freopen(log, "a", stderr);
     (void)f;
-    execl(coord_bin, coord_bin, "--db", db, "--bind-workers", wep, "--bind-clients", cep,
-          "--output-root", out, "--lease-ms", "600000", "--log-level", "warn", (char *)NULL);
+    if (http_bind)
+      execl(coord_bin, coord_bin, "--db", db, "--bind-workers", wep, "--bind-clients", cep,
+            "--output-root", out, "--lease-ms", "600000", "--log-level", "warn", "--bind-http",
+            http_bind, (char *)NULL);
+    else
+      execl(coord_bin, coord_bin, "--db", db, "--bind-workers", wep, "--bind-clients", cep,
+            "--output-root", out, "--lease-ms", "600000", "--log-level", "warn", (char *)NULL);
     fprintf(stderr, "exec %s: %s\n", coord_bin, strerror(errno));
     _exit(127);
   }
@@ -195,6 +206,11 @@ int main(int argc, char **argv) {
   }
   for (long long i = 0; i < nworkers; i++)
     hello(&ws[i]);
+  if (ready_cmd) {
+    int rc = system(ready_cmd);
+    if (rc != 0)
+      die("--ready-cmd failed (status %d): %s", rc, ready_cmd);
+  }
 
   long long njobs = (ntasks + batch - 1) / batch;
   uint64_t *submit_at = xcalloc((size_t)njobs, sizeof *submit_at);
