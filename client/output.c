@@ -4,6 +4,8 @@
  */
 #include "output.h"
 
+#include "costgrid.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -332,21 +334,7 @@ void output_fill(sbuf_t *out, const json_t *obj, const char *tmpl) {
   sbuf_puts(out, p);
 }
 
-void output_csv_field(sbuf_t *out, const char *s) {
-  if (!s)
-    return;
-  if (!strpbrk(s, ",\"\r\n")) {
-    sbuf_puts(out, s);
-    return;
-  }
-  sbuf_putc(out, '"');
-  for (; *s; s++) {
-    if (*s == '"')
-      sbuf_putc(out, '"');
-    sbuf_putc(out, *s);
-  }
-  sbuf_putc(out, '"');
-}
+void output_csv_field(sbuf_t *out, const char *s) { costgrid_csv_field(out, s); }
 
 void output_csv_end_line(sbuf_t *out) { sbuf_puts(out, "\r\n"); }
 

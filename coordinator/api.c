@@ -11,6 +11,8 @@
 
 #include "auth.h"
 #include "clients.h"
+#include "costgrid.h"
+#include "httpauth.h"
 #include "input.h"
 #include "log.h"
 #include "store.h"
@@ -365,6 +367,196 @@ static const api_route_t routes[] = {
 static http_route_t http_table[ARRAY_SIZE(routes)];
 static api_route_info_t info_table[ARRAY_SIZE(routes)];
 
+/* ------------------------------------------------------------ CSV */
+
+typedef struct csv_ctx {
+  http_req_t *h;
+  const costgrid_grouping_t *gr;
+  char name[2 * IDENT_MAX + 16];
+} csv_ctx_t;
+
+static void on_csv_answer(coord_t *c, void *arg, bool ok, const char *code, const char *message,
+                          const char *json) {
+  csv_ctx_t *x = arg;
+  json_t *doc = ok ? json_loads(json, 0, NULL) : NULL;
+  if (!ok || !doc) {
+    on_answer(c, x->h, ok, ok ? "internal" : code, ok ? "the report could not be read" : message,
+              NULL);
+  } else {
+    costgrid_t g;
+    costgrid_build(&g, x->gr, doc);
+    sbuf_t sb = {0};
+    costgrid_csv(&g, x->gr, &sb);
+    costgrid_free(&g);
+    char disp[2 * IDENT_MAX + 80];
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s-cost-by-%s.csv\"", x->name,
+             x->gr->by);
+    const char *hdr[] = {"Content-Disposition", disp, NULL};
+    http_reply(x->h, 200, "text/csv; charset=utf-8; header=present", sb.buf ? sb.buf : "",
+               sb.len, hdr);
+    sbuf_free(&sb);
+    json_decref(doc);
+  }
+  free(x);
+}
+
+/* ------------------------------------------------------------ a followed log */
+
+#define FOLLOW_POLL_MS 500
+
+/* GET /api/v1/tasks/ID/logs?follow=1: the log's bytes as text while the
+ * attempt runs.  The first attempt the coordinator answers about (the
+ * latest, or the one asked for) is followed until it ends; every poll is
+ * the LOGS verb through the same gate, as the person (looked up again, so
+ * a revoked token or removed key ends the stream). */
+typedef struct follow {
+  coord_t *c;
+  http_req_t *h;     /* until the first answer: errors go there as usual */
+  http_stream_t *st; /* from the first answer that holds the log */
+  uv_timer_t timer;
+  uint64_t task, attempt, offset;
+  uint32_t try_no;
+  char *authorization, *cookie;
+  bool asking, closed, timer_closing;
+} follow_t;
+
+static void follow_free(uv_handle_t *hd) {
+  follow_t *f = hd->data;
+  free(f->authorization);
+  free(f->cookie);
+  free(f);
+}
+
+static void follow_release(follow_t *f) {
+  if (f->asking || f->timer_closing)
+    return;
+  f->timer_closing = true;
+  uv_close((uv_handle_t *)&f->timer, follow_free);
+}
+
+static void follow_ask(uv_timer_t *t);
+static void follow_closed(void *arg);
+
+static void follow_end(follow_t *f, const char *why) {
+  if (f->h) { /* nothing sent yet */
+    http_reply_error(f->h, "unauthorized", why ? why : "");
+    f->h = NULL;
+    f->closed = true;
+    follow_release(f);
+    return;
+  }
+  if (!f->closed) {
+    if (why) {
+      char line[400];
+      snprintf(line, sizeof line, "\nclapper: %.380s\n", why);
+      http_stream_write(f->st, line, strlen(line));
+    }
+    http_stream_end(f->st); /* on_close follows */
+  }
+}
+
+static void follow_answer(coord_t *c, void *arg, bool ok, const char *code, const char *message,
+                          const char *json) {
+  follow_t *f = arg;
+  f->asking = false;
+  if (f->h) { /* the first answer */
+    http_req_t *h = f->h;
+    f->h = NULL;
+    if (!ok) {
+      on_answer(c, h, ok, code, message, json);
+      f->closed = true;
+      follow_release(f);
+      return;
+    }
+    f->st = http_stream_start(h, "text/plain; charset=utf-8", follow_closed, f);
+  }
+  if (f->closed) {
+    follow_release(f);
+    return;
+  }
+  if (!ok) {
+    follow_end(f, message);
+    return;
+  }
+  json_t *doc = json_loads(json, 0, NULL);
+  uint64_t attempt = (uint64_t)json_integer_value(json_object_get(doc, "attempt_id"));
+  const char *data = json_string_value(json_object_get(doc, "data"));
+  size_t len = data ? json_string_length(json_object_get(doc, "data")) : 0;
+  bool done = json_is_true(json_object_get(doc, "done"));
+  json_int_t next = json_integer_value(json_object_get(doc, "offset"));
+  unsigned wait = FOLLOW_POLL_MS;
+  if (attempt) {
+    f->attempt = attempt;
+    f->try_no = 0;
+    if (len && http_stream_write(f->st, data, len) < 0) {
+      json_decref(doc);
+      follow_end(f, NULL);
+      return;
+    }
+    if (next > 0)
+      f->offset = (uint64_t)next;
+    if (done) {
+      json_decref(doc);
+      follow_end(f, NULL);
+      return;
+    }
+    if (len)
+      wait = 0;
+  }
+  json_decref(doc);
+  uv_timer_start(&f->timer, follow_ask, wait, 0);
+}
+
+static void follow_ask(uv_timer_t *t) {
+  follow_t *f = t->data;
+  coord_t *c = f->c;
+  if (f->closed)
+    return;
+  http_ident_t id;
+  char err[256];
+  if (httpauth_identify(c, f->authorization, f->cookie, &id, err, sizeof err) < 0) {
+    follow_end(f, err);
+    return;
+  }
+  Clapper__Request req = CLAPPER__REQUEST__INIT;
+  req.verb = CLAPPER__VERB__VERB_LOGS;
+  req.ids = &f->task;
+  req.n_ids = 1;
+  req.offset = f->offset;
+  req.value = (int64_t)f->attempt;
+  req.try_no = f->attempt ? 0 : f->try_no;
+  char client[IDENT_MAX + 8];
+  snprintf(client, sizeof client, "http:%s", id.name);
+  creq_t *r = xcalloc(1, sizeof *r);
+  r->answer = follow_answer;
+  r->answer_arg = f;
+  f->asking = true;
+  clients_call(c, r, id.name, id.role, client, &req);
+}
+
+static void follow_closed(void *arg) {
+  follow_t *f = arg;
+  f->closed = true;
+  uv_timer_stop(&f->timer);
+  follow_release(f);
+}
+
+static void follow_start(coord_t *c, http_req_t *h, const Clapper__Request *req) {
+  follow_t *f = xcalloc(1, sizeof *f);
+  f->c = c;
+  f->task = req->ids[0];
+  f->offset = req->offset;
+  f->attempt = (uint64_t)req->value;
+  f->try_no = req->try_no;
+  const char *a = http_header(h, "Authorization"), *k = http_cookie(h, HTTPAUTH_COOKIE);
+  f->authorization = a ? xstrdup(a) : NULL;
+  f->cookie = k ? xstrdup(k) : NULL;
+  uv_timer_init(c->loop, &f->timer);
+  f->timer.data = f;
+  f->h = h;
+  follow_ask(&f->timer);
+}
+
 static void api_handle(coord_t *c, http_req_t *h) {
   const http_route_t *hr = http_route(h);
   size_t i = (size_t)(hr - http_table);
@@ -400,10 +592,31 @@ static void api_handle(coord_t *c, http_req_t *h) {
     creq_t *r = xcalloc(1, sizeof *r);
     r->answer = on_answer;
     r->answer_arg = h;
+    const char *format = http_query(h, "format");
+    if (req.verb == CLAPPER__VERB__VERB_COST && format && strcmp(format, "json") != 0) {
+      const costgrid_grouping_t *gr = costgrid_grouping(req.by);
+      if (strcmp(format, "csv") != 0 || !gr) {
+        free(r);
+        http_reply_error(h, "bad_request",
+                         gr ? "format: expected csv or json" : "by: expected shot, job or kind");
+        goto out;
+      }
+      csv_ctx_t *x = xcalloc(1, sizeof *x);
+      x->h = h;
+      x->gr = gr;
+      snprintf(x->name, sizeof x->name, "%s-%s", http_capture(h, 0), http_capture(h, 1));
+      r->answer = on_csv_answer;
+      r->answer_arg = x;
+    } else if (req.verb == CLAPPER__VERB__VERB_LOGS && query_flag(h, "follow")) {
+      free(r);
+      follow_start(c, h, &req);
+      goto out;
+    }
     r->change = store_change_begin(c);
     clients_call(c, r, id->name, id->role, client, &req);
     store_change_end(c);
   }
+out:
   free(episode_buf);
   episode_buf = NULL;
   json_decref(body);

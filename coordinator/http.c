@@ -587,7 +587,7 @@ static int parse_bind(const char *bind, struct sockaddr_storage *addr, char *hos
   return 0;
 }
 
-int http_open(coord_t *c, const http_settings_t *set, char *err, size_t errlen) {
+int http_check(const http_settings_t *set, char *err, size_t errlen) {
   if (!set->bind || !*set->bind || !strcmp(set->bind, "none"))
     return 0;
   struct sockaddr_storage addr;
@@ -608,6 +608,19 @@ int http_open(coord_t *c, const http_settings_t *set, char *err, size_t errlen) 
              set->bind);
     return -1;
   }
+  return 0;
+}
+
+int http_open(coord_t *c, const http_settings_t *set, char *err, size_t errlen) {
+  if (!set->bind || !*set->bind || !strcmp(set->bind, "none"))
+    return 0;
+  if (http_check(set, err, errlen) < 0)
+    return -1;
+  struct sockaddr_storage addr;
+  char host[128];
+  if (parse_bind(set->bind, &addr, host, sizeof host, err, errlen) < 0)
+    return -1;
+  bool tls = set->cert_file || set->key_file;
   http_t *s = xcalloc(1, sizeof *s);
   s->c = c;
   s->tls = tls;

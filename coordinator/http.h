@@ -69,6 +69,10 @@ typedef struct http_settings {
   bool insecure;         /* allow a non-loopback bind without TLS */
 } http_settings_t;
 
+/* Checks settings without binding (the address, TLS files given in pairs,
+ * a non-loopback address only with TLS or insecure): 0, or -1 with err. */
+int http_check(const http_settings_t *s, char *err, size_t errlen) MUSTCHECK;
+
 /* Opens the server (binding now: start-up only) as c->http, or does
  * nothing when settings say off.  0, or -1 with err. */
 int http_open(coord_t *c, const http_settings_t *s, char *err, size_t errlen) MUSTCHECK;

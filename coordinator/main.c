@@ -25,6 +25,7 @@
 #include "api.h"
 #include "dispatch.h"
 #include "http.h"
+#include "httpauth.h"
 #include "log.h"
 #include "migrate.h"
 #include "model.h"
@@ -116,6 +117,9 @@ static const cfg_opt_t options[] = {
     {"http-insecure", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
      "serve HTTP on a non-loopback address without TLS (sessions and tokens in clear text)",
      &http_insecure},
+    {"http-link-ttl-ms", 0, CFG_INT, NULL, "60000", 100, 3600000, "MS",
+     "how long a sign-in link from clapper web works (it works once)",
+     &coord.cfg.http_link_ttl_ms},
     {"http-max-streams", 0, CFG_INT, NULL, "256", 1, 100000, "N",
      "event streams (GET /api/v1/events/stream) open at most; more are refused with 503",
      &coord.cfg.http_max_streams},
@@ -246,6 +250,13 @@ static void *bind_router(coord_t *c, const char *endpoint, int maxmsg, const cha
 /* Without keys nobody is authenticated: the sockets stay on this host
  * unless --insecure says otherwise.  0, or -1 after one line on stderr. */
 static int check_local(const coord_settings_t *cfg) {
+  http_settings_t hs = {.bind = http_bind, .cert_file = http_cert, .key_file = http_key,
+                        .insecure = http_insecure};
+  char herr[300];
+  if (http_check(&hs, herr, sizeof herr) < 0) {
+    fprintf(stderr, "clapper-coordinator: %s\n", herr);
+    return -1;
+  }
   const char *eps[2][2] = {{"--bind-workers", cfg->bind_workers},
                            {"--bind-clients", cfg->bind_clients}};
   for (int i = 0; i < 2; i++) {
@@ -283,6 +294,7 @@ static int start_http(coord_t *c, char *err, size_t errlen) {
       return -1;
   }
   api_routes(c);
+  httpauth_routes(c);
   sse_routes(c);
   return 0;
 }
@@ -468,7 +480,8 @@ int main(int argc, char **argv) {
   if (check_currency(pgconn_raw(c->wdb), c->cfg.currency, err, sizeof err) < 0 ||
       rates_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
       limit_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
-      auth_load(c, pgconn_raw(c->wdb), c->cfg.admin_key, err, sizeof err) < 0) {
+      auth_load(c, pgconn_raw(c->wdb), c->cfg.admin_key, err, sizeof err) < 0 ||
+      httpauth_init(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
   }
@@ -546,6 +559,7 @@ out:
   reads_close(c);
   http_close(c);
   auth_free(c);
+  httpauth_free(c);
   uv_run(&loop, UV_RUN_NOWAIT); /* let close callbacks run */
   if (c->wsock)
     zmq_close(c->wsock);
