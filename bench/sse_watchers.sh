@@ -13,13 +13,18 @@
 # watchers received, then the median tasks/s of each setting.
 set -euo pipefail
 
-# The --ready-cmd of clapper-bench: __watch N URL DIR connects N watchers
-# (left running; their pids in DIR/pids) and returns once all are streaming.
+# The --ready-cmd of clapper-bench: __watch N URL DIR makes an API token
+# (clapper token create, on the coordinator's clients socket in
+# DIR/bench), connects N watchers with it (left running; their pids in
+# DIR/pids) and returns once all are streaming.
 if [ "${1:-}" = __watch ]; then
   n=$2 url=$3 wdir=$4
+  token=$("$CLAPPER_BIN/clapper" --coordinator "ipc://$wdir/bench/clients.sock" \
+    token create "bench-$$" --json | jq -r .secret)
+  [ -n "$token" ] && [ "$token" != null ] || { echo "sse_watchers: no API token" >&2; exit 1; }
   for ((i = 0; i < n; i++)); do
     setsid curl -sN -D "$wdir/w$i.head" -o "$wdir/w$i.out" \
-      -H "Authorization: Bearer $CLAPPER_HTTP_DEV_TOKEN" "$url/api/v1/events/stream" \
+      -H "Authorization: Bearer $token" "$url/api/v1/events/stream" \
       </dev/null >/dev/null 2>&1 &
     echo $! >>"$wdir/pids"
   done
@@ -53,7 +58,7 @@ finish() {
 trap finish EXIT
 db=$("$here/tests/lib/pgtmp.sh" start "$dir")
 sock=$(sed 's/.*host=\([^ ]*\).*/\1/' <<<"$db")
-export CLAPPER_HTTP_DEV_TOKEN="bench-$$-$RANDOM" # the HTTP side's stand-in identity
+export CLAPPER_BIN="$build"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
