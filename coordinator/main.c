@@ -29,6 +29,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "model.h"
+#include "notify.h"
 #include "cost.h"
 #include "rates.h"
 #include "reads.h"
@@ -48,6 +49,10 @@ static char *log_level_name;
 static char *config_path;
 static bool insecure;
 static bool migrate_only;
+static cfg_list_t notify_urls;
+static char *notify_events;
+static char *notify_secret;
+static long long notify_queue;
 static http_settings_t http_set;
 static char *http_bind, *http_cert, *http_key, *http_url;
 static bool http_insecure;
@@ -128,6 +133,20 @@ static const cfg_opt_t options[] = {
     {"migrate-only", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
      "apply the schema migrations and exit (run as the schema's owner; see deploy/README.md)",
      &migrate_only},
+    {"notify", 0, CFG_LIST, NULL, NULL, 0, 0, "URL",
+     "post notifications (signed JSON, Slack-compatible text) to the webhook URL (http:// or "
+     "https://; docs/notifications.md)",
+     &notify_urls},
+    {"notify-events", 0, CFG_STRING, NULL, NOTIFY_DEFAULT_EVENTS, 0, 0, "LIST",
+     "the notifications posted: a comma list of take.ready, job.failed, episode.held, "
+     "worker.lost", &notify_events},
+    {"notify-secret", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE",
+     "the key of the webhooks' X-Clapper-Signature, made there (mode 0600) on first start; "
+     "default KEYS/notify.key with --keys (required with --notify otherwise)",
+     &notify_secret},
+    {"notify-queue", 0, CFG_INT, NULL, "1000", 1, 1000000, "N",
+     "webhook deliveries kept waiting (and retried); more are dropped with a warning",
+     &notify_queue},
 };
 
 static void on_db_fatal(void *arg, const char *error) {
@@ -211,6 +230,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   uv_timer_stop(&c->lease_timer);
   uv_timer_stop(&c->delay_timer);
   uv_timer_stop(&c->budget_timer);
+  notify_stop(c); /* in-flight webhooks get a short grace */
 }
 
 static void close_all(coord_t *c) {
@@ -226,6 +246,7 @@ static void close_all(coord_t *c) {
   reads_close(c);
   http_close(c);
   auth_free(c); /* its ZAP watcher keeps the loop alive otherwise */
+  notify_close(c, false); /* once its deliveries are done, or the grace is over */
 }
 
 static void *bind_router(coord_t *c, const char *endpoint, int maxmsg, const char *what) {
@@ -454,6 +475,15 @@ int main(int argc, char **argv) {
     config_free(options, ARRAY_SIZE(options));
     return 2;
   }
+  notify_settings_t ns = {.urls = (const char *const *)notify_urls.items,
+                         .nurls = notify_urls.n, .events = notify_events,
+                         .secret_file = notify_secret, .keys_dir = c->cfg.keys_dir,
+                         .queue = notify_queue};
+  if (notify_check(&ns, err, sizeof err) < 0) {
+    fprintf(stderr, "clapper-coordinator: %s\n", err);
+    config_free(options, ARRAY_SIZE(options));
+    return 2;
+  }
   log_init("clapper-coordinator", level);
   signal(SIGPIPE, SIG_IGN);
   if (!c->cfg.sql_dir)
@@ -504,6 +534,11 @@ int main(int argc, char **argv) {
                         .client_requests = (int)c->cfg.client_requests,
                         .timeout_ms = c->cfg.read_timeout_ms};
   if (reads_open(c, &loop, c->cfg.db, &lim, on_db_fatal, err, sizeof err) < 0) {
+    log_error("%s", err);
+    goto out;
+  }
+
+  if (notify_open(c, &ns, err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
   }
@@ -559,6 +594,7 @@ out:
   reads_close(c);
   http_close(c);
   auth_free(c);
+  notify_close(c, true);
   httpauth_free(c);
   uv_run(&loop, UV_RUN_NOWAIT); /* let close callbacks run */
   if (c->wsock)
@@ -569,6 +605,7 @@ out:
     zmq_ctx_term(c->zctx);
   coord_close_timers(c);
   uv_run(&loop, UV_RUN_NOWAIT);
+  notify_free(c);
   coord_release(c); /* sanitizer builds check for leaks */
   if (uv_loop_close(&loop) != 0)
     log_debug("loop closed with handles open");

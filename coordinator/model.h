@@ -288,6 +288,7 @@ typedef struct dispatch dispatch_t;
 typedef struct review review_t;
 typedef struct auth auth_t;
 typedef struct reads reads_t;
+typedef struct notify notify_t; /* notify.h */
 typedef struct httpauth httpauth_t;
 typedef struct sse sse_t;
 
@@ -300,6 +301,7 @@ struct coord {
   pgconn_t *wdb;                  /* the writer: batches of state changes */
   pgconn_t *bdb;                  /* the bulk writer: big submits and cancels (store.h) */
   reads_t *reads;                 /* the readers: client queries (reads.c) */
+  notify_t *notify;               /* webhooks (notify.c), or NULL */
   struct http *http;              /* the HTTP server (http.h), NULL when off */
   sse_t *sse;                     /* live event streams (sse.h), or NULL */
   struct idem_rec *idem;          /* keyed submissions in progress (idem.h) */

@@ -98,8 +98,8 @@ static const char SQL_TASKS[] =
         JSONDOC_TIME("la.started_at") " AS started_at, " JSONDOC_TIME("la.ended_at")
         " AS ended_at, round(la.wall_us / 1e6, 3) AS wall_s, "
         "round(la.cpu_us / 1e6, 3) AS cpu_s, la.max_rss_kb, nullif(la.error, '') AS error "
-        "FROM (SELECT t1.* FROM tasks t1, (SELECT $2::bigint - coalesce((SELECT t0.id - "
-        "t0.seq FROM tasks t0 WHERE t0.job_id = $3::bigint AND t0.seq = 0), 0) AS lo) b "
+        "FROM (SELECT t1.* FROM tasks t1, (SELECT greatest($2::bigint - coalesce((SELECT t0.id - "
+        "t0.seq FROM tasks t0 WHERE t0.job_id = $3::bigint AND t0.seq = 0), 0), -1) AS lo) b "
         "WHERE t1.job_id = $3::bigint AND t1.seq > b.lo AND t1.seq - $1::int <= b.lo + 1) t "
         "LEFT JOIN LATERAL (SELECT * FROM attempts a WHERE a.task_id = t.id "
         "ORDER BY a.id DESC LIMIT 1) la ON true ORDER BY t.seq LIMIT $1::int + 1) x") ") END";

@@ -47,17 +47,41 @@ static const char SQL_TAKE_RENDER[] =
     "'[]'), j.provenance || jsonb_build_object('job', j.name, 'kind', j.kind) "
     "FROM jobs j WHERE j.id = $1::bigint";
 
+/* Logs take.ready for the take of j (of its task t, or of the whole render
+ * job when t is NULL) recorded in this batch: the take's id is the
+ * database's, so the event names the job, its task and the take's number
+ * (notifications, notify.h, announce it). */
+static void take_ready_event(coord_t *c, job_t *j, const task_t *t) {
+  json_t *d = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s?}", "job", (json_int_t)j->id, "job_name",
+                        j->spec->name, "kind", job_kind_name(j->spec->kind), "project",
+                        j->project, "episode", j->episode, "shot", j->spec->shot);
+  if (t) {
+    json_object_set_new(d, "task", json_integer((json_int_t)t->id));
+    json_object_set_new(d, "seed", json_integer((json_int_t)t->spec.seed));
+    if (t->spec.take)
+      json_object_set_new(d, "take", json_integer((json_int_t)t->spec.take));
+  }
+  char sid[24];
+  snprintf(sid, sizeof sid, "%" PRIu64, j->id);
+  char *dj = json_dumps(d, JSON_COMPACT);
+  store_event(c, "coordinator", "take.ready", "job", sid, dj);
+  free(dj);
+  json_decref(d);
+}
+
 void review_task_succeeded(coord_t *c, task_t *t, attempt_t *a) {
   char *p[5] = {xasprintf("%" PRIu64, t->job->id), xasprintf("%" PRIu64, t->id),
                 xasprintf("%" PRId64, t->spec.seed),
                 t->spec.take ? xasprintf("%" PRId64, t->spec.take) : NULL,
                 xasprintf("%" PRIu64, a->id)};
   store_stmt(c, "SQL_TAKE_GENERATE", SQL_TAKE_GENERATE, 5, p);
+  take_ready_event(c, t->job, t);
 }
 
 void review_job_succeeded(coord_t *c, job_t *j) {
   char *p[1] = {xasprintf("%" PRIu64, j->id)};
   store_stmt(c, "SQL_TAKE_RENDER", SQL_TAKE_RENDER, 1, p);
+  take_ready_event(c, j, NULL);
 }
 
 /* ------------------------------------------------------------ gates */

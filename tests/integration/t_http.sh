@@ -85,6 +85,9 @@ cat >"$T/slow.json" <<'JSON'
 JSON
 slow=$(submit "$T/slow.json")
 stask=$(clapper tasks "$slow" --json | jq -r '.tasks[0].task_id')
+# Paging from the first (after=0) of a job whose first task id is above 1.
+status "$URL/api/v1/jobs/$slow/tasks?after=0&limit=1" -H "$AUTH" >/dev/null
+assert_eq "$(jq -r '.tasks[0].task_id' "$T/body")" "$stask" "tasks?after=0: the first task"
 for _ in 1 2 3 4 5; do
   timeout 0.5 curl -sN -H "$AUTH" "$URL/api/v1/tasks/$stask/logs?follow=1" >/dev/null || true
   timeout 0.05 curl -s -H "$AUTH" "$URL/api/v1/events?limit=10000" >/dev/null || true
