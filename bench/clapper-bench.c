@@ -109,6 +109,23 @@ static long peak_rss_kb(pid_t pid) {
   return kb;
 }
 
+/* CPU seconds (user + system) pid used so far, -1 when unknown. */
+static double cpu_seconds(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')'); /* after the command name */
+  unsigned long long ut = 0, st = 0;
+  if (!p || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut, &st) != 2)
+    return -1;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static pid_t start_coordinator(const char *wep, const char *cep) {
   char *log = xasprintf("%s/coordinator.log", workdir);
   char *out = xasprintf("%s/output", workdir);
@@ -330,6 +347,7 @@ int main(int argc, char **argv) {
   }
   uint64_t end = util_mono_us();
   long rss_kb = peak_rss_kb(cpid);
+  double cpu_s = cpu_seconds(cpid);
   kill(cpid, SIGTERM);
   int status = 0;
   waitpid(cpid, &status, 0);
@@ -362,8 +380,9 @@ int main(int argc, char **argv) {
   double p99 = nlat ? (double)lat[(nlat * 99) / 100 < nlat ? (nlat * 99) / 100 : nlat - 1] / 1000.0 : 0;
   printf("{\"tasks\":%lld,\"seconds\":%.3f,\"tasks_per_s\":%.0f,\"p50_dispatch_ms\":%.2f,"
          "\"p99_dispatch_ms\":%.2f,\"coordinator_peak_rss_mb\":%.1f,\"workers\":%lld,"
-         "\"slots_per_worker\":%lld,\"batch\":%lld,\"verified\":true}\n",
-         ntasks, secs, (double)ntasks / secs, p50, p99, rss_kb / 1024.0, nworkers, slots, batch);
+         "\"slots_per_worker\":%lld,\"batch\":%lld,\"coordinator_cpu_s\":%.2f,\"verified\":true}\n",
+         ntasks, secs, (double)ntasks / secs, p50, p99, rss_kb / 1024.0, nworkers, slots, batch,
+         cpu_s);
 
   for (long long i = 0; i < nworkers; i++) {
     int zero = 0;

@@ -9,8 +9,10 @@
 # job.state events and its job.progress, ROUNDS times (default 2) each
 # without watchers and with WATCHERS (default 50) unfiltered watchers
 # (curl -N, each reading everything) connected before the first submit,
-# alternating.  Prints clapper-bench's line for every run with what the
-# watchers received, then the median tasks/s of each setting.
+# alternating.  Prints clapper-bench's line for every run (with the
+# coordinator's CPU seconds) with what the watchers received and the CPU
+# seconds the watchers (curl) used on this host, then the median tasks/s
+# of each setting.
 set -euo pipefail
 
 # The --ready-cmd of clapper-bench: __watch N URL DIR makes an API token
@@ -76,6 +78,12 @@ run() { # run N_WATCHERS NAME
     exit 1
   }
   sleep 0.5 # the last job.progress
+  # What the watchers (curl) cost on this host, beside the coordinator.
+  local wcpu=0 p
+  if [ -f "$w/pids" ]; then
+    wcpu=$(while read -r p; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done <"$w/pids" |
+      awk -v hz="$(getconf CLK_TCK)" '{t += $1} END {printf "%.2f", t / hz}')
+  fi
   stop_watchers "$w"
   local events=0 progress=0 bytes=0 i
   for ((i = 0; i < n; i++)); do
@@ -83,7 +91,7 @@ run() { # run N_WATCHERS NAME
     progress=$((progress + $(grep -c '^event: job.progress' "$w/w$i.out" || true)))
     bytes=$((bytes + $(stat -c %s "$w/w$i.out")))
   done
-  echo "watchers=$n $line events_received=$events job_progress_received=$progress bytes_received=$bytes" |
+  echo "watchers=$n $line events_received=$events job_progress_received=$progress bytes_received=$bytes watchers_cpu_s=$wcpu" |
     tee -a "$dir/results"
   rm -rf "$w/bench/output"
 }
