@@ -25,8 +25,9 @@ if [ "${1:-}" = __watch ]; then
     token create "bench-$$" --json | jq -r .secret)
   [ -n "$token" ] && [ "$token" != null ] || { echo "sse_watchers: no API token" >&2; exit 1; }
   for ((i = 0; i < n; i++)); do
-    setsid curl -sN -D "$wdir/w$i.head" -o "$wdir/w$i.out" \
-      -H "Authorization: Bearer $token" "$url/api/v1/events/stream" \
+    # (its CPU seconds, user and system, into w$i.cpu when it ends)
+    setsid /usr/bin/time -f '%U %S' -o "$wdir/w$i.cpu" curl -sN -D "$wdir/w$i.head" \
+      -o "$wdir/w$i.out" -H "Authorization: Bearer $token" "$url/api/v1/events/stream" \
       </dev/null >/dev/null 2>&1 &
     echo $! >>"$wdir/pids"
   done
@@ -78,14 +79,14 @@ run() { # run N_WATCHERS NAME
     exit 1
   }
   sleep 0.5 # the last job.progress
-  # What the watchers (curl) cost on this host, beside the coordinator.
-  local wcpu=0 p
-  if [ -f "$w/pids" ]; then
-    wcpu=$(while read -r p; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done <"$w/pids" |
-      awk -v hz="$(getconf CLK_TCK)" '{t += $1} END {printf "%.2f", t / hz}')
-  fi
   stop_watchers "$w"
   local events=0 progress=0 bytes=0 i
+  # What the watchers (curl) cost on this host, beside the coordinator.
+  for ((i = 0; i < n; i++)); do
+    for _ in $(seq 50); do [ -s "$w/w$i.cpu" ] && break; sleep 0.1; done
+  done
+  local wcpu
+  wcpu=$({ cat "$w"/w*.cpu 2>/dev/null || true; } | awk '/^[0-9.]+ [0-9.]+$/ {t += $1 + $2} END {printf "%.2f", t}')
   for ((i = 0; i < n; i++)); do
     events=$((events + $(grep -c '^id: ' "$w/w$i.out" || true)))
     progress=$((progress + $(grep -c '^event: job.progress' "$w/w$i.out" || true)))
