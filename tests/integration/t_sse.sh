@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 WATCHERS=()
-trap 'rc=$?; for p in "${WATCHERS[@]}"; do kill "$p" 2>/dev/null || true; done; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; for p in "${WATCHERS[@]}"; do kill "$p" 2>/dev/null; done; (exit $rc); cleanup' EXIT
 
 farm_up 2 --worker-cpus 2 --coordinator-arg=--http-max-streams=8
 TOKEN=$(clapper token create t-sse --expires 1d --json | jq -r .secret) || fail "token create"
