@@ -139,6 +139,12 @@ clapper undrain "$w1" >/dev/null || fail "undrain $w1"
 wait_for 30 has back "\$2 == \"worker.undrain\"" || fail "no live event after the resume"
 assert_eq "$(ids back | tr '\n' ' ')" "$(db_ids "$last" | tr '\n' ' ')" "resumed, then live: the log, in order, once each"
 assert_eq "$(ids back | sort -n | uniq -d)" "" "no duplicates"
+# The job filter held while another job ran: job $gen's events and
+# progress only.
+assert_eq "$(awk -F'\t' -v g="$gen" '$3 != "-" && index($4, "\"subject_type\":\"job\",\"subject_id\":\"" g "\"") == 0 && $4 !~ ("\"job_id\":" g "[,}]")' "$T/job.ev")" "" \
+  "job=$gen keeps that job's events only"
+assert_eq "$(awk -F'\t' -v g="$gen" '$2 == "job.progress" && index($4, "{\"job_id\":" g ",") != 1' "$T/job.ev")" "" \
+  "job=$gen keeps that job's progress only"
 # after= works as well, and Last-Event-ID wins over it.
 watch after "?after=$last&kinds=take."
 wait_for 30 has after "\$2 == \"take.rejected\"" || fail "after= resumed nothing"
