@@ -21,7 +21,8 @@
  * revoked), "created_at", "expires_at", "revoked_at", "created_by"}.
  * Argument errors are found before anything is sent (exit 2); the rest
  * (the role, the expiry) the coordinator checks.  Human output: for
- * create, a line about the token and the secret alone on the next line;
+ * create, a line about the token on stderr and the secret alone on
+ * stdout (so that TOKEN=$(clapper token create NAME) keeps just it);
  * for revoke one line; for list a table (ID, NAME, OWNER, ROLE, STATE,
  * EXPIRES, CREATED).
  */
@@ -52,7 +53,7 @@ static void print_created(FILE *out, const json_t *doc) {
   output_fill(&line, t,
               "token {id} {name} ({role}) for {owner}, until {expires_at}; its "
               "secret, shown only now:");
-  output_line_done(out, &line);
+  output_line_done(stderr, &line); /* stdout is the secret alone: TOKEN=$(clapper token create x) */
   const char *secret = output_string(doc, "secret");
   output_line(out, secret ? secret : "-");
 }

@@ -186,8 +186,8 @@ int http_status_of(const char *code) {
 }
 
 void http_reply_error(http_req_t *h, const char *code, const char *message) {
-  json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : "internal", "message",
-                          message ? message : "");
+  json_t *doc = json_pack("{s:i,s:{s:s,s:s}}", "version", 1, "error", "code",
+                          code ? code : "internal", "message", message ? message : "");
   char *text = json_dumps(doc, JSON_COMPACT);
   json_decref(doc);
   http_reply_json(h, http_status_of(code), text);
@@ -379,8 +379,8 @@ static void run_route(http_req_t *h) {
       char msg[300];
       snprintf(msg, sizeof msg, "%.16s is not served on %.100s (allowed: %.60s)", h->method,
                h->path, allowed.buf);
-      json_t *doc =
-          json_pack("{s:{s:s,s:s}}", "error", "code", "method_not_allowed", "message", msg);
+      json_t *doc = json_pack("{s:i,s:{s:s,s:s}}", "version", 1, "error", "code",
+                              "method_not_allowed", "message", msg);
       char *text = json_dumps(doc, JSON_COMPACT);
       json_decref(doc);
       const char *hdr[] = {"Allow", allowed.buf, NULL};

@@ -125,10 +125,10 @@ tid=$(jq -r .token.id "$T/tok.json")
 SECRETS+=("$tok")
 assert_eq "$(jq -r '[.token.name, .token.owner, .token.role, .token.state] | join(" ")' "$T/tok.json")" \
   "ci sam submitter active" "the token"
-as sam token create human >"$T/tok.txt"
-assert_contains "$(head -n1 "$T/tok.txt")" "(submitter) for sam" "human create"
-human_tok=$(sed -n 2p "$T/tok.txt")
-[[ $human_tok =~ ^clp_[0-9]+_[A-Za-z0-9_-]{43}$ ]] || fail "human create: the secret alone on line 2"
+as sam token create human >"$T/tok.txt" 2>"$T/tok.err"
+assert_contains "$(head -n1 "$T/tok.err")" "(submitter) for sam" "human create: the line on stderr"
+human_tok=$(cat "$T/tok.txt")
+[[ $human_tok =~ ^clp_[0-9]+_[A-Za-z0-9_-]{43}$ ]] || fail "human create: the secret alone on stdout"
 SECRETS+=("$human_tok")
 AUTH=(-H "Authorization: Bearer $tok")
 assert_eq "$(http GET /api/v1/session "${AUTH[@]}")" 200 "the token's identity"
