@@ -30,6 +30,7 @@
 static char *db, *coord_bin, *workdir;
 static long long ntasks, nworkers, slots, batch, inflight_max, heartbeat_ms;
 static char *config_path;
+static char *http_bind, *ready_cmd;
 
 static const cfg_opt_t options[] = {
     {"config", 0, CFG_STRING, NULL, NULL, 0, 0, "FILE", "read settings from FILE", &config_path},
@@ -47,6 +48,11 @@ static const cfg_opt_t options[] = {
      "clapper-coordinator binary (default: next to this one)", &coord_bin},
     {"workdir", 0, CFG_STRING, NULL, NULL, 0, 0, "DIR",
      "directory for sockets and the coordinator log (default: a new one in /tmp)", &workdir},
+    {"http", 0, CFG_STRING, NULL, NULL, 0, 0, "HOST:PORT",
+     "the coordinator's --bind-http (default: its own default)", &http_bind},
+    {"ready-cmd", 0, CFG_STRING, NULL, NULL, 0, 0, "CMD",
+     "a shell command run once the farm is up, before the first submit; the run stops when "
+     "it fails (bench/sse_watchers.sh connects its watchers there)", &ready_cmd},
 };
 
 typedef struct sim_worker {
@@ -103,6 +109,23 @@ static long peak_rss_kb(pid_t pid) {
   return kb;
 }
 
+/* CPU seconds (user + system) pid used so far, -1 when unknown. */
+static double cpu_seconds(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')'); /* after the command name */
+  unsigned long long ut = 0, st = 0;
+  if (!p || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &ut, &st) != 2)
+    return -1;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static pid_t start_coordinator(const char *wep, const char *cep) {
   char *log = xasprintf("%s/coordinator.log", workdir);
   char *out = xasprintf("%s/output", workdir);
@@ -112,8 +135,13 @@ static pid_t start_coordinator(const char *wep, const char *cep) {
   if (pid == 0) {
     FILE *f = freopen(log, "a", stderr);
     (void)f;
-    execl(coord_bin, coord_bin, "--db", db, "--bind-workers", wep, "--bind-clients", cep,
-          "--output-root", out, "--lease-ms", "600000", "--log-level", "warn", (char *)NULL);
+    if (http_bind)
+      execl(coord_bin, coord_bin, "--db", db, "--bind-workers", wep, "--bind-clients", cep,
+            "--output-root", out, "--lease-ms", "600000", "--log-level", "warn", "--bind-http",
+            http_bind, (char *)NULL);
+    else
+      execl(coord_bin, coord_bin, "--db", db, "--bind-workers", wep, "--bind-clients", cep,
+            "--output-root", out, "--lease-ms", "600000", "--log-level", "warn", (char *)NULL);
     fprintf(stderr, "exec %s: %s\n", coord_bin, strerror(errno));
     _exit(127);
   }
@@ -195,6 +223,11 @@ int main(int argc, char **argv) {
   }
   for (long long i = 0; i < nworkers; i++)
     hello(&ws[i]);
+  if (ready_cmd) {
+    int rc = system(ready_cmd);
+    if (rc != 0)
+      die("--ready-cmd failed (status %d): %s", rc, ready_cmd);
+  }
 
   long long njobs = (ntasks + batch - 1) / batch;
   uint64_t *submit_at = xcalloc((size_t)njobs, sizeof *submit_at);
@@ -314,6 +347,7 @@ int main(int argc, char **argv) {
   }
   uint64_t end = util_mono_us();
   long rss_kb = peak_rss_kb(cpid);
+  double cpu_s = cpu_seconds(cpid);
   kill(cpid, SIGTERM);
   int status = 0;
   waitpid(cpid, &status, 0);
@@ -346,8 +380,9 @@ int main(int argc, char **argv) {
   double p99 = nlat ? (double)lat[(nlat * 99) / 100 < nlat ? (nlat * 99) / 100 : nlat - 1] / 1000.0 : 0;
   printf("{\"tasks\":%lld,\"seconds\":%.3f,\"tasks_per_s\":%.0f,\"p50_dispatch_ms\":%.2f,"
          "\"p99_dispatch_ms\":%.2f,\"coordinator_peak_rss_mb\":%.1f,\"workers\":%lld,"
-         "\"slots_per_worker\":%lld,\"batch\":%lld,\"verified\":true}\n",
-         ntasks, secs, (double)ntasks / secs, p50, p99, rss_kb / 1024.0, nworkers, slots, batch);
+         "\"slots_per_worker\":%lld,\"batch\":%lld,\"coordinator_cpu_s\":%.2f,\"verified\":true}\n",
+         ntasks, secs, (double)ntasks / secs, p50, p99, rss_kb / 1024.0, nworkers, slots, batch,
+         cpu_s);
 
   for (long long i = 0; i < nworkers; i++) {
     int zero = 0;

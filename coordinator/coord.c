@@ -11,6 +11,7 @@
 #include "limit.h"
 #include "metrics.h"
 #include "review.h"
+#include "sse.h"
 #include "store.h"
 #include "workers.h"
 
@@ -34,6 +35,7 @@ void coord_init(coord_t *c, uv_loop_t *loop) {
 }
 
 void coord_close_timers(coord_t *c) {
+  sse_close(c);
   if (!uv_is_closing((uv_handle_t *)&c->delay_timer))
     uv_close((uv_handle_t *)&c->delay_timer, NULL);
   if (!uv_is_closing((uv_handle_t *)&c->budget_timer))

@@ -10,6 +10,7 @@
 #include "dispatch.h"
 #include "limit.h"
 #include "review.h"
+#include "sse.h"
 #include "log.h"
 #include "model.h"
 #include "store.h"
@@ -726,12 +727,14 @@ void job_refresh(coord_t *c, job_t *j) {
         snprintf(reason, sizeof reason, "%u of %u tasks failed", failed, j->ntasks);
       job_set_state(c, j, to, reason);
     }
+    sse_job_changed(c, j); /* counts and state: live watchers (sse.h) */
     maybe_retire(c, j);
     return;
   }
   if (j->state == JOB_QUEUED &&
       j->counts[TASK_DISPATCHED] + j->counts[TASK_RUNNING] + ok + failed > 0)
     job_set_state(c, j, JOB_RUNNING, NULL);
+  sse_job_changed(c, j);
 }
 
 /* Cancels j: what has not started never will, live attempts are stopped

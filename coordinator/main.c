@@ -36,6 +36,7 @@
 #include "reads.h"
 #include "limit.h"
 #include "recover.h"
+#include "sse.h"
 #include "store.h"
 #include "workers.h"
 #include "zwatch.h"
@@ -125,6 +126,9 @@ static const cfg_opt_t options[] = {
     {"http-link-ttl-ms", 0, CFG_INT, NULL, "60000", 100, 3600000, "MS",
      "how long a sign-in link from clapper web works (it works once)",
      &coord.cfg.http_link_ttl_ms},
+    {"http-max-streams", 0, CFG_INT, NULL, "256", 1, 100000, "N",
+     "event streams (GET /api/v1/events/stream) open at most; more are refused with 503",
+     &coord.cfg.http_max_streams},
     {"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL", "error, warn, info or debug",
      &log_level_name},
     {"migrate-only", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
@@ -314,6 +318,7 @@ static int start_http(coord_t *c, char *err, size_t errlen) {
   metrics_routes(c);
   api_routes(c);
   httpauth_routes(c);
+  sse_routes(c);
   return 0;
 }
 

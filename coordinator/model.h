@@ -281,6 +281,7 @@ typedef struct coord_settings {
   long long client_requests;      /* unanswered requests per client */
   long long read_timeout_ms;      /* a read's deadline */
   long long http_link_ttl_ms;     /* how long a sign-in link works (httpauth.h) */
+  long long http_max_streams;     /* event streams open at most (sse.h) */
 } coord_settings_t;
 
 typedef struct store store_t;
@@ -291,6 +292,7 @@ typedef struct reads reads_t;
 typedef struct metrics metrics_t; /* metrics.h */
 typedef struct notify notify_t; /* notify.h */
 typedef struct httpauth httpauth_t;
+typedef struct sse sse_t;
 
 struct coord {
   uv_loop_t *loop;
@@ -304,6 +306,7 @@ struct coord {
   metrics_t *metrics;             /* Prometheus figures (metrics.c) */
   notify_t *notify;               /* webhooks (notify.c), or NULL */
   struct http *http;              /* the HTTP server (http.h), NULL when off */
+  sse_t *sse;                     /* live event streams (sse.h), or NULL */
   struct idem_rec *idem;          /* keyed submissions in progress (idem.h) */
   idmap_t jobs;                   /* id -> job_t* */
   idmap_t attempts;               /* id -> attempt_t* (live, or terminal until committed) */
