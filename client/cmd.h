@@ -105,7 +105,8 @@ extern const struct cmd_entry cmd_submit_entry, cmd_jobs_entry, cmd_job_entry, c
     cmd_drain_entry, cmd_undrain_entry,                                    /* cmd_drain.c */
     cmd_approve_entry, cmd_reject_entry, cmd_request_changes_entry,        /* cmd_review.c */
     cmd_retake_entry,                                                      /* cmd_review.c */
-    cmd_limit_entry, cmd_limits_entry, cmd_pool_entry, cmd_pools_entry;    /* cmd_limits.c */
+    cmd_limit_entry, cmd_limits_entry, cmd_pool_entry, cmd_pools_entry,    /* cmd_limits.c */
+    cmd_web_entry, cmd_token_entry;
 
 /* The paging options of a verb that lists (--limit N, --after ID): rows
  * for its option table from CMD_PAGE_OPTS, kept in a static of its file. */

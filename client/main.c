@@ -16,6 +16,7 @@ static const struct cmd_entry *const verbs[] = {
     &cmd_takes_entry,   &cmd_approve_entry, &cmd_reject_entry, &cmd_request_changes_entry,
     &cmd_retake_entry,  &cmd_audit_entry,  &cmd_events_entry,
     &cmd_limit_entry,   &cmd_limits_entry, &cmd_pool_entry,   &cmd_pools_entry,
+    &cmd_web_entry,     &cmd_token_entry,
 };
 
 int main(int argc, char **argv) { return cmd_dispatch(verbs, ARRAY_SIZE(verbs), argc, argv); }

@@ -120,6 +120,7 @@ int input_request(const Clapper__Request *req, char *err, size_t errlen) {
       {"public_key", req->public_key, INPUT_NAME_MAX, INPUT_ONE_LINE},
       {"after_name", req->after_name, INPUT_NAME_MAX, INPUT_ONE_LINE},
       {"idempotency_key", req->idempotency_key, INPUT_IDEMPOTENCY_KEY_MAX, INPUT_ONE_LINE},
+      {"expires", req->expires, INPUT_NAME_MAX, INPUT_ONE_LINE},
   };
   for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
     if (input_text(texts[i].field, texts[i].value, texts[i].max, texts[i].flags, err, errlen) < 0)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "httpauth.h"
 #include "keys.h"
 #include "log.h"
 #include "query.h"
@@ -290,6 +291,14 @@ const char *auth_name_of(const coord_t *c, const char *key) {
   return p ? p->name : NULL;
 }
 
+int auth_role_of_name(const coord_t *c, const char *name) {
+  const auth_t *a = c->auth;
+  if (!a || !a->secure)
+    return ROLE_ADMIN;
+  const principal_t *p = by_name(a, name ? name : "");
+  return p ? auth_role_parse(p->role) : -1;
+}
+
 static json_t *user_json(const principal_t *p) {
   char at[40];
   util_iso8601(p->added_us, at, sizeof at);
@@ -368,6 +377,7 @@ int auth_remove(coord_t *c, const char *name, const char *actor, json_t **doc,
    * on (looked up by key), a worker is lost at once. */
   if (worker && a->secure)
     workers_revoke(c, gone, "its key was removed from the registry");
+  httpauth_key_removed(c, gone);
   free(gone);
   return 0;
 }

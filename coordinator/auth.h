@@ -73,6 +73,11 @@ int auth_role_of(const coord_t *c, const char *key);
  * NULL for a key not (or no longer) registered. */
 const char *auth_name_of(const coord_t *c, const char *key);
 
+/* The role of the key registered under name now (the HTTP side's
+ * sessions and tokens are checked by name, httpauth.h): ROLE_ADMIN for
+ * everyone without keys, -1 when no key is registered under name. */
+int auth_role_of_name(const coord_t *c, const char *name);
+
 /* Registry changes (admin): 0, or -1 with a code ("bad_request",
  * "conflict", "not_found") and a one-line reason.  The reply document
  * {"user": {...}} is returned in *doc (caller owns it). */
@@ -81,7 +86,8 @@ int auth_add(coord_t *c, const char *name, const char *role, const char *public_
              const char *actor, struct json_t **doc, const char **code, char *err,
              size_t errlen);
 /* Removing a worker's key also ends that worker's session at once
- * (workers_revoke). */
+ * (workers_revoke); removing any key ends its browser sessions and
+ * revokes its API tokens (httpauth_key_removed). */
 int auth_remove(coord_t *c, const char *name, const char *actor, struct json_t **doc,
                 const char **code, char *err, size_t errlen);
 /* {"users": [...]}: every user, in registry order (new reference). */

@@ -25,6 +25,7 @@
 #include "api.h"
 #include "dispatch.h"
 #include "http.h"
+#include "httpauth.h"
 #include "log.h"
 #include "migrate.h"
 #include "model.h"
@@ -115,6 +116,9 @@ static const cfg_opt_t options[] = {
     {"http-insecure", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
      "serve HTTP on a non-loopback address without TLS (sessions and tokens in clear text)",
      &http_insecure},
+    {"http-link-ttl-ms", 0, CFG_INT, NULL, "60000", 100, 3600000, "MS",
+     "how long a sign-in link from clapper web works (it works once)",
+     &coord.cfg.http_link_ttl_ms},
     {"log-level", 0, CFG_STRING, NULL, "info", 0, 0, "LEVEL", "error, warn, info or debug",
      &log_level_name},
     {"migrate-only", 0, CFG_BOOL, NULL, "false", 0, 0, NULL,
@@ -279,6 +283,7 @@ static int start_http(coord_t *c, char *err, size_t errlen) {
       return -1;
   }
   api_routes(c);
+  httpauth_routes(c);
   return 0;
 }
 
@@ -463,7 +468,8 @@ int main(int argc, char **argv) {
   if (check_currency(pgconn_raw(c->wdb), c->cfg.currency, err, sizeof err) < 0 ||
       rates_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
       limit_load(c, pgconn_raw(c->wdb), err, sizeof err) < 0 ||
-      auth_load(c, pgconn_raw(c->wdb), c->cfg.admin_key, err, sizeof err) < 0) {
+      auth_load(c, pgconn_raw(c->wdb), c->cfg.admin_key, err, sizeof err) < 0 ||
+      httpauth_init(c, pgconn_raw(c->wdb), err, sizeof err) < 0) {
     log_error("%s", err);
     goto out;
   }
@@ -541,6 +547,7 @@ out:
   reads_close(c);
   http_close(c);
   auth_free(c);
+  httpauth_free(c);
   uv_run(&loop, UV_RUN_NOWAIT); /* let close callbacks run */
   if (c->wsock)
     zmq_close(c->wsock);

@@ -279,6 +279,7 @@ typedef struct coord_settings {
   long long read_connections;     /* the pool of read connections (reads.c) */
   long long client_requests;      /* unanswered requests per client */
   long long read_timeout_ms;      /* a read's deadline */
+  long long http_link_ttl_ms;     /* how long a sign-in link works (httpauth.h) */
 } coord_settings_t;
 
 typedef struct store store_t;
@@ -286,6 +287,7 @@ typedef struct dispatch dispatch_t;
 typedef struct review review_t;
 typedef struct auth auth_t;
 typedef struct reads reads_t;
+typedef struct httpauth httpauth_t;
 
 struct coord {
   uv_loop_t *loop;
@@ -319,6 +321,7 @@ struct coord {
   dispatch_t *dispatch;
   review_t *review;               /* approval gates and decisions (review.c) */
   auth_t *auth;                   /* registry and ZAP handler (auth.c) */
+  httpauth_t *httpauth;           /* sign-in links, sessions, API tokens (httpauth.c) */
   limit_t **limits;               /* every limit named so far (limit.h) */
   size_t nlimits, caplimits;
   pool_t **pools;                 /* every pool named so far (limit.h) */

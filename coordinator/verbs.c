@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "httpauth.h"
 #include "limit.h"
 #include "query.h"
 #include "review.h"
@@ -89,6 +90,12 @@ static const verb_spec_t table[] = {
     {.verb = V(POOL_REMOVE), .cli = "pool remove", .fn = limit_pool_remove_verb,
      .roles = OPS | ADM, .what = "setting pools", .writes = true},
     READ(ATTEMPTS, "attempts", query_attempts, "reading tasks"),
+    READ(WEB_LINK, "web", httpauth_web_link, "signing in on the web"),
+    {.verb = V(TOKEN_CREATE), .cli = "token create", .fn = httpauth_token_create,
+     .roles = SUB | SUP | OPS | ADM, .what = "creating API tokens", .writes = true},
+    READ(TOKEN_LIST, "token list", httpauth_token_list, "listing API tokens"),
+    {.verb = V(TOKEN_REVOKE), .cli = "token revoke", .fn = httpauth_token_revoke,
+     .roles = SUB | SUP | OPS | ADM, .what = "revoking API tokens", .writes = true},
     READ(EVENTS, "events", query_events, "reading the event log"),
 };
 // clang-format on

@@ -54,6 +54,10 @@ clapper users add eve --role auditor --public-key "$keys/eve.pub" >/dev/null
 doc users list
 doc users remove eve
 doc_as sue whoami
+doc web --print
+doc token create ci --expires 30d
+doc token list
+doc token revoke ci
 
 # Rates with six decimals, so that costs are not round numbers.
 doc rates set --per-cpu-hour 0.360001
