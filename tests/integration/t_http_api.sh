@@ -27,18 +27,31 @@ for role in "${roles[@]}"; do
     fail "users add $role-1"
 done
 as() { local who=$1; shift; CLAPPER_KEY="$keys/$who.key" clapper "$@"; }
-# Each person makes their own token (of their own role).
+# Each person makes their own token (of their own role); auditors may not
+# make tokens (the verb table), so the auditor signs in as in a browser:
+# a link from `clapper web`, a session cookie, and its CSRF token on writes
+# (so that what refuses a write is the role, not a missing CSRF token).
 for role in "${roles[@]}"; do
+  [ "$role" != auditor ] || continue
   TOK[$role]=$(as "$role-1" token create api --json | jq -r .secret) || fail "token create as $role-1"
   [ -n "${TOK[$role]}" ] && [ "${TOK[$role]}" != null ] || fail "no secret for $role-1's token"
 done
+as auditor-1 token create api >/dev/null 2>&1 && fail "an auditor made a token"
+link=$(as auditor-1 web --print --json | jq -r .url) || fail "clapper web as auditor-1"
+curl -sS -c "$T/auditor.jar" -o /dev/null "$link" || fail "signing in with $link"
+csrf=$(curl -sS -b "$T/auditor.jar" "$BASE/api/v1/session" | jq -r .csrf)
+[ -n "$csrf" ] && [ "$csrf" != null ] || fail "no CSRF token for the auditor's session"
 
 # api ROLE METHOD PATH [curl arguments]: the status on stdout, the body in $T/body.
 api() {
-  local role=$1 method=$2 path=$3
+  local role=$1 method=$2 path=$3 auth
   shift 3
-  curl -sS --path-as-is -o "$T/body" -w '%{http_code}' -X "$method" \
-    -H "Authorization: Bearer ${TOK[$role]}" "$@" "$BASE$path"
+  if [ "$role" = auditor ]; then
+    auth=(-b "$T/auditor.jar" -H "X-CSRF-Token: $csrf")
+  else
+    auth=(-H "Authorization: Bearer ${TOK[$role]}")
+  fi
+  curl -sS --path-as-is -o "$T/body" -w '%{http_code}' -X "$method" "${auth[@]}" "$@" "$BASE$path"
 }
 assert_eq "$(api auditor GET /api/v1/whoami)" 200 "whoami over HTTP"
 assert_eq "$(jq -r '.name + " " + .role' "$T/body")" "auditor-1 auditor" "whoami over HTTP acts for the token's owner"
@@ -61,13 +74,13 @@ snapshot >/dev/null || fail "the snapshot query fails (the schema moved?)"
 clapper limit set zero 0 >/dev/null || fail "limit set zero"
 cat >"$T/gen.json" <<JSON
 {"project": "show", "episode": "e1",
- "jobs": [{"name": "gen", "shot": "sh010", "kind": "generate", "takes": 30,
+ "jobs": [{"name": "gen", "shot": "sh010", "kind": "generate", "takes": 50,
            "command": ["sh", "-c", "echo {seed} > {output_dir}/t.txt"], "outputs": ["{output_dir}/t.txt"]}]}
 JSON
 gen=$(job_id_of "$(as submitter-1 submit --json "$T/gen.json")")
 clapper wait "$gen" >/dev/null 2>&1 || fail "generation failed"
 mapfile -t takes < <(clapper takes --json --job "$gen" --limit 100 | jq -r '.takes[].take_id')
-[ "${#takes[@]}" = 30 ] || fail "expected 30 takes, got ${#takes[@]}"
+[ "${#takes[@]}" = 50 ] || fail "expected 50 takes, got ${#takes[@]}"
 task=$(clapper tasks "$gen" --json | jq -r '.tasks[0].task_id')
 cat >"$T/hold.json" <<JSON
 {"project": "show", "episode": "e1",
@@ -106,7 +119,8 @@ fill() {
     @HOLD) FILLED=$slow ;;
     @FAILED) FILLED=$failed ;;
     @TASK) FILLED=$task ;;
-    @TAKE) FILLED=${takes[$next_take]}; next_take=$((next_take + 1)) ;;
+    @TAKE) [ $next_take -lt 49 ] || fail "out of takes"
+           FILLED=${takes[$next_take]}; next_take=$((next_take + 1)) ;;
     @NEWJOB) FILLED=$(job_id_of "$(as submitter-1 submit --json "$T/hold.json")") ;;
     @FILE) FILLED=$T/x.json ;;
     *) FILLED=$1 ;;
@@ -344,7 +358,7 @@ hostile "400 404" GET "/api/v1/jobs/..%2f..%2f..%2fetc%2fpasswd"
 hostile "400 404" GET "/api/v1/jobs/$gen%00"
 hostile "400 404" GET "/api/v1/jobs/%00"
 hostile "400 404" GET "/api/v1/../../etc/passwd"
-hostile "400 403 404" POST "/api/v1/takes/..%2f${takes[29]}/approve"
+hostile "400 403 404" POST "/api/v1/takes/..%2f${takes[49]}/approve"
 hostile "400 403 404" PUT "/api/v1/limits/lic%00x" -d '{"count": 1}'
 hostile "400 404" GET "/api/v1/episodes/show/..%2fe1/cost"
 hostile "400 404" GET "/api/v1/episodes/show%00/e1/audit"

@@ -34,16 +34,15 @@ walk() {
     status=$(get "/api/v1/jobs/$job/tasks?limit=$limit${after:+&after=$after}")
     [ "$status" = 200 ] || fail "page $pages (limit $limit, after '$after'): status $status: $(head -c 300 "$T/body")"
     jq -r '.tasks[].task_id' "$T/body" >>"$T/got.$limit"
-    more=$(jq -r .more "$T/body")
-    next=$(jq -r '.next_after // empty' "$T/body")
+    local n last
+    read -r n more next last < <(jq -r '[(.tasks | length), .more, (.next_after // "-"), (.tasks[-1].task_id // "-")] | @tsv' "$T/body")
+    [ "$next" != - ] || next=""
     pages=$((pages + 1))
-    local n
-    n=$(jq '.tasks | length' "$T/body")
     [ "$n" -le "$limit" ] || fail "a page of limit $limit held $n tasks"
     [ "$more" = true ] || break
     [ "$n" -gt 0 ] || fail "page $pages (limit $limit) is empty but says more"
     [ -n "$next" ] || fail "page $pages (limit $limit) says more without next_after"
-    assert_eq "$next" "$(jq -r '.tasks[-1].task_id' "$T/body")" "next_after is the page's last id"
+    assert_eq "$next" "$last" "next_after is the page's last id"
     [ "$next" != "$prev" ] || fail "next_after did not move ($next)"
     prev=$next after=$next
     [ $pages -lt $((N + 10)) ] || fail "paging does not end"
@@ -71,7 +70,7 @@ assert_eq "$(get "/api/v1/jobs/$job/tasks?limit=3&after=$mid")" 200 "a page from
 assert_eq "$(jq -c '[.tasks[].task_id]' "$T/body")" "$(sed -n 50001,50003p "$T/expected" | jq -sc .)" "the page after $mid"
 last=$(tail -n1 "$T/expected")
 assert_eq "$(get "/api/v1/jobs/$job/tasks?limit=5&after=$last")" 200 "the page after the last task"
-assert_eq "$(jq -c '[.tasks | length, .more]' "$T/body")" "[0,false]" "nothing after the last task"
+assert_eq "$(jq -c '[(.tasks | length), .more]' "$T/body")" "[0,false]" "nothing after the last task"
 
 # Out of range: one line, 400.
 for q in "limit=0" "limit=10001" "limit=-5" "limit=abc" "after=-1" "after=1e3" "after=18446744073709551616"; do
