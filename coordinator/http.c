@@ -444,6 +444,35 @@ static enum MHD_Result queue_answer(http_req_t *h) {
   return rc;
 }
 
+static int hexval(char ch) {
+  if (ch >= '0' && ch <= '9')
+    return ch - '0';
+  if (ch >= 'a' && ch <= 'f')
+    return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F')
+    return ch - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decoding of the path and the query (libmicrohttpd's, but %00 is
+ * kept as the three characters: a decoded NUL would cut the C string, so
+ * "/api/v1/jobs/1%00" would read as job 1). */
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *str) {
+  (void)cls, (void)conn;
+  char *w = str;
+  for (const char *r = str; *r;) {
+    int hi, lo;
+    if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+      *w++ = (char)(hi << 4 | lo);
+      r += 3;
+    } else {
+      *w++ = *r++;
+    }
+  }
+  *w = '\0';
+  return (size_t)(w - str);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
@@ -647,6 +676,7 @@ int http_open(coord_t *c, const http_settings_t *set, char *err, size_t errlen) 
       {MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S, NULL},
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+      {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_keep_nul, NULL},
       {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->cert},
       {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->key},
       {MHD_OPTION_END, 0, NULL},
