@@ -83,15 +83,6 @@ static void print_list(FILE *out, const json_t *doc) {
   output_table(out, ARRAY_SIZE(hdr), hdr, tokens, token_row, NULL);
 }
 
-static bool all_digits(const char *s) {
-  if (!*s)
-    return false;
-  for (; *s; s++)
-    if (*s < '0' || *s > '9')
-      return false;
-  return true;
-}
-
 static int token_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   if (argc < 1)
     return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
@@ -120,7 +111,7 @@ static int token_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   }
   const char *arg = argv[1];
   if (create) {
-    if (!ident_valid(arg) || all_digits(arg))
+    if (!ident_valid(arg) || util_all_digits(arg))
       return cmd_fail(ctx, CMD_EXIT_USAGE, "usage",
                       "invalid token name '%s': expected " IDENT_PATTERN ", not all digits", arg);
     req.verb = CLAPPER__VERB__VERB_TOKEN_CREATE;
@@ -131,7 +122,7 @@ static int token_exec(cmd_ctx_t *ctx, int argc, char **argv) {
   }
   req.verb = CLAPPER__VERB__VERB_TOKEN_REVOKE;
   uint64_t id;
-  if (all_digits(arg)) {
+  if (util_all_digits(arg)) {
     if (cmd_parse_id(ctx, "token id", arg, &id) < 0)
       return CMD_EXIT_USAGE;
     req.ids = &id;

@@ -114,15 +114,6 @@ static const char *join(char *buf, size_t len, const char *at, const char *key) 
   return buf;
 }
 
-static bool all_digits(const char *s) {
-  if (!*s)
-    return false;
-  for (; *s; s++)
-    if (*s < '0' || *s > '9')
-      return false;
-  return true;
-}
-
 static void free_strv(char **v, size_t n) {
   for (size_t i = 0; i < n; i++)
     free(v[i]);
@@ -390,7 +381,7 @@ static int get_deps(parser_t *ps, json_t *obj, const char *at, jf_dep_kind_t kin
       d.job_id = (uint64_t)json_integer_value(e);
     } else if (json_is_string(e)) {
       const char *str = json_string_value(e);
-      if (all_digits(str)) {
+      if (util_all_digits(str)) {
         if (util_parse_u64(str, 1, INT64_MAX, &d.job_id) < 0)
           return fail(ps, "%s.%s[%zu]: '%.*s%s' is not a job id (1 to %lld)", at, key, k,
                       QARG(str), (long long)INT64_MAX);
@@ -518,7 +509,7 @@ static int parse_job(parser_t *ps, json_t *obj, size_t i, jf_job_t *job, json_t 
 
   if (get_ident(ps, obj, at, "name", true, &job->name) < 0)
     return -1;
-  if (all_digits(job->name))
+  if (util_all_digits(job->name))
     return fail(ps, "%s.name: '%s' is all digits, which reads as a job id", at, job->name);
   json_t *prev = json_object_get(names, job->name);
   if (prev)

@@ -399,3 +399,12 @@ void util_hex(const unsigned char *in, size_t n, char *out) {
   }
   out[2 * n] = '\0';
 }
+
+bool util_all_digits(const char *s) {
+  if (!*s)
+    return false;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9')
+      return false;
+  return true;
+}

@@ -85,6 +85,9 @@ int util_vfail_line(char *err, size_t errlen, const char *fmt, va_list ap)
 /* Identifiers (project, episode, shot, job and worker names, tags, key
  * names) match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}; they keep their case and
  * are compared as bytes (SH010 and sh010 differ). */
+/* True when s is one or more ASCII digits and nothing else. */
+bool util_all_digits(const char *s);
+
 #define IDENT_MAX 64
 bool ident_valid(const char *s);
 /* The rule ident_valid checks, as error messages print it. */

@@ -575,21 +575,12 @@ static void token_created(coord_t *c, void *arg) {
   free(k);
 }
 
-static bool all_digits(const char *s) {
-  if (!*s)
-    return false;
-  for (; *s; s++)
-    if (*s < '0' || *s > '9')
-      return false;
-  return true;
-}
-
 void httpauth_token_create(coord_t *c, creq_t *r, const verb_call_t *v) {
   httpauth_t *a = get(c);
   const Clapper__Request *req = v->req;
   char err[300];
   const char *name = req->name ? req->name : "";
-  if (!ident_valid(name) || all_digits(name)) {
+  if (!ident_valid(name) || util_all_digits(name)) {
     snprintf(err, sizeof err,
              "name: '%.64s' is not a token name (" IDENT_PATTERN
              ", not all digits: those read as a token id)",
